@@ -1,0 +1,273 @@
+//! The write path. Every mutation is a [`Command`] handed to [`Writer::submit`],
+//! which runs it in a database transaction together with its idempotency record:
+//!
+//! 1. claim `(owner, Idempotency-Key)` — a concurrent twin waits on the row and
+//!    then replays what the first one answered;
+//! 2. `SAVEPOINT`, apply the command; a rejection (`insufficient_funds`, …) rolls
+//!    back to the savepoint, so nothing of it remains;
+//! 3. store the answer under the key and commit. The client is answered only
+//!    after the commit: a 2xx always means committed.
+//!
+//! The savepoint is what lets several commands share one database transaction
+//! later (group commit) without changing this interface or the handlers.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use dots_shared::TransferStatus;
+use sqlx::{AnyConnection, Row};
+
+use crate::apps::{self, NewApp};
+use crate::error::{Error, Reply, TxError, TxResult};
+use crate::ledger::transfers::{self, NewTransfer, Refill};
+use crate::store::{Store, is_retryable, now_ms};
+use crate::users::{self, NewUser};
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    CreateApp(NewApp),
+    CreateUser(NewUser),
+    Refill(Refill),
+    CreateTransfer(NewTransfer),
+    CancelTransfer {
+        app_id: String,
+        transfer_id: String,
+    },
+    /// The ledger's own status change: the payout worker and tests use it.
+    SetTransferStatus {
+        app_id: String,
+        transfer_id: String,
+        to: TransferStatus,
+        reason: Option<String>,
+    },
+}
+
+impl Command {
+    async fn apply(&self, conn: &mut AnyConnection, now_ms: i64) -> TxResult<Reply> {
+        match self {
+            Command::CreateApp(app) => apps::create(conn, app, now_ms).await,
+            Command::CreateUser(user) => users::create(conn, user, now_ms).await,
+            Command::Refill(refill) => transfers::refill(conn, refill, now_ms).await,
+            Command::CreateTransfer(t) => transfers::create(conn, t, now_ms).await,
+            Command::CancelTransfer {
+                app_id,
+                transfer_id,
+            } => {
+                let t = transfers::set_status(
+                    conn,
+                    app_id,
+                    transfer_id,
+                    TransferStatus::Canceled,
+                    Some("canceled_by_app"),
+                    now_ms,
+                )
+                .await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            }
+            Command::SetTransferStatus {
+                app_id,
+                transfer_id,
+                to,
+                reason,
+            } => {
+                let t = transfers::set_status(
+                    conn,
+                    app_id,
+                    transfer_id,
+                    *to,
+                    reason.as_deref(),
+                    now_ms,
+                )
+                .await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            }
+        }
+    }
+}
+
+/// An `Idempotency-Key` with what identifies its request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The app id, or `operator`.
+    pub owner: String,
+    pub key: String,
+    /// SHA-256 of method, path and canonical JSON body.
+    pub fingerprint: String,
+}
+
+/// Keys are kept at least this long (DESIGN.md: 24 h).
+pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 48 * 3600 * 1000;
+
+/// A database transaction is run at most this many times when the database asks
+/// for a retry (deadlock, serialization failure, busy).
+const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Clone)]
+pub struct Writer {
+    store: Store,
+}
+
+impl Writer {
+    pub fn new(store: Store) -> Writer {
+        Writer { store }
+    }
+
+    /// Runs `command` once per idempotency key. `Ok` carries every final answer,
+    /// rejections included; `Err` is an infrastructure failure (nothing committed).
+    pub async fn submit(
+        &self,
+        idempotency: Option<Idempotency>,
+        command: Command,
+    ) -> Result<Reply, Error> {
+        let mut attempt = 1;
+        loop {
+            match self.run_once(idempotency.as_ref(), &command).await {
+                Err(e) if is_retryable(&e) && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "retrying database transaction");
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(reply) => return Ok(reply),
+            }
+        }
+    }
+
+    async fn run_once(
+        &self,
+        idempotency: Option<&Idempotency>,
+        command: &Command,
+    ) -> Result<Reply, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        if let Some(idem) = idempotency {
+            if let Some(earlier) = claim(&mut tx, idem, now).await? {
+                tx.rollback().await?;
+                return Ok(earlier);
+            }
+        }
+        sqlx::query("SAVEPOINT command").execute(&mut *tx).await?;
+        let reply = match command.apply(&mut tx, now).await {
+            Ok(reply) => {
+                sqlx::query("RELEASE SAVEPOINT command")
+                    .execute(&mut *tx)
+                    .await?;
+                reply
+            }
+            Err(TxError::Rejected(error)) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT command")
+                    .execute(&mut *tx)
+                    .await?;
+                tracing::info!(
+                    code = error.code,
+                    status = error.status.as_u16(),
+                    "request rejected"
+                );
+                if idempotency.is_none() {
+                    tx.rollback().await?;
+                    return Ok(Reply::from_error(&error));
+                }
+                Reply::from_error(&error)
+            }
+            Err(TxError::Db(e)) => return Err(e),
+        };
+        if let Some(idem) = idempotency {
+            remember(&mut tx, idem, &reply).await?;
+        }
+        tx.commit().await?;
+        Ok(reply)
+    }
+
+    /// Deletes idempotency keys older than [`IDEMPOTENCY_KEY_TTL_MS`].
+    pub async fn prune_idempotency_keys(&self) -> Result<u64, sqlx::Error> {
+        let mut tx = self.store.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now_ms() - IDEMPOTENCY_KEY_TTL_MS)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
+
+/// Claims the key for this transaction, or returns the answer it already has.
+/// On PostgreSQL a concurrent claim of the same key waits here until the first
+/// transaction commits, then sees its answer.
+async fn claim(
+    conn: &mut AnyConnection,
+    idem: &Idempotency,
+    now_ms: i64,
+) -> Result<Option<Reply>, sqlx::Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
+         VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (owner, key) DO NOTHING",
+    )
+    .bind(&idem.owner)
+    .bind(&idem.key)
+    .bind(&idem.fingerprint)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if claimed == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2",
+    )
+    .bind(&idem.owner)
+    .bind(&idem.key)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Some(stored_reply(
+        &idem.fingerprint,
+        row.try_get("fingerprint")?,
+        row.try_get("status_code")?,
+        row.try_get("body")?,
+    )))
+}
+
+/// What a request that reuses a key gets: the first answer for the same request,
+/// `idempotency_key_reused` for a different one.
+pub fn stored_reply(
+    fingerprint: &str,
+    stored_fingerprint: String,
+    status_code: i64,
+    body: String,
+) -> Reply {
+    if stored_fingerprint != fingerprint {
+        let error = Error::conflict(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request; use a new key.",
+        );
+        return Reply::from_error(&error);
+    }
+    let status = u16::try_from(status_code)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok());
+    Reply {
+        status: status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body: body.into_bytes(),
+        replayed: true,
+        replay_body: None,
+    }
+}
+
+async fn remember(
+    conn: &mut AnyConnection,
+    idem: &Idempotency,
+    reply: &Reply,
+) -> Result<(), sqlx::Error> {
+    let body = reply.replay_body.as_ref().unwrap_or(&reply.body);
+    sqlx::query(
+        "UPDATE idempotency_keys SET status_code = $1, body = $2 WHERE owner = $3 AND key = $4",
+    )
+    .bind(i64::from(reply.status.as_u16()))
+    .bind(String::from_utf8_lossy(body).into_owned())
+    .bind(&idem.owner)
+    .bind(&idem.key)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! The outbox: every event is written in the same database transaction as the
+//! change it announces; the webhook worker (a later issue) delivers them.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use crate::error::{Error, TxResult};
+use crate::store::new_id;
+
+pub const USER_CREATED: &str = "user.created";
+pub const TRANSFER_CREATED: &str = "transfer.created";
+pub const TRANSFER_UPDATED: &str = "transfer.updated";
+
+pub async fn record<T: Serialize>(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    event_type: &str,
+    object: &T,
+    now_ms: i64,
+) -> TxResult<()> {
+    let data = serde_json::to_string(object).map_err(Error::internal)?;
+    sqlx::query(
+        "INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id(dots_shared::ids::EVENT))
+    .bind(app_id)
+    .bind(event_type)
+    .bind(data)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! `/v2/refills`, `/v2/transfers` and `/v2/transactions`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post};
+use dots_shared::api::{CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
+use dots_shared::ids;
+use serde::Deserialize;
+
+use super::AppState;
+use super::extract::{AppAuth, Mutation, list_query};
+use crate::commands::Command;
+use crate::error::{Error, Reply};
+use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
+use crate::users;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/refills", post(refill))
+        .route("/v2/transfers", get(list).post(create))
+        .route("/v2/transfers/{id}", get(read))
+        .route("/v2/transfers/{id}/cancel", post(cancel))
+        .route("/v2/transactions", get(list_transactions))
+        .route("/v2/transactions/{id}", get(read_transaction))
+}
+
+async fn refill(
+    State(state): State<AppState>,
+    m: Mutation<AppAuth, RefillRequest>,
+) -> Result<Reply, Error> {
+    let command = Command::Refill(Refill::validate(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    m: Mutation<AppAuth, CreateTransferRequest>,
+) -> Result<Reply, Error> {
+    let command = Command::CreateTransfer(NewTransfer::validate(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+/// Cancel takes no fields; an empty body or `{}` is fine.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelRequest {}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<AppAuth, CancelRequest>,
+) -> Result<Reply, Error> {
+    if !ids::has_shape(&id, ids::TRANSFER) {
+        return Err(transfers::not_found());
+    }
+    let command = Command::CancelTransfer {
+        app_id: m.caller.0.id,
+        transfer_id: id,
+    };
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn read(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Transfer>, Error> {
+    if !ids::has_shape(&id, ids::TRANSFER) {
+        return Err(transfers::not_found());
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(transfers::get(&mut conn, &app.id, &id).await?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<List<Transfer>>, Error> {
+    let (page, filter) = list_query(query.as_deref(), &["user_id", "status", "type"])?;
+    let mut conn = state.store.reader().acquire().await?;
+    check_user_filter(&mut conn, &app.id, &filter).await?;
+    Ok(Json(
+        transfers::list(&mut conn, &app.id, &filter, &page).await?,
+    ))
+}
+
+async fn list_transactions(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<List<Transaction>>, Error> {
+    let (page, filter) = list_query(
+        query.as_deref(),
+        &["user_id", "status", "type", "transfer_id"],
+    )?;
+    let mut conn = state.store.reader().acquire().await?;
+    check_user_filter(&mut conn, &app.id, &filter).await?;
+    Ok(Json(
+        transfers::list_transactions(&mut conn, &app.id, &filter, &page).await?,
+    ))
+}
+
+async fn read_transaction(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Transaction>, Error> {
+    if !ids::has_shape(&id, ids::TRANSACTION) {
+        return Err(Error::not_found(
+            "transaction_not_found",
+            "No such transaction.",
+        ));
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(
+        transfers::get_transaction(&mut conn, &app.id, &id).await?,
+    ))
+}
+
+/// Filtering by a user that is not the app's is `user_not_found`, not an empty list.
+async fn check_user_filter(
+    conn: &mut sqlx::AnyConnection,
+    app_id: &str,
+    filter: &HistoryFilter,
+) -> Result<(), Error> {
+    if let Some(user_id) = &filter.user_id {
+        users::wallet_of(conn, app_id, user_id).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `/v2/users`: create, read, list, and a user's wallet.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use dots_shared::api::{CreateUserRequest, List, User, Wallet};
+use dots_shared::ids;
+
+use super::AppState;
+use super::extract::{AppAuth, Mutation, list_query};
+use crate::commands::Command;
+use crate::error::{Error, Reply};
+use crate::users::{self, NewUser};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/users", get(list).post(create))
+        .route("/v2/users/{id}", get(read))
+        .route("/v2/users/{id}/wallet", get(wallet))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    m: Mutation<AppAuth, CreateUserRequest>,
+) -> Result<Reply, Error> {
+    let command = Command::CreateUser(NewUser::validate(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn read(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    Path(id): Path<String>,
+) -> Result<Json<User>, Error> {
+    if !ids::has_shape(&id, ids::USER) {
+        return Err(users::not_found());
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(users::get(&mut conn, &app.id, &id).await?))
+}
+
+async fn wallet(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    path: Path<String>,
+) -> Result<Json<Wallet>, Error> {
+    Ok(Json(read(State(state), auth, path).await?.0.wallet))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<List<User>>, Error> {
+    let (page, _) = list_query(query.as_deref(), &[])?;
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(users::list(&mut conn, &app.id, &page).await?))
+}

@@ -1,0 +1,179 @@
+//! The double-entry ledger: accounts, postings and the transfer state machine.
+//!
+//! Every balance change is a transaction of two entries (−amount from one account,
+//! +amount to another), written in the caller's database transaction together with
+//! the transfer's status change and its outbox events. Wallet balances are cached
+//! on `accounts.balance` and changed only by a conditional `UPDATE`, so a wallet
+//! cannot go below zero whatever the concurrency, on either database.
+
+pub mod check;
+pub mod transfers;
+
+use dots_shared::{Currency, Money, ids};
+use sqlx::AnyConnection;
+
+use crate::error::{Error, TxResult};
+use crate::store::{Store, new_id, now_ms};
+
+pub use check::{Violation, check};
+
+/// No account may hold more than this (in absolute value): it keeps every
+/// `balance + amount` far from i64 overflow, which SQLite would turn into a float.
+pub const BALANCE_LIMIT: i64 = 4_000_000_000_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemAccount {
+    /// Money that entered from outside (refills). Runs negative.
+    RefillSource,
+    /// Reserved for payouts that have not settled.
+    PayoutClearing,
+    /// Money that left to payees' external accounts.
+    ExternalPayouts,
+}
+
+impl SystemAccount {
+    const ALL: [SystemAccount; 3] = [
+        SystemAccount::RefillSource,
+        SystemAccount::PayoutClearing,
+        SystemAccount::ExternalPayouts,
+    ];
+
+    fn kind(self) -> &'static str {
+        match self {
+            SystemAccount::RefillSource => "refill_source",
+            SystemAccount::PayoutClearing => "payout_clearing",
+            SystemAccount::ExternalPayouts => "external_payouts",
+        }
+    }
+
+    pub fn account_id(self, currency: Currency) -> String {
+        format!("sys_{}_{}", self.kind(), currency.code())
+    }
+}
+
+/// Creates the system accounts of every supported currency (idempotent, at start).
+pub async fn ensure_system_accounts(store: &Store) -> Result<(), sqlx::Error> {
+    let mut tx = store.begin_write().await?;
+    for currency in Currency::all() {
+        for account in SystemAccount::ALL {
+            sqlx::query(
+                "INSERT INTO accounts (id, kind, currency, balance, created_at) VALUES ($1, $2, $3, 0, $4)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(account.account_id(currency))
+            .bind(account.kind())
+            .bind(currency.code())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// One side of a posting: which account, and whether it is a wallet (which may
+/// never go below zero) or a system account.
+#[derive(Debug, Clone)]
+pub struct Leg {
+    account_id: String,
+    is_wallet: bool,
+}
+
+impl Leg {
+    pub fn wallet(wallet_id: &str) -> Leg {
+        Leg {
+            account_id: wallet_id.to_string(),
+            is_wallet: true,
+        }
+    }
+
+    pub fn system(account: SystemAccount, currency: Currency) -> Leg {
+        Leg {
+            account_id: account.account_id(currency),
+            is_wallet: false,
+        }
+    }
+}
+
+/// Records one ledger transaction of `transfer_id`: `money` moves from `from` to
+/// `to`. Fails with `insufficient_funds` (and changes nothing) when `from` is a
+/// wallet holding less than the amount.
+pub async fn post(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    kind: &str,
+    from: &Leg,
+    to: &Leg,
+    money: Money,
+    now_ms: i64,
+) -> TxResult<()> {
+    assert_ne!(
+        from.account_id, to.account_id,
+        "a posting moves money between two accounts"
+    );
+    let amount = money.amount();
+    // Balances are updated in account-id order so that two database transactions
+    // touching the same accounts lock them in the same order and never deadlock.
+    let mut legs = [(from, -amount), (to, amount)];
+    legs.sort_by(|a, b| a.0.account_id.cmp(&b.0.account_id));
+    for (leg, delta) in legs {
+        apply_delta(conn, leg, delta).await?;
+    }
+    let transaction_id = new_id(ids::TRANSACTION);
+    sqlx::query(
+        "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&transaction_id)
+    .bind(app_id)
+    .bind(transfer_id)
+    .bind(kind)
+    .bind(amount)
+    .bind(money.currency().code())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    for (leg, delta) in [(from, -amount), (to, amount)] {
+        sqlx::query("INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)")
+            .bind(&transaction_id)
+            .bind(&leg.account_id)
+            .bind(delta)
+            .bind(money.currency().code())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The only statement that changes a balance: conditional, so the check and the
+/// change are one atomic step on both databases.
+async fn apply_delta(conn: &mut AnyConnection, leg: &Leg, delta: i64) -> TxResult<()> {
+    let floor = if leg.is_wallet { 0 } else { -BALANCE_LIMIT };
+    let updated = sqlx::query(
+        "UPDATE accounts SET balance = balance + $1
+         WHERE id = $2 AND balance + $1 >= $3 AND balance + $1 <= $4",
+    )
+    .bind(delta)
+    .bind(&leg.account_id)
+    .bind(floor)
+    .bind(BALANCE_LIMIT)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(());
+    }
+    if leg.is_wallet && delta < 0 {
+        Err(Error::conflict(
+            "insufficient_funds",
+            "The wallet does not hold enough funds for this transfer.",
+        )
+        .into())
+    } else {
+        Err(Error::conflict(
+            "balance_limit_exceeded",
+            "This transfer would take a balance beyond its limit.",
+        )
+        .into())
+    }
+}

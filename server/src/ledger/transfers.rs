@@ -1,0 +1,729 @@
+//! Transfers: creating refills, balance transfers and payouts, moving them along
+//! the state machine, and reading them back with their transactions and history.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use dots_shared::api::{self, CreateTransferRequest, List, RefillRequest};
+use dots_shared::time::rfc3339_from_unix_ms;
+use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Leg, SystemAccount, post};
+use crate::apps::{AuthedApp, parse_currency};
+use crate::error::{Error, Reply, TxResult};
+use crate::events;
+use crate::lists::{Listed, Page};
+use crate::store::new_id;
+use crate::users;
+
+#[derive(Debug, Clone)]
+pub struct Refill {
+    pub app: AuthedApp,
+    pub money: Money,
+}
+
+impl Refill {
+    pub fn validate(app: &AuthedApp, req: RefillRequest) -> Result<Refill, Error> {
+        Ok(Refill {
+            app: app.clone(),
+            money: money(app, &req.amount, &req.currency)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTransfer {
+    pub app: AuthedApp,
+    pub kind: TransferType,
+    pub user_id: String,
+    pub money: Money,
+    /// `Some` for balance transfers only.
+    pub direction: Option<Direction>,
+}
+
+impl NewTransfer {
+    pub fn validate(app: &AuthedApp, req: CreateTransferRequest) -> Result<NewTransfer, Error> {
+        let kind = match TransferType::parse(&req.kind) {
+            Some(kind @ (TransferType::Balance | TransferType::Payout)) => kind,
+            Some(TransferType::Refill) => {
+                return Err(Error::invalid(
+                    "invalid_type",
+                    "type",
+                    "refills are made with POST /v2/refills",
+                ));
+            }
+            None => {
+                return Err(Error::invalid(
+                    "invalid_type",
+                    "type",
+                    "type must be balance or payout",
+                ));
+            }
+        };
+        let direction = match (kind, req.direction.as_deref()) {
+            (TransferType::Balance, None) => Some(Direction::default()),
+            (TransferType::Balance, Some(d)) => Some(Direction::parse(d).ok_or_else(|| {
+                Error::invalid(
+                    "invalid_direction",
+                    "direction",
+                    "direction must be app_to_user or user_to_app",
+                )
+            })?),
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(Error::invalid(
+                    "invalid_direction",
+                    "direction",
+                    "direction applies to balance transfers only",
+                ));
+            }
+        };
+        Ok(NewTransfer {
+            app: app.clone(),
+            kind,
+            user_id: req.user_id,
+            money: money(app, &req.amount, &req.currency)?,
+            direction,
+        })
+    }
+}
+
+fn money(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -> Result<Money, Error> {
+    let currency = parse_currency(currency)?;
+    if currency != app.currency {
+        return Err(Error::invalid(
+            "currency_mismatch",
+            "currency",
+            format!("this app's wallets hold {}", app.currency),
+        ));
+    }
+    Money::from_json(amount, currency)
+        .map_err(|e| Error::invalid("invalid_amount", "amount", e.to_string()))
+}
+
+pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<Reply> {
+    let app = &refill.app;
+    let id = new_id(ids::TRANSFER);
+    insert(
+        conn,
+        &id,
+        app,
+        None,
+        TransferType::Refill,
+        None,
+        refill.money,
+        now_ms,
+    )
+    .await?;
+    let from = Leg::system(SystemAccount::RefillSource, app.currency);
+    post(
+        conn,
+        &app.id,
+        &id,
+        "refill",
+        &from,
+        &Leg::wallet(&app.wallet_id),
+        refill.money,
+        now_ms,
+    )
+    .await?;
+    record_path(
+        conn,
+        &id,
+        &[TransferStatus::Pending, TransferStatus::Completed],
+        None,
+        now_ms,
+    )
+    .await?;
+    announce_created(conn, &app.id, &id, now_ms).await
+}
+
+pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<Reply> {
+    let app = &t.app;
+    let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
+    let id = new_id(ids::TRANSFER);
+    insert(
+        conn,
+        &id,
+        app,
+        Some(&t.user_id),
+        t.kind,
+        t.direction,
+        t.money,
+        now_ms,
+    )
+    .await?;
+    let (user, app_wallet) = (Leg::wallet(&user_wallet), Leg::wallet(&app.wallet_id));
+    match (t.kind, t.direction) {
+        (TransferType::Balance, direction) => {
+            let (from, to) = match direction.unwrap_or_default() {
+                Direction::AppToUser => (&app_wallet, &user),
+                Direction::UserToApp => (&user, &app_wallet),
+            };
+            post(conn, &app.id, &id, "balance", from, to, t.money, now_ms).await?;
+            record_path(
+                conn,
+                &id,
+                &[TransferStatus::Pending, TransferStatus::Completed],
+                None,
+                now_ms,
+            )
+            .await?;
+        }
+        (TransferType::Payout, _) => {
+            // Reserve now: the funds leave the wallet for payout clearing and stay
+            // there until the payout settles, fails or is canceled.
+            let clearing = Leg::system(SystemAccount::PayoutClearing, app.currency);
+            post(
+                conn,
+                &app.id,
+                &id,
+                "payout_reserve",
+                &user,
+                &clearing,
+                t.money,
+                now_ms,
+            )
+            .await?;
+            record_path(conn, &id, &[TransferStatus::Pending], None, now_ms).await?;
+        }
+        (TransferType::Refill, _) => unreachable!("refills are validated out of /v2/transfers"),
+    }
+    announce_created(conn, &app.id, &id, now_ms).await
+}
+
+/// Moves a transfer to `to` and makes the postings that status change implies.
+/// This is the ledger's one door for status changes: cancel, the payout worker
+/// (next issue) and tests all come through it.
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    to: TransferStatus,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
+    let current = load_state(conn, app_id, transfer_id).await?;
+    if !current.status.can_become(to) {
+        let code = if to == TransferStatus::Canceled {
+            "transfer_not_cancelable"
+        } else {
+            "invalid_transition"
+        };
+        return Err(Error::conflict(
+            code,
+            format!(
+                "A {} transfer cannot become {}.",
+                current.status.as_str(),
+                to.as_str()
+            ),
+        )
+        .into());
+    }
+    // Compare-and-set: of two concurrent changes from the same status only one wins,
+    // so a reservation is never released twice.
+    let updated = sqlx::query(
+        "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+    )
+    .bind(to.as_str())
+    .bind(now_ms)
+    .bind(transfer_id)
+    .bind(current.status.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(Error::conflict(
+            "transfer_status_changed",
+            "The transfer changed meanwhile; read it and retry.",
+        )
+        .into());
+    }
+    record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
+    let postings = postings_for(&current, to);
+    for (kind, from, dest) in postings {
+        post(
+            conn,
+            app_id,
+            transfer_id,
+            kind,
+            &from,
+            &dest,
+            current.money,
+            now_ms,
+        )
+        .await?;
+    }
+    let transfer = get(conn, app_id, transfer_id).await?;
+    events::record(conn, app_id, events::TRANSFER_UPDATED, &transfer, now_ms).await?;
+    Ok(transfer)
+}
+
+struct TransferState {
+    kind: TransferType,
+    status: TransferStatus,
+    direction: Option<Direction>,
+    money: Money,
+    app_wallet: String,
+    user_wallet: Option<String>,
+}
+
+async fn load_state(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+) -> TxResult<TransferState> {
+    let row = sqlx::query(
+        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
+         FROM transfers t JOIN apps a ON a.id = t.app_id LEFT JOIN users u ON u.id = t.user_id
+         WHERE t.id = $1 AND t.app_id = $2",
+    )
+    .bind(transfer_id)
+    .bind(app_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found)?;
+    let currency = Currency::parse(row.try_get("currency")?).map_err(Error::internal)?;
+    Ok(TransferState {
+        kind: parse_column(&row, "kind", TransferType::parse)?,
+        status: parse_column(&row, "status", TransferStatus::parse)?,
+        direction: row
+            .try_get::<Option<String>, _>("direction")?
+            .as_deref()
+            .and_then(Direction::parse),
+        money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
+        app_wallet: row.try_get("app_wallet")?,
+        user_wallet: row.try_get("user_wallet")?,
+    })
+}
+
+/// The postings a status change implies: `(transaction kind, from, to)`.
+fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<(&'static str, Leg, Leg)> {
+    use TransferStatus::*;
+    let currency = t.money.currency();
+    let app = Leg::wallet(&t.app_wallet);
+    let user = || {
+        Leg::wallet(
+            t.user_wallet
+                .as_deref()
+                .expect("balance transfers and payouts have a user"),
+        )
+    };
+    let clearing = || Leg::system(SystemAccount::PayoutClearing, currency);
+    let external = || Leg::system(SystemAccount::ExternalPayouts, currency);
+    match (t.kind, t.status, to) {
+        (TransferType::Payout, from, Canceled | Failed) if from.holds_reservation() => {
+            vec![("payout_release", clearing(), user())]
+        }
+        (TransferType::Payout, Pending, Completed) => {
+            vec![("payout_settlement", clearing(), external())]
+        }
+        (TransferType::Payout, Completed, Reversed) => {
+            vec![("payout_reversal", external(), user())]
+        }
+        (TransferType::Balance, Completed, Reversed) => match t.direction.unwrap_or_default() {
+            Direction::AppToUser => vec![("balance_reversal", user(), app)],
+            Direction::UserToApp => vec![("balance_reversal", app, user())],
+        },
+        (TransferType::Refill, Completed, Reversed) => {
+            vec![(
+                "refill_reversal",
+                app,
+                Leg::system(SystemAccount::RefillSource, currency),
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    app: &AuthedApp,
+    user_id: Option<&str>,
+    kind: TransferType,
+    direction: Option<Direction>,
+    money: Money,
+    now_ms: i64,
+) -> TxResult<()> {
+    sqlx::query(
+        "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'created', $6, $7, $8, $8)",
+    )
+    .bind(id)
+    .bind(&app.id)
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(direction.map(Direction::as_str))
+    .bind(money.amount())
+    .bind(money.currency().code())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    record_change(conn, id, None, TransferStatus::Created, None, now_ms).await
+}
+
+/// Walks a just-created transfer through `path` (each step must be allowed).
+async fn record_path(
+    conn: &mut AnyConnection,
+    id: &str,
+    path: &[TransferStatus],
+    reason: Option<&str>,
+    now_ms: i64,
+) -> TxResult<()> {
+    let mut from = TransferStatus::Created;
+    for &to in path {
+        assert!(
+            from.can_become(to),
+            "{from:?} → {to:?} is not an allowed transition"
+        );
+        record_change(conn, id, Some(from), to, reason, now_ms).await?;
+        from = to;
+    }
+    sqlx::query("UPDATE transfers SET status = $1 WHERE id = $2")
+        .bind(from.as_str())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn record_change(
+    conn: &mut AnyConnection,
+    transfer_id: &str,
+    from: Option<TransferStatus>,
+    to: TransferStatus,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> TxResult<()> {
+    sqlx::query(
+        "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(transfer_id)
+    .bind(from.map(TransferStatus::as_str))
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn announce_created(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let transfer = get(conn, app_id, id).await?;
+    events::record(conn, app_id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
+}
+
+pub fn not_found() -> Error {
+    Error::not_found("transfer_not_found", "No such transfer.")
+}
+
+fn parse_column<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, Error> {
+    let raw: String = row.try_get(column)?;
+    parse(&raw)
+        .ok_or_else(|| Error::internal(format!("unexpected {column} {raw:?} in the database")))
+}
+
+// ---- reads -------------------------------------------------------------------------
+
+/// Filters of `GET /v2/transfers` and `GET /v2/transactions`.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub user_id: Option<String>,
+    pub status: Option<TransferStatus>,
+    pub kind: Option<TransferType>,
+    pub transfer_id: Option<String>,
+}
+
+impl HistoryFilter {
+    /// `AND …` clauses on transfers aliased `t`, with their arguments from `$first` on.
+    fn sql(&self, first: usize) -> (String, Vec<String>) {
+        let mut clauses = String::new();
+        let mut args = Vec::new();
+        let mut add = |column: &str, value: String| {
+            args.push(value);
+            clauses.push_str(&format!(" AND {column} = ${}", first + args.len() - 1));
+        };
+        if let Some(user_id) = &self.user_id {
+            add("t.user_id", user_id.clone());
+        }
+        if let Some(status) = self.status {
+            add("t.status", status.as_str().to_string());
+        }
+        if let Some(kind) = self.kind {
+            add("t.kind", kind.as_str().to_string());
+        }
+        if let Some(transfer_id) = &self.transfer_id {
+            add("t.id", transfer_id.clone());
+        }
+        (clauses, args)
+    }
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+) -> Result<api::Transfer, Error> {
+    let filter = HistoryFilter {
+        transfer_id: Some(transfer_id.to_string()),
+        ..Default::default()
+    };
+    let mut found = fetch_transfers(conn, app_id, &filter, i64::MAX, 1).await?;
+    found.pop().ok_or_else(not_found)
+}
+
+pub async fn list(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    filter: &HistoryFilter,
+    page: &Page,
+) -> Result<List<api::Transfer>, Error> {
+    let before = page.cursor_seq(conn, Listed::Transfers, app_id).await?;
+    let rows = fetch_transfers(conn, app_id, filter, before, page.limit() + 1).await?;
+    Ok(page.finish(rows))
+}
+
+async fn fetch_transfers(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    filter: &HistoryFilter,
+    before_seq: i64,
+    limit: i64,
+) -> Result<Vec<api::Transfer>, Error> {
+    let (clauses, args) = filter.sql(4);
+    let sql = format!(
+        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.amount, t.currency, t.created_at, t.updated_at
+         FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses} ORDER BY t.seq DESC LIMIT $3"
+    );
+    let mut query = sqlx::query(&sql).bind(app_id).bind(before_seq).bind(limit);
+    for arg in args {
+        query = query.bind(arg);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut transactions = group_by_transfer(fetch_transactions(conn, app_id, &ids).await?);
+    let mut history = fetch_history(conn, &ids).await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            Ok(api::Transfer {
+                kind: parse_column(row, "kind", TransferType::parse)?,
+                status: parse_column(row, "status", TransferStatus::parse)?,
+                user_id: row.try_get("user_id")?,
+                direction: row
+                    .try_get::<Option<String>, _>("direction")?
+                    .as_deref()
+                    .and_then(Direction::parse),
+                amount: row.try_get("amount")?,
+                currency: row.try_get("currency")?,
+                transactions: transactions.remove(&id).unwrap_or_default(),
+                status_history: history.remove(&id).unwrap_or_default(),
+                created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+                updated_at: rfc3339_from_unix_ms(row.try_get("updated_at")?),
+                id,
+            })
+        })
+        .collect()
+}
+
+fn group_by_transfer(
+    transactions: Vec<api::Transaction>,
+) -> HashMap<String, Vec<api::Transaction>> {
+    let mut grouped: HashMap<String, Vec<api::Transaction>> = HashMap::new();
+    for t in transactions {
+        grouped.entry(t.transfer_id.clone()).or_default().push(t);
+    }
+    grouped
+}
+
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn fetch_history(
+    conn: &mut AnyConnection,
+    transfer_ids: &[String],
+) -> Result<HashMap<String, Vec<api::StatusChange>>, Error> {
+    let mut grouped: HashMap<String, Vec<api::StatusChange>> = HashMap::new();
+    if transfer_ids.is_empty() {
+        return Ok(grouped);
+    }
+    let sql = format!(
+        "SELECT transfer_id, from_status, to_status, reason, created_at FROM transfer_status_changes
+         WHERE transfer_id IN ({}) ORDER BY seq",
+        placeholders(1, transfer_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in transfer_ids {
+        query = query.bind(id);
+    }
+    for row in query.fetch_all(conn).await? {
+        let from: Option<String> = row.try_get("from_status")?;
+        grouped
+            .entry(row.try_get("transfer_id")?)
+            .or_default()
+            .push(api::StatusChange {
+                status: parse_column(&row, "to_status", TransferStatus::parse)?,
+                previous_status: from.as_deref().and_then(TransferStatus::parse),
+                reason: row.try_get("reason")?,
+                at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+            });
+    }
+    Ok(grouped)
+}
+
+/// `GET /v2/transactions`: the app's transactions, newest first, filtered by the
+/// transfer they belong to.
+pub async fn list_transactions(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    filter: &HistoryFilter,
+    page: &Page,
+) -> Result<List<api::Transaction>, Error> {
+    let before = page.cursor_seq(conn, Listed::Transactions, app_id).await?;
+    let (clauses, filter_args) = filter.sql(3);
+    let where_sql = format!(
+        "x.seq IN (SELECT x2.seq FROM transactions x2 JOIN transfers t ON t.id = x2.transfer_id
+                   WHERE x2.app_id = $1 AND x2.seq < $2{clauses} ORDER BY x2.seq DESC LIMIT {})",
+        page.limit() + 1
+    );
+    let mut args = vec![Arg::Text(app_id.to_string()), Arg::Int(before)];
+    args.extend(filter_args.into_iter().map(Arg::Text));
+    let found = transactions_where(conn, &where_sql, args, "x.seq DESC").await?;
+    Ok(page.finish(found))
+}
+
+pub async fn get_transaction(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    id: &str,
+) -> Result<api::Transaction, Error> {
+    let args = vec![Arg::Text(app_id.to_string()), Arg::Text(id.to_string())];
+    let found = transactions_where(conn, "x.app_id = $1 AND x.id = $2", args, "x.seq").await?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("transaction_not_found", "No such transaction."))
+}
+
+/// The transactions of the given transfers, oldest first.
+async fn fetch_transactions(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_ids: &[String],
+) -> Result<Vec<api::Transaction>, Error> {
+    if transfer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let where_sql = format!(
+        "x.app_id = $1 AND x.transfer_id IN ({})",
+        placeholders(2, transfer_ids.len())
+    );
+    let mut args = vec![Arg::Text(app_id.to_string())];
+    args.extend(transfer_ids.iter().cloned().map(Arg::Text));
+    transactions_where(conn, &where_sql, args, "x.seq").await
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Transactions matching `where_sql` (over `transactions x`), each built from its
+/// two entries: the negative one is the source, the positive one the destination.
+async fn transactions_where(
+    conn: &mut AnyConnection,
+    where_sql: &str,
+    args: Vec<Arg>,
+    order: &str,
+) -> Result<Vec<api::Transaction>, Error> {
+    let sql = format!(
+        "SELECT x.id, x.transfer_id, x.kind, x.amount, x.currency, x.created_at,
+                e.amount AS entry_amount, a.id AS account_id, a.kind AS account_kind, a.user_id AS account_user
+         FROM transactions x JOIN entries e ON e.transaction_id = x.id JOIN accounts a ON a.id = e.account_id
+         WHERE {where_sql} ORDER BY {order}, e.seq"
+    );
+    let mut query = sqlx::query(&sql);
+    for arg in args {
+        query = match arg {
+            Arg::Text(s) => query.bind(s),
+            Arg::Int(n) => query.bind(n),
+        };
+    }
+    let rows = query.fetch_all(conn).await?;
+    // Rows come ordered by transaction, so a transaction's two entries are adjacent.
+    let mut out: Vec<(
+        api::Transaction,
+        Option<api::AccountRef>,
+        Option<api::AccountRef>,
+    )> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        if out.last().is_none_or(|(t, _, _)| t.id != id) {
+            let placeholder = api::AccountRef {
+                kind: String::new(),
+                wallet_id: None,
+                user_id: None,
+            };
+            out.push((
+                api::Transaction {
+                    id,
+                    transfer_id: row.try_get("transfer_id")?,
+                    kind: row.try_get("kind")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get("currency")?,
+                    source: placeholder.clone(),
+                    destination: placeholder,
+                    created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+                },
+                None,
+                None,
+            ));
+        }
+        let kind: String = row.try_get("account_kind")?;
+        let account = api::AccountRef {
+            wallet_id: if kind.ends_with("_wallet") {
+                Some(row.try_get("account_id")?)
+            } else {
+                None
+            },
+            user_id: row.try_get("account_user")?,
+            kind,
+        };
+        let slot = out.last_mut().expect("pushed above");
+        if row.try_get::<i64, _>("entry_amount")? < 0 {
+            slot.1 = Some(account);
+        } else {
+            slot.2 = Some(account);
+        }
+    }
+    out.into_iter()
+        .map(|(mut t, source, destination)| match (source, destination) {
+            (Some(source), Some(destination)) => {
+                t.source = source;
+                t.destination = destination;
+                Ok(t)
+            }
+            _ => Err(Error::internal(format!(
+                "transaction {} does not have two legs",
+                t.id
+            ))),
+        })
+        .collect()
+}

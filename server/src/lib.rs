@@ -1,0 +1,68 @@
+//! The Dots payouts server. `main.rs` only parses the command line; everything
+//! it runs is here, so tests build the same application in-process.
+
+pub mod apps;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod ledger;
+pub mod lists;
+pub mod store;
+pub mod users;
+
+use std::time::Duration;
+
+use config::Settings;
+use store::Store;
+
+/// Opens the database (migrating it), builds the router and serves until SIGINT or
+/// SIGTERM. In-flight requests finish before the process exits.
+pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(&settings.database_url, settings.max_connections).await?;
+    let state = http::AppState::new(store.clone(), settings.operator_key.as_deref());
+    tokio::spawn(prune_idempotency_keys(state.writer.clone()));
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        database = ?store.backend(),
+        operator_api = settings.operator_key.is_some(),
+        "dots is serving"
+    );
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn prune_idempotency_keys(writer: commands::Writer) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match writer.prune_idempotency_keys().await {
+            Ok(deleted) => tracing::debug!(deleted, "idempotency keys pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

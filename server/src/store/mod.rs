@@ -1,0 +1,198 @@
+//! Storage: one sqlx `Any` pool API over SQLite (the embedded default) and
+//! PostgreSQL, with the same SQL on both (`$n` placeholders work on each).
+//!
+//! On SQLite every write goes through a single connection (`BEGIN IMMEDIATE`), so
+//! writers queue in the pool instead of failing with `SQLITE_BUSY`; reads use a
+//! separate pool of read-only connections. On PostgreSQL one pool serves both.
+
+mod migrations;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use migrations::migrate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+pub type WriteTx = Transaction<'static, Any>;
+
+/// How long a request waits for a database connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://path` or `postgres://…`) and applies the
+    /// migrations. A SQLite file is created on first use.
+    pub async fn open(database_url: &str, max_connections: u32) -> Result<Store, sqlx::Error> {
+        let store = Store::connect(database_url, max_connections).await?;
+        migrate(&store).await?;
+        crate::ledger::ensure_system_accounts(&store).await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Store, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(database_url)?;
+        match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(database_url);
+                let write = sqlite_pool(&url, 1, false).await?;
+                let read = sqlite_pool(&url, max_connections.max(2), true).await?;
+                Ok(Store {
+                    backend,
+                    read,
+                    write,
+                })
+            }
+            Backend::Postgres => {
+                let options: AnyConnectOptions = database_url.parse()?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
+                Ok(Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads. On SQLite its connections refuse writes.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite so the write lock is
+    /// taken up front, plain `BEGIN` (read committed) on PostgreSQL.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn backend_of(database_url: &str) -> Result<Backend, sqlx::Error> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(sqlx::Error::Configuration(
+            "DATABASE_URL must start with sqlite: or postgres://".into(),
+        ))
+    }
+}
+
+/// Makes sure SQLite creates the file on first start (`mode=rwc`).
+fn sqlite_url(database_url: &str) -> String {
+    if database_url.contains("mode=") || database_url.contains(":memory:") {
+        database_url.to_string()
+    } else if database_url.contains('?') {
+        format!("{database_url}&mode=rwc")
+    } else {
+        format!("{database_url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pool(
+    url: &str,
+    max_connections: u32,
+    read_only: bool,
+) -> Result<AnyPool, sqlx::Error> {
+    let options: AnyConnectOptions = url.parse()?;
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; synchronous=FULL makes every
+                // commit durable before the request that made it is answered.
+                conn.execute(sqlx::raw_sql(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                ))
+                .await?;
+                if read_only {
+                    conn.execute(sqlx::raw_sql("PRAGMA query_only = ON;"))
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// True for errors after which the whole database transaction may simply be run
+/// again: PostgreSQL serialization failures and deadlocks, SQLite busy/locked.
+pub fn is_retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            matches!(
+                db.code().as_deref(),
+                Some("40001" | "40P01" | "5" | "6" | "517" | "262")
+            )
+        }
+        _ => false,
+    }
+}
+
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Milliseconds since the Unix epoch: how every timestamp is stored.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new object id: `prefix` + 24 random base-62 characters (~143 bits).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_base62(24))
+}
+
+pub fn random_base62(len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buf).expect("the operating system's random source failed");
+        // Rejection sampling keeps the characters uniform: 62 * 4 = 248.
+        for b in buf.iter().filter(|b| **b < 248) {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(*b % 62) as usize] as char);
+        }
+    }
+    out
+}

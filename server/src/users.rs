@@ -1,0 +1,314 @@
+//! Users are an app's payees: each gets a wallet at creation.
+
+use axum::http::StatusCode;
+use dots_shared::api::{self, CreateUserRequest, List};
+use dots_shared::time::rfc3339_from_unix_ms;
+use dots_shared::{Currency, ids};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::apps::AuthedApp;
+use crate::error::{Error, Reply, TxResult};
+use crate::events;
+use crate::lists::{Listed, Page};
+use crate::store::{is_unique_violation, new_id};
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub app_id: String,
+    pub currency: Currency,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// E.164.
+    pub phone_number: String,
+}
+
+impl NewUser {
+    pub fn validate(app: &AuthedApp, req: CreateUserRequest) -> Result<NewUser, Error> {
+        Ok(NewUser {
+            app_id: app.id.clone(),
+            currency: app.currency,
+            first_name: name(&req.first_name, "first_name")?,
+            last_name: name(&req.last_name, "last_name")?,
+            email: email(&req.email)?,
+            phone_number: phone_number(&req.phone_number, req.country_code.as_deref())?,
+        })
+    }
+}
+
+fn name(raw: &str, field: &str) -> Result<String, Error> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(
+            "invalid_name",
+            field,
+            format!("{field} must be 1 to 100 printable characters"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A deliberately plain check: one `@`, a non-empty local part, a dotted domain,
+/// no spaces. Deliverability is proven by sending, not by regex.
+pub fn email(raw: &str) -> Result<String, Error> {
+    let trimmed = raw.trim();
+    let invalid = || Error::invalid("invalid_email", "email", "email is not a valid address");
+    let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    if trimmed.len() > 254 || local.is_empty() || local.len() > 64 || !domain_ok {
+        return Err(invalid());
+    }
+    if local
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+    {
+        return Err(invalid());
+    }
+    Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+/// Normalises to E.164 with the `phonenumber` crate. `country_code` is a calling
+/// code (`1`, `+44`) or an ISO 3166 region (`US`) for national digits.
+pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
+    let invalid =
+        |why: &str| Error::invalid("invalid_phone_number", "phone_number", why.to_string());
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 32 {
+        return Err(invalid(
+            "phone_number must be a phone number in E.164 form, e.g. +14155550123",
+        ));
+    }
+    let parsed = if raw.starts_with('+') {
+        phonenumber::parse(None, raw)
+    } else {
+        let Some(code) = country_code.map(str::trim) else {
+            return Err(invalid(
+                "phone_number must start with + and a country code, or come with country_code",
+            ));
+        };
+        let digits = code.trim_start_matches('+');
+        if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            phonenumber::parse(None, format!("+{digits}{raw}"))
+        } else if let Ok(region) = code
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+        {
+            phonenumber::parse(Some(region), raw)
+        } else {
+            return Err(Error::invalid(
+                "invalid_country_code",
+                "country_code",
+                "country_code must be a calling code such as 1 or an ISO 3166 region such as US",
+            ));
+        }
+    };
+    let number = parsed.map_err(|_| invalid("phone_number is not a phone number"))?;
+    if !number.is_valid() {
+        return Err(invalid(
+            "phone_number is not a valid number for its country",
+        ));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<Reply> {
+    let id = new_id(ids::USER);
+    let wallet_id = new_id(ids::WALLET);
+    sqlx::query(
+        "INSERT INTO accounts (id, kind, app_id, user_id, currency, balance, created_at)
+         VALUES ($1, 'user_wallet', $2, $3, $4, 0, $5)",
+    )
+    .bind(&wallet_id)
+    .bind(&user.app_id)
+    .bind(&id)
+    .bind(user.currency.code())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, app_id, first_name, last_name, email, phone_number, wallet_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&user.app_id)
+    .bind(&user.first_name)
+    .bind(&user.last_name)
+    .bind(&user.email)
+    .bind(&user.phone_number)
+    .bind(&wallet_id)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(
+                "phone_number_taken",
+                "This app already has a user with that phone number.",
+            )
+            .with_param("phone_number")
+            .into());
+        }
+        other => other?,
+    };
+    let created = get(conn, &user.app_id, &id).await?;
+    events::record(conn, &user.app_id, events::USER_CREATED, &created, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &created)?)
+}
+
+const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.phone_number, u.phone_verified_at,
+    u.created_at, u.wallet_id, a.balance, a.currency,
+    (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM transfers t
+      WHERE t.user_id = u.id AND t.kind = 'payout' AND t.status IN ('created', 'flagged', 'pending')) AS pending";
+
+fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
+    Ok(api::User {
+        id: row.try_get("id")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        email: row.try_get("email")?,
+        phone_number: row.try_get("phone_number")?,
+        phone_verified: row
+            .try_get::<Option<i64>, _>("phone_verified_at")?
+            .is_some(),
+        wallet: api::Wallet {
+            id: row.try_get("wallet_id")?,
+            available: row.try_get("balance")?,
+            pending: row.try_get("pending")?,
+            currency: row.try_get("currency")?,
+        },
+        created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+    })
+}
+
+pub fn not_found() -> Error {
+    Error::not_found("user_not_found", "No such user.")
+}
+
+/// One of `app_id`'s users; another app's user is `user_not_found` too.
+pub async fn get(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user_id: &str,
+) -> Result<api::User, Error> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id WHERE u.id = $1 AND u.app_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?;
+    let row = row.ok_or_else(not_found)?;
+    Ok(user_from_row(&row)?)
+}
+
+pub async fn list(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    page: &Page,
+) -> Result<List<api::User>, Error> {
+    let before = page.cursor_seq(conn, Listed::Users, app_id).await?;
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id
+         WHERE u.app_id = $1 AND u.seq < $2 ORDER BY u.seq DESC LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(before)
+        .bind(page.limit() + 1)
+        .fetch_all(conn)
+        .await?;
+    let users = rows
+        .iter()
+        .map(user_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page.finish(users))
+}
+
+/// The user's id and wallet, or `user_not_found` (also for another app's user).
+pub async fn wallet_of(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user_id: &str,
+) -> Result<String, Error> {
+    if !ids::has_shape(user_id, ids::USER) {
+        return Err(not_found().with_param("user_id"));
+    }
+    sqlx::query_scalar("SELECT wallet_id FROM users WHERE id = $1 AND app_id = $2")
+        .bind(user_id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found().with_param("user_id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        assert_eq!(
+            phone_number("+1 415 555 2671", None).unwrap(),
+            "+14155552671"
+        );
+        assert_eq!(
+            phone_number("4155552671", Some("1")).unwrap(),
+            "+14155552671"
+        );
+        assert_eq!(
+            phone_number("(415) 555-2671", Some("US")).unwrap(),
+            "+14155552671"
+        );
+        assert_eq!(
+            phone_number("020 7946 0958", Some("GB")).unwrap(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn bad_phone_numbers_name_the_field() {
+        for (raw, cc) in [
+            ("12", None),
+            ("4155552671", None),
+            ("+1 000", None),
+            ("hello", Some("US")),
+        ] {
+            let e = phone_number(raw, cc).unwrap_err();
+            assert_eq!(
+                (e.code, e.param.as_deref()),
+                ("invalid_phone_number", Some("phone_number")),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            phone_number("4155552671", Some("ZZZ")).unwrap_err().code,
+            "invalid_country_code"
+        );
+    }
+
+    #[test]
+    fn emails_are_checked_plainly() {
+        assert_eq!(email(" Ada@Example.COM ").unwrap(), "Ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.io",
+            "ada@x",
+            "a da@x.io",
+            "ada@x..io",
+            "ada@@x.io",
+        ] {
+            assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
+        }
+    }
+}

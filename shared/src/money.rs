@@ -1,0 +1,170 @@
+//! Money: an integer amount in a currency's minor units. Never a float.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The largest amount one request may move: 10^12 minor units (ten billion dollars).
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
+/// The currencies Dots holds, with their minor-unit exponent (ISO 4217).
+const CURRENCIES: &[(&str, u8)] = &[
+    ("USD", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("CAD", 2),
+    ("AUD", 2),
+    ("MXN", 2),
+    ("INR", 2),
+    ("JPY", 0),
+];
+
+/// A supported ISO 4217 currency. Only constructible from the supported list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(&'static str);
+
+impl Currency {
+    pub const USD: Currency = Currency("USD");
+
+    /// Parses an upper-case ISO 4217 code; anything not in the supported list is refused.
+    pub fn parse(code: &str) -> Result<Currency, MoneyError> {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(c, _)| Currency(c))
+            .ok_or(MoneyError::UnknownCurrency)
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    pub fn exponent(self) -> u8 {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == self.0)
+            .map(|(_, e)| *e)
+            .unwrap_or(2)
+    }
+
+    pub fn all() -> impl Iterator<Item = Currency> {
+        CURRENCIES.iter().map(|(c, _)| Currency(c))
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneyError {
+    /// Not a whole number, zero, negative, or above [`MAX_AMOUNT_MINOR`].
+    InvalidAmount,
+    UnknownCurrency,
+}
+
+impl fmt::Display for MoneyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MoneyError::InvalidAmount => write!(
+                f,
+                "amount must be a whole number of minor units between 1 and {MAX_AMOUNT_MINOR}"
+            ),
+            MoneyError::UnknownCurrency => f.write_str("currency is not a supported ISO 4217 code"),
+        }
+    }
+}
+
+impl std::error::Error for MoneyError {}
+
+/// A positive amount of minor units in one currency. Can only be built valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Money {
+    amount: i64,
+    currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: Currency) -> Result<Money, MoneyError> {
+        if (1..=MAX_AMOUNT_MINOR).contains(&amount) {
+            Ok(Money { amount, currency })
+        } else {
+            Err(MoneyError::InvalidAmount)
+        }
+    }
+
+    /// Validates a JSON number as it arrived on the wire: floats, fractions and
+    /// integers out of range are refused rather than rounded.
+    pub fn from_json(amount: &serde_json::Number, currency: Currency) -> Result<Money, MoneyError> {
+        let minor = amount.as_i64().ok_or(MoneyError::InvalidAmount)?;
+        Money::new(minor, currency)
+    }
+
+    pub fn amount(self) -> i64 {
+        self.amount
+    }
+
+    pub fn currency(self) -> Currency {
+        self.currency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn refuses_zero_negative_and_too_large_amounts() {
+        assert_eq!(Money::new(0, Currency::USD), Err(MoneyError::InvalidAmount));
+        assert_eq!(
+            Money::new(-1, Currency::USD),
+            Err(MoneyError::InvalidAmount)
+        );
+        assert_eq!(
+            Money::new(MAX_AMOUNT_MINOR + 1, Currency::USD),
+            Err(MoneyError::InvalidAmount)
+        );
+        assert!(Money::new(MAX_AMOUNT_MINOR, Currency::USD).is_ok());
+    }
+
+    #[test]
+    fn json_floats_and_huge_integers_are_not_amounts() {
+        let float: serde_json::Number = serde_json::from_str("12.5").unwrap();
+        assert!(Money::from_json(&float, Currency::USD).is_err());
+        let whole_float: serde_json::Number = serde_json::from_str("100.0").unwrap();
+        assert!(Money::from_json(&whole_float, Currency::USD).is_err());
+        let huge: serde_json::Number = serde_json::from_str("99999999999999999999999").unwrap();
+        assert!(Money::from_json(&huge, Currency::USD).is_err());
+    }
+
+    #[test]
+    fn currencies_are_exact_iso_codes() {
+        assert_eq!(Currency::parse("USD").unwrap().code(), "USD");
+        assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
+        assert!(Currency::parse("usd").is_err());
+        assert!(Currency::parse("XYZ").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn money_new_accepts_exactly_the_valid_range(amount in any::<i64>()) {
+            let ok = Money::new(amount, Currency::USD).is_ok();
+            prop_assert_eq!(ok, amount >= 1 && amount <= MAX_AMOUNT_MINOR);
+        }
+    }
+}
