@@ -86,27 +86,16 @@ pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Err
             "phone_number must be a phone number in E.164 form, e.g. +14155550123",
         ));
     }
-    let parsed = if raw.starts_with('+') {
-        phonenumber::parse(None, raw)
-    } else {
-        let Some(code) = country_code.map(str::trim) else {
+    let region = country_code.map(parse_country_code).transpose()?;
+    let parsed = match (raw.starts_with('+'), region) {
+        (true, _) => phonenumber::parse(None, raw),
+        (false, Some(CountryCode::Calling(digits))) => {
+            phonenumber::parse(None, format!("+{digits}{raw}"))
+        }
+        (false, Some(CountryCode::Region(region))) => phonenumber::parse(Some(region), raw),
+        (false, None) => {
             return Err(invalid(
                 "phone_number must start with + and a country code, or come with country_code",
-            ));
-        };
-        let digits = code.trim_start_matches('+');
-        if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            phonenumber::parse(None, format!("+{digits}{raw}"))
-        } else if let Ok(region) = code
-            .to_ascii_uppercase()
-            .parse::<phonenumber::country::Id>()
-        {
-            phonenumber::parse(Some(region), raw)
-        } else {
-            return Err(Error::invalid(
-                "invalid_country_code",
-                "country_code",
-                "country_code must be a calling code such as 1 or an ISO 3166 region such as US",
             ));
         }
     };
@@ -117,6 +106,32 @@ pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Err
         ));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+enum CountryCode {
+    Calling(String),
+    Region(phonenumber::country::Id),
+}
+
+fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
+    let code = code.trim();
+    let digits = code.trim_start_matches('+');
+    if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(CountryCode::Calling(digits.to_string()));
+    }
+    if code.len() == 2 {
+        if let Ok(region) = code
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+        {
+            return Ok(CountryCode::Region(region));
+        }
+    }
+    Err(Error::invalid(
+        "invalid_country_code",
+        "country_code",
+        "country_code must be a calling code such as 1 or an ISO 3166 region such as US",
+    ))
 }
 
 pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<Reply> {

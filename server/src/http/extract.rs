@@ -60,6 +60,20 @@ impl FromRequestParts<AppState> for AppAuth {
     }
 }
 
+/// An object id from the path. One that cannot even be decoded names no object: 404.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdPath, Error> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(IdPath(id)),
+            Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
+        }
+    }
+}
+
 /// The operator, authenticated by `Authorization: Bearer $DOTS_OPERATOR_KEY`.
 pub struct OperatorAuth;
 

@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use dots_shared::api::{CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
 use dots_shared::ids;
 use serde::Deserialize;
 
 use super::AppState;
-use super::extract::{AppAuth, Mutation, list_query};
+use super::extract::{AppAuth, IdPath, Mutation, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
@@ -48,7 +48,7 @@ struct CancelRequest {}
 
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     m: Mutation<AppAuth, CancelRequest>,
 ) -> Result<Reply, Error> {
     if !ids::has_shape(&id, ids::TRANSFER) {
@@ -64,7 +64,7 @@ async fn cancel(
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Transfer>, Error> {
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
@@ -105,7 +105,7 @@ async fn list_transactions(
 async fn read_transaction(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Transaction>, Error> {
     if !ids::has_shape(&id, ids::TRANSACTION) {
         return Err(Error::not_found(

@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use dots_shared::api::{CreateUserRequest, List, User, Wallet};
 use dots_shared::ids;
 
 use super::AppState;
-use super::extract::{AppAuth, Mutation, list_query};
+use super::extract::{AppAuth, IdPath, Mutation, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::users::{self, NewUser};
@@ -31,7 +31,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<User>, Error> {
     if !ids::has_shape(&id, ids::USER) {
         return Err(users::not_found());
@@ -43,7 +43,7 @@ async fn read(
 async fn wallet(
     State(state): State<AppState>,
     auth: AppAuth,
-    path: Path<String>,
+    path: IdPath,
 ) -> Result<Json<Wallet>, Error> {
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }

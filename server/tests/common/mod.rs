@@ -1,0 +1,395 @@
+//! The test harness: a fresh database per test (a SQLite file, or a new PostgreSQL
+//! database), the real router driven in-process, and the ledger check after every
+//! scenario — whether it passed or panicked.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use dots_server::http::{AppState, router};
+use dots_server::store::{Backend, Store, random_base62};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, Row};
+use tower::ServiceExt;
+
+pub const OPERATOR_KEY: &str = "test-operator-key";
+
+/// The PostgreSQL server the suite creates its databases on. The PostgreSQL tests
+/// fail (never skip) when it cannot be reached.
+pub fn postgres_admin_url() -> String {
+    std::env::var("DOTS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+#[derive(Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub store: Store,
+    pub database_url: String,
+}
+
+/// An app's credentials, as `dots apps create` prints them.
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub id: String,
+    pub client_id: String,
+    pub secret: String,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub bytes: Vec<u8>,
+    pub json: Value,
+}
+
+impl Resp {
+    /// The stable error code of an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn param(&self) -> &str {
+        self.json["error"]["param"].as_str().unwrap_or("")
+    }
+
+    pub fn id(&self) -> String {
+        self.json["id"]
+            .as_str()
+            .expect("response has an id")
+            .to_string()
+    }
+}
+
+/// Runs `scenario` against a fresh database of `backend`, then the ledger check,
+/// then drops the database.
+pub async fn run<F, Fut>(backend: Backend, scenario: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (database_url, cleanup) = fresh_database(backend).await;
+    let app = TestApp::start(&database_url).await;
+    let outcome = tokio::spawn(scenario(app.clone())).await;
+    let report = dots_server::ledger::check(&app.store)
+        .await
+        .expect("ledger check ran");
+    app.store.close().await;
+    cleanup.run().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+    assert!(
+        report.is_ok(),
+        "ledger check failed: {:#?}",
+        report.violations
+    );
+}
+
+/// Declares each scenario once per backend: `mod sqlite { fn x() }` and `mod postgres { fn x() }`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    $crate::common::run(dots_server::store::Backend::Sqlite, super::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    $crate::common::run(dots_server::store::Backend::Postgres, super::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+pub enum Cleanup {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Cleanup {
+    pub async fn run(self) {
+        match self {
+            Cleanup::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres(name) => {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+pub async fn fresh_database(backend: Backend) -> (String, Cleanup) {
+    let suffix = random_base62(12).to_lowercase();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("dots-test-{suffix}"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            (
+                format!("sqlite://{}", dir.join("dots.db").display()),
+                Cleanup::Sqlite(dir),
+            )
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url();
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin_url} is required for this test: {e}")
+                });
+            let name = format!("dots_test_{suffix}");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            (format!("{base}/{name}"), Cleanup::Postgres(name))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start(database_url: &str) -> TestApp {
+        let store = Store::open(database_url, 16).await.expect("open store");
+        let state = AppState::new(store.clone(), Some(OPERATOR_KEY));
+        TestApp {
+            router: router(state.clone()),
+            state,
+            store,
+            database_url: database_url.to_string(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(auth) = auth {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req
+            .body(Body::from(body.unwrap_or("").to_string()))
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            bytes,
+            json,
+        }
+    }
+
+    pub async fn post(&self, creds: &Creds, path: &str, body: Value) -> Resp {
+        self.call(
+            Method::POST,
+            path,
+            Some(&basic(creds)),
+            &[],
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn post_with_key(&self, creds: &Creds, path: &str, key: &str, body: Value) -> Resp {
+        self.call(
+            Method::POST,
+            path,
+            Some(&basic(creds)),
+            &[("idempotency-key", key)],
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, creds: &Creds, path: &str, body: &str) -> Resp {
+        self.call(Method::POST, path, Some(&basic(creds)), &[], Some(body))
+            .await
+    }
+
+    pub async fn get(&self, creds: &Creds, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(&basic(creds)), &[], None)
+            .await
+    }
+
+    /// A new app through `POST /v2/apps`, as the operator.
+    pub async fn create_app(&self, name: &str) -> Creds {
+        let bearer = format!("Bearer {OPERATOR_KEY}");
+        let body = json!({ "name": name }).to_string();
+        let r = self
+            .call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        Creds {
+            id: r.json["id"].as_str().unwrap().into(),
+            client_id: r.json["client_id"].as_str().unwrap().into(),
+            secret: r.json["api_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    /// A user with a unique valid US number.
+    pub async fn create_user(&self, creds: &Creds) -> String {
+        let r = self
+            .post(creds, "/v2/users", user_body(&unique_phone()))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        r.id()
+    }
+
+    pub async fn refill(&self, creds: &Creds, amount: i64) {
+        let r = self
+            .post(
+                creds,
+                "/v2/refills",
+                json!({"amount": amount, "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+
+    pub async fn transfer(&self, creds: &Creds, kind: &str, user_id: &str, amount: i64) -> Resp {
+        self.post(
+            creds,
+            "/v2/transfers",
+            json!({"type": kind, "user_id": user_id, "amount": amount, "currency": "USD"}),
+        )
+        .await
+    }
+
+    /// `(available, pending)` of a user's wallet.
+    pub async fn user_wallet(&self, creds: &Creds, user_id: &str) -> (i64, i64) {
+        let r = self
+            .get(creds, &format!("/v2/users/{user_id}/wallet"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        (
+            r.json["available"].as_i64().unwrap(),
+            r.json["pending"].as_i64().unwrap(),
+        )
+    }
+
+    pub async fn app_available(&self, creds: &Creds) -> i64 {
+        let r = self.get(creds, "/v2/apps/me/wallet").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        r.json["available"].as_i64().unwrap()
+    }
+
+    /// Everything a request could change, as one comparable value.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut conn = self.store.reader().acquire().await.unwrap();
+        let mut out = Vec::new();
+        for table in [
+            "apps",
+            "users",
+            "accounts",
+            "transfers",
+            "transfer_status_changes",
+            "transactions",
+            "entries",
+            "events",
+        ] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            out.push(format!("{table}={n}"));
+        }
+        for row in sqlx::query("SELECT id, balance FROM accounts ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+        {
+            out.push(format!(
+                "{}:{}",
+                row.get::<String, _>(0),
+                row.get::<i64, _>(1)
+            ));
+        }
+        for row in sqlx::query("SELECT id, status, updated_at FROM transfers ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+        {
+            out.push(format!(
+                "{}:{}:{}",
+                row.get::<String, _>(0),
+                row.get::<String, _>(1),
+                row.get::<i64, _>(2)
+            ));
+        }
+        out
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut conn = self.store.reader().acquire().await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap()
+    }
+}
+
+pub fn basic(creds: &Creds) -> String {
+    let raw = format!("{}:{}", creds.client_id, creds.secret);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+pub fn user_body(phone: &str) -> Value {
+    json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone_number": phone})
+}
+
+/// A valid, unique US mobile-style number (+1 415 555 01xx is reserved for fiction,
+/// but the `phonenumber` metadata rejects most 555 numbers, so use 201-area numbers).
+pub fn unique_phone() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id() % 1000) * 10_000;
+    format!("+1201555{:04}", n % 10_000)
+}
