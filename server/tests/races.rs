@@ -1,0 +1,176 @@
+//! Real concurrency against the real router and database: requests run at once on
+//! a multi-threaded runtime, on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::json;
+
+on_both_databases!(
+    hundred_payouts_against_a_wallet_funded_for_ten,
+    hundred_transfers_out_of_an_app_wallet_funded_for_ten,
+    fifty_requests_with_one_idempotency_key_make_one_transfer,
+    concurrent_cancels_release_a_payout_once,
+);
+
+const DEBIT: i64 = 100;
+
+/// Fires `n` requests at once and returns their statuses and codes.
+async fn at_once<F, Fut>(n: usize, request: F) -> Vec<common::Resp>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = common::Resp> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let fut = request(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("request task"));
+    }
+    out
+}
+
+fn tally(responses: &[common::Resp]) -> (usize, usize) {
+    let ok = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let refused = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT && r.code() == "insufficient_funds")
+        .count();
+    let other: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status != StatusCode::CREATED && r.code() != "insufficient_funds")
+        .map(|r| r.json.to_string())
+        .collect();
+    assert!(other.is_empty(), "unexpected answers: {other:?}");
+    (ok, refused)
+}
+
+async fn hundred_payouts_against_a_wallet_funded_for_ten(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    t.refill(&app, 10 * DEBIT).await;
+    assert_eq!(
+        t.transfer(&app, "balance", &user, 10 * DEBIT).await.status,
+        StatusCode::CREATED
+    );
+
+    let responses = at_once(100, |_| {
+        let (t, app, user) = (t.clone(), app.clone(), user.clone());
+        async move { t.transfer(&app, "payout", &user, DEBIT).await }
+    })
+    .await;
+    assert_eq!(tally(&responses), (10, 90));
+    assert_eq!(t.user_wallet(&app, &user).await, (0, 10 * DEBIT));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'payout'")
+            .await,
+        10
+    );
+}
+
+async fn hundred_transfers_out_of_an_app_wallet_funded_for_ten(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let mut users = Vec::new();
+    for _ in 0..5 {
+        users.push(t.create_user(&app).await);
+    }
+    t.refill(&app, 10 * DEBIT).await;
+    let users = std::sync::Arc::new(users);
+    let responses = at_once(100, |i| {
+        let (t, app, users) = (t.clone(), app.clone(), users.clone());
+        async move {
+            t.transfer(&app, "balance", &users[i % users.len()], DEBIT)
+                .await
+        }
+    })
+    .await;
+    assert_eq!(tally(&responses), (10, 90));
+    assert_eq!(t.app_available(&app).await, 0);
+    let mut total = 0;
+    for user in users.iter() {
+        total += t.user_wallet(&app, user).await.0;
+    }
+    assert_eq!(total, 10 * DEBIT);
+}
+
+async fn fifty_requests_with_one_idempotency_key_make_one_transfer(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    t.refill(&app, 10_000).await;
+    let responses = at_once(50, |_| {
+        let (t, app, user) = (t.clone(), app.clone(), user.clone());
+        async move {
+            let body =
+                json!({"type": "balance", "user_id": user, "amount": 700, "currency": "USD"});
+            t.post_with_key(&app, "/v2/transfers", "one-key", body)
+                .await
+        }
+    })
+    .await;
+    let distinct: HashSet<(u16, Vec<u8>)> = responses
+        .iter()
+        .map(|r| (r.status.as_u16(), r.bytes.clone()))
+        .collect();
+    assert_eq!(distinct.len(), 1, "all 50 answers are identical");
+    assert_eq!(
+        responses[0].status,
+        StatusCode::CREATED,
+        "{}",
+        responses[0].json
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'")
+            .await,
+        1
+    );
+    assert_eq!(t.user_wallet(&app, &user).await, (700, 0));
+}
+
+async fn concurrent_cancels_release_a_payout_once(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    t.refill(&app, 1_000).await;
+    t.transfer(&app, "balance", &user, 1_000).await;
+    let payout = t.transfer(&app, "payout", &user, 600).await.id();
+    let responses = at_once(20, |_| {
+        let (t, app, payout) = (t.clone(), app.clone(), payout.clone());
+        async move {
+            t.post(&app, &format!("/v2/transfers/{payout}/cancel"), json!({}))
+                .await
+        }
+    })
+    .await;
+    let ok = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let refused = responses
+        .iter()
+        .filter(|r| {
+            r.status == StatusCode::CONFLICT
+                && ["transfer_not_cancelable", "transfer_status_changed"].contains(&r.code())
+        })
+        .count();
+    assert_eq!((ok, refused), (1, 19));
+    assert_eq!(t.user_wallet(&app, &user).await, (1_000, 0));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM transactions WHERE kind = 'payout_release'")
+            .await,
+        1
+    );
+}
