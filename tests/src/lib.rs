@@ -1,1 +1,197 @@
-//! End-to-end tests live in tests/tests.
+//! Support for the end-to-end tests: the real `dots` binary as a child process, on
+//! a free port, against a fresh SQLite file or PostgreSQL database.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const OPERATOR_KEY: &str = "e2e-operator-key";
+
+/// The `dots` binary: `$DOTS_BIN` (set by `cargo xtask test`), else the one
+/// beside this test executable in `target/debug`.
+pub fn dots_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("DOTS_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let debug = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/debug/deps");
+    let bin = debug.join("dots");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo xtask test` (it builds the binary first)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("DOTS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test, removed on drop.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Postgres(String),
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{}_{nanos}", std::process::id())
+}
+
+fn psql(sql: &str) {
+    let status = Command::new("psql")
+        .args([
+            &postgres_admin_url(),
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql runs");
+    assert!(
+        status.success(),
+        "PostgreSQL is required for this test: `{sql}` failed"
+    );
+}
+
+impl TestDatabase {
+    pub fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("dots-e2e-{}", unique_suffix()));
+                std::fs::create_dir_all(&dir).unwrap();
+                TestDatabase {
+                    url: format!("sqlite://{}", dir.join("dots.db").display()),
+                    cleanup: Cleanup::Dir(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = format!("dots_e2e_{}", unique_suffix());
+                psql(&format!("CREATE DATABASE {name}"));
+                let admin = postgres_admin_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
+                TestDatabase {
+                    url: format!("{base}/{name}"),
+                    cleanup: Cleanup::Postgres(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres(name) => {
+                let _ = Command::new("psql")
+                    .args([
+                        &postgres_admin_url(),
+                        "-q",
+                        "-c",
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// A running `dots serve`, killed on drop.
+pub struct Server {
+    pub url: String,
+    pub addr: String,
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub fn start(database_url: &str) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(dots_bin())
+            .args(["serve", "--listen", &addr])
+            .env("DATABASE_URL", database_url)
+            .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
+            .env("DOTS_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dots serve starts");
+        let server = Server {
+            url: format!("http://{addr}"),
+            addr,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http_get(&server.addr, "/health").is_some_and(|(status, _)| status == 200) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("dots serve did not become healthy on {}", server.addr);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET: `(status, body)`, or `None` when nothing answers.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}

@@ -1,1 +1,237 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's build, run and test tasks, in Rust rather
+//! than shell scripts.
+//!
+//! - `cargo xtask run [dots serve flags]` — builds and starts the server on the
+//!   embedded default (SQLite file `./dots.db`), with a development operator key.
+//! - `cargo xtask test` — every test: unit, HTTP integration and property tests on
+//!   SQLite and PostgreSQL, end-to-end tests, and the widget's wasm32 build.
+//!   Starts the local PostgreSQL when it is down and fails when it cannot run.
+//! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// The operator key `cargo xtask run` uses unless `DOTS_OPERATOR_KEY` is set. For a
+/// local demo only: the server listens on 127.0.0.1.
+const DEV_OPERATOR_KEY: &str = "dev-operator-key";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        Some("widget") => build_widget(),
+        _ => Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// `target/debug` of this build: `cargo xtask` runs the xtask binary from there.
+fn debug_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target/debug"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn status(mut command: Command, what: &str) -> Result {
+    eprintln!("xtask: {what}");
+    let status = command.status().map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn run(flags: &[String]) -> Result {
+    build_widget()?;
+    let mut build = cargo();
+    build.args(["build", "-p", "dots-server", "--bin", "dots"]);
+    status(build, "building the server")?;
+    let operator_key =
+        std::env::var("DOTS_OPERATOR_KEY").unwrap_or_else(|_| DEV_OPERATOR_KEY.into());
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://dots.db".into());
+    let listen = flag_value(flags, "--listen").unwrap_or_else(|| {
+        std::env::var("DOTS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into())
+    });
+    println!();
+    println!("  Dots API        http://{listen}   (health: http://{listen}/health)");
+    println!("  database        {database_url}");
+    println!("  operator key    {operator_key}   (POST /v2/apps with Authorization: Bearer <key>)");
+    println!("  walk-through    README.md, \"Try it with curl\"");
+    println!();
+    let mut serve = Command::new(debug_dir().join("dots"));
+    serve
+        .current_dir(workspace_root())
+        .arg("serve")
+        .args(flags)
+        .env("DOTS_OPERATOR_KEY", operator_key)
+        .env("DATABASE_URL", database_url);
+    status(serve, "dots serve")
+}
+
+fn flag_value(flags: &[String], name: &str) -> Option<String> {
+    flags
+        .iter()
+        .position(|f| f == name)
+        .and_then(|i| flags.get(i + 1))
+        .cloned()
+}
+
+fn test(extra: &[String]) -> Result {
+    let postgres_url = std::env::var("DOTS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    ensure_postgres()?;
+    build_widget()?;
+    let mut build = cargo();
+    build.args(["build", "-p", "dots-server", "--bin", "dots"]);
+    status(build, "building the dots binary for the end-to-end tests")?;
+    let mut tests = cargo();
+    tests
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "dots-widget",
+            "--lib",
+            "--bins",
+            "--tests",
+        ])
+        .args(extra)
+        .env("DOTS_BIN", debug_dir().join("dots"))
+        .env("DOTS_TEST_POSTGRES_URL", &postgres_url);
+    let tally = run_tests(tests)?;
+    eprintln!(
+        "xtask: {} of the passing tests ran on PostgreSQL",
+        tally.postgres_passed
+    );
+    // The last line of the run: the plain tally CI reads.
+    println!("summary: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 || !tally.all_ok {
+        return Err("some tests failed".into());
+    }
+    if tally.postgres_passed == 0 {
+        return Err("no PostgreSQL test ran: the PostgreSQL suite is required".into());
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    postgres_passed: u64,
+    all_ok: bool,
+}
+
+/// Runs `cargo test`, echoing its output, and counts what ran.
+fn run_tests(mut command: Command) -> Result<Tally> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: running every test (SQLite and PostgreSQL)");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: {e}"))?;
+    let mut tally = Tally::default();
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
+        println!("{line}");
+        if let Some(name) = line
+            .strip_prefix("test ")
+            .and_then(|l| l.strip_suffix(" ... ok"))
+        {
+            tally.passed += 1;
+            if name.contains("postgres") {
+                tally.postgres_passed += 1;
+            }
+        } else if line.starts_with("test ") && line.ends_with(" ... FAILED") {
+            tally.failed += 1;
+        }
+    }
+    tally.all_ok = child
+        .wait()
+        .map_err(|e| format!("cargo test: {e}"))?
+        .success();
+    Ok(tally)
+}
+
+/// Makes sure PostgreSQL answers on 127.0.0.1:5432, starting the local cluster if
+/// needed. The PostgreSQL half of the suite must run, so this fails rather than skips.
+fn ensure_postgres() -> Result {
+    if postgres_ready() {
+        return Ok(());
+    }
+    eprintln!("xtask: PostgreSQL is not answering; starting the local cluster");
+    let versions = std::fs::read_dir("/etc/postgresql")
+        .map_err(|e| format!("no PostgreSQL installation found (/etc/postgresql: {e})"))?;
+    for version in versions.flatten() {
+        let version = version.file_name().to_string_lossy().into_owned();
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main", "start"])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if postgres_ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Err("PostgreSQL did not start on 127.0.0.1:5432; the PostgreSQL suite cannot run".into())
+}
+
+fn postgres_ready() -> bool {
+    Command::new("pg_isready")
+        .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn build_widget() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if !installed.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == WASM_TARGET)
+    }) {
+        let mut add = Command::new("rustup");
+        add.args(["target", "add", WASM_TARGET]);
+        status(add, "installing the wasm32 target")?;
+    }
+    let mut build = cargo();
+    build.args([
+        "build",
+        "-p",
+        "dots-widget",
+        "--target",
+        WASM_TARGET,
+        "--release",
+    ]);
+    status(build, "building the widget for wasm32")
+}

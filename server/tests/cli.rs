@@ -1,0 +1,127 @@
+//! The `dots` command line: `apps create`, `migrate`, `ledger check` (and its exit
+//! code on a damaged ledger), on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::process::Command;
+
+use common::TestApp;
+use dots_server::store::Backend;
+
+fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dots"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DOTS_LOG", "warn")
+        .output()
+        .expect("dots runs")
+}
+
+async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
+    let (url, cleanup) = common::fresh_database(backend).await;
+    let migrate = dots(&url, &["migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(
+        dots(&url, &["migrate"]).status.success(),
+        "migrating twice is a no-op"
+    );
+
+    let created = dots(&url, &["apps", "create", "--name", "Acme", "--json"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let app: serde_json::Value =
+        serde_json::from_slice(&created.stdout).expect("--json prints one JSON object");
+    for field in ["id", "client_id", "api_secret"] {
+        assert!(
+            app[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field} in {app}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        !stderr.contains(app["api_secret"].as_str().unwrap()),
+        "the secret is never logged"
+    );
+
+    // The printed credentials work against a server on the same database.
+    let t = TestApp::start(&url).await;
+    let creds = common::Creds {
+        id: app["id"].as_str().unwrap().into(),
+        client_id: app["client_id"].as_str().unwrap().into(),
+        secret: app["api_secret"].as_str().unwrap().into(),
+    };
+    t.refill(&creds, 5_000).await;
+    let user = t.create_user(&creds).await;
+    t.transfer(&creds, "balance", &user, 2_000).await;
+
+    let ok = dots(&url, &["ledger", "check"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ledger ok"));
+
+    // Damage the cached balance behind the ledger's back: the check must say so.
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE accounts SET balance = balance - 1 WHERE user_id = $1")
+        .bind(&user)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let bad = dots(&url, &["ledger", "check", "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert!(
+        report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "cached_balance_matches_entries")
+    );
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE accounts SET balance = balance + 1 WHERE user_id = $1")
+        .bind(&user)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(dots(&url, &["ledger", "check"]).status.code(), Some(0));
+
+    assert_eq!(
+        dots(&url, &["apps", "create"]).status.code(),
+        Some(2),
+        "--name is required"
+    );
+    assert_eq!(
+        dots(
+            &url,
+            &["apps", "create", "--name", "X", "--currency", "ABC"]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(dots(&url, &["frobnicate"]).status.code(), Some(2));
+    t.store.close().await;
+    cleanup.run().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cli_creates_apps_and_checks_the_ledger() {
+    cli_creates_apps_and_checks_the_ledger(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cli_creates_apps_and_checks_the_ledger() {
+    cli_creates_apps_and_checks_the_ledger(Backend::Postgres).await;
+}
