@@ -140,11 +140,11 @@ impl Writer {
     ) -> Result<Reply, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.store.begin_write().await?;
-        if let Some(idem) = idempotency {
-            if let Some(earlier) = claim(&mut tx, idem, now).await? {
-                tx.rollback().await?;
-                return Ok(earlier);
-            }
+        if let Some(idem) = idempotency
+            && let Some(earlier) = claim(&mut tx, idem, now).await?
+        {
+            tx.rollback().await?;
+            return Ok(earlier);
         }
         sqlx::query("SAVEPOINT command").execute(&mut *tx).await?;
         let reply = match command.apply(&mut tx, now).await {

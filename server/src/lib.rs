@@ -21,6 +21,7 @@ use store::Store;
 /// SIGTERM. In-flight requests finish before the process exits.
 pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
+    users::warm_up();
     let state = http::AppState::new(store.clone(), settings.operator_key.as_deref());
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;

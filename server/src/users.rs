@@ -119,19 +119,23 @@ fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
     if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(CountryCode::Calling(digits.to_string()));
     }
-    if code.len() == 2 {
-        if let Ok(region) = code
+    if code.len() == 2
+        && let Ok(region) = code
             .to_ascii_uppercase()
             .parse::<phonenumber::country::Id>()
-        {
-            return Ok(CountryCode::Region(region));
-        }
+    {
+        return Ok(CountryCode::Region(region));
     }
     Err(Error::invalid(
         "invalid_country_code",
         "country_code",
         "country_code must be a calling code such as 1 or an ISO 3166 region such as US",
     ))
+}
+
+/// Loads the phone-number metadata now, so the first user request does not pay for it.
+pub fn warm_up() {
+    let _ = phone_number("+14155552671", None);
 }
 
 pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<Reply> {

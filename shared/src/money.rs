@@ -164,7 +164,7 @@ mod tests {
         #[test]
         fn money_new_accepts_exactly_the_valid_range(amount in any::<i64>()) {
             let ok = Money::new(amount, Currency::USD).is_ok();
-            prop_assert_eq!(ok, amount >= 1 && amount <= MAX_AMOUNT_MINOR);
+            prop_assert_eq!(ok, (1..=MAX_AMOUNT_MINOR).contains(&amount));
         }
     }
 }

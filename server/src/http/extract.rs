@@ -173,13 +173,12 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
             key,
             fingerprint: fingerprint(&parts.method, parts.uri.path(), &value),
         });
-        if let Some(idem) = &idempotency {
-            if let Some(reply) = earlier_reply(state, idem)
+        if let Some(idem) = &idempotency
+            && let Some(reply) = earlier_reply(state, idem)
                 .await
                 .map_err(IntoResponse::into_response)?
-            {
-                return Err(reply.into_response());
-            }
+        {
+            return Err(reply.into_response());
         }
         let body = parse_body(value).map_err(IntoResponse::into_response)?;
         Ok(Mutation {

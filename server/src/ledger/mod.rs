@@ -95,19 +95,30 @@ impl Leg {
     }
 }
 
-/// Records one ledger transaction of `transfer_id`: `money` moves from `from` to
-/// `to`. Fails with `insufficient_funds` (and changes nothing) when `from` is a
-/// wallet holding less than the amount.
+/// One ledger transaction to make: `money` moves from `from` to `to`.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub kind: &'static str,
+    pub from: Leg,
+    pub to: Leg,
+    pub money: Money,
+}
+
+/// Records one ledger transaction of `transfer_id`. Fails with `insufficient_funds`
+/// (and changes nothing) when `from` is a wallet holding less than the amount.
 pub async fn post(
     conn: &mut AnyConnection,
     app_id: &str,
     transfer_id: &str,
-    kind: &str,
-    from: &Leg,
-    to: &Leg,
-    money: Money,
+    posting: &Posting,
     now_ms: i64,
 ) -> TxResult<()> {
+    let Posting {
+        kind,
+        from,
+        to,
+        money,
+    } = posting;
     assert_ne!(
         from.account_id, to.account_id,
         "a posting moves money between two accounts"
@@ -128,20 +139,22 @@ pub async fn post(
     .bind(&transaction_id)
     .bind(app_id)
     .bind(transfer_id)
-    .bind(kind)
+    .bind(*kind)
     .bind(amount)
     .bind(money.currency().code())
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
     for (leg, delta) in [(from, -amount), (to, amount)] {
-        sqlx::query("INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)")
-            .bind(&transaction_id)
-            .bind(&leg.account_id)
-            .bind(delta)
-            .bind(money.currency().code())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&transaction_id)
+        .bind(&leg.account_id)
+        .bind(delta)
+        .bind(money.currency().code())
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids}
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Leg, SystemAccount, post};
+use super::{Leg, Posting, SystemAccount, post};
 use crate::apps::{AuthedApp, parse_currency};
 use crate::error::{Error, Reply, TxResult};
 use crate::events;
@@ -117,18 +117,13 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         now_ms,
     )
     .await?;
-    let from = Leg::system(SystemAccount::RefillSource, app.currency);
-    post(
-        conn,
-        &app.id,
-        &id,
-        "refill",
-        &from,
-        &Leg::wallet(&app.wallet_id),
-        refill.money,
-        now_ms,
-    )
-    .await?;
+    let posting = Posting {
+        kind: "refill",
+        from: Leg::system(SystemAccount::RefillSource, app.currency),
+        to: Leg::wallet(&app.wallet_id),
+        money: refill.money,
+    };
+    post(conn, &app.id, &id, &posting, now_ms).await?;
     record_path(
         conn,
         &id,
@@ -159,10 +154,16 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
     match (t.kind, t.direction) {
         (TransferType::Balance, direction) => {
             let (from, to) = match direction.unwrap_or_default() {
-                Direction::AppToUser => (&app_wallet, &user),
-                Direction::UserToApp => (&user, &app_wallet),
+                Direction::AppToUser => (app_wallet, user),
+                Direction::UserToApp => (user, app_wallet),
             };
-            post(conn, &app.id, &id, "balance", from, to, t.money, now_ms).await?;
+            let posting = Posting {
+                kind: "balance",
+                from,
+                to,
+                money: t.money,
+            };
+            post(conn, &app.id, &id, &posting, now_ms).await?;
             record_path(
                 conn,
                 &id,
@@ -175,18 +176,13 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
         (TransferType::Payout, _) => {
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
-            let clearing = Leg::system(SystemAccount::PayoutClearing, app.currency);
-            post(
-                conn,
-                &app.id,
-                &id,
-                "payout_reserve",
-                &user,
-                &clearing,
-                t.money,
-                now_ms,
-            )
-            .await?;
+            let posting = Posting {
+                kind: "payout_reserve",
+                from: user,
+                to: Leg::system(SystemAccount::PayoutClearing, app.currency),
+                money: t.money,
+            };
+            post(conn, &app.id, &id, &posting, now_ms).await?;
             record_path(conn, &id, &[TransferStatus::Pending], None, now_ms).await?;
         }
         (TransferType::Refill, _) => unreachable!("refills are validated out of /v2/transfers"),
@@ -241,19 +237,8 @@ pub async fn set_status(
         .into());
     }
     record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
-    let postings = postings_for(&current, to);
-    for (kind, from, dest) in postings {
-        post(
-            conn,
-            app_id,
-            transfer_id,
-            kind,
-            &from,
-            &dest,
-            current.money,
-            now_ms,
-        )
-        .await?;
+    for posting in postings_for(&current, to) {
+        post(conn, app_id, transfer_id, &posting, now_ms).await?;
     }
     let transfer = get(conn, app_id, transfer_id).await?;
     events::record(conn, app_id, events::TRANSFER_UPDATED, &transfer, now_ms).await?;
@@ -298,11 +283,11 @@ async fn load_state(
     })
 }
 
-/// The postings a status change implies: `(transaction kind, from, to)`.
-fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<(&'static str, Leg, Leg)> {
+/// The postings a status change implies.
+fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     use TransferStatus::*;
     let currency = t.money.currency();
-    let app = Leg::wallet(&t.app_wallet);
+    let app = || Leg::wallet(&t.app_wallet);
     let user = || {
         Leg::wallet(
             t.user_wallet
@@ -312,29 +297,29 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<(&'static str, Leg
     };
     let clearing = || Leg::system(SystemAccount::PayoutClearing, currency);
     let external = || Leg::system(SystemAccount::ExternalPayouts, currency);
-    match (t.kind, t.status, to) {
+    let (kind, from, to) = match (t.kind, t.status, to) {
         (TransferType::Payout, from, Canceled | Failed) if from.holds_reservation() => {
-            vec![("payout_release", clearing(), user())]
+            ("payout_release", clearing(), user())
         }
-        (TransferType::Payout, Pending, Completed) => {
-            vec![("payout_settlement", clearing(), external())]
-        }
-        (TransferType::Payout, Completed, Reversed) => {
-            vec![("payout_reversal", external(), user())]
-        }
+        (TransferType::Payout, Pending, Completed) => ("payout_settlement", clearing(), external()),
+        (TransferType::Payout, Completed, Reversed) => ("payout_reversal", external(), user()),
         (TransferType::Balance, Completed, Reversed) => match t.direction.unwrap_or_default() {
-            Direction::AppToUser => vec![("balance_reversal", user(), app)],
-            Direction::UserToApp => vec![("balance_reversal", app, user())],
+            Direction::AppToUser => ("balance_reversal", user(), app()),
+            Direction::UserToApp => ("balance_reversal", app(), user()),
         },
-        (TransferType::Refill, Completed, Reversed) => {
-            vec![(
-                "refill_reversal",
-                app,
-                Leg::system(SystemAccount::RefillSource, currency),
-            )]
-        }
-        _ => Vec::new(),
-    }
+        (TransferType::Refill, Completed, Reversed) => (
+            "refill_reversal",
+            app(),
+            Leg::system(SystemAccount::RefillSource, currency),
+        ),
+        _ => return Vec::new(),
+    };
+    vec![Posting {
+        kind,
+        from,
+        to,
+        money: t.money,
+    }]
 }
 
 #[allow(clippy::too_many_arguments)]

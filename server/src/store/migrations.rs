@@ -21,7 +21,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
 /// servers from migrating at once.
-const MIGRATION_LOCK: i64 = 0x646f_7473_6d69_67;
+const MIGRATION_LOCK: i64 = 0x0064_6f74_736d_6967;
 
 pub async fn migrate(store: &Store) -> Result<(), sqlx::Error> {
     let mut conn = store.write.acquire().await?;
