@@ -28,11 +28,7 @@ impl NewApp {
     pub fn validate(req: CreateAppRequest) -> Result<NewApp, Error> {
         let name = req.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::invalid(
-                "invalid_name",
-                "name",
-                "name must be 1 to 100 characters",
-            ));
+            return Err(Error::invalid("invalid_name", "name", "name must be 1 to 100 characters"));
         }
         let currency = match req.currency.as_deref() {
             None => Currency::USD,
@@ -86,12 +82,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
         client_id,
         api_secret: Some(api_secret),
         currency: app.currency.code().to_string(),
-        wallet: api::Wallet {
-            id: wallet_id,
-            available: 0,
-            pending: 0,
-            currency: app.currency.code().to_string(),
-        },
+        wallet: api::Wallet { id: wallet_id, available: 0, pending: 0, currency: app.currency.code().to_string() },
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
     };
     let mut reply = Reply::json(StatusCode::CREATED, &created)?;
@@ -103,23 +94,13 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
 
 /// Checks HTTP Basic credentials. The secret's hash is compared in constant time,
 /// and an unknown client id costs the same hash as a known one.
-pub async fn authenticate(
-    conn: &mut AnyConnection,
-    client_id: &str,
-    api_secret: &str,
-) -> Result<AuthedApp, Error> {
+pub async fn authenticate(conn: &mut AnyConnection, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
     let offered = hash_secret(api_secret);
-    let row =
-        sqlx::query("SELECT id, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
-            .bind(client_id)
-            .fetch_optional(conn)
-            .await?;
-    let invalid = || {
-        Error::unauthenticated(
-            "invalid_credentials",
-            "The client id or API secret is wrong.",
-        )
-    };
+    let row = sqlx::query("SELECT id, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
+        .bind(client_id)
+        .fetch_optional(conn)
+        .await?;
+    let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
     let Some(row) = row else {
         let _ = offered.as_bytes().ct_eq(hash_secret("").as_bytes());
         return Err(invalid());
@@ -137,10 +118,8 @@ pub async fn authenticate(
 }
 
 pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wallet, Error> {
-    let balance: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1")
-        .bind(&app.wallet_id)
-        .fetch_one(conn)
-        .await?;
+    let balance: i64 =
+        sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1").bind(&app.wallet_id).fetch_one(conn).await?;
     Ok(api::Wallet {
         id: app.wallet_id.clone(),
         available: balance,

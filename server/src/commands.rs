@@ -49,10 +49,7 @@ impl Command {
             Command::CreateUser(user) => users::create(conn, user, now_ms).await,
             Command::Refill(refill) => transfers::refill(conn, refill, now_ms).await,
             Command::CreateTransfer(t) => transfers::create(conn, t, now_ms).await,
-            Command::CancelTransfer {
-                app_id,
-                transfer_id,
-            } => {
+            Command::CancelTransfer { app_id, transfer_id } => {
                 let t = transfers::set_status(
                     conn,
                     app_id,
@@ -64,21 +61,8 @@ impl Command {
                 .await?;
                 Ok(Reply::json(StatusCode::OK, &t)?)
             }
-            Command::SetTransferStatus {
-                app_id,
-                transfer_id,
-                to,
-                reason,
-            } => {
-                let t = transfers::set_status(
-                    conn,
-                    app_id,
-                    transfer_id,
-                    *to,
-                    reason.as_deref(),
-                    now_ms,
-                )
-                .await?;
+            Command::SetTransferStatus { app_id, transfer_id, to, reason } => {
+                let t = transfers::set_status(conn, app_id, transfer_id, *to, reason.as_deref(), now_ms).await?;
                 Ok(Reply::json(StatusCode::OK, &t)?)
             }
         }
@@ -114,11 +98,7 @@ impl Writer {
 
     /// Runs `command` once per idempotency key. `Ok` carries every final answer,
     /// rejections included; `Err` is an infrastructure failure (nothing committed).
-    pub async fn submit(
-        &self,
-        idempotency: Option<Idempotency>,
-        command: Command,
-    ) -> Result<Reply, Error> {
+    pub async fn submit(&self, idempotency: Option<Idempotency>, command: Command) -> Result<Reply, Error> {
         let mut attempt = 1;
         loop {
             match self.run_once(idempotency.as_ref(), &command).await {
@@ -133,11 +113,7 @@ impl Writer {
         }
     }
 
-    async fn run_once(
-        &self,
-        idempotency: Option<&Idempotency>,
-        command: &Command,
-    ) -> Result<Reply, sqlx::Error> {
+    async fn run_once(&self, idempotency: Option<&Idempotency>, command: &Command) -> Result<Reply, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.store.begin_write().await?;
         if let Some(idem) = idempotency
@@ -149,20 +125,12 @@ impl Writer {
         sqlx::query("SAVEPOINT command").execute(&mut *tx).await?;
         let reply = match command.apply(&mut tx, now).await {
             Ok(reply) => {
-                sqlx::query("RELEASE SAVEPOINT command")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("RELEASE SAVEPOINT command").execute(&mut *tx).await?;
                 reply
             }
             Err(TxError::Rejected(error)) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT command")
-                    .execute(&mut *tx)
-                    .await?;
-                tracing::info!(
-                    code = error.code,
-                    status = error.status.as_u16(),
-                    "request rejected"
-                );
+                sqlx::query("ROLLBACK TO SAVEPOINT command").execute(&mut *tx).await?;
+                tracing::info!(code = error.code, status = error.status.as_u16(), "request rejected");
                 if idempotency.is_none() {
                     tx.rollback().await?;
                     return Ok(Reply::from_error(&error));
@@ -194,11 +162,7 @@ impl Writer {
 /// Claims the key for this transaction, or returns the answer it already has.
 /// On PostgreSQL a concurrent claim of the same key waits here until the first
 /// transaction commits, then sees its answer.
-async fn claim(
-    conn: &mut AnyConnection,
-    idem: &Idempotency,
-    now_ms: i64,
-) -> Result<Option<Reply>, sqlx::Error> {
+async fn claim(conn: &mut AnyConnection, idem: &Idempotency, now_ms: i64) -> Result<Option<Reply>, sqlx::Error> {
     let claimed = sqlx::query(
         "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
          VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (owner, key) DO NOTHING",
@@ -213,13 +177,11 @@ async fn claim(
     if claimed == 1 {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2",
-    )
-    .bind(&idem.owner)
-    .bind(&idem.key)
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query("SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2")
+        .bind(&idem.owner)
+        .bind(&idem.key)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(Some(stored_reply(
         &idem.fingerprint,
         row.try_get("fingerprint")?,
@@ -230,12 +192,7 @@ async fn claim(
 
 /// What a request that reuses a key gets: the first answer for the same request,
 /// `idempotency_key_reused` for a different one.
-pub fn stored_reply(
-    fingerprint: &str,
-    stored_fingerprint: String,
-    status_code: i64,
-    body: String,
-) -> Reply {
+pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: i64, body: String) -> Reply {
     if stored_fingerprint != fingerprint {
         let error = Error::conflict(
             "idempotency_key_reused",
@@ -243,9 +200,7 @@ pub fn stored_reply(
         );
         return Reply::from_error(&error);
     }
-    let status = u16::try_from(status_code)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok());
+    let status = u16::try_from(status_code).ok().and_then(|s| StatusCode::from_u16(s).ok());
     Reply {
         status: status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         body: body.into_bytes(),
@@ -254,20 +209,14 @@ pub fn stored_reply(
     }
 }
 
-async fn remember(
-    conn: &mut AnyConnection,
-    idem: &Idempotency,
-    reply: &Reply,
-) -> Result<(), sqlx::Error> {
+async fn remember(conn: &mut AnyConnection, idem: &Idempotency, reply: &Reply) -> Result<(), sqlx::Error> {
     let body = reply.replay_body.as_ref().unwrap_or(&reply.body);
-    sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $1, body = $2 WHERE owner = $3 AND key = $4",
-    )
-    .bind(i64::from(reply.status.as_u16()))
-    .bind(String::from_utf8_lossy(body).into_owned())
-    .bind(&idem.owner)
-    .bind(&idem.key)
-    .execute(conn)
-    .await?;
+    sqlx::query("UPDATE idempotency_keys SET status_code = $1, body = $2 WHERE owner = $3 AND key = $4")
+        .bind(i64::from(reply.status.as_u16()))
+        .bind(String::from_utf8_lossy(body).into_owned())
+        .bind(&idem.owner)
+        .bind(&idem.key)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -41,17 +41,12 @@ impl Settings {
 /// Logs go to stderr (stdout stays clean for `--json` output): text by default,
 /// JSON lines with `DOTS_LOG_FORMAT=json`; levels from `DOTS_LOG` (EnvFilter syntax).
 pub fn init_logging() {
-    let filter =
-        EnvFilter::try_from_env("DOTS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_env("DOTS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let json = std::env::var("DOTS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -15,19 +15,8 @@ pub struct Error {
 }
 
 impl Error {
-    fn new(
-        status: StatusCode,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Error {
-        Error {
-            status,
-            kind,
-            code,
-            message: message.into(),
-            param: None,
-        }
+    fn new(status: StatusCode, kind: &'static str, code: &'static str, message: impl Into<String>) -> Error {
+        Error { status, kind, code, message: message.into(), param: None }
     }
 
     /// 400: the request itself is malformed (JSON, fields, headers, query).
@@ -37,13 +26,7 @@ impl Error {
 
     /// 422: well-formed, but a value is not acceptable.
     pub fn invalid(code: &'static str, param: &str, message: impl Into<String>) -> Error {
-        Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            code,
-            message,
-        )
-        .with_param(param)
+        Error::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", code, message).with_param(param)
     }
 
     pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Error {
@@ -60,23 +43,13 @@ impl Error {
     }
 
     pub fn unavailable(message: impl Into<String>) -> Error {
-        Error::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "internal",
-            "service_unavailable",
-            message,
-        )
+        Error::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "service_unavailable", message)
     }
 
     /// 500. The cause is logged here and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Error {
         tracing::error!(error = %cause, "internal error");
-        Error::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal_error",
-            "Something went wrong on our side.",
-        )
+        Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal_error", "Something went wrong on our side.")
     }
 
     pub fn with_param(mut self, param: &str) -> Error {
@@ -103,13 +76,7 @@ impl Error {
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -120,9 +87,7 @@ impl From<sqlx::Error> for Error {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %e, "database unavailable");
-                Error::unavailable(
-                    "The database is unavailable; retry with the same Idempotency-Key.",
-                )
+                Error::unavailable("The database is unavailable; retry with the same Idempotency-Key.")
             }
             other => Error::internal(other),
         }
@@ -132,15 +97,9 @@ impl From<sqlx::Error> for Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.to_json()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"dots\""),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dots\""));
         }
         response
     }
@@ -161,21 +120,11 @@ pub struct Reply {
 impl Reply {
     pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Reply, Error> {
         let body = serde_json::to_vec(value).map_err(Error::internal)?;
-        Ok(Reply {
-            status,
-            body,
-            replayed: false,
-            replay_body: None,
-        })
+        Ok(Reply { status, body, replayed: false, replay_body: None })
     }
 
     pub fn from_error(error: &Error) -> Reply {
-        Reply {
-            status: error.status,
-            body: error.to_json(),
-            replayed: false,
-            replay_body: None,
-        }
+        Reply { status: error.status, body: error.to_json(), replayed: false, replay_body: None }
     }
 }
 
@@ -183,10 +132,7 @@ impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.replayed {
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
         }

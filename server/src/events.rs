@@ -19,15 +19,13 @@ pub async fn record<T: Serialize>(
     now_ms: i64,
 ) -> TxResult<()> {
     let data = serde_json::to_string(object).map_err(Error::internal)?;
-    sqlx::query(
-        "INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_id(dots_shared::ids::EVENT))
-    .bind(app_id)
-    .bind(event_type)
-    .bind(data)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(new_id(dots_shared::ids::EVENT))
+        .bind(app_id)
+        .bind(event_type)
+        .bind(data)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -31,9 +31,7 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         operator_api = settings.operator_key.is_some(),
         "dots is serving"
     );
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }

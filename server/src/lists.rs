@@ -21,31 +21,15 @@ impl Page {
 
     /// The `seq` below which the page starts. The cursor must be an object of the
     /// same kind and the same app.
-    pub async fn cursor_seq(
-        &self,
-        conn: &mut AnyConnection,
-        table: Listed,
-        app_id: &str,
-    ) -> Result<i64, Error> {
+    pub async fn cursor_seq(&self, conn: &mut AnyConnection, table: Listed, app_id: &str) -> Result<i64, Error> {
         let Some(id) = &self.starting_after else {
             return Ok(i64::MAX);
         };
-        let sql = format!(
-            "SELECT seq FROM {} WHERE id = $1 AND app_id = $2",
-            table.name()
-        );
-        sqlx::query_scalar::<_, i64>(&sql)
-            .bind(id)
-            .bind(app_id)
-            .fetch_optional(conn)
-            .await?
-            .ok_or_else(|| {
-                Error::bad_request(
-                    "invalid_cursor",
-                    "starting_after is not an object of this list",
-                )
+        let sql = format!("SELECT seq FROM {} WHERE id = $1 AND app_id = $2", table.name());
+        sqlx::query_scalar::<_, i64>(&sql).bind(id).bind(app_id).fetch_optional(conn).await?.ok_or_else(|| {
+            Error::bad_request("invalid_cursor", "starting_after is not an object of this list")
                 .with_param("starting_after")
-            })
+        })
     }
 
     /// Rows were fetched with `LIMIT limit + 1`: the extra one only says there is more.
@@ -53,10 +37,7 @@ impl Page {
         let limit = self.limit() as usize;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
-        List {
-            data: rows,
-            has_more,
-        }
+        List { data: rows, has_more }
     }
 }
 

@@ -31,14 +31,9 @@ async fn main() -> ExitCode {
             if let Err(e) = apply_serve_flags(&mut settings, flags) {
                 return fail(&e);
             }
-            dots_server::serve(&settings)
-                .await
-                .map(|_| ExitCode::SUCCESS)
+            dots_server::serve(&settings).await.map(|_| ExitCode::SUCCESS)
         }
-        ["migrate"] => Store::open(&settings.database_url, 2)
-            .await
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(Into::into),
+        ["migrate"] => Store::open(&settings.database_url, 2).await.map(|_| ExitCode::SUCCESS).map_err(Into::into),
         ["apps", "create", flags @ ..] => create_app(&settings, flags).await,
         ["ledger", "check", flags @ ..] => ledger_check(&settings, flags).await,
         ["help" | "--help" | "-h"] => {
@@ -58,12 +53,7 @@ fn fail(message: &str) -> ExitCode {
 fn apply_serve_flags(settings: &mut Settings, flags: &[&str]) -> Result<(), String> {
     let mut rest = flags.iter();
     while let Some(flag) = rest.next() {
-        let value = || {
-            rest.clone()
-                .next()
-                .map(|v| v.to_string())
-                .ok_or(format!("{flag} needs a value"))
-        };
+        let value = || rest.clone().next().map(|v| v.to_string()).ok_or(format!("{flag} needs a value"));
         match *flag {
             "--listen" => settings.listen = value()?,
             "--database-url" => settings.database_url = value()?,
@@ -74,10 +64,7 @@ fn apply_serve_flags(settings: &mut Settings, flags: &[&str]) -> Result<(), Stri
     Ok(())
 }
 
-async fn create_app(
-    settings: &Settings,
-    flags: &[&str],
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn create_app(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let (mut name, mut currency, mut json) = (None, None, false);
     let mut rest = flags.iter();
     while let Some(flag) = rest.next() {
@@ -92,9 +79,7 @@ async fn create_app(
     let request = dots_shared::api::CreateAppRequest { name, currency };
     let new_app = dots_server::apps::NewApp::validate(request).map_err(|e| e.message)?;
     let store = Store::open(&settings.database_url, 2).await?;
-    let reply = Writer::new(store.clone())
-        .submit(None, Command::CreateApp(new_app))
-        .await?;
+    let reply = Writer::new(store.clone()).submit(None, Command::CreateApp(new_app)).await?;
     store.close().await;
     if !reply.status.is_success() {
         return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
@@ -111,10 +96,7 @@ async fn create_app(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn ledger_check(
-    settings: &Settings,
-    flags: &[&str],
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn ledger_check(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let json = match flags {
         [] => false,
         ["--json"] => true,
@@ -135,9 +117,5 @@ async fn ledger_check(
             println!("VIOLATION {}: {}", v.rule, v.detail);
         }
     }
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -39,13 +39,8 @@ impl NewUser {
 
 fn name(raw: &str, field: &str) -> Result<String, Error> {
     let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
-    {
-        return Err(Error::invalid(
-            "invalid_name",
-            field,
-            format!("{field} must be 1 to 100 printable characters"),
-        ));
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid("invalid_name", field, format!("{field} must be 1 to 100 printable characters")));
     }
     Ok(trimmed.to_string())
 }
@@ -60,16 +55,11 @@ pub fn email(raw: &str) -> Result<String, Error> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
     if trimmed.len() > 254 || local.is_empty() || local.len() > 64 || !domain_ok {
         return Err(invalid());
     }
-    if local
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '@')
-    {
+    if local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@') {
         return Err(invalid());
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
@@ -78,32 +68,23 @@ pub fn email(raw: &str) -> Result<String, Error> {
 /// Normalises to E.164 with the `phonenumber` crate. `country_code` is a calling
 /// code (`1`, `+44`) or an ISO 3166 region (`US`) for national digits.
 pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
-    let invalid =
-        |why: &str| Error::invalid("invalid_phone_number", "phone_number", why.to_string());
+    let invalid = |why: &str| Error::invalid("invalid_phone_number", "phone_number", why.to_string());
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > 32 {
-        return Err(invalid(
-            "phone_number must be a phone number in E.164 form, e.g. +14155550123",
-        ));
+        return Err(invalid("phone_number must be a phone number in E.164 form, e.g. +14155550123"));
     }
     let region = country_code.map(parse_country_code).transpose()?;
     let parsed = match (raw.starts_with('+'), region) {
         (true, _) => phonenumber::parse(None, raw),
-        (false, Some(CountryCode::Calling(digits))) => {
-            phonenumber::parse(None, format!("+{digits}{raw}"))
-        }
+        (false, Some(CountryCode::Calling(digits))) => phonenumber::parse(None, format!("+{digits}{raw}")),
         (false, Some(CountryCode::Region(region))) => phonenumber::parse(Some(region), raw),
         (false, None) => {
-            return Err(invalid(
-                "phone_number must start with + and a country code, or come with country_code",
-            ));
+            return Err(invalid("phone_number must start with + and a country code, or come with country_code"));
         }
     };
     let number = parsed.map_err(|_| invalid("phone_number is not a phone number"))?;
     if !number.is_valid() {
-        return Err(invalid(
-            "phone_number is not a valid number for its country",
-        ));
+        return Err(invalid("phone_number is not a valid number for its country"));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
@@ -120,9 +101,7 @@ fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
         return Ok(CountryCode::Calling(digits.to_string()));
     }
     if code.len() == 2
-        && let Ok(region) = code
-            .to_ascii_uppercase()
-            .parse::<phonenumber::country::Id>()
+        && let Ok(region) = code.to_ascii_uppercase().parse::<phonenumber::country::Id>()
     {
         return Ok(CountryCode::Region(region));
     }
@@ -168,12 +147,9 @@ pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     .await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict(
-                "phone_number_taken",
-                "This app already has a user with that phone number.",
-            )
-            .with_param("phone_number")
-            .into());
+            return Err(Error::conflict("phone_number_taken", "This app already has a user with that phone number.")
+                .with_param("phone_number")
+                .into());
         }
         other => other?,
     };
@@ -194,9 +170,7 @@ fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
         last_name: row.try_get("last_name")?,
         email: row.try_get("email")?,
         phone_number: row.try_get("phone_number")?,
-        phone_verified: row
-            .try_get::<Option<i64>, _>("phone_verified_at")?
-            .is_some(),
+        phone_verified: row.try_get::<Option<i64>, _>("phone_verified_at")?.is_some(),
         wallet: api::Wallet {
             id: row.try_get("wallet_id")?,
             available: row.try_get("balance")?,
@@ -212,52 +186,28 @@ pub fn not_found() -> Error {
 }
 
 /// One of `app_id`'s users; another app's user is `user_not_found` too.
-pub async fn get(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    user_id: &str,
-) -> Result<api::User, Error> {
+pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<api::User, Error> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id WHERE u.id = $1 AND u.app_id = $2"
     );
-    let row = sqlx::query(&sql)
-        .bind(user_id)
-        .bind(app_id)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&sql).bind(user_id).bind(app_id).fetch_optional(conn).await?;
     let row = row.ok_or_else(not_found)?;
     Ok(user_from_row(&row)?)
 }
 
-pub async fn list(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    page: &Page,
-) -> Result<List<api::User>, Error> {
+pub async fn list(conn: &mut AnyConnection, app_id: &str, page: &Page) -> Result<List<api::User>, Error> {
     let before = page.cursor_seq(conn, Listed::Users, app_id).await?;
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id
          WHERE u.app_id = $1 AND u.seq < $2 ORDER BY u.seq DESC LIMIT $3"
     );
-    let rows = sqlx::query(&sql)
-        .bind(app_id)
-        .bind(before)
-        .bind(page.limit() + 1)
-        .fetch_all(conn)
-        .await?;
-    let users = rows
-        .iter()
-        .map(user_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1).fetch_all(conn).await?;
+    let users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(page.finish(users))
 }
 
 /// The user's id and wallet, or `user_not_found` (also for another app's user).
-pub async fn wallet_of(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    user_id: &str,
-) -> Result<String, Error> {
+pub async fn wallet_of(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<String, Error> {
     if !ids::has_shape(user_id, ids::USER) {
         return Err(not_found().with_param("user_id"));
     }
@@ -275,58 +225,25 @@ mod tests {
 
     #[test]
     fn phone_numbers_become_e164() {
-        assert_eq!(
-            phone_number("+1 415 555 2671", None).unwrap(),
-            "+14155552671"
-        );
-        assert_eq!(
-            phone_number("4155552671", Some("1")).unwrap(),
-            "+14155552671"
-        );
-        assert_eq!(
-            phone_number("(415) 555-2671", Some("US")).unwrap(),
-            "+14155552671"
-        );
-        assert_eq!(
-            phone_number("020 7946 0958", Some("GB")).unwrap(),
-            "+442079460958"
-        );
+        assert_eq!(phone_number("+1 415 555 2671", None).unwrap(), "+14155552671");
+        assert_eq!(phone_number("4155552671", Some("1")).unwrap(), "+14155552671");
+        assert_eq!(phone_number("(415) 555-2671", Some("US")).unwrap(), "+14155552671");
+        assert_eq!(phone_number("020 7946 0958", Some("GB")).unwrap(), "+442079460958");
     }
 
     #[test]
     fn bad_phone_numbers_name_the_field() {
-        for (raw, cc) in [
-            ("12", None),
-            ("4155552671", None),
-            ("+1 000", None),
-            ("hello", Some("US")),
-        ] {
+        for (raw, cc) in [("12", None), ("4155552671", None), ("+1 000", None), ("hello", Some("US"))] {
             let e = phone_number(raw, cc).unwrap_err();
-            assert_eq!(
-                (e.code, e.param.as_deref()),
-                ("invalid_phone_number", Some("phone_number")),
-                "{raw}"
-            );
+            assert_eq!((e.code, e.param.as_deref()), ("invalid_phone_number", Some("phone_number")), "{raw}");
         }
-        assert_eq!(
-            phone_number("4155552671", Some("ZZZ")).unwrap_err().code,
-            "invalid_country_code"
-        );
+        assert_eq!(phone_number("4155552671", Some("ZZZ")).unwrap_err().code, "invalid_country_code");
     }
 
     #[test]
     fn emails_are_checked_plainly() {
         assert_eq!(email(" Ada@Example.COM ").unwrap(), "Ada@example.com");
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@x.io",
-            "ada@x",
-            "a da@x.io",
-            "ada@x..io",
-            "ada@@x.io",
-        ] {
+        for bad in ["", "ada", "ada@", "@x.io", "ada@x", "a da@x.io", "ada@x..io", "ada@@x.io"] {
             assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
         }
     }

@@ -26,24 +26,14 @@ on_both_databases!(
     ledger_check_finds_a_tampered_balance,
 );
 
-async fn assert_refused(
-    t: &TestApp,
-    r: common::Resp,
-    status: StatusCode,
-    code: &str,
-    param: Option<&str>,
-) {
+async fn assert_refused(t: &TestApp, r: common::Resp, status: StatusCode, code: &str, param: Option<&str>) {
     assert_eq!(r.status, status, "{}", r.json);
     assert_eq!(r.code(), code, "{}", r.json);
     if let Some(param) = param {
         assert_eq!(r.param(), param, "{}", r.json);
     }
     let kind = r.json["error"]["type"].as_str().unwrap_or("");
-    assert!(
-        !kind.is_empty() && !r.json["error"]["message"].as_str().unwrap_or("").is_empty(),
-        "{}",
-        r.json
-    );
+    assert!(!kind.is_empty() && !r.json["error"]["message"].as_str().unwrap_or("").is_empty(), "{}", r.json);
     let _ = t;
 }
 
@@ -51,69 +41,22 @@ async fn health_reports_the_database(t: TestApp) {
     let r = t.call(Method::GET, "/health", None, &[], None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json, json!({"status": "ok", "database": "ok"}));
-    assert!(
-        r.headers.contains_key("x-request-id"),
-        "every response carries its request id"
-    );
+    assert!(r.headers.contains_key("x-request-id"), "every response carries its request id");
 }
 
 async fn operator_creates_apps_and_the_secret_is_shown_once(t: TestApp) {
     let body = r#"{"name":"Acme","currency":"EUR"}"#;
-    let no_key = t
-        .call(Method::POST, "/v2/apps", None, &[], Some(body))
-        .await;
-    assert_refused(
-        &t,
-        no_key,
-        StatusCode::UNAUTHORIZED,
-        "missing_credentials",
-        None,
-    )
-    .await;
-    let wrong = t
-        .call(
-            Method::POST,
-            "/v2/apps",
-            Some("Bearer nope"),
-            &[],
-            Some(body),
-        )
-        .await;
-    assert_refused(
-        &t,
-        wrong,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        None,
-    )
-    .await;
+    let no_key = t.call(Method::POST, "/v2/apps", None, &[], Some(body)).await;
+    assert_refused(&t, no_key, StatusCode::UNAUTHORIZED, "missing_credentials", None).await;
+    let wrong = t.call(Method::POST, "/v2/apps", Some("Bearer nope"), &[], Some(body)).await;
+    assert_refused(&t, wrong, StatusCode::UNAUTHORIZED, "invalid_credentials", None).await;
     let as_app = t.create_app("Other").await;
-    let app_creds = t
-        .call(
-            Method::POST,
-            "/v2/apps",
-            Some(&basic(&as_app)),
-            &[],
-            Some(body),
-        )
-        .await;
-    assert_eq!(
-        app_creds.status,
-        StatusCode::UNAUTHORIZED,
-        "app credentials are not the operator's"
-    );
+    let app_creds = t.call(Method::POST, "/v2/apps", Some(&basic(&as_app)), &[], Some(body)).await;
+    assert_eq!(app_creds.status, StatusCode::UNAUTHORIZED, "app credentials are not the operator's");
 
     let bearer = format!("Bearer {}", common::OPERATOR_KEY);
     let headers = [("idempotency-key", "create-acme")];
-    let first = t
-        .call(
-            Method::POST,
-            "/v2/apps",
-            Some(&bearer),
-            &headers,
-            Some(body),
-        )
-        .await;
+    let first = t.call(Method::POST, "/v2/apps", Some(&bearer), &headers, Some(body)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
     assert_eq!(first.json["currency"], "EUR");
     assert_eq!(first.json["wallet"]["available"], 0);
@@ -121,15 +64,7 @@ async fn operator_creates_apps_and_the_secret_is_shown_once(t: TestApp) {
     assert!(secret.starts_with("sk_") && secret.len() > 30);
     // The secret is stored hashed only: neither the apps table nor the
     // idempotency record holds it, so a replay cannot show it again.
-    let replay = t
-        .call(
-            Method::POST,
-            "/v2/apps",
-            Some(&bearer),
-            &headers,
-            Some(body),
-        )
-        .await;
+    let replay = t.call(Method::POST, "/v2/apps", Some(&bearer), &headers, Some(body)).await;
     assert_eq!(replay.status, StatusCode::CREATED);
     assert_eq!(replay.json["id"], first.json["id"]);
     assert!(replay.json.get("api_secret").is_none(), "{}", replay.json);
@@ -139,15 +74,8 @@ async fn operator_creates_apps_and_the_secret_is_shown_once(t: TestApp) {
         ))
         .await;
     assert_eq!(stored, 0);
-    let creds = Creds {
-        id: first.id(),
-        client_id: first.json["client_id"].as_str().unwrap().into(),
-        secret,
-    };
-    assert_eq!(
-        t.get(&creds, "/v2/apps/me/wallet").await.json["currency"],
-        "EUR"
-    );
+    let creds = Creds { id: first.id(), client_id: first.json["client_id"].as_str().unwrap().into(), secret };
+    assert_eq!(t.get(&creds, "/v2/apps/me/wallet").await.json["currency"], "EUR");
 }
 
 async fn requests_without_valid_credentials_are_refused(t: TestApp) {
@@ -158,31 +86,10 @@ async fn requests_without_valid_credentials_are_refused(t: TestApp) {
         (None, "missing_credentials"),
         (Some("Basic".into()), "invalid_credentials"),
         (Some("Basic !!!".into()), "invalid_credentials"),
-        (
-            Some(format!("Bearer {}", app.secret)),
-            "invalid_credentials",
-        ),
-        (
-            Some(basic(&Creds {
-                secret: "sk_wrong".into(),
-                ..app.clone()
-            })),
-            "invalid_credentials",
-        ),
-        (
-            Some(basic(&Creds {
-                client_id: "ci_unknown".into(),
-                ..app.clone()
-            })),
-            "invalid_credentials",
-        ),
-        (
-            Some(basic(&Creds {
-                secret: String::new(),
-                ..app.clone()
-            })),
-            "invalid_credentials",
-        ),
+        (Some(format!("Bearer {}", app.secret)), "invalid_credentials"),
+        (Some(basic(&Creds { secret: "sk_wrong".into(), ..app.clone() })), "invalid_credentials"),
+        (Some(basic(&Creds { client_id: "ci_unknown".into(), ..app.clone() })), "invalid_credentials"),
+        (Some(basic(&Creds { secret: String::new(), ..app.clone() })), "invalid_credentials"),
     ];
     for (auth, code) in cases {
         for (method, path, body) in [
@@ -190,11 +97,7 @@ async fn requests_without_valid_credentials_are_refused(t: TestApp) {
             (Method::GET, "/v2/users", None),
             (Method::GET, "/v2/apps/me/wallet", None),
             (Method::GET, "/v2/transfers", None),
-            (
-                Method::POST,
-                "/v2/refills",
-                Some(r#"{"amount":100,"currency":"USD"}"#),
-            ),
+            (Method::POST, "/v2/refills", Some(r#"{"amount":100,"currency":"USD"}"#)),
         ] {
             let r = t.call(method, path, auth.as_deref(), &[], body).await;
             assert_refused(&t, r, StatusCode::UNAUTHORIZED, code, None).await;
@@ -221,10 +124,7 @@ async fn users_are_created_read_and_listed(t: TestApp) {
     assert!(id.starts_with("usr_"));
 
     let calling_code = json!({"first_name": "A", "last_name": "B", "email": "a@b.co", "phone_number": "2015550124", "country_code": "+1"});
-    assert_eq!(
-        t.post(&app, "/v2/users", calling_code).await.json["phone_number"],
-        "+12015550124"
-    );
+    assert_eq!(t.post(&app, "/v2/users", calling_code).await.json["phone_number"], "+12015550124");
 
     let read = t.get(&app, &format!("/v2/users/{id}")).await;
     assert_eq!(read.status, StatusCode::OK);
@@ -240,20 +140,9 @@ async fn users_are_created_read_and_listed(t: TestApp) {
     let same_phone = json!({"first_name": "X", "last_name": "Y", "email": "x@y.co", "phone_number": "+1 201 555 0123"});
     let before = t.snapshot().await;
     let dup = t.post(&app, "/v2/users", same_phone).await;
-    assert_refused(
-        &t,
-        dup,
-        StatusCode::CONFLICT,
-        "phone_number_taken",
-        Some("phone_number"),
-    )
-    .await;
+    assert_refused(&t, dup, StatusCode::CONFLICT, "phone_number_taken", Some("phone_number")).await;
     assert_eq!(t.snapshot().await, before);
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM events WHERE type = 'user.created'")
-            .await,
-        2
-    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'user.created'").await, 2);
 }
 
 async fn bad_user_input_is_refused_and_changes_nothing(t: TestApp) {
@@ -272,56 +161,21 @@ async fn bad_user_input_is_refused_and_changes_nothing(t: TestApp) {
     };
     let cases: Vec<(String, StatusCode, &str, Option<&str>)> = vec![
         ("{".into(), StatusCode::BAD_REQUEST, "invalid_json", None),
-        (
-            "not json".into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            None,
-        ),
+        ("not json".into(), StatusCode::BAD_REQUEST, "invalid_json", None),
         ("[]".into(), StatusCode::BAD_REQUEST, "invalid_body", None),
         ("".into(), StatusCode::BAD_REQUEST, "missing_field", None),
-        (
-            with("nickname", json!("ada")),
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            Some("nickname"),
-        ),
-        (
-            without("email"),
-            StatusCode::BAD_REQUEST,
-            "missing_field",
-            Some("email"),
-        ),
-        (
-            with("first_name", json!(42)),
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            Some("first_name"),
-        ),
-        (
-            with("first_name", json!("   ")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
-            Some("first_name"),
-        ),
+        (with("nickname", json!("ada")), StatusCode::BAD_REQUEST, "unknown_field", Some("nickname")),
+        (without("email"), StatusCode::BAD_REQUEST, "missing_field", Some("email")),
+        (with("first_name", json!(42)), StatusCode::BAD_REQUEST, "invalid_field", Some("first_name")),
+        (with("first_name", json!("   ")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", Some("first_name")),
         (
             with("last_name", json!("x".repeat(101))),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_name",
             Some("last_name"),
         ),
-        (
-            with("email", json!("ada@")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_email",
-            Some("email"),
-        ),
-        (
-            with("email", json!("ada example.com")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_email",
-            Some("email"),
-        ),
+        (with("email", json!("ada@")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", Some("email")),
+        (with("email", json!("ada example.com")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", Some("email")),
         (
             with("phone_number", json!("12345")),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -352,34 +206,16 @@ async fn bad_user_input_is_refused_and_changes_nothing(t: TestApp) {
             "invalid_country_code",
             Some("country_code"),
         ),
-        (
-            "x".repeat(70_000),
-            StatusCode::BAD_REQUEST,
-            "body_too_large",
-            None,
-        ),
+        ("x".repeat(70_000), StatusCode::BAD_REQUEST, "body_too_large", None),
     ];
     for (body, status, code, param) in cases {
         let r = t.post_raw(&app, "/v2/users", &body).await;
         assert_refused(&t, r, status, code, param).await;
     }
     let bad_key = t
-        .call(
-            Method::POST,
-            "/v2/users",
-            Some(&basic(&app)),
-            &[("idempotency-key", "")],
-            Some(&good.to_string()),
-        )
+        .call(Method::POST, "/v2/users", Some(&basic(&app)), &[("idempotency-key", "")], Some(&good.to_string()))
         .await;
-    assert_refused(
-        &t,
-        bad_key,
-        StatusCode::BAD_REQUEST,
-        "invalid_idempotency_key",
-        None,
-    )
-    .await;
+    assert_refused(&t, bad_key, StatusCode::BAD_REQUEST, "invalid_idempotency_key", None).await;
     assert_eq!(t.snapshot().await, before);
 }
 
@@ -394,26 +230,10 @@ async fn bad_amounts_and_currencies_are_refused_and_change_nothing(t: TestApp) {
         ("12.5", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
         ("100.0", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
         ("1e3", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
-        (
-            "9223372036854775807",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_amount",
-        ),
-        (
-            "9223372036854775808",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_amount",
-        ),
-        (
-            "99999999999999999999999999",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_amount",
-        ),
-        (
-            "1000000000001",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_amount",
-        ),
+        ("9223372036854775807", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
+        ("9223372036854775808", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
+        ("99999999999999999999999999", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
+        ("1000000000001", StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
         ("\"100\"", StatusCode::BAD_REQUEST, "invalid_field"),
         ("null", StatusCode::BAD_REQUEST, "invalid_field"),
     ];
@@ -421,9 +241,7 @@ async fn bad_amounts_and_currencies_are_refused_and_change_nothing(t: TestApp) {
         let refill = format!(r#"{{"amount":{amount},"currency":"USD"}}"#);
         let r = t.post_raw(&app, "/v2/refills", &refill).await;
         assert_refused(&t, r, *status, code, Some("amount")).await;
-        let transfer = format!(
-            r#"{{"type":"balance","user_id":"{user}","amount":{amount},"currency":"USD"}}"#
-        );
+        let transfer = format!(r#"{{"type":"balance","user_id":"{user}","amount":{amount},"currency":"USD"}}"#);
         let r = t.post_raw(&app, "/v2/transfers", &transfer).await;
         assert_refused(&t, r, *status, code, Some("amount")).await;
     }
@@ -433,21 +251,8 @@ async fn bad_amounts_and_currencies_are_refused_and_change_nothing(t: TestApp) {
         ("", "invalid_currency"),
         ("EUR", "currency_mismatch"),
     ] {
-        let r = t
-            .post(
-                &app,
-                "/v2/refills",
-                json!({"amount": 100, "currency": currency}),
-            )
-            .await;
-        assert_refused(
-            &t,
-            r,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            Some("currency"),
-        )
-        .await;
+        let r = t.post(&app, "/v2/refills", json!({"amount": 100, "currency": currency})).await;
+        assert_refused(&t, r, StatusCode::UNPROCESSABLE_ENTITY, code, Some("currency")).await;
         let r = t
             .post(
                 &app,
@@ -455,14 +260,7 @@ async fn bad_amounts_and_currencies_are_refused_and_change_nothing(t: TestApp) {
                 json!({"type": "payout", "user_id": user, "amount": 100, "currency": currency}),
             )
             .await;
-        assert_refused(
-            &t,
-            r,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            Some("currency"),
-        )
-        .await;
+        assert_refused(&t, r, StatusCode::UNPROCESSABLE_ENTITY, code, Some("currency")).await;
     }
     assert_eq!(t.snapshot().await, before);
 }
@@ -473,26 +271,15 @@ async fn bad_transfers_are_refused_and_change_nothing(t: TestApp) {
     t.refill(&app, 1_000).await;
     let before = t.snapshot().await;
     let transfer = |fields: Value| {
-        let mut body =
-            json!({"type": "balance", "user_id": user, "amount": 100, "currency": "USD"});
+        let mut body = json!({"type": "balance", "user_id": user, "amount": 100, "currency": "USD"});
         for (k, v) in fields.as_object().unwrap() {
             body[k] = v.clone();
         }
         body
     };
     let cases: Vec<(Value, StatusCode, &str, &str)> = vec![
-        (
-            transfer(json!({"type": "gift"})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_type",
-            "type",
-        ),
-        (
-            transfer(json!({"type": "refill"})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_type",
-            "type",
-        ),
+        (transfer(json!({"type": "gift"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", "type"),
+        (transfer(json!({"type": "refill"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", "type"),
         (
             transfer(json!({"direction": "sideways"})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -505,42 +292,12 @@ async fn bad_transfers_are_refused_and_change_nothing(t: TestApp) {
             "invalid_direction",
             "direction",
         ),
-        (
-            transfer(json!({"user_id": "usr_doesnotexist"})),
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "user_id",
-        ),
-        (
-            transfer(json!({"user_id": "'; DROP TABLE users; --"})),
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "user_id",
-        ),
-        (
-            transfer(json!({"amount": 1_001})),
-            StatusCode::CONFLICT,
-            "insufficient_funds",
-            "",
-        ),
-        (
-            transfer(json!({"direction": "user_to_app"})),
-            StatusCode::CONFLICT,
-            "insufficient_funds",
-            "",
-        ),
-        (
-            transfer(json!({"type": "payout"})),
-            StatusCode::CONFLICT,
-            "insufficient_funds",
-            "",
-        ),
-        (
-            transfer(json!({"memo": "hi"})),
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            "memo",
-        ),
+        (transfer(json!({"user_id": "usr_doesnotexist"})), StatusCode::NOT_FOUND, "user_not_found", "user_id"),
+        (transfer(json!({"user_id": "'; DROP TABLE users; --"})), StatusCode::NOT_FOUND, "user_not_found", "user_id"),
+        (transfer(json!({"amount": 1_001})), StatusCode::CONFLICT, "insufficient_funds", ""),
+        (transfer(json!({"direction": "user_to_app"})), StatusCode::CONFLICT, "insufficient_funds", ""),
+        (transfer(json!({"type": "payout"})), StatusCode::CONFLICT, "insufficient_funds", ""),
+        (transfer(json!({"memo": "hi"})), StatusCode::BAD_REQUEST, "unknown_field", "memo"),
     ];
     for (body, status, code, param) in cases {
         let r = t.post(&app, "/v2/transfers", body).await;
@@ -557,12 +314,8 @@ async fn balance_transfers_move_money_both_ways(t: TestApp) {
     assert_eq!(out.status, StatusCode::CREATED, "{}", out.json);
     assert_eq!(out.json["status"], "completed");
     assert_eq!(out.json["direction"], "app_to_user");
-    let history: Vec<&str> = out.json["status_history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["status"].as_str().unwrap())
-        .collect();
+    let history: Vec<&str> =
+        out.json["status_history"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(history, ["created", "pending", "completed"]);
     let txns = out.json["transactions"].as_array().unwrap();
     assert_eq!(txns.len(), 1);
@@ -571,22 +324,19 @@ async fn balance_transfers_move_money_both_ways(t: TestApp) {
     assert_eq!(txns[0]["destination"]["user_id"], user.as_str());
 
     let back = t
-        .post(&app, "/v2/transfers", json!({"type": "balance", "user_id": user, "amount": 500, "currency": "USD", "direction": "user_to_app"}))
+        .post(
+            &app,
+            "/v2/transfers",
+            json!({"type": "balance", "user_id": user, "amount": 500, "currency": "USD", "direction": "user_to_app"}),
+        )
         .await;
     assert_eq!(back.status, StatusCode::CREATED, "{}", back.json);
     assert_eq!(t.user_wallet(&app, &user).await, (2_000, 0));
     assert_eq!(t.app_available(&app).await, 8_000);
 
     let read = t.get(&app, &format!("/v2/transfers/{}", out.id())).await;
-    assert_eq!(
-        read.json, out.json,
-        "a transfer reads back as it was answered"
-    );
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM events WHERE type = 'transfer.created'")
-            .await,
-        3
-    );
+    assert_eq!(read.json, out.json, "a transfer reads back as it was answered");
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'transfer.created'").await, 3);
 }
 
 async fn payouts_reserve_funds_and_cancel_releases_them(t: TestApp) {
@@ -600,89 +350,31 @@ async fn payouts_reserve_funds_and_cancel_releases_them(t: TestApp) {
     assert_eq!(payout.json["transactions"][0]["type"], "payout_reserve");
     assert_eq!(t.user_wallet(&app, &user).await, (1_800, 1_200));
 
-    let balance_transfer = t
-        .get(&app, &format!("/v2/transfers?user_id={user}&type=balance"))
-        .await
-        .json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = t
-        .post(
-            &app,
-            &format!("/v2/transfers/{balance_transfer}/cancel"),
-            json!({}),
-        )
-        .await;
+    let balance_transfer =
+        t.get(&app, &format!("/v2/transfers?user_id={user}&type=balance")).await.json["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let r = t.post(&app, &format!("/v2/transfers/{balance_transfer}/cancel"), json!({})).await;
     assert_refused(&t, r, StatusCode::CONFLICT, "transfer_not_cancelable", None).await;
 
     let id = payout.id();
-    let canceled = t
-        .call(
-            Method::POST,
-            &format!("/v2/transfers/{id}/cancel"),
-            Some(&basic(&app)),
-            &[],
-            None,
-        )
-        .await;
+    let canceled = t.call(Method::POST, &format!("/v2/transfers/{id}/cancel"), Some(&basic(&app)), &[], None).await;
     assert_eq!(canceled.status, StatusCode::OK, "{}", canceled.json);
     assert_eq!(canceled.json["status"], "canceled");
     assert_eq!(canceled.json["transactions"][1]["type"], "payout_release");
-    assert_eq!(
-        canceled.json["status_history"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()["reason"],
-        "canceled_by_app"
-    );
+    assert_eq!(canceled.json["status_history"].as_array().unwrap().last().unwrap()["reason"], "canceled_by_app");
     assert_eq!(t.user_wallet(&app, &user).await, (3_000, 0));
 
     let before = t.snapshot().await;
-    let again = t
-        .post(&app, &format!("/v2/transfers/{id}/cancel"), json!({}))
-        .await;
-    assert_refused(
-        &t,
-        again,
-        StatusCode::CONFLICT,
-        "transfer_not_cancelable",
-        None,
-    )
-    .await;
-    let body = t
-        .post(
-            &app,
-            &format!("/v2/transfers/{id}/cancel"),
-            json!({"reason": "x"}),
-        )
-        .await;
-    assert_refused(
-        &t,
-        body,
-        StatusCode::BAD_REQUEST,
-        "unknown_field",
-        Some("reason"),
-    )
-    .await;
-    let unknown = t
-        .post(&app, "/v2/transfers/tr_nope/cancel", json!({}))
-        .await;
-    assert_refused(
-        &t,
-        unknown,
-        StatusCode::NOT_FOUND,
-        "transfer_not_found",
-        None,
-    )
-    .await;
+    let again = t.post(&app, &format!("/v2/transfers/{id}/cancel"), json!({})).await;
+    assert_refused(&t, again, StatusCode::CONFLICT, "transfer_not_cancelable", None).await;
+    let body = t.post(&app, &format!("/v2/transfers/{id}/cancel"), json!({"reason": "x"})).await;
+    assert_refused(&t, body, StatusCode::BAD_REQUEST, "unknown_field", Some("reason")).await;
+    let unknown = t.post(&app, "/v2/transfers/tr_nope/cancel", json!({})).await;
+    assert_refused(&t, unknown, StatusCode::NOT_FOUND, "transfer_not_found", None).await;
     assert_eq!(t.snapshot().await, before);
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM events WHERE type = 'transfer.updated'")
-            .await,
-        1
-    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'transfer.updated'").await, 1);
 }
 
 async fn apps_cannot_see_or_touch_each_others_objects(t: TestApp) {
@@ -690,17 +382,10 @@ async fn apps_cannot_see_or_touch_each_others_objects(t: TestApp) {
     let user = t.create_user(&a).await;
     t.refill(&a, 5_000).await;
     let transfer = t.transfer(&a, "payout", &user, 1).await;
-    assert_eq!(
-        transfer.status,
-        StatusCode::CONFLICT,
-        "the user has no funds yet"
-    );
+    assert_eq!(transfer.status, StatusCode::CONFLICT, "the user has no funds yet");
     t.transfer(&a, "balance", &user, 1_000).await;
     let payout = t.transfer(&a, "payout", &user, 100).await.id();
-    let txn = t.get(&a, "/v2/transactions").await.json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let txn = t.get(&a, "/v2/transactions").await.json["data"][0]["id"].as_str().unwrap().to_string();
     t.refill(&b, 5_000).await;
     let before = t.snapshot().await;
 
@@ -717,39 +402,16 @@ async fn apps_cannot_see_or_touch_each_others_objects(t: TestApp) {
         assert_eq!(r.json["error"]["type"], "not_found");
     }
     let r = t.get(&b, &format!("/v2/users?starting_after={user}")).await;
-    assert_refused(
-        &t,
-        r,
-        StatusCode::BAD_REQUEST,
-        "invalid_cursor",
-        Some("starting_after"),
-    )
-    .await;
+    assert_refused(&t, r, StatusCode::BAD_REQUEST, "invalid_cursor", Some("starting_after")).await;
     let r = t.transfer(&b, "balance", &user, 100).await;
-    assert_refused(
-        &t,
-        r,
-        StatusCode::NOT_FOUND,
-        "user_not_found",
-        Some("user_id"),
-    )
-    .await;
-    let r = t
-        .post(&b, &format!("/v2/transfers/{payout}/cancel"), json!({}))
-        .await;
+    assert_refused(&t, r, StatusCode::NOT_FOUND, "user_not_found", Some("user_id")).await;
+    let r = t.post(&b, &format!("/v2/transfers/{payout}/cancel"), json!({})).await;
     assert_refused(&t, r, StatusCode::NOT_FOUND, "transfer_not_found", None).await;
     for path in ["/v2/users", "/v2/transfers", "/v2/transactions"] {
         let r = t.get(&b, path).await;
-        let ids: Vec<&str> = r.json["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap())
-            .collect();
+        let ids: Vec<&str> = r.json["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
         assert!(
-            !ids.contains(&user.as_str())
-                && !ids.contains(&payout.as_str())
-                && !ids.contains(&txn.as_str()),
+            !ids.contains(&user.as_str()) && !ids.contains(&payout.as_str()) && !ids.contains(&txn.as_str()),
             "{path}"
         );
     }
@@ -763,11 +425,7 @@ async fn lists_page_newest_first_and_filter(t: TestApp) {
     t.refill(&app, 10_000).await;
     let mut made = Vec::new();
     for i in 1..=5 {
-        made.push(
-            t.transfer(&app, "balance", if i % 2 == 0 { &u2 } else { &u1 }, i * 100)
-                .await
-                .id(),
-        );
+        made.push(t.transfer(&app, "balance", if i % 2 == 0 { &u2 } else { &u1 }, i * 100).await.id());
     }
     let payout = t.transfer(&app, "payout", &u1, 50).await.id();
 
@@ -787,46 +445,25 @@ async fn lists_page_newest_first_and_filter(t: TestApp) {
         }
         cursor = seen.last().cloned();
     }
-    assert_eq!(
-        seen.len(),
-        7,
-        "one refill, five balance transfers, one payout"
-    );
+    assert_eq!(seen.len(), 7, "one refill, five balance transfers, one payout");
     assert_eq!(seen[0], payout);
-    assert_eq!(
-        &seen[1..6],
-        made.iter().rev().cloned().collect::<Vec<_>>().as_slice()
-    );
+    assert_eq!(&seen[1..6], made.iter().rev().cloned().collect::<Vec<_>>().as_slice());
 
     let of_u2 = t.get(&app, &format!("/v2/transfers?user_id={u2}")).await;
     assert_eq!(of_u2.json["data"].as_array().unwrap().len(), 2);
     let pending = t.get(&app, "/v2/transfers?status=pending").await;
     assert_eq!(pending.json["data"].as_array().unwrap().len(), 1);
     assert_eq!(pending.json["data"][0]["id"], payout.as_str());
-    let u1_completed = t
-        .get(
-            &app,
-            &format!("/v2/transfers?user_id={u1}&status=completed"),
-        )
-        .await;
+    let u1_completed = t.get(&app, &format!("/v2/transfers?user_id={u1}&status=completed")).await;
     assert_eq!(u1_completed.json["data"].as_array().unwrap().len(), 3);
 
-    let txns = t
-        .get(&app, &format!("/v2/transactions?user_id={u1}&limit=100"))
-        .await;
+    let txns = t.get(&app, &format!("/v2/transactions?user_id={u1}&limit=100")).await;
     assert_eq!(txns.json["data"].as_array().unwrap().len(), 4);
     assert_eq!(txns.json["data"][0]["type"], "payout_reserve");
-    let of_payout = t
-        .get(&app, &format!("/v2/transactions?transfer_id={payout}"))
-        .await;
+    let of_payout = t.get(&app, &format!("/v2/transactions?transfer_id={payout}")).await;
     assert_eq!(of_payout.json["data"].as_array().unwrap().len(), 1);
     let txn_id = of_payout.json["data"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        t.get(&app, &format!("/v2/transactions/{txn_id}"))
-            .await
-            .json,
-        of_payout.json["data"][0]
-    );
+    assert_eq!(t.get(&app, &format!("/v2/transactions/{txn_id}")).await.json, of_payout.json["data"][0]);
     let paged = t.get(&app, "/v2/transactions?limit=3").await;
     assert_eq!(paged.json["data"].as_array().unwrap().len(), 3);
     assert_eq!(paged.json["has_more"], true);
@@ -841,31 +478,16 @@ async fn bad_list_queries_are_refused(t: TestApp) {
         ("/v2/users?limit=1&limit=2", "invalid_query", "limit"),
         ("/v2/users?sort=asc", "unknown_parameter", "sort"),
         ("/v2/users?user_id=usr_x", "unknown_parameter", "user_id"),
-        (
-            "/v2/users?starting_after=usr_nope",
-            "invalid_cursor",
-            "starting_after",
-        ),
+        ("/v2/users?starting_after=usr_nope", "invalid_cursor", "starting_after"),
         ("/v2/transfers?status=done", "invalid_query", "status"),
         ("/v2/transfers?type=gift", "invalid_query", "type"),
-        (
-            "/v2/transactions?starting_after=tr_x",
-            "invalid_cursor",
-            "starting_after",
-        ),
+        ("/v2/transactions?starting_after=tr_x", "invalid_cursor", "starting_after"),
     ] {
         let r = t.get(&app, path).await;
         assert_refused(&t, r, StatusCode::BAD_REQUEST, code, Some(param)).await;
     }
     let r = t.get(&app, "/v2/transfers?user_id=usr_nope").await;
-    assert_refused(
-        &t,
-        r,
-        StatusCode::NOT_FOUND,
-        "user_not_found",
-        Some("user_id"),
-    )
-    .await;
+    assert_refused(&t, r, StatusCode::NOT_FOUND, "user_not_found", Some("user_id")).await;
     for path in [
         "/v2/users/usr_nope",
         "/v2/users/nope/wallet",
@@ -873,11 +495,7 @@ async fn bad_list_queries_are_refused(t: TestApp) {
         "/v2/transactions/txn_nope",
         "/v2/users/%FF",
     ] {
-        assert_eq!(
-            t.get(&app, path).await.status,
-            StatusCode::NOT_FOUND,
-            "{path}"
-        );
+        assert_eq!(t.get(&app, path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
 
@@ -887,102 +505,43 @@ async fn idempotency_keys_replay_the_first_answer(t: TestApp) {
     let user = t.create_user(&app).await;
     t.refill(&app, 1_000).await;
     let body = json!({"type": "balance", "user_id": user, "amount": 400, "currency": "USD"});
-    let first = t
-        .post_with_key(&app, "/v2/transfers", "k-1", body.clone())
-        .await;
+    let first = t.post_with_key(&app, "/v2/transfers", "k-1", body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED);
-    let second = t
-        .post_with_key(&app, "/v2/transfers", "k-1", body.clone())
-        .await;
+    let second = t.post_with_key(&app, "/v2/transfers", "k-1", body.clone()).await;
     assert_eq!((second.status, &second.bytes), (first.status, &first.bytes));
     assert_eq!(second.headers["idempotent-replayed"], "true");
     // Key order in the JSON does not make it another request.
-    let reordered =
-        format!(r#"{{"currency":"USD","amount":400,"user_id":"{user}","type":"balance"}}"#);
+    let reordered = format!(r#"{{"currency":"USD","amount":400,"user_id":"{user}","type":"balance"}}"#);
     let third = t
-        .call(
-            Method::POST,
-            "/v2/transfers",
-            Some(&basic(&app)),
-            &[("idempotency-key", "k-1")],
-            Some(&reordered),
-        )
+        .call(Method::POST, "/v2/transfers", Some(&basic(&app)), &[("idempotency-key", "k-1")], Some(&reordered))
         .await;
     assert_eq!(third.bytes, first.bytes);
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'")
-            .await,
-        1
-    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'").await, 1);
 
     let before = t.snapshot().await;
     let mut changed = body.clone();
     changed["amount"] = json!(401);
     let reused = t.post_with_key(&app, "/v2/transfers", "k-1", changed).await;
-    assert_refused(
-        &t,
-        reused,
-        StatusCode::CONFLICT,
-        "idempotency_key_reused",
-        None,
-    )
-    .await;
-    let other_path = t
-        .post_with_key(
-            &app,
-            "/v2/refills",
-            "k-1",
-            json!({"amount": 400, "currency": "USD"}),
-        )
-        .await;
-    assert_refused(
-        &t,
-        other_path,
-        StatusCode::CONFLICT,
-        "idempotency_key_reused",
-        None,
-    )
-    .await;
+    assert_refused(&t, reused, StatusCode::CONFLICT, "idempotency_key_reused", None).await;
+    let other_path = t.post_with_key(&app, "/v2/refills", "k-1", json!({"amount": 400, "currency": "USD"})).await;
+    assert_refused(&t, other_path, StatusCode::CONFLICT, "idempotency_key_reused", None).await;
     // Even a body that would be refused gets the key's answer first.
-    let invalid = t
-        .post_with_key(&app, "/v2/transfers", "k-1", json!({"nonsense": true}))
-        .await;
-    assert_refused(
-        &t,
-        invalid,
-        StatusCode::CONFLICT,
-        "idempotency_key_reused",
-        None,
-    )
-    .await;
+    let invalid = t.post_with_key(&app, "/v2/transfers", "k-1", json!({"nonsense": true})).await;
+    assert_refused(&t, invalid, StatusCode::CONFLICT, "idempotency_key_reused", None).await;
     assert_eq!(t.snapshot().await, before);
 
     // A refused request is remembered too: the retry gets the same refusal even
     // after the wallet could pay, as with Stripe.
     let too_much = json!({"type": "balance", "user_id": user, "amount": 5_000, "currency": "USD"});
-    let refused = t
-        .post_with_key(&app, "/v2/transfers", "k-2", too_much.clone())
-        .await;
+    let refused = t.post_with_key(&app, "/v2/transfers", "k-2", too_much.clone()).await;
     assert_eq!(refused.code(), "insufficient_funds");
     t.refill(&app, 10_000).await;
-    let again = t
-        .post_with_key(&app, "/v2/transfers", "k-2", too_much)
-        .await;
-    assert_eq!(
-        (again.status, &again.bytes),
-        (refused.status, &refused.bytes)
-    );
+    let again = t.post_with_key(&app, "/v2/transfers", "k-2", too_much).await;
+    assert_eq!((again.status, &again.bytes), (refused.status, &refused.bytes));
 
     // Keys belong to an app: another app's identical key is a different request.
     t.refill(&other, 100).await;
-    let theirs = t
-        .post_with_key(
-            &other,
-            "/v2/refills",
-            "k-1",
-            json!({"amount": 100, "currency": "USD"}),
-        )
-        .await;
+    let theirs = t.post_with_key(&other, "/v2/refills", "k-1", json!({"amount": 100, "currency": "USD"})).await;
     assert_eq!(theirs.status, StatusCode::CREATED);
     assert_eq!(t.app_available(&other).await, 200);
 }
@@ -991,17 +550,8 @@ async fn unknown_routes_and_methods_answer_json(t: TestApp) {
     let app = t.create_app("Acme").await;
     let r = t.get(&app, "/v2/nothing").await;
     assert_refused(&t, r, StatusCode::NOT_FOUND, "route_not_found", None).await;
-    let r = t
-        .call(Method::DELETE, "/v2/users", Some(&basic(&app)), &[], None)
-        .await;
-    assert_refused(
-        &t,
-        r,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        None,
-    )
-    .await;
+    let r = t.call(Method::DELETE, "/v2/users", Some(&basic(&app)), &[], None).await;
+    assert_refused(&t, r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None).await;
 }
 
 async fn ledger_rows_cannot_be_edited(t: TestApp) {
@@ -1014,16 +564,10 @@ async fn ledger_rows_cannot_be_edited(t: TestApp) {
         "UPDATE transactions SET amount = 1",
         "DELETE FROM transactions",
     ] {
-        sqlx::query("SAVEPOINT edit")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        sqlx::query("SAVEPOINT edit").execute(&mut *tx).await.unwrap();
         let edited = sqlx::query(sql).execute(&mut *tx).await;
         assert!(edited.is_err(), "{sql} must be refused by the database");
-        sqlx::query("ROLLBACK TO SAVEPOINT edit")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        sqlx::query("ROLLBACK TO SAVEPOINT edit").execute(&mut *tx).await.unwrap();
     }
     tx.rollback().await.unwrap();
 }
@@ -1051,10 +595,7 @@ async fn ledger_check_finds_a_tampered_balance(t: TestApp) {
     tamper(50).await;
     let report = dots_server::ledger::check(&t.store).await.unwrap();
     let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
-    assert!(
-        rules.contains(&"cached_balance_matches_entries"),
-        "{rules:?}"
-    );
+    assert!(rules.contains(&"cached_balance_matches_entries"), "{rules:?}");
     assert!(rules.contains(&"currency_sums_to_zero"), "{rules:?}");
     tamper(-50).await;
 }

@@ -20,35 +20,17 @@ fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
 async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     let (url, cleanup) = common::fresh_database(backend).await;
     let migrate = dots(&url, &["migrate"]);
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
-    assert!(
-        dots(&url, &["migrate"]).status.success(),
-        "migrating twice is a no-op"
-    );
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(dots(&url, &["migrate"]).status.success(), "migrating twice is a no-op");
 
     let created = dots(&url, &["apps", "create", "--name", "Acme", "--json"]);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let app: serde_json::Value =
-        serde_json::from_slice(&created.stdout).expect("--json prints one JSON object");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let app: serde_json::Value = serde_json::from_slice(&created.stdout).expect("--json prints one JSON object");
     for field in ["id", "client_id", "api_secret"] {
-        assert!(
-            app[field].as_str().is_some_and(|v| !v.is_empty()),
-            "{field} in {app}"
-        );
+        assert!(app[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {app}");
     }
     let stderr = String::from_utf8_lossy(&created.stderr);
-    assert!(
-        !stderr.contains(app["api_secret"].as_str().unwrap()),
-        "the secret is never logged"
-    );
+    assert!(!stderr.contains(app["api_secret"].as_str().unwrap()), "the secret is never logged");
 
     // The printed credentials work against a server on the same database.
     let t = TestApp::start(&url).await;
@@ -62,12 +44,7 @@ async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     t.transfer(&creds, "balance", &user, 2_000).await;
 
     let ok = dots(&url, &["ledger", "check"]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ledger ok"));
 
     // Damage the cached balance behind the ledger's back: the check must say so.
@@ -81,13 +58,7 @@ async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     let bad = dots(&url, &["ledger", "check", "--json"]);
     assert_eq!(bad.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
-    assert!(
-        report["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["rule"] == "cached_balance_matches_entries")
-    );
+    assert!(report["violations"].as_array().unwrap().iter().any(|v| v["rule"] == "cached_balance_matches_entries"));
     let mut tx = t.store.begin_write().await.unwrap();
     sqlx::query("UPDATE accounts SET balance = balance + 1 WHERE user_id = $1")
         .bind(&user)
@@ -97,20 +68,8 @@ async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     tx.commit().await.unwrap();
     assert_eq!(dots(&url, &["ledger", "check"]).status.code(), Some(0));
 
-    assert_eq!(
-        dots(&url, &["apps", "create"]).status.code(),
-        Some(2),
-        "--name is required"
-    );
-    assert_eq!(
-        dots(
-            &url,
-            &["apps", "create", "--name", "X", "--currency", "ABC"]
-        )
-        .status
-        .code(),
-        Some(2)
-    );
+    assert_eq!(dots(&url, &["apps", "create"]).status.code(), Some(2), "--name is required");
+    assert_eq!(dots(&url, &["apps", "create", "--name", "X", "--currency", "ABC"]).status.code(), Some(2));
     assert_eq!(dots(&url, &["frobnicate"]).status.code(), Some(2));
     t.store.close().await;
     cleanup.run().await;

@@ -102,11 +102,7 @@ impl Model {
             }
             ("balance", Completed, Reversed) => {
                 let u = user.unwrap();
-                let (user_delta, app_delta) = if t.to_user {
-                    (-t.amount, t.amount)
-                } else {
-                    (t.amount, -t.amount)
-                };
+                let (user_delta, app_delta) = if t.to_user { (-t.amount, t.amount) } else { (t.amount, -t.amount) };
                 if self.available[u] + user_delta < 0 || self.app + app_delta < 0 {
                     return false;
                 }
@@ -141,21 +137,11 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     // Fund the app and every user first, so payouts happen from the first step.
     let mut funded = vec![Op::Refill(20_000)];
-    funded.extend((0..USERS).map(|user| Op::Balance {
-        user,
-        amount: 5_000,
-        to_user: true,
-    }));
+    funded.extend((0..USERS).map(|user| Op::Balance { user, amount: 5_000, to_user: true }));
     for op in funded.iter().chain(ops) {
         match op {
             Op::Refill(amount) => {
-                let r = t
-                    .post(
-                        app,
-                        "/v2/refills",
-                        json!({"amount": amount, "currency": "USD"}),
-                    )
-                    .await;
+                let r = t.post(app, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
                 prop_assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
                 model.app += amount;
                 model.transfers.push(ModelTransfer {
@@ -167,23 +153,11 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                     status: TransferStatus::Completed,
                 });
             }
-            Op::Balance {
-                user,
-                amount,
-                to_user,
-            } => {
-                let direction = if *to_user {
-                    "app_to_user"
-                } else {
-                    "user_to_app"
-                };
+            Op::Balance { user, amount, to_user } => {
+                let direction = if *to_user { "app_to_user" } else { "user_to_app" };
                 let body = json!({"type": "balance", "user_id": users[*user], "amount": amount, "currency": "USD", "direction": direction});
                 let r = t.post(app, "/v2/transfers", body).await;
-                let funded = if *to_user {
-                    model.app >= *amount
-                } else {
-                    model.available[*user] >= *amount
-                };
+                let funded = if *to_user { model.app >= *amount } else { model.available[*user] >= *amount };
                 if funded {
                     prop_assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
                     if *to_user {
@@ -228,9 +202,7 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                 }
                 let index = pick % model.transfers.len();
                 let id = model.transfers[index].id.clone();
-                let r = t
-                    .post(app, &format!("/v2/transfers/{id}/cancel"), json!({}))
-                    .await;
+                let r = t.post(app, &format!("/v2/transfers/{id}/cancel"), json!({})).await;
                 if model.set_status(index, TransferStatus::Canceled) {
                     prop_assert_eq!(r.status, StatusCode::OK, "{}", r.json);
                 } else {
@@ -244,18 +216,14 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                 let (index, to) = match *op {
                     Op::SetStatus { pick, to } => (pick % model.transfers.len(), to),
                     Op::Advance { pick, choice } => {
-                        let payouts: Vec<usize> = (0..model.transfers.len())
-                            .filter(|i| model.transfers[*i].kind == "payout")
-                            .collect();
+                        let payouts: Vec<usize> =
+                            (0..model.transfers.len()).filter(|i| model.transfers[*i].kind == "payout").collect();
                         if payouts.is_empty() {
                             continue;
                         }
                         let index = payouts[pick % payouts.len()];
                         let from = model.transfers[index].status;
-                        let next: Vec<_> = TransferStatus::ALL
-                            .into_iter()
-                            .filter(|to| from.can_become(*to))
-                            .collect();
+                        let next: Vec<_> = TransferStatus::ALL.into_iter().filter(|to| from.can_become(*to)).collect();
                         if next.is_empty() {
                             continue;
                         }
@@ -270,17 +238,8 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                     to: *to,
                     reason: Some("property test".into()),
                 };
-                let reply = t
-                    .state
-                    .writer
-                    .submit(None, command)
-                    .await
-                    .expect("no infrastructure failure");
-                let expected = if model.set_status(index, *to) {
-                    StatusCode::OK
-                } else {
-                    StatusCode::CONFLICT
-                };
+                let reply = t.state.writer.submit(None, command).await.expect("no infrastructure failure");
+                let expected = if model.set_status(index, *to) { StatusCode::OK } else { StatusCode::CONFLICT };
                 prop_assert_eq!(
                     reply.status,
                     expected,
@@ -294,35 +253,19 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(t.app_available(app).await, model.app);
     for (i, user) in users.iter().enumerate() {
-        prop_assert_eq!(
-            t.user_wallet(app, user).await,
-            (model.available[i], model.pending(i))
-        );
+        prop_assert_eq!(t.user_wallet(app, user).await, (model.available[i], model.pending(i)));
     }
-    let report = dots_server::ledger::check(&t.store)
-        .await
-        .expect("ledger check ran");
+    let report = dots_server::ledger::check(&t.store).await.expect("ledger check ran");
     prop_assert!(report.is_ok(), "{:#?}", report.violations);
     Ok(())
 }
 
 fn random_sequences_keep_the_ledger_whole(backend: Backend) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (url, cleanup) = rt.block_on(common::fresh_database(backend));
     let t = rt.block_on(TestApp::start(&url));
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(48);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let result = runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
         rt.block_on(async {
             // Each case is its own app: tenants are isolated, and the ledger check
@@ -332,15 +275,7 @@ fn random_sequences_keep_the_ledger_whole(backend: Backend) {
             for _ in 0..USERS {
                 users.push(t.create_user(&app).await);
             }
-            run_sequence(
-                &Case {
-                    t: t.clone(),
-                    app,
-                    users,
-                },
-                &ops,
-            )
-            .await
+            run_sequence(&Case { t: t.clone(), app, users }, &ops).await
         })
     });
     rt.block_on(async {

@@ -43,14 +43,9 @@ where
 }
 
 fn tally(responses: &[common::Resp]) -> (usize, usize) {
-    let ok = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    let refused = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::CONFLICT && r.code() == "insufficient_funds")
-        .count();
+    let ok = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let refused =
+        responses.iter().filter(|r| r.status == StatusCode::CONFLICT && r.code() == "insufficient_funds").count();
     let other: Vec<_> = responses
         .iter()
         .filter(|r| r.status != StatusCode::CREATED && r.code() != "insufficient_funds")
@@ -64,10 +59,7 @@ async fn hundred_payouts_against_a_wallet_funded_for_ten(t: TestApp) {
     let app = t.create_app("Acme").await;
     let user = t.create_user(&app).await;
     t.refill(&app, 10 * DEBIT).await;
-    assert_eq!(
-        t.transfer(&app, "balance", &user, 10 * DEBIT).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(t.transfer(&app, "balance", &user, 10 * DEBIT).await.status, StatusCode::CREATED);
 
     let responses = at_once(100, |_| {
         let (t, app, user) = (t.clone(), app.clone(), user.clone());
@@ -76,11 +68,7 @@ async fn hundred_payouts_against_a_wallet_funded_for_ten(t: TestApp) {
     .await;
     assert_eq!(tally(&responses), (10, 90));
     assert_eq!(t.user_wallet(&app, &user).await, (0, 10 * DEBIT));
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'payout'")
-            .await,
-        10
-    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'payout'").await, 10);
 }
 
 async fn hundred_transfers_out_of_an_app_wallet_funded_for_ten(t: TestApp) {
@@ -93,10 +81,7 @@ async fn hundred_transfers_out_of_an_app_wallet_funded_for_ten(t: TestApp) {
     let users = std::sync::Arc::new(users);
     let responses = at_once(100, |i| {
         let (t, app, users) = (t.clone(), app.clone(), users.clone());
-        async move {
-            t.transfer(&app, "balance", &users[i % users.len()], DEBIT)
-                .await
-        }
+        async move { t.transfer(&app, "balance", &users[i % users.len()], DEBIT).await }
     })
     .await;
     assert_eq!(tally(&responses), (10, 90));
@@ -115,29 +100,15 @@ async fn fifty_requests_with_one_idempotency_key_make_one_transfer(t: TestApp) {
     let responses = at_once(50, |_| {
         let (t, app, user) = (t.clone(), app.clone(), user.clone());
         async move {
-            let body =
-                json!({"type": "balance", "user_id": user, "amount": 700, "currency": "USD"});
-            t.post_with_key(&app, "/v2/transfers", "one-key", body)
-                .await
+            let body = json!({"type": "balance", "user_id": user, "amount": 700, "currency": "USD"});
+            t.post_with_key(&app, "/v2/transfers", "one-key", body).await
         }
     })
     .await;
-    let distinct: HashSet<(u16, Vec<u8>)> = responses
-        .iter()
-        .map(|r| (r.status.as_u16(), r.bytes.clone()))
-        .collect();
+    let distinct: HashSet<(u16, Vec<u8>)> = responses.iter().map(|r| (r.status.as_u16(), r.bytes.clone())).collect();
     assert_eq!(distinct.len(), 1, "all 50 answers are identical");
-    assert_eq!(
-        responses[0].status,
-        StatusCode::CREATED,
-        "{}",
-        responses[0].json
-    );
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'")
-            .await,
-        1
-    );
+    assert_eq!(responses[0].status, StatusCode::CREATED, "{}", responses[0].json);
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'").await, 1);
     assert_eq!(t.user_wallet(&app, &user).await, (700, 0));
 }
 
@@ -149,16 +120,10 @@ async fn concurrent_cancels_release_a_payout_once(t: TestApp) {
     let payout = t.transfer(&app, "payout", &user, 600).await.id();
     let responses = at_once(20, |_| {
         let (t, app, payout) = (t.clone(), app.clone(), payout.clone());
-        async move {
-            t.post(&app, &format!("/v2/transfers/{payout}/cancel"), json!({}))
-                .await
-        }
+        async move { t.post(&app, &format!("/v2/transfers/{payout}/cancel"), json!({})).await }
     })
     .await;
-    let ok = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
+    let ok = responses.iter().filter(|r| r.status == StatusCode::OK).count();
     let refused = responses
         .iter()
         .filter(|r| {
@@ -168,9 +133,5 @@ async fn concurrent_cancels_release_a_payout_once(t: TestApp) {
         .count();
     assert_eq!((ok, refused), (1, 19));
     assert_eq!(t.user_wallet(&app, &user).await, (1_000, 0));
-    assert_eq!(
-        t.count("SELECT COUNT(*) FROM transactions WHERE kind = 'payout_release'")
-            .await,
-        1
-    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM transactions WHERE kind = 'payout_release'").await, 1);
 }

@@ -13,7 +13,6 @@ pub const API_SECRET: &str = "sk_";
 /// True when `id` has the prefix and a body of 1–64 ASCII alphanumerics: a cheap
 /// shape check before any database look-up.
 pub fn has_shape(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|body| {
-        (1..=64).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    id.strip_prefix(prefix)
+        .is_some_and(|body| (1..=64).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric()))
 }

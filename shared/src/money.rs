@@ -7,16 +7,8 @@ use std::fmt;
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 
 /// The currencies Dots holds, with their minor-unit exponent (ISO 4217).
-const CURRENCIES: &[(&str, u8)] = &[
-    ("USD", 2),
-    ("EUR", 2),
-    ("GBP", 2),
-    ("CAD", 2),
-    ("AUD", 2),
-    ("MXN", 2),
-    ("INR", 2),
-    ("JPY", 0),
-];
+const CURRENCIES: &[(&str, u8)] =
+    &[("USD", 2), ("EUR", 2), ("GBP", 2), ("CAD", 2), ("AUD", 2), ("MXN", 2), ("INR", 2), ("JPY", 0)];
 
 /// A supported ISO 4217 currency. Only constructible from the supported list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,11 +19,7 @@ impl Currency {
 
     /// Parses an upper-case ISO 4217 code; anything not in the supported list is refused.
     pub fn parse(code: &str) -> Result<Currency, MoneyError> {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(c, _)| Currency(c))
-            .ok_or(MoneyError::UnknownCurrency)
+        CURRENCIES.iter().find(|(c, _)| *c == code).map(|(c, _)| Currency(c)).ok_or(MoneyError::UnknownCurrency)
     }
 
     pub fn code(self) -> &'static str {
@@ -39,11 +27,7 @@ impl Currency {
     }
 
     pub fn exponent(self) -> u8 {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == self.0)
-            .map(|(_, e)| *e)
-            .unwrap_or(2)
+        CURRENCIES.iter().find(|(c, _)| *c == self.0).map(|(_, e)| *e).unwrap_or(2)
     }
 
     pub fn all() -> impl Iterator<Item = Currency> {
@@ -80,10 +64,9 @@ pub enum MoneyError {
 impl fmt::Display for MoneyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MoneyError::InvalidAmount => write!(
-                f,
-                "amount must be a whole number of minor units between 1 and {MAX_AMOUNT_MINOR}"
-            ),
+            MoneyError::InvalidAmount => {
+                write!(f, "amount must be a whole number of minor units between 1 and {MAX_AMOUNT_MINOR}")
+            }
             MoneyError::UnknownCurrency => f.write_str("currency is not a supported ISO 4217 code"),
         }
     }
@@ -131,14 +114,8 @@ mod tests {
     #[test]
     fn refuses_zero_negative_and_too_large_amounts() {
         assert_eq!(Money::new(0, Currency::USD), Err(MoneyError::InvalidAmount));
-        assert_eq!(
-            Money::new(-1, Currency::USD),
-            Err(MoneyError::InvalidAmount)
-        );
-        assert_eq!(
-            Money::new(MAX_AMOUNT_MINOR + 1, Currency::USD),
-            Err(MoneyError::InvalidAmount)
-        );
+        assert_eq!(Money::new(-1, Currency::USD), Err(MoneyError::InvalidAmount));
+        assert_eq!(Money::new(MAX_AMOUNT_MINOR + 1, Currency::USD), Err(MoneyError::InvalidAmount));
         assert!(Money::new(MAX_AMOUNT_MINOR, Currency::USD).is_ok());
     }
 

@@ -56,10 +56,7 @@ impl TransferStatus {
 
     /// Funds of a payout in one of these statuses are reserved, not yet gone.
     pub fn holds_reservation(self) -> bool {
-        matches!(
-            self,
-            TransferStatus::Created | TransferStatus::Flagged | TransferStatus::Pending
-        )
+        matches!(self, TransferStatus::Created | TransferStatus::Flagged | TransferStatus::Pending)
     }
 
     pub fn is_cancelable(self) -> bool {
@@ -88,13 +85,7 @@ impl TransferType {
     }
 
     pub fn parse(s: &str) -> Option<TransferType> {
-        [
-            TransferType::Balance,
-            TransferType::Payout,
-            TransferType::Refill,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        [TransferType::Balance, TransferType::Payout, TransferType::Refill].into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -115,9 +106,7 @@ impl Direction {
     }
 
     pub fn parse(s: &str) -> Option<Direction> {
-        [Direction::AppToUser, Direction::UserToApp]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        [Direction::AppToUser, Direction::UserToApp].into_iter().find(|d| d.as_str() == s)
     }
 }
 
@@ -153,11 +142,7 @@ mod tests {
     #[test]
     fn terminal_statuses_go_nowhere() {
         for end in [Failed, Reversed, Canceled] {
-            assert!(
-                TransferStatus::ALL
-                    .into_iter()
-                    .all(|to| !end.can_become(to))
-            );
+            assert!(TransferStatus::ALL.into_iter().all(|to| !end.can_become(to)));
         }
     }
 

@@ -16,22 +16,14 @@ pub fn dots_bin() -> PathBuf {
         return bin.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let debug = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/debug/deps");
+    let debug = exe.parent().and_then(|deps| deps.parent()).expect("target/debug/deps");
     let bin = debug.join("dots");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo xtask test` (it builds the binary first)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run `cargo xtask test` (it builds the binary first)", bin.display());
     bin
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("DOTS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DOTS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,30 +44,17 @@ enum Cleanup {
 }
 
 fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{}_{nanos}", std::process::id())
 }
 
 fn psql(sql: &str) {
     let status = Command::new("psql")
-        .args([
-            &postgres_admin_url(),
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
+        .args([&postgres_admin_url(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .stdout(Stdio::null())
         .status()
         .expect("psql runs");
-    assert!(
-        status.success(),
-        "PostgreSQL is required for this test: `{sql}` failed"
-    );
+    assert!(status.success(), "PostgreSQL is required for this test: `{sql}` failed");
 }
 
 impl TestDatabase {
@@ -84,23 +63,14 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("dots-e2e-{}", unique_suffix()));
                 std::fs::create_dir_all(&dir).unwrap();
-                TestDatabase {
-                    url: format!("sqlite://{}", dir.join("dots.db").display()),
-                    cleanup: Cleanup::Dir(dir),
-                }
+                TestDatabase { url: format!("sqlite://{}", dir.join("dots.db").display()), cleanup: Cleanup::Dir(dir) }
             }
             Backend::Postgres => {
                 let name = format!("dots_e2e_{}", unique_suffix());
                 psql(&format!("CREATE DATABASE {name}"));
                 let admin = postgres_admin_url();
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_string())
-                    .unwrap_or(admin);
-                TestDatabase {
-                    url: format!("{base}/{name}"),
-                    cleanup: Cleanup::Postgres(name),
-                }
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+                TestDatabase { url: format!("{base}/{name}"), cleanup: Cleanup::Postgres(name) }
             }
         }
     }
@@ -114,12 +84,7 @@ impl Drop for TestDatabase {
             }
             Cleanup::Postgres(name) => {
                 let _ = Command::new("psql")
-                    .args([
-                        &postgres_admin_url(),
-                        "-q",
-                        "-c",
-                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    ])
+                    .args([&postgres_admin_url(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -136,11 +101,7 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Server {
@@ -154,11 +115,7 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("dots serve starts");
-        let server = Server {
-            url: format!("http://{addr}"),
-            addr,
-            child,
-        };
+        let server = Server { url: format!("http://{addr}"), addr, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if http_get(&server.addr, "/health").is_some_and(|(status, _)| status == 200) {
@@ -181,17 +138,10 @@ impl Drop for Server {
 pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Some((status, body))
 }

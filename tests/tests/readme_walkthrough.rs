@@ -7,14 +7,9 @@ use std::process::Command;
 use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase};
 
 fn walkthrough() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let start = readme
-        .find("<!-- walkthrough:start -->")
-        .expect("walkthrough start marker");
-    let end = readme
-        .find("<!-- walkthrough:end -->")
-        .expect("walkthrough end marker");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let start = readme.find("<!-- walkthrough:start -->").expect("walkthrough start marker");
+    let end = readme.find("<!-- walkthrough:end -->").expect("walkthrough end marker");
     let block = &readme[start..end];
     let code_start = block.find("```sh\n").expect("a ```sh block") + "```sh\n".len();
     let code_end = block[code_start..].find("```").expect("closing fence") + code_start;
@@ -22,12 +17,7 @@ fn walkthrough() -> String {
 }
 
 fn promised_output(script: &str) -> Vec<String> {
-    script
-        .lines()
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| l.starts_with('{'))
-        .map(str::to_string)
-        .collect()
+    script.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.starts_with('{')).map(str::to_string).collect()
 }
 
 fn run_walkthrough(backend: Backend) {
@@ -48,22 +38,11 @@ fn run_walkthrough(backend: Backend) {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed: Vec<String> = stdout.lines().map(str::to_string).collect();
-    assert_eq!(
-        printed,
-        promised_output(&script),
-        "the README promises exactly this output"
-    );
+    assert_eq!(printed, promised_output(&script), "the README promises exactly this output");
 
-    let check = Command::new(dots_e2e::dots_bin())
-        .args(["ledger", "check"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    let check =
+        Command::new(dots_e2e::dots_bin()).args(["ledger", "check"]).env("DATABASE_URL", &db.url).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
 #[test]

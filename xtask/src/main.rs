@@ -37,10 +37,7 @@ fn main() -> ExitCode {
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// `target/debug` of this build: `cargo xtask` runs the xtask binary from there.
@@ -60,11 +57,7 @@ fn cargo() -> Command {
 fn status(mut command: Command, what: &str) -> Result {
     eprintln!("xtask: {what}");
     let status = command.status().map_err(|e| format!("{what}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
+    if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
 }
 
 fn run(flags: &[String]) -> Result {
@@ -72,12 +65,10 @@ fn run(flags: &[String]) -> Result {
     let mut build = cargo();
     build.args(["build", "-p", "dots-server", "--bin", "dots"]);
     status(build, "building the server")?;
-    let operator_key =
-        std::env::var("DOTS_OPERATOR_KEY").unwrap_or_else(|_| DEV_OPERATOR_KEY.into());
+    let operator_key = std::env::var("DOTS_OPERATOR_KEY").unwrap_or_else(|_| DEV_OPERATOR_KEY.into());
     let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://dots.db".into());
-    let listen = flag_value(flags, "--listen").unwrap_or_else(|| {
-        std::env::var("DOTS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into())
-    });
+    let listen = flag_value(flags, "--listen")
+        .unwrap_or_else(|| std::env::var("DOTS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into()));
     println!();
     println!("  Dots API        http://{listen}   (health: http://{listen}/health)");
     println!("  database        {database_url}");
@@ -95,11 +86,7 @@ fn run(flags: &[String]) -> Result {
 }
 
 fn flag_value(flags: &[String], name: &str) -> Option<String> {
-    flags
-        .iter()
-        .position(|f| f == name)
-        .and_then(|i| flags.get(i + 1))
-        .cloned()
+    flags.iter().position(|f| f == name).and_then(|i| flags.get(i + 1)).cloned()
 }
 
 fn test(extra: &[String]) -> Result {
@@ -112,23 +99,12 @@ fn test(extra: &[String]) -> Result {
     status(build, "building the dots binary for the end-to-end tests")?;
     let mut tests = cargo();
     tests
-        .args([
-            "test",
-            "--workspace",
-            "--exclude",
-            "dots-widget",
-            "--lib",
-            "--bins",
-            "--tests",
-        ])
+        .args(["test", "--workspace", "--exclude", "dots-widget", "--lib", "--bins", "--tests"])
         .args(extra)
         .env("DOTS_BIN", debug_dir().join("dots"))
         .env("DOTS_TEST_POSTGRES_URL", &postgres_url);
     let tally = run_tests(tests)?;
-    eprintln!(
-        "xtask: {} of the passing tests ran on PostgreSQL",
-        tally.postgres_passed
-    );
+    eprintln!("xtask: {} of the passing tests ran on PostgreSQL", tally.postgres_passed);
     // The last line of the run: the plain tally CI reads.
     println!("summary: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 || !tally.all_ok {
@@ -152,18 +128,12 @@ struct Tally {
 fn run_tests(mut command: Command) -> Result<Tally> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: running every test (SQLite and PostgreSQL)");
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cargo test: {e}"))?;
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("cargo test: {e}"))?;
     let mut tally = Tally::default();
     for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
         let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
         println!("{line}");
-        if let Some(name) = line
-            .strip_prefix("test ")
-            .and_then(|l| l.strip_suffix(" ... ok"))
-        {
+        if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... ok")) {
             tally.passed += 1;
             if name.contains("postgres") {
                 tally.postgres_passed += 1;
@@ -172,10 +142,7 @@ fn run_tests(mut command: Command) -> Result<Tally> {
             tally.failed += 1;
         }
     }
-    tally.all_ok = child
-        .wait()
-        .map_err(|e| format!("cargo test: {e}"))?
-        .success();
+    tally.all_ok = child.wait().map_err(|e| format!("cargo test: {e}"))?.success();
     Ok(tally)
 }
 
@@ -190,9 +157,7 @@ fn ensure_postgres() -> Result {
         .map_err(|e| format!("no PostgreSQL installation found (/etc/postgresql: {e})"))?;
     for version in versions.flatten() {
         let version = version.file_name().to_string_lossy().into_owned();
-        let _ = Command::new("pg_ctlcluster")
-            .args(["--skip-systemctl-redirect", &version, "main", "start"])
-            .status();
+        let _ = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "start"]).status();
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -205,33 +170,17 @@ fn ensure_postgres() -> Result {
 }
 
 fn postgres_ready() -> bool {
-    Command::new("pg_isready")
-        .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new("pg_isready").args(["-h", "127.0.0.1", "-p", "5432", "-q"]).status().is_ok_and(|s| s.success())
 }
 
 fn build_widget() -> Result {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output();
-    if !installed.is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .any(|l| l.trim() == WASM_TARGET)
-    }) {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if !installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET)) {
         let mut add = Command::new("rustup");
         add.args(["target", "add", WASM_TARGET]);
         status(add, "installing the wasm32 target")?;
     }
     let mut build = cargo();
-    build.args([
-        "build",
-        "-p",
-        "dots-widget",
-        "--target",
-        WASM_TARGET,
-        "--release",
-    ]);
+    build.args(["build", "-p", "dots-widget", "--target", WASM_TARGET, "--release"]);
     status(build, "building the widget for wasm32")
 }

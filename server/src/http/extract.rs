@@ -34,17 +34,9 @@ impl FromRequestParts<AppState> for AppAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AppAuth, Error> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            Error::unauthenticated(
-                "missing_credentials",
-                "Authenticate with HTTP Basic client_id:api_secret.",
-            )
+            Error::unauthenticated("missing_credentials", "Authenticate with HTTP Basic client_id:api_secret.")
         })?;
-        let invalid = || {
-            Error::unauthenticated(
-                "invalid_credentials",
-                "The client id or API secret is wrong.",
-            )
-        };
+        let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
         let value = header.to_str().map_err(|_| invalid())?;
         let (scheme, encoded) = value.split_once(' ').ok_or_else(invalid)?;
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -54,9 +46,7 @@ impl FromRequestParts<AppState> for AppAuth {
         let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
         let (client_id, api_secret) = decoded.split_once(':').ok_or_else(invalid)?;
         let mut conn = state.store.reader().acquire().await?;
-        apps::authenticate(&mut conn, client_id, api_secret)
-            .await
-            .map(AppAuth)
+        apps::authenticate(&mut conn, client_id, api_secret).await.map(AppAuth)
     }
 }
 
@@ -80,10 +70,7 @@ pub struct OperatorAuth;
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = Error;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<OperatorAuth, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<OperatorAuth, Error> {
         let Some(expected) = &state.operator_key_hash else {
             return Err(Error::unauthenticated(
                 "operator_api_disabled",
@@ -96,22 +83,12 @@ impl FromRequestParts<AppState> for OperatorAuth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                Error::unauthenticated(
-                    "missing_credentials",
-                    "Send Authorization: Bearer <operator key>.",
-                )
+                Error::unauthenticated("missing_credentials", "Send Authorization: Bearer <operator key>.")
             })?;
-        if bool::from(
-            apps::hash_secret(offered.trim())
-                .as_bytes()
-                .ct_eq(expected.as_bytes()),
-        ) {
+        if bool::from(apps::hash_secret(offered.trim()).as_bytes().ct_eq(expected.as_bytes())) {
             Ok(OperatorAuth)
         } else {
-            Err(Error::unauthenticated(
-                "invalid_credentials",
-                "The operator key is wrong.",
-            ))
+            Err(Error::unauthenticated("invalid_credentials", "The operator key is wrong."))
         }
     }
 }
@@ -147,25 +124,17 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let caller = P::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let caller = P::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
         let key = idempotency_key(&parts.headers).map_err(IntoResponse::into_response)?;
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                Error::bad_request(
-                    "body_too_large",
-                    format!("The body must be at most {MAX_BODY_BYTES} bytes."),
-                )
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+            Error::bad_request("body_too_large", format!("The body must be at most {MAX_BODY_BYTES} bytes."))
                 .into_response()
-            })?;
+        })?;
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
         } else {
             serde_json::from_slice(&bytes).map_err(|e| {
-                Error::bad_request("invalid_json", format!("The body is not valid JSON: {e}"))
-                    .into_response()
+                Error::bad_request("invalid_json", format!("The body is not valid JSON: {e}")).into_response()
             })?
         };
         let idempotency = key.map(|key| Idempotency {
@@ -174,18 +143,12 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
             fingerprint: fingerprint(&parts.method, parts.uri.path(), &value),
         });
         if let Some(idem) = &idempotency
-            && let Some(reply) = earlier_reply(state, idem)
-                .await
-                .map_err(IntoResponse::into_response)?
+            && let Some(reply) = earlier_reply(state, idem).await.map_err(IntoResponse::into_response)?
         {
             return Err(reply.into_response());
         }
         let body = parse_body(value).map_err(IntoResponse::into_response)?;
-        Ok(Mutation {
-            caller,
-            idempotency,
-            body,
-        })
+        Ok(Mutation { caller, idempotency, body })
     }
 }
 
@@ -193,16 +156,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value.to_str().ok().filter(|k| {
-        (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
-    });
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
     match key {
         Some(key) => Ok(Some(key.to_string())),
         None => Err(Error::bad_request(
             "invalid_idempotency_key",
-            format!(
-                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters."
-            ),
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters."),
         )),
     }
 }
@@ -215,17 +177,10 @@ fn fingerprint(method: &Method, path: &str, body: &Value) -> String {
     hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(body.to_string().as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn earlier_reply(
-    state: &AppState,
-    idem: &Idempotency,
-) -> Result<Option<crate::error::Reply>, Error> {
+async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<crate::error::Reply>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     let row = sqlx::query(
         "SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2 AND status_code > 0",
@@ -246,10 +201,7 @@ async fn earlier_reply(
 /// Deserialises a JSON object into `T`, naming the offending field on failure.
 pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     if !value.is_object() {
-        return Err(Error::bad_request(
-            "invalid_body",
-            "The body must be a JSON object.",
-        ));
+        return Err(Error::bad_request("invalid_body", "The body must be a JSON object."));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
@@ -257,12 +209,10 @@ pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
         let path = e.path().to_string();
         if message.starts_with("unknown field") {
             let field = quoted.unwrap_or_default();
-            Error::bad_request("unknown_field", format!("Unknown field {field}."))
-                .with_param(&field)
+            Error::bad_request("unknown_field", format!("Unknown field {field}.")).with_param(&field)
         } else if message.starts_with("missing field") {
             let field = quoted.unwrap_or_default();
-            Error::bad_request("missing_field", format!("Missing field {field}."))
-                .with_param(&field)
+            Error::bad_request("missing_field", format!("Missing field {field}.")).with_param(&field)
         } else {
             Error::bad_request("invalid_field", format!("{path}: {message}")).with_param(&path)
         }
@@ -271,10 +221,7 @@ pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
 
 /// Parses `?limit=&starting_after=` and the filters this list accepts. Unknown
 /// or repeated parameters are refused rather than silently ignored.
-pub fn list_query(
-    raw: Option<&str>,
-    allowed_filters: &[&str],
-) -> Result<(Page, HistoryFilter), Error> {
+pub fn list_query(raw: Option<&str>, allowed_filters: &[&str]) -> Result<(Page, HistoryFilter), Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| Error::bad_request("invalid_query", "The query string is malformed."))?;
     let mut page = Page::default();
@@ -282,44 +229,26 @@ pub fn list_query(
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in &pairs {
         if seen.contains(&name.as_str()) {
-            return Err(
-                Error::bad_request("invalid_query", format!("{name} is given twice."))
-                    .with_param(name),
-            );
+            return Err(Error::bad_request("invalid_query", format!("{name} is given twice.")).with_param(name));
         }
         seen.push(name);
-        let bad = |what: &str| {
-            Error::bad_request("invalid_query", format!("{name} {what}")).with_param(name)
-        };
+        let bad = |what: &str| Error::bad_request("invalid_query", format!("{name} {what}")).with_param(name);
         match name.as_str() {
             "limit" => {
-                let limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l));
-                page.limit = Some(limit.ok_or_else(|| {
-                    bad(&format!("must be a whole number from 1 to {MAX_LIMIT}."))
-                })?);
+                let limit = value.parse::<i64>().ok().filter(|l| (1..=MAX_LIMIT).contains(l));
+                page.limit = Some(limit.ok_or_else(|| bad(&format!("must be a whole number from 1 to {MAX_LIMIT}.")))?);
             }
             "starting_after" => page.starting_after = Some(value.clone()),
             other if !allowed_filters.contains(&other) => {
-                return Err(Error::bad_request(
-                    "unknown_parameter",
-                    format!("Unknown query parameter {other}."),
-                )
-                .with_param(other));
+                return Err(Error::bad_request("unknown_parameter", format!("Unknown query parameter {other}."))
+                    .with_param(other));
             }
             "user_id" => filter.user_id = Some(value.clone()),
             "transfer_id" => filter.transfer_id = Some(value.clone()),
             "status" => {
-                filter.status = Some(
-                    TransferStatus::parse(value).ok_or_else(|| bad("is not a transfer status."))?,
-                )
+                filter.status = Some(TransferStatus::parse(value).ok_or_else(|| bad("is not a transfer status."))?)
             }
-            "type" => {
-                filter.kind =
-                    Some(TransferType::parse(value).ok_or_else(|| bad("is not a transfer type."))?)
-            }
+            "type" => filter.kind = Some(TransferType::parse(value).ok_or_else(|| bad("is not a transfer type."))?),
             _ => unreachable!("every allowed filter is matched above"),
         }
     }

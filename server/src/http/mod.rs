@@ -17,9 +17,7 @@ use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -40,9 +38,7 @@ impl AppState {
         AppState {
             writer: Writer::new(store.clone()),
             store,
-            operator_key_hash: operator_key
-                .filter(|k| !k.is_empty())
-                .map(crate::apps::hash_secret),
+            operator_key_hash: operator_key.filter(|k| !k.is_empty()).map(crate::apps::hash_secret),
         }
     }
 }
@@ -78,28 +74,16 @@ struct NewRequestId;
 
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&format!("req_{}", random_base62(20)))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::from_str(&format!("req_{}", random_base62(20))).ok().map(RequestId::new)
     }
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    let probe = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(state.store.reader()),
-    )
-    .await;
+    let probe =
+        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(state.store.reader())).await;
     match probe {
-        Ok(Ok(_)) => (
-            StatusCode::OK,
-            axum::Json(json!({"status": "ok", "database": "ok"})),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "degraded", "database": "unavailable"})),
-        )
+        Ok(Ok(_)) => (StatusCode::OK, axum::Json(json!({"status": "ok", "database": "ok"}))).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "degraded", "database": "unavailable"})))
             .into_response(),
     }
 }
@@ -109,10 +93,7 @@ async fn no_route() -> Error {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut error = Error::bad_request(
-        "method_not_allowed",
-        "This endpoint does not take that HTTP method.",
-    );
+    let mut error = Error::bad_request("method_not_allowed", "This endpoint does not take that HTTP method.");
     error.status = StatusCode::METHOD_NOT_ALLOWED;
     error.into_response()
 }

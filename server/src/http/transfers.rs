@@ -25,18 +25,12 @@ pub fn router() -> Router<AppState> {
         .route("/v2/transactions/{id}", get(read_transaction))
 }
 
-async fn refill(
-    State(state): State<AppState>,
-    m: Mutation<AppAuth, RefillRequest>,
-) -> Result<Reply, Error> {
+async fn refill(State(state): State<AppState>, m: Mutation<AppAuth, RefillRequest>) -> Result<Reply, Error> {
     let command = Command::Refill(Refill::validate(&m.caller.0, m.body)?);
     state.writer.submit(m.idempotency, command).await
 }
 
-async fn create(
-    State(state): State<AppState>,
-    m: Mutation<AppAuth, CreateTransferRequest>,
-) -> Result<Reply, Error> {
+async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateTransferRequest>) -> Result<Reply, Error> {
     let command = Command::CreateTransfer(NewTransfer::validate(&m.caller.0, m.body)?);
     state.writer.submit(m.idempotency, command).await
 }
@@ -54,10 +48,7 @@ async fn cancel(
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
     }
-    let command = Command::CancelTransfer {
-        app_id: m.caller.0.id,
-        transfer_id: id,
-    };
+    let command = Command::CancelTransfer { app_id: m.caller.0.id, transfer_id: id };
     state.writer.submit(m.idempotency, command).await
 }
 
@@ -81,9 +72,7 @@ async fn list(
     let (page, filter) = list_query(query.as_deref(), &["user_id", "status", "type"])?;
     let mut conn = state.store.reader().acquire().await?;
     check_user_filter(&mut conn, &app.id, &filter).await?;
-    Ok(Json(
-        transfers::list(&mut conn, &app.id, &filter, &page).await?,
-    ))
+    Ok(Json(transfers::list(&mut conn, &app.id, &filter, &page).await?))
 }
 
 async fn list_transactions(
@@ -91,15 +80,10 @@ async fn list_transactions(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<Transaction>>, Error> {
-    let (page, filter) = list_query(
-        query.as_deref(),
-        &["user_id", "status", "type", "transfer_id"],
-    )?;
+    let (page, filter) = list_query(query.as_deref(), &["user_id", "status", "type", "transfer_id"])?;
     let mut conn = state.store.reader().acquire().await?;
     check_user_filter(&mut conn, &app.id, &filter).await?;
-    Ok(Json(
-        transfers::list_transactions(&mut conn, &app.id, &filter, &page).await?,
-    ))
+    Ok(Json(transfers::list_transactions(&mut conn, &app.id, &filter, &page).await?))
 }
 
 async fn read_transaction(
@@ -108,23 +92,14 @@ async fn read_transaction(
     IdPath(id): IdPath,
 ) -> Result<Json<Transaction>, Error> {
     if !ids::has_shape(&id, ids::TRANSACTION) {
-        return Err(Error::not_found(
-            "transaction_not_found",
-            "No such transaction.",
-        ));
+        return Err(Error::not_found("transaction_not_found", "No such transaction."));
     }
     let mut conn = state.store.reader().acquire().await?;
-    Ok(Json(
-        transfers::get_transaction(&mut conn, &app.id, &id).await?,
-    ))
+    Ok(Json(transfers::get_transaction(&mut conn, &app.id, &id).await?))
 }
 
 /// Filtering by a user that is not the app's is `user_not_found`, not an empty list.
-async fn check_user_filter(
-    conn: &mut sqlx::AnyConnection,
-    app_id: &str,
-    filter: &HistoryFilter,
-) -> Result<(), Error> {
+async fn check_user_filter(conn: &mut sqlx::AnyConnection, app_id: &str, filter: &HistoryFilter) -> Result<(), Error> {
     if let Some(user_id) = &filter.user_id {
         users::wallet_of(conn, app_id, user_id).await?;
     }

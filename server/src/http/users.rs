@@ -20,19 +20,12 @@ pub fn router() -> Router<AppState> {
         .route("/v2/users/{id}/wallet", get(wallet))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    m: Mutation<AppAuth, CreateUserRequest>,
-) -> Result<Reply, Error> {
+async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRequest>) -> Result<Reply, Error> {
     let command = Command::CreateUser(NewUser::validate(&m.caller.0, m.body)?);
     state.writer.submit(m.idempotency, command).await
 }
 
-async fn read(
-    State(state): State<AppState>,
-    AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
-) -> Result<Json<User>, Error> {
+async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<User>, Error> {
     if !ids::has_shape(&id, ids::USER) {
         return Err(users::not_found());
     }
@@ -40,11 +33,7 @@ async fn read(
     Ok(Json(users::get(&mut conn, &app.id, &id).await?))
 }
 
-async fn wallet(
-    State(state): State<AppState>,
-    auth: AppAuth,
-    path: IdPath,
-) -> Result<Json<Wallet>, Error> {
+async fn wallet(State(state): State<AppState>, auth: AppAuth, path: IdPath) -> Result<Json<Wallet>, Error> {
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }
 

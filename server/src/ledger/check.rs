@@ -70,36 +70,22 @@ const RULES: &[(&str, &str)] = &[
 
 pub async fn check(store: &Store) -> Result<Report, sqlx::Error> {
     let mut tx = match store.backend() {
-        Backend::Postgres => {
-            store
-                .reader()
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await?
-        }
+        Backend::Postgres => store.reader().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
         Backend::Sqlite => store.reader().begin().await?,
     };
     let conn: &mut AnyConnection = &mut tx;
     let mut violations = Vec::new();
     for (rule, sql) in RULES {
         for row in sqlx::query(sql).fetch_all(&mut *conn).await? {
-            violations.push(Violation {
-                rule,
-                detail: row.try_get::<String, _>(0)?,
-            });
+            violations.push(Violation { rule, detail: row.try_get::<String, _>(0)? });
         }
     }
     violations.extend(transfer_effects(conn).await?);
     let count = |table: &str| format!("SELECT COUNT(*) FROM {table}");
     let report = Report {
-        accounts: sqlx::query_scalar(&count("accounts"))
-            .fetch_one(&mut *conn)
-            .await?,
-        transactions: sqlx::query_scalar(&count("transactions"))
-            .fetch_one(&mut *conn)
-            .await?,
-        transfers: sqlx::query_scalar(&count("transfers"))
-            .fetch_one(&mut *conn)
-            .await?,
+        accounts: sqlx::query_scalar(&count("accounts")).fetch_one(&mut *conn).await?,
+        transactions: sqlx::query_scalar(&count("transactions")).fetch_one(&mut *conn).await?,
+        transfers: sqlx::query_scalar(&count("transfers")).fetch_one(&mut *conn).await?,
         violations,
     };
     tx.rollback().await?;
@@ -110,9 +96,7 @@ pub async fn check(store: &Store) -> Result<Report, sqlx::Error> {
 /// exactly what its type, direction and status say.
 async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sqlx::Error> {
     let sum_of = |kinds: &str| {
-        format!(
-            "CAST(COALESCE(SUM(CASE WHEN a.kind IN ({kinds}) THEN e.amount ELSE 0 END), 0) AS BIGINT)"
-        )
+        format!("CAST(COALESCE(SUM(CASE WHEN a.kind IN ({kinds}) THEN e.amount ELSE 0 END), 0) AS BIGINT)")
     };
     let sql = format!(
         "SELECT t.id, t.kind, t.status, t.direction, t.amount,
@@ -132,10 +116,7 @@ async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sq
         let id: String = row.try_get("id")?;
         let kind = TransferType::parse(&row.try_get::<String, _>("kind")?);
         let status = TransferStatus::parse(&row.try_get::<String, _>("status")?);
-        let direction = row
-            .try_get::<Option<String>, _>("direction")?
-            .as_deref()
-            .and_then(Direction::parse);
+        let direction = row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse);
         let amount: i64 = row.try_get("amount")?;
         let actual: [i64; 4] = [
             row.try_get("user_net")?,
@@ -151,14 +132,9 @@ async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sq
             Some(expected) if expected == actual => {}
             Some(expected) => violations.push(Violation {
                 rule: "transfer_fully_applied",
-                detail: format!(
-                    "{id}: net [user, app, clearing, external] is {actual:?}, expected {expected:?}"
-                ),
+                detail: format!("{id}: net [user, app, clearing, external] is {actual:?}, expected {expected:?}"),
             }),
-            None => violations.push(Violation {
-                rule: "transfer_state_known",
-                detail: id,
-            }),
+            None => violations.push(Violation { rule: "transfer_state_known", detail: id }),
         }
     }
     Ok(violations)

@@ -32,11 +32,8 @@ pub enum SystemAccount {
 }
 
 impl SystemAccount {
-    const ALL: [SystemAccount; 3] = [
-        SystemAccount::RefillSource,
-        SystemAccount::PayoutClearing,
-        SystemAccount::ExternalPayouts,
-    ];
+    const ALL: [SystemAccount; 3] =
+        [SystemAccount::RefillSource, SystemAccount::PayoutClearing, SystemAccount::ExternalPayouts];
 
     fn kind(self) -> &'static str {
         match self {
@@ -81,17 +78,11 @@ pub struct Leg {
 
 impl Leg {
     pub fn wallet(wallet_id: &str) -> Leg {
-        Leg {
-            account_id: wallet_id.to_string(),
-            is_wallet: true,
-        }
+        Leg { account_id: wallet_id.to_string(), is_wallet: true }
     }
 
     pub fn system(account: SystemAccount, currency: Currency) -> Leg {
-        Leg {
-            account_id: account.account_id(currency),
-            is_wallet: false,
-        }
+        Leg { account_id: account.account_id(currency), is_wallet: false }
     }
 }
 
@@ -113,16 +104,8 @@ pub async fn post(
     posting: &Posting,
     now_ms: i64,
 ) -> TxResult<()> {
-    let Posting {
-        kind,
-        from,
-        to,
-        money,
-    } = posting;
-    assert_ne!(
-        from.account_id, to.account_id,
-        "a posting moves money between two accounts"
-    );
+    let Posting { kind, from, to, money } = posting;
+    assert_ne!(from.account_id, to.account_id, "a posting moves money between two accounts");
     let amount = money.amount();
     // Balances are updated in account-id order so that two database transactions
     // touching the same accounts lock them in the same order and never deadlock.
@@ -146,15 +129,13 @@ pub async fn post(
     .execute(&mut *conn)
     .await?;
     for (leg, delta) in [(from, -amount), (to, amount)] {
-        sqlx::query(
-            "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&transaction_id)
-        .bind(&leg.account_id)
-        .bind(delta)
-        .bind(money.currency().code())
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)")
+            .bind(&transaction_id)
+            .bind(&leg.account_id)
+            .bind(delta)
+            .bind(money.currency().code())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -177,16 +158,8 @@ async fn apply_delta(conn: &mut AnyConnection, leg: &Leg, delta: i64) -> TxResul
         return Ok(());
     }
     if leg.is_wallet && delta < 0 {
-        Err(Error::conflict(
-            "insufficient_funds",
-            "The wallet does not hold enough funds for this transfer.",
-        )
-        .into())
+        Err(Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.").into())
     } else {
-        Err(Error::conflict(
-            "balance_limit_exceeded",
-            "This transfer would take a balance beyond its limit.",
-        )
-        .into())
+        Err(Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.").into())
     }
 }

@@ -26,10 +26,7 @@ pub struct Refill {
 
 impl Refill {
     pub fn validate(app: &AuthedApp, req: RefillRequest) -> Result<Refill, Error> {
-        Ok(Refill {
-            app: app.clone(),
-            money: money(app, &req.amount, &req.currency)?,
-        })
+        Ok(Refill { app: app.clone(), money: money(app, &req.amount, &req.currency)? })
     }
 }
 
@@ -48,28 +45,16 @@ impl NewTransfer {
         let kind = match TransferType::parse(&req.kind) {
             Some(kind @ (TransferType::Balance | TransferType::Payout)) => kind,
             Some(TransferType::Refill) => {
-                return Err(Error::invalid(
-                    "invalid_type",
-                    "type",
-                    "refills are made with POST /v2/refills",
-                ));
+                return Err(Error::invalid("invalid_type", "type", "refills are made with POST /v2/refills"));
             }
             None => {
-                return Err(Error::invalid(
-                    "invalid_type",
-                    "type",
-                    "type must be balance or payout",
-                ));
+                return Err(Error::invalid("invalid_type", "type", "type must be balance or payout"));
             }
         };
         let direction = match (kind, req.direction.as_deref()) {
             (TransferType::Balance, None) => Some(Direction::default()),
             (TransferType::Balance, Some(d)) => Some(Direction::parse(d).ok_or_else(|| {
-                Error::invalid(
-                    "invalid_direction",
-                    "direction",
-                    "direction must be app_to_user or user_to_app",
-                )
+                Error::invalid("invalid_direction", "direction", "direction must be app_to_user or user_to_app")
             })?),
             (_, None) => None,
             (_, Some(_)) => {
@@ -99,24 +84,16 @@ fn money(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -> Result
             format!("this app's wallets hold {}", app.currency),
         ));
     }
-    Money::from_json(amount, currency)
-        .map_err(|e| Error::invalid("invalid_amount", "amount", e.to_string()))
+    Money::from_json(amount, currency).map_err(|e| Error::invalid("invalid_amount", "amount", e.to_string()))
 }
+
+/// Refills and balance transfers complete in the transaction that creates them.
+const COMPLETES_AT_ONCE: &[TransferStatus] = &[TransferStatus::Pending, TransferStatus::Completed];
 
 pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<Reply> {
     let app = &refill.app;
     let id = new_id(ids::TRANSFER);
-    insert(
-        conn,
-        &id,
-        app,
-        None,
-        TransferType::Refill,
-        None,
-        refill.money,
-        now_ms,
-    )
-    .await?;
+    insert(conn, &id, app, None, TransferType::Refill, None, refill.money, now_ms).await?;
     let posting = Posting {
         kind: "refill",
         from: Leg::system(SystemAccount::RefillSource, app.currency),
@@ -124,14 +101,7 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         money: refill.money,
     };
     post(conn, &app.id, &id, &posting, now_ms).await?;
-    record_path(
-        conn,
-        &id,
-        &[TransferStatus::Pending, TransferStatus::Completed],
-        None,
-        now_ms,
-    )
-    .await?;
+    record_path(conn, &id, COMPLETES_AT_ONCE, None, now_ms).await?;
     announce_created(conn, &app.id, &id, now_ms).await
 }
 
@@ -139,17 +109,7 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
     let app = &t.app;
     let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    insert(
-        conn,
-        &id,
-        app,
-        Some(&t.user_id),
-        t.kind,
-        t.direction,
-        t.money,
-        now_ms,
-    )
-    .await?;
+    insert(conn, &id, app, Some(&t.user_id), t.kind, t.direction, t.money, now_ms).await?;
     let (user, app_wallet) = (Leg::wallet(&user_wallet), Leg::wallet(&app.wallet_id));
     match (t.kind, t.direction) {
         (TransferType::Balance, direction) => {
@@ -157,21 +117,9 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
                 Direction::AppToUser => (app_wallet, user),
                 Direction::UserToApp => (user, app_wallet),
             };
-            let posting = Posting {
-                kind: "balance",
-                from,
-                to,
-                money: t.money,
-            };
+            let posting = Posting { kind: "balance", from, to, money: t.money };
             post(conn, &app.id, &id, &posting, now_ms).await?;
-            record_path(
-                conn,
-                &id,
-                &[TransferStatus::Pending, TransferStatus::Completed],
-                None,
-                now_ms,
-            )
-            .await?;
+            record_path(conn, &id, COMPLETES_AT_ONCE, None, now_ms).await?;
         }
         (TransferType::Payout, _) => {
             // Reserve now: the funds leave the wallet for payout clearing and stay
@@ -203,38 +151,26 @@ pub async fn set_status(
 ) -> TxResult<api::Transfer> {
     let current = load_state(conn, app_id, transfer_id).await?;
     if !current.status.can_become(to) {
-        let code = if to == TransferStatus::Canceled {
-            "transfer_not_cancelable"
-        } else {
-            "invalid_transition"
-        };
+        let code = if to == TransferStatus::Canceled { "transfer_not_cancelable" } else { "invalid_transition" };
         return Err(Error::conflict(
             code,
-            format!(
-                "A {} transfer cannot become {}.",
-                current.status.as_str(),
-                to.as_str()
-            ),
+            format!("A {} transfer cannot become {}.", current.status.as_str(), to.as_str()),
         )
         .into());
     }
     // Compare-and-set: of two concurrent changes from the same status only one wins,
     // so a reservation is never released twice.
-    let updated = sqlx::query(
-        "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-    )
-    .bind(to.as_str())
-    .bind(now_ms)
-    .bind(transfer_id)
-    .bind(current.status.as_str())
-    .execute(&mut *conn)
-    .await?;
+    let updated = sqlx::query("UPDATE transfers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to.as_str())
+        .bind(now_ms)
+        .bind(transfer_id)
+        .bind(current.status.as_str())
+        .execute(&mut *conn)
+        .await?;
     if updated.rows_affected() != 1 {
-        return Err(Error::conflict(
-            "transfer_status_changed",
-            "The transfer changed meanwhile; read it and retry.",
-        )
-        .into());
+        return Err(
+            Error::conflict("transfer_status_changed", "The transfer changed meanwhile; read it and retry.").into()
+        );
     }
     record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
     for posting in postings_for(&current, to) {
@@ -254,11 +190,7 @@ struct TransferState {
     user_wallet: Option<String>,
 }
 
-async fn load_state(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    transfer_id: &str,
-) -> TxResult<TransferState> {
+async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> TxResult<TransferState> {
     let row = sqlx::query(
         "SELECT t.kind, t.status, t.direction, t.amount, t.currency, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
          FROM transfers t JOIN apps a ON a.id = t.app_id LEFT JOIN users u ON u.id = t.user_id
@@ -273,10 +205,7 @@ async fn load_state(
     Ok(TransferState {
         kind: parse_column(&row, "kind", TransferType::parse)?,
         status: parse_column(&row, "status", TransferStatus::parse)?,
-        direction: row
-            .try_get::<Option<String>, _>("direction")?
-            .as_deref()
-            .and_then(Direction::parse),
+        direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
         app_wallet: row.try_get("app_wallet")?,
         user_wallet: row.try_get("user_wallet")?,
@@ -288,13 +217,7 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     use TransferStatus::*;
     let currency = t.money.currency();
     let app = || Leg::wallet(&t.app_wallet);
-    let user = || {
-        Leg::wallet(
-            t.user_wallet
-                .as_deref()
-                .expect("balance transfers and payouts have a user"),
-        )
-    };
+    let user = || Leg::wallet(t.user_wallet.as_deref().expect("balance transfers and payouts have a user"));
     let clearing = || Leg::system(SystemAccount::PayoutClearing, currency);
     let external = || Leg::system(SystemAccount::ExternalPayouts, currency);
     let (kind, from, to) = match (t.kind, t.status, to) {
@@ -307,19 +230,12 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
             Direction::AppToUser => ("balance_reversal", user(), app()),
             Direction::UserToApp => ("balance_reversal", app(), user()),
         },
-        (TransferType::Refill, Completed, Reversed) => (
-            "refill_reversal",
-            app(),
-            Leg::system(SystemAccount::RefillSource, currency),
-        ),
+        (TransferType::Refill, Completed, Reversed) => {
+            ("refill_reversal", app(), Leg::system(SystemAccount::RefillSource, currency))
+        }
         _ => return Vec::new(),
     };
-    vec![Posting {
-        kind,
-        from,
-        to,
-        money: t.money,
-    }]
+    vec![Posting { kind, from, to, money: t.money }]
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -360,10 +276,7 @@ async fn record_path(
 ) -> TxResult<()> {
     let mut from = TransferStatus::Created;
     for &to in path {
-        assert!(
-            from.can_become(to),
-            "{from:?} → {to:?} is not an allowed transition"
-        );
+        assert!(from.can_become(to), "{from:?} → {to:?} is not an allowed transition");
         record_change(conn, id, Some(from), to, reason, now_ms).await?;
         from = to;
     }
@@ -397,12 +310,7 @@ async fn record_change(
     Ok(())
 }
 
-async fn announce_created(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    id: &str,
-    now_ms: i64,
-) -> TxResult<Reply> {
+async fn announce_created(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
     let transfer = get(conn, app_id, id).await?;
     events::record(conn, app_id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
     Ok(Reply::json(StatusCode::CREATED, &transfer)?)
@@ -414,8 +322,7 @@ pub fn not_found() -> Error {
 
 fn parse_column<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, Error> {
     let raw: String = row.try_get(column)?;
-    parse(&raw)
-        .ok_or_else(|| Error::internal(format!("unexpected {column} {raw:?} in the database")))
+    parse(&raw).ok_or_else(|| Error::internal(format!("unexpected {column} {raw:?} in the database")))
 }
 
 // ---- reads -------------------------------------------------------------------------
@@ -454,15 +361,8 @@ impl HistoryFilter {
     }
 }
 
-pub async fn get(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    transfer_id: &str,
-) -> Result<api::Transfer, Error> {
-    let filter = HistoryFilter {
-        transfer_id: Some(transfer_id.to_string()),
-        ..Default::default()
-    };
+pub async fn get(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> Result<api::Transfer, Error> {
+    let filter = HistoryFilter { transfer_id: Some(transfer_id.to_string()), ..Default::default() };
     let mut found = fetch_transfers(conn, app_id, &filter, i64::MAX, 1).await?;
     found.pop().ok_or_else(not_found)
 }
@@ -495,10 +395,7 @@ async fn fetch_transfers(
         query = query.bind(arg);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
     let mut transactions = group_by_transfer(fetch_transactions(conn, app_id, &ids).await?);
     let mut history = fetch_history(conn, &ids).await?;
     rows.iter()
@@ -508,10 +405,7 @@ async fn fetch_transfers(
                 kind: parse_column(row, "kind", TransferType::parse)?,
                 status: parse_column(row, "status", TransferStatus::parse)?,
                 user_id: row.try_get("user_id")?,
-                direction: row
-                    .try_get::<Option<String>, _>("direction")?
-                    .as_deref()
-                    .and_then(Direction::parse),
+                direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
                 amount: row.try_get("amount")?,
                 currency: row.try_get("currency")?,
                 transactions: transactions.remove(&id).unwrap_or_default(),
@@ -524,9 +418,7 @@ async fn fetch_transfers(
         .collect()
 }
 
-fn group_by_transfer(
-    transactions: Vec<api::Transaction>,
-) -> HashMap<String, Vec<api::Transaction>> {
+fn group_by_transfer(transactions: Vec<api::Transaction>) -> HashMap<String, Vec<api::Transaction>> {
     let mut grouped: HashMap<String, Vec<api::Transaction>> = HashMap::new();
     for t in transactions {
         grouped.entry(t.transfer_id.clone()).or_default().push(t);
@@ -535,10 +427,7 @@ fn group_by_transfer(
 }
 
 fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 async fn fetch_history(
@@ -560,15 +449,12 @@ async fn fetch_history(
     }
     for row in query.fetch_all(conn).await? {
         let from: Option<String> = row.try_get("from_status")?;
-        grouped
-            .entry(row.try_get("transfer_id")?)
-            .or_default()
-            .push(api::StatusChange {
-                status: parse_column(&row, "to_status", TransferStatus::parse)?,
-                previous_status: from.as_deref().and_then(TransferStatus::parse),
-                reason: row.try_get("reason")?,
-                at: rfc3339_from_unix_ms(row.try_get("created_at")?),
-            });
+        grouped.entry(row.try_get("transfer_id")?).or_default().push(api::StatusChange {
+            status: parse_column(&row, "to_status", TransferStatus::parse)?,
+            previous_status: from.as_deref().and_then(TransferStatus::parse),
+            reason: row.try_get("reason")?,
+            at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        });
     }
     Ok(grouped)
 }
@@ -594,17 +480,10 @@ pub async fn list_transactions(
     Ok(page.finish(found))
 }
 
-pub async fn get_transaction(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    id: &str,
-) -> Result<api::Transaction, Error> {
+pub async fn get_transaction(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::Transaction, Error> {
     let args = vec![Arg::Text(app_id.to_string()), Arg::Text(id.to_string())];
     let found = transactions_where(conn, "x.app_id = $1 AND x.id = $2", args, "x.seq").await?;
-    found
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::not_found("transaction_not_found", "No such transaction."))
+    found.into_iter().next().ok_or_else(|| Error::not_found("transaction_not_found", "No such transaction."))
 }
 
 /// The transactions of the given transfers, oldest first.
@@ -616,10 +495,7 @@ async fn fetch_transactions(
     if transfer_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let where_sql = format!(
-        "x.app_id = $1 AND x.transfer_id IN ({})",
-        placeholders(2, transfer_ids.len())
-    );
+    let where_sql = format!("x.app_id = $1 AND x.transfer_id IN ({})", placeholders(2, transfer_ids.len()));
     let mut args = vec![Arg::Text(app_id.to_string())];
     args.extend(transfer_ids.iter().cloned().map(Arg::Text));
     transactions_where(conn, &where_sql, args, "x.seq").await
@@ -653,19 +529,11 @@ async fn transactions_where(
     }
     let rows = query.fetch_all(conn).await?;
     // Rows come ordered by transaction, so a transaction's two entries are adjacent.
-    let mut out: Vec<(
-        api::Transaction,
-        Option<api::AccountRef>,
-        Option<api::AccountRef>,
-    )> = Vec::new();
+    let mut out: Vec<(api::Transaction, Option<api::AccountRef>, Option<api::AccountRef>)> = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
         if out.last().is_none_or(|(t, _, _)| t.id != id) {
-            let placeholder = api::AccountRef {
-                kind: String::new(),
-                wallet_id: None,
-                user_id: None,
-            };
+            let placeholder = api::AccountRef { kind: String::new(), wallet_id: None, user_id: None };
             out.push((
                 api::Transaction {
                     id,
@@ -683,11 +551,7 @@ async fn transactions_where(
         }
         let kind: String = row.try_get("account_kind")?;
         let account = api::AccountRef {
-            wallet_id: if kind.ends_with("_wallet") {
-                Some(row.try_get("account_id")?)
-            } else {
-                None
-            },
+            wallet_id: if kind.ends_with("_wallet") { Some(row.try_get("account_id")?) } else { None },
             user_id: row.try_get("account_user")?,
             kind,
         };
@@ -705,10 +569,7 @@ async fn transactions_where(
                 t.destination = destination;
                 Ok(t)
             }
-            _ => Err(Error::internal(format!(
-                "transaction {} does not have two legs",
-                t.id
-            ))),
+            _ => Err(Error::internal(format!("transaction {} does not have two legs", t.id))),
         })
         .collect()
 }

@@ -51,11 +51,7 @@ impl Store {
                 let url = sqlite_url(database_url);
                 let write = sqlite_pool(&url, 1, false).await?;
                 let read = sqlite_pool(&url, max_connections.max(2), true).await?;
-                Ok(Store {
-                    backend,
-                    read,
-                    write,
-                })
+                Ok(Store { backend, read, write })
             }
             Backend::Postgres => {
                 let options: AnyConnectOptions = database_url.parse()?;
@@ -64,11 +60,7 @@ impl Store {
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
-                Ok(Store {
-                    backend,
-                    read: pool.clone(),
-                    write: pool,
-                })
+                Ok(Store { backend, read: pool.clone(), write: pool })
             }
         }
     }
@@ -103,9 +95,7 @@ fn backend_of(database_url: &str) -> Result<Backend, sqlx::Error> {
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Backend::Postgres)
     } else {
-        Err(sqlx::Error::Configuration(
-            "DATABASE_URL must start with sqlite: or postgres://".into(),
-        ))
+        Err(sqlx::Error::Configuration("DATABASE_URL must start with sqlite: or postgres://".into()))
     }
 }
 
@@ -120,11 +110,7 @@ fn sqlite_url(database_url: &str) -> String {
     }
 }
 
-async fn sqlite_pool(
-    url: &str,
-    max_connections: u32,
-    read_only: bool,
-) -> Result<AnyPool, sqlx::Error> {
+async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result<AnyPool, sqlx::Error> {
     let options: AnyConnectOptions = url.parse()?;
     AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -139,8 +125,7 @@ async fn sqlite_pool(
                 ))
                 .await?;
                 if read_only {
-                    conn.execute(sqlx::raw_sql("PRAGMA query_only = ON;"))
-                        .await?;
+                    conn.execute(sqlx::raw_sql("PRAGMA query_only = ON;")).await?;
                 }
                 Ok(())
             })
@@ -154,10 +139,7 @@ async fn sqlite_pool(
 pub fn is_retryable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
-            matches!(
-                db.code().as_deref(),
-                Some("40001" | "40P01" | "5" | "6" | "517" | "262")
-            )
+            matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "262"))
         }
         _ => false,
     }
@@ -169,10 +151,7 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A new object id: `prefix` + 24 random base-62 characters (~143 bits).

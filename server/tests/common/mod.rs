@@ -22,8 +22,7 @@ pub const OPERATOR_KEY: &str = "test-operator-key";
 /// The PostgreSQL server the suite creates its databases on. The PostgreSQL tests
 /// fail (never skip) when it cannot be reached.
 pub fn postgres_admin_url() -> String {
-    std::env::var("DOTS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DOTS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[derive(Clone)]
@@ -61,10 +60,7 @@ impl Resp {
     }
 
     pub fn id(&self) -> String {
-        self.json["id"]
-            .as_str()
-            .expect("response has an id")
-            .to_string()
+        self.json["id"].as_str().expect("response has an id").to_string()
     }
 }
 
@@ -78,19 +74,13 @@ where
     let (database_url, cleanup) = fresh_database(backend).await;
     let app = TestApp::start(&database_url).await;
     let outcome = tokio::spawn(scenario(app.clone())).await;
-    let report = dots_server::ledger::check(&app.store)
-        .await
-        .expect("ledger check ran");
+    let report = dots_server::ledger::check(&app.store).await.expect("ledger check ran");
     app.store.close().await;
     cleanup.run().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic.into_panic());
     }
-    assert!(
-        report.is_ok(),
-        "ledger check failed: {:#?}",
-        report.violations
-    );
+    assert!(report.is_ok(), "ledger check failed: {:#?}", report.violations);
 }
 
 /// Declares each scenario once per backend: `mod sqlite { fn x() }` and `mod postgres { fn x() }`.
@@ -129,9 +119,7 @@ impl Cleanup {
             }
             Cleanup::Postgres(name) => {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-                    let _ = admin
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await;
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
                 }
             }
         }
@@ -144,27 +132,16 @@ pub async fn fresh_database(backend: Backend) -> (String, Cleanup) {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("dots-test-{suffix}"));
             std::fs::create_dir_all(&dir).expect("temp dir");
-            (
-                format!("sqlite://{}", dir.join("dots.db").display()),
-                Cleanup::Sqlite(dir),
-            )
+            (format!("sqlite://{}", dir.join("dots.db").display()), Cleanup::Sqlite(dir))
         }
         Backend::Postgres => {
             let admin_url = postgres_admin_url();
             let mut admin = sqlx::PgConnection::connect(&admin_url)
                 .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {admin_url} is required for this test: {e}")
-                });
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required for this test: {e}"));
             let name = format!("dots_test_{suffix}");
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .expect("create test database");
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .unwrap_or(&admin_url);
+            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
             (format!("{base}/{name}"), Cleanup::Postgres(name))
         }
     }
@@ -174,12 +151,7 @@ impl TestApp {
     pub async fn start(database_url: &str) -> TestApp {
         let store = Store::open(database_url, 16).await.expect("open store");
         let state = AppState::new(store.clone(), Some(OPERATOR_KEY));
-        TestApp {
-            router: router(state.clone()),
-            state,
-            store,
-            database_url: database_url.to_string(),
-        }
+        TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() }
     }
 
     pub async fn call(
@@ -200,72 +172,36 @@ impl TestApp {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let req = req
-            .body(Body::from(body.unwrap_or("").to_string()))
-            .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router is infallible");
+        let req = req.body(Body::from(body.unwrap_or("").to_string())).expect("request");
+        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            bytes,
-            json,
-        }
+        Resp { status, headers, bytes, json }
     }
 
     pub async fn post(&self, creds: &Creds, path: &str, body: Value) -> Resp {
-        self.call(
-            Method::POST,
-            path,
-            Some(&basic(creds)),
-            &[],
-            Some(&body.to_string()),
-        )
-        .await
+        self.call(Method::POST, path, Some(&basic(creds)), &[], Some(&body.to_string())).await
     }
 
     pub async fn post_with_key(&self, creds: &Creds, path: &str, key: &str, body: Value) -> Resp {
-        self.call(
-            Method::POST,
-            path,
-            Some(&basic(creds)),
-            &[("idempotency-key", key)],
-            Some(&body.to_string()),
-        )
-        .await
+        self.call(Method::POST, path, Some(&basic(creds)), &[("idempotency-key", key)], Some(&body.to_string())).await
     }
 
     pub async fn post_raw(&self, creds: &Creds, path: &str, body: &str) -> Resp {
-        self.call(Method::POST, path, Some(&basic(creds)), &[], Some(body))
-            .await
+        self.call(Method::POST, path, Some(&basic(creds)), &[], Some(body)).await
     }
 
     pub async fn get(&self, creds: &Creds, path: &str) -> Resp {
-        self.call(Method::GET, path, Some(&basic(creds)), &[], None)
-            .await
+        self.call(Method::GET, path, Some(&basic(creds)), &[], None).await
     }
 
     /// A new app through `POST /v2/apps`, as the operator.
     pub async fn create_app(&self, name: &str) -> Creds {
         let bearer = format!("Bearer {OPERATOR_KEY}");
         let body = json!({ "name": name }).to_string();
-        let r = self
-            .call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body))
-            .await;
+        let r = self.call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
         Creds {
             id: r.json["id"].as_str().unwrap().into(),
@@ -276,21 +212,13 @@ impl TestApp {
 
     /// A user with a unique valid US number.
     pub async fn create_user(&self, creds: &Creds) -> String {
-        let r = self
-            .post(creds, "/v2/users", user_body(&unique_phone()))
-            .await;
+        let r = self.post(creds, "/v2/users", user_body(&unique_phone())).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
         r.id()
     }
 
     pub async fn refill(&self, creds: &Creds, amount: i64) {
-        let r = self
-            .post(
-                creds,
-                "/v2/refills",
-                json!({"amount": amount, "currency": "USD"}),
-            )
-            .await;
+        let r = self.post(creds, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     }
 
@@ -305,14 +233,9 @@ impl TestApp {
 
     /// `(available, pending)` of a user's wallet.
     pub async fn user_wallet(&self, creds: &Creds, user_id: &str) -> (i64, i64) {
-        let r = self
-            .get(creds, &format!("/v2/users/{user_id}/wallet"))
-            .await;
+        let r = self.get(creds, &format!("/v2/users/{user_id}/wallet")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.json);
-        (
-            r.json["available"].as_i64().unwrap(),
-            r.json["pending"].as_i64().unwrap(),
-        )
+        (r.json["available"].as_i64().unwrap(), r.json["pending"].as_i64().unwrap())
     }
 
     pub async fn app_available(&self, creds: &Creds) -> i64 {
@@ -325,44 +248,20 @@ impl TestApp {
     pub async fn snapshot(&self) -> Vec<String> {
         let mut conn = self.store.reader().acquire().await.unwrap();
         let mut out = Vec::new();
-        for table in [
-            "apps",
-            "users",
-            "accounts",
-            "transfers",
-            "transfer_status_changes",
-            "transactions",
-            "entries",
-            "events",
-        ] {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
+        for table in
+            ["apps", "users", "accounts", "transfers", "transfer_status_changes", "transactions", "entries", "events"]
+        {
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap();
             out.push(format!("{table}={n}"));
         }
-        for row in sqlx::query("SELECT id, balance FROM accounts ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
-        {
-            out.push(format!(
-                "{}:{}",
-                row.get::<String, _>(0),
-                row.get::<i64, _>(1)
-            ));
+        for row in sqlx::query("SELECT id, balance FROM accounts ORDER BY id").fetch_all(&mut *conn).await.unwrap() {
+            out.push(format!("{}:{}", row.get::<String, _>(0), row.get::<i64, _>(1)));
         }
-        for row in sqlx::query("SELECT id, status, updated_at FROM transfers ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
+        for row in
+            sqlx::query("SELECT id, status, updated_at FROM transfers ORDER BY id").fetch_all(&mut *conn).await.unwrap()
         {
-            out.push(format!(
-                "{}:{}:{}",
-                row.get::<String, _>(0),
-                row.get::<String, _>(1),
-                row.get::<i64, _>(2)
-            ));
+            out.push(format!("{}:{}:{}", row.get::<String, _>(0), row.get::<String, _>(1), row.get::<i64, _>(2)));
         }
         out
     }
@@ -375,10 +274,7 @@ impl TestApp {
 
 pub fn basic(creds: &Creds) -> String {
     let raw = format!("{}:{}", creds.client_id, creds.secret);
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 pub fn user_body(phone: &str) -> Value {
