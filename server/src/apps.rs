@@ -14,6 +14,7 @@ use crate::store::{new_id, random_base62};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthedApp {
     pub id: String,
+    pub name: String,
     pub currency: Currency,
     pub wallet_id: String,
 }
@@ -96,7 +97,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
 /// and an unknown client id costs the same hash as a known one.
 pub async fn authenticate(conn: &mut AnyConnection, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
     let offered = hash_secret(api_secret);
-    let row = sqlx::query("SELECT id, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
+    let row = sqlx::query("SELECT id, name, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
         .bind(client_id)
         .fetch_optional(conn)
         .await?;
@@ -112,6 +113,7 @@ pub async fn authenticate(conn: &mut AnyConnection, client_id: &str, api_secret:
     let currency: String = row.try_get("currency")?;
     Ok(AuthedApp {
         id: row.try_get("id")?,
+        name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
     })
@@ -126,4 +128,95 @@ pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wa
         pending: 0,
         currency: app.currency.code().to_string(),
     })
+}
+
+/// The app's payout rules. A field left out keeps its rule; `"off"` turns it off.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRulesRequest {
+    /// Payouts above this many minor units wait for review (`POST …/approve`).
+    #[serde(default)]
+    pub review_threshold: Option<RuleValue>,
+    /// A user's first payout above this waits for review.
+    #[serde(default)]
+    pub first_payout_review_threshold: Option<RuleValue>,
+    /// A tax id is required once a user's payouts this calendar year exceed this.
+    #[serde(default)]
+    pub tax_id_threshold: Option<RuleValue>,
+}
+
+/// A threshold in minor units, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RuleValue {
+    Amount(i64),
+    Off(Off),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Off {
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppRules {
+    pub app_id: String,
+    /// `(column, new value)`; `None` turns the rule off.
+    pub changes: Vec<(&'static str, Option<i64>)>,
+}
+
+impl AppRules {
+    pub fn validate(app: &AuthedApp, req: AppRulesRequest) -> Result<AppRules, Error> {
+        let mut changes = Vec::new();
+        for (column, value) in [
+            ("review_threshold", req.review_threshold),
+            ("first_payout_review_threshold", req.first_payout_review_threshold),
+            ("tax_id_threshold", req.tax_id_threshold),
+        ] {
+            match value {
+                None => {}
+                Some(RuleValue::Off(_)) => changes.push((column, None)),
+                Some(RuleValue::Amount(n)) if (0..=dots_shared::money::MAX_AMOUNT_MINOR).contains(&n) => {
+                    changes.push((column, Some(n)))
+                }
+                Some(RuleValue::Amount(_)) => {
+                    return Err(Error::invalid(
+                        "invalid_amount",
+                        column,
+                        format!("{column} must be 0 or more minor units, or \"off\""),
+                    ));
+                }
+            }
+        }
+        Ok(AppRules { app_id: app.id.clone(), changes })
+    }
+}
+
+pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules, _now_ms: i64) -> TxResult<Reply> {
+    for (column, value) in &rules.changes {
+        // `column` comes from the fixed list in `AppRules::validate`, never from input.
+        sqlx::query(&format!("UPDATE apps SET {column} = $1 WHERE id = $2"))
+            .bind(*value)
+            .bind(&rules.app_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Reply::json(StatusCode::OK, &get_rules(conn, &rules.app_id).await?)?)
+}
+
+pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<serde_json::Value, Error> {
+    let row =
+        sqlx::query("SELECT review_threshold, first_payout_review_threshold, tax_id_threshold FROM apps WHERE id = $1")
+            .bind(app_id)
+            .fetch_one(conn)
+            .await?;
+    let rule = |c: &str| -> Result<serde_json::Value, Error> {
+        Ok(row.try_get::<Option<i64>, _>(c)?.map(serde_json::Value::from).unwrap_or_else(|| "off".into()))
+    };
+    Ok(serde_json::json!({
+        "review_threshold": rule("review_threshold")?,
+        "first_payout_review_threshold": rule("first_payout_review_threshold")?,
+        "tax_id_threshold": rule("tax_id_threshold")?,
+    }))
 }

@@ -17,21 +17,58 @@ use axum::http::StatusCode;
 use dots_shared::TransferStatus;
 use sqlx::{AnyConnection, Row};
 
-use crate::apps::{self, NewApp};
+use std::sync::Arc;
+
+use crate::apps::{self, AppRules, NewApp};
+use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
 use crate::ledger::transfers::{self, NewTransfer, Refill};
+use crate::payout_methods::{self, NewPayoutMethod};
+use crate::services::Services;
 use crate::store::{Store, is_retryable, now_ms};
 use crate::users::{self, NewUser};
+use crate::verify::{self, Checked, NewCode};
 
 #[derive(Debug, Clone)]
 pub enum Command {
     CreateApp(NewApp),
+    UpdateAppRules(AppRules),
     CreateUser(NewUser),
+    StartVerification(NewCode),
+    CheckUserVerification {
+        app_id: String,
+        user_id: String,
+        code: String,
+    },
+    UpdateCompliance(ComplianceUpdate),
+    CreatePayoutMethod(NewPayoutMethod),
+    DeletePayoutMethod {
+        app_id: String,
+        user_id: String,
+        id: String,
+    },
     Refill(Refill),
+    /// A balance transfer or a payout.
     CreateTransfer(NewTransfer),
     CancelTransfer {
         app_id: String,
         transfer_id: String,
+    },
+    /// A flagged payout's review: approved → `pending`, denied → `canceled`.
+    ReviewTransfer {
+        app_id: String,
+        transfer_id: String,
+        approve: bool,
+    },
+    MarkPayoutSubmitting {
+        app_id: String,
+        transfer_id: String,
+        rail: String,
+    },
+    RecordRailRef {
+        app_id: String,
+        transfer_id: String,
+        rail_ref: String,
     },
     /// The ledger's own status change: the payout worker and tests use it.
     SetTransferStatus {
@@ -43,8 +80,44 @@ pub enum Command {
 }
 
 impl Command {
-    async fn apply(&self, conn: &mut AnyConnection, now_ms: i64) -> TxResult<Reply> {
+    async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
         match self {
+            Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
+            Command::StartVerification(code) => {
+                Ok(Reply::json(StatusCode::CREATED, &verify::start(conn, code, now_ms).await?)?)
+            }
+            Command::CheckUserVerification { app_id, user_id, code } => {
+                let subject = format!("user:{user_id}");
+                match verify::check(conn, &services.keys, app_id, &subject, code, now_ms).await? {
+                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
+                    Checked::Verified { .. } => {
+                        let user = users::mark_verified(conn, app_id, user_id, now_ms).await?;
+                        Ok(Reply::json(StatusCode::OK, &user)?)
+                    }
+                }
+            }
+            Command::UpdateCompliance(update) => compliance::update(conn, update, now_ms).await,
+            Command::CreatePayoutMethod(method) => payout_methods::create(conn, method, now_ms).await,
+            Command::DeletePayoutMethod { app_id, user_id, id } => {
+                payout_methods::delete(conn, app_id, user_id, id, now_ms).await
+            }
+            Command::ReviewTransfer { app_id, transfer_id, approve } => {
+                let (to, reason) = if *approve {
+                    (TransferStatus::Pending, "approved_in_review")
+                } else {
+                    (TransferStatus::Canceled, "denied_in_review")
+                };
+                let t = transfers::review(conn, app_id, transfer_id, to, reason, now_ms).await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            }
+            Command::MarkPayoutSubmitting { app_id, transfer_id, rail } => {
+                transfers::mark_submitting(conn, app_id, transfer_id, rail, now_ms).await?;
+                Ok(Reply::json(StatusCode::OK, &serde_json::json!({}))?)
+            }
+            Command::RecordRailRef { app_id, transfer_id, rail_ref } => {
+                transfers::record_rail_ref(conn, app_id, transfer_id, rail_ref).await?;
+                Ok(Reply::json(StatusCode::OK, &serde_json::json!({}))?)
+            }
             Command::CreateApp(app) => apps::create(conn, app, now_ms).await,
             Command::CreateUser(user) => users::create(conn, user, now_ms).await,
             Command::Refill(refill) => transfers::refill(conn, refill, now_ms).await,
@@ -89,11 +162,12 @@ const MAX_ATTEMPTS: u32 = 5;
 #[derive(Clone)]
 pub struct Writer {
     store: Store,
+    services: Arc<Services>,
 }
 
 impl Writer {
-    pub fn new(store: Store) -> Writer {
-        Writer { store }
+    pub fn new(store: Store, services: Arc<Services>) -> Writer {
+        Writer { store, services }
     }
 
     /// Runs `command` once per idempotency key. `Ok` carries every final answer,
@@ -123,7 +197,7 @@ impl Writer {
             return Ok(earlier);
         }
         sqlx::query("SAVEPOINT command").execute(&mut *tx).await?;
-        let reply = match command.apply(&mut tx, now).await {
+        let reply = match command.apply(&mut tx, &self.services, now).await {
             Ok(reply) => {
                 sqlx::query("RELEASE SAVEPOINT command").execute(&mut *tx).await?;
                 reply

@@ -42,6 +42,11 @@ impl Error {
         Error::new(StatusCode::CONFLICT, "conflict", code, message)
     }
 
+    /// 429: too many requests of this kind; try later.
+    pub fn rate_limited(code: &'static str, message: impl Into<String>) -> Error {
+        Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", code, message)
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Error {
         Error::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "service_unavailable", message)
     }

@@ -8,6 +8,11 @@ use crate::error::{Error, TxResult};
 use crate::store::new_id;
 
 pub const USER_CREATED: &str = "user.created";
+pub const USER_VERIFIED: &str = "user.verified";
+pub const PAYOUT_LINK_CREATED: &str = "payout_link.created";
+pub const PAYOUT_LINK_CLAIMED: &str = "payout_link.claimed";
+pub const PAYOUT_LINK_CANCELED: &str = "payout_link.canceled";
+pub const FLOW_COMPLETED: &str = "flow.completed";
 pub const TRANSFER_CREATED: &str = "transfer.created";
 pub const TRANSFER_UPDATED: &str = "transfer.updated";
 

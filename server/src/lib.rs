@@ -3,14 +3,21 @@
 
 pub mod apps;
 pub mod commands;
+pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod http;
 pub mod ledger;
 pub mod lists;
+pub mod payout_methods;
+pub mod payouts;
+pub mod secrets;
+pub mod services;
+pub mod sms;
 pub mod store;
 pub mod users;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -22,8 +29,14 @@ use store::Store;
 pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
     users::warm_up();
-    let state = http::AppState::new(store.clone(), settings.operator_key.as_deref());
+    let state = http::AppState::new(store.clone(), settings)?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
+    tokio::spawn(payouts::run_worker(
+        store.clone(),
+        state.writer.clone(),
+        state.services.clone(),
+        Duration::from_millis(settings.worker_interval_ms),
+    ));
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,

@@ -79,7 +79,8 @@ async fn create_app(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box
     let request = dots_shared::api::CreateAppRequest { name, currency };
     let new_app = dots_server::apps::NewApp::validate(request).map_err(|e| e.message)?;
     let store = Store::open(&settings.database_url, 2).await?;
-    let reply = Writer::new(store.clone()).submit(None, Command::CreateApp(new_app)).await?;
+    let services = std::sync::Arc::new(dots_server::services::Services::new(settings, &store)?);
+    let reply = Writer::new(store.clone(), services).submit(None, Command::CreateApp(new_app)).await?;
     store.close().await;
     if !reply.status.is_success() {
         return Err(String::from_utf8_lossy(&reply.body).into_owned().into());

@@ -206,6 +206,23 @@ pub async fn list(conn: &mut AnyConnection, app_id: &str, page: &Page) -> Result
     Ok(page.finish(users))
 }
 
+/// Records that the user proved their phone number, once, and announces it.
+pub async fn mark_verified(conn: &mut AnyConnection, app_id: &str, user_id: &str, now_ms: i64) -> TxResult<api::User> {
+    let marked = sqlx::query(
+        "UPDATE users SET phone_verified_at = $1 WHERE id = $2 AND app_id = $3 AND phone_verified_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(user_id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    let user = get(conn, app_id, user_id).await?;
+    if marked.rows_affected() == 1 {
+        events::record(conn, app_id, events::USER_VERIFIED, &user, now_ms).await?;
+    }
+    Ok(user)
+}
+
 /// The user's id and wallet, or `user_not_found` (also for another app's user).
 pub async fn wallet_of(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<String, Error> {
     if !ids::has_shape(user_id, ids::USER) {

@@ -267,7 +267,7 @@ async fn bad_amounts_and_currencies_are_refused_and_change_nothing(t: TestApp) {
 
 async fn bad_transfers_are_refused_and_change_nothing(t: TestApp) {
     let app = t.create_app("Acme").await;
-    let user = t.create_user(&app).await;
+    let user = t.create_payee(&app).await;
     t.refill(&app, 1_000).await;
     let before = t.snapshot().await;
     let transfer = |fields: Value| {
@@ -341,12 +341,12 @@ async fn balance_transfers_move_money_both_ways(t: TestApp) {
 
 async fn payouts_reserve_funds_and_cancel_releases_them(t: TestApp) {
     let app = t.create_app("Acme").await;
-    let user = t.create_user(&app).await;
+    let user = t.create_payee(&app).await;
     t.refill(&app, 5_000).await;
     t.transfer(&app, "balance", &user, 3_000).await;
     let payout = t.transfer(&app, "payout", &user, 1_200).await;
     assert_eq!(payout.status, StatusCode::CREATED, "{}", payout.json);
-    assert_eq!(payout.json["status"], "pending");
+    assert_eq!(payout.json["status"], "created", "reserved, waiting for the payout worker");
     assert_eq!(payout.json["transactions"][0]["type"], "payout_reserve");
     assert_eq!(t.user_wallet(&app, &user).await, (1_800, 1_200));
 
@@ -379,7 +379,7 @@ async fn payouts_reserve_funds_and_cancel_releases_them(t: TestApp) {
 
 async fn apps_cannot_see_or_touch_each_others_objects(t: TestApp) {
     let (a, b) = (t.create_app("A").await, t.create_app("B").await);
-    let user = t.create_user(&a).await;
+    let user = t.create_payee(&a).await;
     t.refill(&a, 5_000).await;
     let transfer = t.transfer(&a, "payout", &user, 1).await;
     assert_eq!(transfer.status, StatusCode::CONFLICT, "the user has no funds yet");
@@ -421,7 +421,7 @@ async fn apps_cannot_see_or_touch_each_others_objects(t: TestApp) {
 
 async fn lists_page_newest_first_and_filter(t: TestApp) {
     let app = t.create_app("Acme").await;
-    let (u1, u2) = (t.create_user(&app).await, t.create_user(&app).await);
+    let (u1, u2) = (t.create_payee(&app).await, t.create_payee(&app).await);
     t.refill(&app, 10_000).await;
     let mut made = Vec::new();
     for i in 1..=5 {
@@ -451,7 +451,7 @@ async fn lists_page_newest_first_and_filter(t: TestApp) {
 
     let of_u2 = t.get(&app, &format!("/v2/transfers?user_id={u2}")).await;
     assert_eq!(of_u2.json["data"].as_array().unwrap().len(), 2);
-    let pending = t.get(&app, "/v2/transfers?status=pending").await;
+    let pending = t.get(&app, "/v2/transfers?status=created").await;
     assert_eq!(pending.json["data"].as_array().unwrap().len(), 1);
     assert_eq!(pending.json["data"][0]["id"], payout.as_str());
     let u1_completed = t.get(&app, &format!("/v2/transfers?user_id={u1}&status=completed")).await;

@@ -190,7 +190,7 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                         user: Some(*user),
                         amount: *amount,
                         to_user: false,
-                        status: TransferStatus::Pending,
+                        status: TransferStatus::Created,
                     });
                 } else {
                     prop_assert_eq!(r.code(), "insufficient_funds", "{}", r.json);
@@ -273,7 +273,7 @@ fn random_sequences_keep_the_ledger_whole(backend: Backend) {
             let app = t.create_app("prop").await;
             let mut users = Vec::new();
             for _ in 0..USERS {
-                users.push(t.create_user(&app).await);
+                users.push(t.create_payee(&app).await);
             }
             run_sequence(&Case { t: t.clone(), app, users }, &ops).await
         })

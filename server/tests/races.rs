@@ -57,7 +57,7 @@ fn tally(responses: &[common::Resp]) -> (usize, usize) {
 
 async fn hundred_payouts_against_a_wallet_funded_for_ten(t: TestApp) {
     let app = t.create_app("Acme").await;
-    let user = t.create_user(&app).await;
+    let user = t.create_payee(&app).await;
     t.refill(&app, 10 * DEBIT).await;
     assert_eq!(t.transfer(&app, "balance", &user, 10 * DEBIT).await.status, StatusCode::CREATED);
 
@@ -114,7 +114,7 @@ async fn fifty_requests_with_one_idempotency_key_make_one_transfer(t: TestApp) {
 
 async fn concurrent_cancels_release_a_payout_once(t: TestApp) {
     let app = t.create_app("Acme").await;
-    let user = t.create_user(&app).await;
+    let user = t.create_payee(&app).await;
     t.refill(&app, 1_000).await;
     t.transfer(&app, "balance", &user, 1_000).await;
     let payout = t.transfer(&app, "payout", &user, 600).await.id();

@@ -48,6 +48,20 @@ pub struct CreateTransferRequest {
     /// Balance transfers only: `app_to_user` (default) or `user_to_app`.
     #[serde(default)]
     pub direction: Option<String>,
+    /// Payouts only: where the money goes; the user's newest method when absent.
+    #[serde(default)]
+    pub payout_method_id: Option<String>,
+}
+
+/// `POST /v2/payouts`: a payout transfer out of the user's wallet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutRequest {
+    pub user_id: String,
+    pub amount: serde_json::Number,
+    pub currency: String,
+    #[serde(default)]
+    pub payout_method_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +111,8 @@ pub struct Transfer {
     pub currency: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_method_id: Option<String>,
     pub transactions: Vec<Transaction>,
     pub status_history: Vec<StatusChange>,
     pub created_at: String,

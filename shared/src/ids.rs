@@ -7,6 +7,10 @@ pub const WALLET: &str = "wal_";
 pub const TRANSFER: &str = "tr_";
 pub const TRANSACTION: &str = "txn_";
 pub const EVENT: &str = "evt_";
+pub const VERIFICATION: &str = "ver_";
+pub const PAYOUT_METHOD: &str = "pm_";
+pub const PAYOUT_LINK: &str = "pl_";
+pub const FLOW: &str = "flow_";
 pub const CLIENT_ID: &str = "ci_";
 pub const API_SECRET: &str = "sk_";
 

@@ -10,6 +10,36 @@ pub fn rfc3339_from_unix_ms(unix_ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
 }
 
+/// Milliseconds since the epoch at 00:00 UTC on 1 January of `unix_ms`'s year.
+pub fn start_of_year_ms(unix_ms: i64) -> i64 {
+    let (year, _, _) = civil_from_days(unix_ms.div_euclid(86_400_000));
+    days_from_civil(year, 1, 1) * 86_400_000
+}
+
+/// Parses `YYYY-MM-DD` into (year, month, day) if it is a real calendar date.
+pub fn parse_date(s: &str) -> Option<(i64, u32, u32)> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year: i64 = s[0..4].parse().ok()?;
+    let month: u32 = s[5..7].parse().ok()?;
+    let day: u32 = s[8..10].parse().ok()?;
+    let days = days_from_civil(year, month, day);
+    (civil_from_days(days) == (year, month, day) && (1..=12).contains(&month)).then_some((year, month, day))
+}
+
+/// Howard Hinnant's civil-to-days algorithm.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -34,5 +64,18 @@ mod tests {
         assert_eq!(rfc3339_from_unix_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_from_unix_ms(1_795_504_389_123), "2026-11-24T07:13:09.123Z");
         assert_eq!(rfc3339_from_unix_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn years_and_dates() {
+        assert_eq!(rfc3339_from_unix_ms(start_of_year_ms(1_795_504_389_123)), "2026-01-01T00:00:00.000Z");
+        assert_eq!(parse_date("2000-02-29"), Some((2000, 2, 29)));
+        assert_eq!(parse_date("2001-02-29"), None);
+        assert_eq!(parse_date("2001-13-01"), None);
+        assert_eq!(parse_date("01-01-2001"), None);
+        for days in [-800_000, -1, 0, 1, 20_000, 800_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 }

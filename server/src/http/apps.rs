@@ -6,13 +6,52 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use super::extract::{AppAuth, Mutation, OperatorAuth};
-use crate::apps::{self, NewApp};
+use crate::apps::{self, AppRules, AppRulesRequest, NewApp};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use dots_shared::api::{CreateAppRequest, Wallet};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v2/apps", post(create)).route("/v2/apps/me/wallet", get(wallet))
+    Router::new()
+        .route("/v2/apps", post(create))
+        .route("/v2/apps/me/wallet", get(wallet))
+        .route("/v2/apps/me/rules", get(rules).put(update_rules))
+        .route("/v2/dev/sms", get(dev_sms))
+}
+
+async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<serde_json::Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(apps::get_rules(&mut conn, &app.id).await?))
+}
+
+async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRulesRequest>) -> Result<Reply, Error> {
+    let command = Command::UpdateAppRules(AppRules::validate(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevSmsQuery {
+    #[serde(default)]
+    phone_number: Option<String>,
+}
+
+/// Sandbox only: the app's recent SMS messages from the dev outbox, newest first.
+async fn dev_sms(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    query: Result<axum::extract::Query<DevSmsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    let Some(outbox) = &state.services.outbox else {
+        return Err(Error::not_found("route_not_found", "The dev SMS outbox exists only in the sandbox."));
+    };
+    let axum::extract::Query(query) =
+        query.map_err(|_| Error::bad_request("invalid_query", "Only phone_number is accepted."))?;
+    let to = match query.phone_number.as_deref() {
+        Some(raw) => Some(crate::users::phone_number(raw, None)?),
+        None => None,
+    };
+    Ok(axum::Json(serde_json::json!({ "data": outbox.recent(&app.id, to.as_deref()), "has_more": false })))
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {

@@ -4,6 +4,7 @@
 
 mod apps;
 pub mod extract;
+mod payees;
 mod transfers;
 mod users;
 
@@ -21,25 +22,32 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use std::sync::Arc;
+
 use crate::commands::Writer;
+use crate::config::Settings;
 use crate::error::Error;
+use crate::services::Services;
 use crate::store::{Store, random_base62};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub writer: Writer,
+    pub services: Arc<Services>,
     /// SHA-256 of `DOTS_OPERATOR_KEY`; `None` turns the operator API off.
     pub operator_key_hash: Option<String>,
 }
 
 impl AppState {
-    pub fn new(store: Store, operator_key: Option<&str>) -> AppState {
-        AppState {
-            writer: Writer::new(store.clone()),
+    pub fn new(store: Store, settings: &Settings) -> Result<AppState, String> {
+        let services = Arc::new(Services::new(settings, &store)?);
+        Ok(AppState {
+            writer: Writer::new(store.clone(), services.clone()),
             store,
-            operator_key_hash: operator_key.filter(|k| !k.is_empty()).map(crate::apps::hash_secret),
-        }
+            services,
+            operator_key_hash: settings.operator_key.as_deref().filter(|k| !k.is_empty()).map(crate::apps::hash_secret),
+        })
     }
 }
 
@@ -48,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(apps::router())
         .merge(users::router())
+        .merge(payees::router())
         .merge(transfers::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

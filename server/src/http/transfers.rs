@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use dots_shared::api::{CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
+use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
 use dots_shared::ids;
 use serde::Deserialize;
 
@@ -21,6 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/v2/transfers", get(list).post(create))
         .route("/v2/transfers/{id}", get(read))
         .route("/v2/transfers/{id}/cancel", post(cancel))
+        .route("/v2/transfers/{id}/approve", post(approve))
+        .route("/v2/transfers/{id}/deny", post(deny))
+        .route("/v2/payouts", post(payout))
         .route("/v2/transactions", get(list_transactions))
         .route("/v2/transactions/{id}", get(read_transaction))
 }
@@ -35,7 +38,41 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateTransf
     state.writer.submit(m.idempotency, command).await
 }
 
-/// Cancel takes no fields; an empty body or `{}` is fine.
+async fn payout(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutRequest>) -> Result<Reply, Error> {
+    let command = Command::CreateTransfer(NewTransfer::payout(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, CancelRequest>,
+) -> Result<Reply, Error> {
+    review(state, id, m, true).await
+}
+
+async fn deny(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, CancelRequest>,
+) -> Result<Reply, Error> {
+    review(state, id, m, false).await
+}
+
+async fn review(
+    state: AppState,
+    id: String,
+    m: Mutation<AppAuth, CancelRequest>,
+    approve: bool,
+) -> Result<Reply, Error> {
+    if !ids::has_shape(&id, ids::TRANSFER) {
+        return Err(transfers::not_found());
+    }
+    let command = Command::ReviewTransfer { app_id: m.caller.0.id, transfer_id: id, approve };
+    state.writer.submit(m.idempotency, command).await
+}
+
+/// Cancel, approve and deny take no fields; an empty body or `{}` is fine.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CancelRequest {}

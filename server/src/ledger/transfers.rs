@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use dots_shared::api::{self, CreateTransferRequest, List, RefillRequest};
+use dots_shared::api::{self, CreatePayoutRequest, CreateTransferRequest, List, RefillRequest};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids};
 use sqlx::any::AnyRow;
@@ -38,6 +38,8 @@ pub struct NewTransfer {
     pub money: Money,
     /// `Some` for balance transfers only.
     pub direction: Option<Direction>,
+    /// Payouts only.
+    pub payout_method_id: Option<String>,
 }
 
 impl NewTransfer {
@@ -56,8 +58,8 @@ impl NewTransfer {
             (TransferType::Balance, Some(d)) => Some(Direction::parse(d).ok_or_else(|| {
                 Error::invalid("invalid_direction", "direction", "direction must be app_to_user or user_to_app")
             })?),
-            (_, None) => None,
-            (_, Some(_)) => {
+            (TransferType::Payout, None) => None,
+            (_, _) => {
                 return Err(Error::invalid(
                     "invalid_direction",
                     "direction",
@@ -65,12 +67,31 @@ impl NewTransfer {
                 ));
             }
         };
+        if kind == TransferType::Balance && req.payout_method_id.is_some() {
+            return Err(Error::invalid(
+                "invalid_field",
+                "payout_method_id",
+                "payout_method_id applies to payouts only",
+            ));
+        }
         Ok(NewTransfer {
             app: app.clone(),
             kind,
             user_id: req.user_id,
             money: money(app, &req.amount, &req.currency)?,
             direction,
+            payout_method_id: req.payout_method_id,
+        })
+    }
+
+    pub fn payout(app: &AuthedApp, req: CreatePayoutRequest) -> Result<NewTransfer, Error> {
+        Ok(NewTransfer {
+            app: app.clone(),
+            kind: TransferType::Payout,
+            user_id: req.user_id,
+            money: money(app, &req.amount, &req.currency)?,
+            direction: None,
+            payout_method_id: req.payout_method_id,
         })
     }
 }
@@ -93,7 +114,16 @@ const COMPLETES_AT_ONCE: &[TransferStatus] = &[TransferStatus::Pending, Transfer
 pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<Reply> {
     let app = &refill.app;
     let id = new_id(ids::TRANSFER);
-    insert(conn, &id, app, None, TransferType::Refill, None, refill.money, now_ms).await?;
+    let row = TransferRow {
+        id: &id,
+        app,
+        user_id: None,
+        kind: TransferType::Refill,
+        direction: None,
+        money: refill.money,
+        payout_method_id: None,
+    };
+    insert(conn, &row, now_ms).await?;
     let posting = Posting {
         kind: "refill",
         from: Leg::system(SystemAccount::RefillSource, app.currency),
@@ -106,14 +136,21 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
 }
 
 pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<Reply> {
+    let transfer = create_transfer(conn, t, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
+}
+
+/// Creates a balance transfer or a payout inside the caller's database transaction
+/// (a payout-link claim makes both in one).
+pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
     let app = &t.app;
     let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    insert(conn, &id, app, Some(&t.user_id), t.kind, t.direction, t.money, now_ms).await?;
     let (user, app_wallet) = (Leg::wallet(&user_wallet), Leg::wallet(&app.wallet_id));
-    match (t.kind, t.direction) {
-        (TransferType::Balance, direction) => {
-            let (from, to) = match direction.unwrap_or_default() {
+    match t.kind {
+        TransferType::Balance => {
+            insert(conn, &TransferRow::of(&id, t, None), now_ms).await?;
+            let (from, to) = match t.direction.unwrap_or_default() {
                 Direction::AppToUser => (app_wallet, user),
                 Direction::UserToApp => (user, app_wallet),
             };
@@ -121,7 +158,9 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
             post(conn, &app.id, &id, &posting, now_ms).await?;
             record_path(conn, &id, COMPLETES_AT_ONCE, None, now_ms).await?;
         }
-        (TransferType::Payout, _) => {
+        TransferType::Payout => {
+            let checks = payout_checks(conn, t, now_ms).await?;
+            insert(conn, &TransferRow::of(&id, t, Some(&checks.method_id)), now_ms).await?;
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
             let posting = Posting {
@@ -131,11 +170,126 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
                 money: t.money,
             };
             post(conn, &app.id, &id, &posting, now_ms).await?;
-            record_path(conn, &id, &[TransferStatus::Pending], None, now_ms).await?;
+            match checks.review {
+                Some(reason) => record_path(conn, &id, &[TransferStatus::Flagged], Some(reason), now_ms).await?,
+                None => record_path(conn, &id, &[], None, now_ms).await?,
+            }
         }
-        (TransferType::Refill, _) => unreachable!("refills are validated out of /v2/transfers"),
+        TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
     }
-    announce_created(conn, &app.id, &id, now_ms).await
+    let transfer = get(conn, &app.id, &id).await?;
+    events::record(conn, &app.id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
+    Ok(transfer)
+}
+
+struct PayoutChecks {
+    method_id: String,
+    /// Why the payout must wait for review, if it must.
+    review: Option<&'static str>,
+}
+
+/// Everything a payout needs before it may reserve funds: a verified phone, a live
+/// payout method of this user, what the app's compliance rule asks; and whether
+/// the app's risk rules send it to review.
+async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<PayoutChecks> {
+    let verified: Option<i64> = sqlx::query_scalar("SELECT phone_verified_at FROM users WHERE id = $1")
+        .bind(&t.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if verified.is_none() {
+        return Err(Error::conflict("phone_not_verified", "The payee must verify a phone number before any payout.")
+            .with_param("user_id")
+            .into());
+    }
+    let method_id: Option<String> = match &t.payout_method_id {
+        Some(id) => Some(
+            sqlx::query_scalar("SELECT id FROM payout_methods WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
+                .bind(id)
+                .bind(&t.user_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| crate::payout_methods::not_found().with_param("payout_method_id"))?,
+        ),
+        None => {
+            sqlx::query_scalar(
+                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&t.user_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    let method_id = method_id.ok_or_else(|| {
+        Error::conflict("payout_method_required", "The payee has no payout method yet.").with_param("payout_method_id")
+    })?;
+    crate::compliance::require_for_payout(conn, &t.app.id, &t.user_id, t.money.amount(), now_ms).await?;
+    let rules = sqlx::query("SELECT review_threshold, first_payout_review_threshold FROM apps WHERE id = $1")
+        .bind(&t.app.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let amount = t.money.amount();
+    let above = |column: &str| -> Result<bool, sqlx::Error> {
+        Ok(rules.try_get::<Option<i64>, _>(column)?.is_some_and(|threshold| amount > threshold))
+    };
+    let review = if above("review_threshold")? {
+        Some("above_review_threshold")
+    } else if above("first_payout_review_threshold")? {
+        let earlier: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM transfers WHERE user_id = $1 AND kind = 'payout' AND status NOT IN ('failed', 'canceled')",
+        )
+        .bind(&t.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        (earlier == 0).then_some("first_large_payout")
+    } else {
+        None
+    };
+    Ok(PayoutChecks { method_id, review })
+}
+
+/// The payout worker is about to hand the payout to `rail`. This is committed
+/// before the rail is called, so from here on the payout cannot be canceled: the
+/// rail may have it. `created` becomes `pending` (an approved payout is already).
+pub async fn mark_submitting(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    rail: &str,
+    now_ms: i64,
+) -> TxResult<()> {
+    let state = load_state(conn, app_id, transfer_id).await?;
+    if state.status == TransferStatus::Created {
+        set_status(conn, app_id, transfer_id, TransferStatus::Pending, Some("submitted_to_rail"), now_ms).await?;
+    }
+    let marked = sqlx::query(
+        "UPDATE transfers SET rail = $1 WHERE id = $2 AND status = 'pending' AND (rail IS NULL OR rail = $1)",
+    )
+    .bind(rail)
+    .bind(transfer_id)
+    .execute(&mut *conn)
+    .await?;
+    if marked.rows_affected() != 1 {
+        return Err(Error::conflict("transfer_status_changed", "The payout is no longer waiting for its rail.").into());
+    }
+    Ok(())
+}
+
+/// The rail accepted the payout under `rail_ref`; the worker lets go of it.
+pub async fn record_rail_ref(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    rail_ref: &str,
+) -> TxResult<()> {
+    sqlx::query(
+        "UPDATE transfers SET rail_ref = $1, lease_until = NULL WHERE id = $2 AND app_id = $3 AND status = 'pending'",
+    )
+    .bind(rail_ref)
+    .bind(transfer_id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Moves a transfer to `to` and makes the postings that status change implies.
@@ -158,13 +312,22 @@ pub async fn set_status(
         )
         .into());
     }
+    if to == TransferStatus::Canceled && current.handed_to_rail {
+        return Err(Error::conflict(
+            "transfer_not_cancelable",
+            "The payout was handed to its payout rail and can no longer be canceled.",
+        )
+        .into());
+    }
     // Compare-and-set: of two concurrent changes from the same status only one wins,
-    // so a reservation is never released twice.
-    let updated = sqlx::query("UPDATE transfers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-        .bind(to.as_str())
-        .bind(now_ms)
-        .bind(transfer_id)
-        .bind(current.status.as_str())
+    // so a reservation is never released twice, and a cancel loses to a rail hand-off.
+    let updated = sqlx::query(
+        "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 AND ($1 <> 'canceled' OR rail IS NULL)",
+    )
+    .bind(to.as_str())
+    .bind(now_ms)
+    .bind(transfer_id)
+    .bind(current.status.as_str())
         .execute(&mut *conn)
         .await?;
     if updated.rows_affected() != 1 {
@@ -181,6 +344,21 @@ pub async fn set_status(
     Ok(transfer)
 }
 
+/// Approves (→ `pending`) or denies (→ `canceled`) a payout flagged for review.
+pub async fn review(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    to: TransferStatus,
+    reason: &str,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
+    if load_state(conn, app_id, transfer_id).await?.status != TransferStatus::Flagged {
+        return Err(Error::conflict("transfer_not_flagged", "Only a flagged payout can be approved or denied.").into());
+    }
+    set_status(conn, app_id, transfer_id, to, Some(reason), now_ms).await
+}
+
 struct TransferState {
     kind: TransferType,
     status: TransferStatus,
@@ -188,11 +366,13 @@ struct TransferState {
     money: Money,
     app_wallet: String,
     user_wallet: Option<String>,
+    /// A payout rail may hold it.
+    handed_to_rail: bool,
 }
 
 async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> TxResult<TransferState> {
     let row = sqlx::query(
-        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
+        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, t.rail, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
          FROM transfers t JOIN apps a ON a.id = t.app_id LEFT JOIN users u ON u.id = t.user_id
          WHERE t.id = $1 AND t.app_id = $2",
     )
@@ -209,6 +389,7 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
         app_wallet: row.try_get("app_wallet")?,
         user_wallet: row.try_get("user_wallet")?,
+        handed_to_rail: row.try_get::<Option<String>, _>("rail")?.is_some(),
     })
 }
 
@@ -238,32 +419,49 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     vec![Posting { kind, from, to, money: t.money }]
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert(
-    conn: &mut AnyConnection,
-    id: &str,
-    app: &AuthedApp,
-    user_id: Option<&str>,
+struct TransferRow<'a> {
+    id: &'a str,
+    app: &'a AuthedApp,
+    user_id: Option<&'a str>,
     kind: TransferType,
     direction: Option<Direction>,
     money: Money,
-    now_ms: i64,
-) -> TxResult<()> {
+    payout_method_id: Option<&'a str>,
+}
+
+impl<'a> TransferRow<'a> {
+    fn of(id: &'a str, t: &'a NewTransfer, payout_method_id: Option<&'a str>) -> TransferRow<'a> {
+        TransferRow {
+            id,
+            app: &t.app,
+            user_id: Some(&t.user_id),
+            kind: t.kind,
+            direction: t.direction,
+            money: t.money,
+            payout_method_id,
+        }
+    }
+}
+
+async fn insert(conn: &mut AnyConnection, row: &TransferRow<'_>, now_ms: i64) -> TxResult<()> {
+    let money = row.money;
     sqlx::query(
-        "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'created', $6, $7, $8, $8)",
+        "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
+                                created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'created', $6, $7, $8, $9, $9)",
     )
-    .bind(id)
-    .bind(&app.id)
-    .bind(user_id)
-    .bind(kind.as_str())
-    .bind(direction.map(Direction::as_str))
+    .bind(row.id)
+    .bind(&row.app.id)
+    .bind(row.user_id)
+    .bind(row.kind.as_str())
+    .bind(row.direction.map(Direction::as_str))
     .bind(money.amount())
     .bind(money.currency().code())
+    .bind(row.payout_method_id)
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    record_change(conn, id, None, TransferStatus::Created, None, now_ms).await
+    record_change(conn, row.id, None, TransferStatus::Created, None, now_ms).await
 }
 
 /// Walks a just-created transfer through `path` (each step must be allowed).
@@ -387,7 +585,7 @@ async fn fetch_transfers(
 ) -> Result<Vec<api::Transfer>, Error> {
     let (clauses, args) = filter.sql(4);
     let sql = format!(
-        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.amount, t.currency, t.created_at, t.updated_at
+        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.payout_method_id, t.amount, t.currency, t.created_at, t.updated_at
          FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses} ORDER BY t.seq DESC LIMIT $3"
     );
     let mut query = sqlx::query(&sql).bind(app_id).bind(before_seq).bind(limit);
@@ -406,6 +604,7 @@ async fn fetch_transfers(
                 status: parse_column(row, "status", TransferStatus::parse)?,
                 user_id: row.try_get("user_id")?,
                 direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
+                payout_method_id: row.try_get("payout_method_id")?,
                 amount: row.try_get("amount")?,
                 currency: row.try_get("currency")?,
                 transactions: transactions.remove(&id).unwrap_or_default(),

@@ -12,12 +12,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sqlite: include_str!("../../migrations/sqlite/0001_ledger.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sqlite: include_str!("../../migrations/sqlite/0001_ledger.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "payouts",
+        sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
+    },
+];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
 /// servers from migrating at once.

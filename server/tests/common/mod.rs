@@ -150,7 +150,10 @@ pub async fn fresh_database(backend: Backend) -> (String, Cleanup) {
 impl TestApp {
     pub async fn start(database_url: &str) -> TestApp {
         let store = Store::open(database_url, 16).await.expect("open store");
-        let state = AppState::new(store.clone(), Some(OPERATOR_KEY));
+        let mut settings = dots_server::config::Settings::sandbox(database_url);
+        settings.operator_key = Some(OPERATOR_KEY.into());
+        settings.sandbox_settle_ms = 0;
+        let state = AppState::new(store.clone(), &settings).expect("services");
         TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() }
     }
 
@@ -217,6 +220,55 @@ impl TestApp {
         r.id()
     }
 
+    /// A user who verified their phone and has a bank account to be paid to: what a
+    /// payout needs.
+    pub async fn create_payee(&self, creds: &Creds) -> String {
+        let user = self.create_user(creds).await;
+        self.verify_user(creds, &user).await;
+        self.add_bank_account(creds, &user, "000123456789").await;
+        user
+    }
+
+    /// Sends a code, reads it from the dev outbox as the payee would from their
+    /// phone, and checks it.
+    pub async fn verify_user(&self, creds: &Creds, user_id: &str) {
+        let sent = self.post(creds, &format!("/v2/users/{user_id}/verification"), json!({})).await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+        let phone =
+            self.get(creds, &format!("/v2/users/{user_id}")).await.json["phone_number"].as_str().unwrap().to_string();
+        let code = self.last_code(creds, &phone).await;
+        let checked = self.post(creds, &format!("/v2/users/{user_id}/verification/check"), json!({"code": code})).await;
+        assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
+        assert_eq!(checked.json["phone_verified"], true);
+    }
+
+    /// The code in the newest SMS to `phone` in the dev outbox.
+    pub async fn last_code(&self, creds: &Creds, phone: &str) -> String {
+        let outbox = self.get(creds, &format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B"))).await;
+        let body =
+            outbox.json["data"][0]["body"].as_str().unwrap_or_else(|| panic!("no SMS to {phone}: {}", outbox.json));
+        code_in(body)
+    }
+
+    pub async fn add_bank_account(&self, creds: &Creds, user_id: &str, account_number: &str) -> String {
+        let body = json!({"type": "bank", "routing_number": "011000015", "account_number": account_number});
+        let r = self.post(creds, &format!("/v2/users/{user_id}/payout-methods"), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        r.id()
+    }
+
+    /// Runs the payout worker until it finds nothing more to do.
+    pub async fn settle_payouts(&self) {
+        for _ in 0..50 {
+            let taken =
+                dots_server::payouts::work_once(&self.store, &self.state.writer, &self.state.services).await.unwrap();
+            if taken == 0 {
+                return;
+            }
+        }
+        panic!("the payout worker kept finding work");
+    }
+
     pub async fn refill(&self, creds: &Creds, amount: i64) {
         let r = self.post(creds, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
@@ -270,6 +322,12 @@ impl TestApp {
         let mut conn = self.store.reader().acquire().await.unwrap();
         sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap()
     }
+}
+
+/// The six digits after "code: " in an SMS.
+pub fn code_in(sms: &str) -> String {
+    let start = sms.find("code: ").expect("the SMS carries a code") + "code: ".len();
+    sms[start..start + 6].to_string()
 }
 
 pub fn basic(creds: &Creds) -> String {

@@ -1,0 +1,149 @@
+//! A payee's verification, compliance record and payout methods:
+//! `/v2/users/{id}/verification[/check]`, `/v2/users/{id}/compliance`,
+//! `/v2/users/{id}/payout-methods[/{pm}]`.
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use dots_shared::ids;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::extract::{AppAuth, IdPath, Mutation};
+use crate::commands::Command;
+use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
+use crate::error::{Error, Reply};
+use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::sms::Sms;
+use crate::store::now_ms;
+use crate::users;
+use crate::verify::{self, NewCode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/users/{id}/verification", post(send_code))
+        .route("/v2/users/{id}/verification/check", post(check_code))
+        .route("/v2/users/{id}/compliance", axum::routing::get(read_compliance).put(update_compliance))
+        .route("/v2/users/{id}/payout-methods", axum::routing::get(list_methods).post(add_method))
+        .route("/v2/users/{id}/payout-methods/{pm}", delete(delete_method))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendCodeRequest {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckCodeRequest {
+    code: String,
+}
+
+async fn user_phone(state: &AppState, app_id: &str, user_id: &str) -> Result<String, Error> {
+    if !ids::has_shape(user_id, ids::USER) {
+        return Err(users::not_found());
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(users::get(&mut conn, app_id, user_id).await?.phone_number)
+}
+
+/// Generates a code, commits its hash, then sends it. A replayed request sends nothing.
+pub async fn start_and_send(
+    state: &AppState,
+    idem: Option<crate::commands::Idempotency>,
+    code: NewCode,
+    plain: String,
+    app_name: &str,
+) -> Result<Reply, Error> {
+    let destination = code.destination.clone();
+    let app_id = code.app_id.clone();
+    let reply = state.writer.submit(idem, Command::StartVerification(code)).await?;
+    if reply.status.is_success() && !reply.replayed {
+        let sms =
+            Sms { app_id, to: destination, body: verify::message(app_name, &plain, &state.services.public_host()) };
+        if let Err(e) = state.services.sms.send(&sms).await {
+            tracing::warn!(error = %e, "sending a verification code failed");
+            let mut error = Error::unavailable("The code could not be sent; try again shortly.");
+            error.code = "sms_failed";
+            return Err(error);
+        }
+    }
+    Ok(reply)
+}
+
+async fn send_code(
+    State(state): State<AppState>,
+    IdPath(user_id): IdPath,
+    m: Mutation<AppAuth, SendCodeRequest>,
+) -> Result<Reply, Error> {
+    let app = &m.caller.0;
+    let phone = user_phone(&state, &app.id, &user_id).await?;
+    let (code, plain) = NewCode::generate(&state.services.keys, &app.id, format!("user:{user_id}"), &phone, None);
+    start_and_send(&state, m.idempotency, code, plain, &app.name).await
+}
+
+async fn check_code(
+    State(state): State<AppState>,
+    IdPath(user_id): IdPath,
+    m: Mutation<AppAuth, CheckCodeRequest>,
+) -> Result<Reply, Error> {
+    let app = &m.caller.0;
+    user_phone(&state, &app.id, &user_id).await?;
+    let command =
+        Command::CheckUserVerification { app_id: app.id.clone(), user_id, code: m.body.code.trim().to_string() };
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn read_compliance(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(user_id): IdPath,
+) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(compliance::get(&mut conn, &app.id, &user_id, now_ms()).await?))
+}
+
+async fn update_compliance(
+    State(state): State<AppState>,
+    IdPath(user_id): IdPath,
+    m: Mutation<AppAuth, ComplianceRequest>,
+) -> Result<Reply, Error> {
+    let app = &m.caller.0;
+    let update = ComplianceUpdate::validate(&state.services.keys, &app.id, &user_id, m.body, now_ms())?;
+    state.writer.submit(m.idempotency, Command::UpdateCompliance(update)).await
+}
+
+async fn list_methods(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(user_id): IdPath,
+) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    users::wallet_of(&mut conn, &app.id, &user_id).await.map_err(|_| users::not_found())?;
+    let data = payout_methods::list(&mut conn, &app.id, &user_id).await?;
+    Ok(Json(serde_json::json!({ "data": data, "has_more": false })))
+}
+
+async fn add_method(
+    State(state): State<AppState>,
+    IdPath(user_id): IdPath,
+    m: Mutation<AppAuth, CreatePayoutMethodRequest>,
+) -> Result<Reply, Error> {
+    let app = &m.caller.0;
+    let destination = Destination::validate(m.body)?;
+    let method = NewPayoutMethod::new(&state.services.keys, &app.id, &user_id, destination);
+    state.writer.submit(m.idempotency, Command::CreatePayoutMethod(method)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn delete_method(
+    State(state): State<AppState>,
+    Path((user_id, id)): Path<(String, String)>,
+    m: Mutation<AppAuth, Empty>,
+) -> Result<Reply, Error> {
+    let command = Command::DeletePayoutMethod { app_id: m.caller.0.id, user_id, id };
+    state.writer.submit(m.idempotency, command).await
+}

@@ -1,0 +1,297 @@
+//! Where a payee's money goes: a bank account (ABA routing number with its
+//! checksum), PayPal (email) or Venmo (phone). Details are sealed at rest and only
+//! masked forms ever leave the server.
+
+use axum::http::StatusCode;
+use dots_shared::ids;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::{Error, Reply, TxResult};
+use crate::secrets::Keys;
+use crate::sms::mask_phone;
+use crate::store::new_id;
+
+/// A payee may keep this many methods at once.
+pub const MAX_METHODS_PER_USER: i64 = 10;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutMethodRequest {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub routing_number: Option<String>,
+    #[serde(default)]
+    pub account_number: Option<String>,
+    #[serde(default)]
+    pub account_type: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+/// The full details, as sealed at rest and handed to a payout rail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Destination {
+    Bank { routing_number: String, account_number: String, account_type: String },
+    Paypal { email: String },
+    Venmo { phone_number: String },
+}
+
+impl Destination {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Destination::Bank { .. } => "bank",
+            Destination::Paypal { .. } => "paypal",
+            Destination::Venmo { .. } => "venmo",
+        }
+    }
+
+    pub fn validate(req: CreatePayoutMethodRequest) -> Result<Destination, Error> {
+        let require = |value: Option<String>, field: &str| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| Error::invalid("missing_field", field, format!("{field} is required for this type")))
+        };
+        let refuse_extra = |fields: &[(&str, &Option<String>)]| -> Result<(), Error> {
+            match fields.iter().find(|(_, v)| v.is_some()) {
+                Some((name, _)) => {
+                    Err(Error::invalid("invalid_field", name, format!("{name} does not apply to this type")))
+                }
+                None => Ok(()),
+            }
+        };
+        match req.kind.as_str() {
+            "bank" => {
+                refuse_extra(&[("email", &req.email), ("phone_number", &req.phone_number)])?;
+                let routing = require(req.routing_number, "routing_number")?.trim().to_string();
+                if !aba_checksum_ok(&routing) {
+                    return Err(Error::invalid(
+                        "invalid_routing_number",
+                        "routing_number",
+                        "routing_number must be 9 digits with a valid ABA checksum",
+                    ));
+                }
+                let account = require(req.account_number, "account_number")?.trim().to_string();
+                if !(4..=17).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::invalid(
+                        "invalid_account_number",
+                        "account_number",
+                        "account_number must be 4 to 17 digits",
+                    ));
+                }
+                let account_type = req.account_type.unwrap_or_else(|| "checking".into());
+                if !matches!(account_type.as_str(), "checking" | "savings") {
+                    return Err(Error::invalid(
+                        "invalid_account_type",
+                        "account_type",
+                        "account_type must be checking or savings",
+                    ));
+                }
+                Ok(Destination::Bank { routing_number: routing, account_number: account, account_type })
+            }
+            "paypal" => {
+                refuse_extra(&[
+                    ("routing_number", &req.routing_number),
+                    ("account_number", &req.account_number),
+                    ("phone_number", &req.phone_number),
+                ])?;
+                Ok(Destination::Paypal { email: crate::users::email(&require(req.email, "email")?)? })
+            }
+            "venmo" => {
+                refuse_extra(&[
+                    ("routing_number", &req.routing_number),
+                    ("account_number", &req.account_number),
+                    ("email", &req.email),
+                ])?;
+                let phone = crate::users::phone_number(&require(req.phone_number, "phone_number")?, Some("US"))?;
+                Ok(Destination::Venmo { phone_number: phone })
+            }
+            _ => Err(Error::invalid("invalid_type", "type", "type must be bank, paypal or venmo")),
+        }
+    }
+
+    /// What may be shown: never a full account number, email or phone.
+    pub fn masked(&self) -> Value {
+        match self {
+            Destination::Bank { routing_number, account_number, account_type } => serde_json::json!({
+                "routing_number": routing_number,
+                "account_last4": &account_number[account_number.len() - 4..],
+                "account_type": account_type,
+            }),
+            Destination::Paypal { email } => serde_json::json!({ "email": mask_email(email) }),
+            Destination::Venmo { phone_number } => serde_json::json!({ "phone_number": mask_phone(phone_number) }),
+        }
+    }
+}
+
+/// ABA routing numbers: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
+pub fn aba_checksum_ok(routing: &str) -> bool {
+    let digits: Vec<u32> = routing.chars().filter_map(|c| c.to_digit(10)).collect();
+    if routing.len() != 9 || digits.len() != 9 || digits.iter().all(|d| *d == 0) {
+        return false;
+    }
+    let sum: u32 = digits.chunks(3).map(|c| 3 * c[0] + 7 * c[1] + c[2]).sum();
+    sum % 10 == 0
+}
+
+fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayoutMethod {
+    pub id: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub destination: Destination,
+    pub sealed: String,
+}
+
+impl NewPayoutMethod {
+    pub fn new(keys: &Keys, app_id: &str, user_id: &str, destination: Destination) -> NewPayoutMethod {
+        let id = new_id(ids::PAYOUT_METHOD);
+        let plain = serde_json::to_string(&destination).expect("destinations serialise");
+        let sealed = keys.seal(&seal_context(&id), &plain);
+        NewPayoutMethod { id, app_id: app_id.into(), user_id: user_id.into(), destination, sealed }
+    }
+}
+
+fn seal_context(method_id: &str) -> String {
+    format!("payout_method:{method_id}")
+}
+
+pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) -> TxResult<Reply> {
+    crate::users::wallet_of(conn, &m.app_id, &m.user_id).await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL")
+            .bind(&m.user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if count >= MAX_METHODS_PER_USER {
+        return Err(Error::conflict("too_many_payout_methods", "Delete a payout method before adding another.").into());
+    }
+    sqlx::query(
+        "INSERT INTO payout_methods (id, app_id, user_id, kind, details_encrypted, display, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&m.id)
+    .bind(&m.app_id)
+    .bind(&m.user_id)
+    .bind(m.destination.kind())
+    .bind(&m.sealed)
+    .bind(m.destination.masked().to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Reply::json(StatusCode::CREATED, &get(conn, &m.app_id, &m.user_id, &m.id).await?)?)
+}
+
+fn from_row(row: &AnyRow) -> Result<Value, Error> {
+    let kind: String = row.try_get("kind")?;
+    let display: Value = serde_json::from_str(&row.try_get::<String, _>("display")?).map_err(Error::internal)?;
+    let mut out = serde_json::json!({
+        "id": row.try_get::<String, _>("id")?,
+        "type": kind,
+        "user_id": row.try_get::<String, _>("user_id")?,
+        "created_at": dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
+    });
+    out[kind.as_str()] = display;
+    Ok(out)
+}
+
+pub fn not_found() -> Error {
+    Error::not_found("payout_method_not_found", "No such payout method.")
+}
+
+pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str) -> Result<Value, Error> {
+    let row = sqlx::query(
+        "SELECT id, kind, user_id, display, created_at FROM payout_methods
+         WHERE id = $1 AND user_id = $2 AND app_id = $3 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(not_found)?;
+    from_row(&row)
+}
+
+/// The user's methods, newest first.
+pub async fn list(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<Vec<Value>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, user_id, display, created_at FROM payout_methods
+         WHERE user_id = $1 AND app_id = $2 AND deleted_at IS NULL ORDER BY seq DESC",
+    )
+    .bind(user_id)
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn delete(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+    let deleted = sqlx::query(
+        "UPDATE payout_methods SET deleted_at = $1 WHERE id = $2 AND user_id = $3 AND app_id = $4 AND deleted_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(user_id)
+    .bind(app_id)
+    .execute(conn)
+    .await?;
+    if deleted.rows_affected() != 1 {
+        return Err(not_found().into());
+    }
+    Ok(Reply::json(StatusCode::OK, &serde_json::json!({"id": id, "deleted": true}))?)
+}
+
+/// The destination of one of the user's live methods, unsealed for a payout rail.
+pub async fn destination(conn: &mut AnyConnection, keys: &Keys, user_id: &str, id: &str) -> Result<Destination, Error> {
+    let sealed: String = sqlx::query_scalar(
+        "SELECT details_encrypted FROM payout_methods WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| not_found().with_param("payout_method_id"))?;
+    let plain = keys.open(&seal_context(id), &sealed).map_err(Error::internal)?;
+    serde_json::from_str(&plain).map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aba_checksums() {
+        for good in ["011000015", "021000021", "121000358", "026009593"] {
+            assert!(aba_checksum_ok(good), "{good}");
+        }
+        for bad in ["011000016", "12345678", "0110000150", "00000000a", "000000000"] {
+            assert!(!aba_checksum_ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_hide_the_details() {
+        let bank = Destination::Bank {
+            routing_number: "011000015".into(),
+            account_number: "000123456789".into(),
+            account_type: "checking".into(),
+        };
+        assert_eq!(bank.masked()["account_last4"], "6789");
+        assert!(!bank.masked().to_string().contains("123456789"));
+        assert_eq!(Destination::Paypal { email: "ada@example.com".into() }.masked()["email"], "a***@example.com");
+    }
+}

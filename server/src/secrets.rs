@@ -1,0 +1,134 @@
+//! Secrets at rest: sealing (authenticated encryption) for data we must read back
+//! (tax ids, account numbers, link tokens), keyed hashes for one-time codes, and
+//! plain SHA-256 for high-entropy tokens.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Keys derived from the one `DOTS_ENCRYPTION_KEY`.
+pub struct Keys {
+    seal: ChaCha20Poly1305,
+    otp: [u8; 32],
+}
+
+impl Keys {
+    /// `key` is 32 bytes; sub-keys are derived per purpose so no key serves two.
+    pub fn new(key: &[u8; 32]) -> Keys {
+        let derive = |purpose: &[u8]| -> [u8; 32] {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(purpose);
+            mac.finalize().into_bytes().into()
+        };
+        Keys { seal: ChaCha20Poly1305::new(Key::from_slice(&derive(b"dots seal v1"))), otp: derive(b"dots otp v1") }
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(hex: &str) -> Result<Keys, String> {
+        let hex = hex.trim();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("DOTS_ENCRYPTION_KEY must be 64 hex characters (32 bytes)".into());
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
+        }
+        Ok(Keys::new(&key))
+    }
+
+    /// Encrypts `plaintext`, bound to `context` (e.g. the row it belongs to), as
+    /// base64 of nonce ‖ ciphertext.
+    pub fn seal(&self, context: &str, plaintext: &str) -> String {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let sealed = self
+            .seal
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .expect("ChaCha20-Poly1305 encryption does not fail");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        B64.encode(out)
+    }
+
+    pub fn open(&self, context: &str, sealed: &str) -> Result<String, String> {
+        let raw = B64.decode(sealed).map_err(|_| "sealed value is not base64")?;
+        if raw.len() < 12 {
+            return Err("sealed value is too short".into());
+        }
+        let (nonce, ciphertext) = raw.split_at(12);
+        let plain = self
+            .seal
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .map_err(|_| "sealed value does not open with this key and context")?;
+        String::from_utf8(plain).map_err(|_| "sealed value is not UTF-8".into())
+    }
+
+    /// A one-time code's stored form: HMAC keyed by the server, so a database dump
+    /// alone cannot be brute-forced over the million possible codes.
+    pub fn code_hash(&self, verification_id: &str, code: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.otp).expect("HMAC takes any key length");
+        mac.update(verification_id.as_bytes());
+        mac.update(b":");
+        mac.update(code.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+/// SHA-256, hex: for random tokens and API secrets (≥ 128 bits of entropy).
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random numeric code of `digits` digits, uniform.
+pub fn numeric_code(digits: u32) -> String {
+    let bound = 10u32.pow(digits);
+    // Rejection sampling below the largest multiple of `bound` keeps it uniform.
+    let limit = u32::MAX - u32::MAX % bound;
+    loop {
+        let mut buf = [0u8; 4];
+        getrandom::fill(&mut buf).expect("the operating system's random source failed");
+        let n = u32::from_le_bytes(buf);
+        if n < limit {
+            return format!("{:0width$}", n % bound, width = digits as usize);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_their_context() {
+        let keys = Keys::new(&[7u8; 32]);
+        let sealed = keys.seal("tax_id:usr_1", "123-45-6789");
+        assert!(!sealed.contains("6789"));
+        assert_eq!(keys.open("tax_id:usr_1", &sealed).unwrap(), "123-45-6789");
+        assert!(keys.open("tax_id:usr_2", &sealed).is_err(), "moved to another row, it does not open");
+        assert!(Keys::new(&[8u8; 32]).open("tax_id:usr_1", &sealed).is_err());
+        assert_ne!(keys.seal("c", "x"), keys.seal("c", "x"), "fresh nonce each time");
+    }
+
+    #[test]
+    fn codes_are_six_digits_and_hashes_are_keyed() {
+        let code = numeric_code(6);
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        let (a, b) = (Keys::new(&[1u8; 32]), Keys::new(&[2u8; 32]));
+        assert_ne!(a.code_hash("v", "123456"), b.code_hash("v", "123456"));
+        assert_ne!(a.code_hash("v1", "123456"), a.code_hash("v2", "123456"));
+        assert!(Keys::from_hex("zz").is_err());
+    }
+}

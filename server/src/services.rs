@@ -1,0 +1,50 @@
+//! What the server is configured with beyond its database: keys, the SMS sender,
+//! the payout rail, and where payees reach it.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::payouts::{PayoutRail, SandboxRail};
+use crate::secrets::Keys;
+use crate::sms::{DevOutbox, HttpSms, SmsSender};
+use crate::store::Store;
+
+pub struct Services {
+    pub keys: Keys,
+    pub sms: Arc<dyn SmsSender>,
+    /// The dev outbox, when it is the SMS sender (sandbox only).
+    pub outbox: Option<Arc<DevOutbox>>,
+    pub rail: Arc<dyn PayoutRail>,
+    pub sandbox: bool,
+    /// Where payees reach this server: payout-link and flow URLs start here.
+    pub public_url: String,
+}
+
+impl Services {
+    pub fn new(settings: &Settings, store: &Store) -> Result<Services, String> {
+        let keys = settings.keys()?;
+        if settings.encryption_key.is_none() {
+            tracing::warn!("DOTS_ENCRYPTION_KEY is not set: sealing with the public sandbox key (sandbox only)");
+        }
+        let (sms, outbox): (Arc<dyn SmsSender>, Option<Arc<DevOutbox>>) = match &settings.sms_http {
+            Some(http) => (Arc::new(HttpSms::new(&http.base_url, &http.account, &http.token, &http.from)), None),
+            None if settings.sandbox => {
+                let outbox = Arc::new(DevOutbox::default());
+                (outbox.clone(), Some(outbox))
+            }
+            None => return Err("outside the sandbox an SMS provider is required (DOTS_SMS_PROVIDER=http)".into()),
+        };
+        if !settings.sandbox {
+            // The only rail so far is the sandbox's; a live rail plugs in here.
+            return Err("no live payout rail is configured yet: run with DOTS_SANDBOX=true".into());
+        }
+        let rail: Arc<dyn PayoutRail> = Arc::new(SandboxRail::new(store.clone(), settings.sandbox_settle_ms));
+        Ok(Services { keys, sms, outbox, rail, sandbox: settings.sandbox, public_url: settings.public_url() })
+    }
+
+    /// The host name SMS messages bind their codes to (WebOTP's `@host #code`).
+    pub fn public_host(&self) -> String {
+        let without_scheme = self.public_url.split("://").nth(1).unwrap_or(&self.public_url);
+        without_scheme.split(['/', ':']).next().unwrap_or("localhost").to_string()
+    }
+}

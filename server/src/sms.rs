@@ -1,0 +1,160 @@
+//! SMS senders behind one trait: the development outbox (sandbox: messages are
+//! kept in memory and listed by `GET /v2/dev/sms`) and a Twilio-style HTTP provider.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone)]
+pub struct Sms {
+    pub app_id: String,
+    /// E.164.
+    pub to: String,
+    pub body: String,
+}
+
+pub trait SmsSender: Send + Sync {
+    fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The development outbox: the last [`DevOutbox::CAPACITY`] messages, in memory
+/// only (codes never reach the database or the logs).
+#[derive(Default)]
+pub struct DevOutbox {
+    messages: Mutex<VecDeque<(Sms, i64)>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DevSms {
+    pub to: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+impl DevOutbox {
+    pub const CAPACITY: usize = 500;
+
+    /// The app's messages, newest first, optionally only those to `to`.
+    pub fn recent(&self, app_id: &str, to: Option<&str>) -> Vec<DevSms> {
+        let messages = self.messages.lock().expect("outbox lock");
+        messages
+            .iter()
+            .rev()
+            .filter(|(sms, _)| sms.app_id == app_id && to.is_none_or(|to| sms.to == to))
+            .map(|(sms, at)| DevSms {
+                to: sms.to.clone(),
+                body: sms.body.clone(),
+                created_at: dots_shared::time::rfc3339_from_unix_ms(*at),
+            })
+            .collect()
+    }
+}
+
+impl SmsSender for DevOutbox {
+    fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut messages = self.messages.lock().expect("outbox lock");
+            if messages.len() == Self::CAPACITY {
+                messages.pop_front();
+            }
+            messages.push_back((sms.clone(), crate::store::now_ms()));
+            tracing::info!(to = %mask_phone(&sms.to), "sms kept in the dev outbox (GET /v2/dev/sms)");
+            Ok(())
+        })
+    }
+}
+
+/// A Twilio-style provider: `POST {base}/2010-04-01/Accounts/{account}/Messages.json`
+/// with a form body `To`, `From`, `Body` and HTTP Basic `account:token`.
+pub struct HttpSms {
+    endpoint: String,
+    authorization: String,
+    from: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A provider that does not answer within this is a failed send.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpSms {
+    pub fn new(base_url: &str, account: &str, token: &str, from: &str) -> HttpSms {
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{account}:{token}"));
+        HttpSms {
+            endpoint: format!("{}/2010-04-01/Accounts/{account}/Messages.json", base_url.trim_end_matches('/')),
+            authorization: format!("Basic {credentials}"),
+            from: from.to_string(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl SmsSender for HttpSms {
+    fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let form = serde_urlencoded::to_string([("To", &sms.to), ("From", &self.from), ("Body", &sms.body)])
+                .map_err(|e| e.to_string())?;
+            let request = axum::http::Request::post(&self.endpoint)
+                .header("authorization", &self.authorization)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(form)))
+                .map_err(|e| e.to_string())?;
+            let response = tokio::time::timeout(SEND_TIMEOUT, self.client.request(request))
+                .await
+                .map_err(|_| "the SMS provider did not answer in time".to_string())?
+                .map_err(|e| format!("the SMS provider could not be reached: {e}"))?;
+            let status = response.status();
+            // Drain the body so the connection can be reused; its content is not logged.
+            let _ = response.into_body().collect().await;
+            if status.is_success() { Ok(()) } else { Err(format!("the SMS provider answered {status}")) }
+        })
+    }
+}
+
+/// `+1******2671`: enough to recognise a number, not enough to use it.
+pub fn mask_phone(e164: &str) -> String {
+    let chars: Vec<char> = e164.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let (head, tail) = (2, 4);
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_masked_to_the_last_four() {
+        assert_eq!(mask_phone("+14155552671"), "+1******2671");
+        assert_eq!(mask_phone("+44"), "***");
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_each_apps_messages_apart_and_bounded() {
+        let outbox = DevOutbox::default();
+        for i in 0..(DevOutbox::CAPACITY + 3) {
+            let app = if i % 2 == 0 { "app_a" } else { "app_b" };
+            outbox.send(&Sms { app_id: app.into(), to: format!("+1{i}"), body: format!("m{i}") }).await.unwrap();
+        }
+        let a = outbox.recent("app_a", None);
+        assert!(a.iter().all(|m| m.body.trim_start_matches('m').parse::<usize>().unwrap() % 2 == 0));
+        assert_eq!(a.len() + outbox.recent("app_b", None).len(), DevOutbox::CAPACITY);
+        assert_eq!(a[0].body, format!("m{}", DevOutbox::CAPACITY + 2), "newest first");
+    }
+}

@@ -1,0 +1,221 @@
+//! One-time codes: 6 digits, stored as a keyed hash, valid 10 minutes, at most 5
+//! tries, a resend cool-down, and rate limits per destination and per client
+//! address. A code belongs to one subject (a user, or a flow) and one destination:
+//! it verifies nothing else.
+
+use dots_shared::ids;
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::{Error, TxResult};
+use crate::secrets::{Keys, constant_time_eq, numeric_code};
+use crate::sms::mask_phone;
+use crate::store::new_id;
+
+pub const CODE_DIGITS: u32 = 6;
+pub const CODE_TTL_MS: i64 = 10 * 60 * 1000;
+pub const MAX_ATTEMPTS: i64 = 5;
+pub const RESEND_COOLDOWN_MS: i64 = 30 * 1000;
+const HOUR_MS: i64 = 3600 * 1000;
+pub const SENDS_PER_DESTINATION_PER_HOUR: i64 = 5;
+pub const SENDS_PER_CLIENT_PER_HOUR: i64 = 20;
+
+/// A code about to be sent: only its hash goes to the database.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub id: String,
+    pub app_id: String,
+    /// `user:<id>` or `flow:<id>`.
+    pub subject: String,
+    /// E.164 phone number.
+    pub destination: String,
+    pub code_hash: String,
+    /// The caller's network address, for the per-client limit (flow API only).
+    pub client: Option<String>,
+}
+
+impl NewCode {
+    /// The new code and its plaintext, which only the SMS will carry.
+    pub fn generate(
+        keys: &Keys,
+        app_id: &str,
+        subject: String,
+        destination: &str,
+        client: Option<String>,
+    ) -> (NewCode, String) {
+        let id = new_id(ids::VERIFICATION);
+        let code = numeric_code(CODE_DIGITS);
+        let code_hash = keys.code_hash(&id, &code);
+        (
+            NewCode {
+                id,
+                app_id: app_id.to_string(),
+                subject,
+                destination: destination.to_string(),
+                code_hash,
+                client,
+            },
+            code,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeSent {
+    pub id: String,
+    pub status: &'static str,
+    pub channel: &'static str,
+    /// Masked destination.
+    pub to: String,
+    pub expires_at: String,
+    pub resend_available_at: String,
+}
+
+/// The SMS text; its last line lets browsers autofill the code (WebOTP).
+pub fn message(app_name: &str, code: &str, origin_host: &str) -> String {
+    format!(
+        "{app_name} verification code: {code}. It expires in {} minutes; never share it.\n\n@{origin_host} #{code}",
+        CODE_TTL_MS / 60_000
+    )
+}
+
+pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxResult<CodeSent> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT created_at FROM verifications WHERE app_id = $1 AND subject = $2 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&code.app_id)
+    .bind(&code.subject)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(last) = last
+        && now_ms - last < RESEND_COOLDOWN_MS
+    {
+        let wait_s = (RESEND_COOLDOWN_MS - (now_ms - last) + 999) / 1000;
+        return Err(
+            Error::rate_limited("resend_too_soon", format!("A code was just sent; ask again in {wait_s} s.")).into()
+        );
+    }
+    rate_limit(conn, &format!("sms-to:{}", code.destination), HOUR_MS, SENDS_PER_DESTINATION_PER_HOUR, now_ms).await?;
+    if let Some(client) = &code.client {
+        rate_limit(conn, &format!("sms-client:{client}"), HOUR_MS, SENDS_PER_CLIENT_PER_HOUR, now_ms).await?;
+    }
+    sqlx::query(
+        "INSERT INTO verifications (id, app_id, subject, destination, code_hash, attempts, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+    )
+    .bind(&code.id)
+    .bind(&code.app_id)
+    .bind(&code.subject)
+    .bind(&code.destination)
+    .bind(&code.code_hash)
+    .bind(now_ms + CODE_TTL_MS)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(CodeSent {
+        id: code.id.clone(),
+        status: "sent",
+        channel: "sms",
+        to: mask_phone(&code.destination),
+        expires_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + CODE_TTL_MS),
+        resend_available_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + RESEND_COOLDOWN_MS),
+    })
+}
+
+/// The outcome of a check. A refusal is still a committed change (the try is
+/// counted), so it is not a `TxError::Rejected`.
+pub enum Checked {
+    Verified { destination: String },
+    Refused(Error),
+}
+
+/// Checks `code` against the subject's latest code. Each call uses up one try,
+/// right or wrong; after [`MAX_ATTEMPTS`] even the right code is refused.
+pub async fn check(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    app_id: &str,
+    subject: &str,
+    code: &str,
+    now_ms: i64,
+) -> TxResult<Checked> {
+    let latest = sqlx::query(
+        "SELECT id, destination, code_hash, expires_at, verified_at FROM verifications
+         WHERE app_id = $1 AND subject = $2 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = latest else {
+        return Ok(Checked::Refused(Error::conflict(
+            "verification_not_started",
+            "No code was sent; ask for one first.",
+        )));
+    };
+    let id: String = row.try_get("id")?;
+    if row.try_get::<Option<i64>, _>("verified_at")?.is_some() {
+        return Ok(Checked::Refused(Error::conflict(
+            "code_already_used",
+            "This code was used already; ask for a new one.",
+        )));
+    }
+    // Counting the try is one atomic step, so concurrent guesses cannot exceed the limit.
+    let tried: Option<i64> = sqlx::query_scalar(
+        "UPDATE verifications SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 RETURNING attempts",
+    )
+    .bind(&id)
+    .bind(MAX_ATTEMPTS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(tried) = tried else {
+        return Ok(Checked::Refused(Error::rate_limited(
+            "too_many_attempts",
+            "Too many wrong codes; ask for a new one.",
+        )));
+    };
+    if row.try_get::<i64, _>("expires_at")? <= now_ms {
+        return Ok(Checked::Refused(Error::invalid(
+            "code_expired",
+            "code",
+            "This code has expired; ask for a new one.",
+        )));
+    }
+    let stored: String = row.try_get("code_hash")?;
+    let well_formed = code.len() == CODE_DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit());
+    if !well_formed || !constant_time_eq(&keys.code_hash(&id, code), &stored) {
+        let left = MAX_ATTEMPTS - tried;
+        return Ok(Checked::Refused(Error::invalid(
+            "invalid_code",
+            "code",
+            format!("That code is not right; {left} tries left."),
+        )));
+    }
+    sqlx::query("UPDATE verifications SET verified_at = $1 WHERE id = $2")
+        .bind(now_ms)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Checked::Verified { destination: row.try_get("destination")? })
+}
+
+/// A fixed-window counter shared by every server process: refuses the request
+/// (and counts nothing) once `key` has reached `max` in the current window.
+pub async fn rate_limit(conn: &mut AnyConnection, key: &str, window_ms: i64, max: i64, now_ms: i64) -> TxResult<()> {
+    let window_start = now_ms - now_ms.rem_euclid(window_ms);
+    let count: i64 = sqlx::query_scalar(
+        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN rate_limits.window_start < $2 THEN 1 ELSE rate_limits.count + 1 END,
+             window_start = CASE WHEN rate_limits.window_start < $2 THEN $2 ELSE rate_limits.window_start END
+         RETURNING count",
+    )
+    .bind(key)
+    .bind(window_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    if count > max {
+        return Err(Error::rate_limited("rate_limited", "Too many requests; try again later.").into());
+    }
+    Ok(())
+}
