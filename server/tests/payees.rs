@@ -1,0 +1,239 @@
+//! Phone verification, payout methods and compliance over HTTP, on both databases.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestApp, code_in};
+use serde_json::json;
+
+on_both_databases!(
+    a_payee_verifies_their_phone_with_the_code_sent_to_it,
+    the_sixth_wrong_code_is_refused_even_when_right,
+    an_expired_code_fails,
+    a_code_sent_to_one_phone_cannot_verify_another,
+    sends_are_cooled_down_and_rate_limited_per_phone,
+    payout_methods_are_validated_masked_and_sealed,
+    compliance_keeps_only_the_last_four_of_a_tax_id,
+);
+
+async fn sms_to(t: &TestApp, app: &common::Creds, phone: &str) -> Vec<String> {
+    let r = t.get(app, &format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B"))).await;
+    r.json["data"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_string()).collect()
+}
+
+async fn phone_of(t: &TestApp, app: &common::Creds, user: &str) -> String {
+    t.get(app, &format!("/v2/users/{user}")).await.json["phone_number"].as_str().unwrap().to_string()
+}
+
+async fn a_payee_verifies_their_phone_with_the_code_sent_to_it(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let phone = phone_of(&t, &app, &user).await;
+    let sent = t.post(&app, &format!("/v2/users/{user}/verification"), json!({})).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    assert_eq!(sent.json["status"], "sent");
+    let masked = sent.json["to"].as_str().unwrap();
+    assert!(masked.ends_with(&phone[phone.len() - 4..]) && masked.contains('*') && !masked.contains(&phone[2..8]));
+
+    let messages = sms_to(&t, &app, &phone).await;
+    assert_eq!(messages.len(), 1);
+    let code = code_in(&messages[0]);
+    assert!(messages[0].ends_with(&format!("#{code}")), "WebOTP line: {}", messages[0]);
+    let stored = t.count(&format!("SELECT COUNT(*) FROM verifications WHERE code_hash LIKE '%{code}%'")).await;
+    assert_eq!(stored, 0, "only a keyed hash of the code is stored");
+
+    let wrong = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": "12345x"})).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"));
+    let ok = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": code})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    assert_eq!(ok.json["phone_verified"], true);
+    let again = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": code})).await;
+    assert_eq!(again.code(), "code_already_used");
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'user.verified'").await, 1);
+
+    // Another app cannot send to or check this user.
+    let other = t.create_app("Other").await;
+    let r = t.post(&other, &format!("/v2/users/{user}/verification"), json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(sms_to(&t, &other, &phone).await.is_empty());
+}
+
+async fn the_sixth_wrong_code_is_refused_even_when_right(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    t.post(&app, &format!("/v2/users/{user}/verification"), json!({})).await;
+    let code = t.last_code(&app, &phone_of(&t, &app, &user).await).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        let r = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": wrong})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"), "{}", r.json);
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(&format!("{left} tries left")), "{}", r.json);
+    }
+    let right = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": code})).await;
+    assert_eq!((right.status, right.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"), "{}", right.json);
+    assert_eq!(t.get(&app, &format!("/v2/users/{user}")).await.json["phone_verified"], false);
+}
+
+async fn an_expired_code_fails(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    t.post(&app, &format!("/v2/users/{user}/verification"), json!({})).await;
+    let code = t.last_code(&app, &phone_of(&t, &app, &user).await).await;
+    // Eleven minutes pass.
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE verifications SET expires_at = expires_at - 660000, created_at = created_at - 660000")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": code})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "code_expired"), "{}", r.json);
+    assert_eq!(t.get(&app, &format!("/v2/users/{user}")).await.json["phone_verified"], false);
+}
+
+async fn a_code_sent_to_one_phone_cannot_verify_another(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let (ada, bob) = (t.create_user(&app).await, t.create_user(&app).await);
+    t.post(&app, &format!("/v2/users/{ada}/verification"), json!({})).await;
+    let adas_code = t.last_code(&app, &phone_of(&t, &app, &ada).await).await;
+    let r = t.post(&app, &format!("/v2/users/{bob}/verification/check"), json!({"code": adas_code})).await;
+    assert_eq!(r.code(), "verification_not_started");
+    t.post(&app, &format!("/v2/users/{bob}/verification"), json!({})).await;
+    let bobs_code = t.last_code(&app, &phone_of(&t, &app, &bob).await).await;
+    if bobs_code != adas_code {
+        let r = t.post(&app, &format!("/v2/users/{bob}/verification/check"), json!({"code": adas_code})).await;
+        assert_eq!(r.code(), "invalid_code");
+    }
+    assert_eq!(t.get(&app, &format!("/v2/users/{bob}")).await.json["phone_verified"], false);
+    assert_eq!(t.get(&app, &format!("/v2/users/{ada}")).await.json["phone_verified"], false);
+}
+
+async fn sends_are_cooled_down_and_rate_limited_per_phone(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let path = format!("/v2/users/{user}/verification");
+    let send = || t.post(&app, &path, json!({}));
+    assert_eq!(send().await.status, StatusCode::CREATED);
+    let soon = send().await;
+    assert_eq!((soon.status, soon.code()), (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon"));
+    let step_back = || async {
+        let mut tx = t.store.begin_write().await.unwrap();
+        sqlx::query("UPDATE verifications SET created_at = created_at - 31000").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    for _ in 0..4 {
+        step_back().await;
+        assert_eq!(send().await.status, StatusCode::CREATED);
+    }
+    step_back().await;
+    let sixth = send().await;
+    assert_eq!((sixth.status, sixth.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", sixth.json);
+    assert_eq!(sms_to(&t, &app, &phone_of(&t, &app, &user).await).await.len(), 5);
+}
+
+async fn payout_methods_are_validated_masked_and_sealed(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let path = format!("/v2/users/{user}/payout-methods");
+    let bank = t
+        .post(&app, &path, json!({"type": "bank", "routing_number": "021000021", "account_number": "987654321012"}))
+        .await;
+    assert_eq!(bank.status, StatusCode::CREATED, "{}", bank.json);
+    assert_eq!(
+        bank.json["bank"],
+        json!({"routing_number": "021000021", "account_last4": "1012", "account_type": "checking"})
+    );
+    assert!(!bank.json.to_string().contains("987654321012"));
+    let sealed = t.count("SELECT COUNT(*) FROM payout_methods WHERE details_encrypted LIKE '%98765432%' OR display LIKE '%98765432%'").await;
+    assert_eq!(sealed, 0, "the account number is sealed at rest");
+
+    let paypal = t.post(&app, &path, json!({"type": "paypal", "email": "ada@example.com"})).await;
+    assert_eq!(paypal.json["paypal"]["email"], "a***@example.com");
+    let venmo = t.post(&app, &path, json!({"type": "venmo", "phone_number": "+1 201 555 0199"})).await;
+    assert_eq!(venmo.json["venmo"]["phone_number"], "+1******0199");
+
+    let before = t.snapshot().await;
+    for (body, code, param) in [
+        (
+            json!({"type": "bank", "routing_number": "021000022", "account_number": "1234"}),
+            "invalid_routing_number",
+            "routing_number",
+        ),
+        (
+            json!({"type": "bank", "routing_number": "021000021", "account_number": "12"}),
+            "invalid_account_number",
+            "account_number",
+        ),
+        (json!({"type": "bank", "routing_number": "021000021"}), "missing_field", "account_number"),
+        (
+            json!({"type": "bank", "routing_number": "021000021", "account_number": "1234", "email": "a@b.co"}),
+            "invalid_field",
+            "email",
+        ),
+        (json!({"type": "paypal", "email": "nope"}), "invalid_email", "email"),
+        (json!({"type": "venmo", "phone_number": "12"}), "invalid_phone_number", "phone_number"),
+        (json!({"type": "crypto"}), "invalid_type", "type"),
+    ] {
+        let r = t.post(&app, &path, body).await;
+        assert_eq!((r.status, r.code(), r.param()), (StatusCode::UNPROCESSABLE_ENTITY, code, param), "{}", r.json);
+    }
+    assert_eq!(t.snapshot().await, before);
+
+    let list = t.get(&app, &path).await;
+    assert_eq!(list.json["data"].as_array().unwrap().len(), 3);
+    assert_eq!(list.json["data"][0]["type"], "venmo", "newest first");
+    let other = t.create_app("Other").await;
+    assert_eq!(t.get(&other, &path).await.status, StatusCode::NOT_FOUND);
+    let r = t
+        .call(axum::http::Method::DELETE, &format!("{path}/{}", bank.id()), Some(&common::basic(&other)), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .call(axum::http::Method::DELETE, &format!("{path}/{}", bank.id()), Some(&common::basic(&app)), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(t.get(&app, &path).await.json["data"].as_array().unwrap().len(), 2);
+}
+
+async fn compliance_keeps_only_the_last_four_of_a_tax_id(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let path = format!("/v2/users/{user}/compliance");
+    let empty = t.get(&app, &path).await;
+    assert_eq!(empty.json["kyc_status"], "not_started");
+    assert_eq!(empty.json["requirements"]["tax_id"], false);
+    let body = json!({
+        "legal_first_name": "Ada", "legal_last_name": "Lovelace", "date_of_birth": "1990-12-10",
+        "address": {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"},
+        "tax_id": "123-45-6789", "kyc_status": "verified"
+    });
+    let r = t.call(axum::http::Method::PUT, &path, Some(&common::basic(&app)), &[], Some(&body.to_string())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["tax_id_last4"], "6789");
+    assert_eq!(r.json["kyc_status"], "verified");
+    assert!(!r.json.to_string().contains("123456789") && !r.json.to_string().contains("123-45"));
+    assert_eq!(t.count("SELECT COUNT(*) FROM compliance WHERE tax_id_encrypted LIKE '%12345%'").await, 0);
+    // A partial update keeps the rest.
+    let r = t
+        .call(
+            axum::http::Method::PUT,
+            &path,
+            Some(&common::basic(&app)),
+            &[],
+            Some(r#"{"id_verification_status":"pending"}"#),
+        )
+        .await;
+    assert_eq!((r.json["legal_last_name"].as_str(), r.json["tax_id_last4"].as_str()), (Some("Lovelace"), Some("6789")));
+    let before = t.snapshot().await;
+    for (body, code) in [
+        (json!({"date_of_birth": "1990-02-30"}), "invalid_date_of_birth"),
+        (json!({"date_of_birth": "2024-01-01"}), "invalid_date_of_birth"),
+        (json!({"tax_id": "12-345"}), "invalid_tax_id"),
+        (json!({"kyc_status": "great"}), "invalid_status"),
+        (json!({"address": {"line1": "", "city": "X", "postal_code": "1", "country": "US"}}), "invalid_address"),
+    ] {
+        let r = t.call(axum::http::Method::PUT, &path, Some(&common::basic(&app)), &[], Some(&body.to_string())).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{}", r.json);
+    }
+    assert_eq!(t.snapshot().await, before);
+}
