@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::apps::{self, AppRules, NewApp};
 use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
+use crate::flows::{self, NewFlow, NewPayoutLink, Session};
 use crate::ledger::transfers::{self, NewTransfer, Refill};
 use crate::payout_methods::{self, NewPayoutMethod};
 use crate::services::Services;
@@ -77,12 +78,58 @@ pub enum Command {
         to: TransferStatus,
         reason: Option<String>,
     },
+    CreatePayoutLink(NewPayoutLink),
+    CancelPayoutLink {
+        app_id: String,
+        id: String,
+    },
+    CreateFlow(NewFlow),
+    /// A flow session's code check; a right code makes (or finds) the payee.
+    CheckFlowCode {
+        session: Session,
+        code: String,
+        email: Option<String>,
+    },
+    ClaimPayoutLink {
+        session: Session,
+        payout_method_id: String,
+    },
+    CompleteFlow {
+        session: Session,
+    },
 }
 
 impl Command {
     async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
         match self {
             Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
+            Command::CreatePayoutLink(link) => {
+                flows::create_link(conn, &services.keys, &services.public_url, link, now_ms).await
+            }
+            Command::CancelPayoutLink { app_id, id } => {
+                flows::cancel_link(conn, &services.keys, &services.public_url, app_id, id, now_ms).await
+            }
+            Command::CreateFlow(flow) => flows::create_flow(conn, &services.public_url, flow, now_ms).await,
+            Command::CheckFlowCode { session, code, email } => {
+                match verify::check(conn, &services.keys, &session.app_id, &session.subject(), code, now_ms).await? {
+                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
+                    Checked::Verified { destination } => {
+                        let user_id = flows::verified(conn, session, &destination, email.clone(), now_ms).await?;
+                        Ok(Reply::json(StatusCode::OK, &serde_json::json!({"verified": true, "user_id": user_id}))?)
+                    }
+                }
+            }
+            Command::ClaimPayoutLink { session, payout_method_id } => {
+                flows::claim(conn, session, payout_method_id, now_ms).await
+            }
+            Command::CompleteFlow { session } => {
+                flows::require_steps(conn, session).await?;
+                flows::complete(conn, session, now_ms).await?;
+                Ok(Reply::json(
+                    StatusCode::OK,
+                    &serde_json::json!({"flow_id": session.flow_id, "status": "completed"}),
+                )?)
+            }
             Command::StartVerification(code) => {
                 Ok(Reply::json(StatusCode::CREATED, &verify::start(conn, code, now_ms).await?)?)
             }

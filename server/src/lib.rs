@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod flows;
 pub mod http;
 pub mod ledger;
 pub mod lists;
@@ -44,7 +45,8 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         operator_api = settings.operator_key.is_some(),
         "dots is serving"
     );
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }

@@ -46,6 +46,7 @@ pub enum Listed {
     Users,
     Transfers,
     Transactions,
+    PayoutLinks,
 }
 
 impl Listed {
@@ -54,6 +55,7 @@ impl Listed {
             Listed::Users => "users",
             Listed::Transfers => "transfers",
             Listed::Transactions => "transactions",
+            Listed::PayoutLinks => "payout_links",
         }
     }
 }

@@ -118,6 +118,12 @@ pub fn warm_up() {
 }
 
 pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<Reply> {
+    let created = insert(conn, user, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &created)?)
+}
+
+/// Creates the user and their wallet (the flow API creates payees this way too).
+pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<api::User> {
     let id = new_id(ids::USER);
     let wallet_id = new_id(ids::WALLET);
     sqlx::query(
@@ -155,7 +161,7 @@ pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     };
     let created = get(conn, &user.app_id, &id).await?;
     events::record(conn, &user.app_id, events::USER_CREATED, &created, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &created)?)
+    Ok(created)
 }
 
 const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.phone_number, u.phone_verified_at,

@@ -29,6 +29,43 @@ pub fn parse_date(s: &str) -> Option<(i64, u32, u32)> {
     (civil_from_days(days) == (year, month, day) && (1..=12).contains(&month)).then_some((year, month, day))
 }
 
+/// Parses an RFC 3339 timestamp (`2026-12-01T12:00:00Z`, optional fraction, `Z` or
+/// `±HH:MM`) into milliseconds since the epoch.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let (date, rest) = s.split_once(['T', 't'])?;
+    let (year, month, day) = parse_date(date)?;
+    let b = rest.as_bytes();
+    if b.len() < 9 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let num = |r: &str| r.parse::<i64>().ok().filter(|_| r.bytes().all(|c| c.is_ascii_digit()));
+    let (h, m, sec) = (num(&rest[0..2])?, num(&rest[3..5])?, num(&rest[6..8])?);
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let mut tail = &rest[8..];
+    let mut millis = 0;
+    if let Some(fraction) = tail.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
+        millis = padded.parse::<i64>().ok()?;
+        tail = &fraction[digits..];
+    }
+    let offset_min = match tail {
+        "Z" | "z" => 0,
+        _ if tail.len() == 6 && (tail.starts_with('+') || tail.starts_with('-')) && &tail[3..4] == ":" => {
+            let sign = if tail.starts_with('-') { -1 } else { 1 };
+            sign * (num(&tail[1..3])? * 60 + num(&tail[4..6])?)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(((days * 24 + h) * 60 + m - offset_min) * 60_000 + sec * 1000 + millis)
+}
+
 /// Howard Hinnant's civil-to-days algorithm.
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -64,6 +101,17 @@ mod tests {
         assert_eq!(rfc3339_from_unix_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_from_unix_ms(1_795_504_389_123), "2026-11-24T07:13:09.123Z");
         assert_eq!(rfc3339_from_unix_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        for ms in [0, 1_795_504_389_123, 951_782_400_000] {
+            assert_eq!(parse_rfc3339_ms(&rfc3339_from_unix_ms(ms)), Some(ms));
+        }
+        assert_eq!(parse_rfc3339_ms("2026-11-24T08:13:09+01:00"), parse_rfc3339_ms("2026-11-24T07:13:09Z"));
+        for bad in ["2026-11-24", "2026-11-24T25:00:00Z", "2026-11-24T07:13:09", "tomorrow", "2026-11-24T07:13:09.Z"] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 mod apps;
 pub mod extract;
+mod flow_api;
+mod links;
 mod payees;
 mod transfers;
 mod users;
@@ -57,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::router())
         .merge(users::router())
         .merge(payees::router())
+        .merge(links::router())
+        .merge(flow_api::router())
         .merge(transfers::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

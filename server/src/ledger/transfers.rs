@@ -26,7 +26,7 @@ pub struct Refill {
 
 impl Refill {
     pub fn validate(app: &AuthedApp, req: RefillRequest) -> Result<Refill, Error> {
-        Ok(Refill { app: app.clone(), money: money(app, &req.amount, &req.currency)? })
+        Ok(Refill { app: app.clone(), money: money_for(app, &req.amount, &req.currency)? })
     }
 }
 
@@ -78,7 +78,7 @@ impl NewTransfer {
             app: app.clone(),
             kind,
             user_id: req.user_id,
-            money: money(app, &req.amount, &req.currency)?,
+            money: money_for(app, &req.amount, &req.currency)?,
             direction,
             payout_method_id: req.payout_method_id,
         })
@@ -89,14 +89,15 @@ impl NewTransfer {
             app: app.clone(),
             kind: TransferType::Payout,
             user_id: req.user_id,
-            money: money(app, &req.amount, &req.currency)?,
+            money: money_for(app, &req.amount, &req.currency)?,
             direction: None,
             payout_method_id: req.payout_method_id,
         })
     }
 }
 
-fn money(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -> Result<Money, Error> {
+/// The amount and currency of a request, checked against the app's currency.
+pub fn money_for(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -> Result<Money, Error> {
     let currency = parse_currency(currency)?;
     if currency != app.currency {
         return Err(Error::invalid(

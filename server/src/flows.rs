@@ -1,0 +1,728 @@
+//! Payout links, flows and their sessions, and the claim.
+//!
+//! A flow is one run of the onboarding widget. `POST /v2/flows` makes one for a
+//! host page (pre-authenticated when it names a user); opening a payout link makes
+//! one for its claim. Each flow has one bearer token, stored hashed, scoped to the
+//! flow, its app and (once known) its user, and short-lived.
+
+use axum::http::StatusCode;
+use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
+use dots_shared::{Money, ids};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::apps::AuthedApp;
+use crate::error::{Error, Reply, TxResult};
+use crate::events;
+use crate::ledger::transfers::{self, NewTransfer};
+use crate::lists::Page;
+use crate::secrets::{Keys, token_hash};
+use crate::store::{new_id, random_base62};
+use crate::users;
+
+/// Payout links live a week unless told otherwise, and at most 90 days.
+pub const LINK_DEFAULT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const LINK_MAX_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
+/// A flow's session token lives an hour (Plaid's link tokens live four).
+pub const FLOW_TTL_MS: i64 = 3600 * 1000;
+pub const STEPS: &[&str] = &["verify_phone", "compliance", "payout_method"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutLinkRequest {
+    pub amount: serde_json::Number,
+    pub currency: String,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub memo: Option<String>,
+    /// RFC 3339; a week from now when absent.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Pay a known user: their phone must verify the claim.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `{name?, primary_color?, logo_url?}`, shown on the claim page.
+    #[serde(default)]
+    pub brand: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayoutLink {
+    pub id: String,
+    pub app: AuthedApp,
+    pub money: Money,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub memo: Option<String>,
+    pub expires_at: i64,
+    pub user_id: Option<String>,
+    pub brand: Option<String>,
+    pub token_hash: String,
+    pub token_sealed: String,
+}
+
+fn link_token_context(id: &str) -> String {
+    format!("payout_link:{id}")
+}
+
+impl NewPayoutLink {
+    pub fn validate(keys: &Keys, app: &AuthedApp, req: CreatePayoutLinkRequest, now_ms: i64) -> Result<Self, Error> {
+        let money = transfers::money_for(app, &req.amount, &req.currency)?;
+        let phone_number = req.phone_number.as_deref().map(|p| users::phone_number(p, None)).transpose()?;
+        let email = req.email.as_deref().map(users::email).transpose()?;
+        if phone_number.is_none() && email.is_none() && req.user_id.is_none() {
+            return Err(Error::invalid(
+                "missing_field",
+                "phone_number",
+                "a payout link needs the payee's phone_number or email",
+            ));
+        }
+        let memo = match req.memo.map(|m| m.trim().to_string()) {
+            Some(m) if m.chars().count() > 200 || m.chars().any(char::is_control) => {
+                return Err(Error::invalid("invalid_memo", "memo", "memo must be at most 200 printable characters"));
+            }
+            other => other.filter(|m| !m.is_empty()),
+        };
+        let expires_at = match req.expires_at.as_deref() {
+            None => now_ms + LINK_DEFAULT_TTL_MS,
+            Some(raw) => {
+                let at = parse_rfc3339_ms(raw).ok_or_else(|| {
+                    Error::invalid("invalid_expires_at", "expires_at", "expires_at must be an RFC 3339 time")
+                })?;
+                if at <= now_ms || at > now_ms + LINK_MAX_TTL_MS {
+                    return Err(Error::invalid(
+                        "invalid_expires_at",
+                        "expires_at",
+                        "expires_at must be in the next 90 days",
+                    ));
+                }
+                at
+            }
+        };
+        let brand = req.brand.map(|b| brand(&b)).transpose()?;
+        let id = new_id(ids::PAYOUT_LINK);
+        let token = format!("plt_{}", random_base62(32));
+        Ok(NewPayoutLink {
+            token_hash: token_hash(&token),
+            token_sealed: keys.seal(&link_token_context(&id), &token),
+            id,
+            app: app.clone(),
+            money,
+            phone_number,
+            email,
+            memo,
+            expires_at,
+            user_id: req.user_id,
+            brand,
+        })
+    }
+}
+
+/// Only these brand keys, each a short string; colours are `#rrggbb`, logos https.
+fn brand(value: &Value) -> Result<String, Error> {
+    let invalid = |why: &str| Error::invalid("invalid_brand", "brand", why.to_string());
+    let object = value.as_object().ok_or_else(|| invalid("brand must be an object"))?;
+    for (key, v) in object {
+        let s = v.as_str().ok_or_else(|| invalid("brand values are strings"))?;
+        let ok = match key.as_str() {
+            "name" => !s.is_empty() && s.chars().count() <= 60,
+            "primary_color" => s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "logo_url" => s.starts_with("https://") && s.len() <= 500 && !s.contains(['"', '\'', '<', '>', ' ']),
+            _ => return Err(invalid("brand takes name, primary_color and logo_url")),
+        };
+        if !ok {
+            return Err(invalid(&format!("brand.{key} is not acceptable")));
+        }
+    }
+    Ok(value.to_string())
+}
+
+pub async fn create_link(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    public_url: &str,
+    l: &NewPayoutLink,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let mut phone = l.phone_number.clone();
+    if let Some(user_id) = &l.user_id {
+        let user = users::get(conn, &l.app.id, user_id).await.map_err(|e| e.with_param("user_id"))?;
+        match &phone {
+            Some(p) if *p != user.phone_number => {
+                return Err(Error::invalid("phone_mismatch", "phone_number", "phone_number is not this user's").into());
+            }
+            _ => phone = Some(user.phone_number),
+        }
+    }
+    sqlx::query(
+        "INSERT INTO payout_links (id, app_id, token_hash, token_encrypted, amount, currency, phone_number, email, memo,
+                                   brand, status, user_id, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13)",
+    )
+    .bind(&l.id)
+    .bind(&l.app.id)
+    .bind(&l.token_hash)
+    .bind(&l.token_sealed)
+    .bind(l.money.amount())
+    .bind(l.money.currency().code())
+    .bind(&phone)
+    .bind(&l.email)
+    .bind(&l.memo)
+    .bind(&l.brand)
+    .bind(&l.user_id)
+    .bind(l.expires_at)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
+    events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &link, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &link)?)
+}
+
+const LINK_COLUMNS: &str = "id, token_encrypted, amount, currency, phone_number, email, memo, brand, status, user_id,
+    payout_transfer_id, expires_at, claimed_at, created_at";
+
+/// A link's status as the world sees it: an active link past its time is expired.
+fn link_status(stored: &str, expires_at: i64, now_ms: i64) -> &str {
+    if stored == "active" && expires_at <= now_ms { "expired" } else { stored }
+}
+
+fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Result<Value, Error> {
+    let id: String = row.try_get("id")?;
+    let token =
+        keys.open(&link_token_context(&id), &row.try_get::<String, _>("token_encrypted")?).map_err(Error::internal)?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    let status: String = row.try_get("status")?;
+    let brand: Option<String> = row.try_get("brand")?;
+    Ok(json!({
+        "id": id,
+        "url": format!("{public_url}/claim/{token}"),
+        "status": link_status(&status, expires_at, now_ms),
+        "amount": row.try_get::<i64, _>("amount")?,
+        "currency": row.try_get::<String, _>("currency")?,
+        "phone_number": row.try_get::<Option<String>, _>("phone_number")?,
+        "email": row.try_get::<Option<String>, _>("email")?,
+        "memo": row.try_get::<Option<String>, _>("memo")?,
+        "brand": brand.and_then(|b| serde_json::from_str::<Value>(&b).ok()),
+        "user_id": row.try_get::<Option<String>, _>("user_id")?,
+        "payout_transfer_id": row.try_get::<Option<String>, _>("payout_transfer_id")?,
+        "expires_at": rfc3339_from_unix_ms(expires_at),
+        "claimed_at": row.try_get::<Option<i64>, _>("claimed_at")?.map(rfc3339_from_unix_ms),
+        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
+    }))
+}
+
+pub fn link_not_found() -> Error {
+    Error::not_found("payout_link_not_found", "No such payout link.")
+}
+
+pub async fn get_link(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    public_url: &str,
+    app_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<Value, Error> {
+    let row = sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM payout_links WHERE id = $1 AND app_id = $2"))
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(link_not_found)?;
+    link_from_row(keys, public_url, &row, now_ms)
+}
+
+pub async fn list_links(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    public_url: &str,
+    app_id: &str,
+    page: &Page,
+    now_ms: i64,
+) -> Result<dots_shared::api::List<Value>, Error> {
+    let before = page.cursor_seq(conn, crate::lists::Listed::PayoutLinks, app_id).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {LINK_COLUMNS} FROM payout_links WHERE app_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    ))
+    .bind(app_id)
+    .bind(before)
+    .bind(page.limit() + 1)
+    .fetch_all(conn)
+    .await?;
+    let links = rows.iter().map(|r| link_from_row(keys, public_url, r, now_ms)).collect::<Result<Vec<_>, _>>()?;
+    Ok(page.finish(links))
+}
+
+pub async fn cancel_link(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    public_url: &str,
+    app_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let canceled = sqlx::query(
+        "UPDATE payout_links SET status = 'canceled', updated_at = $1
+         WHERE id = $2 AND app_id = $3 AND status = 'active' AND expires_at > $1",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    let link = get_link(conn, keys, public_url, app_id, id, now_ms).await?;
+    if canceled.rows_affected() != 1 {
+        return Err(Error::conflict(
+            "payout_link_not_active",
+            format!("The payout link is {}.", link["status"].as_str().unwrap_or("")),
+        )
+        .into());
+    }
+    events::record(conn, app_id, events::PAYOUT_LINK_CANCELED, &link, now_ms).await?;
+    Ok(Reply::json(StatusCode::OK, &link)?)
+}
+
+// ---- flows and sessions --------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFlowRequest {
+    pub steps: Vec<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    #[serde(default)]
+    pub theme: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFlow {
+    pub id: String,
+    pub app_id: String,
+    pub user_id: Option<String>,
+    pub payout_link_id: Option<String>,
+    pub steps: Vec<String>,
+    pub redirect_url: Option<String>,
+    pub theme: Option<String>,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+impl NewFlow {
+    pub fn validate(app: &AuthedApp, req: CreateFlowRequest, now_ms: i64) -> Result<NewFlow, Error> {
+        if req.steps.is_empty() || req.steps.len() > STEPS.len() {
+            return Err(Error::invalid("invalid_steps", "steps", format!("steps is a list of {}", STEPS.join(", "))));
+        }
+        for (i, step) in req.steps.iter().enumerate() {
+            if !STEPS.contains(&step.as_str()) || req.steps[..i].contains(step) {
+                return Err(Error::invalid(
+                    "invalid_steps",
+                    "steps",
+                    format!("steps is a list of distinct {}", STEPS.join(", ")),
+                ));
+            }
+        }
+        if let Some(url) = &req.redirect_url
+            && (!(url.starts_with("https://")
+                || url.starts_with("http://localhost")
+                || url.starts_with("http://127.0.0.1"))
+                || url.len() > 500)
+        {
+            return Err(Error::invalid("invalid_redirect_url", "redirect_url", "redirect_url must be an https URL"));
+        }
+        Ok(NewFlow {
+            id: new_id(ids::FLOW),
+            app_id: app.id.clone(),
+            user_id: req.user_id,
+            payout_link_id: None,
+            steps: req.steps,
+            redirect_url: req.redirect_url,
+            theme: req.theme.map(|t| brand(&t)).transpose()?,
+            token: format!("fst_{}", random_base62(32)),
+            expires_at: now_ms + FLOW_TTL_MS,
+        })
+    }
+
+    /// The flow that claims a payout link; its session ends when the link does.
+    pub fn for_link(link: &LinkSummary, now_ms: i64) -> NewFlow {
+        NewFlow {
+            id: new_id(ids::FLOW),
+            app_id: link.app_id.clone(),
+            user_id: link.user_id.clone(),
+            payout_link_id: Some(link.id.clone()),
+            steps: STEPS.iter().map(|s| s.to_string()).collect(),
+            redirect_url: None,
+            theme: None,
+            token: format!("fst_{}", random_base62(32)),
+            expires_at: (now_ms + FLOW_TTL_MS).min(link.expires_at),
+        }
+    }
+}
+
+pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow, now_ms: i64) -> TxResult<Reply> {
+    if let Some(user_id) = &f.user_id {
+        users::get(conn, &f.app_id, user_id).await.map_err(|e| e.with_param("user_id"))?;
+    }
+    sqlx::query(
+        "INSERT INTO flows (id, app_id, user_id, payout_link_id, steps, redirect_url, theme, status, token_hash, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+    )
+    .bind(&f.id)
+    .bind(&f.app_id)
+    .bind(&f.user_id)
+    .bind(&f.payout_link_id)
+    .bind(serde_json::to_string(&f.steps).map_err(Error::internal)?)
+    .bind(&f.redirect_url)
+    .bind(&f.theme)
+    .bind(token_hash(&f.token))
+    .bind(f.expires_at)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    // The token is answered once; the idempotent replay of this answer cannot show it.
+    let answer = json!({
+        "id": f.id,
+        "url": format!("{public_url}/flow/{}", f.id),
+        "token": f.token,
+        "expires_at": rfc3339_from_unix_ms(f.expires_at),
+    });
+    let mut reply = Reply::json(StatusCode::CREATED, &answer)?;
+    let mut stored = answer;
+    stored["token"] = Value::Null;
+    reply.replay_body = Some(serde_json::to_vec(&stored).map_err(Error::internal)?);
+    Ok(reply)
+}
+
+pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str) -> Result<Value, Error> {
+    let row = sqlx::query(
+        "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at, created_at
+         FROM flows WHERE id = $1 AND app_id = $2",
+    )
+    .bind(id)
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| Error::not_found("flow_not_found", "No such flow."))?;
+    Ok(json!({
+        "id": row.try_get::<String, _>("id")?,
+        "url": format!("{public_url}/flow/{id}"),
+        "user_id": row.try_get::<Option<String>, _>("user_id")?,
+        "payout_link_id": row.try_get::<Option<String>, _>("payout_link_id")?,
+        "steps": serde_json::from_str::<Value>(&row.try_get::<String, _>("steps")?).unwrap_or(Value::Null),
+        "redirect_url": row.try_get::<Option<String>, _>("redirect_url")?,
+        "status": row.try_get::<String, _>("status")?,
+        "expires_at": rfc3339_from_unix_ms(row.try_get("expires_at")?),
+        "completed_at": row.try_get::<Option<i64>, _>("completed_at")?.map(rfc3339_from_unix_ms),
+        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
+    }))
+}
+
+/// What a payout link's token opens.
+#[derive(Debug, Clone)]
+pub struct LinkSummary {
+    pub id: String,
+    pub app_id: String,
+    pub user_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Finds a claimable link by its token (`link_not_claimable` otherwise).
+pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<LinkSummary, Error> {
+    let row = sqlx::query("SELECT id, app_id, user_id, status, expires_at FROM payout_links WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(link_not_found)?;
+    let status: String = row.try_get("status")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    let status = link_status(&status, expires_at, now_ms);
+    if status != "active" {
+        return Err(Error::conflict("payout_link_not_claimable", format!("This payout link is {status}.")));
+    }
+    Ok(LinkSummary {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        user_id: row.try_get("user_id")?,
+        expires_at,
+    })
+}
+
+/// A flow API caller: who the bearer token speaks for.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub flow_id: String,
+    pub app_id: String,
+    pub user_id: Option<String>,
+    pub payout_link_id: Option<String>,
+    pub steps: Vec<String>,
+    pub status: String,
+    /// The phone this session proved, if it did.
+    pub verified_phone: Option<String>,
+}
+
+impl Session {
+    pub fn subject(&self) -> String {
+        format!("flow:{}", self.flow_id)
+    }
+
+    /// The session's user once the phone is proven (or, pre-authenticated, at once).
+    pub fn user(&self) -> Result<&str, Error> {
+        match (&self.user_id, &self.verified_phone, &self.payout_link_id) {
+            (Some(user), _, None) => Ok(user),
+            (Some(user), Some(_), Some(_)) => Ok(user),
+            _ => Err(Error::conflict("phone_not_verified", "Verify the phone number first.")),
+        }
+    }
+}
+
+pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<Session, Error> {
+    let row = sqlx::query(
+        "SELECT id, app_id, user_id, payout_link_id, steps, status, verified_phone, expires_at FROM flows WHERE token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| Error::unauthenticated("invalid_session", "This session is not valid; start again from the link."))?;
+    if row.try_get::<i64, _>("expires_at")? <= now_ms {
+        return Err(Error::unauthenticated("session_expired", "This session has expired; start again from the link."));
+    }
+    Ok(Session {
+        flow_id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        user_id: row.try_get("user_id")?,
+        payout_link_id: row.try_get("payout_link_id")?,
+        steps: serde_json::from_str(&row.try_get::<String, _>("steps")?).unwrap_or_default(),
+        status: row.try_get("status")?,
+        verified_phone: row.try_get("verified_phone")?,
+    })
+}
+
+/// Where the session's code goes: a link's or a known user's phone, or the phone
+/// the payee typed when the link was sent by email.
+pub async fn code_destination(
+    conn: &mut AnyConnection,
+    session: &Session,
+    typed: Option<&str>,
+) -> Result<String, Error> {
+    let typed = typed.map(|p| users::phone_number(p, None)).transpose()?;
+    let expected: Option<String> = match (&session.payout_link_id, &session.user_id) {
+        (Some(link), _) => {
+            sqlx::query_scalar("SELECT phone_number FROM payout_links WHERE id = $1")
+                .bind(link)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        (None, Some(user)) => Some(users::get(conn, &session.app_id, user).await?.phone_number),
+        (None, None) => None,
+    };
+    match (expected, typed) {
+        // The typed number must be the one the payment was meant for; which one
+        // that is stays unsaid.
+        (Some(expected), Some(typed)) if expected != typed => {
+            Err(Error::invalid("phone_mismatch", "phone_number", "This payment was sent to a different phone number."))
+        }
+        (Some(expected), _) => Ok(expected),
+        (None, Some(typed)) => Ok(typed),
+        (None, None) => Err(Error::invalid("missing_field", "phone_number", "phone_number is required")),
+    }
+}
+
+/// After a right code: the session's user is the app's user with that phone (made
+/// now if there is none), and their phone is verified.
+pub async fn verified(
+    conn: &mut AnyConnection,
+    session: &Session,
+    phone: &str,
+    email: Option<String>,
+    now_ms: i64,
+) -> TxResult<String> {
+    let existing: Option<String> = match &session.user_id {
+        Some(user) => Some(user.clone()),
+        None => {
+            sqlx::query_scalar("SELECT id FROM users WHERE app_id = $1 AND phone_number = $2")
+                .bind(&session.app_id)
+                .bind(phone)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    let user_id = match existing {
+        Some(user) => user,
+        None => {
+            let currency: String = sqlx::query_scalar("SELECT currency FROM apps WHERE id = $1")
+                .bind(&session.app_id)
+                .fetch_one(&mut *conn)
+                .await?;
+            let new_user = users::NewUser {
+                app_id: session.app_id.clone(),
+                currency: dots_shared::Currency::parse(&currency).map_err(Error::internal)?,
+                first_name: String::new(),
+                last_name: String::new(),
+                email: email.unwrap_or_default(),
+                phone_number: phone.to_string(),
+            };
+            users::insert(conn, &new_user, now_ms).await?.id
+        }
+    };
+    users::mark_verified(conn, &session.app_id, &user_id, now_ms).await?;
+    sqlx::query("UPDATE flows SET user_id = $1, verified_phone = $2 WHERE id = $3")
+        .bind(&user_id)
+        .bind(phone)
+        .bind(&session.flow_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(user_id)
+}
+
+/// The claim: in one database transaction the link becomes `claimed` (only one
+/// claim can win), the amount moves app wallet → payee wallet, and a payout of it
+/// is made to the chosen method. Any refusal leaves all three undone.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    session: &Session,
+    payout_method_id: &str,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let user_id = session.user()?.to_string();
+    let link_id = session
+        .payout_link_id
+        .clone()
+        .ok_or_else(|| Error::conflict("not_a_payout_link", "This flow has no payout link to claim."))?;
+    let won = sqlx::query(
+        "UPDATE payout_links SET status = 'claimed', user_id = $1, claimed_at = $2, updated_at = $2
+         WHERE id = $3 AND status = 'active' AND expires_at > $2",
+    )
+    .bind(&user_id)
+    .bind(now_ms)
+    .bind(&link_id)
+    .execute(&mut *conn)
+    .await?;
+    if won.rows_affected() != 1 {
+        return Err(Error::conflict(
+            "payout_link_not_claimable",
+            "This payout link was claimed, canceled or has expired.",
+        )
+        .into());
+    }
+    let row = sqlx::query(
+        "SELECT l.amount, l.currency, a.id, a.name, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
+    )
+    .bind(&link_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
+    let app = AuthedApp {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        currency,
+        wallet_id: row.try_get("wallet_id")?,
+    };
+    let money = Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?;
+    let balance = NewTransfer {
+        app: app.clone(),
+        kind: dots_shared::TransferType::Balance,
+        user_id: user_id.clone(),
+        money,
+        direction: Some(dots_shared::Direction::AppToUser),
+        payout_method_id: None,
+    };
+    transfers::create_transfer(conn, &balance, now_ms).await.map_err(|e| match e {
+        crate::error::TxError::Rejected(e) if e.code == "insufficient_funds" => {
+            Error::conflict("app_insufficient_funds", "The sender cannot fund this payout right now; try again later.")
+                .into()
+        }
+        other => other,
+    })?;
+    let payout = NewTransfer {
+        kind: dots_shared::TransferType::Payout,
+        direction: None,
+        payout_method_id: Some(payout_method_id.into()),
+        ..balance
+    };
+    let payout = transfers::create_transfer(conn, &payout, now_ms).await?;
+    sqlx::query("UPDATE payout_links SET payout_transfer_id = $1 WHERE id = $2")
+        .bind(&payout.id)
+        .bind(&link_id)
+        .execute(&mut *conn)
+        .await?;
+    complete(conn, session, now_ms).await?;
+    let claimed =
+        json!({"payout_link_id": link_id, "user_id": user_id, "payout_transfer_id": payout.id, "status": "claimed"});
+    events::record(conn, &app.id, events::PAYOUT_LINK_CLAIMED, &claimed, now_ms).await?;
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({"flow_id": session.flow_id, "payout_link_id": link_id, "payout": {"id": payout.id, "status": payout.status, "amount": payout.amount, "currency": payout.currency}}),
+    )?)
+}
+
+/// Marks the flow completed (once) and announces it with opaque ids only.
+pub async fn complete(conn: &mut AnyConnection, session: &Session, now_ms: i64) -> TxResult<()> {
+    let done =
+        sqlx::query("UPDATE flows SET status = 'completed', completed_at = $1 WHERE id = $2 AND status = 'active'")
+            .bind(now_ms)
+            .bind(&session.flow_id)
+            .execute(&mut *conn)
+            .await?;
+    if done.rows_affected() == 1 {
+        let user_id: Option<String> = sqlx::query_scalar("SELECT user_id FROM flows WHERE id = $1")
+            .bind(&session.flow_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        events::record(
+            conn,
+            &session.app_id,
+            events::FLOW_COMPLETED,
+            &json!({"flow_id": session.flow_id, "user_id": user_id}),
+            now_ms,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A host-page flow completes only when each of its steps is done.
+pub async fn require_steps(conn: &mut AnyConnection, session: &Session) -> TxResult<()> {
+    let user_id = session.user()?.to_string();
+    let incomplete =
+        |step: &str| Error::conflict("flow_incomplete", format!("The {step} step is not done.")).with_param(step);
+    for step in &session.steps {
+        let done = match step.as_str() {
+            "verify_phone" => sqlx::query_scalar::<_, Option<i64>>("SELECT phone_verified_at FROM users WHERE id = $1")
+                .bind(&user_id)
+                .fetch_one(&mut *conn)
+                .await?
+                .is_some(),
+            "payout_method" => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(&user_id)
+                .fetch_one(&mut *conn)
+                .await?
+                    > 0
+            }
+            "compliance" => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM compliance WHERE user_id = $1 AND legal_first_name IS NOT NULL
+                     AND legal_last_name IS NOT NULL AND date_of_birth IS NOT NULL",
+                )
+                .bind(&user_id)
+                .fetch_one(&mut *conn)
+                .await?
+                    > 0
+            }
+            _ => true,
+        };
+        if !done {
+            return Err(incomplete(step).into());
+        }
+    }
+    Ok(())
+}

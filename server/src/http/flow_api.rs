@@ -1,0 +1,269 @@
+//! The flow API (`/flow/v1/…`) the widget calls with its session token. It exposes
+//! only what each step needs, always about the session's own flow, app and user:
+//! no endpoint takes another user's or flow's id.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extract::{Mutation, Principal};
+use super::payees::start_and_send;
+use crate::commands::Command;
+use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
+use crate::error::{Error, Reply};
+use crate::flows::{self, NewFlow, Session};
+use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::sms::mask_phone;
+use crate::store::now_ms;
+use crate::verify::NewCode;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/flow/v1/sessions", post(open_link))
+        .route("/flow/v1/session", get(session_state))
+        .route("/flow/v1/verification", post(send_code))
+        .route("/flow/v1/verification/check", post(check_code))
+        .route("/flow/v1/compliance", get(read_compliance).put(update_compliance))
+        .route("/flow/v1/payout-methods", get(list_methods).post(add_method))
+        .route("/flow/v1/claim", post(claim))
+        .route("/flow/v1/complete", post(complete))
+}
+
+/// A flow session, from `Authorization: Bearer <token>`.
+pub struct FlowAuth(pub Session);
+
+impl FromRequestParts<AppState> for FlowAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<FlowAuth, Error> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Error::unauthenticated("missing_session", "Send Authorization: Bearer <session token>."))?;
+        let mut conn = state.store.reader().acquire().await?;
+        Ok(FlowAuth(flows::session_by_token(&mut conn, token.trim(), now_ms()).await?))
+    }
+}
+
+impl Principal for FlowAuth {
+    fn owner(&self) -> String {
+        format!("flow:{}", self.0.flow_id)
+    }
+}
+
+/// Anyone holding a payout link's URL may open a session for it; the claim still
+/// needs the payee's phone.
+pub struct Anonymous;
+
+impl FromRequestParts<AppState> for Anonymous {
+    type Rejection = Error;
+
+    async fn from_request_parts(_: &mut Parts, _: &AppState) -> Result<Anonymous, Error> {
+        Ok(Anonymous)
+    }
+}
+
+impl Principal for Anonymous {
+    fn owner(&self) -> String {
+        "anonymous".into()
+    }
+}
+
+/// The caller's IP address, when the server knows it (not for in-process calls).
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientAddress, Error> {
+        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenLinkRequest {
+    link_token: String,
+}
+
+async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLinkRequest>) -> Result<Reply, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    let link = flows::link_by_token(&mut conn, m.body.link_token.trim(), now_ms()).await?;
+    drop(conn);
+    // No idempotency here: every opening of the link is a session of its own.
+    state.writer.submit(None, Command::CreateFlow(NewFlow::for_link(&link, now_ms()))).await
+}
+
+async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    let app = sqlx::query_as::<_, (String, String)>("SELECT name, brand FROM apps WHERE id = $1")
+        .bind(&session.app_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
+    let mut link = Value::Null;
+    let mut amount = 0;
+    if let Some(link_id) = &session.payout_link_id {
+        let full = flows::get_link(&mut conn, &state.services.keys, "", &session.app_id, link_id, now_ms()).await?;
+        amount = full["amount"].as_i64().unwrap_or(0);
+        phone_hint = full["phone_number"].as_str().map(mask_phone);
+        let brand = full["brand"].clone();
+        link = json!({
+            "amount": full["amount"], "currency": full["currency"], "memo": full["memo"],
+            "status": full["status"], "expires_at": full["expires_at"], "brand": brand,
+            "phone_hint": phone_hint,
+        });
+    } else if let Some(user) = &session.user_id {
+        let user = crate::users::get(&mut conn, &session.app_id, user).await?;
+        verified = verified || user.phone_verified;
+        phone_hint = Some(mask_phone(&user.phone_number));
+    }
+    let compliance_required = match session.user() {
+        Ok(user) => compliance::tax_id_required(&mut conn, &session.app_id, user, amount, now_ms()).await?,
+        Err(_) => false,
+    };
+    Ok(Json(json!({
+        "flow_id": session.flow_id,
+        "status": session.status,
+        "steps": session.steps,
+        "pre_authenticated": session.payout_link_id.is_none() && session.user_id.is_some(),
+        "verified": verified,
+        "phone_hint": phone_hint,
+        "user_id": session.user().ok(),
+        "app": {"name": app.0, "brand": serde_json::from_str::<Value>(&app.1).unwrap_or(Value::Null)},
+        "payout_link": link,
+        "requirements": {"tax_id": compliance_required},
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendCodeRequest {
+    #[serde(default)]
+    phone_number: Option<String>,
+}
+
+async fn send_code(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    m: Mutation<FlowAuth, SendCodeRequest>,
+) -> Result<Reply, Error> {
+    let session = &m.caller.0;
+    let mut conn = state.store.reader().acquire().await?;
+    let destination = flows::code_destination(&mut conn, session, m.body.phone_number.as_deref()).await?;
+    let app_name: String =
+        sqlx::query_scalar("SELECT name FROM apps WHERE id = $1").bind(&session.app_id).fetch_one(&mut *conn).await?;
+    drop(conn);
+    let (code, plain) =
+        NewCode::generate(&state.services.keys, &session.app_id, session.subject(), &destination, client);
+    start_and_send(&state, m.idempotency, code, plain, &app_name).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckCodeRequest {
+    code: String,
+}
+
+async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCodeRequest>) -> Result<Reply, Error> {
+    let session = m.caller.0;
+    let email = match &session.payout_link_id {
+        Some(link) => {
+            let mut conn = state.store.reader().acquire().await?;
+            sqlx::query_scalar::<_, Option<String>>("SELECT email FROM payout_links WHERE id = $1")
+                .bind(link)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    let command = Command::CheckFlowCode { session, code: m.body.code.trim().to_string(), email };
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn read_compliance(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+    let user = session.user()?;
+    let mut conn = state.store.reader().acquire().await?;
+    let mut record = compliance::get(&mut conn, &session.app_id, user, now_ms()).await?;
+    // The widget only needs to know what is filled in, not the values.
+    for field in ["date_of_birth", "address"] {
+        record[field] = Value::Bool(!record[field].is_null());
+    }
+    Ok(Json(record))
+}
+
+async fn update_compliance(
+    State(state): State<AppState>,
+    m: Mutation<FlowAuth, ComplianceRequest>,
+) -> Result<Reply, Error> {
+    let session = &m.caller.0;
+    let user = session.user()?;
+    if m.body.kyc_status.is_some() || m.body.id_verification_status.is_some() {
+        return Err(Error::invalid("invalid_field", "kyc_status", "KYC states are set by the app, not the payee"));
+    }
+    let update = ComplianceUpdate::validate(&state.services.keys, &session.app_id, user, m.body, now_ms())?;
+    let reply = state.writer.submit(m.idempotency, Command::UpdateCompliance(update)).await?;
+    Ok(redact_compliance(reply))
+}
+
+/// The payee sees what they entered as "provided", never echoed back in full.
+fn redact_compliance(mut reply: Reply) -> Reply {
+    if let Ok(mut record) = serde_json::from_slice::<Value>(&reply.body)
+        && record.get("error").is_none()
+    {
+        for field in ["date_of_birth", "address"] {
+            record[field] = Value::Bool(!record[field].is_null());
+        }
+        reply.body = serde_json::to_vec(&record).unwrap_or(reply.body);
+    }
+    reply
+}
+
+async fn list_methods(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+    let user = session.user()?;
+    let mut conn = state.store.reader().acquire().await?;
+    let data = payout_methods::list(&mut conn, &session.app_id, user).await?;
+    Ok(Json(json!({"data": data, "has_more": false})))
+}
+
+async fn add_method(
+    State(state): State<AppState>,
+    m: Mutation<FlowAuth, CreatePayoutMethodRequest>,
+) -> Result<Reply, Error> {
+    let session = &m.caller.0;
+    let user = session.user()?;
+    let destination = Destination::validate(m.body)?;
+    let method = NewPayoutMethod::new(&state.services.keys, &session.app_id, user, destination);
+    state.writer.submit(m.idempotency, Command::CreatePayoutMethod(method)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimRequest {
+    payout_method_id: String,
+}
+
+async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest>) -> Result<Reply, Error> {
+    let command = Command::ClaimPayoutLink { session: m.caller.0, payout_method_id: m.body.payout_method_id };
+    state.writer.submit(m.idempotency, command).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, Empty>) -> Result<Reply, Error> {
+    if m.caller.0.payout_link_id.is_some() {
+        return Err(Error::conflict("claim_required", "A payout link's flow completes by claiming it."));
+    }
+    state.writer.submit(m.idempotency, Command::CompleteFlow { session: m.caller.0 }).await
+}

@@ -1,0 +1,79 @@
+//! `/v2/payout-links` and `/v2/flows`: what a merchant's backend makes for payees.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dots_shared::ids;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::extract::{AppAuth, IdPath, Mutation, list_query};
+use crate::commands::Command;
+use crate::error::{Error, Reply};
+use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
+use crate::store::now_ms;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/payout-links", get(list).post(create))
+        .route("/v2/payout-links/{id}", get(read))
+        .route("/v2/payout-links/{id}/cancel", post(cancel))
+        .route("/v2/flows", post(create_flow))
+        .route("/v2/flows/{id}", get(read_flow))
+}
+
+async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {
+    let link = NewPayoutLink::validate(&state.services.keys, &m.caller.0, m.body, now_ms())?;
+    state.writer.submit(m.idempotency, Command::CreatePayoutLink(link)).await
+}
+
+async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+    if !ids::has_shape(&id, ids::PAYOUT_LINK) {
+        return Err(flows::link_not_found());
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    let s = &state.services;
+    Ok(Json(flows::get_link(&mut conn, &s.keys, &s.public_url, &app.id, &id, now_ms()).await?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let (page, _) = list_query(query.as_deref(), &[])?;
+    let mut conn = state.store.reader().acquire().await?;
+    let s = &state.services;
+    let links = flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?;
+    Ok(Json(serde_json::to_value(links).map_err(Error::internal)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn cancel(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, Empty>,
+) -> Result<Reply, Error> {
+    if !ids::has_shape(&id, ids::PAYOUT_LINK) {
+        return Err(flows::link_not_found());
+    }
+    state.writer.submit(m.idempotency, Command::CancelPayoutLink { app_id: m.caller.0.id, id }).await
+}
+
+async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateFlowRequest>) -> Result<Reply, Error> {
+    let flow = NewFlow::validate(&m.caller.0, m.body, now_ms())?;
+    state.writer.submit(m.idempotency, Command::CreateFlow(flow)).await
+}
+
+async fn read_flow(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(id): IdPath,
+) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(flows::get_flow(&mut conn, &state.services.public_url, &app.id, &id).await?))
+}

@@ -1,0 +1,437 @@
+//! Payout links and flows through the flow API, end to end without a browser:
+//! the happy path to a settled payout, and the attacks the claim must withstand.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Creds, Resp, TestApp, basic};
+use serde_json::{Value, json};
+
+on_both_databases!(
+    a_payout_link_is_claimed_and_paid_out,
+    claimed_expired_and_canceled_links_cannot_be_claimed,
+    twenty_concurrent_claims_move_the_money_once,
+    a_flow_token_reaches_only_its_own_flow_user_and_app,
+    a_flow_code_is_bound_to_the_links_phone,
+    a_pre_authenticated_flow_completes,
+    payout_link_input_is_validated,
+    a_claim_the_app_cannot_fund_leaves_the_link_active,
+);
+
+const PAYEE_PHONE: &str = "+12015550177";
+
+impl TestApp {
+    async fn flow(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let body = body.map(|b| b.to_string());
+        self.call(method, path, Some(&format!("Bearer {token}")), &[], body.as_deref()).await
+    }
+}
+
+async fn create_link(t: &TestApp, app: &Creds, amount: i64) -> Resp {
+    let r = t
+        .post(
+            app,
+            "/v2/payout-links",
+            json!({"amount": amount, "currency": "USD", "phone_number": PAYEE_PHONE, "memo": "June invoice"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    r
+}
+
+fn token_of(link: &Resp) -> String {
+    link.json["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+}
+
+/// Opens a session on the link and proves the payee's phone; returns the session token.
+async fn verified_session(t: &TestApp, app: &Creds, link: &Resp) -> String {
+    let opened = t
+        .call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": token_of(link)}).to_string()))
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json);
+    let token = opened.json["token"].as_str().unwrap().to_string();
+    let sent = t
+        .flow(
+            &token,
+            Method::POST,
+            "/flow/v1/verification",
+            Some(json!({"phone_number": "(201) 555-0177".replace("(", "+1 (")})),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    let code = t.last_code(app, PAYEE_PHONE).await;
+    let checked = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
+    token
+}
+
+async fn add_bank(t: &TestApp, token: &str) -> String {
+    let body = json!({"type": "bank", "routing_number": "011000015", "account_number": "000123456789"});
+    let r = t.flow(token, Method::POST, "/flow/v1/payout-methods", Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    r.id()
+}
+
+async fn a_payout_link_is_claimed_and_paid_out(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let link = create_link(&t, &app, 2_500).await;
+    assert_eq!(link.json["status"], "active");
+    assert!(link.json["url"].as_str().unwrap().contains("/claim/plt_"));
+    assert_eq!(
+        t.get(&app, &format!("/v2/payout-links/{}", link.id())).await.json,
+        link.json,
+        "the URL can be read again"
+    );
+
+    let token = verified_session(&t, &app, &link).await;
+    let state = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(state.json["verified"], true, "{}", state.json);
+    assert_eq!(state.json["payout_link"]["amount"], 2_500);
+    assert_eq!(state.json["payout_link"]["memo"], "June invoice");
+    assert_eq!(state.json["payout_link"]["phone_hint"], "+1******0177");
+    let method = add_bank(&t, &token).await;
+    let claimed = t.flow(&token, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.json);
+    let payout_id = claimed.json["payout"]["id"].as_str().unwrap().to_string();
+
+    let link_now = t.get(&app, &format!("/v2/payout-links/{}", link.id())).await;
+    assert_eq!(link_now.json["status"], "claimed");
+    assert_eq!(link_now.json["payout_transfer_id"], payout_id.as_str());
+    let user_id = link_now.json["user_id"].as_str().expect("the claimed link carries the user id").to_string();
+    let user = t.get(&app, &format!("/v2/users/{user_id}")).await;
+    assert_eq!(
+        (user.json["phone_number"].as_str(), user.json["phone_verified"].as_bool()),
+        (Some(PAYEE_PHONE), Some(true))
+    );
+
+    t.settle_payouts().await;
+    let payout = t.get(&app, &format!("/v2/transfers/{payout_id}")).await;
+    assert_eq!(payout.json["status"], "completed", "{}", payout.json);
+    assert_eq!(t.app_available(&app).await, 7_500);
+    assert_eq!(t.user_wallet(&app, &user_id).await, (0, 0));
+    for event in ["payout_link.created", "payout_link.claimed", "flow.completed", "user.verified"] {
+        assert_eq!(t.count(&format!("SELECT COUNT(*) FROM events WHERE type = '{event}'")).await, 1, "{event}");
+    }
+
+    // The app can pay the same user again by id.
+    let again = t.post(&app, "/v2/payout-links", json!({"amount": 100, "currency": "USD", "user_id": user_id})).await;
+    assert_eq!(again.json["phone_number"], PAYEE_PHONE, "{}", again.json);
+}
+
+async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let open = |link: &Resp| {
+        let body = json!({"link_token": token_of(link)}).to_string();
+        let t = t.clone();
+        async move { t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&body)).await }
+    };
+
+    // Claimed: a second session cannot even open, and an earlier one cannot claim.
+    let link = create_link(&t, &app, 1_000).await;
+    let first = verified_session(&t, &app, &link).await;
+    let opened_early = open(&link).await.json["token"].as_str().unwrap().to_string();
+    let method = add_bank(&t, &first).await;
+    assert_eq!(
+        t.flow(&first, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await.status,
+        StatusCode::OK
+    );
+    let again = t.flow(&first, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(again.code(), "payout_link_not_claimable");
+    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    let r = t.flow(&opened_early, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "an unverified session cannot claim: {}", r.json);
+
+    // Canceled after a session was opened and verified.
+    let link = create_link(&t, &app, 1_000).await;
+    let session = verified_session_after_cooldown(&t, &app, &link).await;
+    let method = add_bank(&t, &session).await;
+    let canceled = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
+    assert_eq!(canceled.json["status"], "canceled", "{}", canceled.json);
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.code(), "payout_link_not_claimable");
+    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    let twice = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
+    assert_eq!(twice.code(), "payout_link_not_active");
+
+    // Expired while a session was open.
+    let link = create_link(&t, &app, 1_000).await;
+    let session = verified_session_after_cooldown(&t, &app, &link).await;
+    let method = add_bank(&t, &session).await;
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE payout_links SET expires_at = 1 WHERE id = $1")
+        .bind(link.id())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(t.get(&app, &format!("/v2/payout-links/{}", link.id())).await.json["status"], "expired");
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.code(), "payout_link_not_claimable");
+    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    assert_eq!(t.app_available(&app).await, 9_000, "only the first link paid");
+}
+
+/// The resend cool-down is per session, but the same phone has a per-hour cap; step
+/// the clock of earlier codes back so each scenario starts fresh.
+async fn verified_session_after_cooldown(t: &TestApp, app: &Creds, link: &Resp) -> String {
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("DELETE FROM rate_limits").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    verified_session(t, app, link).await
+}
+
+async fn twenty_concurrent_claims_move_the_money_once(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let link = create_link(&t, &app, 3_000).await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        let session = verified_session_after_cooldown(&t, &app, &link).await;
+        let method = add_bank(&t, &session).await;
+        sessions.push((session, method));
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (t, barrier) = (t.clone(), barrier.clone());
+            let (session, method) = sessions[i % sessions.len()].clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for h in handles {
+        let r = h.await.unwrap();
+        match r.status {
+            StatusCode::OK => won += 1,
+            _ => assert_eq!(r.code(), "payout_link_not_claimable", "{}", r.json),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'payout'").await, 1);
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'balance'").await, 1);
+    assert_eq!(t.app_available(&app).await, 7_000);
+}
+
+async fn a_flow_token_reaches_only_its_own_flow_user_and_app(t: TestApp) {
+    let (app, other) = (t.create_app("Acme").await, t.create_app("Other").await);
+    let (ada, bob) = (t.create_payee(&app).await, t.create_payee(&app).await);
+    let flow = t.post(&app, "/v2/flows", json!({"steps": ["payout_method"], "user_id": ada})).await;
+    assert_eq!(flow.status, StatusCode::CREATED, "{}", flow.json);
+    let token = flow.json["token"].as_str().unwrap().to_string();
+
+    let methods = t.flow(&token, Method::GET, "/flow/v1/payout-methods", None).await;
+    let ids: Vec<&str> =
+        methods.json["data"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ada.as_str()], "only the session's own user");
+    let bobs_method = t.get(&app, &format!("/v2/users/{bob}/payout-methods")).await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t.flow(&token, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": bobs_method}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "not a payout-link flow: {}", r.json);
+
+    // A link flow cannot claim with another user's method.
+    t.refill(&app, 5_000).await;
+    let link = create_link(&t, &app, 1_000).await;
+    let session = verified_session(&t, &app, &link).await;
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": bobs_method}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "payout_method_not_found"), "{}", r.json);
+    assert_eq!(t.get(&app, &format!("/v2/payout-links/{}", link.id())).await.json["status"], "active");
+
+    // The token is no app credential, and app credentials are no token.
+    for path in ["/v2/users", &format!("/v2/users/{ada}"), "/v2/transfers"] {
+        assert_eq!(t.flow(&token, Method::GET, path, None).await.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let r = t.call(Method::GET, "/flow/v1/session", Some(&basic(&app)), &[], None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.flow("fst_forged", Method::GET, "/flow/v1/session", None).await.code(), "invalid_session");
+    // Another app cannot read the flow.
+    let flow_id = flow.id();
+    assert_eq!(t.get(&other, &format!("/v2/flows/{flow_id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(t.get(&app, &format!("/v2/flows/{flow_id}")).await.json["user_id"], ada.as_str());
+    // An expired token is refused.
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE flows SET expires_at = 1 WHERE id = $1").bind(&flow_id).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let r = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "session_expired"));
+}
+
+async fn a_flow_code_is_bound_to_the_links_phone(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 5_000).await;
+    let link = create_link(&t, &app, 1_000).await;
+    let opened = t
+        .call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": token_of(&link)}).to_string()))
+        .await;
+    let token = opened.json["token"].as_str().unwrap().to_string();
+    let other_phone =
+        t.flow(&token, Method::POST, "/flow/v1/verification", Some(json!({"phone_number": "+12015550178"}))).await;
+    assert_eq!((other_phone.status, other_phone.code()), (StatusCode::UNPROCESSABLE_ENTITY, "phone_mismatch"));
+    assert!(!other_phone.json.to_string().contains("0177"), "the link's phone is not revealed");
+    // A code for another session (same phone) does not verify this one.
+    let other_session = verified_session(&t, &app, &link).await;
+    let others_code = t.last_code(&app, PAYEE_PHONE).await;
+    let r = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": others_code}))).await;
+    assert_eq!(r.code(), "verification_not_started");
+    // Six tries: the sixth is refused even when right.
+    t.flow(&token, Method::POST, "/flow/v1/verification", Some(json!({}))).await;
+    let code = t.last_code(&app, PAYEE_PHONE).await;
+    let wrong = if code == "999999" { "000000" } else { "999999" };
+    for _ in 0..5 {
+        let r = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": wrong}))).await;
+        assert_eq!(r.code(), "invalid_code");
+    }
+    let r = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
+    assert_eq!(r.code(), "too_many_attempts");
+    assert_eq!(t.flow(&token, Method::GET, "/flow/v1/session", None).await.json["verified"], false);
+    let _ = other_session;
+}
+
+async fn a_pre_authenticated_flow_completes(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let flow = t
+        .post(&app, "/v2/flows", json!({"steps": ["verify_phone", "compliance", "payout_method"], "user_id": user}))
+        .await;
+    let token = flow.json["token"].as_str().unwrap().to_string();
+    assert!(flow.json["url"].as_str().unwrap().ends_with(&format!("/flow/{}", flow.id())));
+    let state = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(
+        (state.json["pre_authenticated"].as_bool(), state.json["verified"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let early = t.flow(&token, Method::POST, "/flow/v1/complete", Some(json!({}))).await;
+    assert_eq!((early.code(), early.param()), ("flow_incomplete", "verify_phone"));
+
+    t.flow(&token, Method::POST, "/flow/v1/verification", Some(json!({}))).await;
+    let phone = t.get(&app, &format!("/v2/users/{user}")).await.json["phone_number"].as_str().unwrap().to_string();
+    let code = t.last_code(&app, &phone).await;
+    let checked = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
+    assert_eq!(checked.json["user_id"], user.as_str());
+    let compliance = json!({"legal_first_name": "Ada", "legal_last_name": "Lovelace", "date_of_birth": "1990-01-01", "tax_id": "123456789"});
+    let r = t.flow(&token, Method::PUT, "/flow/v1/compliance", Some(compliance)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!((r.json["date_of_birth"].as_bool(), r.json["tax_id_last4"].as_str()), (Some(true), Some("6789")));
+    let kyc = t.flow(&token, Method::PUT, "/flow/v1/compliance", Some(json!({"kyc_status": "verified"}))).await;
+    assert_eq!(kyc.code(), "invalid_field", "the payee cannot mark themselves verified");
+    add_bank(&t, &token).await;
+    let done = t.flow(&token, Method::POST, "/flow/v1/complete", Some(json!({}))).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.json);
+    assert_eq!(t.get(&app, &format!("/v2/flows/{}", flow.id())).await.json["status"], "completed");
+    let event: String = {
+        let mut conn = t.store.reader().acquire().await.unwrap();
+        sqlx::query_scalar("SELECT data FROM events WHERE type = 'flow.completed'").fetch_one(&mut *conn).await.unwrap()
+    };
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event, json!({"flow_id": flow.id(), "user_id": user}), "opaque ids only");
+}
+
+async fn payout_link_input_is_validated(t: TestApp) {
+    let (app, other) = (t.create_app("Acme").await, t.create_app("Other").await);
+    let stranger = t.create_user(&other).await;
+    let before = t.snapshot().await;
+    for (body, status, code, param) in [
+        (json!({"amount": 100, "currency": "USD"}), StatusCode::UNPROCESSABLE_ENTITY, "missing_field", "phone_number"),
+        (
+            json!({"amount": 0, "currency": "USD", "phone_number": PAYEE_PHONE}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_amount",
+            "amount",
+        ),
+        (
+            json!({"amount": 100, "currency": "XYZ", "phone_number": PAYEE_PHONE}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_currency",
+            "currency",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "phone_number": "123"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_phone_number",
+            "phone_number",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+            "email",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "expires_at": "2001-01-01T00:00:00Z"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_expires_at",
+            "expires_at",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "expires_at": "soon"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_expires_at",
+            "expires_at",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"css": "x"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"logo_url": "javascript:alert(1)"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "user_id": stranger}),
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "user_id",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "tip": 1}),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            "tip",
+        ),
+    ] {
+        let r = t.post(&app, "/v2/payout-links", body).await;
+        assert_eq!((r.status, r.code(), r.param()), (status, code, param), "{}", r.json);
+    }
+    for body in [
+        json!({"steps": []}),
+        json!({"steps": ["dance"]}),
+        json!({"steps": ["payout_method", "payout_method"]}),
+        json!({"steps": ["payout_method"], "redirect_url": "ftp://x"}),
+    ] {
+        let r = t.post(&app, "/v2/flows", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json);
+    }
+    assert_eq!(t.snapshot().await, before);
+    let by_email =
+        t.post(&app, "/v2/payout-links", json!({"amount": 100, "currency": "USD", "email": "Ada@Example.com"})).await;
+    assert_eq!(by_email.json["email"], "Ada@example.com");
+    create_link(&t, &app, 200).await;
+    let list = t.get(&app, "/v2/payout-links?limit=1").await;
+    assert_eq!((list.json["data"].as_array().unwrap().len(), list.json["has_more"].as_bool()), (1, Some(true)));
+    assert_eq!(t.get(&other, &format!("/v2/payout-links/{}", by_email.id())).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_claim_the_app_cannot_fund_leaves_the_link_active(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 500).await;
+    let link = create_link(&t, &app, 1_000).await;
+    let session = verified_session(&t, &app, &link).await;
+    let method = add_bank(&t, &session).await;
+    let before = t.snapshot().await;
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "app_insufficient_funds"), "{}", r.json);
+    assert_eq!(t.snapshot().await, before);
+    t.refill(&app, 1_000).await;
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
