@@ -34,6 +34,9 @@ pub struct Settings {
     pub sandbox_settle_ms: i64,
     /// `DOTS_WORKER_INTERVAL_MS` (default 250): how often the payout worker looks for work.
     pub worker_interval_ms: u64,
+    /// `DOTS_WORKER_LEASE_MS` (default 30000): how long a worker owns a payout step;
+    /// a crashed worker's payouts are taken up by others after it.
+    pub worker_lease_ms: i64,
 }
 
 #[derive(Clone)]
@@ -85,6 +88,7 @@ impl Settings {
             sms_http,
             sandbox_settle_ms: number("DOTS_SANDBOX_SETTLE_MS", 2000)?,
             worker_interval_ms: number("DOTS_WORKER_INTERVAL_MS", 250)? as u64,
+            worker_lease_ms: number("DOTS_WORKER_LEASE_MS", 30_000)?.max(100),
         })
     }
 
@@ -101,6 +105,7 @@ impl Settings {
             sms_http: None,
             sandbox_settle_ms: 2000,
             worker_interval_ms: 250,
+            worker_lease_ms: 30_000,
         }
     }
 

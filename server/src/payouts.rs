@@ -18,9 +18,6 @@ use crate::services::Services;
 use crate::sms::BoxFuture;
 use crate::store::{Store, now_ms};
 
-/// A worker owns a payout for this long per step; a crashed worker's payouts are
-/// picked up again once it runs out.
-pub const LEASE_MS: i64 = 30_000;
 /// How soon a payout still processing at the rail is asked about again.
 const POLL_AGAIN_MS: i64 = 200;
 /// How many payouts one pass takes.
@@ -153,7 +150,7 @@ pub async fn work_once(store: &Store, writer: &Writer, services: &Services) -> R
     let mut taken = 0;
     for row in due {
         let (id, app_id): (String, String) = (row.get("id"), row.get("app_id"));
-        if !lease(store, &id, now).await.map_err(|e| e.to_string())? {
+        if !lease(store, &id, now, services.worker_lease_ms).await.map_err(|e| e.to_string())? {
             continue; // another worker has it
         }
         taken += 1;
@@ -164,13 +161,15 @@ pub async fn work_once(store: &Store, writer: &Writer, services: &Services) -> R
     Ok(taken)
 }
 
-async fn lease(store: &Store, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// Takes the payout for `lease_ms`; a crashed worker's payouts are taken up again
+/// once their lease runs out.
+async fn lease(store: &Store, id: &str, now: i64, lease_ms: i64) -> Result<bool, sqlx::Error> {
     let mut tx = store.begin_write().await?;
     let leased = sqlx::query(
         "UPDATE transfers SET lease_until = $1 WHERE id = $2 AND status IN ('created', 'pending')
          AND (lease_until IS NULL OR lease_until < $3)",
     )
-    .bind(now + LEASE_MS)
+    .bind(now + lease_ms)
     .bind(id)
     .bind(now)
     .execute(&mut *tx)

@@ -18,6 +18,8 @@ pub struct Services {
     pub sandbox: bool,
     /// Where payees reach this server: payout-link and flow URLs start here.
     pub public_url: String,
+    /// How long the payout worker owns a payout step.
+    pub worker_lease_ms: i64,
 }
 
 impl Services {
@@ -39,7 +41,15 @@ impl Services {
             return Err("no live payout rail is configured yet: run with DOTS_SANDBOX=true".into());
         }
         let rail: Arc<dyn PayoutRail> = Arc::new(SandboxRail::new(store.clone(), settings.sandbox_settle_ms));
-        Ok(Services { keys, sms, outbox, rail, sandbox: settings.sandbox, public_url: settings.public_url() })
+        Ok(Services {
+            keys,
+            sms,
+            outbox,
+            rail,
+            sandbox: settings.sandbox,
+            public_url: settings.public_url(),
+            worker_lease_ms: settings.worker_lease_ms,
+        })
     }
 
     /// The host name SMS messages bind their codes to (WebOTP's `@host #code`).

@@ -106,12 +106,18 @@ pub fn free_port() -> u16 {
 
 impl Server {
     pub fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[])
+    }
+
+    /// Starts `dots serve` with extra environment (e.g. worker timings).
+    pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(dots_bin())
             .args(["serve", "--listen", &addr])
             .env("DATABASE_URL", database_url)
             .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
             .env("DOTS_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .expect("dots serve starts");
@@ -127,11 +133,71 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `kill -9`: no shutdown, no flushing, in-flight work simply stops.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn request(&self, method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> (u16, String) {
+        http_request(&self.addr, method, path, auth, body).unwrap_or_else(|| panic!("{method} {path}: no answer"))
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A minimal HTTP/1.1 request with an optional `Authorization` and JSON body.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = body.unwrap_or("");
+    let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let (head, rest) = response.split_once("\r\n\r\n")?;
+    // Bodies of this server are sent whole or chunked; undo chunking if used.
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    Some((status, body))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A one-value SQL query on PostgreSQL through `psql`.
+pub fn psql_value(database_url: &str, sql: &str) -> String {
+    let out = Command::new("psql").args([database_url, "-tA", "-c", sql]).output().expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A minimal HTTP/1.1 GET: `(status, body)`, or `None` when nothing answers.

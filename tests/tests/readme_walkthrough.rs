@@ -1,6 +1,7 @@
 //! The README's curl walk-through, run exactly as written against the real binary,
 //! on SQLite and on PostgreSQL. Each `# {...}` comment line under a command is the
-//! output the README promises; the test checks the script printed exactly those.
+//! output the README promises (a line starting with `{` or `[`); the test checks
+//! the script printed exactly those.
 
 use std::process::Command;
 
