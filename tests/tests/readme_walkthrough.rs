@@ -18,7 +18,12 @@ fn walkthrough() -> String {
 }
 
 fn promised_output(script: &str) -> Vec<String> {
-    script.lines().filter_map(|l| l.strip_prefix("# ")).filter(|l| l.starts_with('{')).map(str::to_string).collect()
+    script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('{') || l.starts_with('['))
+        .map(str::to_string)
+        .collect()
 }
 
 fn run_walkthrough(backend: Backend) {
