@@ -6,6 +6,7 @@ mod apps;
 pub mod extract;
 mod flow_api;
 mod links;
+mod pages;
 mod payees;
 mod transfers;
 mod users;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payees::router())
         .merge(links::router())
         .merge(flow_api::router())
+        .merge(pages::router())
         .merge(transfers::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
