@@ -137,7 +137,7 @@ pub fn aba_checksum_ok(routing: &str) -> bool {
         return false;
     }
     let sum: u32 = digits.chunks(3).map(|c| 3 * c[0] + 7 * c[1] + c[2]).sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn mask_email(email: &str) -> String {

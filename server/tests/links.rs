@@ -16,6 +16,7 @@ on_both_databases!(
     a_pre_authenticated_flow_completes,
     payout_link_input_is_validated,
     a_claim_the_app_cannot_fund_leaves_the_link_active,
+    the_claim_page_is_served_locked_down,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -434,4 +435,22 @@ async fn a_claim_the_app_cannot_fund_leaves_the_link_active(t: TestApp) {
     t.refill(&app, 1_000).await;
     let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
+
+async fn the_claim_page_is_served_locked_down(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let link = create_link(&t, &app, 100).await;
+    let path = link.json["url"].as_str().unwrap().splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
+    let page = t.call(Method::GET, &path, None, &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.bytes.clone()).unwrap();
+    assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("type=\"tel\""));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let script = t.call(Method::GET, "/assets/claim.js", None, &[], None).await;
+    assert_eq!(
+        (script.status, script.headers["content-type"].to_str().unwrap()),
+        (StatusCode::OK, "text/javascript; charset=utf-8")
+    );
 }

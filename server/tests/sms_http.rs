@@ -11,8 +11,11 @@ use axum::routing::post;
 use base64::Engine;
 use dots_server::sms::{HttpSms, Sms, SmsSender};
 
+/// One request the stand-in provider received: account, Authorization, form fields.
+type Call = (String, String, Vec<(String, String)>);
+
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, String, Vec<(String, String)>)>>>);
+struct Received(Arc<Mutex<Vec<Call>>>);
 
 /// A stand-in provider: records each request and answers `status`.
 async fn provider(status: StatusCode) -> (String, Received) {
