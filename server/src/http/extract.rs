@@ -93,6 +93,11 @@ impl FromRequestParts<AppState> for OperatorAuth {
     }
 }
 
+/// The body of an action that takes no fields: empty, or `{}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
 /// Whoever owns the idempotency keys of a request.
 pub trait Principal: FromRequestParts<AppState, Rejection = Error> + Send {
     fn owner(&self) -> String;

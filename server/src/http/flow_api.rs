@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::extract::{Mutation, Principal};
+use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
 use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
@@ -257,11 +257,7 @@ async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest
     state.writer.submit(m.idempotency, command).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
-async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, Empty>) -> Result<Reply, Error> {
+async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>) -> Result<Reply, Error> {
     if m.caller.0.payout_link_id.is_some() {
         return Err(Error::conflict("claim_required", "A payout link's flow completes by claiming it."));
     }

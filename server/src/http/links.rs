@@ -4,11 +4,10 @@ use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dots_shared::ids;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::AppState;
-use super::extract::{AppAuth, IdPath, Mutation, list_query};
+use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
@@ -49,14 +48,10 @@ async fn list(
     Ok(Json(serde_json::to_value(links).map_err(Error::internal)?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
 async fn cancel(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    m: Mutation<AppAuth, Empty>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     if !ids::has_shape(&id, ids::PAYOUT_LINK) {
         return Err(flows::link_not_found());

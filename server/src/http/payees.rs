@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AppState;
-use super::extract::{AppAuth, IdPath, Mutation};
+use super::extract::{AppAuth, IdPath, Mutation, NoFields};
 use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
@@ -28,10 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/v2/users/{id}/payout-methods", axum::routing::get(list_methods).post(add_method))
         .route("/v2/users/{id}/payout-methods/{pm}", delete(delete_method))
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendCodeRequest {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +70,7 @@ pub async fn start_and_send(
 async fn send_code(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
-    m: Mutation<AppAuth, SendCodeRequest>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
     let phone = user_phone(&state, &app.id, &user_id).await?;
@@ -135,14 +131,10 @@ async fn add_method(
     state.writer.submit(m.idempotency, Command::CreatePayoutMethod(method)).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
 async fn delete_method(
     State(state): State<AppState>,
     Path((user_id, id)): Path<(String, String)>,
-    m: Mutation<AppAuth, Empty>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let command = Command::DeletePayoutMethod { app_id: m.caller.0.id, user_id, id };
     state.writer.submit(m.idempotency, command).await

@@ -6,10 +6,9 @@ use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
 use dots_shared::ids;
-use serde::Deserialize;
 
 use super::AppState;
-use super::extract::{AppAuth, IdPath, Mutation, list_query};
+use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
@@ -46,7 +45,7 @@ async fn payout(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
 async fn approve(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    m: Mutation<AppAuth, CancelRequest>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     review(state, id, m, true).await
 }
@@ -54,17 +53,12 @@ async fn approve(
 async fn deny(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    m: Mutation<AppAuth, CancelRequest>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     review(state, id, m, false).await
 }
 
-async fn review(
-    state: AppState,
-    id: String,
-    m: Mutation<AppAuth, CancelRequest>,
-    approve: bool,
-) -> Result<Reply, Error> {
+async fn review(state: AppState, id: String, m: Mutation<AppAuth, NoFields>, approve: bool) -> Result<Reply, Error> {
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
     }
@@ -72,15 +66,10 @@ async fn review(
     state.writer.submit(m.idempotency, command).await
 }
 
-/// Cancel, approve and deny take no fields; an empty body or `{}` is fine.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelRequest {}
-
 async fn cancel(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    m: Mutation<AppAuth, CancelRequest>,
+    m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
