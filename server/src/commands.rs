@@ -29,6 +29,7 @@ use crate::services::Services;
 use crate::store::{Store, is_retryable, now_ms};
 use crate::users::{self, NewUser};
 use crate::verify::{self, Checked, NewCode};
+use crate::webhooks::{self, NewEndpoint};
 
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -97,12 +98,40 @@ pub enum Command {
     CompleteFlow {
         session: Session,
     },
+    CreateWebhook(NewEndpoint),
+    DeleteWebhook {
+        app_id: String,
+        id: String,
+    },
+    RotateWebhookSecret {
+        app_id: String,
+        id: String,
+        overlap_ms: i64,
+    },
+    EnableWebhook {
+        app_id: String,
+        id: String,
+    },
+    Redeliver {
+        app_id: String,
+        event_id: String,
+        endpoint_id: Option<String>,
+    },
 }
 
 impl Command {
     async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
         match self {
             Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
+            Command::CreateWebhook(endpoint) => webhooks::create_endpoint(conn, endpoint, now_ms).await,
+            Command::DeleteWebhook { app_id, id } => webhooks::delete_endpoint(conn, app_id, id, now_ms).await,
+            Command::RotateWebhookSecret { app_id, id, overlap_ms } => {
+                webhooks::rotate_secret(conn, &services.keys, app_id, id, *overlap_ms, now_ms).await
+            }
+            Command::EnableWebhook { app_id, id } => webhooks::enable_endpoint(conn, app_id, id, now_ms).await,
+            Command::Redeliver { app_id, event_id, endpoint_id } => {
+                webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now_ms).await
+            }
             Command::CreatePayoutLink(link) => {
                 flows::create_link(conn, &services.keys, &services.public_url, link, now_ms).await
             }

@@ -37,6 +37,10 @@ pub struct Settings {
     /// `DOTS_WORKER_LEASE_MS` (default 30000): how long a worker owns a payout step;
     /// a crashed worker's payouts are taken up by others after it.
     pub worker_lease_ms: i64,
+    /// Webhook delivery: `DOTS_WEBHOOK_ALLOW_PRIVATE` (default false),
+    /// `DOTS_WEBHOOK_TIMEOUT_MS` (10000), `DOTS_WEBHOOK_RETRY_BASE_MS` (5000),
+    /// `DOTS_WEBHOOK_DISABLE_AFTER` (50 failed attempts in a row).
+    pub webhooks: crate::webhooks::DeliverySettings,
 }
 
 #[derive(Clone)]
@@ -89,6 +93,13 @@ impl Settings {
             sandbox_settle_ms: number("DOTS_SANDBOX_SETTLE_MS", 2000)?,
             worker_interval_ms: number("DOTS_WORKER_INTERVAL_MS", 250)? as u64,
             worker_lease_ms: number("DOTS_WORKER_LEASE_MS", 30_000)?.max(100),
+            webhooks: crate::webhooks::DeliverySettings {
+                allow_private: var("DOTS_WEBHOOK_ALLOW_PRIVATE")
+                    .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+                timeout_ms: number("DOTS_WEBHOOK_TIMEOUT_MS", 10_000)?.max(100),
+                retry_base_ms: number("DOTS_WEBHOOK_RETRY_BASE_MS", 5_000)?.max(1),
+                disable_after: number("DOTS_WEBHOOK_DISABLE_AFTER", 50)?.max(1),
+            },
         })
     }
 
@@ -106,6 +117,12 @@ impl Settings {
             sandbox_settle_ms: 2000,
             worker_interval_ms: 250,
             worker_lease_ms: 30_000,
+            webhooks: crate::webhooks::DeliverySettings {
+                allow_private: false,
+                timeout_ms: 10_000,
+                retry_base_ms: 5_000,
+                disable_after: 50,
+            },
         }
     }
 

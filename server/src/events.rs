@@ -24,13 +24,14 @@ pub async fn record<T: Serialize>(
     now_ms: i64,
 ) -> TxResult<()> {
     let data = serde_json::to_string(object).map_err(Error::internal)?;
+    let id = new_id(dots_shared::ids::EVENT);
     sqlx::query("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(new_id(dots_shared::ids::EVENT))
+        .bind(&id)
         .bind(app_id)
         .bind(event_type)
         .bind(data)
         .bind(now_ms)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    crate::webhooks::enqueue(conn, app_id, &id, event_type, now_ms).await
 }

@@ -11,6 +11,7 @@ pub mod flows;
 pub mod http;
 pub mod ledger;
 pub mod lists;
+pub mod outbound;
 pub mod payout_methods;
 pub mod payouts;
 pub mod secrets;
@@ -19,6 +20,7 @@ pub mod sms;
 pub mod store;
 pub mod users;
 pub mod verify;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -38,6 +40,8 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         state.services.clone(),
         Duration::from_millis(settings.worker_interval_ms),
     ));
+    let deliverer = std::sync::Arc::new(webhooks::Deliverer::new(store.clone(), state.services.clone()));
+    tokio::spawn(deliverer.run(Duration::from_millis(settings.worker_interval_ms)));
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,

@@ -47,6 +47,7 @@ pub enum Listed {
     Transfers,
     Transactions,
     PayoutLinks,
+    Events,
 }
 
 impl Listed {
@@ -56,6 +57,7 @@ impl Listed {
             Listed::Transfers => "transfers",
             Listed::Transactions => "transactions",
             Listed::PayoutLinks => "payout_links",
+            Listed::Events => "events",
         }
     }
 }

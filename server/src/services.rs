@@ -20,6 +20,7 @@ pub struct Services {
     pub public_url: String,
     /// How long the payout worker owns a payout step.
     pub worker_lease_ms: i64,
+    pub webhooks: crate::webhooks::DeliverySettings,
 }
 
 impl Services {
@@ -49,6 +50,7 @@ impl Services {
             sandbox: settings.sandbox,
             public_url: settings.public_url(),
             worker_lease_ms: settings.worker_lease_ms,
+            webhooks: settings.webhooks.clone(),
         })
     }
 

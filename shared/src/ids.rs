@@ -11,6 +11,8 @@ pub const VERIFICATION: &str = "ver_";
 pub const PAYOUT_METHOD: &str = "pm_";
 pub const PAYOUT_LINK: &str = "pl_";
 pub const FLOW: &str = "flow_";
+pub const WEBHOOK: &str = "we_";
+pub const DELIVERY: &str = "whd_";
 pub const CLIENT_ID: &str = "ci_";
 pub const API_SECRET: &str = "sk_";
 

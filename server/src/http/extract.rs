@@ -224,38 +224,64 @@ pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
+/// A list request: its page and the filters it named.
+pub struct ListQuery {
+    pub page: Page,
+    filters: Vec<(String, String)>,
+}
+
+impl ListQuery {
+    pub fn filter(&self, name: &str) -> Option<&str> {
+        self.filters.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The filters of transfer and transaction history.
+    pub fn history(&self) -> Result<HistoryFilter, Error> {
+        let bad =
+            |name: &str, what: &str| Error::bad_request("invalid_query", format!("{name} {what}")).with_param(name);
+        Ok(HistoryFilter {
+            user_id: self.filter("user_id").map(str::to_string),
+            transfer_id: self.filter("transfer_id").map(str::to_string),
+            status: self
+                .filter("status")
+                .map(|v| TransferStatus::parse(v).ok_or_else(|| bad("status", "is not a transfer status.")))
+                .transpose()?,
+            kind: self
+                .filter("type")
+                .map(|v| TransferType::parse(v).ok_or_else(|| bad("type", "is not a transfer type.")))
+                .transpose()?,
+        })
+    }
+}
+
 /// Parses `?limit=&starting_after=` and the filters this list accepts. Unknown
 /// or repeated parameters are refused rather than silently ignored.
-pub fn list_query(raw: Option<&str>, allowed_filters: &[&str]) -> Result<(Page, HistoryFilter), Error> {
+pub fn list_query(raw: Option<&str>, allowed_filters: &[&str]) -> Result<ListQuery, Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| Error::bad_request("invalid_query", "The query string is malformed."))?;
     let mut page = Page::default();
-    let mut filter = HistoryFilter::default();
+    let mut filters = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in &pairs {
         if seen.contains(&name.as_str()) {
             return Err(Error::bad_request("invalid_query", format!("{name} is given twice.")).with_param(name));
         }
         seen.push(name);
-        let bad = |what: &str| Error::bad_request("invalid_query", format!("{name} {what}")).with_param(name);
         match name.as_str() {
             "limit" => {
                 let limit = value.parse::<i64>().ok().filter(|l| (1..=MAX_LIMIT).contains(l));
-                page.limit = Some(limit.ok_or_else(|| bad(&format!("must be a whole number from 1 to {MAX_LIMIT}.")))?);
+                page.limit = Some(limit.ok_or_else(|| {
+                    Error::bad_request("invalid_query", format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
+                        .with_param("limit")
+                })?);
             }
             "starting_after" => page.starting_after = Some(value.clone()),
-            other if !allowed_filters.contains(&other) => {
+            other if allowed_filters.contains(&other) => filters.push((name.clone(), value.clone())),
+            other => {
                 return Err(Error::bad_request("unknown_parameter", format!("Unknown query parameter {other}."))
                     .with_param(other));
             }
-            "user_id" => filter.user_id = Some(value.clone()),
-            "transfer_id" => filter.transfer_id = Some(value.clone()),
-            "status" => {
-                filter.status = Some(TransferStatus::parse(value).ok_or_else(|| bad("is not a transfer status."))?)
-            }
-            "type" => filter.kind = Some(TransferType::parse(value).ok_or_else(|| bad("is not a transfer type."))?),
-            _ => unreachable!("every allowed filter is matched above"),
         }
     }
-    Ok((page, filter))
+    Ok(ListQuery { page, filters })
 }

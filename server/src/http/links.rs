@@ -41,7 +41,7 @@ async fn list(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Error> {
-    let (page, _) = list_query(query.as_deref(), &[])?;
+    let page = list_query(query.as_deref(), &[])?.page;
     let mut conn = state.store.reader().acquire().await?;
     let s = &state.services;
     let links = flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?;

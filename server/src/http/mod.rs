@@ -10,6 +10,7 @@ mod pages;
 mod payees;
 mod transfers;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(links::router())
         .merge(flow_api::router())
         .merge(pages::router())
+        .merge(webhooks::router())
         .merge(transfers::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -95,7 +95,8 @@ async fn list(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<Transfer>>, Error> {
-    let (page, filter) = list_query(query.as_deref(), &["user_id", "status", "type"])?;
+    let query = list_query(query.as_deref(), &["user_id", "status", "type"])?;
+    let (page, filter) = (query.page.clone(), query.history()?);
     let mut conn = state.store.reader().acquire().await?;
     check_user_filter(&mut conn, &app.id, &filter).await?;
     Ok(Json(transfers::list(&mut conn, &app.id, &filter, &page).await?))
@@ -106,7 +107,8 @@ async fn list_transactions(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<Transaction>>, Error> {
-    let (page, filter) = list_query(query.as_deref(), &["user_id", "status", "type", "transfer_id"])?;
+    let query = list_query(query.as_deref(), &["user_id", "status", "type", "transfer_id"])?;
+    let (page, filter) = (query.page.clone(), query.history()?);
     let mut conn = state.store.reader().acquire().await?;
     check_user_filter(&mut conn, &app.id, &filter).await?;
     Ok(Json(transfers::list_transactions(&mut conn, &app.id, &filter, &page).await?))

@@ -42,7 +42,7 @@ async fn list(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<User>>, Error> {
-    let (page, _) = list_query(query.as_deref(), &[])?;
+    let page = list_query(query.as_deref(), &[])?.page;
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(users::list(&mut conn, &app.id, &page).await?))
 }

@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "webhooks",
+        sqlite: include_str!("../../migrations/sqlite/0003_webhooks.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_webhooks.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -1,0 +1,122 @@
+//! `/v2/webhooks`, `/v2/events`: endpoints, their deliveries, and the event log.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
+use crate::commands::Command;
+use crate::error::{Error, Reply};
+use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/webhooks", get(list).post(create))
+        .route("/v2/webhooks/{id}", get(read).delete(delete))
+        .route("/v2/webhooks/{id}/rotate-secret", post(rotate))
+        .route("/v2/webhooks/{id}/enable", post(enable))
+        .route("/v2/webhooks/{id}/deliveries", get(deliveries))
+        .route("/v2/events", get(events))
+        .route("/v2/events/{id}", get(event))
+        .route("/v2/events/{id}/redeliver", post(redeliver))
+}
+
+async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhookRequest>) -> Result<Reply, Error> {
+    let s = &state.services;
+    let endpoint = NewEndpoint::validate(&s.keys, &m.caller.0.id, m.body, s.webhooks.allow_private)?;
+    state.writer.submit(m.idempotency, Command::CreateWebhook(endpoint)).await
+}
+
+async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(serde_json::json!({"data": webhooks::list_endpoints(&mut conn, &app.id).await?, "has_more": false})))
+}
+
+async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(webhooks::get_endpoint(&mut conn, &app.id, &id).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    state.writer.submit(m.idempotency, Command::DeleteWebhook { app_id: m.caller.0.id, id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    /// How long the old secret keeps signing beside the new one (default 24 h, at most 7 days).
+    #[serde(default)]
+    overlap_seconds: Option<i64>,
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, RotateRequest>,
+) -> Result<Reply, Error> {
+    let overlap_ms = match m.body.overlap_seconds {
+        None => DEFAULT_ROTATION_OVERLAP_MS,
+        Some(s) if (0..=7 * 24 * 3600).contains(&s) => s * 1000,
+        Some(_) => return Err(Error::invalid("invalid_overlap", "overlap_seconds", "overlap_seconds is 0 to 604800")),
+    };
+    state.writer.submit(m.idempotency, Command::RotateWebhookSecret { app_id: m.caller.0.id, id, overlap_ms }).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    state.writer.submit(m.idempotency, Command::EnableWebhook { app_id: m.caller.0.id, id }).await
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let page = list_query(query.as_deref(), &[])?.page;
+    let mut conn = state.store.reader().acquire().await?;
+    let list = webhooks::list_deliveries(&mut conn, &app.id, &id, &page).await?;
+    Ok(Json(serde_json::to_value(list).map_err(Error::internal)?))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let query = list_query(query.as_deref(), &["type"])?;
+    let mut conn = state.store.reader().acquire().await?;
+    let list = webhooks::list_events(&mut conn, &app.id, &query.page, query.filter("type")).await?;
+    Ok(Json(serde_json::to_value(list).map_err(Error::internal)?))
+}
+
+async fn event(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(webhooks::get_event(&mut conn, &app.id, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeliverRequest {
+    #[serde(default)]
+    endpoint_id: Option<String>,
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, RedeliverRequest>,
+) -> Result<Reply, Error> {
+    let command = Command::Redeliver { app_id: m.caller.0.id, event_id: id, endpoint_id: m.body.endpoint_id };
+    state.writer.submit(m.idempotency, command).await
+}

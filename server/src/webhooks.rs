@@ -1,0 +1,736 @@
+//! Webhooks: per-app endpoints, deliveries queued in the same database transaction
+//! as their event (the outbox), and a delivery worker that signs each request the
+//! Standard Webhooks way and retries with exponential back-off and jitter.
+//!
+//! Several server processes share the deliveries through a lease column (as the
+//! payout worker does): an attempt is made by whoever holds the lease, and the
+//! lease outlives the request's timeout, so no attempt is sent twice at once. A
+//! process killed mid-attempt leaves the delivery pending; it is retried after
+//! the lease lapses (at-least-once: receivers dedupe on `webhook-id`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use dots_shared::ids;
+use dots_shared::time::rfc3339_from_unix_ms;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sqlx::{AnyConnection, Row};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Reply, TxResult};
+use crate::lists::Page;
+use crate::outbound::{HttpClient, check_url};
+use crate::secrets::Keys;
+use crate::services::Services;
+use crate::store::{Store, new_id, now_ms};
+
+pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
+/// A delivery is tried this many times, then it is `failed`.
+pub const MAX_ATTEMPTS: i64 = 10;
+/// The longest wait between two attempts.
+const MAX_BACKOFF_MS: i64 = 6 * 3600 * 1000;
+/// Deliveries one worker pass takes, and how many requests are in flight at once.
+const BATCH: i64 = 64;
+pub const MAX_IN_FLIGHT: usize = 32;
+/// The old secret keeps signing for this long after a rotation unless told otherwise.
+pub const DEFAULT_ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+
+pub const EVENT_TYPES: &[&str] = &[
+    "user.created",
+    "user.verified",
+    "transfer.created",
+    "transfer.updated",
+    "payout_link.created",
+    "payout_link.claimed",
+    "payout_link.canceled",
+    "flow.completed",
+];
+
+/// How deliveries behave; from `Settings`.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Allow endpoints on loopback and private networks (`DOTS_WEBHOOK_ALLOW_PRIVATE`).
+    pub allow_private: bool,
+    /// Per request (`DOTS_WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub timeout_ms: i64,
+    /// First retry wait; each further one is 4× longer, up to 6 h (`DOTS_WEBHOOK_RETRY_BASE_MS`).
+    pub retry_base_ms: i64,
+    /// An endpoint is disabled after this many failed attempts in a row (`DOTS_WEBHOOK_DISABLE_AFTER`).
+    pub disable_after: i64,
+}
+
+// ---- endpoints -------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    pub url: String,
+    /// Event types to receive; every type when absent.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub id: String,
+    pub app_id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub secret: String,
+    pub secret_sealed: String,
+}
+
+fn secret_context(endpoint_id: &str) -> String {
+    format!("webhook_secret:{endpoint_id}")
+}
+
+fn new_secret() -> String {
+    let mut raw = [0u8; 24];
+    getrandom::fill(&mut raw).expect("the operating system's random source failed");
+    format!("whsec_{}", B64.encode(raw))
+}
+
+impl NewEndpoint {
+    pub fn validate(
+        keys: &Keys,
+        app_id: &str,
+        req: CreateWebhookRequest,
+        allow_private: bool,
+    ) -> Result<NewEndpoint, Error> {
+        check_url(&req.url, allow_private).map_err(|why| Error::invalid("webhook_url_not_allowed", "url", why))?;
+        let events = match req.events {
+            None => vec!["*".to_string()],
+            Some(list) if list.is_empty() => {
+                return Err(Error::invalid("invalid_events", "events", "events lists at least one event type"));
+            }
+            Some(list) => {
+                if let Some(unknown) = list.iter().find(|e| !EVENT_TYPES.contains(&e.as_str()) && *e != "*") {
+                    return Err(Error::invalid("invalid_events", "events", format!("unknown event type {unknown}")));
+                }
+                list
+            }
+        };
+        let description = req.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        if description.as_ref().is_some_and(|d| d.chars().count() > 200) {
+            return Err(Error::invalid("invalid_description", "description", "description is at most 200 characters"));
+        }
+        let id = new_id(ids::WEBHOOK);
+        let secret = new_secret();
+        let secret_sealed = keys.seal(&secret_context(&id), &secret);
+        Ok(NewEndpoint { id, app_id: app_id.into(), url: req.url, events, description, secret, secret_sealed })
+    }
+}
+
+pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: i64) -> TxResult<Reply> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE app_id = $1 AND deleted_at IS NULL")
+            .bind(&e.app_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if count >= MAX_ENDPOINTS_PER_APP {
+        return Err(Error::conflict(
+            "too_many_webhooks",
+            format!("An app has at most {MAX_ENDPOINTS_PER_APP} webhook endpoints."),
+        )
+        .into());
+    }
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, app_id, url, events, description, secret_encrypted, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(&e.id)
+    .bind(&e.app_id)
+    .bind(&e.url)
+    .bind(serde_json::to_string(&e.events).map_err(Error::internal)?)
+    .bind(&e.description)
+    .bind(&e.secret_sealed)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let mut shown = get_endpoint(conn, &e.app_id, &e.id).await?;
+    let mut reply_body = shown.clone();
+    reply_body["secret"] = Value::String(e.secret.clone());
+    let mut reply = Reply::json(StatusCode::CREATED, &reply_body)?;
+    // The secret is shown once; a replay of this answer cannot show it again.
+    shown["secret"] = Value::Null;
+    reply.replay_body = Some(serde_json::to_vec(&shown).map_err(Error::internal)?);
+    Ok(reply)
+}
+
+pub fn endpoint_not_found() -> Error {
+    Error::not_found("webhook_not_found", "No such webhook endpoint.")
+}
+
+fn endpoint_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
+    let events: Value = serde_json::from_str(&row.try_get::<String, _>("events")?).unwrap_or(Value::Null);
+    Ok(json!({
+        "id": row.try_get::<String, _>("id")?,
+        "url": row.try_get::<String, _>("url")?,
+        "events": events,
+        "description": row.try_get::<Option<String>, _>("description")?,
+        "status": row.try_get::<String, _>("status")?,
+        "disabled_reason": row.try_get::<Option<String>, _>("disabled_reason")?,
+        "previous_secret_expires_at": row.try_get::<Option<i64>, _>("previous_secret_expires_at")?.map(rfc3339_from_unix_ms),
+        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
+    }))
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "id, url, events, description, status, disabled_reason, previous_secret_expires_at, created_at";
+
+pub async fn get_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<Value, Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(endpoint_not_found)?;
+    endpoint_from_row(&row)
+}
+
+pub async fn list_endpoints(conn: &mut AnyConnection, app_id: &str) -> Result<Vec<Value>, Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE app_id = $1 AND deleted_at IS NULL ORDER BY seq DESC"
+    ))
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(endpoint_from_row).collect()
+}
+
+/// Removes the endpoint; its undelivered deliveries are canceled.
+pub async fn delete_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+    let deleted = sqlx::query(
+        "UPDATE webhook_endpoints SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND app_id = $3 AND deleted_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    if deleted.rows_affected() != 1 {
+        return Err(endpoint_not_found().into());
+    }
+    sqlx::query("UPDATE webhook_deliveries SET status = 'canceled', updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending'")
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Reply::json(StatusCode::OK, &json!({"id": id, "deleted": true}))?)
+}
+
+/// A new secret, shown once; the old one keeps signing (beside it) for `overlap_ms`.
+pub async fn rotate_secret(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    app_id: &str,
+    id: &str,
+    overlap_ms: i64,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let current: String = sqlx::query_scalar(
+        "SELECT secret_encrypted FROM webhook_endpoints WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(app_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(endpoint_not_found)?;
+    let secret = new_secret();
+    sqlx::query(
+        "UPDATE webhook_endpoints SET secret_encrypted = $1, previous_secret_encrypted = $2,
+             previous_secret_expires_at = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(keys.seal(&secret_context(id), &secret))
+    .bind(current)
+    .bind(now_ms + overlap_ms)
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let mut shown = get_endpoint(conn, app_id, id).await?;
+    shown["secret"] = Value::String(secret);
+    let mut reply = Reply::json(StatusCode::OK, &shown)?;
+    shown["secret"] = Value::Null;
+    reply.replay_body = Some(serde_json::to_vec(&shown).map_err(Error::internal)?);
+    Ok(reply)
+}
+
+/// Turns a disabled endpoint back on; its pending deliveries resume.
+pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+    let enabled = sqlx::query(
+        "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL, consecutive_failures = 0, updated_at = $1
+         WHERE id = $2 AND app_id = $3 AND deleted_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    if enabled.rows_affected() != 1 {
+        return Err(endpoint_not_found().into());
+    }
+    Ok(Reply::json(StatusCode::OK, &get_endpoint(conn, app_id, id).await?)?)
+}
+
+// ---- the outbox ------------------------------------------------------------------------
+
+/// Queues the event for every enabled endpoint of the app that wants its type, in
+/// the caller's database transaction.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    event_id: &str,
+    event_type: &str,
+    now_ms: i64,
+) -> TxResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
+         FROM webhook_endpoints e
+         WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
+           AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)",
+    )
+    .bind(event_id)
+    .bind(now_ms)
+    .bind(app_id)
+    .bind(format!("%\"{event_type}\"%"))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sends the event again now to each enabled endpoint that wants it (or to one).
+pub async fn redeliver(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    event_id: &str,
+    endpoint_id: Option<&str>,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let event_type: String = sqlx::query_scalar("SELECT type FROM events WHERE id = $1 AND app_id = $2")
+        .bind(event_id)
+        .bind(app_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(event_not_found)?;
+    let mut sql = String::from(
+        "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
+         FROM webhook_endpoints e
+         WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
+           AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)",
+    );
+    if endpoint_id.is_some() {
+        sql.push_str(" AND e.id = $5");
+    }
+    sql.push_str(
+        " ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0,
+          next_attempt_at = excluded.next_attempt_at, lease_until = NULL, updated_at = excluded.updated_at",
+    );
+    let mut query = sqlx::query(&sql).bind(event_id).bind(now_ms).bind(app_id).bind(format!("%\"{event_type}\"%"));
+    if let Some(endpoint) = endpoint_id {
+        query = query.bind(endpoint);
+    }
+    let queued = query.execute(&mut *conn).await?.rows_affected();
+    if endpoint_id.is_some() && queued == 0 {
+        return Err(endpoint_not_found().with_param("endpoint_id").into());
+    }
+    Ok(Reply::json(StatusCode::OK, &json!({"event_id": event_id, "deliveries_queued": queued}))?)
+}
+
+pub fn event_not_found() -> Error {
+    Error::not_found("event_not_found", "No such event.")
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
+    Ok(json!({
+        "id": row.try_get::<String, _>("id")?,
+        "type": row.try_get::<String, _>("type")?,
+        "created": rfc3339_from_unix_ms(row.try_get("created_at")?),
+        "data": serde_json::from_str::<Value>(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null),
+    }))
+}
+
+pub async fn get_event(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<Value, Error> {
+    let row = sqlx::query("SELECT id, type, data, created_at FROM events WHERE id = $1 AND app_id = $2")
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(event_not_found)?;
+    event_from_row(&row)
+}
+
+pub async fn list_events(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    page: &Page,
+    event_type: Option<&str>,
+) -> Result<dots_shared::api::List<Value>, Error> {
+    let before = page.cursor_seq(conn, crate::lists::Listed::Events, app_id).await?;
+    let filter = if event_type.is_some() { " AND type = $4" } else { "" };
+    let sql = format!(
+        "SELECT id, type, data, created_at FROM events WHERE app_id = $1 AND seq < $2{filter} ORDER BY seq DESC LIMIT $3"
+    );
+    let mut query = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1);
+    if let Some(t) = event_type {
+        query = query.bind(t);
+    }
+    let rows = query.fetch_all(conn).await?;
+    Ok(page.finish(rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?))
+}
+
+/// The endpoint's deliveries, newest first, each with its attempts.
+pub async fn list_deliveries(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    endpoint_id: &str,
+    page: &Page,
+) -> Result<dots_shared::api::List<Value>, Error> {
+    get_endpoint(conn, app_id, endpoint_id).await?;
+    let before = match &page.starting_after {
+        None => i64::MAX,
+        Some(id) => sqlx::query_scalar("SELECT seq FROM webhook_deliveries WHERE id = $1 AND endpoint_id = $2")
+            .bind(id)
+            .bind(endpoint_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| {
+                Error::bad_request("invalid_cursor", "starting_after is not a delivery of this endpoint")
+                    .with_param("starting_after")
+            })?,
+    };
+    let rows = sqlx::query(
+        "SELECT d.id, d.event_id, ev.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,
+                d.delivered_at, d.created_at
+         FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
+         WHERE d.endpoint_id = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3",
+    )
+    .bind(endpoint_id)
+    .bind(before)
+    .bind(page.limit() + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let status: String = row.try_get("status")?;
+        out.push(json!({
+            "id": row.try_get::<String, _>("id")?,
+            "event_id": row.try_get::<String, _>("event_id")?,
+            "event_type": row.try_get::<String, _>("type")?,
+            "status": status,
+            "attempts": row.try_get::<i64, _>("attempts")?,
+            "next_attempt_at": (status == "pending").then(|| row.try_get::<i64, _>("next_attempt_at").map(rfc3339_from_unix_ms)).transpose()?,
+            "last_status_code": row.try_get::<Option<i64>, _>("last_status_code")?,
+            "last_error": row.try_get::<Option<String>, _>("last_error")?,
+            "delivered_at": row.try_get::<Option<i64>, _>("delivered_at")?.map(rfc3339_from_unix_ms),
+            "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
+        }));
+    }
+    Ok(page.finish(out))
+}
+
+// ---- signing -----------------------------------------------------------------------------
+
+/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the secret's bytes (the
+/// base64 after `whsec_`), as Standard Webhooks specifies.
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+    let key = B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).map_err(|_| "the secret is not base64")?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| "bad key")?;
+    mac.update(msg_id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(format!("v1,{}", B64.encode(mac.finalize().into_bytes())))
+}
+
+// ---- the delivery worker ------------------------------------------------------------------
+
+pub struct Deliverer {
+    store: Store,
+    services: Arc<Services>,
+    client: HttpClient,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+impl Deliverer {
+    pub fn new(store: Store, services: Arc<Services>) -> Deliverer {
+        let client = crate::outbound::client(services.webhooks.allow_private);
+        Deliverer { store, services, client, in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)) }
+    }
+
+    /// Delivers until the process ends. Requests run as their own tasks, so a slow
+    /// endpoint holds up only its own deliveries.
+    pub async fn run(self: Arc<Self>, interval: Duration) {
+        loop {
+            match self.clone().start_due().await {
+                Ok(mut started) => {
+                    if started.is_empty() {
+                        tokio::time::sleep(interval).await;
+                    }
+                    // Reap finished tasks without waiting for slow ones.
+                    tokio::spawn(async move { while started.join_next().await.is_some() {} });
+                    tokio::time::sleep(interval).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook worker pass failed");
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        }
+    }
+
+    /// Leases due deliveries and starts an attempt for each; the set resolves when
+    /// they are all done (tests wait on it).
+    pub async fn start_due(self: Arc<Self>) -> Result<JoinSet<()>, sqlx::Error> {
+        let now = now_ms();
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
+               AND e.status = 'enabled' AND e.deleted_at IS NULL
+             ORDER BY d.next_attempt_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(self.store.reader())
+        .await?;
+        let mut started = JoinSet::new();
+        // The lease outlives the request's timeout, so nobody else starts this attempt.
+        let lease_until = now + self.services.webhooks.timeout_ms + 10_000;
+        for id in due {
+            let mut tx = self.store.begin_write().await?;
+            let leased = sqlx::query(
+                "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'
+                 AND (lease_until IS NULL OR lease_until < $3)",
+            )
+            .bind(lease_until)
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if leased.rows_affected() != 1 {
+                continue;
+            }
+            let permit = self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let this = self.clone();
+            started.spawn(async move {
+                if let Err(e) = this.attempt(&id).await {
+                    tracing::warn!(delivery = %id, error = %e, "webhook attempt could not be recorded");
+                }
+                drop(permit);
+            });
+        }
+        Ok(started)
+    }
+
+    async fn attempt(&self, id: &str) -> Result<(), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT d.endpoint_id, d.attempts, e.url, e.secret_encrypted, e.previous_secret_encrypted,
+                    e.previous_secret_expires_at, ev.id AS event_id, ev.type, ev.data, ev.created_at
+             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
+             WHERE d.id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.store.reader())
+        .await?;
+        let endpoint_id: String = row.try_get("endpoint_id")?;
+        let event_id: String = row.try_get("event_id")?;
+        let data: Value = serde_json::from_str(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null);
+        let body = serde_json::to_vec(&json!({
+            "id": event_id,
+            "type": row.try_get::<String, _>("type")?,
+            "created": rfc3339_from_unix_ms(row.try_get("created_at")?),
+            "data": data,
+        }))
+        .unwrap_or_default();
+        let keys = &self.services.keys;
+        let mut secrets =
+            vec![keys.open(&secret_context(&endpoint_id), &row.try_get::<String, _>("secret_encrypted")?)];
+        let previous: Option<String> = row.try_get("previous_secret_encrypted")?;
+        let previous_until: Option<i64> = row.try_get("previous_secret_expires_at")?;
+        if let (Some(previous), Some(until)) = (previous, previous_until)
+            && until > now_ms()
+        {
+            secrets.push(keys.open(&secret_context(&endpoint_id), &previous));
+        }
+        let url: String = row.try_get("url")?;
+        let started = Instant::now();
+        let outcome = self.send(&url, &event_id, &secrets, body).await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        self.record(id, &endpoint_id, row.try_get("attempts")?, outcome, duration_ms).await
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        msg_id: &str,
+        secrets: &[Result<String, String>],
+        body: Vec<u8>,
+    ) -> Result<u16, String> {
+        check_url(url, self.services.webhooks.allow_private)?;
+        let timestamp = now_ms() / 1000;
+        let mut signatures = Vec::new();
+        for secret in secrets {
+            signatures.push(sign(secret.as_ref().map_err(|e| e.clone())?, msg_id, timestamp, &body)?);
+        }
+        let request = axum::http::Request::post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", "Dots-Webhooks/1")
+            .header("webhook-id", msg_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signatures.join(" "))
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let timeout = Duration::from_millis(self.services.webhooks.timeout_ms as u64);
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| format!("connection failed: {e}"))?;
+            let status = response.status().as_u16();
+            // Read (and drop) at most a little of the body, so the connection can be reused.
+            let _ = http_body_util::Limited::new(response.into_body(), 64 * 1024).collect().await;
+            Ok::<u16, String>(status)
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+    }
+
+    async fn record(
+        &self,
+        id: &str,
+        endpoint_id: &str,
+        attempts_before: i64,
+        outcome: Result<u16, String>,
+        duration_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let settings = &self.services.webhooks;
+        let attempts = attempts_before + 1;
+        let (status_code, error) = match &outcome {
+            Ok(code) if (200..300).contains(code) => (Some(i64::from(*code)), None),
+            Ok(code) => (Some(i64::from(*code)), Some(format!("HTTP {code}"))),
+            Err(e) => (None, Some(e.chars().take(300).collect::<String>())),
+        };
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("INSERT INTO webhook_attempts (delivery_id, status_code, error, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(status_code)
+            .bind(&error)
+            .bind(duration_ms)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        match &error {
+            None => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'delivered', attempts = $1, last_status_code = $2, last_error = NULL,
+                         delivered_at = $3, lease_until = NULL, updated_at = $3 WHERE id = $4",
+                )
+                .bind(attempts)
+                .bind(status_code)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
+                    .bind(endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(error) => {
+                let (status, next) = if attempts >= MAX_ATTEMPTS {
+                    ("failed", now)
+                } else {
+                    ("pending", now + backoff_ms(settings.retry_base_ms, attempts))
+                };
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+                         next_attempt_at = $5, lease_until = NULL, updated_at = $6 WHERE id = $7",
+                )
+                .bind(status)
+                .bind(attempts)
+                .bind(status_code)
+                .bind(error)
+                .bind(next)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let failures: i64 = sqlx::query_scalar(
+                    "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = $1
+                     RETURNING consecutive_failures",
+                )
+                .bind(endpoint_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if failures >= settings.disable_after {
+                    let reason = format!("disabled after {failures} failed attempts in a row; the last: {error}");
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2
+                         WHERE id = $3 AND status = 'enabled'",
+                    )
+                    .bind(&reason)
+                    .bind(now)
+                    .bind(endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tracing::warn!(endpoint = %endpoint_id, "{reason}");
+                }
+            }
+        }
+        tx.commit().await
+    }
+}
+
+/// base × 4^(n−1), at most 6 h, ± 25 % jitter so retries from many deliveries spread out.
+pub fn backoff_ms(base_ms: i64, attempts: i64) -> i64 {
+    let exponent = (attempts - 1).clamp(0, 15) as u32;
+    let wait = base_ms.saturating_mul(4i64.saturating_pow(exponent)).min(MAX_BACKOFF_MS);
+    let mut r = [0u8; 2];
+    getrandom::fill(&mut r).expect("the operating system's random source failed");
+    let jitter = i64::from(u16::from_le_bytes(r)) * (wait / 2) / i64::from(u16::MAX) - wait / 4;
+    (wait + jitter).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        for n in 1..=12 {
+            let base = 1000 * 4i64.pow((n - 1).min(15) as u32);
+            let wait = backoff_ms(1000, n);
+            let expected = base.min(MAX_BACKOFF_MS);
+            assert!(wait >= expected * 3 / 4 && wait <= expected * 5 / 4, "attempt {n}: {wait}");
+        }
+    }
+
+    #[test]
+    fn signatures_follow_the_standard_webhooks_test_vector() {
+        // From the Standard Webhooks specification's examples.
+        let sig = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        )
+        .unwrap();
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+}
