@@ -37,9 +37,11 @@ pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
 pub const MAX_ATTEMPTS: i64 = 10;
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: i64 = 6 * 3600 * 1000;
-/// Deliveries one worker pass takes, and how many requests are in flight at once.
+/// Deliveries one worker pass looks at, how many requests are in flight at once,
+/// and how many of those may wait on one endpoint (so a slow one cannot take all).
 const BATCH: i64 = 64;
 pub const MAX_IN_FLIGHT: usize = 32;
+pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 4;
 /// The old secret keeps signing for this long after a rotation unless told otherwise.
 pub const DEFAULT_ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 
@@ -466,12 +468,19 @@ pub struct Deliverer {
     services: Arc<Services>,
     client: HttpClient,
     in_flight: Arc<tokio::sync::Semaphore>,
+    per_endpoint: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl Deliverer {
     pub fn new(store: Store, services: Arc<Services>) -> Deliverer {
         let client = crate::outbound::client(services.webhooks.allow_private);
-        Deliverer { store, services, client, in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)) }
+        Deliverer {
+            store,
+            services,
+            client,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            per_endpoint: Default::default(),
+        }
     }
 
     /// Delivers until the process ends. Requests run as their own tasks, so a slow
@@ -499,8 +508,8 @@ impl Deliverer {
     /// they are all done (tests wait on it).
     pub async fn start_due(self: Arc<Self>) -> Result<JoinSet<()>, sqlx::Error> {
         let now = now_ms();
-        let due: Vec<String> = sqlx::query_scalar(
-            "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        let due: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.id, d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
                AND e.status = 'enabled' AND e.deleted_at IS NULL
              ORDER BY d.next_attempt_at LIMIT $2",
@@ -511,8 +520,12 @@ impl Deliverer {
         .await?;
         let mut started = JoinSet::new();
         // The lease outlives the request's timeout, so nobody else starts this attempt.
-        let lease_until = now + self.services.webhooks.timeout_ms + 10_000;
-        for id in due {
+        let lease_until = now + self.services.webhooks.timeout_ms + 2_000;
+        for (id, endpoint_id) in due {
+            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else { break };
+            if !self.reserve_endpoint_slot(&endpoint_id) {
+                continue;
+            }
             let mut tx = self.store.begin_write().await?;
             let leased = sqlx::query(
                 "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'
@@ -525,18 +538,39 @@ impl Deliverer {
             .await?;
             tx.commit().await?;
             if leased.rows_affected() != 1 {
+                self.release_endpoint_slot(&endpoint_id);
                 continue;
             }
-            let permit = self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
             let this = self.clone();
             started.spawn(async move {
                 if let Err(e) = this.attempt(&id).await {
                     tracing::warn!(delivery = %id, error = %e, "webhook attempt could not be recorded");
                 }
+                this.release_endpoint_slot(&endpoint_id);
                 drop(permit);
             });
         }
         Ok(started)
+    }
+
+    fn reserve_endpoint_slot(&self, endpoint_id: &str) -> bool {
+        let mut slots = self.per_endpoint.lock().expect("slots lock");
+        let used = slots.entry(endpoint_id.to_string()).or_insert(0);
+        if *used >= MAX_IN_FLIGHT_PER_ENDPOINT {
+            return false;
+        }
+        *used += 1;
+        true
+    }
+
+    fn release_endpoint_slot(&self, endpoint_id: &str) {
+        let mut slots = self.per_endpoint.lock().expect("slots lock");
+        if let Some(used) = slots.get_mut(endpoint_id) {
+            *used -= 1;
+            if *used == 0 {
+                slots.remove(endpoint_id);
+            }
+        }
     }
 
     async fn attempt(&self, id: &str) -> Result<(), sqlx::Error> {

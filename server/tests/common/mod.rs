@@ -149,10 +149,21 @@ pub async fn fresh_database(backend: Backend) -> (String, Cleanup) {
 
 impl TestApp {
     pub async fn start(database_url: &str) -> TestApp {
+        TestApp::start_with(database_url, |_| {}).await
+    }
+
+    /// The test settings: sandbox, instant settlement, webhooks allowed to reach
+    /// the test's own loopback receivers, short retries; `adjust` changes them.
+    pub async fn start_with(database_url: &str, adjust: impl FnOnce(&mut dots_server::config::Settings)) -> TestApp {
         let store = Store::open(database_url, 16).await.expect("open store");
         let mut settings = dots_server::config::Settings::sandbox(database_url);
         settings.operator_key = Some(OPERATOR_KEY.into());
         settings.sandbox_settle_ms = 0;
+        settings.webhooks.allow_private = true;
+        settings.webhooks.timeout_ms = 2_000;
+        settings.webhooks.retry_base_ms = 10;
+        settings.webhooks.disable_after = 8;
+        adjust(&mut settings);
         let state = AppState::new(store.clone(), &settings).expect("services");
         TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() }
     }
