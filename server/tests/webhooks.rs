@@ -83,7 +83,12 @@ async fn make_events(t: &TestApp, app: &Creds) {
 }
 
 async fn app_event_ids(t: &TestApp, app: &Creds) -> HashSet<String> {
-    t.get(app, "/v2/events?limit=100").await.json["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+    t.get(app, "/v2/events?limit=100").await.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Runs delivery passes until nothing is due or `limit` passes ran.
@@ -119,9 +124,16 @@ fn verify_with_reference_library(secrets: &[&str], received: &[(HeaderMap, Strin
     let file = std::env::temp_dir().join(format!("dots-webhooks-{}.json", dots_server::store::random_base62(8)));
     std::fs::write(&file, serde_json::to_vec(&items).unwrap()).unwrap();
     let script = "import json, sys\nfrom standardwebhooks.webhooks import Webhook\nitems = json.load(open(sys.argv[1]))\nfor it in items:\n    Webhook(it['secret']).verify(it['body'], it['headers'])\nprint(len(items))\n";
-    let out = std::process::Command::new("python3").args(["-c", script, file.to_str().unwrap()]).output().expect("python3 runs");
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, file.to_str().unwrap()])
+        .output()
+        .expect("python3 runs");
     let _ = std::fs::remove_file(&file);
-    assert!(out.status.success(), "standardwebhooks refused a delivery (pip install standardwebhooks): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "standardwebhooks refused a delivery (pip install standardwebhooks): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), items.len().to_string());
 }
 
@@ -132,7 +144,10 @@ async fn every_delivery_verifies_with_the_reference_library(t: TestApp) {
     make_events(&t, &app).await;
     deliver(&t, 5).await;
     let received = receiver.received.lock().unwrap().clone();
-    assert_eq!(received.iter().map(|(h, _)| h["webhook-id"].to_str().unwrap().to_string()).collect::<HashSet<_>>(), app_event_ids(&t, &app).await);
+    assert_eq!(
+        received.iter().map(|(h, _)| h["webhook-id"].to_str().unwrap().to_string()).collect::<HashSet<_>>(),
+        app_event_ids(&t, &app).await
+    );
     for (headers, body) in &received {
         let body: Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["id"], headers["webhook-id"].to_str().unwrap());
@@ -151,7 +166,11 @@ async fn every_delivery_verifies_with_the_reference_library(t: TestApp) {
     assert_eq!(after.len(), 1);
     verify_with_reference_library(&[&secret, &new_secret], &after);
     let deliveries = t.get(&app, &format!("/v2/webhooks/{id}/deliveries?limit=100")).await;
-    assert!(deliveries.json["data"].as_array().unwrap().iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1), "{}", deliveries.json);
+    assert!(
+        deliveries.json["data"].as_array().unwrap().iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1),
+        "{}",
+        deliveries.json
+    );
 }
 
 async fn a_receiver_that_was_down_gets_everything_once_back(t: TestApp) {
@@ -167,7 +186,15 @@ async fn a_receiver_that_was_down_gets_everything_once_back(t: TestApp) {
     }
     assert!(receiver.event_ids().is_empty());
     let failing = t.get(&app, &format!("/v2/webhooks/{id}/deliveries")).await;
-    assert!(failing.json["data"].as_array().unwrap().iter().all(|d| d["status"] == "pending" && d["last_error"] == "HTTP 503"), "{}", failing.json);
+    assert!(
+        failing.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "pending" && d["last_error"] == "HTTP 503"),
+        "{}",
+        failing.json
+    );
 
     *receiver.down.lock().unwrap() = false;
     for _ in 0..100 {
@@ -196,7 +223,9 @@ async fn a_slow_endpoint_does_not_hold_up_the_others(t: TestApp) {
     }
     let expected = app_event_ids(&t, &app).await;
     assert!(expected.len() > dots_server::webhooks::MAX_IN_FLIGHT_PER_ENDPOINT);
-    let worker = tokio::spawn(Arc::new(Deliverer::new(t.store.clone(), t.state.services.clone())).run(Duration::from_millis(10)));
+    let worker = tokio::spawn(
+        Arc::new(Deliverer::new(t.store.clone(), t.state.services.clone())).run(Duration::from_millis(10)),
+    );
     // Every fast delivery arrives while the slow endpoint has not answered once.
     for _ in 0..200 {
         if fast.event_ids().len() == expected.len() {
@@ -285,14 +314,34 @@ async fn webhook_input_is_validated_and_secrets_are_shown_once(t: TestApp) {
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{}", r.json);
     }
     assert_eq!(t.snapshot().await, before);
-    let created = t.call(Method::POST, "/v2/webhooks", Some(&basic(&app)), &[("idempotency-key", "wh-1")], Some(r#"{"url":"https://example.com/hook"}"#)).await;
+    let created = t
+        .call(
+            Method::POST,
+            "/v2/webhooks",
+            Some(&basic(&app)),
+            &[("idempotency-key", "wh-1")],
+            Some(r#"{"url":"https://example.com/hook"}"#),
+        )
+        .await;
     assert!(created.json["secret"].as_str().unwrap().starts_with("whsec_"));
-    let replay = t.call(Method::POST, "/v2/webhooks", Some(&basic(&app)), &[("idempotency-key", "wh-1")], Some(r#"{"url":"https://example.com/hook"}"#)).await;
+    let replay = t
+        .call(
+            Method::POST,
+            "/v2/webhooks",
+            Some(&basic(&app)),
+            &[("idempotency-key", "wh-1")],
+            Some(r#"{"url":"https://example.com/hook"}"#),
+        )
+        .await;
     assert_eq!((replay.json["id"].clone(), replay.json["secret"].clone()), (created.json["id"].clone(), Value::Null));
     let read = t.get(&app, &format!("/v2/webhooks/{}", created.id())).await;
     assert!(read.json.get("secret").is_none(), "{}", read.json);
     let secret = created.json["secret"].as_str().unwrap();
-    assert_eq!(t.count(&format!("SELECT COUNT(*) FROM webhook_endpoints WHERE secret_encrypted LIKE '%{}%'", &secret[6..20])).await, 0);
+    assert_eq!(
+        t.count(&format!("SELECT COUNT(*) FROM webhook_endpoints WHERE secret_encrypted LIKE '%{}%'", &secret[6..20]))
+            .await,
+        0
+    );
     for _ in 1..dots_server::webhooks::MAX_ENDPOINTS_PER_APP {
         t.post(&app, "/v2/webhooks", json!({"url": "https://example.com/more"})).await;
     }
@@ -323,9 +372,17 @@ async fn private_and_loopback_addresses_are_refused_unless_allowed() {
         "http://[::ffff:10.0.0.1]/",
     ] {
         let r = t.post(&app, "/v2/webhooks", json!({"url": target})).await;
-        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "webhook_url_not_allowed"), "{target}: {}", r.json);
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "webhook_url_not_allowed"),
+            "{target}: {}",
+            r.json
+        );
     }
-    assert_eq!(t.post(&app, "/v2/webhooks", json!({"url": "https://hooks.example.com/dots"})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        t.post(&app, "/v2/webhooks", json!({"url": "https://hooks.example.com/dots"})).await.status,
+        StatusCode::CREATED
+    );
     t.store.close().await;
     cleanup.run().await;
 }

@@ -93,6 +93,7 @@ fn test(extra: &[String]) -> Result {
     let postgres_url = std::env::var("DOTS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     ensure_postgres()?;
+    ensure_standardwebhooks()?;
     build_widget()?;
     let mut build = cargo();
     build.args(["build", "-p", "dots-server", "--bin", "dots"]);
@@ -167,6 +168,20 @@ fn ensure_postgres() -> Result {
         std::thread::sleep(Duration::from_millis(500));
     }
     Err("PostgreSQL did not start on 127.0.0.1:5432; the PostgreSQL suite cannot run".into())
+}
+
+/// The webhook tests verify every delivery with the reference implementation
+/// (PyPI `standardwebhooks`); install it when it is missing.
+fn ensure_standardwebhooks() -> Result {
+    let present =
+        || Command::new("python3").args(["-c", "import standardwebhooks"]).status().is_ok_and(|s| s.success());
+    if present() {
+        return Ok(());
+    }
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "--quiet", "standardwebhooks==1.1.0"]);
+    status(pip, "installing the standardwebhooks reference library (PyPI)")?;
+    if present() { Ok(()) } else { Err("standardwebhooks could not be imported after installing it".into()) }
 }
 
 fn postgres_ready() -> bool {
