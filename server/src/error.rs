@@ -89,13 +89,11 @@ impl std::error::Error for Error {}
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Error::unavailable("The database is unavailable; retry with the same Idempotency-Key.")
-            }
-            other => Error::internal(other),
+        if crate::store::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Error::unavailable("The database is unavailable; retry with the same Idempotency-Key.");
         }
+        Error::internal(e)
     }
 }
 

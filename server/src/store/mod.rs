@@ -30,7 +30,7 @@ pub struct Store {
 pub type WriteTx = Transaction<'static, Any>;
 
 /// How long a request waits for a database connection before it is answered 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Store {
     /// Connects to `database_url` (`sqlite://path` or `postgres://…`) and applies the
@@ -140,6 +140,23 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
             matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "262"))
+        }
+        _ => false,
+    }
+}
+
+/// True when the database cannot be reached or dropped the connection (restart,
+/// failover, network): the client is told 503 and may retry with its idempotency key.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            // Class 08 (connection exception) and 57P0x (admin shutdown, crash shutdown, cannot connect now).
+            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
         }
         _ => false,
     }

@@ -1,0 +1,205 @@
+//! Fault tests: `kill -9` of the server under transfer load, several times over.
+//! Afterwards every transfer that was answered 2xx exists, retrying any request
+//! with its idempotency key creates nothing twice, nothing is half-applied (the
+//! ledger check), and pending payouts settle once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase, http_request};
+use serde_json::{Value, json};
+
+const ENV: &[(&str, &str)] =
+    &[("DOTS_WORKER_INTERVAL_MS", "20"), ("DOTS_WORKER_LEASE_MS", "1000"), ("DOTS_SANDBOX_SETTLE_MS", "300")];
+const ROUNDS: usize = 3;
+const CLIENTS: usize = 4;
+
+fn call(server: &Server, method: &str, path: &str, auth: &str, body: Value) -> Value {
+    let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
+    assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+struct Setup {
+    basic: String,
+    users: Vec<String>,
+}
+
+fn setup(server: &Server) -> Setup {
+    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Acme"}));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            app["client_id"].as_str().unwrap(),
+            app["api_secret"].as_str().unwrap()
+        ))
+    );
+    call(server, "POST", "/v2/refills", &basic, json!({"amount": 100_000_000, "currency": "USD"}));
+    let mut users = Vec::new();
+    for i in 0..4 {
+        let user = call(
+            server,
+            "POST",
+            "/v2/users",
+            &basic,
+            json!({"first_name": "P", "last_name": "Q", "email": "p@q.co", "phone_number": format!("+1201555{:04}", 3000 + i)}),
+        );
+        let id = user["id"].as_str().unwrap().to_string();
+        call(server, "POST", &format!("/v2/users/{id}/verification"), &basic, json!({}));
+        let outbox =
+            call(server, "GET", &format!("/v2/dev/sms?phone_number=%2B1201555{:04}", 3000 + i), &basic, Value::Null);
+        let sms = outbox["data"][0]["body"].as_str().unwrap();
+        let code = &sms[sms.find("code: ").unwrap() + 6..][..6];
+        call(server, "POST", &format!("/v2/users/{id}/verification/check"), &basic, json!({"code": code}));
+        call(
+            server,
+            "POST",
+            &format!("/v2/users/{id}/payout-methods"),
+            &basic,
+            json!({"type": "paypal", "email": "p@q.co"}),
+        );
+        call(
+            server,
+            "POST",
+            "/v2/transfers",
+            &basic,
+            json!({"type": "balance", "user_id": id, "amount": 1_000_000, "currency": "USD"}),
+        );
+        users.push(id);
+    }
+    Setup { basic, users }
+}
+
+/// One request of the load: balance transfers both ways, and every fifth a payout.
+fn request_body(users: &[String], n: usize) -> (String, Value) {
+    let user = &users[n % users.len()];
+    if n % 5 == 4 {
+        ("/v2/payouts".into(), json!({"user_id": user, "amount": 100 + (n % 50) as i64, "currency": "USD"}))
+    } else {
+        let direction = if n % 2 == 0 { "app_to_user" } else { "user_to_app" };
+        (
+            "/v2/transfers".into(),
+            json!({"type": "balance", "user_id": user, "amount": 100 + (n % 50) as i64, "currency": "USD", "direction": direction}),
+        )
+    }
+}
+
+fn send(addr: &str, basic: &str, key: &str, path: &str, body: &Value) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {basic}\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+}
+
+fn kill_9_under_transfer_load(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let mut server = Server::start_with(&db.url, ENV);
+    let s = setup(&server);
+    // key → (path, body, Some(first 2xx body)) for every request sent.
+    let sent: Arc<Mutex<HashMap<String, (String, Value, Option<Value>)>>> = Default::default();
+    for round in 0..ROUNDS {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (addr, basic, users, sent, stop) =
+                    (server.addr.clone(), s.basic.clone(), s.users.clone(), sent.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut n = c;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("r{round}-c{c}-n{n}");
+                        let (path, body) = request_body(&users, n);
+                        sent.lock().unwrap().insert(key.clone(), (path.clone(), body.clone(), None));
+                        match send(&addr, &basic, &key, &path, &body) {
+                            Some((status, text)) if (200..300).contains(&status) => {
+                                sent.lock().unwrap().get_mut(&key).unwrap().2 = serde_json::from_str(&text).ok();
+                            }
+                            Some((409, _)) => {}
+                            Some((status, text)) if status < 500 => panic!("{path}: {status} {text}"),
+                            _ => {} // the server died under us, or answered 5xx: unknown outcome
+                        }
+                        n += CLIENTS;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(400 + 150 * round as u64));
+        let addr = server.addr.clone();
+        server.kill_9();
+        stop.store(true, Ordering::Relaxed);
+        for client in clients {
+            client.join().unwrap();
+        }
+        server = Server::start_with(&db.url, ENV);
+        assert_ne!(addr, server.addr);
+    }
+
+    let sent = sent.lock().unwrap().clone();
+    let answered: Vec<_> = sent.values().filter_map(|(_, _, first)| first.clone()).collect();
+    assert!(answered.len() > 20, "the load made progress: {}", answered.len());
+    // Every 2xx transfer exists as it was answered.
+    for first in &answered {
+        let id = first["id"].as_str().unwrap();
+        let (status, text) = server.request("GET", &format!("/v2/transfers/{id}"), Some(&s.basic), None);
+        assert_eq!(status, 200, "{id} was answered 2xx and must exist: {text}");
+    }
+    // Retrying every request with its key: answered ones replay the same transfer;
+    // unknown ones either replay what did commit or run now. Nothing is made twice.
+    let mut ids = std::collections::HashSet::new();
+    for (key, (path, body, first)) in &sent {
+        let (status, text) = send(&server.addr, &s.basic, key, path, body).expect("the server answers");
+        if let Some(first) = first {
+            let again: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(again["id"], first["id"], "{key}: a retry returns the first answer");
+        }
+        if (200..300).contains(&status) {
+            let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_string();
+            assert!(ids.insert(id), "{key}: one transfer per key");
+        }
+    }
+    let (_, list) = server.request("GET", "/v2/transfers?limit=1", Some(&s.basic), None);
+    assert!(list.contains("\"data\""));
+    // Pending payouts settle, once each.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, text) = server.request("GET", "/v2/transfers?type=payout&status=created&limit=1", Some(&s.basic), None);
+        let (_, pending) =
+            server.request("GET", "/v2/transfers?type=payout&status=pending&limit=1", Some(&s.basic), None);
+        if text.contains("\"data\":[]") && pending.contains("\"data\":[]") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "payouts did not settle");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+    let check = std::process::Command::new(dots_e2e::dots_bin())
+        .args(["ledger", "check"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let _ = http_request;
+}
+
+#[test]
+fn sqlite_kill_9_under_transfer_load_loses_and_doubles_nothing() {
+    kill_9_under_transfer_load(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_kill_9_under_transfer_load_loses_and_doubles_nothing() {
+    kill_9_under_transfer_load(Backend::Postgres);
+}
