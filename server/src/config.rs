@@ -41,6 +41,9 @@ pub struct Settings {
     /// `DOTS_WEBHOOK_TIMEOUT_MS` (10000), `DOTS_WEBHOOK_RETRY_BASE_MS` (5000),
     /// `DOTS_WEBHOOK_DISABLE_AFTER` (50 failed attempts in a row).
     pub webhooks: crate::webhooks::DeliverySettings,
+    /// `DOTS_SMS_PER_CLIENT_PER_HOUR` (default 20): codes one network address may
+    /// ask for through the flow API per hour.
+    pub sms_per_client_per_hour: i64,
 }
 
 #[derive(Clone)]
@@ -100,6 +103,8 @@ impl Settings {
                 retry_base_ms: number("DOTS_WEBHOOK_RETRY_BASE_MS", 5_000)?.max(1),
                 disable_after: number("DOTS_WEBHOOK_DISABLE_AFTER", 50)?.max(1),
             },
+            sms_per_client_per_hour: number("DOTS_SMS_PER_CLIENT_PER_HOUR", crate::verify::SENDS_PER_CLIENT_PER_HOUR)?
+                .max(1),
         })
     }
 
@@ -123,6 +128,7 @@ impl Settings {
                 retry_base_ms: 5_000,
                 disable_after: 50,
             },
+            sms_per_client_per_hour: crate::verify::SENDS_PER_CLIENT_PER_HOUR,
         }
     }
 

@@ -21,6 +21,7 @@ pub struct Services {
     /// How long the payout worker owns a payout step.
     pub worker_lease_ms: i64,
     pub webhooks: crate::webhooks::DeliverySettings,
+    pub sms_per_client_per_hour: i64,
 }
 
 impl Services {
@@ -51,6 +52,7 @@ impl Services {
             public_url: settings.public_url(),
             worker_lease_ms: settings.worker_lease_ms,
             webhooks: settings.webhooks.clone(),
+            sms_per_client_per_hour: settings.sms_per_client_per_hour,
         })
     }
 

@@ -30,8 +30,8 @@ pub struct NewCode {
     /// E.164 phone number.
     pub destination: String,
     pub code_hash: String,
-    /// The caller's network address, for the per-client limit (flow API only).
-    pub client: Option<String>,
+    /// The caller's network address and its hourly limit (flow API only).
+    pub client: Option<(String, i64)>,
 }
 
 impl NewCode {
@@ -96,8 +96,8 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
         );
     }
     rate_limit(conn, &format!("sms-to:{}", code.destination), HOUR_MS, SENDS_PER_DESTINATION_PER_HOUR, now_ms).await?;
-    if let Some(client) = &code.client {
-        rate_limit(conn, &format!("sms-client:{client}"), HOUR_MS, SENDS_PER_CLIENT_PER_HOUR, now_ms).await?;
+    if let Some((client, per_hour)) = &code.client {
+        rate_limit(conn, &format!("sms-client:{client}"), HOUR_MS, *per_hour, now_ms).await?;
     }
     sqlx::query(
         "INSERT INTO verifications (id, app_id, subject, destination, code_hash, attempts, expires_at, created_at)

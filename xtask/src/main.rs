@@ -8,6 +8,8 @@
 //!   Starts the local PostgreSQL when it is down and fails when it cannot run.
 //! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -23,7 +25,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("widget") => build_widget(),
-        _ => Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget".into()),
+        Some("bench") => bench::bench(&args[1..]),
+        _ => {
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim".into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
