@@ -41,7 +41,7 @@ impl NewCode {
         app_id: &str,
         subject: String,
         destination: &str,
-        client: Option<String>,
+        client: Option<(String, i64)>,
     ) -> (NewCode, String) {
         let id = new_id(ids::VERIFICATION);
         let code = numeric_code(CODE_DIGITS);
