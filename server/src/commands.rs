@@ -231,69 +231,89 @@ pub struct Idempotency {
 /// Keys are kept at least this long (DESIGN.md: 24 h).
 pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 48 * 3600 * 1000;
 
-/// A database transaction is run at most this many times when the database asks
-/// for a retry (deadlock, serialization failure, busy).
+/// A command is tried at most this many times when the database asks for a retry
+/// (deadlock, serialization failure, busy).
 const MAX_ATTEMPTS: u32 = 5;
 
+/// At most this many requests share one database transaction (one commit, one fsync).
+const MAX_BATCH: usize = 128;
+/// Requests waiting for the writer; beyond this, callers wait to enqueue.
+const QUEUE: usize = 4096;
+
+/// The write path's one door. Commands queue for a single group-commit task that
+/// runs each batch — whatever arrived while the previous batch was committing — in
+/// one database transaction, one savepoint per command, and answers every request
+/// of the batch only after its commit.
 #[derive(Clone)]
 pub struct Writer {
     store: Store,
-    services: Arc<Services>,
+    queue: tokio::sync::mpsc::Sender<Job>,
+}
+
+struct Job {
+    idempotency: Option<Idempotency>,
+    command: Command,
+    answer: tokio::sync::oneshot::Sender<Result<Reply, Failure>>,
+}
+
+/// Why a command did not run; cloneable, so one failed commit can answer a batch.
+#[derive(Debug, Clone)]
+enum Failure {
+    /// The database asked for the transaction to be run again.
+    Retry(String),
+    /// The database could not be reached; the outcome of a commit is unknown.
+    Unavailable(String),
+    Internal(String),
+}
+
+impl From<&sqlx::Error> for Failure {
+    fn from(e: &sqlx::Error) -> Failure {
+        if is_retryable(e) {
+            Failure::Retry(e.to_string())
+        } else if crate::store::is_unavailable(e) {
+            Failure::Unavailable(e.to_string())
+        } else {
+            Failure::Internal(e.to_string())
+        }
+    }
 }
 
 impl Writer {
+    /// Starts the group-commit task on the current Tokio runtime.
     pub fn new(store: Store, services: Arc<Services>) -> Writer {
-        Writer { store, services }
+        let (queue, jobs) = tokio::sync::mpsc::channel(QUEUE);
+        tokio::spawn(group_commit(store.clone(), services, jobs));
+        Writer { store, queue }
     }
 
     /// Runs `command` once per idempotency key. `Ok` carries every final answer,
-    /// rejections included; `Err` is an infrastructure failure (nothing committed).
+    /// rejections included; `Err` is an infrastructure failure (nothing committed,
+    /// or — when the database vanished mid-commit — unknown: retry with the key).
     pub async fn submit(&self, idempotency: Option<Idempotency>, command: Command) -> Result<Reply, Error> {
         let mut attempt = 1;
         loop {
-            match self.run_once(idempotency.as_ref(), &command).await {
-                Err(e) if is_retryable(&e) && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "retrying database transaction");
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let job = Job { idempotency: idempotency.clone(), command: command.clone(), answer };
+            if self.queue.send(job).await.is_err() {
+                return Err(Error::unavailable("The server is shutting down."));
+            }
+            let outcome = answered.await.unwrap_or_else(|_| Err(Failure::Internal("the writer stopped".into())));
+            match outcome {
+                Ok(reply) => return Ok(reply),
+                Err(Failure::Retry(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "retrying a command");
                     tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(e.into()),
-                Ok(reply) => return Ok(reply),
-            }
-        }
-    }
-
-    async fn run_once(&self, idempotency: Option<&Idempotency>, command: &Command) -> Result<Reply, sqlx::Error> {
-        let now = now_ms();
-        let mut tx = self.store.begin_write().await?;
-        if let Some(idem) = idempotency
-            && let Some(earlier) = claim(&mut tx, idem, now).await?
-        {
-            tx.rollback().await?;
-            return Ok(earlier);
-        }
-        sqlx::query("SAVEPOINT command").execute(&mut *tx).await?;
-        let reply = match command.apply(&mut tx, &self.services, now).await {
-            Ok(reply) => {
-                sqlx::query("RELEASE SAVEPOINT command").execute(&mut *tx).await?;
-                reply
-            }
-            Err(TxError::Rejected(error)) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT command").execute(&mut *tx).await?;
-                tracing::info!(code = error.code, status = error.status.as_u16(), "request rejected");
-                if idempotency.is_none() {
-                    tx.rollback().await?;
-                    return Ok(Reply::from_error(&error));
+                Err(Failure::Retry(e) | Failure::Internal(e)) => return Err(Error::internal(e)),
+                Err(Failure::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "database unavailable");
+                    return Err(Error::unavailable(
+                        "The database is unavailable; retry with the same Idempotency-Key.",
+                    ));
                 }
-                Reply::from_error(&error)
             }
-            Err(TxError::Db(e)) => return Err(e),
-        };
-        if let Some(idem) = idempotency {
-            remember(&mut tx, idem, &reply).await?;
         }
-        tx.commit().await?;
-        Ok(reply)
     }
 
     /// Deletes idempotency keys older than [`IDEMPOTENCY_KEY_TTL_MS`].
@@ -307,6 +327,111 @@ impl Writer {
         tx.commit().await?;
         Ok(deleted)
     }
+}
+
+async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&store, &services, batch).await;
+    }
+}
+
+/// One database transaction for the whole batch. A command that fails at the
+/// database rolls back to its own savepoint and is answered with that failure
+/// (its caller retries it); the others commit together.
+async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
+    let now = now_ms();
+    let mut tx = match store.begin_write().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let failure = Failure::from(&e);
+            for job in batch {
+                let _ = job.answer.send(Err(failure.clone()));
+            }
+            return;
+        }
+    };
+    let mut answers: Vec<(Job, Result<Reply, Failure>)> = Vec::with_capacity(batch.len());
+    let mut broken: Option<Failure> = None;
+    for job in batch {
+        if broken.is_some() {
+            answers.push((job, Err(Failure::Retry("an earlier command broke the transaction".into()))));
+            continue;
+        }
+        let outcome = async {
+            sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+            let result = execute(&mut tx, services, job.idempotency.as_ref(), &job.command, now).await;
+            if result.is_err() {
+                sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
+            Ok::<_, sqlx::Error>(result)
+        }
+        .await;
+        match outcome {
+            Ok(Ok(reply)) => answers.push((job, Ok(reply))),
+            Ok(Err(e)) => answers.push((job, Err(Failure::from(&e)))),
+            Err(e) => {
+                let failure = Failure::from(&e);
+                broken = Some(failure.clone());
+                answers.push((job, Err(failure)));
+            }
+        }
+    }
+    let committed = match broken {
+        Some(failure) => {
+            let _ = tx.rollback().await;
+            Err(failure)
+        }
+        None => tx.commit().await.map_err(|e| Failure::from(&e)),
+    };
+    for (job, answer) in answers {
+        let answer = match (&committed, answer) {
+            (Ok(()), answer) => answer,
+            // Nothing of the batch is kept: a success inside it is not one.
+            (Err(failure), Ok(_)) => Err(failure.clone()),
+            (Err(_), Err(own)) => Err(own),
+        };
+        let _ = job.answer.send(answer);
+    }
+}
+
+/// Runs one command inside the open transaction: claim the idempotency key (or
+/// replay its answer), apply under a savepoint (a refusal rolls back to it), and
+/// remember the answer under the key.
+async fn execute(
+    conn: &mut AnyConnection,
+    services: &Services,
+    idempotency: Option<&Idempotency>,
+    command: &Command,
+    now: i64,
+) -> Result<Reply, sqlx::Error> {
+    if let Some(idem) = idempotency
+        && let Some(earlier) = claim(conn, idem, now).await?
+    {
+        return Ok(earlier);
+    }
+    sqlx::query("SAVEPOINT command").execute(&mut *conn).await?;
+    let reply = match command.apply(conn, services, now).await {
+        Ok(reply) => reply,
+        Err(TxError::Rejected(error)) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT command").execute(&mut *conn).await?;
+            tracing::info!(code = error.code, status = error.status.as_u16(), "request rejected");
+            Reply::from_error(&error)
+        }
+        Err(TxError::Db(e)) => return Err(e),
+    };
+    sqlx::query("RELEASE SAVEPOINT command").execute(&mut *conn).await?;
+    if let Some(idem) = idempotency {
+        remember(conn, idem, &reply).await?;
+    }
+    Ok(reply)
 }
 
 /// Claims the key for this transaction, or returns the answer it already has.
