@@ -521,12 +521,14 @@ impl Deliverer {
         let mut started = JoinSet::new();
         // The lease outlives the request's timeout, so nobody else starts this attempt.
         let lease_until = now + self.services.webhooks.timeout_ms + 2_000;
+        // One transaction leases the whole pass (one commit, not one per delivery).
+        let mut leased_ids = Vec::new();
+        let mut tx = self.store.begin_write().await?;
         for (id, endpoint_id) in due {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else { break };
             if !self.reserve_endpoint_slot(&endpoint_id) {
                 continue;
             }
-            let mut tx = self.store.begin_write().await?;
             let leased = sqlx::query(
                 "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'
                  AND (lease_until IS NULL OR lease_until < $3)",
@@ -535,12 +537,26 @@ impl Deliverer {
             .bind(&id)
             .bind(now)
             .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            if leased.rows_affected() != 1 {
-                self.release_endpoint_slot(&endpoint_id);
-                continue;
+            .await;
+            match leased {
+                Ok(r) if r.rows_affected() == 1 => leased_ids.push((id, endpoint_id, permit)),
+                Ok(_) => self.release_endpoint_slot(&endpoint_id),
+                Err(e) => {
+                    self.release_endpoint_slot(&endpoint_id);
+                    for (_, endpoint_id, _) in &leased_ids {
+                        self.release_endpoint_slot(endpoint_id);
+                    }
+                    return Err(e);
+                }
             }
+        }
+        if let Err(e) = tx.commit().await {
+            for (_, endpoint_id, _) in &leased_ids {
+                self.release_endpoint_slot(endpoint_id);
+            }
+            return Err(e);
+        }
+        for (id, endpoint_id, permit) in leased_ids {
             let this = self.clone();
             started.spawn(async move {
                 if let Err(e) = this.attempt(&id).await {

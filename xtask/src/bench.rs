@@ -27,14 +27,17 @@ struct Options {
     clients: usize,
     seconds: u64,
     backends: Vec<&'static str>,
+    /// `--no-webhooks`: leave the webhook endpoint out, to see what delivery costs.
+    webhooks: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options { clients: 32, seconds: 10, backends: vec!["sqlite", "postgres"] };
+    let mut o = Options { clients: 32, seconds: 10, backends: vec!["sqlite", "postgres"], webhooks: true };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
+            "--no-webhooks" => o.webhooks = false,
             "--clients" => o.clients = value()?.parse().map_err(|_| "--clients takes a number")?,
             "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
             "--backend" => {
@@ -296,8 +299,10 @@ fn ledger(o: &Options) -> Result {
     let pgbench = if o.backends.contains(&"postgres") { Some(pgbench(o.clients, o.seconds)?) } else { None };
     println!();
     println!(
-        "ledger bench: {} clients, {} s, balance transfers among {USERS} wallets, Idempotency-Key on each, webhooks on",
-        o.clients, o.seconds
+        "ledger bench: {} clients, {} s, balance transfers among {USERS} wallets, Idempotency-Key on each, webhooks {}",
+        o.clients,
+        o.seconds,
+        if o.webhooks { "on" } else { "off" }
     );
     println!(
         "{:<10} {:>14} {:>10} {:>10} {:>10} {:>9} {:>7}",
@@ -328,7 +333,9 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
     let http = Http::new(base);
     let app = http.ok("POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Bench"})).await;
     let auth = basic(&app);
-    http.ok("POST", "/v2/webhooks", &auth, json!({"url": webhook_sink().await})).await;
+    if o.webhooks {
+        http.ok("POST", "/v2/webhooks", &auth, json!({"url": webhook_sink().await})).await;
+    }
     http.ok("POST", "/v2/refills", &auth, json!({"amount": 900_000_000_000i64, "currency": "USD"})).await;
     let users: Vec<String> = {
         let mut handles = Vec::new();
