@@ -8,8 +8,8 @@
 //! 3. store the answer under the key and commit. The client is answered only
 //!    after the commit: a 2xx always means committed.
 //!
-//! The savepoint is what lets several commands share one database transaction
-//! later (group commit) without changing this interface or the handlers.
+//! Commands are group-committed: one task runs each batch of queued commands in
+//! one database transaction, a savepoint per command, and answers after the commit.
 
 use std::time::Duration;
 
