@@ -19,6 +19,8 @@ use sqlx::{AnyConnection, Row};
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::apps::{self, AppRules, NewApp};
 use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
@@ -254,6 +256,8 @@ struct Job {
     idempotency: Option<Idempotency>,
     command: Command,
     answer: tokio::sync::oneshot::Sender<Result<Reply, Failure>>,
+    /// The request's span, so what the command logs carries its request id.
+    span: tracing::Span,
 }
 
 /// Why a command did not run; cloneable, so one failed commit can answer a batch.
@@ -293,7 +297,12 @@ impl Writer {
         let mut attempt = 1;
         loop {
             let (answer, answered) = tokio::sync::oneshot::channel();
-            let job = Job { idempotency: idempotency.clone(), command: command.clone(), answer };
+            let job = Job {
+                idempotency: idempotency.clone(),
+                command: command.clone(),
+                answer,
+                span: tracing::Span::current(),
+            };
             if self.queue.send(job).await.is_err() {
                 return Err(Error::unavailable("The server is shutting down."));
             }
@@ -338,7 +347,12 @@ async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sy
                 Err(_) => break,
             }
         }
-        run_batch(&store, &services, batch).await;
+        // Each batch is a task of its own: a panic in one command rolls its batch
+        // back (its callers see a 500) without stopping the writer.
+        let (store, services) = (store.clone(), services.clone());
+        if let Err(e) = tokio::spawn(async move { run_batch(&store, &services, batch).await }).await {
+            tracing::error!(error = %e, "a write batch panicked and was rolled back");
+        }
     }
 }
 
@@ -366,7 +380,9 @@ async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
         }
         let outcome = async {
             sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-            let result = execute(&mut tx, services, job.idempotency.as_ref(), &job.command, now).await;
+            let result = execute(&mut tx, services, job.idempotency.as_ref(), &job.command, now)
+                .instrument(job.span.clone())
+                .await;
             if result.is_err() {
                 sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
             }
