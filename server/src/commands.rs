@@ -1,12 +1,13 @@
 //! The write path. Every mutation is a [`Command`] handed to [`Writer::submit`],
 //! which runs it in a database transaction together with its idempotency record:
 //!
-//! 1. claim `(owner, Idempotency-Key)` — a concurrent twin waits on the row and
-//!    then replays what the first one answered;
-//! 2. `SAVEPOINT`, apply the command; a rejection (`insufficient_funds`, …) rolls
+//! 1. `SAVEPOINT`, apply the command; a rejection (`insufficient_funds`, …) rolls
 //!    back to the savepoint, so nothing of it remains;
-//! 3. store the answer under the key and commit. The client is answered only
-//!    after the commit: a 2xx always means committed.
+//! 2. record the answer under `(owner, Idempotency-Key)`; if the key already has
+//!    one (a twin got there first — on PostgreSQL the insert waits for the twin's
+//!    commit), roll this command back and replay the first answer;
+//! 3. commit. The client is answered only after the commit: a 2xx always means
+//!    committed.
 //!
 //! Commands are group-committed: one task runs each batch of queued commands in
 //! one database transaction, a savepoint per command, and answers after the commit.
@@ -418,9 +419,11 @@ async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
     }
 }
 
-/// Runs one command inside the open transaction: claim the idempotency key (or
-/// replay its answer), apply under a savepoint (a refusal rolls back to it), and
-/// remember the answer under the key.
+/// Runs one command inside the open transaction, under the caller's `SAVEPOINT job`:
+/// apply it (a refusal rolls back to the savepoint), then record the answer under
+/// its idempotency key. If that key was answered first — by an earlier command of
+/// the same batch, or by another process that committed while this one ran — this
+/// command's work is rolled back and the first answer replayed.
 async fn execute(
     conn: &mut AnyConnection,
     services: &Services,
@@ -428,57 +431,33 @@ async fn execute(
     command: &Command,
     now: i64,
 ) -> Result<Reply, sqlx::Error> {
-    if let Some(idem) = idempotency
-        && let Some(earlier) = claim(conn, idem, now).await?
-    {
-        return Ok(earlier);
-    }
-    sqlx::query("SAVEPOINT command").execute(&mut *conn).await?;
     let reply = match command.apply(conn, services, now).await {
         Ok(reply) => reply,
         Err(TxError::Rejected(error)) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT command").execute(&mut *conn).await?;
+            sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *conn).await?;
             tracing::info!(code = error.code, status = error.status.as_u16(), "request rejected");
             Reply::from_error(&error)
         }
         Err(TxError::Db(e)) => return Err(e),
     };
-    sqlx::query("RELEASE SAVEPOINT command").execute(&mut *conn).await?;
-    if let Some(idem) = idempotency {
-        remember(conn, idem, &reply).await?;
+    if let Some(idem) = idempotency
+        && !remember(conn, idem, &reply, now).await?
+    {
+        sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *conn).await?;
+        let row =
+            sqlx::query("SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2")
+                .bind(&idem.owner)
+                .bind(&idem.key)
+                .fetch_one(&mut *conn)
+                .await?;
+        return Ok(stored_reply(
+            &idem.fingerprint,
+            row.try_get("fingerprint")?,
+            row.try_get("status_code")?,
+            row.try_get("body")?,
+        ));
     }
     Ok(reply)
-}
-
-/// Claims the key for this transaction, or returns the answer it already has.
-/// On PostgreSQL a concurrent claim of the same key waits here until the first
-/// transaction commits, then sees its answer.
-async fn claim(conn: &mut AnyConnection, idem: &Idempotency, now_ms: i64) -> Result<Option<Reply>, sqlx::Error> {
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
-         VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (owner, key) DO NOTHING",
-    )
-    .bind(&idem.owner)
-    .bind(&idem.key)
-    .bind(&idem.fingerprint)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if claimed == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query("SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2")
-        .bind(&idem.owner)
-        .bind(&idem.key)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(Some(stored_reply(
-        &idem.fingerprint,
-        row.try_get("fingerprint")?,
-        row.try_get("status_code")?,
-        row.try_get("body")?,
-    )))
 }
 
 /// What a request that reuses a key gets: the first answer for the same request,
@@ -500,14 +479,26 @@ pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: 
     }
 }
 
-async fn remember(conn: &mut AnyConnection, idem: &Idempotency, reply: &Reply) -> Result<(), sqlx::Error> {
+/// Records the answer under the key; false when the key already has one. On
+/// PostgreSQL a concurrent holder of the same key makes this wait until it commits.
+async fn remember(
+    conn: &mut AnyConnection,
+    idem: &Idempotency,
+    reply: &Reply,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
     let body = reply.replay_body.as_ref().unwrap_or(&reply.body);
-    sqlx::query("UPDATE idempotency_keys SET status_code = $1, body = $2 WHERE owner = $3 AND key = $4")
-        .bind(i64::from(reply.status.as_u16()))
-        .bind(String::from_utf8_lossy(body).into_owned())
-        .bind(&idem.owner)
-        .bind(&idem.key)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, key) DO NOTHING",
+    )
+    .bind(&idem.owner)
+    .bind(&idem.key)
+    .bind(&idem.fingerprint)
+    .bind(i64::from(reply.status.as_u16()))
+    .bind(String::from_utf8_lossy(body).into_owned())
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
 }

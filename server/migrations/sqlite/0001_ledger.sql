@@ -113,8 +113,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_app ON events (app_id, seq);
 
--- `owner` is an app id, or `operator`. `status_code` 0 never commits: the row is
--- claimed and answered in the same database transaction.
+-- `owner` is an app id, `operator`, or `flow:<id>`. The row is written with the
+-- answer, in the same database transaction as the change it answers for.
 CREATE TABLE idempotency_keys (
     owner        TEXT    NOT NULL,
     key          TEXT    NOT NULL,

@@ -128,15 +128,17 @@ pub async fn post(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    for (leg, delta) in [(from, -amount), (to, amount)] {
-        sqlx::query("INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $4)")
-            .bind(&transaction_id)
-            .bind(&leg.account_id)
-            .bind(delta)
-            .bind(money.currency().code())
-            .execute(&mut *conn)
-            .await?;
-    }
+    sqlx::query(
+        "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $5), ($1, $4, $6, $5)",
+    )
+    .bind(&transaction_id)
+    .bind(&from.account_id)
+    .bind(-amount)
+    .bind(&to.account_id)
+    .bind(money.currency().code())
+    .bind(amount)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

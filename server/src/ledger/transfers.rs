@@ -124,7 +124,7 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         money: refill.money,
         payout_method_id: None,
     };
-    insert(conn, &row, now_ms).await?;
+    insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
     let posting = Posting {
         kind: "refill",
         from: Leg::system(SystemAccount::RefillSource, app.currency),
@@ -132,7 +132,6 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         money: refill.money,
     };
     post(conn, &app.id, &id, &posting, now_ms).await?;
-    record_path(conn, &id, COMPLETES_AT_ONCE, None, now_ms).await?;
     announce_created(conn, &app.id, &id, now_ms).await
 }
 
@@ -150,18 +149,18 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
     let (user, app_wallet) = (Leg::wallet(&user_wallet), Leg::wallet(&app.wallet_id));
     match t.kind {
         TransferType::Balance => {
-            insert(conn, &TransferRow::of(&id, t, None), now_ms).await?;
+            insert(conn, &TransferRow::of(&id, t, None), COMPLETES_AT_ONCE, None, now_ms).await?;
             let (from, to) = match t.direction.unwrap_or_default() {
                 Direction::AppToUser => (app_wallet, user),
                 Direction::UserToApp => (user, app_wallet),
             };
             let posting = Posting { kind: "balance", from, to, money: t.money };
             post(conn, &app.id, &id, &posting, now_ms).await?;
-            record_path(conn, &id, COMPLETES_AT_ONCE, None, now_ms).await?;
         }
         TransferType::Payout => {
             let checks = payout_checks(conn, t, now_ms).await?;
-            insert(conn, &TransferRow::of(&id, t, Some(&checks.method_id)), now_ms).await?;
+            let path: &[TransferStatus] = if checks.review.is_some() { &[TransferStatus::Flagged] } else { &[] };
+            insert(conn, &TransferRow::of(&id, t, Some(&checks.method_id)), path, checks.review, now_ms).await?;
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
             let posting = Posting {
@@ -171,10 +170,6 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
                 money: t.money,
             };
             post(conn, &app.id, &id, &posting, now_ms).await?;
-            match checks.review {
-                Some(reason) => record_path(conn, &id, &[TransferStatus::Flagged], Some(reason), now_ms).await?,
-                None => record_path(conn, &id, &[], None, now_ms).await?,
-            }
         }
         TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
     }
@@ -444,46 +439,51 @@ impl<'a> TransferRow<'a> {
     }
 }
 
-async fn insert(conn: &mut AnyConnection, row: &TransferRow<'_>, now_ms: i64) -> TxResult<()> {
+/// Inserts a new transfer that has already walked `path` from `created` (each step
+/// must be allowed), with its whole status history in one statement.
+async fn insert(
+    conn: &mut AnyConnection,
+    row: &TransferRow<'_>,
+    path: &[TransferStatus],
+    reason: Option<&str>,
+    now_ms: i64,
+) -> TxResult<()> {
+    let mut steps = vec![(None, TransferStatus::Created, None)];
+    for &to in path {
+        let from = steps.last().expect("created is first").1;
+        assert!(from.can_become(to), "{from:?} → {to:?} is not an allowed transition");
+        steps.push((Some(from), to, reason));
+    }
+    let status = steps.last().expect("created is first").1;
     let money = row.money;
     sqlx::query(
         "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
                                 created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'created', $6, $7, $8, $9, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
     )
     .bind(row.id)
     .bind(&row.app.id)
     .bind(row.user_id)
     .bind(row.kind.as_str())
     .bind(row.direction.map(Direction::as_str))
+    .bind(status.as_str())
     .bind(money.amount())
     .bind(money.currency().code())
     .bind(row.payout_method_id)
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    record_change(conn, row.id, None, TransferStatus::Created, None, now_ms).await
-}
-
-/// Walks a just-created transfer through `path` (each step must be allowed).
-async fn record_path(
-    conn: &mut AnyConnection,
-    id: &str,
-    path: &[TransferStatus],
-    reason: Option<&str>,
-    now_ms: i64,
-) -> TxResult<()> {
-    let mut from = TransferStatus::Created;
-    for &to in path {
-        assert!(from.can_become(to), "{from:?} → {to:?} is not an allowed transition");
-        record_change(conn, id, Some(from), to, reason, now_ms).await?;
-        from = to;
+    let values: Vec<String> =
+        (0..steps.len()).map(|i| format!("($1, ${}, ${}, ${}, $2)", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
+    let sql = format!(
+        "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(row.id).bind(now_ms);
+    for (from, to, reason) in &steps {
+        query = query.bind(from.map(TransferStatus::as_str)).bind(to.as_str()).bind(*reason);
     }
-    sqlx::query("UPDATE transfers SET status = $1 WHERE id = $2")
-        .bind(from.as_str())
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
