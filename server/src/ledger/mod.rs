@@ -9,7 +9,7 @@
 pub mod check;
 pub mod transfers;
 
-use dots_shared::{Currency, Money, ids};
+use dots_shared::{Currency, Money, api, ids};
 use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
@@ -68,21 +68,39 @@ pub async fn ensure_system_accounts(store: &Store) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// One side of a posting: which account, and whether it is a wallet (which may
-/// never go below zero) or a system account.
+/// One side of a posting: which account, of what kind (a wallet may never go below
+/// zero; a system account may), and whose.
 #[derive(Debug, Clone)]
 pub struct Leg {
     account_id: String,
-    is_wallet: bool,
+    kind: &'static str,
+    user_id: Option<String>,
 }
 
 impl Leg {
-    pub fn wallet(wallet_id: &str) -> Leg {
-        Leg { account_id: wallet_id.to_string(), is_wallet: true }
+    pub fn app_wallet(wallet_id: &str) -> Leg {
+        Leg { account_id: wallet_id.to_string(), kind: "app_wallet", user_id: None }
+    }
+
+    pub fn user_wallet(wallet_id: &str, user_id: &str) -> Leg {
+        Leg { account_id: wallet_id.to_string(), kind: "user_wallet", user_id: Some(user_id.to_string()) }
     }
 
     pub fn system(account: SystemAccount, currency: Currency) -> Leg {
-        Leg { account_id: account.account_id(currency), is_wallet: false }
+        Leg { account_id: account.account_id(currency), kind: account.kind(), user_id: None }
+    }
+
+    fn is_wallet(&self) -> bool {
+        self.kind.ends_with("_wallet")
+    }
+
+    /// How the API shows this side of a transaction.
+    fn shown(&self) -> api::AccountRef {
+        api::AccountRef {
+            kind: self.kind.to_string(),
+            wallet_id: self.is_wallet().then(|| self.account_id.clone()),
+            user_id: self.user_id.clone(),
+        }
     }
 }
 
@@ -95,15 +113,16 @@ pub struct Posting {
     pub money: Money,
 }
 
-/// Records one ledger transaction of `transfer_id`. Fails with `insufficient_funds`
-/// (and changes nothing) when `from` is a wallet holding less than the amount.
+/// Records one ledger transaction of `transfer_id` and returns it as the API shows
+/// it. Fails with `insufficient_funds` (and changes nothing) when `from` is a
+/// wallet holding less than the amount.
 pub async fn post(
     conn: &mut AnyConnection,
     app_id: &str,
     transfer_id: &str,
     posting: &Posting,
     now_ms: i64,
-) -> TxResult<()> {
+) -> TxResult<api::Transaction> {
     let Posting { kind, from, to, money } = posting;
     assert_ne!(from.account_id, to.account_id, "a posting moves money between two accounts");
     let amount = money.amount();
@@ -139,13 +158,22 @@ pub async fn post(
     .bind(amount)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(api::Transaction {
+        id: transaction_id,
+        transfer_id: transfer_id.to_string(),
+        kind: kind.to_string(),
+        amount,
+        currency: money.currency().code().to_string(),
+        source: from.shown(),
+        destination: to.shown(),
+        created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
+    })
 }
 
 /// The only statement that changes a balance: conditional, so the check and the
 /// change are one atomic step on both databases.
 async fn apply_delta(conn: &mut AnyConnection, leg: &Leg, delta: i64) -> TxResult<()> {
-    let floor = if leg.is_wallet { 0 } else { -BALANCE_LIMIT };
+    let floor = if leg.is_wallet() { 0 } else { -BALANCE_LIMIT };
     let updated = sqlx::query(
         "UPDATE accounts SET balance = balance + $1
          WHERE id = $2 AND balance + $1 >= $3 AND balance + $1 <= $4",
@@ -159,7 +187,7 @@ async fn apply_delta(conn: &mut AnyConnection, leg: &Leg, delta: i64) -> TxResul
     if updated.rows_affected() == 1 {
         return Ok(());
     }
-    if leg.is_wallet && delta < 0 {
+    if leg.is_wallet() && delta < 0 {
         Err(Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.").into())
     } else {
         Err(Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.").into())

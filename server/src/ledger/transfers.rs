@@ -124,15 +124,17 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         money: refill.money,
         payout_method_id: None,
     };
-    insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
+    let history = insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
     let posting = Posting {
         kind: "refill",
         from: Leg::system(SystemAccount::RefillSource, app.currency),
-        to: Leg::wallet(&app.wallet_id),
+        to: Leg::app_wallet(&app.wallet_id),
         money: refill.money,
     };
-    post(conn, &app.id, &id, &posting, now_ms).await?;
-    announce_created(conn, &app.id, &id, now_ms).await
+    let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+    let transfer = created(&row, history, vec![transaction], now_ms);
+    let announced = announce_created(conn, &app.id, transfer, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &announced)?)
 }
 
 pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<Reply> {
@@ -146,21 +148,24 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
     let app = &t.app;
     let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    let (user, app_wallet) = (Leg::wallet(&user_wallet), Leg::wallet(&app.wallet_id));
-    match t.kind {
+    let (user, app_wallet) = (Leg::user_wallet(&user_wallet, &t.user_id), Leg::app_wallet(&app.wallet_id));
+    let transfer = match t.kind {
         TransferType::Balance => {
-            insert(conn, &TransferRow::of(&id, t, None), COMPLETES_AT_ONCE, None, now_ms).await?;
+            let row = TransferRow::of(&id, t, None);
+            let history = insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
             let (from, to) = match t.direction.unwrap_or_default() {
                 Direction::AppToUser => (app_wallet, user),
                 Direction::UserToApp => (user, app_wallet),
             };
             let posting = Posting { kind: "balance", from, to, money: t.money };
-            post(conn, &app.id, &id, &posting, now_ms).await?;
+            let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+            created(&row, history, vec![transaction], now_ms)
         }
         TransferType::Payout => {
             let checks = payout_checks(conn, t, now_ms).await?;
             let path: &[TransferStatus] = if checks.review.is_some() { &[TransferStatus::Flagged] } else { &[] };
-            insert(conn, &TransferRow::of(&id, t, Some(&checks.method_id)), path, checks.review, now_ms).await?;
+            let row = TransferRow::of(&id, t, Some(&checks.method_id));
+            let history = insert(conn, &row, path, checks.review, now_ms).await?;
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
             let posting = Posting {
@@ -169,13 +174,37 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
                 to: Leg::system(SystemAccount::PayoutClearing, app.currency),
                 money: t.money,
             };
-            post(conn, &app.id, &id, &posting, now_ms).await?;
+            let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+            created(&row, history, vec![transaction], now_ms)
         }
         TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
+    };
+    announce_created(conn, &app.id, transfer, now_ms).await
+}
+
+/// A new transfer as the API shows it, built from what was just written rather than
+/// read back (debug builds read it back and check they agree).
+fn created(
+    row: &TransferRow<'_>,
+    status_history: Vec<api::StatusChange>,
+    transactions: Vec<api::Transaction>,
+    now_ms: i64,
+) -> api::Transfer {
+    let at = rfc3339_from_unix_ms(now_ms);
+    api::Transfer {
+        id: row.id.to_string(),
+        kind: row.kind,
+        status: status_history.last().map(|c| c.status).unwrap_or(TransferStatus::Created),
+        user_id: row.user_id.map(str::to_string),
+        amount: row.money.amount(),
+        currency: row.money.currency().code().to_string(),
+        direction: row.direction,
+        payout_method_id: row.payout_method_id.map(str::to_string),
+        transactions,
+        status_history,
+        created_at: at.clone(),
+        updated_at: at,
     }
-    let transfer = get(conn, &app.id, &id).await?;
-    events::record(conn, &app.id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
-    Ok(transfer)
 }
 
 struct PayoutChecks {
@@ -361,6 +390,7 @@ struct TransferState {
     direction: Option<Direction>,
     money: Money,
     app_wallet: String,
+    user_id: Option<String>,
     user_wallet: Option<String>,
     /// A payout rail may hold it.
     handed_to_rail: bool,
@@ -368,7 +398,7 @@ struct TransferState {
 
 async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> TxResult<TransferState> {
     let row = sqlx::query(
-        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, t.rail, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
+        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, t.rail, t.user_id, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
          FROM transfers t JOIN apps a ON a.id = t.app_id LEFT JOIN users u ON u.id = t.user_id
          WHERE t.id = $1 AND t.app_id = $2",
     )
@@ -384,6 +414,7 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
         direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
         app_wallet: row.try_get("app_wallet")?,
+        user_id: row.try_get("user_id")?,
         user_wallet: row.try_get("user_wallet")?,
         handed_to_rail: row.try_get::<Option<String>, _>("rail")?.is_some(),
     })
@@ -393,8 +424,11 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
 fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     use TransferStatus::*;
     let currency = t.money.currency();
-    let app = || Leg::wallet(&t.app_wallet);
-    let user = || Leg::wallet(t.user_wallet.as_deref().expect("balance transfers and payouts have a user"));
+    let app = || Leg::app_wallet(&t.app_wallet);
+    let user = || {
+        let wallet = t.user_wallet.as_deref().expect("balance transfers and payouts have a user");
+        Leg::user_wallet(wallet, t.user_id.as_deref().expect("balance transfers and payouts have a user"))
+    };
     let clearing = || Leg::system(SystemAccount::PayoutClearing, currency);
     let external = || Leg::system(SystemAccount::ExternalPayouts, currency);
     let (kind, from, to) = match (t.kind, t.status, to) {
@@ -447,7 +481,7 @@ async fn insert(
     path: &[TransferStatus],
     reason: Option<&str>,
     now_ms: i64,
-) -> TxResult<()> {
+) -> TxResult<Vec<api::StatusChange>> {
     let mut steps = vec![(None, TransferStatus::Created, None)];
     for &to in path {
         let from = steps.last().expect("created is first").1;
@@ -484,7 +518,16 @@ async fn insert(
         query = query.bind(from.map(TransferStatus::as_str)).bind(to.as_str()).bind(*reason);
     }
     query.execute(&mut *conn).await?;
-    Ok(())
+    let at = rfc3339_from_unix_ms(now_ms);
+    Ok(steps
+        .into_iter()
+        .map(|(from, to, reason)| api::StatusChange {
+            status: to,
+            previous_status: from,
+            reason: reason.map(str::to_string),
+            at: at.clone(),
+        })
+        .collect())
 }
 
 async fn record_change(
@@ -509,10 +552,19 @@ async fn record_change(
     Ok(())
 }
 
-async fn announce_created(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
-    let transfer = get(conn, app_id, id).await?;
+async fn announce_created(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer: api::Transfer,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
+    #[cfg(debug_assertions)]
+    {
+        let stored = get(conn, app_id, &transfer.id).await?;
+        assert_eq!(transfer, stored, "the answer built in memory must equal the transfer as stored");
+    }
     events::record(conn, app_id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
+    Ok(transfer)
 }
 
 pub fn not_found() -> Error {
