@@ -277,3 +277,45 @@ fn read_webhook(mut stream: TcpStream) -> Option<String> {
     let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     id
 }
+
+/// The JSON body of a 2xx answer (anything else fails the test).
+pub fn call(server: &Server, method: &str, path: &str, auth: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
+    assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// A new app, made by the operator; returns its HTTP Basic `Authorization` value.
+pub fn create_app(server: &Server) -> String {
+    use base64::Engine;
+    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), serde_json::json!({"name": "Acme"}));
+    let credentials = format!("{}:{}", app["client_id"].as_str().unwrap(), app["api_secret"].as_str().unwrap());
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))
+}
+
+/// A user whose phone is verified (the code read from the dev outbox) and who has
+/// `method` to be paid to; returns the user's id.
+pub fn verified_payee(server: &Server, basic: &str, phone: &str, method: serde_json::Value) -> String {
+    use serde_json::json;
+    let body = json!({"first_name": "P", "last_name": "Q", "email": "p@q.co", "phone_number": phone});
+    let id = call(server, "POST", "/v2/users", basic, body)["id"].as_str().unwrap().to_string();
+    call(server, "POST", &format!("/v2/users/{id}/verification"), basic, json!({}));
+    let outbox = call(
+        server,
+        "GET",
+        &format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B")),
+        basic,
+        serde_json::Value::Null,
+    );
+    let sms = outbox["data"][0]["body"].as_str().unwrap();
+    let code = &sms[sms.find("code: ").unwrap() + 6..][..6];
+    call(server, "POST", &format!("/v2/users/{id}/verification/check"), basic, json!({"code": code}));
+    call(server, "POST", &format!("/v2/users/{id}/payout-methods"), basic, method);
+    id
+}
+
+/// `dots ledger check` on the database; fails the test on a violation.
+pub fn ledger_check(database_url: &str) {
+    let out = Command::new(dots_bin()).args(["ledger", "check"]).env("DATABASE_URL", database_url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase, http_request};
+use dots_e2e::{Backend, Server, TestDatabase, call, create_app, ledger_check, verified_payee};
 use serde_json::{Value, json};
 
 const ENV: &[(&str, &str)] =
@@ -17,62 +16,33 @@ const ENV: &[(&str, &str)] =
 const ROUNDS: usize = 3;
 const CLIENTS: usize = 4;
 
-fn call(server: &Server, method: &str, path: &str, auth: &str, body: Value) -> Value {
-    let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
-    assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 struct Setup {
     basic: String,
     users: Vec<String>,
 }
 
 fn setup(server: &Server) -> Setup {
-    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Acme"}));
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            app["client_id"].as_str().unwrap(),
-            app["api_secret"].as_str().unwrap()
-        ))
-    );
+    let basic = create_app(server);
     call(server, "POST", "/v2/refills", &basic, json!({"amount": 100_000_000, "currency": "USD"}));
-    let mut users = Vec::new();
-    for i in 0..4 {
-        let user = call(
-            server,
-            "POST",
-            "/v2/users",
-            &basic,
-            json!({"first_name": "P", "last_name": "Q", "email": "p@q.co", "phone_number": format!("+1201555{:04}", 3000 + i)}),
-        );
-        let id = user["id"].as_str().unwrap().to_string();
-        call(server, "POST", &format!("/v2/users/{id}/verification"), &basic, json!({}));
-        let outbox =
-            call(server, "GET", &format!("/v2/dev/sms?phone_number=%2B1201555{:04}", 3000 + i), &basic, Value::Null);
-        let sms = outbox["data"][0]["body"].as_str().unwrap();
-        let code = &sms[sms.find("code: ").unwrap() + 6..][..6];
-        call(server, "POST", &format!("/v2/users/{id}/verification/check"), &basic, json!({"code": code}));
-        call(
-            server,
-            "POST",
-            &format!("/v2/users/{id}/payout-methods"),
-            &basic,
-            json!({"type": "paypal", "email": "p@q.co"}),
-        );
-        call(
-            server,
-            "POST",
-            "/v2/transfers",
-            &basic,
-            json!({"type": "balance", "user_id": id, "amount": 1_000_000, "currency": "USD"}),
-        );
-        users.push(id);
-    }
+    let users: Vec<String> = (0..4)
+        .map(|i| {
+            let phone = format!("+1201555{:04}", 3000 + i);
+            let id = verified_payee(server, &basic, &phone, json!({"type": "paypal", "email": "p@q.co"}));
+            call(
+                server,
+                "POST",
+                "/v2/transfers",
+                &basic,
+                json!({"type": "balance", "user_id": id, "amount": 1_000_000, "currency": "USD"}),
+            );
+            id
+        })
+        .collect();
     Setup { basic, users }
 }
+
+/// A request of the load: its path, its body, and its first 2xx answer if it had one.
+type Sent = (String, Value, Option<Value>);
 
 /// One request of the load: balance transfers both ways, and every fifth a payout.
 fn request_body(users: &[String], n: usize) -> (String, Value) {
@@ -80,7 +50,7 @@ fn request_body(users: &[String], n: usize) -> (String, Value) {
     if n % 5 == 4 {
         ("/v2/payouts".into(), json!({"user_id": user, "amount": 100 + (n % 50) as i64, "currency": "USD"}))
     } else {
-        let direction = if n % 2 == 0 { "app_to_user" } else { "user_to_app" };
+        let direction = if n.is_multiple_of(2) { "app_to_user" } else { "user_to_app" };
         (
             "/v2/transfers".into(),
             json!({"type": "balance", "user_id": user, "amount": 100 + (n % 50) as i64, "currency": "USD", "direction": direction}),
@@ -110,7 +80,7 @@ fn kill_9_under_transfer_load(backend: Backend) {
     let mut server = Server::start_with(&db.url, ENV);
     let s = setup(&server);
     // key → (path, body, Some(first 2xx body)) for every request sent.
-    let sent: Arc<Mutex<HashMap<String, (String, Value, Option<Value>)>>> = Default::default();
+    let sent: Arc<Mutex<HashMap<String, Sent>>> = Default::default();
     for round in 0..ROUNDS {
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)
@@ -185,13 +155,7 @@ fn kill_9_under_transfer_load(backend: Backend) {
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(server);
-    let check = std::process::Command::new(dots_e2e::dots_bin())
-        .args(["ledger", "check"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
-    let _ = http_request;
+    ledger_check(&db.url);
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase, psql_value};
+use dots_e2e::{Backend, Server, TestDatabase, call, create_app, ledger_check, psql_value, verified_payee};
 use serde_json::{Value, json};
 
 const PAYOUTS: usize = 12;
@@ -14,44 +13,11 @@ const PAYOUTS: usize = 12;
 const WORKER_ENV: &[(&str, &str)] =
     &[("DOTS_WORKER_INTERVAL_MS", "20"), ("DOTS_WORKER_LEASE_MS", "1000"), ("DOTS_SANDBOX_SETTLE_MS", "800")];
 
-fn call(server: &Server, method: &str, path: &str, auth: &str, body: Value) -> Value {
-    let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
-    assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 /// App, funded payee with a bank account, and `PAYOUTS` payouts made through `server`.
 fn payouts_in_flight(server: &Server) -> (String, Vec<String>) {
-    let bearer = format!("Bearer {OPERATOR_KEY}");
-    let app = call(server, "POST", "/v2/apps", &bearer, json!({"name": "Acme"}));
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            app["client_id"].as_str().unwrap(),
-            app["api_secret"].as_str().unwrap()
-        ))
-    );
-    let user = call(
-        server,
-        "POST",
-        "/v2/users",
-        &basic,
-        json!({"first_name": "A", "last_name": "B", "email": "a@b.co", "phone_number": "+12015550123"}),
-    );
-    let user_id = user["id"].as_str().unwrap();
-    call(server, "POST", &format!("/v2/users/{user_id}/verification"), &basic, json!({}));
-    let outbox = call(server, "GET", "/v2/dev/sms", &basic, Value::Null);
-    let sms = outbox["data"][0]["body"].as_str().unwrap();
-    let code = &sms[sms.find("code: ").unwrap() + 6..][..6];
-    call(server, "POST", &format!("/v2/users/{user_id}/verification/check"), &basic, json!({"code": code}));
-    call(
-        server,
-        "POST",
-        &format!("/v2/users/{user_id}/payout-methods"),
-        &basic,
-        json!({"type": "bank", "routing_number": "011000015", "account_number": "000123456789"}),
-    );
+    let basic = create_app(server);
+    let bank = json!({"type": "bank", "routing_number": "011000015", "account_number": "000123456789"});
+    let user_id = &verified_payee(server, &basic, "+12015550123", bank);
     call(server, "POST", "/v2/refills", &basic, json!({"amount": 1_000_000, "currency": "USD"}));
     call(
         server,
@@ -96,15 +62,6 @@ fn wait_until_all_completed(server: &Server, basic: &str, ids: &[String]) {
         assert!(Instant::now() < deadline, "payouts did not all settle: {now:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn ledger_check(database_url: &str) {
-    let out = std::process::Command::new(dots_e2e::dots_bin())
-        .args(["ledger", "check"])
-        .env("DATABASE_URL", database_url)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]

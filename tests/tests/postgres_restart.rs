@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase, psql_value};
+use dots_e2e::{Backend, Server, TestDatabase, create_app, ledger_check, psql_value};
 use serde_json::{Value, json};
 
 fn cluster(action: &str) -> bool {
@@ -44,18 +43,7 @@ impl Drop for RestartOnDrop {
 fn postgres_restart_under_load_fails_cleanly_and_recovers() {
     let db = TestDatabase::new(Backend::Postgres);
     let server = Server::start(&db.url);
-    let (status, text) =
-        server.request("POST", "/v2/apps", Some(&format!("Bearer {OPERATOR_KEY}")), Some(r#"{"name":"Acme"}"#));
-    assert_eq!(status, 201, "{text}");
-    let app: Value = serde_json::from_str(&text).unwrap();
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            app["client_id"].as_str().unwrap(),
-            app["api_secret"].as_str().unwrap()
-        ))
-    );
+    let basic = create_app(&server);
 
     let stop = Arc::new(AtomicBool::new(false));
     // (status, body, how long the answer took) of every request.
@@ -118,7 +106,5 @@ fn postgres_restart_under_load_fails_cleanly_and_recovers() {
     let refills: usize = psql_value(&db.url, "SELECT COUNT(*) FROM transfers WHERE kind = 'refill'").parse().unwrap();
     assert!(refills >= created && refills <= created + unavailable.len(), "{refills} refills, {created} answered 201");
     drop(server);
-    let check =
-        Command::new(dots_e2e::dots_bin()).args(["ledger", "check"]).env("DATABASE_URL", &db.url).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    ledger_check(&db.url);
 }

@@ -5,8 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase, WebhookReceiver};
+use dots_e2e::{Backend, Server, TestDatabase, WebhookReceiver, call, create_app};
 use serde_json::{Value, json};
 
 const ENV: &[(&str, &str)] = &[
@@ -16,22 +15,8 @@ const ENV: &[(&str, &str)] = &[
     ("DOTS_WEBHOOK_RETRY_BASE_MS", "100"),
 ];
 
-fn call(server: &Server, method: &str, path: &str, auth: &str, body: Value) -> Value {
-    let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
-    assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 fn app_with_endpoint(server: &Server, receiver: &WebhookReceiver) -> String {
-    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Acme"}));
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            app["client_id"].as_str().unwrap(),
-            app["api_secret"].as_str().unwrap()
-        ))
-    );
+    let basic = create_app(server);
     call(server, "POST", "/v2/webhooks", &basic, json!({"url": receiver.url, "events": ["user.created"]}));
     basic
 }
