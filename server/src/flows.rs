@@ -366,7 +366,15 @@ impl NewFlow {
     }
 }
 
+/// Sessions one payout link may open per hour: a link's URL can be opened by
+/// anyone who has it, and each opening is a row.
+pub const SESSIONS_PER_LINK_PER_HOUR: i64 = 30;
+
 pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow, now_ms: i64) -> TxResult<Reply> {
+    if let Some(link_id) = &f.payout_link_id {
+        let key = format!("link-sessions:{link_id}");
+        crate::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
+    }
     if let Some(user_id) = &f.user_id {
         users::get(conn, &f.app_id, user_id).await.map_err(|e| e.with_param("user_id"))?;
     }

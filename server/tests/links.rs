@@ -17,6 +17,7 @@ on_both_databases!(
     payout_link_input_is_validated,
     a_claim_the_app_cannot_fund_leaves_the_link_active,
     the_claim_page_is_served_locked_down,
+    a_link_opens_a_bounded_number_of_sessions,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -453,4 +454,18 @@ async fn the_claim_page_is_served_locked_down(t: TestApp) {
         (script.status, script.headers["content-type"].to_str().unwrap()),
         (StatusCode::OK, "text/javascript; charset=utf-8")
     );
+}
+
+async fn a_link_opens_a_bounded_number_of_sessions(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let link = create_link(&t, &app, 100).await;
+    let body = json!({"link_token": token_of(&link)}).to_string();
+    for _ in 0..dots_server::flows::SESSIONS_PER_LINK_PER_HOUR {
+        let r = t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let r = t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&body)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    let count = t.count("SELECT COUNT(*) FROM flows").await;
+    assert_eq!(count, dots_server::flows::SESSIONS_PER_LINK_PER_HOUR);
 }
