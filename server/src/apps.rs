@@ -220,3 +220,91 @@ pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<serde_j
         "tax_id_threshold": rule("tax_id_threshold")?,
     }))
 }
+
+/// Where the app's pages may embed the Flow widget, and how it looks.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettingsRequest {
+    /// Origins (`https://merchant.example.com`) allowed to frame the widget.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+    /// `{name?, primary_color?, logo_url?}`.
+    #[serde(default)]
+    pub brand: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub app_id: String,
+    pub allowed_origins: Option<String>,
+    pub brand: Option<String>,
+}
+
+/// An app may list this many embedding origins.
+pub const MAX_ALLOWED_ORIGINS: usize = 20;
+
+/// `scheme://host[:port]` and nothing else; https, or http for local development.
+pub fn origin(raw: &str) -> Result<String, Error> {
+    let invalid = || {
+        Error::invalid(
+            "invalid_origin",
+            "allowed_origins",
+            format!("{raw} is not an origin like https://shop.example.com"),
+        )
+    };
+    let uri: axum::http::Uri = raw.parse().map_err(|_| invalid())?;
+    let host = uri.host().ok_or_else(invalid)?;
+    let local = host == "localhost" || host == "127.0.0.1";
+    let scheme_ok = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => local,
+        _ => false,
+    };
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/") && !raw.ends_with('/');
+    if !scheme_ok || !bare || raw.contains(['*', ' ', '"', '\'', ';']) {
+        return Err(invalid());
+    }
+    Ok(raw.to_ascii_lowercase())
+}
+
+impl AppSettings {
+    pub fn validate(app: &AuthedApp, req: AppSettingsRequest) -> Result<AppSettings, Error> {
+        let allowed_origins = match req.allowed_origins {
+            None => None,
+            Some(list) if list.len() > MAX_ALLOWED_ORIGINS => {
+                return Err(Error::invalid(
+                    "invalid_origin",
+                    "allowed_origins",
+                    format!("at most {MAX_ALLOWED_ORIGINS} origins"),
+                ));
+            }
+            Some(list) => {
+                let mut origins = list.iter().map(|o| origin(o)).collect::<Result<Vec<_>, _>>()?;
+                origins.dedup();
+                Some(serde_json::to_string(&origins).map_err(Error::internal)?)
+            }
+        };
+        let brand = req.brand.map(|b| crate::flows::brand(&b)).transpose()?;
+        Ok(AppSettings { app_id: app.id.clone(), allowed_origins, brand })
+    }
+}
+
+pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxResult<Reply> {
+    sqlx::query(
+        "UPDATE apps SET allowed_origins = COALESCE($1, allowed_origins), brand = COALESCE($2, brand) WHERE id = $3",
+    )
+    .bind(&s.allowed_origins)
+    .bind(&s.brand)
+    .bind(&s.app_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Reply::json(StatusCode::OK, &get_settings(conn, &s.app_id).await?)?)
+}
+
+pub async fn get_settings(conn: &mut AnyConnection, app_id: &str) -> Result<serde_json::Value, Error> {
+    let row = sqlx::query("SELECT allowed_origins, brand FROM apps WHERE id = $1").bind(app_id).fetch_one(conn).await?;
+    let parse = |c: &str| -> Result<serde_json::Value, Error> {
+        Ok(serde_json::from_str(&row.try_get::<String, _>(c)?).unwrap_or(serde_json::Value::Null))
+    };
+    Ok(serde_json::json!({ "allowed_origins": parse("allowed_origins")?, "brand": parse("brand")? }))
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use crate::apps::{self, AppRules, NewApp};
+use crate::apps::{self, AppRules, AppSettings, NewApp};
 use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
 use crate::flows::{self, NewFlow, NewPayoutLink, Session};
@@ -120,12 +120,14 @@ pub enum Command {
         event_id: String,
         endpoint_id: Option<String>,
     },
+    UpdateAppSettings(AppSettings),
 }
 
 impl Command {
     async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
         match self {
             Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
+            Command::UpdateAppSettings(settings) => apps::update_settings(conn, settings).await,
             Command::CreateWebhook(endpoint) => webhooks::create_endpoint(conn, endpoint, now_ms).await,
             Command::DeleteWebhook { app_id, id } => webhooks::delete_endpoint(conn, app_id, id, now_ms).await,
             Command::RotateWebhookSecret { app_id, id, overlap_ms } => {

@@ -124,7 +124,7 @@ impl NewPayoutLink {
 }
 
 /// Only these brand keys, each a short string; colours are `#rrggbb`, logos https.
-fn brand(value: &Value) -> Result<String, Error> {
+pub fn brand(value: &Value) -> Result<String, Error> {
     let invalid = |why: &str| Error::invalid("invalid_brand", "brand", why.to_string());
     let object = value.as_object().ok_or_else(|| invalid("brand must be an object"))?;
     for (key, v) in object {

@@ -24,6 +24,7 @@ on_both_databases!(
     unknown_routes_and_methods_answer_json,
     ledger_rows_cannot_be_edited,
     ledger_check_finds_a_tampered_balance,
+    app_settings_hold_embedding_origins_and_brand,
 );
 
 async fn assert_refused(t: &TestApp, r: common::Resp, status: StatusCode, code: &str, param: Option<&str>) {
@@ -598,4 +599,35 @@ async fn ledger_check_finds_a_tampered_balance(t: TestApp) {
     assert!(rules.contains(&"cached_balance_matches_entries"), "{rules:?}");
     assert!(rules.contains(&"currency_sums_to_zero"), "{rules:?}");
     tamper(-50).await;
+}
+
+async fn app_settings_hold_embedding_origins_and_brand(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    assert_eq!(t.get(&app, "/v2/apps/me/settings").await.json, json!({"allowed_origins": [], "brand": {}}));
+    let put = |body: Value| {
+        let (t, app) = (t.clone(), app.clone());
+        async move { t.call(Method::PUT, "/v2/apps/me/settings", Some(&basic(&app)), &[], Some(&body.to_string())).await }
+    };
+    let before = t.snapshot().await;
+    for bad in [
+        json!({"allowed_origins": ["https://shop.example.com/checkout"]}),
+        json!({"allowed_origins": ["http://shop.example.com"]}),
+        json!({"allowed_origins": ["https://*.example.com"]}),
+        json!({"allowed_origins": ["shop.example.com"]}),
+        json!({"brand": {"primary_color": "red"}}),
+        json!({"brand": {"logo_url": "http://x.co/logo.png"}}),
+    ] {
+        let r = put(bad.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.json);
+    }
+    assert_eq!(t.snapshot().await, before);
+    let ok = put(json!({"allowed_origins": ["https://Shop.example.com", "http://localhost:3000"], "brand": {"name": "Acme", "primary_color": "#0a7cff"}})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    assert_eq!(ok.json["allowed_origins"], json!(["https://shop.example.com", "http://localhost:3000"]));
+    // A partial update keeps the rest.
+    let brand_only = put(json!({"brand": {"name": "Acme Pay"}})).await;
+    assert_eq!(brand_only.json["allowed_origins"], json!(["https://shop.example.com", "http://localhost:3000"]));
+    assert_eq!(brand_only.json["brand"], json!({"name": "Acme Pay"}));
+    let other = t.create_app("Other").await;
+    assert_eq!(t.get(&other, "/v2/apps/me/settings").await.json["allowed_origins"], json!([]));
 }

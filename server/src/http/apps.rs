@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use super::extract::{AppAuth, Mutation, OperatorAuth};
-use crate::apps::{self, AppRules, AppRulesRequest, NewApp};
+use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use dots_shared::api::{CreateAppRequest, Wallet};
@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/v2/apps", post(create))
         .route("/v2/apps/me/wallet", get(wallet))
         .route("/v2/apps/me/rules", get(rules).put(update_rules))
+        .route("/v2/apps/me/settings", get(settings).put(update_settings))
         .route("/v2/dev/sms", get(dev_sms))
 }
 
@@ -26,6 +27,22 @@ async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<a
 
 async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRulesRequest>) -> Result<Reply, Error> {
     let command = Command::UpdateAppRules(AppRules::validate(&m.caller.0, m.body)?);
+    state.writer.submit(m.idempotency, command).await
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(apps::get_settings(&mut conn, &app.id).await?))
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    m: Mutation<AppAuth, AppSettingsRequest>,
+) -> Result<Reply, Error> {
+    let command = Command::UpdateAppSettings(AppSettings::validate(&m.caller.0, m.body)?);
     state.writer.submit(m.idempotency, command).await
 }
 
