@@ -1,11 +1,18 @@
-//! The Dots Flow widget. Until the widget issue lands this is a placeholder whose
-//! job is to prove that `dots-shared` builds for wasm32-unknown-unknown.
+//! The Dots Flow widget (work in progress): a Leptos client-side app mounted by
+//! the loader into an element of the iframe page.
 
-use dots_shared::{Currency, Money};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
 
-/// Validates an amount the way the server does; exported so the wasm module has
-/// something real to link.
-#[unsafe(no_mangle)]
-pub extern "C" fn dots_amount_is_valid(amount_minor: i64) -> bool {
-    Money::new(amount_minor, Currency::USD).is_ok()
+#[component]
+fn Widget() -> impl IntoView {
+    view! { <p class="dots-widget">"Dots"</p> }
+}
+
+/// Mounts the widget into `el`; the loader calls this once the module is loaded.
+#[wasm_bindgen]
+pub fn mount(el: web_sys::HtmlElement) {
+    let handle = leptos::mount::mount_to(el, Widget);
+    // The widget lives as long as its page.
+    handle.forget();
 }

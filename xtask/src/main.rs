@@ -193,6 +193,9 @@ fn postgres_ready() -> bool {
     Command::new("pg_isready").args(["-h", "127.0.0.1", "-p", "5432", "-q"]).status().is_ok_and(|s| s.success())
 }
 
+/// Builds the widget for wasm32 and runs wasm-bindgen on it (`--target web`),
+/// leaving `dots_widget.js` and `dots_widget_bg.wasm` in [`widget_bundle_dir`],
+/// where the server's build embeds them from.
 fn build_widget() -> Result {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     if !installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET)) {
@@ -201,6 +204,25 @@ fn build_widget() -> Result {
         status(add, "installing the wasm32 target")?;
     }
     let mut build = cargo();
-    build.args(["build", "-p", "dots-widget", "--target", WASM_TARGET, "--release"]);
-    status(build, "building the widget for wasm32")
+    build.args(["build", "-p", "dots-widget", "--target", WASM_TARGET, "--profile", "wasm-release"]);
+    status(build, "building the widget for wasm32")?;
+    let target_dir = debug_dir().parent().expect("target dir").to_path_buf();
+    let wasm = target_dir.join(WASM_TARGET).join("wasm-release").join("dots_widget.wasm");
+    let out = widget_bundle_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("xtask: wasm-bindgen → {}", out.display());
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(false)
+        .generate(&out)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    Ok(())
+}
+
+/// Where the bundled widget goes: `<target>/widget`. The server's build script
+/// reads it through `DOTS_WIDGET_DIR`, which cargo xtask sets.
+fn widget_bundle_dir() -> PathBuf {
+    debug_dir().parent().expect("target dir").join("widget")
 }
