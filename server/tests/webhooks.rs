@@ -314,25 +314,9 @@ async fn webhook_input_is_validated_and_secrets_are_shown_once(t: TestApp) {
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{}", r.json);
     }
     assert_eq!(t.snapshot().await, before);
-    let created = t
-        .call(
-            Method::POST,
-            "/v2/webhooks",
-            Some(&basic(&app)),
-            &[("idempotency-key", "wh-1")],
-            Some(r#"{"url":"https://example.com/hook"}"#),
-        )
-        .await;
+    let created = t.post_with_key(&app, "/v2/webhooks", "wh-1", json!({"url": "https://example.com/hook"})).await;
     assert!(created.json["secret"].as_str().unwrap().starts_with("whsec_"));
-    let replay = t
-        .call(
-            Method::POST,
-            "/v2/webhooks",
-            Some(&basic(&app)),
-            &[("idempotency-key", "wh-1")],
-            Some(r#"{"url":"https://example.com/hook"}"#),
-        )
-        .await;
+    let replay = t.post_with_key(&app, "/v2/webhooks", "wh-1", json!({"url": "https://example.com/hook"})).await;
     assert_eq!((replay.json["id"].clone(), replay.json["secret"].clone()), (created.json["id"].clone(), Value::Null));
     let read = t.get(&app, &format!("/v2/webhooks/{}", created.id())).await;
     assert!(read.json.get("secret").is_none(), "{}", read.json);

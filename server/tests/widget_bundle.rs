@@ -12,7 +12,8 @@ async fn the_embedded_widget_bundle_is_served_versioned() {
     let t = TestApp::start(&url).await;
     let manifest = t.call(Method::GET, "/widget/v1/manifest.json", None, &[], None).await;
     assert_eq!(manifest.status, StatusCode::OK, "build the bundle first (cargo xtask widget): {}", manifest.json);
-    let (js, wasm) = (manifest.json["js"].as_str().unwrap().to_string(), manifest.json["wasm"].as_str().unwrap().to_string());
+    let (js, wasm) =
+        (manifest.json["js"].as_str().unwrap().to_string(), manifest.json["wasm"].as_str().unwrap().to_string());
     let module = t.call(Method::GET, &js, None, &[], None).await;
     assert_eq!(module.status, StatusCode::OK);
     assert_eq!(module.headers["content-type"], "text/javascript; charset=utf-8");
