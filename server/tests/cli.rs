@@ -84,3 +84,20 @@ async fn sqlite_cli_creates_apps_and_checks_the_ledger() {
 async fn postgres_cli_creates_apps_and_checks_the_ledger() {
     cli_creates_apps_and_checks_the_ledger(Backend::Postgres).await;
 }
+
+/// Production PostgreSQL is reached over TLS: `sslmode=require` in DATABASE_URL
+/// makes every connection encrypted (the local cluster has TLS on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_can_require_tls() {
+    let (url, cleanup) = common::fresh_database(Backend::Postgres).await;
+    let store = dots_server::store::Store::open(&format!("{url}?sslmode=require"), 2).await.expect("a TLS connection");
+    let mut conn = store.reader().acquire().await.unwrap();
+    let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+    drop(conn);
+    store.close().await;
+    cleanup.run().await;
+}
