@@ -15,7 +15,6 @@ pub struct Services {
     /// The dev outbox, when it is the SMS sender (sandbox only).
     pub outbox: Option<Arc<DevOutbox>>,
     pub rail: Arc<dyn PayoutRail>,
-    pub sandbox: bool,
     /// Where payees reach this server: payout-link and flow URLs start here.
     pub public_url: String,
     /// How long the payout worker owns a payout step.
@@ -48,7 +47,6 @@ impl Services {
             sms,
             outbox,
             rail,
-            sandbox: settings.sandbox,
             public_url: settings.public_url(),
             worker_lease_ms: settings.worker_lease_ms,
             webhooks: settings.webhooks.clone(),

@@ -292,6 +292,14 @@ pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, n
 
 /// Queues the event for every enabled endpoint of the app that wants its type, in
 /// the caller's database transaction.
+/// A delivery of event `$1` (queued at `$2`) for every enabled endpoint of app `$3`
+/// whose filter is everything or matches `$4` (`%"<type>"%`).
+const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+     SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
+     FROM webhook_endpoints e
+     WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
+       AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)";
+
 pub async fn enqueue(
     conn: &mut AnyConnection,
     app_id: &str,
@@ -299,19 +307,13 @@ pub async fn enqueue(
     event_type: &str,
     now_ms: i64,
 ) -> TxResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
-         SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
-         FROM webhook_endpoints e
-         WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
-           AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)",
-    )
-    .bind(event_id)
-    .bind(now_ms)
-    .bind(app_id)
-    .bind(format!("%\"{event_type}\"%"))
-    .execute(conn)
-    .await?;
+    sqlx::query(FAN_OUT)
+        .bind(event_id)
+        .bind(now_ms)
+        .bind(app_id)
+        .bind(format!("%\"{event_type}\"%"))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -329,13 +331,7 @@ pub async fn redeliver(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(event_not_found)?;
-    let mut sql = String::from(
-        "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
-         SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
-         FROM webhook_endpoints e
-         WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
-           AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)",
-    );
+    let mut sql = String::from(FAN_OUT);
     if endpoint_id.is_some() {
         sql.push_str(" AND e.id = $5");
     }

@@ -58,10 +58,6 @@ impl TransferStatus {
     pub fn holds_reservation(self) -> bool {
         matches!(self, TransferStatus::Created | TransferStatus::Flagged | TransferStatus::Pending)
     }
-
-    pub fn is_cancelable(self) -> bool {
-        self.can_become(TransferStatus::Canceled)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dots_e2e::{Backend, Server, TestDatabase, call, create_app, ledger_check, verified_payee};
+use dots_e2e::{Backend, Server, TestDatabase, call, create_app, http_request_with, ledger_check, verified_payee};
 use serde_json::{Value, json};
 
 const ENV: &[(&str, &str)] =
@@ -59,20 +59,13 @@ fn request_body(users: &[String], n: usize) -> (String, Value) {
 }
 
 fn send(addr: &str, basic: &str, key: &str, path: &str, body: &Value) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let body = body.to_string();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {basic}\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    http_request_with(
+        addr,
+        "POST",
+        path,
+        &[("Authorization", basic), ("Idempotency-Key", key)],
+        Some(&body.to_string()),
     )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
 }
 
 fn kill_9_under_transfer_load(backend: Backend) {
