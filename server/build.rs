@@ -1,10 +1,16 @@
-//! Embeds the widget bundle (built by `cargo xtask widget` into `<target>/widget`,
-//! or `$DOTS_WIDGET_DIR`) so the server needs no files at run time. Without a
-//! bundle the server still builds; its widget routes then answer `widget_not_built`.
+//! Embeds the widget bundle so the server needs no files or tools at run time:
+//! the wasm-bindgen output (built by `cargo xtask widget` into `<target>/widget`, or
+//! `$DOTS_WIDGET_DIR`) and the hand-written files in `widget/web/` (loader, frame
+//! boot script, stylesheet, TypeScript declarations). Each file is stored as is and
+//! brotli-compressed (quality 11), and a hash of all of them versions their URLs.
+//! Without a wasm bundle the server still builds; its widget routes then answer
+//! `widget_not_built`.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-const FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
+const BUNDLE_FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
+const WEB_FILES: [&str; 4] = ["dots.js", "dots.d.ts", "frame.js", "widget.css"];
 
 fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -12,18 +18,33 @@ fn main() {
         // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out.
         out.ancestors().nth(4).expect("OUT_DIR is inside the target directory").join("widget")
     });
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../widget/web");
     println!("cargo:rerun-if-env-changed=DOTS_WIDGET_DIR");
-    // FNV-1a over both files: the version in the bundle's URLs.
+    // FNV-1a over every file: the version in the bundle's URLs.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in FILES {
-        let source = bundle.join(name);
+    let sources = BUNDLE_FILES.iter().map(|f| bundle.join(f)).chain(WEB_FILES.iter().map(|f| web.join(f)));
+    for source in sources {
         println!("cargo:rerun-if-changed={}", source.display());
         let bytes = std::fs::read(&source).unwrap_or_default();
         for b in &bytes {
             hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
-        std::fs::write(out.join(name), &bytes).expect("OUT_DIR is writable");
+        let name = source.file_name().expect("a file name").to_string_lossy().into_owned();
+        std::fs::write(out.join(&name), &bytes).expect("OUT_DIR is writable");
+        std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)).expect("OUT_DIR is writable");
     }
     std::fs::write(out.join("widget_version.txt"), format!("{:012x}", hash & 0xffff_ffff_ffff))
         .expect("OUT_DIR is writable");
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let mut compressed = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut compressed, 4096, 11, 22);
+        writer.write_all(bytes).expect("compressing into memory");
+    }
+    compressed
 }

@@ -123,17 +123,32 @@ impl NewPayoutLink {
     }
 }
 
-/// Only these brand keys, each a short string; colours are `#rrggbb`, logos https.
+/// Only these brand keys (the widget's theme, `dots_shared::theme`): short strings,
+/// `#rrggbb` colours, an https logo, a safe font list, a radius of 0–24 px, and a
+/// colour scheme.
 pub fn brand(value: &Value) -> Result<String, Error> {
+    use dots_shared::theme;
     let invalid = |why: &str| Error::invalid("invalid_brand", "brand", why.to_string());
     let object = value.as_object().ok_or_else(|| invalid("brand must be an object"))?;
     for (key, v) in object {
-        let s = v.as_str().ok_or_else(|| invalid("brand values are strings"))?;
-        let ok = match key.as_str() {
-            "name" => !s.is_empty() && s.chars().count() <= 60,
-            "primary_color" => s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit()),
-            "logo_url" => s.starts_with("https://") && s.len() <= 500 && !s.contains(['"', '\'', '<', '>', ' ']),
-            _ => return Err(invalid("brand takes name, primary_color and logo_url")),
+        let ok = match (key.as_str(), v) {
+            ("name", Value::String(s)) => !s.is_empty() && s.chars().count() <= 60,
+            ("primary_color" | "background_color" | "text_color", Value::String(s)) => theme::is_color(s),
+            ("logo_url", Value::String(s)) => theme::is_logo_url(s),
+            ("font_family", Value::String(s)) => theme::is_font_family(s),
+            ("color_scheme", Value::String(s)) => theme::Scheme::parse(s).is_some(),
+            ("corner_radius", Value::Number(n)) => n.as_u64().is_some_and(|r| r <= theme::MAX_RADIUS_PX),
+            (
+                "name" | "primary_color" | "background_color" | "text_color" | "logo_url" | "font_family"
+                | "color_scheme" | "corner_radius",
+                _,
+            ) => false,
+            _ => {
+                return Err(invalid(
+                    "brand takes name, logo_url, primary_color, background_color, text_color, font_family, \
+                     corner_radius and color_scheme",
+                ));
+            }
         };
         if !ok {
             return Err(invalid(&format!("brand.{key} is not acceptable")));
@@ -337,33 +352,42 @@ impl NewFlow {
         {
             return Err(Error::invalid("invalid_redirect_url", "redirect_url", "redirect_url must be an https URL"));
         }
+        let id = new_id(ids::FLOW);
         Ok(NewFlow {
-            id: new_id(ids::FLOW),
+            token: session_token(&id),
+            id,
             app_id: app.id.clone(),
             user_id: req.user_id,
             payout_link_id: None,
             steps: req.steps,
             redirect_url: req.redirect_url,
             theme: req.theme.map(|t| brand(&t)).transpose()?,
-            token: format!("fst_{}", random_base62(32)),
             expires_at: now_ms + FLOW_TTL_MS,
         })
     }
 
     /// The flow that claims a payout link; its session ends when the link does.
     pub fn for_link(link: &LinkSummary, now_ms: i64) -> NewFlow {
+        let id = new_id(ids::FLOW);
         NewFlow {
-            id: new_id(ids::FLOW),
+            token: session_token(&id),
+            id,
             app_id: link.app_id.clone(),
             user_id: link.user_id.clone(),
             payout_link_id: Some(link.id.clone()),
             steps: STEPS.iter().map(|s| s.to_string()).collect(),
             redirect_url: None,
             theme: None,
-            token: format!("fst_{}", random_base62(32)),
             expires_at: (now_ms + FLOW_TTL_MS).min(link.expires_at),
         }
     }
+}
+
+/// `fst_<flow id body>_<secret>`: the loader reads the flow id from the token to
+/// open the flow's page (`/flow/{id}`), whose framing policy is the app's; the
+/// secret part never leaves the token.
+fn session_token(flow_id: &str) -> String {
+    format!("fst_{}_{}", flow_id.trim_start_matches(ids::FLOW), random_base62(32))
 }
 
 /// Sessions one payout link may open per hour: a link's URL can be opened by

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod ids;
 pub mod money;
+pub mod theme;
 pub mod time;
 pub mod transfer;
 

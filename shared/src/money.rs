@@ -104,12 +104,44 @@ impl Money {
     pub fn currency(self) -> Currency {
         self.currency
     }
+
+    /// For people: `$1,234.50`, `€12.00`, `¥500`, `1,000.00 MXN`; integer arithmetic only.
+    pub fn display(self) -> String {
+        let exponent = u32::from(self.currency.exponent());
+        let unit = 10_i64.pow(exponent);
+        let (whole, minor) = (self.amount / unit, self.amount % unit);
+        let digits = whole.to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        let number =
+            if exponent == 0 { grouped } else { format!("{grouped}.{minor:0width$}", width = exponent as usize) };
+        match self.currency.code() {
+            "USD" => format!("${number}"),
+            "EUR" => format!("€{number}"),
+            "GBP" => format!("£{number}"),
+            "JPY" => format!("¥{number}"),
+            code => format!("{number} {code}"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn displays_amounts_for_people() {
+        let usd = |a| Money::new(a, Currency::USD).unwrap().display();
+        assert_eq!((usd(1), usd(1250), usd(123_456_789)), ("$0.01".into(), "$12.50".into(), "$1,234,567.89".into()));
+        assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).unwrap().display(), "¥500");
+        assert_eq!(Money::new(100_000, Currency::parse("MXN").unwrap()).unwrap().display(), "1,000.00 MXN");
+    }
 
     #[test]
     fn refuses_zero_negative_and_too_large_amounts() {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod browser;
+
 pub const OPERATOR_KEY: &str = "e2e-operator-key";
 
 /// The `dots` binary: `$DOTS_BIN` (set by `cargo xtask test`), else the one
@@ -183,13 +185,46 @@ pub fn http_request_with(
         body.len()
     )
     .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
+    // Read the head, then exactly the body it announces: some servers (chromedriver)
+    // say `Connection: close` but keep the socket open.
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &raw[head_end..];
+        let complete = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) if length.is_none() && !chunked => break,
+            Err(_) => return None,
+        }
+    }
+    let response = String::from_utf8_lossy(&raw).into_owned();
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let (head, rest) = response.split_once("\r\n\r\n")?;
+    let rest = &response[head_end..];
     // Bodies of this server are sent whole or chunked; undo chunking if used.
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    let body = if chunked { dechunk(rest) } else { rest.to_string() };
     Some((status, body))
 }
 
@@ -293,10 +328,70 @@ pub fn call(server: &Server, method: &str, path: &str, auth: &str, body: serde_j
 
 /// A new app, made by the operator; returns its HTTP Basic `Authorization` value.
 pub fn create_app(server: &Server) -> String {
+    create_named_app(server, "Acme").basic
+}
+
+/// An app's credentials.
+pub struct AppCredentials {
+    pub client_id: String,
+    pub api_secret: String,
+    /// `Basic …`, for `Authorization`.
+    pub basic: String,
+}
+
+pub fn create_named_app(server: &Server, name: &str) -> AppCredentials {
     use base64::Engine;
-    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), serde_json::json!({"name": "Acme"}));
-    let credentials = format!("{}:{}", app["client_id"].as_str().unwrap(), app["api_secret"].as_str().unwrap());
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))
+    let app = call(server, "POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), serde_json::json!({"name": name}));
+    let (client_id, api_secret) =
+        (app["client_id"].as_str().unwrap().to_string(), app["api_secret"].as_str().unwrap().to_string());
+    let basic =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{api_secret}")));
+    AppCredentials { client_id, api_secret, basic }
+}
+
+/// The example merchant backend (`examples/merchant`, serving `examples/host-site`)
+/// for one app, killed on drop.
+pub struct Merchant {
+    pub url: String,
+    child: Child,
+}
+
+impl Merchant {
+    pub fn start(dots: &Server, app: &AppCredentials, name: &str) -> Merchant {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let bin = dots_bin().with_file_name("merchant");
+        let child = Command::new(&bin)
+            .env("DOTS_URL", &dots.url)
+            .env("DOTS_CLIENT_ID", &app.client_id)
+            .env("DOTS_API_SECRET", &app.api_secret)
+            .env("MERCHANT_LISTEN", &addr)
+            .env("MERCHANT_NAME", name)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e} (cargo xtask test builds it)", bin.display()));
+        let merchant = Merchant { url: format!("http://{addr}"), child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !http_get(&addr, "/health").is_some_and(|(s, _)| s == 200) {
+            assert!(Instant::now() < deadline, "the merchant example did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        merchant
+    }
+}
+
+impl Drop for Merchant {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last code the dev outbox holds for `phone`.
+pub fn last_code(server: &Server, basic: &str, phone: &str) -> String {
+    let path = format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B"));
+    let outbox = call(server, "GET", &path, basic, serde_json::Value::Null);
+    let sms = outbox["data"][0]["body"].as_str().expect("an SMS in the dev outbox");
+    sms[sms.find("code: ").expect("a code in the SMS") + 6..][..6].to_string()
 }
 
 /// A user whose phone is verified (the code read from the dev outbox) and who has
@@ -306,15 +401,7 @@ pub fn verified_payee(server: &Server, basic: &str, phone: &str, method: serde_j
     let body = json!({"first_name": "P", "last_name": "Q", "email": "p@q.co", "phone_number": phone});
     let id = call(server, "POST", "/v2/users", basic, body)["id"].as_str().unwrap().to_string();
     call(server, "POST", &format!("/v2/users/{id}/verification"), basic, json!({}));
-    let outbox = call(
-        server,
-        "GET",
-        &format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B")),
-        basic,
-        serde_json::Value::Null,
-    );
-    let sms = outbox["data"][0]["body"].as_str().unwrap();
-    let code = &sms[sms.find("code: ").unwrap() + 6..][..6];
+    let code = last_code(server, basic, phone);
     call(server, "POST", &format!("/v2/users/{id}/verification/check"), basic, json!({"code": code}));
     call(server, "POST", &format!("/v2/users/{id}/payout-methods"), basic, method);
     id

@@ -1,18 +1,80 @@
-//! The Dots Flow widget (work in progress): a Leptos client-side app mounted by
-//! the loader into an element of the iframe page.
+//! The Dots Flow widget: a Leptos client-side app that walks a payee through a
+//! flow — phone, code, compliance details, payout method, review and claim — over
+//! the flow API. It runs full page on a payout link's page or in the loader's
+//! iframe; `frame.js` (widget/web) boots it and relays its messages to the host.
 
+mod api;
+mod steps;
+
+use std::cell::RefCell;
+
+use dots_shared::theme::Theme;
 use leptos::prelude::*;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-#[component]
-fn Widget() -> impl IntoView {
-    view! { <p class="dots-widget">"Dots"</p> }
+thread_local! {
+    /// How the widget tells its page about progress (`frame.js` turns these into
+    /// postMessages to the host). One widget per page.
+    static EMIT: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
 
-/// Mounts the widget into `el`; the loader calls this once the module is loaded.
+/// Sends `(type, payload)` to the page: `ready`, `event`, `success` or `exit`.
+pub(crate) fn emit(kind: &str, payload: Value) {
+    EMIT.with(|emit| {
+        if let Some(f) = emit.borrow().as_ref() {
+            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &JsValue::from_str(&payload.to_string()));
+        }
+    });
+}
+
+/// An informational event for the host's `onEvent`.
+pub(crate) fn emit_event(name: &str, metadata: Value) {
+    emit("event", serde_json::json!({"name": name, "metadata": metadata}));
+}
+
+/// What the page passes to [`mount`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Config {
+    /// A payout link's token (the full-page claim), or
+    pub link_token: Option<String>,
+    /// a flow session's token (the host page's loader sent it).
+    pub session_token: Option<String>,
+    pub appearance: Value,
+    /// In the loader's iframe (the payee can close it) rather than a page of its own.
+    pub embedded: bool,
+    /// In the loader's modal (it has a close button) rather than inline.
+    pub modal: bool,
+}
+
+/// Mounts the widget into `el`. `config` is JSON (see [`Config`]); `emit` is
+/// called as `emit(type, payloadJson)`.
 #[wasm_bindgen]
-pub fn mount(el: web_sys::HtmlElement) {
-    let handle = leptos::mount::mount_to(el, Widget);
-    // The widget lives as long as its page.
+pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
+    let raw: Value = serde_json::from_str(&config).unwrap_or_default();
+    let text = |key: &str| raw[key].as_str().map(str::to_string);
+    let config = Config {
+        link_token: text("link_token"),
+        session_token: text("session_token"),
+        appearance: raw["appearance"].clone(),
+        embedded: raw["embedded"].as_bool().unwrap_or(false),
+        modal: raw["modal"].as_bool().unwrap_or(false),
+    };
+    EMIT.with(|e| *e.borrow_mut() = Some(emit));
+    // Host appearance applies at once (before the session's brand arrives).
+    apply_theme(&el, &Theme::default().with_appearance(&config.appearance));
+    let root = el.clone();
+    let handle = leptos::mount::mount_to(el, move || view! { <steps::Flow config=config.clone() root=root.clone() /> });
+    // The widget lives as long as its page (the loader removes the iframe).
     handle.forget();
+}
+
+/// Writes the theme as CSS variables through the CSSOM (allowed under a strict
+/// CSP, unlike style attributes) and the colour scheme as `data-scheme`.
+pub(crate) fn apply_theme(root: &web_sys::HtmlElement, theme: &Theme) {
+    let style = root.style();
+    for (name, value) in theme.css_variables() {
+        let _ = style.set_property(name, &value);
+    }
+    let _ = root.set_attribute("data-scheme", theme.scheme.as_str());
 }

@@ -226,6 +226,9 @@ fn build_widget() -> Result {
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         .typescript(false)
+        // The name section is ~half the module's size and only helps debuggers.
+        .remove_name_section(true)
+        .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
     Ok(())

@@ -109,6 +109,12 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
         .bind(&session.app_id)
         .fetch_one(&mut *conn)
         .await?;
+    let flow_theme: Option<String> = sqlx::query_scalar("SELECT theme FROM flows WHERE id = $1")
+        .bind(&session.flow_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let app_brand = serde_json::from_str::<Value>(&app.1).unwrap_or(Value::Null);
+    let mut brand = overlay(&app_brand, &flow_theme.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default());
     let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
     let mut link = Value::Null;
     let mut amount = 0;
@@ -116,10 +122,11 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
         let full = flows::get_link(&mut conn, &state.services.keys, "", &session.app_id, link_id, now_ms()).await?;
         amount = full["amount"].as_i64().unwrap_or(0);
         phone_hint = full["phone_number"].as_str().map(mask_phone);
-        let brand = full["brand"].clone();
+        let brand_override = full["brand"].clone();
+        brand = overlay(&brand, &brand_override);
         link = json!({
             "amount": full["amount"], "currency": full["currency"], "memo": full["memo"],
-            "status": full["status"], "expires_at": full["expires_at"], "brand": brand,
+            "status": full["status"], "expires_at": full["expires_at"], "brand": brand_override,
             "phone_hint": phone_hint,
         });
     } else if let Some(user) = &session.user_id {
@@ -139,10 +146,21 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
         "verified": verified,
         "phone_hint": phone_hint,
         "user_id": session.user().ok(),
-        "app": {"name": app.0, "brand": serde_json::from_str::<Value>(&app.1).unwrap_or(Value::Null)},
+        "app": {"name": app.0, "brand": app_brand},
+        // The app's brand with the flow's or link's override on top: what the widget shows.
+        "brand": brand,
         "payout_link": link,
         "requirements": {"tax_id": compliance_required},
     })))
+}
+
+/// `over`'s keys on top of `base`'s (both brand objects; either may be null).
+fn overlay(base: &Value, over: &Value) -> Value {
+    let mut merged = base.as_object().cloned().unwrap_or_default();
+    if let Some(over) = over.as_object() {
+        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Value::Object(merged)
 }
 
 #[derive(Deserialize)]

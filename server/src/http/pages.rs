@@ -1,77 +1,99 @@
-//! Pages served to payees: the payout-link claim page (`/claim/{token}`) and its
-//! assets, compiled into the binary. A stop-gap until the Leptos widget: it drives
-//! the same flow API.
+//! What browsers load from us: the loader (`/widget/v1/dots.js`) and its types,
+//! the versioned widget bundle, and the two pages the widget runs in — a payout
+//! link's page (`/claim/{token}`, full page, never framed) and a flow's iframe
+//! target (`/flow/{id}`, framed only by the app's allowed origins). Everything is
+//! compiled into the binary, brotli-compressed at build time.
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
 
 use super::AppState;
+use crate::error::Error;
 
-const CLAIM_HTML: &str = include_str!("../../assets/claim.html");
-const CLAIM_JS: &str = include_str!("../../assets/claim.js");
-const CLAIM_CSS: &str = include_str!("../../assets/claim.css");
-
-/// The widget bundle, embedded at build time (empty when it was not built).
-const WIDGET_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dots_widget.js"));
-const WIDGET_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dots_widget_bg.wasm"));
 /// A hash of the bundle: its files are served under it and cached for a year.
 pub const WIDGET_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/widget_version.txt"));
 
+/// An embedded file and its brotli form.
+struct Asset {
+    raw: &'static [u8],
+    brotli: &'static [u8],
+    content_type: &'static str,
+}
+
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        Asset {
+            raw: include_bytes!(concat!(env!("OUT_DIR"), "/", $name)),
+            brotli: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".br")),
+            content_type: $content_type,
+        }
+    };
+}
+
+const LOADER: Asset = asset!("dots.js", "text/javascript; charset=utf-8");
+const TYPES: Asset = asset!("dots.d.ts", "application/typescript; charset=utf-8");
+const BUNDLE: [(&str, Asset); 4] = [
+    ("dots_widget.js", asset!("dots_widget.js", "text/javascript; charset=utf-8")),
+    ("dots_widget_bg.wasm", asset!("dots_widget_bg.wasm", "application/wasm")),
+    ("frame.js", asset!("frame.js", "text/javascript; charset=utf-8")),
+    ("widget.css", asset!("widget.css", "text/css; charset=utf-8")),
+];
+
+fn widget_built() -> bool {
+    !BUNDLE[1].1.raw.is_empty()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/widget/v1/dots.js", get(|h: HeaderMap| async move { serve(&LOADER, &h, "public, max-age=300") }))
+        .route("/widget/v1/dots.d.ts", get(|h: HeaderMap| async move { serve(&TYPES, &h, "public, max-age=300") }))
         .route("/widget/v1/manifest.json", get(widget_manifest))
-        .route("/widget/v1/frame", get(widget_frame))
         .route("/widget/v1/{version}/{file}", get(widget_file))
-        .route("/claim/{token}", get(|| async { page(CLAIM_HTML, "text/html; charset=utf-8") }))
-        .route("/assets/claim.js", get(|| async { asset(CLAIM_JS, "text/javascript; charset=utf-8") }))
-        .route("/assets/claim.css", get(|| async { asset(CLAIM_CSS, "text/css; charset=utf-8") }))
+        .route("/claim/{token}", get(claim_page))
+        .route("/flow/{id}", get(flow_page))
 }
 
-/// The page carries the link's token in its URL: no caching, no referrer, no framing.
-fn page(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
+/// The compressed form when the client takes brotli, the raw one otherwise.
+fn serve(asset: &Asset, request: &HeaderMap, cache: &'static str) -> Response {
+    let brotli = !asset.brotli.is_empty()
+        && request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.split(';').next().is_some_and(|e| e.trim() == "br")));
+    let mut response = if brotli { asset.brotli } else { asset.raw }.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        ),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    response
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if brotli {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+    }
     response
 }
 
 fn widget_not_built() -> Response {
-    crate::error::Error::not_found(
-        "widget_not_built",
-        "This server was built without the widget bundle (cargo xtask widget).",
-    )
-    .into_response()
+    Error::not_found("widget_not_built", "This server was built without the widget bundle (cargo xtask widget).")
+        .into_response()
 }
 
-/// Where the current bundle's files are (the loader reads this).
+/// Where the current bundle's files are.
 async fn widget_manifest() -> Response {
-    if WIDGET_WASM.is_empty() {
+    if !widget_built() {
         return widget_not_built();
     }
+    let file = |name: &str| format!("/widget/v1/{WIDGET_VERSION}/{name}");
     let mut response = axum::Json(serde_json::json!({
         "version": WIDGET_VERSION,
-        "js": format!("/widget/v1/{WIDGET_VERSION}/dots_widget.js"),
-        "wasm": format!("/widget/v1/{WIDGET_VERSION}/dots_widget_bg.wasm"),
+        "loader": "/widget/v1/dots.js",
+        "js": file("dots_widget.js"),
+        "wasm": file("dots_widget_bg.wasm"),
+        "frame": file("frame.js"),
+        "css": file("widget.css"),
     }))
     .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
@@ -79,55 +101,98 @@ async fn widget_manifest() -> Response {
 }
 
 /// A versioned bundle file: immutable, so cached for a year.
-async fn widget_file(axum::extract::Path((version, file)): axum::extract::Path<(String, String)>) -> Response {
-    let (body, content_type) = match file.as_str() {
-        "dots_widget.js" => (WIDGET_JS, "text/javascript; charset=utf-8"),
-        "dots_widget_bg.wasm" => (WIDGET_WASM, "application/wasm"),
-        _ => return crate::error::Error::not_found("route_not_found", "No such file.").into_response(),
+async fn widget_file(Path((version, file)): Path<(String, String)>, request: HeaderMap) -> Response {
+    let Some((_, asset)) = BUNDLE.iter().find(|(name, _)| *name == file) else {
+        return Error::not_found("route_not_found", "No such file.").into_response();
     };
-    if body.is_empty() {
+    if !widget_built() {
         return widget_not_built();
     }
     if version != WIDGET_VERSION {
-        return crate::error::Error::not_found("widget_version_gone", "That widget version is not served any more.")
-            .into_response();
+        return Error::not_found("widget_version_gone", "That widget version is not served any more.").into_response();
     }
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    response
+    serve(asset, &request, "public, max-age=31536000, immutable")
 }
 
-/// The page the widget runs in (the loader's iframe target): it loads the
-/// versioned module and mounts it. The flow token reaches it by postMessage, never
-/// in its URL. Work in progress: the widget itself is still a placeholder.
-async fn widget_frame() -> Response {
-    if WIDGET_WASM.is_empty() {
+/// A page the widget runs in. `frame_ancestors` is the CSP source list of who may
+/// frame it (`'none'` for full pages).
+fn widget_page(mode: &str, frame: &str, frame_ancestors: &str, status: StatusCode) -> Response {
+    if !widget_built() {
         return widget_not_built();
     }
+    let v = WIDGET_VERSION;
     let html = format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Dots</title></head>
-<body><div id="dots-root"></div>
-<script type="module">
-import init, {{ mount }} from "/widget/v1/{WIDGET_VERSION}/dots_widget.js";
-await init({{ module_or_path: "/widget/v1/{WIDGET_VERSION}/dots_widget_bg.wasm" }});
-mount(document.getElementById("dots-root"));
-</script></body></html>"#
+<html lang="en" data-mode="{mode}" data-frame="{frame}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Get paid · Dots</title>
+<link rel="stylesheet" href="/widget/v1/{v}/widget.css">
+<link rel="modulepreload" href="/widget/v1/{v}/dots_widget.js">
+<link rel="preload" href="/widget/v1/{v}/dots_widget_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+<script type="module" src="/widget/v1/{v}/frame.js"></script>
+</head>
+<body><div id="dots-root" data-scheme="auto"></div></body>
+</html>
+"#
     );
-    let mut response = html.into_response();
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' https: data:; \
+         connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+    );
+    let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        // 'wasm-unsafe-eval' lets the page compile its own WebAssembly; nothing else is relaxed.
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; base-uri 'none'",
-        ),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     response
+}
+
+/// A payout link's page: its URL carries the link's token, so no caching, no
+/// referrer, no framing. The widget opens a session with the token.
+async fn claim_page() -> Response {
+    widget_page("link", "page", "'none'", StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct FramePlacement {
+    /// The host page's origin, as the loader read it.
+    origin: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// A flow's iframe target. Only the app's allowed origins may frame it, and the
+/// `origin` the loader names (where the widget will post its messages) must be one
+/// of them; otherwise the page refuses to be framed at all.
+async fn flow_page(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<FramePlacement>) -> Response {
+    let refused = |status| widget_page("flow", "refused", "'none'", status);
+    let mut conn = match state.store.reader().acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return Error::from(e).into_response(),
+    };
+    let allowed: Option<String> = match sqlx::query_scalar(
+        "SELECT a.allowed_origins FROM flows f JOIN apps a ON a.id = f.app_id WHERE f.id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&mut *conn)
+    .await
+    {
+        Ok(Some(allowed)) => allowed,
+        Ok(None) => return refused(StatusCode::NOT_FOUND),
+        Err(e) => return Error::from(e).into_response(),
+    };
+    let origins: Vec<String> = allowed.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
+    match q.origin {
+        Some(origin) if origins.contains(&origin) => {
+            let frame = if q.mode.as_deref() == Some("inline") { "inline" } else { "modal" };
+            widget_page("flow", frame, &origins.join(" "), StatusCode::OK)
+        }
+        _ => refused(StatusCode::FORBIDDEN),
+    }
 }

@@ -1,0 +1,197 @@
+//! Headless Chromium driven over WebDriver (Debian's `chromium` and
+//! `chromium-driver`), with the one raw HTTP client of these tests: no browser
+//! download, no extra crate. Every wait is bounded; the session and the driver
+//! end on drop.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{free_port, http_get, http_request};
+
+/// How long any wait in a browser test may take before the test fails.
+const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    _profile: tempdir::Dir,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("Chromium is missing: apt-get install chromium chromium-driver (cargo xtask test does)");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts (apt-get install chromium-driver)");
+        let deadline = Instant::now() + WAIT;
+        while !http_get(&addr, "/status").is_some_and(|(s, body)| s == 200 && body.contains("\"ready\":true")) {
+            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempdir::Dir::new("dots-chromium");
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--window-size=1024,900",
+                         format!("--user-data-dir={}", profile.path.display())],
+            },
+        }}});
+        let mut browser = Browser { driver, addr, session: String::new(), _profile: profile };
+        let answer = browser.command("POST", "/session", Some(capabilities));
+        browser.session = answer["sessionId"].as_str().expect("a WebDriver session").to_string();
+        browser
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string());
+        let (status, text) = http_request(&self.addr, method, path, None, body.as_deref())
+            .unwrap_or_else(|| panic!("chromedriver did not answer {method} {path}"));
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(status == 200, "WebDriver {method} {path}: {status} {text}");
+        json["value"].clone()
+    }
+
+    fn session_command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.command(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.session_command("POST", "/url", Some(json!({"url": url})));
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) and returns its value.
+    pub fn exec(&self, script: &str, args: Value) -> Value {
+        self.session_command("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
+    }
+
+    /// Polls a JavaScript expression until it is truthy; returns its value.
+    pub fn wait_until(&self, expression: &str, what: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let value = self.exec(&format!("try {{ return ({expression}); }} catch (e) {{ return null; }}"), json!([]));
+            if !(value.is_null() || value == false || value == "" || value == 0) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what} ({expression})");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for an element matching `css` that is displayed; returns its reference.
+    pub fn wait_for(&self, css: &str) -> Value {
+        let expression = format!(
+            "(() => {{ const e = document.querySelector({css:?}); return e && e.offsetParent !== null ? true : null; }})()"
+        );
+        self.wait_until(&expression, css);
+        let element = self.session_command("POST", "/element", Some(json!({"using": "css selector", "value": css})));
+        element.as_object().and_then(|o| o.values().next().cloned()).expect("an element reference")
+    }
+
+    fn element_id(&self, css: &str) -> String {
+        self.wait_for(css).as_str().expect("element id").to_string()
+    }
+
+    /// Types like a person (focus, keys), so the widget's input handlers run.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.element_id(css);
+        self.session_command("POST", &format!("/element/{id}/clear"), Some(json!({})));
+        self.session_command("POST", &format!("/element/{id}/value"), Some(json!({"text": text})));
+    }
+
+    pub fn click(&self, css: &str) {
+        let id = self.element_id(css);
+        self.session_command("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Sends keys to whatever has focus (e.g. "\u{E00C}" for Escape).
+    pub fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]});
+        self.session_command("POST", "/actions", Some(actions));
+    }
+
+    pub fn text(&self, css: &str) -> String {
+        let id = self.element_id(css);
+        self.session_command("GET", &format!("/element/{id}/text"), None).as_str().unwrap_or_default().to_string()
+    }
+
+    /// Enters the iframe matching `css` (until [`Browser::leave_frame`]).
+    pub fn enter_frame(&self, css: &str) {
+        let element = self.wait_for(css);
+        let reference = json!({"element-6066-11e4-a52e-4f735466cecf": element});
+        self.session_command("POST", "/frame", Some(json!({"id": reference})));
+    }
+
+    pub fn leave_frame(&self) {
+        self.session_command("POST", "/frame", Some(json!({"id": null})));
+    }
+
+    /// `prefers-color-scheme` as the page sees it.
+    pub fn set_dark(&self, dark: bool) {
+        let params = json!({"media": "", "features": [{"name": "prefers-color-scheme", "value": if dark { "dark" } else { "light" }}]});
+        self.session_command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": params})),
+        );
+    }
+
+    /// A PNG of the viewport.
+    pub fn screenshot(&self, path: &Path) {
+        use base64::Engine;
+        let png = self.session_command("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default()).unwrap();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http_request(&self.addr, "DELETE", &format!("/session/{}", self.session), None, None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A throwaway directory, removed on drop.
+mod tempdir {
+    use std::path::PathBuf;
+
+    pub struct Dir {
+        pub path: PathBuf,
+    }
+
+    impl Dir {
+        pub fn new(prefix: &str) -> Dir {
+            let path = std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), crate::free_port()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir { path }
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}

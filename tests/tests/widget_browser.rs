@@ -1,0 +1,339 @@
+//! The Flow widget in a real browser (headless Chromium over WebDriver): a payout
+//! link claimed on its hosted page, the embedded flow on the example host site in
+//! modal and inline modes, the ways it must refuse, and two brands. Screenshots of
+//! every step, light and dark, go to `screenshots/` (README, "Screenshots").
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dots_e2e::browser::Browser;
+use dots_e2e::{
+    AppCredentials, Backend, Merchant, Server, TestDatabase, call, create_named_app, last_code, ledger_check,
+};
+use serde_json::{Value, json};
+
+fn screenshots() -> PathBuf {
+    std::env::var_os("DOTS_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../screenshots"))
+}
+
+/// A screenshot of the current step in light and in dark.
+fn shoot(browser: &Browser, name: &str) {
+    for (dark, scheme) in [(false, "light"), (true, "dark")] {
+        browser.set_dark(dark);
+        browser.screenshot(&screenshots().join(format!("{name}-{scheme}.png")));
+    }
+    browser.set_dark(false);
+}
+
+/// A server with settled-quickly sandbox payouts and one funded, branded app whose
+/// pages may be framed by `origins`.
+struct Demo {
+    db: TestDatabase,
+    server: Server,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let db = TestDatabase::new(Backend::Sqlite);
+        let server =
+            Server::start_with(&db.url, &[("DOTS_SANDBOX_SETTLE_MS", "100"), ("DOTS_WORKER_INTERVAL_MS", "50")]);
+        Demo { db, server }
+    }
+
+    fn app(&self, name: &str, brand: Value, origins: &[&str]) -> AppCredentials {
+        let app = create_named_app(&self.server, name);
+        call(
+            &self.server,
+            "PUT",
+            "/v2/apps/me/settings",
+            &app.basic,
+            json!({"brand": brand, "allowed_origins": origins}),
+        );
+        call(&self.server, "POST", "/v2/refills", &app.basic, json!({"amount": 100_000, "currency": "USD"}));
+        app
+    }
+
+    fn link(&self, app: &AppCredentials, phone: &str, extra: Value) -> Value {
+        let mut body = json!({"amount": 1250, "currency": "USD", "phone_number": phone, "memo": "October invoice"});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        call(&self.server, "POST", "/v2/payout-links", &app.basic, body)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        ledger_check(&self.db.url);
+    }
+}
+
+/// Types the code the dev outbox holds for `phone` and submits it.
+fn enter_code(browser: &Browser, demo: &Demo, app: &AppCredentials, phone: &str) {
+    browser.wait_for("#dots-code");
+    browser.type_into("#dots-code", &last_code(&demo.server, &app.basic, phone));
+    browser.click(".dots-form button[type=submit]");
+}
+
+#[test]
+fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
+    // A tax id is needed above $10 a year, so the compliance step shows.
+    call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"tax_id_threshold": 1000}));
+    let phone = "+14155552671";
+    let link = demo.link(&app, phone, json!({}));
+    let browser = Browser::start();
+    browser.goto(link["url"].as_str().unwrap());
+
+    browser.wait_for("#dots-phone");
+    assert_eq!(browser.text(".dots-title"), "Acme Payroll sent you $12.50");
+    assert_eq!(browser.text(".dots-progress-text"), "Step 1 of 4");
+    shoot(&browser, "link-1-phone");
+    browser.type_into("#dots-phone", "+1 415 555 2671");
+    browser.click(".dots-form button[type=submit]");
+
+    browser.wait_for("#dots-code");
+    assert_eq!(browser.exec("return document.activeElement.id", json!([])), "dots-code", "focus moves to the new step");
+    shoot(&browser, "link-2-code");
+    enter_code(&browser, &demo, &app, phone);
+
+    browser.wait_for("#dots-first");
+    shoot(&browser, "link-3-compliance");
+    browser.type_into("#dots-first", "Ada");
+    browser.type_into("#dots-last", "Lovelace");
+    browser.exec(
+        "const d = document.getElementById('dots-dob'); \
+         Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(d, '1990-12-10'); \
+         d.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
+    browser.type_into("#dots-tax", "123-45-6789");
+    browser.click(".dots-form button[type=submit]");
+
+    browser.wait_for("#dots-routing");
+    shoot(&browser, "link-4-payout-method");
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+
+    browser.wait_until(
+        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
+        "review",
+    );
+    assert!(browser.text(".dots-review").contains("Bank account ending 6789"));
+    shoot(&browser, "link-5-review");
+    assert_eq!(browser.text(".dots-form button[type=submit]"), "Claim $12.50");
+    browser.click(".dots-form button[type=submit]");
+
+    browser.wait_for(".dots-success");
+    assert_eq!(browser.text(".dots-success h2"), "$12.50 is on its way");
+    shoot(&browser, "link-6-success");
+
+    // The ledger: the link is claimed and its payout settles on the sandbox rail.
+    let link = call(
+        &demo.server,
+        "GET",
+        &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()),
+        &app.basic,
+        Value::Null,
+    );
+    assert_eq!(link["status"], "claimed");
+    let payout = format!("/v2/transfers/{}", link["payout_transfer_id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let transfer = call(&demo.server, "GET", &payout, &app.basic, Value::Null);
+        if transfer["status"] == "completed" {
+            assert_eq!((transfer["type"].as_str(), transfer["amount"].as_i64()), (Some("payout"), Some(1250)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the payout did not settle: {transfer}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
+    let phone = "+14155550188";
+    let link = demo.link(&app, phone, json!({}));
+    let browser = Browser::start();
+    browser.goto(link["url"].as_str().unwrap());
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-code");
+    let right = last_code(&demo.server, &app.basic, phone);
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    browser.type_into("#dots-code", wrong);
+    browser.click(".dots-form button[type=submit]");
+    let error = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    assert!(error.as_str().unwrap().to_lowercase().contains("code"), "{error}");
+    assert_eq!(browser.exec("return document.querySelector('.dots-error').getAttribute('role')", json!([])), "alert");
+    assert!(browser.exec("return !!document.getElementById('dots-code')", json!([])) == true, "still on the code step");
+    shoot(&browser, "link-error-wrong-code");
+
+    // A canceled link cannot be claimed; its page says so.
+    call(
+        &demo.server,
+        "POST",
+        &format!("/v2/payout-links/{}/cancel", link["id"].as_str().unwrap()),
+        &app.basic,
+        json!({}),
+    );
+    browser.goto(link["url"].as_str().unwrap());
+    browser.wait_for(".dots-failure");
+    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
+
+    // An expired link: made to expire in a second, opened after.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let expires_at = dots_shared::time::rfc3339_from_unix_ms(now_ms + 1000);
+    let short = demo.link(&app, phone, json!({"expires_at": expires_at}));
+    std::thread::sleep(Duration::from_millis(1500));
+    browser.goto(short["url"].as_str().unwrap());
+    browser.wait_for(".dots-failure");
+    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
+    let words = browser.text(".dots-failure p");
+    assert!(words.to_lowercase().contains("expired"), "{words}");
+    shoot(&browser, "link-error-expired");
+}
+
+/// The flow inside the host page's iframe, from phone to the success screen.
+fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, phone: &str, shots: Option<&str>) {
+    browser.enter_frame("iframe.dots-frame");
+    browser.wait_for("#dots-phone");
+    if let Some(prefix) = shots {
+        browser.leave_frame();
+        shoot(browser, &format!("{prefix}-1-phone"));
+        browser.enter_frame("iframe.dots-frame");
+    }
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    enter_code(browser, demo, app, phone);
+    browser.wait_until("document.querySelector('.dots-form h2').innerText.startsWith('Where')", "payout method step");
+    if browser.exec("return !!document.querySelector('input[name=dots-kind]')", json!([])) == true {
+        browser.click("input[name=dots-kind][value=paypal]");
+        browser.type_into("#dots-paypal", "ada@example.com");
+    }
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('.dots-form h2') && document.querySelector('.dots-form h2').innerText == 'Review'",
+        "review",
+    );
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for(".dots-success");
+    if let Some(prefix) = shots {
+        browser.leave_frame();
+        shoot(browser, &format!("{prefix}-2-success"));
+        browser.enter_frame("iframe.dots-frame");
+    }
+    browser.click(".dots-success button");
+    browser.leave_frame();
+    browser
+        .wait_until("window.dotsLog.some(e => e.name == 'exit' && e.data.metadata.reason == 'done')", "onExit(done)");
+}
+
+/// What reached the host page's callbacks.
+fn host_log(browser: &Browser) -> Vec<Value> {
+    browser.exec("return window.dotsLog", json!([])).as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes() {
+    let demo = Demo::start();
+    let browser = Browser::start();
+    // The merchant's origin is only known once it listens: allow it afterwards.
+    let app = demo.app("Zest", json!({"name": "Zest Rewards", "primary_color": "#c2410c"}), &[]);
+    let merchant = Merchant::start(&demo.server, &app, "Zest Rewards");
+    call(&demo.server, "PUT", "/v2/apps/me/settings", &app.basic, json!({"allowed_origins": [merchant.url]}));
+    browser.goto(&merchant.url);
+
+    // Modal: open, then Escape closes it and focus returns to the opener.
+    browser.click("#open-modal");
+    browser.wait_until("window.dotsLog.some(e => e.name == 'event:OPEN')", "the modal to open");
+    assert_eq!(
+        browser.exec("return document.querySelector('.dots-dialog').getAttribute('aria-modal')", json!([])),
+        "true"
+    );
+    browser.enter_frame("iframe.dots-frame");
+    assert_eq!(browser.exec("return document.activeElement.id", json!([])), "dots-phone", "focus is in the widget");
+    browser.press("\u{E00C}");
+    browser.leave_frame();
+    browser.wait_until("window.dotsLog.some(e => e.name == 'exit' && e.data.metadata.reason == 'user')", "onExit");
+    assert_eq!(browser.exec("return document.querySelector('.dots-overlay').hidden", json!([])), true);
+    assert_eq!(browser.exec("return document.activeElement.id", json!([])), "open-modal", "focus returns");
+
+    browser.click("#open-modal");
+    complete_embedded_flow(&browser, &demo, &app, "+14155550111", Some("flow-modal"));
+    let log = host_log(&browser);
+    let success = log.iter().find(|e| e["name"] == "success").expect("onSuccess fired").clone();
+    let data = success["data"].as_object().unwrap();
+    assert!(data["flow_id"].as_str().unwrap().starts_with("flow_"));
+    assert!(data["user_id"].as_str().unwrap().starts_with("usr_"));
+    assert!(data.keys().all(|k| k.ends_with("_id")), "only opaque ids reach the host: {success}");
+    let everything = Value::Array(log.clone()).to_string();
+    for secret in ["fst_", "5550111", "ada@example.com"] {
+        assert!(!everything.contains(secret), "{secret} reached the host page: {everything}");
+    }
+    let flow =
+        call(&demo.server, "GET", &format!("/v2/flows/{}", data["flow_id"].as_str().unwrap()), &app.basic, Value::Null);
+    assert_eq!(flow["status"], "completed");
+
+    // Inline: the iframe sits in the container and follows its content's height.
+    browser.click("#destroy");
+    assert_eq!(
+        browser.exec("return document.querySelectorAll('iframe.dots-frame, .dots-overlay').length", json!([])),
+        0
+    );
+    browser.click("#open-inline");
+    browser.wait_for("#inline-container iframe.dots-frame");
+    browser.wait_until(
+        "document.querySelector('#inline-container iframe').offsetHeight > 200",
+        "the inline frame to grow",
+    );
+    complete_embedded_flow(&browser, &demo, &app, "+14155550112", Some("flow-inline"));
+    let successes = host_log(&browser).iter().filter(|e| e["name"] == "success").count();
+    assert_eq!(successes, 2);
+    assert_eq!(
+        browser.exec("return document.querySelector('#inline-container iframe').style.display", json!([])),
+        "none"
+    );
+}
+
+#[test]
+fn a_host_origin_not_on_the_allowlist_gets_no_frame() {
+    let demo = Demo::start();
+    let browser = Browser::start();
+    let app = demo.app("Acme", json!({"name": "Acme"}), &["https://shop.example.com"]);
+    let merchant = Merchant::start(&demo.server, &app, "Not allowed");
+    browser.goto(&merchant.url);
+    browser.click("#open-modal");
+    let exit = browser.wait_until("window.dotsLog.find(e => e.name == 'exit')", "onExit with the refusal");
+    assert_eq!(exit["data"]["error"]["code"], "frame_refused", "{exit}");
+    assert!(!host_log(&browser).iter().any(|e| e["name"] == "ready"), "the widget never started");
+    // The page itself refuses, whatever origin the loader claims.
+    let flow = call(&demo.server, "POST", "/v2/flows", &app.basic, json!({"steps": ["verify_phone"]}));
+    let path = format!("/flow/{}?origin={}", flow["id"].as_str().unwrap(), "https%3A%2F%2Fevil.example");
+    let (status, _) = demo.server.request("GET", &path, None, None);
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn two_apps_render_with_their_own_brand_colours() {
+    let demo = Demo::start();
+    let browser = Browser::start();
+    let brands = [("Acme", "#0b7a3b", "rgb(11, 122, 59)"), ("Zest", "#c2410c", "rgb(194, 65, 12)")];
+    for (name, colour, rgb) in brands {
+        let app = demo.app(name, json!({"name": name, "primary_color": colour, "corner_radius": 4}), &[]);
+        let link = demo.link(&app, "+14155550123", json!({}));
+        browser.goto(link["url"].as_str().unwrap());
+        browser.wait_for("#dots-phone");
+        let style = browser.exec(
+            "const b = getComputedStyle(document.querySelector('.dots-primary')); \
+             return [b.backgroundColor, b.borderTopLeftRadius]",
+            json!([]),
+        );
+        assert_eq!(style, json!([rgb, "4px"]), "{name}");
+        shoot(&browser, &format!("brand-{}", name.to_lowercase()));
+    }
+}

@@ -1,0 +1,92 @@
+//! The flow API client: `fetch` with the session's bearer token, JSON in and out,
+//! and every failure turned into words a payee can act on.
+
+use std::cell::RefCell;
+
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestInit, Response};
+
+thread_local! {
+    /// The flow session's token: one widget per page (each iframe has its own module).
+    static SESSION_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+pub fn set_session_token(token: String) {
+    SESSION_TOKEN.with(|t| *t.borrow_mut() = Some(token));
+}
+
+/// A refusal or failure, with the server's stable code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    /// The session is over; only starting again helps.
+    pub fn is_session_over(&self) -> bool {
+        matches!(self.code.as_str(), "session_expired" | "invalid_session" | "missing_session")
+    }
+
+    fn network() -> ApiError {
+        ApiError {
+            code: "network_error".into(),
+            message: "We couldn't reach the server. Check your connection and try again.".into(),
+        }
+    }
+}
+
+/// `GET` a flow API path.
+pub async fn get(path: &str) -> Result<Value, ApiError> {
+    send("GET", path, None).await
+}
+
+/// `POST`/`PUT` with a JSON body. A fresh idempotency key per action; the one retry
+/// after a network failure reuses it, so the action happens at most once.
+pub async fn send_json(method: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+    let key = format!("widget-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64);
+    match send(method, path, Some((body, &key))).await {
+        Err(e) if e.code == "network_error" => send(method, path, Some((body, &key))).await,
+        other => other,
+    }
+}
+
+async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<Value, ApiError> {
+    let window = web_sys::window().ok_or_else(ApiError::network)?;
+    let headers = Headers::new().map_err(|_| ApiError::network())?;
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(token) = SESSION_TOKEN.with(|t| t.borrow().clone()) {
+        let _ = headers.set("Authorization", &format!("Bearer {token}"));
+    }
+    if let Some((body, key)) = body {
+        let _ = headers.set("Content-Type", "application/json");
+        let _ = headers.set("Idempotency-Key", key);
+        init.set_body(&JsValue::from_str(&body.to_string()));
+    }
+    init.set_headers(&headers);
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| ApiError::network())?
+        .dyn_into()
+        .map_err(|_| ApiError::network())?;
+    let text = JsFuture::from(response.text().map_err(|_| ApiError::network())?)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if response.ok() {
+        return Ok(json);
+    }
+    let error = &json["error"];
+    Err(ApiError {
+        code: error["code"].as_str().unwrap_or("server_error").to_string(),
+        message: error["message"]
+            .as_str()
+            .unwrap_or("Something went wrong on our side. Try again in a moment.")
+            .to_string(),
+    })
+}

@@ -1,0 +1,70 @@
+// Boots the widget on a Dots page: the payout-link page (`/claim/{token}`, full
+// page) or a flow's iframe (`/flow/{id}?origin=…&session=…&mode=modal|inline`).
+// In the iframe the session token arrives by postMessage from the loader, never
+// in a URL; messages are accepted only from the parent window with the origin the
+// server checked against the app's allowed origins.
+import init, { mount } from "./dots_widget.js";
+
+const root = document.getElementById("dots-root");
+const ready = init({ module_or_path: new URL("./dots_widget_bg.wasm", import.meta.url) });
+
+if (document.documentElement.dataset.mode === "link") {
+  const token = decodeURIComponent(location.pathname.split("/").pop());
+  await ready;
+  mount(root, JSON.stringify({ link_token: token, embedded: false }), () => {});
+} else {
+  const params = new URLSearchParams(location.search);
+  const hostOrigin = params.get("origin");
+  const sessionId = params.get("session");
+  const modal = params.get("mode") !== "inline";
+  let started = false;
+  const post = (type, payload) =>
+    parent.postMessage({ v: 1, type, session_id: sessionId, payload: payload || {} }, hostOrigin);
+
+  const focusables = () =>
+    [...root.querySelectorAll("button, input, select, a[href], [tabindex]:not([tabindex='-1'])")].filter(
+      (el) => !el.disabled && el.offsetParent !== null,
+    );
+
+  addEventListener("message", async (event) => {
+    if (event.origin !== hostOrigin || event.source !== parent) return;
+    const m = event.data;
+    if (!m || m.v !== 1 || m.session_id !== sessionId) return;
+    if (m.type === "init" && !started) {
+      started = true;
+      await ready;
+      const p = m.payload || {};
+      const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale, embedded: true, modal };
+      mount(root, JSON.stringify(config), (type, payload) => post(type, JSON.parse(payload)));
+    } else if (m.type === "opened") {
+      // The widget moves focus to each step; on opening, to the current one.
+      const target = root.querySelector("[data-autofocus]") || focusables()[0];
+      if (target) target.focus();
+      post("event", { name: "OPEN", metadata: {} });
+    }
+  });
+
+  if (modal) {
+    addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        post("exit", { reason: "user" });
+      } else if (event.key === "Tab") {
+        // The dialog keeps focus inside itself.
+        const all = focusables();
+        if (all.length === 0) return;
+        const [first, last] = [all[0], all[all.length - 1]];
+        if (event.shiftKey && document.activeElement === first) {
+          event.preventDefault();
+          last.focus();
+        } else if (!event.shiftKey && document.activeElement === last) {
+          event.preventDefault();
+          first.focus();
+        }
+      }
+    });
+  } else {
+    new ResizeObserver(() => post("resize", { height: root.getBoundingClientRect().height })).observe(root);
+  }
+  post("frame_ready");
+}
