@@ -389,6 +389,36 @@ async fn payout_link_input_is_validated(t: TestApp) {
             "brand",
         ),
         (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"corner_radius": 99}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"corner_radius": "8"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"font_family": "x;background:url(y)"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"color_scheme": "sepia"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
+            json!({"amount": 100, "currency": "USD", "email": "a@b.co", "brand": {"text_color": "black"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_brand",
+            "brand",
+        ),
+        (
             json!({"amount": 100, "currency": "USD", "user_id": stranger}),
             StatusCode::NOT_FOUND,
             "user_not_found",
@@ -445,15 +475,12 @@ async fn the_claim_page_is_served_locked_down(t: TestApp) {
     let page = t.call(Method::GET, &path, None, &[], None).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = String::from_utf8(page.bytes.clone()).unwrap();
-    assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("type=\"tel\""));
+    let version = dots_server::http::pages::WIDGET_VERSION;
+    assert!(html.contains(&format!("/widget/v1/{version}/frame.js")) && html.contains("data-mode=\"link\""));
     assert_eq!(page.headers["cache-control"], "no-store");
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
-    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    let script = t.call(Method::GET, "/assets/claim.js", None, &[], None).await;
-    assert_eq!(
-        (script.status, script.headers["content-type"].to_str().unwrap()),
-        (StatusCode::OK, "text/javascript; charset=utf-8")
-    );
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
 }
 
 async fn a_link_opens_a_bounded_number_of_sessions(t: TestApp) {

@@ -99,6 +99,8 @@ impl Drop for TestDatabase {
 pub struct Server {
     pub url: String,
     pub addr: String,
+    /// The `dots` binary it runs; the example merchant is built beside it.
+    pub bin: PathBuf,
     child: Child,
 }
 
@@ -113,8 +115,13 @@ impl Server {
 
     /// Starts `dots serve` with extra environment (e.g. worker timings).
     pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_binary(dots_bin(), database_url, env)
+    }
+
+    /// Starts a given `dots` binary (the benches use the release build).
+    pub fn start_binary(bin: PathBuf, database_url: &str, env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(dots_bin())
+        let child = Command::new(&bin)
             .args(["serve", "--listen", &addr])
             .env("DATABASE_URL", database_url)
             .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
@@ -123,7 +130,7 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("dots serve starts");
-        let server = Server { url: format!("http://{addr}"), addr, child };
+        let server = Server { url: format!("http://{addr}"), addr, bin, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if http_get(&server.addr, "/health").is_some_and(|(status, _)| status == 200) {
@@ -359,7 +366,7 @@ pub struct Merchant {
 impl Merchant {
     pub fn start(dots: &Server, app: &AppCredentials, name: &str) -> Merchant {
         let addr = format!("127.0.0.1:{}", free_port());
-        let bin = dots_bin().with_file_name("merchant");
+        let bin = dots.bin.with_file_name("merchant");
         let child = Command::new(&bin)
             .env("DOTS_URL", &dots.url)
             .env("DOTS_CLIENT_ID", &app.client_id)

@@ -255,6 +255,10 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
         browser.exec("return document.querySelector('.dots-dialog').getAttribute('aria-modal')", json!([])),
         "true"
     );
+    // The page's CSP allows styles only with its nonce: the loader's overlay rules
+    // applying means the nonce reached the one <style> element it adds.
+    let overlay = browser.exec("return getComputedStyle(document.querySelector('.dots-overlay')).position", json!([]));
+    assert_eq!(overlay, "fixed");
     browser.enter_frame("iframe.dots-frame");
     assert_eq!(browser.exec("return document.activeElement.id", json!([])), "dots-phone", "focus is in the widget");
     browser.press("\u{E00C}");
@@ -298,6 +302,34 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
         browser.exec("return document.querySelector('#inline-container iframe').style.display", json!([])),
         "none"
     );
+
+    // Two more instances at once on the same page, one of them for a known, verified
+    // payee (pre-authenticated: no phone step): each gets ready in its own frame.
+    let wallet = json!({"type": "paypal", "email": "k@example.com"});
+    let known = dots_e2e::verified_payee(&demo.server, &app.basic, "+14155550113", wallet);
+    let body = json!({"steps": ["verify_phone", "payout_method"], "user_id": known});
+    let preauth = call(&demo.server, "POST", "/v2/flows", &app.basic, body);
+    browser.exec(
+        "const [token] = arguments;
+         for (const i of [0, 1]) {
+           const box = document.createElement('div'); box.id = 'extra-' + i; document.body.appendChild(box);
+         }
+         // open() right after create(): queued until the frame is ready.
+         const start = (i, tok) => Dots.create({ token: tok, container: '#extra-' + i,
+           onReady: () => window.dotsLog.push({ name: 'extra-ready-' + i }) }).open();
+         start(0, token);
+         fetch('/api/flows', { method: 'POST' }).then(r => r.json()).then(a => start(1, a.token));",
+        json!([preauth["token"]]),
+    );
+    let both = "['extra-ready-0', 'extra-ready-1'].every(n => window.dotsLog.some(e => e.name == n))";
+    browser.wait_until(both, "both instances");
+    browser.enter_frame("#extra-0 iframe");
+    let method_step = "document.querySelector('.dots-form h2').innerText.startsWith('Where')";
+    browser.wait_until(method_step, "the pre-authenticated flow to skip the phone");
+    browser.leave_frame();
+    browser.enter_frame("#extra-1 iframe");
+    browser.wait_for("#dots-phone");
+    browser.leave_frame();
 }
 
 #[test]

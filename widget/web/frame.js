@@ -40,7 +40,8 @@ if (document.documentElement.dataset.mode === "link") {
       // The widget moves focus to each step; on opening, to the current one.
       const target = root.querySelector("[data-autofocus]") || focusables()[0];
       if (target) target.focus();
-      post("event", { name: "OPEN", metadata: {} });
+      // `focused`: the step's field the payee can type in now (the bench times this).
+      post("event", { name: "OPEN", metadata: { focused: document.activeElement ? document.activeElement.id : "" } });
     }
   });
 

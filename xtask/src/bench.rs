@@ -58,8 +58,9 @@ pub fn bench(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         Some("ledger") => ledger(&options(&args[1..])?),
         Some("claim") => claim(&options(&args[1..])?),
+        Some("widget") => crate::bench_widget::widget(&args[1..]),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both]"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10]"
                 .into())
         }
     }
@@ -137,13 +138,13 @@ fn start_server(binary: &std::path::Path, database_url: &str, extra: &[(&str, &s
 }
 
 #[derive(Clone)]
-struct Http {
+pub(crate) struct Http {
     client: Client<HttpConnector, Full<hyper::body::Bytes>>,
     base: String,
 }
 
 impl Http {
-    fn new(base: &str) -> Http {
+    pub(crate) fn new(base: &str) -> Http {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Http {
@@ -178,7 +179,7 @@ impl Http {
     }
 
     /// The body of a 2xx answer, or `None`.
-    async fn try_ok(&self, method: &str, path: &str, auth: &str, body: Value) -> Option<Value> {
+    pub(crate) async fn try_ok(&self, method: &str, path: &str, auth: &str, body: Value) -> Option<Value> {
         let (status, json) = self.call(method, path, auth, None, Some(&body)).await;
         (200..300).contains(&status).then_some(json)
     }
@@ -190,7 +191,7 @@ impl Http {
     }
 }
 
-fn basic(app: &Value) -> String {
+pub(crate) fn basic(app: &Value) -> String {
     let raw = format!("{}:{}", app["client_id"].as_str().unwrap(), app["api_secret"].as_str().unwrap());
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
@@ -278,7 +279,7 @@ where
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 

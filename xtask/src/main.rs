@@ -1,33 +1,35 @@
 //! `cargo xtask <task>`: the project's build, run and test tasks, in Rust rather
 //! than shell scripts.
 //!
-//! - `cargo xtask run [dots serve flags]` — builds and starts the server on the
-//!   embedded default (SQLite file `./dots.db`), with a development operator key.
+//! - `cargo xtask run [dots serve flags]` — builds and starts everything on the
+//!   embedded default (SQLite file `./dots.db`): the server with the widget, and the
+//!   example host site for two demo apps with their own brands.
 //! - `cargo xtask test` — every test: unit, HTTP integration and property tests on
-//!   SQLite and PostgreSQL, end-to-end tests, and the widget's wasm32 build.
+//!   SQLite and PostgreSQL, end-to-end tests, the widget's wasm32 build and its
+//!   browser tests (headless Chromium, installed from apt when missing).
 //!   Starts the local PostgreSQL when it is down and fails when it cannot run.
 //! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
 
 mod bench;
+mod bench_widget;
+mod demo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-/// The operator key `cargo xtask run` uses unless `DOTS_OPERATOR_KEY` is set. For a
-/// local demo only: the server listens on 127.0.0.1.
-const DEV_OPERATOR_KEY: &str = "dev-operator-key";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
+        Some("run") => demo::run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("widget") => build_widget(),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim".into())
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim|widget"
+                .into())
         }
     };
     match result {
@@ -75,31 +77,6 @@ fn status(mut command: Command, what: &str) -> Result {
     if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
 }
 
-fn run(flags: &[String]) -> Result {
-    build_widget()?;
-    let mut build = cargo();
-    build.args(["build", "-p", "dots-server", "--bin", "dots"]);
-    status(build, "building the server")?;
-    let operator_key = std::env::var("DOTS_OPERATOR_KEY").unwrap_or_else(|_| DEV_OPERATOR_KEY.into());
-    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://dots.db".into());
-    let listen = flag_value(flags, "--listen")
-        .unwrap_or_else(|| std::env::var("DOTS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into()));
-    println!();
-    println!("  Dots API        http://{listen}   (health: http://{listen}/health)");
-    println!("  database        {database_url}");
-    println!("  operator key    {operator_key}   (POST /v2/apps with Authorization: Bearer <key>)");
-    println!("  walk-through    README.md, \"Try it with curl\"");
-    println!();
-    let mut serve = Command::new(debug_dir().join("dots"));
-    serve
-        .current_dir(workspace_root())
-        .arg("serve")
-        .args(flags)
-        .env("DOTS_OPERATOR_KEY", operator_key)
-        .env("DATABASE_URL", database_url);
-    status(serve, "dots serve")
-}
-
 fn flag_value(flags: &[String], name: &str) -> Option<String> {
     flags.iter().position(|f| f == name).and_then(|i| flags.get(i + 1)).cloned()
 }
@@ -109,10 +86,11 @@ fn test(extra: &[String]) -> Result {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     ensure_postgres()?;
     ensure_standardwebhooks()?;
+    ensure_chromium()?;
     build_widget()?;
     let mut build = cargo();
-    build.args(["build", "-p", "dots-server", "--bin", "dots"]);
-    status(build, "building the dots binary for the end-to-end tests")?;
+    build.args(["build", "-p", "dots-server", "-p", "dots-merchant", "--bins"]);
+    status(build, "building the dots binary and the example merchant for the end-to-end tests")?;
     let mut tests = cargo();
     tests
         .args(["test", "--workspace", "--exclude", "dots-widget", "--lib", "--bins", "--tests"])
@@ -197,6 +175,29 @@ fn ensure_standardwebhooks() -> Result {
     pip.args(["-m", "pip", "install", "--quiet", "standardwebhooks==1.1.0"]);
     status(pip, "installing the standardwebhooks reference library (PyPI)")?;
     if present() { Ok(()) } else { Err("standardwebhooks could not be imported after installing it".into()) }
+}
+
+/// The widget's browser tests drive Debian's Chromium through chromedriver; install
+/// both when missing (they are part of the suite, so this fails rather than skips).
+pub(crate) fn ensure_chromium() -> Result {
+    let present = || {
+        Command::new("chromedriver").arg("--version").output().is_ok_and(|o| o.status.success())
+            && std::path::Path::new("/usr/bin/chromium").exists()
+    };
+    if present() {
+        return Ok(());
+    }
+    let mut apt = Command::new("apt-get");
+    apt.args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive");
+    if status(apt, "installing Chromium and chromedriver (Debian packages)").is_err() {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-q"]);
+        status(update, "apt-get update")?;
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive");
+        status(apt, "installing Chromium and chromedriver (Debian packages)")?;
+    }
+    if present() { Ok(()) } else { Err("chromium and chromedriver are still missing after apt-get install".into()) }
 }
 
 fn postgres_ready() -> bool {

@@ -6,7 +6,7 @@ mod apps;
 pub mod extract;
 mod flow_api;
 mod links;
-mod pages;
+pub mod pages;
 mod payees;
 mod transfers;
 mod users;

@@ -1,0 +1,114 @@
+//! `cargo xtask bench widget`: what the Flow widget costs a payee.
+//!
+//! - Transfer size: every file a first visit downloads (loader, frame page, boot
+//!   script, stylesheet, wasm-bindgen glue, wasm), fetched from the release server
+//!   with `Accept-Encoding: br`, counted as sent. Budget: 120 KB in total.
+//! - Time from `open()` to an interactive phone field: the example host site in
+//!   headless Chromium calls `Dots.create(…).open()`; the widget reports `OPEN` once
+//!   its first field has focus. The first run has an empty browser cache (cold),
+//!   the others a warm one; each run is a new iframe.
+
+use std::time::Duration;
+
+use dots_e2e::browser::Browser;
+use dots_e2e::{Backend, Merchant, Server, TestDatabase, call, create_named_app};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+
+use crate::bench::runtime;
+use crate::{Result, build_widget, cargo, debug_dir, ensure_chromium, status};
+
+/// The most the widget may weigh, brotli, all files together.
+const BUDGET_BYTES: usize = 120 * 1024;
+
+pub fn widget(args: &[String]) -> Result {
+    let runs: usize = match args {
+        [] => 10,
+        [flag, n] if flag == "--runs" => n.parse().map_err(|_| "--runs takes a number")?,
+        _ => return Err("usage: cargo xtask bench widget [--runs 10]".into()),
+    };
+    ensure_chromium()?;
+    build_widget()?;
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "dots-server", "-p", "dots-merchant", "--bins"]);
+    status(build, "building the release server and the example merchant")?;
+    let release = debug_dir().parent().expect("target dir").join("release");
+    let db = TestDatabase::new(Backend::Sqlite);
+    let server = Server::start_binary(release.join("dots"), &db.url, &[]);
+
+    let manifest = call(&server, "GET", "/widget/v1/manifest.json", "", json!(null));
+    let files = [
+        ("loader dots.js", "/widget/v1/dots.js".to_string()),
+        ("page (claim or frame)", "/claim/plt_bench".to_string()),
+        ("frame.js", manifest["frame"].as_str().unwrap_or_default().to_string()),
+        ("widget.css", manifest["css"].as_str().unwrap_or_default().to_string()),
+        ("wasm-bindgen glue", manifest["js"].as_str().unwrap_or_default().to_string()),
+        ("wasm", manifest["wasm"].as_str().unwrap_or_default().to_string()),
+    ];
+    let sizes = runtime().block_on(async {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<hyper::body::Bytes>>();
+        let mut sizes = Vec::new();
+        for (name, path) in &files {
+            let request = hyper::Request::get(format!("{}{path}", server.url))
+                .header("accept-encoding", "br")
+                .body(Empty::new())
+                .expect("request");
+            let response = client.request(request).await.map_err(|e| format!("GET {path}: {e}"))?;
+            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap_or("").to_string());
+            let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            sizes.push((*name, body.len(), encoding.unwrap_or_else(|| "identity".into())));
+        }
+        Ok::<_, String>(sizes)
+    })?;
+    let total: usize = sizes.iter().map(|(_, n, _)| n).sum();
+
+    let app = create_named_app(&server, "Bench");
+    let merchant = Merchant::start(&server, &app, "Bench");
+    call(&server, "PUT", "/v2/apps/me/settings", &app.basic, json!({"allowed_origins": [merchant.url]}));
+    let browser = Browser::start();
+    browser.goto(&merchant.url);
+    let mut times_ms = Vec::new();
+    for run in 0..runs {
+        browser.exec("window.dotsLog = []; document.getElementById('open-modal').click();", json!([]));
+        let open = browser.wait_until("window.dotsLog.find(e => e.name == 'event:OPEN')", "the widget to open");
+        let focused = open["data"]["focused"].as_str().unwrap_or_default().to_string();
+        if focused != "dots-phone" {
+            return Err(format!("run {run}: the widget opened with {focused:?} focused, not the phone field"));
+        }
+        let elapsed =
+            browser.exec("return window.dotsLog.find(e => e.name == 'event:OPEN').at - window.dotsOpenedAt", json!([]));
+        times_ms.push(elapsed.as_f64().unwrap_or(f64::NAN));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(browser);
+
+    println!();
+    println!("widget transfer size (brotli as served):");
+    for (name, bytes, encoding) in &sizes {
+        println!("  {name:<24} {:>8.1} KB  ({encoding})", *bytes as f64 / 1024.0);
+    }
+    println!(
+        "  {:<24} {:>8.1} KB  (budget {} KB: {})",
+        "total",
+        total as f64 / 1024.0,
+        BUDGET_BYTES / 1024,
+        if total <= BUDGET_BYTES { "within" } else { "OVER" }
+    );
+    let cold = times_ms[0];
+    let mut warm = times_ms[1..].to_vec();
+    warm.sort_by(f64::total_cmp);
+    let pick = |p: f64| warm.get(((warm.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN);
+    println!("open() → interactive phone field, headless Chromium, {runs} runs:");
+    println!(
+        "  cold (empty cache) {cold:.0} ms; warm median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        pick(0.5),
+        pick(0.9),
+        pick(1.0)
+    );
+    if total > BUDGET_BYTES {
+        return Err(format!("the widget weighs {total} bytes brotli, over the {BUDGET_BYTES}-byte budget"));
+    }
+    Ok(())
+}
