@@ -75,16 +75,22 @@ pub fn run(flags: &[String]) -> Result {
             .map_err(|e| format!("merchant: {e}"))?;
         children.0.push(merchant);
         wait_for(&site, name)?;
-        sites.push((name, site));
+        let credentials =
+            format!("{}:{}", app["client_id"].as_str().unwrap_or(""), app["api_secret"].as_str().unwrap_or(""));
+        sites.push((name, site, credentials));
     }
     println!();
     println!("  Dots API        {dots_url}   (health: {dots_url}/health)");
     println!("  database        {database_url}");
     println!("  operator key    {operator_key}   (POST /v2/apps with Authorization: Bearer <key>)");
-    for (name, site) in &sites {
+    for (name, site, _) in &sites {
         println!("  demo host site  http://{site}   ({name}: the widget in a modal or inline, payout links)");
     }
-    println!("  SMS codes       {dots_url}/v2/dev/sms (sandbox outbox; the host site's app credentials)");
+    // Sandbox-only demo apps on a loopback server: their credentials are printed so
+    // the codes the widget asks for can be read from the dev outbox.
+    for (name, _, credentials) in &sites {
+        println!("  {name} codes: curl -su '{credentials}' {dots_url}/v2/dev/sms | jq -r '.data[0].body'");
+    }
     println!("  walk-through    README.md, \"Try it with curl\"");
     println!();
     let status = children.0[0].wait().map_err(|e| format!("dots serve: {e}"))?;
