@@ -7,7 +7,7 @@
 //! `widget_not_built`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const BUNDLE_FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
 const WEB_FILES: [&str; 4] = ["dots.js", "dots.d.ts", "frame.js", "widget.css"];
@@ -18,13 +18,22 @@ fn main() {
         // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out.
         out.ancestors().nth(4).expect("OUT_DIR is inside the target directory").join("widget")
     });
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../widget/web");
+    // Read at run time, and watched by relative paths: clones sharing one target
+    // directory share this compiled script and its last output, and each must
+    // embed its own files.
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let web = manifest_dir.join("../widget/web");
     println!("cargo:rerun-if-env-changed=DOTS_WIDGET_DIR");
+    for name in WEB_FILES {
+        println!("cargo:rerun-if-changed=../widget/web/{name}");
+    }
     // FNV-1a over every file: the version in the bundle's URLs.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in BUNDLE_FILES {
+        println!("cargo:rerun-if-changed={}", bundle.join(name).display());
+    }
     let sources = BUNDLE_FILES.iter().map(|f| bundle.join(f)).chain(WEB_FILES.iter().map(|f| web.join(f)));
     for source in sources {
-        println!("cargo:rerun-if-changed={}", source.display());
         let bytes = std::fs::read(&source).unwrap_or_default();
         for b in &bytes {
             hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);

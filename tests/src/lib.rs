@@ -24,6 +24,14 @@ pub fn dots_bin() -> PathBuf {
     bin
 }
 
+/// The checkout the tests run in, read at run time (`cargo test` sets
+/// `CARGO_MANIFEST_DIR` for the test process): clones sharing a target directory
+/// can share a test binary, and each must read its own files.
+pub fn workspace_root() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| ".".into());
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
 pub fn postgres_admin_url() -> String {
     std::env::var("DOTS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }

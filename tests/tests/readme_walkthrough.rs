@@ -8,7 +8,7 @@ use std::process::Command;
 use dots_e2e::{Backend, OPERATOR_KEY, Server, TestDatabase};
 
 fn walkthrough() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(dots_e2e::workspace_root().join("README.md")).expect("README.md");
     let start = readme.find("<!-- walkthrough:start -->").expect("walkthrough start marker");
     let end = readme.find("<!-- walkthrough:end -->").expect("walkthrough end marker");
     let block = &readme[start..end];

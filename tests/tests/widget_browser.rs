@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 fn screenshots() -> PathBuf {
     std::env::var_os("DOTS_SCREENSHOTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../screenshots"))
+        .unwrap_or_else(|| dots_e2e::workspace_root().join("screenshots"))
 }
 
 /// A screenshot of the current step in light and in dark.
@@ -112,6 +112,14 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     browser.click(".dots-form button[type=submit]");
 
     browser.wait_for("#dots-routing");
+    // Every target is at least 24×24 CSS pixels (WCAG 2.2 2.5.8); a radio's target is its label.
+    let small = browser.exec(
+        "return [...document.querySelectorAll('#dots-root button, #dots-root input:not([type=radio]), #dots-root label.dots-choice')]
+           .filter(e => { const r = e.getBoundingClientRect(); return r.width < 24 || r.height < 24; })
+           .map(e => e.outerHTML.slice(0, 80))",
+        json!([]),
+    );
+    assert_eq!(small, json!([]), "targets under 24×24 px");
     shoot(&browser, "link-4-payout-method");
     browser.type_into("#dots-routing", "011000015");
     browser.type_into("#dots-account", "000123456789");
@@ -255,6 +263,8 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
         browser.exec("return document.querySelector('.dots-dialog').getAttribute('aria-modal')", json!([])),
         "true"
     );
+    // The page behind the dialog is inert while it is open (focus cannot reach it).
+    assert_eq!(browser.exec("return document.querySelector('main').inert", json!([])), true);
     // The page's CSP allows styles only with its nonce: the loader's overlay rules
     // applying means the nonce reached the one <style> element it adds.
     let overlay = browser.exec("return getComputedStyle(document.querySelector('.dots-overlay')).position", json!([]));
@@ -266,6 +276,7 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
     browser.wait_until("window.dotsLog.some(e => e.name == 'exit' && e.data.metadata.reason == 'user')", "onExit");
     assert_eq!(browser.exec("return document.querySelector('.dots-overlay').hidden", json!([])), true);
     assert_eq!(browser.exec("return document.activeElement.id", json!([])), "open-modal", "focus returns");
+    assert_eq!(browser.exec("return document.querySelector('main').inert", json!([])), false);
 
     browser.click("#open-modal");
     complete_embedded_flow(&browser, &demo, &app, "+14155550111", Some("flow-modal"));

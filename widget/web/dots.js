@@ -70,6 +70,7 @@
     var frameReady = false;
     var failure = null;
     var returnFocus = null;
+    var inerted = [];
     var overflow = null;
 
     injectStyle(options.cspNonce || NONCE);
@@ -141,6 +142,11 @@
         iframe.style.display = "block";
       } else {
         overlay.hidden = false;
+        // The page behind a modal is inert: no focus, no clicks, not read out.
+        inerted = Array.prototype.filter.call(document.body.children, function (el) {
+          return el !== overlay && !el.inert;
+        });
+        inerted.forEach(function (el) { el.inert = true; });
         overflow = document.documentElement.style.overflow;
         document.documentElement.style.overflow = "hidden";
       }
@@ -156,6 +162,8 @@
         iframe.style.display = "none";
       } else {
         overlay.hidden = true;
+        inerted.forEach(function (el) { el.inert = false; });
+        inerted = [];
         document.documentElement.style.overflow = overflow || "";
       }
       if (returnFocus && typeof returnFocus.focus === "function" && document.contains(returnFocus)) {
