@@ -102,7 +102,14 @@ impl IntoResponse for Error {
         let mut response = (self.status, self.to_json()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dots\""));
+            // The flow API's bearer sessions get a Bearer challenge: a Basic one makes
+            // browsers stop the widget's fetch to show a password dialog.
+            let challenge = if self.code.contains("session") {
+                "Bearer realm=\"dots-flow\", error=\"invalid_token\""
+            } else {
+                "Basic realm=\"dots\""
+            };
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }

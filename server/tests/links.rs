@@ -251,7 +251,10 @@ async fn a_flow_token_reaches_only_its_own_flow_user_and_app(t: TestApp) {
     }
     let r = t.call(Method::GET, "/flow/v1/session", Some(&basic(&app)), &[], None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(t.flow("fst_forged", Method::GET, "/flow/v1/session", None).await.code(), "invalid_session");
+    let forged = t.flow("fst_forged", Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(forged.code(), "invalid_session");
+    // Never a Basic challenge to the widget: browsers answer it with a password dialog.
+    assert!(forged.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer "));
     // Another app cannot read the flow.
     let flow_id = flow.id();
     assert_eq!(t.get(&other, &format!("/v2/flows/{flow_id}")).await.status, StatusCode::NOT_FOUND);

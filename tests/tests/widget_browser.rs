@@ -193,14 +193,24 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     browser.wait_for(".dots-failure");
     assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
 
-    // An expired link: made to expire in a second, opened after.
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let expires_at = dots_shared::time::rfc3339_from_unix_ms(now_ms + 1000);
-    let short = demo.link(&app, phone, json!({"expires_at": expires_at}));
-    std::thread::sleep(Duration::from_millis(1500));
+    // A link that expires while its page is open: the session ends with it, the
+    // page says so and offers to start again, and starting again finds it expired.
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let expires_ms = now_ms() + 4000;
+    let short = demo.link(&app, phone, json!({"expires_at": dots_shared::time::rfc3339_from_unix_ms(expires_ms)}));
     browser.goto(short["url"].as_str().unwrap());
+    browser.wait_for("#dots-phone");
+    std::thread::sleep(Duration::from_millis((expires_ms - now_ms() + 500).max(0) as u64));
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-failure");
-    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
+    assert_eq!(browser.text(".dots-failure h2"), "Your session has expired");
+    shoot(&browser, "link-error-session-expired");
+    browser.click(".dots-failure button");
+    browser.wait_until(
+        "document.querySelector('.dots-failure h2').innerText == \"This link can't be used\"",
+        "the reload",
+    );
     let words = browser.text(".dots-failure p");
     assert!(words.to_lowercase().contains("expired"), "{words}");
     shoot(&browser, "link-error-expired");
