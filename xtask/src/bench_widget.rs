@@ -18,7 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
 use crate::bench::runtime;
-use crate::{Result, build_widget, cargo, debug_dir, ensure_chromium, status};
+use crate::{Result, build_widget, cargo, debug_dir, ensure_test_packages, status};
 
 /// The most the widget may weigh, brotli, all files together.
 const BUDGET_BYTES: usize = 120 * 1024;
@@ -29,7 +29,7 @@ pub fn widget(args: &[String]) -> Result {
         [flag, n] if flag == "--runs" => n.parse().map_err(|_| "--runs takes a number")?,
         _ => return Err("usage: cargo xtask bench widget [--runs 10]".into()),
     };
-    ensure_chromium()?;
+    ensure_test_packages()?;
     build_widget()?;
     let mut build = cargo();
     build.args(["build", "--release", "-p", "dots-server", "-p", "dots-merchant", "--bins"]);

@@ -86,7 +86,7 @@ fn test(extra: &[String]) -> Result {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     ensure_postgres()?;
     ensure_standardwebhooks()?;
-    ensure_chromium()?;
+    ensure_test_packages()?;
     build_widget()?;
     let mut build = cargo();
     build.args(["build", "-p", "dots-server", "-p", "dots-merchant", "--bins"]);
@@ -177,27 +177,35 @@ fn ensure_standardwebhooks() -> Result {
     if present() { Ok(()) } else { Err("standardwebhooks could not be imported after installing it".into()) }
 }
 
-/// The widget's browser tests drive Debian's Chromium through chromedriver; install
-/// both when missing (they are part of the suite, so this fails rather than skips).
-pub(crate) fn ensure_chromium() -> Result {
-    let present = || {
-        Command::new("chromedriver").arg("--version").output().is_ok_and(|o| o.status.success())
-            && std::path::Path::new("/usr/bin/chromium").exists()
+/// Debian packages the suite needs, as (a program it provides, the package): `jq`
+/// for the README walk-through, Chromium and chromedriver for the widget's browser
+/// tests. Missing ones are installed with apt-get; the tests are part of the suite,
+/// so this fails rather than skips.
+const TEST_PACKAGES: [(&str, &str); 3] = [("jq", "jq"), ("chromium", "chromium"), ("chromedriver", "chromium-driver")];
+
+pub(crate) fn ensure_test_packages() -> Result {
+    let has = |program: &str| {
+        Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
     };
-    if present() {
+    let missing: Vec<&str> = TEST_PACKAGES.iter().filter(|(p, _)| !has(p)).map(|(_, package)| *package).collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    let mut apt = Command::new("apt-get");
-    apt.args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive");
-    if status(apt, "installing Chromium and chromedriver (Debian packages)").is_err() {
+    let install = || {
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "-q"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+        status(apt, &format!("installing {} (Debian packages)", missing.join(", ")))
+    };
+    if install().is_err() {
         let mut update = Command::new("apt-get");
         update.args(["update", "-q"]);
         status(update, "apt-get update")?;
-        let mut apt = Command::new("apt-get");
-        apt.args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive");
-        status(apt, "installing Chromium and chromedriver (Debian packages)")?;
+        install()?;
     }
-    if present() { Ok(()) } else { Err("chromium and chromedriver are still missing after apt-get install".into()) }
+    match TEST_PACKAGES.iter().find(|(p, _)| !has(p)) {
+        Some((program, package)) => Err(format!("{program} is still missing after apt-get install {package}")),
+        None => Ok(()),
+    }
 }
 
 fn postgres_ready() -> bool {
