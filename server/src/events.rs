@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
 use crate::store::new_id;
+use crate::store::writes::Writes;
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
@@ -23,15 +24,25 @@ pub async fn record<T: Serialize>(
     object: &T,
     now_ms: i64,
 ) -> TxResult<()> {
+    let mut writes = Writes::new();
+    record_into(&mut writes, app_id, event_type, object, now_ms)?;
+    Ok(writes.run(conn).await?)
+}
+
+/// Adds the event and its webhook deliveries to `writes` (sent with them).
+pub fn record_into<T: Serialize>(
+    writes: &mut Writes,
+    app_id: &str,
+    event_type: &str,
+    object: &T,
+    now_ms: i64,
+) -> Result<(), Error> {
     let data = serde_json::to_string(object).map_err(Error::internal)?;
     let id = new_id(dots_shared::ids::EVENT);
-    sqlx::query("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(app_id)
-        .bind(event_type)
-        .bind(data)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    crate::webhooks::enqueue(conn, app_id, &id, event_type, now_ms).await
+    writes.push(
+        "INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
+        vec![(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()],
+    );
+    crate::webhooks::fan_out(writes, app_id, &id, event_type, now_ms);
+    Ok(())
 }

@@ -300,21 +300,10 @@ const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, 
      WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
        AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)";
 
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    app_id: &str,
-    event_id: &str,
-    event_type: &str,
-    now_ms: i64,
-) -> TxResult<()> {
-    sqlx::query(FAN_OUT)
-        .bind(event_id)
-        .bind(now_ms)
-        .bind(app_id)
-        .bind(format!("%\"{event_type}\"%"))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Queues the event's deliveries with the writes it goes out with.
+pub fn fan_out(writes: &mut crate::store::writes::Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
+    let filter = format!("%\"{event_type}\"%");
+    writes.push(FAN_OUT, vec![event_id.into(), now_ms.into(), app_id.into(), filter.into()]);
 }
 
 /// Sends the event again now to each enabled endpoint that wants it (or to one).

@@ -13,6 +13,7 @@ use dots_shared::{Currency, Money, api, ids};
 use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
+use crate::store::writes::Writes;
 use crate::store::{Store, new_id, now_ms};
 
 pub use check::{Violation, check};
@@ -118,6 +119,7 @@ pub struct Posting {
 /// wallet holding less than the amount.
 pub async fn post(
     conn: &mut AnyConnection,
+    writes: &mut Writes,
     app_id: &str,
     transfer_id: &str,
     posting: &Posting,
@@ -126,68 +128,70 @@ pub async fn post(
     let Posting { kind, from, to, money } = posting;
     assert_ne!(from.account_id, to.account_id, "a posting moves money between two accounts");
     let amount = money.amount();
-    // Balances are updated in account-id order so that two database transactions
-    // touching the same accounts lock them in the same order and never deadlock.
-    let mut legs = [(from, -amount), (to, amount)];
-    legs.sort_by(|a, b| a.0.account_id.cmp(&b.0.account_id));
-    for (leg, delta) in legs {
-        apply_delta(conn, leg, delta).await?;
-    }
+    move_balances(conn, from, to, amount).await?;
     let transaction_id = new_id(ids::TRANSACTION);
-    sqlx::query(
+    let currency = money.currency().code();
+    writes.push(
         "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&transaction_id)
-    .bind(app_id)
-    .bind(transfer_id)
-    .bind(*kind)
-    .bind(amount)
-    .bind(money.currency().code())
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
+        vec![
+            (&transaction_id).into(),
+            app_id.into(),
+            transfer_id.into(),
+            (*kind).into(),
+            amount.into(),
+            currency.into(),
+            now_ms.into(),
+        ],
+    );
+    writes.push(
         "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $5), ($1, $4, $6, $5)",
-    )
-    .bind(&transaction_id)
-    .bind(&from.account_id)
-    .bind(-amount)
-    .bind(&to.account_id)
-    .bind(money.currency().code())
-    .bind(amount)
-    .execute(&mut *conn)
-    .await?;
+        vec![
+            (&transaction_id).into(),
+            (&from.account_id).into(),
+            (-amount).into(),
+            (&to.account_id).into(),
+            currency.into(),
+            amount.into(),
+        ],
+    );
     Ok(api::Transaction {
         id: transaction_id,
         transfer_id: transfer_id.to_string(),
         kind: kind.to_string(),
         amount,
-        currency: money.currency().code().to_string(),
+        currency: currency.to_string(),
         source: from.shown(),
         destination: to.shown(),
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
     })
 }
 
-/// The only statement that changes a balance: conditional, so the check and the
-/// change are one atomic step on both databases.
-async fn apply_delta(conn: &mut AnyConnection, leg: &Leg, delta: i64) -> TxResult<()> {
-    let floor = if leg.is_wallet() { 0 } else { -BALANCE_LIMIT };
-    let updated = sqlx::query(
-        "UPDATE accounts SET balance = balance + $1
-         WHERE id = $2 AND balance + $1 >= $3 AND balance + $1 <= $4",
+/// The only balance change: both legs in one conditional `UPDATE`, so a wallet
+/// never goes below zero and no balance past its limit, under any concurrency.
+/// Both rows or neither: a refusal is rolled back by the caller's savepoint.
+async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i64) -> TxResult<()> {
+    let floor = |leg: &Leg| if leg.is_wallet() { 0 } else { -BALANCE_LIMIT };
+    let moved: Vec<String> = sqlx::query_scalar(
+        "UPDATE accounts SET balance = balance + CASE WHEN id = $1 THEN $2 ELSE $4 END
+         WHERE id IN ($1, $3)
+           AND balance + CASE WHEN id = $1 THEN $2 ELSE $4 END >= CASE WHEN id = $1 THEN $5 ELSE $6 END
+           AND balance + CASE WHEN id = $1 THEN $2 ELSE $4 END <= $7
+         RETURNING id",
     )
-    .bind(delta)
-    .bind(&leg.account_id)
-    .bind(floor)
+    .bind(&from.account_id)
+    .bind(-amount)
+    .bind(&to.account_id)
+    .bind(amount)
+    .bind(floor(from))
+    .bind(floor(to))
     .bind(BALANCE_LIMIT)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    if updated.rows_affected() == 1 {
+    if moved.len() == 2 {
         return Ok(());
     }
-    if leg.is_wallet() && delta < 0 {
+    if from.is_wallet() && !moved.contains(&from.account_id) {
         Err(Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.").into())
     } else {
         Err(Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.").into())

@@ -16,6 +16,7 @@ use crate::error::{Error, Reply, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
 use crate::store::new_id;
+use crate::store::writes::{Arg as WriteArg, Writes};
 use crate::users;
 
 #[derive(Debug, Clone)]
@@ -124,16 +125,17 @@ pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> T
         money: refill.money,
         payout_method_id: None,
     };
-    let history = insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
+    let mut writes = Writes::new();
+    let history = insert(&mut writes, &row, COMPLETES_AT_ONCE, None, now_ms);
     let posting = Posting {
         kind: "refill",
         from: Leg::system(SystemAccount::RefillSource, app.currency),
         to: Leg::app_wallet(&app.wallet_id),
         money: refill.money,
     };
-    let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+    let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
     let transfer = created(&row, history, vec![transaction], now_ms);
-    let announced = announce_created(conn, &app.id, transfer, now_ms).await?;
+    let announced = announce_created(conn, writes, &app.id, transfer, now_ms).await?;
     Ok(Reply::json(StatusCode::CREATED, &announced)?)
 }
 
@@ -149,23 +151,26 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
     let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
     let (user, app_wallet) = (Leg::user_wallet(&user_wallet, &t.user_id), Leg::app_wallet(&app.wallet_id));
+    // The balances move at once (conditionally); every row is written afterwards in
+    // one round trip.
+    let mut writes = Writes::new();
     let transfer = match t.kind {
         TransferType::Balance => {
             let row = TransferRow::of(&id, t, None);
-            let history = insert(conn, &row, COMPLETES_AT_ONCE, None, now_ms).await?;
+            let history = insert(&mut writes, &row, COMPLETES_AT_ONCE, None, now_ms);
             let (from, to) = match t.direction.unwrap_or_default() {
                 Direction::AppToUser => (app_wallet, user),
                 Direction::UserToApp => (user, app_wallet),
             };
             let posting = Posting { kind: "balance", from, to, money: t.money };
-            let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+            let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
             created(&row, history, vec![transaction], now_ms)
         }
         TransferType::Payout => {
             let checks = payout_checks(conn, t, now_ms).await?;
             let path: &[TransferStatus] = if checks.review.is_some() { &[TransferStatus::Flagged] } else { &[] };
             let row = TransferRow::of(&id, t, Some(&checks.method_id));
-            let history = insert(conn, &row, path, checks.review, now_ms).await?;
+            let history = insert(&mut writes, &row, path, checks.review, now_ms);
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
             let posting = Posting {
@@ -174,12 +179,12 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
                 to: Leg::system(SystemAccount::PayoutClearing, app.currency),
                 money: t.money,
             };
-            let transaction = post(conn, &app.id, &id, &posting, now_ms).await?;
+            let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
             created(&row, history, vec![transaction], now_ms)
         }
         TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
     };
-    announce_created(conn, &app.id, transfer, now_ms).await
+    announce_created(conn, writes, &app.id, transfer, now_ms).await
 }
 
 /// A new transfer as the API shows it, built from what was just written rather than
@@ -361,9 +366,11 @@ pub async fn set_status(
         );
     }
     record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
+    let mut writes = Writes::new();
     for posting in postings_for(&current, to) {
-        post(conn, app_id, transfer_id, &posting, now_ms).await?;
+        post(conn, &mut writes, app_id, transfer_id, &posting, now_ms).await?;
     }
+    writes.run(conn).await?;
     let transfer = get(conn, app_id, transfer_id).await?;
     events::record(conn, app_id, events::TRANSFER_UPDATED, &transfer, now_ms).await?;
     Ok(transfer)
@@ -475,13 +482,14 @@ impl<'a> TransferRow<'a> {
 
 /// Inserts a new transfer that has already walked `path` from `created` (each step
 /// must be allowed), with its whole status history in one statement.
-async fn insert(
-    conn: &mut AnyConnection,
+/// Adds the transfer and its first status changes to `writes`; returns the history.
+fn insert(
+    writes: &mut Writes,
     row: &TransferRow<'_>,
     path: &[TransferStatus],
     reason: Option<&str>,
     now_ms: i64,
-) -> TxResult<Vec<api::StatusChange>> {
+) -> Vec<api::StatusChange> {
     let mut steps = vec![(None, TransferStatus::Created, None)];
     for &to in path {
         let from = steps.last().expect("created is first").1;
@@ -490,36 +498,36 @@ async fn insert(
     }
     let status = steps.last().expect("created is first").1;
     let money = row.money;
-    sqlx::query(
+    writes.push(
         "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
                                 created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-    )
-    .bind(row.id)
-    .bind(&row.app.id)
-    .bind(row.user_id)
-    .bind(row.kind.as_str())
-    .bind(row.direction.map(Direction::as_str))
-    .bind(status.as_str())
-    .bind(money.amount())
-    .bind(money.currency().code())
-    .bind(row.payout_method_id)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
+        vec![
+            row.id.into(),
+            (&row.app.id).into(),
+            row.user_id.into(),
+            row.kind.as_str().into(),
+            row.direction.map(Direction::as_str).into(),
+            status.as_str().into(),
+            money.amount().into(),
+            money.currency().code().into(),
+            row.payout_method_id.into(),
+            now_ms.into(),
+        ],
+    );
     let values: Vec<String> =
         (0..steps.len()).map(|i| format!("($1, ${}, ${}, ${}, $2)", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
     let sql = format!(
         "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at) VALUES {}",
         values.join(", ")
     );
-    let mut query = sqlx::query(&sql).bind(row.id).bind(now_ms);
+    let mut args: Vec<WriteArg> = vec![row.id.into(), now_ms.into()];
     for (from, to, reason) in &steps {
-        query = query.bind(from.map(TransferStatus::as_str)).bind(to.as_str()).bind(*reason);
+        args.extend([from.map(TransferStatus::as_str).into(), to.as_str().into(), (*reason).into()]);
     }
-    query.execute(&mut *conn).await?;
+    writes.push(&sql, args);
     let at = rfc3339_from_unix_ms(now_ms);
-    Ok(steps
+    steps
         .into_iter()
         .map(|(from, to, reason)| api::StatusChange {
             status: to,
@@ -527,7 +535,7 @@ async fn insert(
             reason: reason.map(str::to_string),
             at: at.clone(),
         })
-        .collect())
+        .collect()
 }
 
 async fn record_change(
@@ -552,18 +560,21 @@ async fn record_change(
     Ok(())
 }
 
+/// Sends the new transfer's writes with its `transfer.created` event, in one round trip.
 async fn announce_created(
     conn: &mut AnyConnection,
+    mut writes: Writes,
     app_id: &str,
     transfer: api::Transfer,
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
+    events::record_into(&mut writes, app_id, events::TRANSFER_CREATED, &transfer, now_ms)?;
+    writes.run(conn).await?;
     #[cfg(debug_assertions)]
     {
         let stored = get(conn, app_id, &transfer.id).await?;
         assert_eq!(transfer, stored, "the answer built in memory must equal the transfer as stored");
     }
-    events::record(conn, app_id, events::TRANSFER_CREATED, &transfer, now_ms).await?;
     Ok(transfer)
 }
 

@@ -6,6 +6,7 @@
 //! separate pool of read-only connections. On PostgreSQL one pool serves both.
 
 mod migrations;
+pub mod writes;
 
 use std::time::Duration;
 
