@@ -105,6 +105,15 @@ impl Money {
         self.currency
     }
 
+    /// The amount in major units as an exact decimal string: `1234.50`, `500` (JPY).
+    /// For formatters that take decimal strings (`Intl.NumberFormat`), never a float.
+    pub fn decimal(self) -> String {
+        let exponent = u32::from(self.currency.exponent());
+        let unit = 10_i64.pow(exponent);
+        let (whole, minor) = (self.amount / unit, self.amount % unit);
+        if exponent == 0 { whole.to_string() } else { format!("{whole}.{minor:0width$}", width = exponent as usize) }
+    }
+
     /// For people: `$1,234.50`, `€12.00`, `¥500`, `1,000.00 MXN`; integer arithmetic only.
     pub fn display(self) -> String {
         let exponent = u32::from(self.currency.exponent());
@@ -141,6 +150,9 @@ mod tests {
         assert_eq!((usd(1), usd(1250), usd(123_456_789)), ("$0.01".into(), "$12.50".into(), "$1,234,567.89".into()));
         assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).unwrap().display(), "¥500");
         assert_eq!(Money::new(100_000, Currency::parse("MXN").unwrap()).unwrap().display(), "1,000.00 MXN");
+        assert_eq!((usd(123_456).len(), Money::new(123_456, Currency::USD).unwrap().decimal()), (9, "1234.56".into()));
+        assert_eq!(Money::new(7, Currency::USD).unwrap().decimal(), "0.07");
+        assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).unwrap().decimal(), "500");
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// With extra Chromium flags (`--lang=de-DE`, …).
+    pub fn start_with(flags: &[&str]) -> Browser {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -41,15 +46,25 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempdir::Dir::new("dots-chromium");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1024,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path.display()));
+        args.extend(flags.iter().map(|f| f.to_string()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run", "--window-size=1024,900",
-                         format!("--user-data-dir={}", profile.path.display())],
-            },
+            "goog:chromeOptions": {"binary": chromium, "args": args},
         }}});
         let mut browser = Browser { driver, addr, session: String::new(), _profile: profile };
         let answer = browser.command("POST", "/session", Some(capabilities));

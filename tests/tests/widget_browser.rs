@@ -389,4 +389,11 @@ fn two_apps_render_with_their_own_brand_colours() {
         assert_eq!(style, json!([rgb, "4px"]), "{name}");
         shoot(&browser, &format!("brand-{}", name.to_lowercase()));
     }
+    // Amounts are written the payee's way (the browser's language on a link's page).
+    let app = demo.app("Acme DE", json!({"name": "Acme GmbH"}), &[]);
+    let link = demo.link(&app, "+14155550124", json!({"amount": 123_456}));
+    let german = Browser::start_with(&["--lang=de-DE", "--accept-lang=de-DE"]);
+    german.goto(link["url"].as_str().unwrap());
+    german.wait_for("#dots-phone");
+    assert_eq!(german.text(".dots-title"), "Acme GmbH sent you 1.234,56 $");
 }

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub embedded: bool,
     /// In the loader's modal (it has a close button) rather than inline.
     pub modal: bool,
+    /// A BCP 47 tag for numbers and amounts (the strings are English).
+    pub locale: String,
 }
 
 /// Mounts the widget into `el`. `config` is JSON (see [`Config`]); `emit` is
@@ -59,6 +61,10 @@ pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
         appearance: raw["appearance"].clone(),
         embedded: raw["embedded"].as_bool().unwrap_or(false),
         modal: raw["modal"].as_bool().unwrap_or(false),
+        locale: text("locale")
+            .filter(|l| !l.is_empty() && l.len() <= 35)
+            .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+            .unwrap_or_else(|| "en-US".into()),
     };
     EMIT.with(|e| *e.borrow_mut() = Some(emit));
     // Host appearance applies at once (before the session's brand arrives).

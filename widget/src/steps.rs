@@ -56,6 +56,8 @@ struct Ctx {
     /// Every step this session has needed so far (for the progress indicator: a
     /// step done stays counted).
     seen: RwSignal<Vec<Step>>,
+    /// How the payee writes numbers (`de-DE`…): the host's `locale`, else the browser's.
+    locale: RwSignal<String>,
     /// The number the payee typed, for a resend.
     typed_phone: RwSignal<String>,
     /// Title, words, and the error code of a flow that cannot go on.
@@ -165,11 +167,12 @@ impl Ctx {
     }
 
     fn amount(&self) -> Option<String> {
-        self.session.with_untracked(|s| {
+        let money = self.session.with_untracked(|s| {
             let link = &s["payout_link"];
             let currency = Currency::parse(link["currency"].as_str()?).ok()?;
-            Some(Money::new(link["amount"].as_i64()?, currency).ok()?.display())
-        })
+            Money::new(link["amount"].as_i64()?, currency).ok()
+        })?;
+        Some(self.locale.with_untracked(|locale| format_money(money, locale)))
     }
 
     fn app_name(&self) -> String {
@@ -188,6 +191,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
         method: RwSignal::new(Value::Null),
         result: RwSignal::new(Value::Null),
         seen: RwSignal::new(Vec::new()),
+        locale: RwSignal::new(config.locale.clone()),
         typed_phone: RwSignal::new(String::new()),
         ended: RwSignal::new(Default::default()),
         embedded: config.embedded,
@@ -362,6 +366,27 @@ fn PhoneStep(ctx: Ctx) -> impl IntoView {
                 disabled=move || ctx.busy.get()>"Send code"</button>
         </form>
     }
+}
+
+/// The amount as the payee's locale writes it, through `Intl.NumberFormat` given the
+/// exact decimal string (no float); `Money::display` when the browser cannot.
+fn format_money(money: Money, locale: &str) -> String {
+    localized(money, locale).unwrap_or_else(|| money.display())
+}
+
+fn localized(money: Money, locale: &str) -> Option<String> {
+    use js_sys::{Array, Function, Object, Reflect};
+    use wasm_bindgen::JsCast;
+    // Through Reflect: a malformed locale makes the constructor throw, and that must
+    // become a fallback, not an exception through the wasm stack.
+    let intl = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let constructor: Function = Reflect::get(&intl, &"NumberFormat".into()).ok()?.dyn_into().ok()?;
+    let options = Object::new();
+    Reflect::set(&options, &"style".into(), &"currency".into()).ok()?;
+    Reflect::set(&options, &"currency".into(), &money.currency().code().into()).ok()?;
+    let formatter = Reflect::construct(&constructor, &Array::of2(&locale.into(), &options)).ok()?;
+    let format: Function = Reflect::get(&formatter, &"format".into()).ok()?.dyn_into().ok()?;
+    format.call1(&formatter, &money.decimal().into()).ok()?.as_string()
 }
 
 /// A cheap shape check; the server parses and validates the number for real.

@@ -47,7 +47,7 @@ export interface DotsOptions {
   /** An element or selector: the flow renders inline there instead of in a modal. */
   container?: HTMLElement | string;
   appearance?: DotsAppearance;
-  /** A BCP 47 tag; defaults to the browser's language. */
+  /** A BCP 47 tag for how amounts are written (the words are English); defaults to the browser's language. */
   locale?: string;
   /** The nonce of your page's CSP, for the one `<style>` element the loader adds. */
   cspNonce?: string;

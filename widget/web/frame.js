@@ -34,7 +34,7 @@ if (document.documentElement.dataset.mode === "link") {
       started = true;
       await ready;
       const p = m.payload || {};
-      const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale, embedded: true, modal };
+      const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale || "", embedded: true, modal };
       mount(root, JSON.stringify(config), (type, payload) => post(type, JSON.parse(payload)));
     } else if (m.type === "opened") {
       // The widget moves focus to each step; on opening, to the current one.
