@@ -419,15 +419,19 @@ pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow
     .execute(&mut *conn)
     .await?;
     // The token is answered once; the idempotent replay of this answer cannot show it.
+    // `url` is the flow as a page of its own (link or redirect the payee there); it
+    // carries the token in its fragment, which browsers never send to a server.
+    let page = format!("{public_url}/flow/{}", f.id);
     let answer = json!({
         "id": f.id,
-        "url": format!("{public_url}/flow/{}", f.id),
+        "url": format!("{page}#{}", f.token),
         "token": f.token,
         "expires_at": rfc3339_from_unix_ms(f.expires_at),
     });
     let mut reply = Reply::json(StatusCode::CREATED, &answer)?;
     let mut stored = answer;
     stored["token"] = Value::Null;
+    stored["url"] = Value::String(page);
     reply.replay_body = Some(serde_json::to_vec(&stored).map_err(Error::internal)?);
     Ok(reply)
 }

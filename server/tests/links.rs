@@ -305,7 +305,7 @@ async fn a_pre_authenticated_flow_completes(t: TestApp) {
         .post(&app, "/v2/flows", json!({"steps": ["verify_phone", "compliance", "payout_method"], "user_id": user}))
         .await;
     let token = flow.json["token"].as_str().unwrap().to_string();
-    assert!(flow.json["url"].as_str().unwrap().ends_with(&format!("/flow/{}", flow.id())));
+    assert!(flow.json["url"].as_str().unwrap().ends_with(&format!("/flow/{}#{token}", flow.id())));
     let state = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
     assert_eq!(
         (state.json["pre_authenticated"].as_bool(), state.json["verified"].as_bool()),

@@ -87,9 +87,16 @@ async fn the_flow_page_is_framed_only_by_the_apps_allowed_origins() {
     assert!(csp.ends_with("frame-ancestors https://shop.example.com http://localhost:3000"), "{csp}");
     assert!(!String::from_utf8_lossy(&page.bytes).contains("fst_"), "the token never travels in the page");
 
+    // Without an origin it is the flow as a page of its own: served, never framed.
+    let alone = t.call(Method::GET, &format!("/flow/{id}"), None, &[], None).await;
+    assert_eq!(alone.status, StatusCode::OK);
+    assert!(alone.headers["content-security-policy"].to_str().unwrap().ends_with("frame-ancestors 'none'"));
+    assert!(String::from_utf8_lossy(&alone.bytes).contains("data-mode=\"flow-page\""));
+    // Its URL carries the token in the fragment, shown once: a replay has neither.
+    let url = flow.json["url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/flow/{id}#{}", flow.json["token"].as_str().unwrap())), "{url}");
     for path in [
         format!("/flow/{id}?origin=https%3A%2F%2Fevil.example.com"),
-        format!("/flow/{id}"),
         "/flow/flow_unknown?origin=https%3A%2F%2Fshop.example.com".to_string(),
     ] {
         let refused = t.call(Method::GET, &path, None, &[], None).await;

@@ -354,6 +354,33 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
 }
 
 #[test]
+fn a_flow_opened_as_a_page_of_its_own_sends_the_payee_back_to_the_app() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
+    let back = "http://127.0.0.1:9/payouts/done";
+    let body = json!({"steps": ["verify_phone", "payout_method"], "redirect_url": back});
+    let flow = call(&demo.server, "POST", "/v2/flows", &app.basic, body);
+    let browser = Browser::start();
+    browser.goto(flow["url"].as_str().unwrap());
+    let phone = "+14155550131";
+    browser.type_into("#dots-phone", phone);
+    // The token left the address bar (and history) as soon as the page read it.
+    assert_eq!(browser.exec("return location.hash", json!([])), "");
+    browser.click(".dots-form button[type=submit]");
+    enter_code(&browser, &demo, &app, phone);
+    browser.click("input[name=dots-kind][value=paypal]");
+    browser.type_into("#dots-paypal", "ada@example.com");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.querySelector('.dots-form h2').innerText == 'Review'", "review");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for(".dots-success");
+    assert_eq!(browser.exec("return document.querySelector('.dots-success a').href", json!([])), back);
+    let flow =
+        call(&demo.server, "GET", &format!("/v2/flows/{}", flow["id"].as_str().unwrap()), &app.basic, Value::Null);
+    assert_eq!(flow["status"], "completed");
+}
+
+#[test]
 fn a_host_origin_not_on_the_allowlist_gets_no_frame() {
     let demo = Demo::start();
     let browser = Browser::start();

@@ -686,14 +686,24 @@ fn DoneStep(ctx: Ctx) -> impl IntoView {
     } else {
         ("You're all set".to_string(), "You can close this window.".to_string())
     };
+    // A flow opened as a page of its own goes back to the app, if it said where.
+    let back = ctx.session.with_untracked(|s| s["redirect_url"].as_str().map(str::to_string));
+    let next = match (ctx.embedded, back) {
+        (true, _) => Some(
+            view! {
+                <button type="button" class="dots-primary" data-autofocus
+                    on:click=move |_| emit("exit", json!({"reason": "done"}))>"Done"</button>
+            }
+            .into_any(),
+        ),
+        (false, Some(url)) => Some(view! { <a class="dots-primary" href=url data-autofocus>"Continue"</a> }.into_any()),
+        (false, None) => None,
+    };
     view! {
         <section class="dots-result dots-success">
             <h2 tabindex="-1">{title}</h2>
             <p>{detail}</p>
-            <Show when=move || ctx.embedded>
-                <button type="button" class="dots-primary" data-autofocus
-                    on:click=move |_| emit("exit", json!({"reason": "done"}))>"Done"</button>
-            </Show>
+            {next}
         </section>
     }
 }

@@ -8,10 +8,21 @@ import init, { mount } from "./dots_widget.js";
 const root = document.getElementById("dots-root");
 const ready = init({ module_or_path: new URL("./dots_widget_bg.wasm", import.meta.url) });
 
-if (document.documentElement.dataset.mode === "link") {
+const mode = document.documentElement.dataset.mode;
+if (mode === "link") {
   const token = decodeURIComponent(location.pathname.split("/").pop());
   await ready;
   mount(root, JSON.stringify({ link_token: token, embedded: false }), () => {});
+} else if (mode === "flow-page") {
+  // The token comes in the fragment (never sent to a server); it is kept for this
+  // tab only, so a reload still works, and taken out of the address bar and history.
+  const key = "dots-flow:" + location.pathname;
+  if (location.hash.length > 1) {
+    sessionStorage.setItem(key, decodeURIComponent(location.hash.slice(1)));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  await ready;
+  mount(root, JSON.stringify({ session_token: sessionStorage.getItem(key) || "", embedded: false }), () => {});
 } else {
   const params = new URLSearchParams(location.search);
   const hostOrigin = params.get("origin");

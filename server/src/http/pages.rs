@@ -169,7 +169,8 @@ struct FramePlacement {
 
 /// A flow's iframe target. Only the app's allowed origins may frame it, and the
 /// `origin` the loader names (where the widget will post its messages) must be one
-/// of them; otherwise the page refuses to be framed at all.
+/// of them; otherwise the page refuses to be framed at all. Without `origin` it is
+/// the flow as a page of its own, whose token is in the URL's fragment.
 async fn flow_page(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<FramePlacement>) -> Response {
     let refused = |status| widget_page("flow", "refused", "'none'", status);
     let mut conn = match state.store.reader().acquire().await {
@@ -189,10 +190,12 @@ async fn flow_page(State(state): State<AppState>, Path(id): Path<String>, Query(
     };
     let origins: Vec<String> = allowed.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
     match q.origin {
+        // The flow as a page of its own (the `url` of `POST /v2/flows`): never framed.
+        None => widget_page("flow-page", "page", "'none'", StatusCode::OK),
         Some(origin) if origins.contains(&origin) => {
             let frame = if q.mode.as_deref() == Some("inline") { "inline" } else { "modal" };
             widget_page("flow", frame, &origins.join(" "), StatusCode::OK)
         }
-        _ => refused(StatusCode::FORBIDDEN),
+        Some(_) => refused(StatusCode::FORBIDDEN),
     }
 }
