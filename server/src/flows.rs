@@ -501,6 +501,9 @@ pub struct Session {
     pub status: String,
     /// The phone this session proved, if it did.
     pub verified_phone: Option<String>,
+    /// The flow's brand override (JSON), and where its own page sends the payee when done.
+    pub theme: Option<String>,
+    pub redirect_url: Option<String>,
 }
 
 impl Session {
@@ -520,12 +523,15 @@ impl Session {
 
 pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<Session, Error> {
     let row = sqlx::query(
-        "SELECT id, app_id, user_id, payout_link_id, steps, status, verified_phone, expires_at FROM flows WHERE token_hash = $1",
+        "SELECT id, app_id, user_id, payout_link_id, steps, status, verified_phone, theme, redirect_url, expires_at
+         FROM flows WHERE token_hash = $1",
     )
     .bind(token_hash(token))
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| Error::unauthenticated("invalid_session", "This session is not valid; start again from the link."))?;
+    .ok_or_else(|| {
+        Error::unauthenticated("invalid_session", "This session is not valid; start again from the link.")
+    })?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms {
         return Err(Error::unauthenticated("session_expired", "This session has expired; start again from the link."));
     }
@@ -537,6 +543,8 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
         steps: serde_json::from_str(&row.try_get::<String, _>("steps")?).unwrap_or_default(),
         status: row.try_get("status")?,
         verified_phone: row.try_get("verified_phone")?,
+        theme: row.try_get("theme")?,
+        redirect_url: row.try_get("redirect_url")?,
     })
 }
 

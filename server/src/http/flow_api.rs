@@ -109,13 +109,9 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
         .bind(&session.app_id)
         .fetch_one(&mut *conn)
         .await?;
-    let (flow_theme, redirect_url) =
-        sqlx::query_as::<_, (Option<String>, Option<String>)>("SELECT theme, redirect_url FROM flows WHERE id = $1")
-            .bind(&session.flow_id)
-            .fetch_one(&mut *conn)
-            .await?;
     let app_brand = serde_json::from_str::<Value>(&app.1).unwrap_or(Value::Null);
-    let mut brand = overlay(&app_brand, &flow_theme.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default());
+    let mut brand =
+        overlay(&app_brand, &session.theme.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default());
     let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
     let mut link = Value::Null;
     let mut amount = 0;
@@ -153,7 +149,7 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
         "payout_link": link,
         "requirements": {"tax_id": compliance_required},
         // Where a flow opened as a page of its own sends the payee when done.
-        "redirect_url": redirect_url,
+        "redirect_url": session.redirect_url,
     })))
 }
 
