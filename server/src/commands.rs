@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use dots_shared::TransferStatus;
+use dots_shared::{TransferStatus, TransferType};
 use sqlx::{AnyConnection, Row};
 
 use std::sync::Arc;
@@ -27,8 +27,10 @@ use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
 use crate::flows::{self, NewFlow, NewPayoutLink, Session};
 use crate::ledger::transfers::{self, NewTransfer, Refill};
+use crate::ledger::{self, batch::WalletIds};
 use crate::payout_methods::{self, NewPayoutMethod};
 use crate::services::Services;
+use crate::store::writes::{Col, Rows, RowsSql, Writes};
 use crate::store::{Store, is_retryable, now_ms};
 use crate::users::{self, NewUser};
 use crate::verify::{self, Checked, NewCode};
@@ -124,6 +126,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// The batch form of a refill or balance transfer: these are applied a whole
+    /// group commit at a time (`ledger::batch`).
+    fn immediate(&self) -> Option<ledger::batch::Request<'_>> {
+        match self {
+            Command::Refill(refill) => Some(ledger::batch::Request::Refill(refill)),
+            Command::CreateTransfer(t) if t.kind == TransferType::Balance => Some(ledger::batch::Request::Balance(t)),
+            _ => None,
+        }
+    }
+
     async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
         match self {
             Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
@@ -342,6 +354,7 @@ impl Writer {
 }
 
 async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    let wallets = Arc::new(WalletIds::default());
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -352,8 +365,8 @@ async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sy
         }
         // Each batch is a task of its own: a panic in one command rolls its batch
         // back (its callers see a 500) without stopping the writer.
-        let (store, services) = (store.clone(), services.clone());
-        if let Err(e) = tokio::spawn(async move { run_batch(&store, &services, batch).await }).await {
+        let (store, services, wallets) = (store.clone(), services.clone(), wallets.clone());
+        if let Err(e) = tokio::spawn(async move { run_batch(&store, &services, &wallets, batch).await }).await {
             tracing::error!(error = %e, "a write batch panicked and was rolled back");
         }
     }
@@ -362,7 +375,7 @@ async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sy
 /// One database transaction for the whole batch. A command that fails at the
 /// database rolls back to its own savepoint and is answered with that failure
 /// (its caller retries it); the others commit together.
-async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
+async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batch: Vec<Job>) {
     let now = now_ms();
     let mut tx = match store.begin_write().await {
         Ok(tx) => tx,
@@ -376,7 +389,31 @@ async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
     };
     let mut answers: Vec<(Job, Result<Reply, Failure>)> = Vec::with_capacity(batch.len());
     let mut broken: Option<Failure> = None;
-    for job in batch {
+    // Jobs of one batch were all waiting at once, so any order is a valid one:
+    // the refills and balance transfers go first, together.
+    let (group, singles): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| job.command.immediate().is_some());
+    if !group.is_empty() {
+        let outcome = async {
+            sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+            let result = run_group(&mut tx, wallets, &group, now).await;
+            if result.is_err() {
+                sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
+            Ok::<_, sqlx::Error>(result)
+        }
+        .await;
+        match outcome {
+            Ok(Ok(replies)) => answers.extend(group.into_iter().zip(replies.into_iter().map(Ok))),
+            Ok(Err(e)) => answers.extend(group.into_iter().map(|job| (job, Err(Failure::from(&e))))),
+            Err(e) => {
+                let failure = Failure::from(&e);
+                broken = Some(failure.clone());
+                answers.extend(group.into_iter().map(|job| (job, Err(failure.clone()))));
+            }
+        }
+    }
+    for job in singles {
         if broken.is_some() {
             answers.push((job, Err(Failure::Retry("an earlier command broke the transaction".into()))));
             continue;
@@ -419,6 +456,152 @@ async fn run_batch(store: &Store, services: &Services, batch: Vec<Job>) {
         };
         let _ = job.answer.send(answer);
     }
+}
+
+/// Placeholders for a group's keys, taken before its commands run: a key already
+/// answered (committed) is not inserted, and on PostgreSQL a key another process
+/// holds makes this wait for that process's commit.
+static CLAIM_KEYS: RowsSql = RowsSql {
+    sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
+          SELECT owner, key, fingerprint, 0, '', at_ms FROM {rows} WHERE true
+          ON CONFLICT (owner, key) DO NOTHING RETURNING owner, key",
+    columns: &[Col::Text("owner"), Col::Text("key"), Col::Text("fingerprint"), Col::Int("at_ms")],
+};
+
+static STORED_ANSWERS: RowsSql = RowsSql {
+    sql: "SELECT i.owner, i.key, i.fingerprint, i.status_code, i.body FROM idempotency_keys i
+          JOIN {rows} ON i.owner = r.owner AND i.key = r.key",
+    columns: &[Col::Text("owner"), Col::Text("key")],
+};
+
+/// The group's answers, written over its placeholders with the group's rows.
+static ANSWERS: RowsSql = RowsSql {
+    sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
+          SELECT owner, key, fingerprint, status_code, body, at_ms FROM {rows} WHERE true
+          ON CONFLICT (owner, key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body",
+    columns: &[
+        Col::Text("owner"),
+        Col::Text("key"),
+        Col::Text("fingerprint"),
+        Col::Int("status_code"),
+        Col::Text("body"),
+        Col::Int("at_ms"),
+    ],
+};
+
+/// Where a group job's answer comes from.
+enum Source {
+    /// It runs now.
+    Fresh,
+    /// Its key was answered before: `(fingerprint, status, body)` as stored.
+    Stored(String, i64, String),
+    /// Its key is also an earlier job's of this group (index into the group).
+    Twin(usize),
+}
+
+/// Runs a group of refills and balance transfers (`Command::immediate`) as one
+/// `ledger::batch`: their keys are claimed in one statement, then the batch runs,
+/// then every row and every answer goes in one round trip.
+async fn run_group(
+    conn: &mut AnyConnection,
+    wallets: &WalletIds,
+    jobs: &[Job],
+    now: i64,
+) -> Result<Vec<Reply>, sqlx::Error> {
+    let backend = crate::store::Backend::of(conn);
+    let mut sources: Vec<Source> = Vec::with_capacity(jobs.len());
+    let mut first_holder: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    let mut claims = Rows::new(&CLAIM_KEYS);
+    for (i, job) in jobs.iter().enumerate() {
+        match &job.idempotency {
+            Some(idem) => match first_holder.get(&(idem.owner.as_str(), idem.key.as_str())) {
+                Some(&first) => sources.push(Source::Twin(first)),
+                None => {
+                    first_holder.insert((&idem.owner, &idem.key), i);
+                    claims.push(&[(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
+                    sources.push(Source::Fresh);
+                }
+            },
+            None => sources.push(Source::Fresh),
+        }
+    }
+    if !claims.is_empty() {
+        let claimed: std::collections::HashSet<(String, String)> = sqlx::query_as(&CLAIM_KEYS.render(backend, 1))
+            .bind(claims.into_json())
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut answered = Rows::new(&STORED_ANSWERS);
+        for ((owner, key), _) in
+            first_holder.iter().filter(|(k, _)| !claimed.contains(&(k.0.to_string(), k.1.to_string())))
+        {
+            answered.push(&[(*owner).into(), (*key).into()]);
+        }
+        if !answered.is_empty() {
+            let stored: Vec<(String, String, String, i64, String)> = sqlx::query_as(&STORED_ANSWERS.render(backend, 1))
+                .bind(answered.into_json())
+                .fetch_all(&mut *conn)
+                .await?;
+            for (owner, key, fingerprint, status, body) in stored {
+                sources[first_holder[&(owner.as_str(), key.as_str())]] = Source::Stored(fingerprint, status, body);
+            }
+        }
+    }
+    let fresh: Vec<usize> = (0..jobs.len()).filter(|&i| matches!(sources[i], Source::Fresh)).collect();
+    let requests: Vec<ledger::batch::Request<'_>> =
+        fresh.iter().map(|&i| jobs[i].command.immediate().expect("only immediate commands form a group")).collect();
+    let mut writes = Writes::new();
+    let applied = ledger::batch::apply(conn, wallets, &requests, &mut writes, now).await?;
+    let mut replies: Vec<Option<Reply>> = vec![None; jobs.len()];
+    for (&i, reply) in fresh.iter().zip(applied.replies) {
+        if let Some(idem) = &jobs[i].idempotency {
+            writes.row(
+                &ANSWERS,
+                &[
+                    (&idem.owner).into(),
+                    (&idem.key).into(),
+                    (&idem.fingerprint).into(),
+                    i64::from(reply.status.as_u16()).into(),
+                    String::from_utf8_lossy(&reply.body).into_owned().into(),
+                    now.into(),
+                ],
+            );
+        }
+        if !reply.status.is_success() {
+            tracing::info!(parent: &jobs[i].span, status = reply.status.as_u16(), "request rejected");
+        }
+        replies[i] = Some(reply);
+    }
+    writes.run(conn).await?;
+    #[cfg(debug_assertions)]
+    ledger::batch::check_stored(conn, &applied.created).await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let fingerprint = job.idempotency.as_ref().map(|idem| idem.fingerprint.as_str()).unwrap_or_default();
+        let reply = match &sources[i] {
+            Source::Fresh => replies[i].take().expect("every fresh job has a reply"),
+            Source::Stored(stored, status, body) => stored_reply(fingerprint, stored.clone(), *status, body.clone()),
+            Source::Twin(first) => match &sources[*first] {
+                Source::Stored(stored, status, body) => {
+                    stored_reply(fingerprint, stored.clone(), *status, body.clone())
+                }
+                _ => {
+                    let first_job = jobs[*first].idempotency.as_ref().expect("a twin's first holds the key");
+                    let first_reply = out.get(*first).cloned().expect("the first comes earlier");
+                    let Reply { status, body, .. } = first_reply;
+                    stored_reply(
+                        fingerprint,
+                        first_job.fingerprint.clone(),
+                        i64::from(status.as_u16()),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    )
+                }
+            },
+        };
+        out.push(reply);
+    }
+    Ok(out)
 }
 
 /// Runs one command inside the open transaction, under the caller's `SAVEPOINT job`:

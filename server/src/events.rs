@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
 use crate::store::new_id;
-use crate::store::writes::Writes;
+use crate::store::writes::{Col, RowsSql, Writes};
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
@@ -38,11 +38,18 @@ pub fn record_into<T: Serialize>(
     now_ms: i64,
 ) -> Result<(), Error> {
     let data = serde_json::to_string(object).map_err(Error::internal)?;
-    let id = new_id(dots_shared::ids::EVENT);
-    writes.push(
-        "INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
-        vec![(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()],
-    );
-    crate::webhooks::fan_out(writes, app_id, &id, event_type, now_ms);
+    record_json(writes, app_id, event_type, data, now_ms);
     Ok(())
+}
+
+static EVENTS: RowsSql = RowsSql {
+    sql: "INSERT INTO events (id, app_id, type, data, created_at) SELECT id, app_id, type, data, at_ms FROM {rows}",
+    columns: &[Col::Text("id"), Col::Text("app_id"), Col::Text("type"), Col::Text("data"), Col::Int("at_ms")],
+};
+
+/// [`record_into`] for an object already serialised to JSON (`data`).
+pub fn record_json(writes: &mut Writes, app_id: &str, event_type: &str, data: String, now_ms: i64) {
+    let id = new_id(dots_shared::ids::EVENT);
+    writes.row(&EVENTS, &[(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()]);
+    crate::webhooks::fan_out(writes, app_id, &id, event_type, now_ms);
 }

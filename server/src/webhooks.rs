@@ -30,7 +30,8 @@ use crate::lists::Page;
 use crate::outbound::{HttpClient, check_url};
 use crate::secrets::Keys;
 use crate::services::Services;
-use crate::store::{Store, new_id, now_ms};
+use crate::store::writes::{Arg, Col, Rows, RowsSql, Writes};
+use crate::store::{Backend, Store, new_id, now_ms};
 
 pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
 /// A delivery is tried this many times, then it is `failed`.
@@ -290,20 +291,26 @@ pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, n
 
 // ---- the outbox ------------------------------------------------------------------------
 
-/// Queues the event for every enabled endpoint of the app that wants its type, in
-/// the caller's database transaction.
-/// A delivery of event `$1` (queued at `$2`) for every enabled endpoint of app `$3`
-/// whose filter is everything or matches `$4` (`%"<type>"%`).
-const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
-     SELECT 'whd_' || SUBSTR($1, 5) || SUBSTR(e.id, 4), e.app_id, e.id, $1, 'pending', 0, $2, $2, $2
-     FROM webhook_endpoints e
-     WHERE e.app_id = $3 AND e.deleted_at IS NULL AND e.status = 'enabled'
-       AND (e.events LIKE '%\"*\"%' OR e.events LIKE $4)";
+/// A delivery of each event `r.event_id` (queued at `r.at_ms`) for every enabled
+/// endpoint of its app `r.app_id` whose filter is everything or matches `r.filter`
+/// (`%"<type>"%`). One statement for any number of events.
+static FAN_OUT: RowsSql = RowsSql {
+    sql: "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+     SELECT 'whd_' || SUBSTR(r.event_id, 5) || SUBSTR(e.id, 4), e.app_id, e.id, r.event_id, 'pending', 0, r.at_ms, r.at_ms, r.at_ms
+     FROM {rows} JOIN webhook_endpoints e ON e.app_id = r.app_id
+     WHERE e.deleted_at IS NULL AND e.status = 'enabled'
+       AND (e.events LIKE '%\"*\"%' OR e.events LIKE r.filter)",
+    columns: &[Col::Text("event_id"), Col::Int("at_ms"), Col::Text("app_id"), Col::Text("filter")],
+};
 
-/// Queues the event's deliveries with the writes it goes out with.
-pub fn fan_out(writes: &mut crate::store::writes::Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
-    let filter = format!("%\"{event_type}\"%");
-    writes.push(FAN_OUT, vec![event_id.into(), now_ms.into(), app_id.into(), filter.into()]);
+fn fan_out_row(app_id: &str, event_id: &str, event_type: &str, now_ms: i64) -> [Arg; 4] {
+    [event_id.into(), now_ms.into(), app_id.into(), format!("%\"{event_type}\"%").into()]
+}
+
+/// Queues the event for every enabled endpoint of the app that wants its type,
+/// with the writes it goes out with (the caller's database transaction).
+pub fn fan_out(writes: &mut Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
+    writes.row(&FAN_OUT, &fan_out_row(app_id, event_id, event_type, now_ms));
 }
 
 /// Sends the event again now to each enabled endpoint that wants it (or to one).
@@ -320,19 +327,16 @@ pub async fn redeliver(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(event_not_found)?;
-    let mut sql = String::from(FAN_OUT);
-    if endpoint_id.is_some() {
-        sql.push_str(" AND e.id = $5");
-    }
-    sql.push_str(
-        " ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0,
-          next_attempt_at = excluded.next_attempt_at, lease_until = NULL, updated_at = excluded.updated_at",
+    let backend = Backend::of(conn);
+    let sql = format!(
+        "{} AND e.id = COALESCE($2, e.id)
+         ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0,
+           next_attempt_at = excluded.next_attempt_at, lease_until = NULL, updated_at = excluded.updated_at",
+        FAN_OUT.render(backend, 1)
     );
-    let mut query = sqlx::query(&sql).bind(event_id).bind(now_ms).bind(app_id).bind(format!("%\"{event_type}\"%"));
-    if let Some(endpoint) = endpoint_id {
-        query = query.bind(endpoint);
-    }
-    let queued = query.execute(&mut *conn).await?.rows_affected();
+    let mut rows = Rows::new(&FAN_OUT);
+    rows.push(&fan_out_row(app_id, event_id, &event_type, now_ms));
+    let queued = sqlx::query(&sql).bind(rows.into_json()).bind(endpoint_id).execute(&mut *conn).await?.rows_affected();
     if endpoint_id.is_some() && queued == 0 {
         return Err(endpoint_not_found().with_param("endpoint_id").into());
     }

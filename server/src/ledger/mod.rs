@@ -6,6 +6,7 @@
 //! on `accounts.balance` and changed only by a conditional `UPDATE`, so a wallet
 //! cannot go below zero whatever the concurrency, on either database.
 
+pub mod batch;
 pub mod check;
 pub mod transfers;
 
@@ -13,7 +14,7 @@ use dots_shared::{Currency, Money, api, ids};
 use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
-use crate::store::writes::Writes;
+use crate::store::writes::{Col, RowsSql, Writes};
 use crate::store::{Store, new_id, now_ms};
 
 pub use check::{Violation, check};
@@ -95,6 +96,11 @@ impl Leg {
         self.kind.ends_with("_wallet")
     }
 
+    /// The lowest balance this account may hold: a wallet never goes below zero.
+    fn floor(&self) -> i64 {
+        if self.is_wallet() { 0 } else { -BALANCE_LIMIT }
+    }
+
     /// How the API shows this side of a transaction.
     fn shown(&self) -> api::AccountRef {
         api::AccountRef {
@@ -125,16 +131,47 @@ pub async fn post(
     posting: &Posting,
     now_ms: i64,
 ) -> TxResult<api::Transaction> {
+    move_balances(conn, &posting.from, &posting.to, posting.money.amount()).await?;
+    Ok(record_posting(writes, app_id, transfer_id, posting, now_ms))
+}
+
+static TRANSACTIONS: RowsSql = RowsSql {
+    sql: "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
+          SELECT id, app_id, transfer_id, kind, amount, currency, created_at FROM {rows}",
+    columns: &[
+        Col::Text("id"),
+        Col::Text("app_id"),
+        Col::Text("transfer_id"),
+        Col::Text("kind"),
+        Col::Int("amount"),
+        Col::Text("currency"),
+        Col::Int("created_at"),
+    ],
+};
+
+static ENTRIES: RowsSql = RowsSql {
+    sql: "INSERT INTO entries (transaction_id, account_id, amount, currency)
+          SELECT transaction_id, account_id, amount, currency FROM {rows}",
+    columns: &[Col::Text("transaction_id"), Col::Text("account_id"), Col::Int("amount"), Col::Text("currency")],
+};
+
+/// Adds the rows of a posting whose balances have already moved — the transaction
+/// and its two entries — to `writes`, and returns the transaction as the API shows it.
+pub fn record_posting(
+    writes: &mut Writes,
+    app_id: &str,
+    transfer_id: &str,
+    posting: &Posting,
+    now_ms: i64,
+) -> api::Transaction {
     let Posting { kind, from, to, money } = posting;
     assert_ne!(from.account_id, to.account_id, "a posting moves money between two accounts");
     let amount = money.amount();
-    move_balances(conn, from, to, amount).await?;
     let transaction_id = new_id(ids::TRANSACTION);
     let currency = money.currency().code();
-    writes.push(
-        "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        vec![
+    writes.row(
+        &TRANSACTIONS,
+        &[
             (&transaction_id).into(),
             app_id.into(),
             transfer_id.into(),
@@ -144,18 +181,9 @@ pub async fn post(
             now_ms.into(),
         ],
     );
-    writes.push(
-        "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ($1, $2, $3, $5), ($1, $4, $6, $5)",
-        vec![
-            (&transaction_id).into(),
-            (&from.account_id).into(),
-            (-amount).into(),
-            (&to.account_id).into(),
-            currency.into(),
-            amount.into(),
-        ],
-    );
-    Ok(api::Transaction {
+    writes.row(&ENTRIES, &[(&transaction_id).into(), (&from.account_id).into(), (-amount).into(), currency.into()]);
+    writes.row(&ENTRIES, &[(&transaction_id).into(), (&to.account_id).into(), amount.into(), currency.into()]);
+    api::Transaction {
         id: transaction_id,
         transfer_id: transfer_id.to_string(),
         kind: kind.to_string(),
@@ -164,14 +192,13 @@ pub async fn post(
         source: from.shown(),
         destination: to.shown(),
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
-    })
+    }
 }
 
 /// The only balance change: both legs in one conditional `UPDATE`, so a wallet
 /// never goes below zero and no balance past its limit, under any concurrency.
 /// Both rows or neither: a refusal is rolled back by the caller's savepoint.
-async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i64) -> TxResult<()> {
-    let floor = |leg: &Leg| if leg.is_wallet() { 0 } else { -BALANCE_LIMIT };
+pub(super) async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i64) -> TxResult<()> {
     let moved: Vec<String> = sqlx::query_scalar(
         "UPDATE accounts SET balance = balance + CASE WHEN id = $1 THEN $2 ELSE $4 END
          WHERE id IN ($1, $3)
@@ -183,8 +210,8 @@ async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i
     .bind(-amount)
     .bind(&to.account_id)
     .bind(amount)
-    .bind(floor(from))
-    .bind(floor(to))
+    .bind(from.floor())
+    .bind(to.floor())
     .bind(BALANCE_LIMIT)
     .fetch_all(&mut *conn)
     .await?;
@@ -192,8 +219,16 @@ async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i
         return Ok(());
     }
     if from.is_wallet() && !moved.contains(&from.account_id) {
-        Err(Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.").into())
+        Err(insufficient_funds().into())
     } else {
-        Err(Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.").into())
+        Err(balance_limit_exceeded().into())
     }
+}
+
+pub fn insufficient_funds() -> Error {
+    Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.")
+}
+
+pub fn balance_limit_exceeded() -> Error {
+    Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.")
 }

@@ -10,13 +10,13 @@ use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids}
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Leg, Posting, SystemAccount, post};
+use super::{Leg, Posting, SystemAccount, move_balances, post, record_posting};
 use crate::apps::{AuthedApp, parse_currency};
 use crate::error::{Error, Reply, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
 use crate::store::new_id;
-use crate::store::writes::{Arg as WriteArg, Writes};
+use crate::store::writes::{Col, RowsSql, Writes};
 use crate::users;
 
 #[derive(Debug, Clone)]
@@ -113,30 +113,69 @@ pub fn money_for(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -
 /// Refills and balance transfers complete in the transaction that creates them.
 const COMPLETES_AT_ONCE: &[TransferStatus] = &[TransferStatus::Pending, TransferStatus::Completed];
 
+/// A refill or a balance transfer: one posting, complete in the database
+/// transaction that creates it. The writer applies a batch of them together
+/// (`ledger::batch`); a payout-link claim makes one alone.
+pub(super) struct Immediate<'a> {
+    pub(super) row: TransferRow<'a>,
+    pub(super) posting: Posting,
+}
+
+impl<'a> Immediate<'a> {
+    pub(super) fn refill(id: &'a str, refill: &'a Refill) -> Immediate<'a> {
+        let app = &refill.app;
+        Immediate {
+            row: TransferRow {
+                id,
+                app,
+                user_id: None,
+                kind: TransferType::Refill,
+                direction: None,
+                money: refill.money,
+                payout_method_id: None,
+            },
+            posting: Posting {
+                kind: "refill",
+                from: Leg::system(SystemAccount::RefillSource, app.currency),
+                to: Leg::app_wallet(&app.wallet_id),
+                money: refill.money,
+            },
+        }
+    }
+
+    /// `t` must be a balance transfer; `user_wallet` is its user's wallet.
+    pub(super) fn balance(id: &'a str, t: &'a NewTransfer, user_wallet: &str) -> Immediate<'a> {
+        assert_eq!(t.kind, TransferType::Balance, "a balance transfer");
+        let (user, app_wallet) = (Leg::user_wallet(user_wallet, &t.user_id), Leg::app_wallet(&t.app.wallet_id));
+        let (from, to) = match t.direction.unwrap_or_default() {
+            Direction::AppToUser => (app_wallet, user),
+            Direction::UserToApp => (user, app_wallet),
+        };
+        Immediate { row: TransferRow::of(id, t, None), posting: Posting { kind: "balance", from, to, money: t.money } }
+    }
+
+    /// Adds its rows — the transfer, its history, the transaction and its entries —
+    /// to `writes`; the balances must have moved already. Returns it as the API shows it.
+    pub(super) fn write(&self, writes: &mut Writes, now_ms: i64) -> api::Transfer {
+        let history = insert(writes, &self.row, COMPLETES_AT_ONCE, None, now_ms);
+        let transaction = record_posting(writes, &self.row.app.id, self.row.id, &self.posting, now_ms);
+        created(&self.row, history, vec![transaction], now_ms)
+    }
+
+    /// Moves the balances (conditionally) and sends every row, alone.
+    async fn apply(&self, conn: &mut AnyConnection, now_ms: i64) -> TxResult<api::Transfer> {
+        let posting = &self.posting;
+        move_balances(conn, &posting.from, &posting.to, posting.money.amount()).await?;
+        let mut writes = Writes::new();
+        let transfer = self.write(&mut writes, now_ms);
+        announce_created(conn, writes, &self.row.app.id, transfer, now_ms).await
+    }
+}
+
 pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<Reply> {
-    let app = &refill.app;
     let id = new_id(ids::TRANSFER);
-    let row = TransferRow {
-        id: &id,
-        app,
-        user_id: None,
-        kind: TransferType::Refill,
-        direction: None,
-        money: refill.money,
-        payout_method_id: None,
-    };
-    let mut writes = Writes::new();
-    let history = insert(&mut writes, &row, COMPLETES_AT_ONCE, None, now_ms);
-    let posting = Posting {
-        kind: "refill",
-        from: Leg::system(SystemAccount::RefillSource, app.currency),
-        to: Leg::app_wallet(&app.wallet_id),
-        money: refill.money,
-    };
-    let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
-    let transfer = created(&row, history, vec![transaction], now_ms);
-    let announced = announce_created(conn, writes, &app.id, transfer, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &announced)?)
+    let transfer = Immediate::refill(&id, refill).apply(conn, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
 }
 
 pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<Reply> {
@@ -150,41 +189,30 @@ pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: 
     let app = &t.app;
     let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    let (user, app_wallet) = (Leg::user_wallet(&user_wallet, &t.user_id), Leg::app_wallet(&app.wallet_id));
-    // The balances move at once (conditionally); every row is written afterwards in
-    // one round trip.
-    let mut writes = Writes::new();
-    let transfer = match t.kind {
-        TransferType::Balance => {
-            let row = TransferRow::of(&id, t, None);
-            let history = insert(&mut writes, &row, COMPLETES_AT_ONCE, None, now_ms);
-            let (from, to) = match t.direction.unwrap_or_default() {
-                Direction::AppToUser => (app_wallet, user),
-                Direction::UserToApp => (user, app_wallet),
-            };
-            let posting = Posting { kind: "balance", from, to, money: t.money };
-            let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
-            created(&row, history, vec![transaction], now_ms)
-        }
+    match t.kind {
+        TransferType::Balance => Immediate::balance(&id, t, &user_wallet).apply(conn, now_ms).await,
         TransferType::Payout => {
             let checks = payout_checks(conn, t, now_ms).await?;
             let path: &[TransferStatus] = if checks.review.is_some() { &[TransferStatus::Flagged] } else { &[] };
             let row = TransferRow::of(&id, t, Some(&checks.method_id));
+            // The balances move at once (conditionally); every row is written
+            // afterwards in one round trip.
+            let mut writes = Writes::new();
             let history = insert(&mut writes, &row, path, checks.review, now_ms);
             // Reserve now: the funds leave the wallet for payout clearing and stay
             // there until the payout settles, fails or is canceled.
             let posting = Posting {
                 kind: "payout_reserve",
-                from: user,
+                from: Leg::user_wallet(&user_wallet, &t.user_id),
                 to: Leg::system(SystemAccount::PayoutClearing, app.currency),
                 money: t.money,
             };
             let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
-            created(&row, history, vec![transaction], now_ms)
+            let transfer = created(&row, history, vec![transaction], now_ms);
+            announce_created(conn, writes, &app.id, transfer, now_ms).await
         }
         TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
-    };
-    announce_created(conn, writes, &app.id, transfer, now_ms).await
+    }
 }
 
 /// A new transfer as the API shows it, built from what was just written rather than
@@ -456,9 +484,9 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     vec![Posting { kind, from, to, money: t.money }]
 }
 
-struct TransferRow<'a> {
-    id: &'a str,
-    app: &'a AuthedApp,
+pub(super) struct TransferRow<'a> {
+    pub(super) id: &'a str,
+    pub(super) app: &'a AuthedApp,
     user_id: Option<&'a str>,
     kind: TransferType,
     direction: Option<Direction>,
@@ -480,9 +508,38 @@ impl<'a> TransferRow<'a> {
     }
 }
 
-/// Inserts a new transfer that has already walked `path` from `created` (each step
-/// must be allowed), with its whole status history in one statement.
-/// Adds the transfer and its first status changes to `writes`; returns the history.
+static TRANSFERS: RowsSql = RowsSql {
+    sql: "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
+                                 created_at, updated_at)
+          SELECT id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id, at_ms, at_ms FROM {rows}",
+    columns: &[
+        Col::Text("id"),
+        Col::Text("app_id"),
+        Col::Text("user_id"),
+        Col::Text("kind"),
+        Col::Text("direction"),
+        Col::Text("status"),
+        Col::Int("amount"),
+        Col::Text("currency"),
+        Col::Text("payout_method_id"),
+        Col::Int("at_ms"),
+    ],
+};
+
+static STATUS_CHANGES: RowsSql = RowsSql {
+    sql: "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at)
+          SELECT transfer_id, from_status, to_status, reason, at_ms FROM {rows}",
+    columns: &[
+        Col::Text("transfer_id"),
+        Col::Text("from_status"),
+        Col::Text("to_status"),
+        Col::Text("reason"),
+        Col::Int("at_ms"),
+    ],
+};
+
+/// Adds a new transfer that has already walked `path` from `created` (each step
+/// must be allowed), with its whole status history, to `writes`; returns the history.
 fn insert(
     writes: &mut Writes,
     row: &TransferRow<'_>,
@@ -498,11 +555,9 @@ fn insert(
     }
     let status = steps.last().expect("created is first").1;
     let money = row.money;
-    writes.push(
-        "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
-                                created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        vec![
+    writes.row(
+        &TRANSFERS,
+        &[
             row.id.into(),
             (&row.app.id).into(),
             row.user_id.into(),
@@ -515,17 +570,18 @@ fn insert(
             now_ms.into(),
         ],
     );
-    let values: Vec<String> =
-        (0..steps.len()).map(|i| format!("($1, ${}, ${}, ${}, $2)", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i)).collect();
-    let sql = format!(
-        "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at) VALUES {}",
-        values.join(", ")
-    );
-    let mut args: Vec<WriteArg> = vec![row.id.into(), now_ms.into()];
     for (from, to, reason) in &steps {
-        args.extend([from.map(TransferStatus::as_str).into(), to.as_str().into(), (*reason).into()]);
+        writes.row(
+            &STATUS_CHANGES,
+            &[
+                row.id.into(),
+                from.map(TransferStatus::as_str).into(),
+                to.as_str().into(),
+                (*reason).into(),
+                now_ms.into(),
+            ],
+        );
     }
-    writes.push(&sql, args);
     let at = rfc3339_from_unix_ms(now_ms);
     steps
         .into_iter()

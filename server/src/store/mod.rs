@@ -21,6 +21,13 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The database behind a connection.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "SQLite" { Backend::Sqlite } else { Backend::Postgres }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,

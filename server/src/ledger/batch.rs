@@ -1,0 +1,248 @@
+//! Refills and balance transfers, a batch at a time.
+//!
+//! The writer hands over every refill and balance transfer of a group commit at
+//! once. Their accounts are locked and read in one statement (`FOR UPDATE` on
+//! PostgreSQL; on SQLite the writer already holds the database's write lock), each
+//! posting is checked against its accounts' floor and limit in memory, in arrival
+//! order, and every row of the batch — transfers, histories, transactions, entries,
+//! events, webhook deliveries and the accounts' net balance changes — goes to the
+//! database in the caller's one round trip. A batch of a hundred transfers costs
+//! about as many round trips as one.
+//!
+//! No wallet goes below zero: the balances read are locked until commit, each
+//! posting is refused unless both accounts stay within bounds after it, and the
+//! `CHECK (balance >= 0)` on wallets is the backstop.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::http::StatusCode;
+use dots_shared::{Currency, api, ids};
+use sqlx::{AnyConnection, Row};
+
+use super::transfers::{Immediate, NewTransfer, Refill};
+use super::{BALANCE_LIMIT, Leg, balance_limit_exceeded, insufficient_funds};
+use crate::error::{Error, Reply};
+use crate::events;
+use crate::store::writes::{Col, Rows, RowsSql, Writes};
+use crate::store::{Backend, new_id};
+use crate::users;
+
+/// A request the batch can apply.
+#[derive(Debug, Clone, Copy)]
+pub enum Request<'a> {
+    Refill(&'a Refill),
+    /// A balance transfer (never a payout).
+    Balance(&'a NewTransfer),
+}
+
+/// What a batch did: one reply per request (created, or refused), and the
+/// transfers it created with their app, for the debug builds' read-back check.
+pub struct Applied {
+    pub replies: Vec<Reply>,
+    pub created: Vec<(String, api::Transfer)>,
+}
+
+/// Users' wallet ids, which never change once a user exists: looked up once per
+/// process. Only users that exist are kept.
+#[derive(Default)]
+pub struct WalletIds {
+    /// user id → (app id, wallet id).
+    known: std::sync::Mutex<HashMap<String, (String, String)>>,
+}
+
+/// Past this many users the cache starts over (a bound, not an eviction policy).
+const MAX_CACHED_WALLETS: usize = 1_000_000;
+
+impl WalletIds {
+    fn get(&self, user_id: &str) -> Option<(String, String)> {
+        self.known.lock().expect("wallet ids lock").get(user_id).cloned()
+    }
+
+    fn remember(&self, user_id: String, app_id: String, wallet_id: String) {
+        let mut known = self.known.lock().expect("wallet ids lock");
+        if known.len() >= MAX_CACHED_WALLETS {
+            known.clear();
+        }
+        known.insert(user_id, (app_id, wallet_id));
+    }
+}
+
+static USERS: RowsSql = RowsSql {
+    sql: "SELECT u.id, u.app_id, u.wallet_id FROM users u WHERE u.id IN (SELECT id FROM {rows})",
+    columns: &[Col::Text("id")],
+};
+
+static ACCOUNTS: RowsSql = RowsSql {
+    sql: "SELECT a.id, a.balance FROM accounts a WHERE a.id IN (SELECT id FROM {rows}) ORDER BY a.id",
+    columns: &[Col::Text("id")],
+};
+
+/// The batch's net balance changes, one row per account.
+static BALANCES: RowsSql = RowsSql {
+    sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
+    columns: &[Col::Text("id"), Col::Int("delta")],
+};
+
+/// Applies `requests` in order inside the caller's database transaction: rows go
+/// to `writes`, which the caller sends (with its own rows) before anything else
+/// reads them. A refused request (`user_not_found`, `insufficient_funds`, …) writes
+/// nothing and gets its error as its reply.
+pub async fn apply(
+    conn: &mut AnyConnection,
+    wallets: &WalletIds,
+    requests: &[Request<'_>],
+    writes: &mut Writes,
+    now_ms: i64,
+) -> Result<Applied, sqlx::Error> {
+    let backend = Backend::of(conn);
+    let user_wallets = user_wallets(conn, backend, wallets, requests).await?;
+    let ids: Vec<String> = requests.iter().map(|_| new_id(ids::TRANSFER)).collect();
+    let plans: Vec<Result<Immediate<'_>, Error>> = requests
+        .iter()
+        .zip(&ids)
+        .map(|(request, id)| match *request {
+            Request::Refill(refill) => Ok(Immediate::refill(id, refill)),
+            Request::Balance(t) => {
+                let wallet = user_wallets.get(t.user_id.as_str()).filter(|(app_id, _)| *app_id == t.app.id);
+                match wallet {
+                    Some((_, wallet_id)) => Ok(Immediate::balance(id, t, wallet_id)),
+                    None => Err(users::not_found().with_param("user_id")),
+                }
+            }
+        })
+        .collect();
+    let mut balances = lock_accounts(conn, backend, &plans).await?;
+    let mut deltas: BTreeMap<String, (i64, Currency)> = BTreeMap::new();
+    let mut applied = Applied { replies: Vec::with_capacity(plans.len()), created: Vec::new() };
+    for plan in &plans {
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(refused) => {
+                applied.replies.push(Reply::from_error(refused));
+                continue;
+            }
+        };
+        if let Err(refused) =
+            move_in_memory(&mut balances, &plan.posting.from, &plan.posting.to, plan.posting.money.amount())
+        {
+            applied.replies.push(Reply::from_error(&refused));
+            continue;
+        }
+        let (amount, currency) = (plan.posting.money.amount(), plan.posting.money.currency());
+        deltas.entry(plan.posting.from.account_id.clone()).or_insert((0, currency)).0 -= amount;
+        deltas.entry(plan.posting.to.account_id.clone()).or_insert((0, currency)).0 += amount;
+        let transfer = plan.write(writes, now_ms);
+        let data = serde_json::to_string(&transfer).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        events::record_json(writes, &plan.row.app.id, events::TRANSFER_CREATED, data.clone(), now_ms);
+        applied.replies.push(Reply {
+            status: StatusCode::CREATED,
+            body: data.into_bytes(),
+            replayed: false,
+            replay_body: None,
+        });
+        applied.created.push((plan.row.app.id.clone(), transfer));
+    }
+    for currency in Currency::all() {
+        let net: i64 = deltas.values().filter(|(_, c)| *c == currency).map(|(d, _)| d).sum();
+        assert_eq!(net, 0, "a batch's postings in {} must sum to zero", currency.code());
+    }
+    for (account_id, (delta, _)) in deltas.into_iter().filter(|(_, (d, _))| *d != 0) {
+        writes.row(&BALANCES, &[account_id.into(), delta.into()]);
+    }
+    Ok(applied)
+}
+
+/// The wallet of every user the requests name: from [`WalletIds`], the rest in one
+/// query. Users that do not exist are absent.
+async fn user_wallets(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    wallets: &WalletIds,
+    requests: &[Request<'_>],
+) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
+    let mut found = HashMap::new();
+    let mut missing = Rows::new(&USERS);
+    for request in requests {
+        let Request::Balance(t) = request else { continue };
+        if found.contains_key(&t.user_id) || !ids::has_shape(&t.user_id, ids::USER) {
+            continue;
+        }
+        match wallets.get(&t.user_id) {
+            Some(known) => _ = found.insert(t.user_id.clone(), known),
+            None => missing.push(&[(&t.user_id).into()]),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let rows = sqlx::query(&USERS.render(backend, 1)).bind(missing.into_json()).fetch_all(&mut *conn).await?;
+    for row in rows {
+        let (user_id, app_id, wallet_id): (String, String, String) =
+            (row.try_get("id")?, row.try_get("app_id")?, row.try_get("wallet_id")?);
+        wallets.remember(user_id.clone(), app_id.clone(), wallet_id.clone());
+        found.insert(user_id, (app_id, wallet_id));
+    }
+    Ok(found)
+}
+
+/// Locks and reads every account the plans post to, in id order (so two writers
+/// never wait on each other in a cycle).
+async fn lock_accounts(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    plans: &[Result<Immediate<'_>, Error>],
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let mut wanted: Vec<&str> = plans
+        .iter()
+        .flatten()
+        .flat_map(|plan| [plan.posting.from.account_id.as_str(), plan.posting.to.account_id.as_str()])
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut rows = Rows::new(&ACCOUNTS);
+    for id in &wanted {
+        rows.push(&[(*id).into()]);
+    }
+    let mut sql = ACCOUNTS.render(backend, 1);
+    if backend == Backend::Postgres {
+        sql.push_str(" FOR UPDATE");
+    }
+    let found = sqlx::query(&sql).bind(rows.into_json()).fetch_all(&mut *conn).await?;
+    let mut balances = HashMap::with_capacity(found.len());
+    for row in found {
+        balances.insert(row.try_get::<String, _>("id")?, row.try_get::<i64, _>("balance")?);
+    }
+    if let Some(missing) = wanted.iter().find(|id| !balances.contains_key(**id)) {
+        return Err(sqlx::Error::RowNotFound)
+            .inspect_err(|_| tracing::error!(account = %missing, "an account is missing"));
+    }
+    Ok(balances)
+}
+
+/// The batch's version of the conditional balance update: both legs move, or
+/// neither and the posting is refused.
+fn move_in_memory(balances: &mut HashMap<String, i64>, from: &Leg, to: &Leg, amount: i64) -> Result<(), Error> {
+    let from_after = balances[&from.account_id] - amount;
+    let to_after = balances[&to.account_id] + amount;
+    if from_after < from.floor() {
+        return Err(if from.is_wallet() { insufficient_funds() } else { balance_limit_exceeded() });
+    }
+    if to_after > BALANCE_LIMIT {
+        return Err(balance_limit_exceeded());
+    }
+    balances.insert(from.account_id.clone(), from_after);
+    balances.insert(to.account_id.clone(), to_after);
+    Ok(())
+}
+
+/// Debug builds: every transfer the batch created reads back exactly as answered.
+pub async fn check_stored(conn: &mut AnyConnection, created: &[(String, api::Transfer)]) -> Result<(), Error> {
+    for (app_id, transfer) in created {
+        let stored = super::transfers::get(conn, app_id, &transfer.id).await?;
+        assert_eq!(*transfer, stored, "the answer built in memory must equal the transfer as stored");
+    }
+    Ok(())
+}
