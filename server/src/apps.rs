@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Reply, TxResult};
-use crate::store::{new_id, random_base62};
+use crate::store::{Store, new_id, random_base62};
 
 /// The app a request authenticated as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,30 +93,66 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
     Ok(reply)
 }
 
-/// Checks HTTP Basic credentials. The secret's hash is compared in constant time,
-/// and an unknown client id costs the same hash as a known one.
-pub async fn authenticate(conn: &mut AnyConnection, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
-    let offered = hash_secret(api_secret);
+/// Apps' credentials, read from the database once per process: an app's secret
+/// hash and identity never change, so only the first request of each app reads
+/// them. Unknown client ids are not remembered (each costs a read, as before).
+#[derive(Default)]
+pub struct Credentials {
+    /// client id → (secret hash, the app).
+    known: std::sync::Mutex<std::collections::HashMap<String, (String, AuthedApp)>>,
+}
+
+/// Past this many apps the cache starts over (a bound, not an eviction policy).
+const MAX_CACHED_APPS: usize = 100_000;
+
+impl Credentials {
+    /// Checks HTTP Basic credentials. The secret's hash is compared in constant
+    /// time, and an unknown client id costs the same hash as a known one.
+    pub async fn authenticate(&self, store: &Store, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
+        let offered = hash_secret(api_secret);
+        let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
+        let cached = self.known.lock().expect("credentials lock").get(client_id).cloned();
+        let known = match cached {
+            Some(known) => Some(known),
+            None => {
+                let mut conn = store.reader().acquire().await?;
+                let found = lookup(&mut conn, client_id).await?;
+                if let Some(found) = &found {
+                    let mut known = self.known.lock().expect("credentials lock");
+                    if known.len() >= MAX_CACHED_APPS {
+                        known.clear();
+                    }
+                    known.insert(client_id.to_string(), found.clone());
+                }
+                found
+            }
+        };
+        let Some((stored, app)) = known else {
+            let _ = offered.as_bytes().ct_eq(hash_secret("").as_bytes());
+            return Err(invalid());
+        };
+        if !bool::from(offered.as_bytes().ct_eq(stored.as_bytes())) {
+            return Err(invalid());
+        }
+        Ok(app)
+    }
+}
+
+/// The secret hash and identity of the app with `client_id`.
+async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<(String, AuthedApp)>, Error> {
     let row = sqlx::query("SELECT id, name, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
         .bind(client_id)
         .fetch_optional(conn)
         .await?;
-    let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
-    let Some(row) = row else {
-        let _ = offered.as_bytes().ct_eq(hash_secret("").as_bytes());
-        return Err(invalid());
-    };
-    let stored: String = row.try_get("secret_hash")?;
-    if !bool::from(offered.as_bytes().ct_eq(stored.as_bytes())) {
-        return Err(invalid());
-    }
+    let Some(row) = row else { return Ok(None) };
     let currency: String = row.try_get("currency")?;
-    Ok(AuthedApp {
+    let app = AuthedApp {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
-    })
+    };
+    Ok(Some((row.try_get("secret_hash")?, app)))
 }
 
 pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wallet, Error> {

@@ -529,6 +529,12 @@ async fn idempotency_keys_replay_the_first_answer(t: TestApp) {
     // Even a body that would be refused gets the key's answer first.
     let invalid = t.post_with_key(&app, "/v2/transfers", "k-1", json!({"nonsense": true})).await;
     assert_refused(&t, invalid, StatusCode::CONFLICT, "idempotency_key_reused", None).await;
+    let zero = json!({"type": "balance", "user_id": user, "amount": 0, "currency": "USD"});
+    let invalid_value = t.post_with_key(&app, "/v2/transfers", "k-1", zero.clone()).await;
+    assert_refused(&t, invalid_value, StatusCode::CONFLICT, "idempotency_key_reused", None).await;
+    // A new key with the same invalid value is simply refused.
+    let fresh = t.post_with_key(&app, "/v2/transfers", "k-new", zero).await;
+    assert_refused(&t, fresh, StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", Some("amount")).await;
     assert_eq!(t.snapshot().await, before);
 
     // A refused request is remembered too: the retry gets the same refusal even

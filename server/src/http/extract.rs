@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use crate::apps::{self, AuthedApp};
 use crate::commands::{Idempotency, stored_reply};
-use crate::error::Error;
+use crate::error::{Error, Reply};
 use crate::ledger::transfers::HistoryFilter;
 use crate::lists::{MAX_LIMIT, Page};
 
@@ -45,8 +45,7 @@ impl FromRequestParts<AppState> for AppAuth {
         let decoded = BASE64.decode(encoded.trim()).map_err(|_| invalid())?;
         let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
         let (client_id, api_secret) = decoded.split_once(':').ok_or_else(invalid)?;
-        let mut conn = state.store.reader().acquire().await?;
-        apps::authenticate(&mut conn, client_id, api_secret).await.map(AppAuth)
+        state.credentials.authenticate(&state.store, client_id, api_secret).await.map(AppAuth)
     }
 }
 
@@ -128,6 +127,27 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        Mutation::read(req, state, true).await
+    }
+}
+
+/// A [`Mutation`] of the ledger's hot path (refills, transfers, payouts), whose
+/// validation reads nothing: a known key is replayed by the writer when it claims
+/// the key, not here, which saves a database read per request.
+pub struct LedgerMutation<P, T>(pub Mutation<P, T>);
+
+impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for LedgerMutation<P, T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        Mutation::read(req, state, false).await.map(LedgerMutation)
+    }
+}
+
+impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
+    /// Reads caller, key and body; with `replay_here`, a known key is answered
+    /// now from its stored response.
+    async fn read(req: Request, state: &AppState, replay_here: bool) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let caller = P::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
         let key = idempotency_key(&parts.headers).map_err(IntoResponse::into_response)?;
@@ -147,13 +167,30 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
             key,
             fingerprint: fingerprint(&parts.method, parts.uri.path(), &value),
         });
-        if let Some(idem) = &idempotency
+        if replay_here
+            && let Some(idem) = &idempotency
             && let Some(reply) = earlier_reply(state, idem).await.map_err(IntoResponse::into_response)?
         {
             return Err(reply.into_response());
         }
-        let body = parse_body(value).map_err(IntoResponse::into_response)?;
-        Ok(Mutation { caller, idempotency, body })
+        let refused = match parse_body(value) {
+            Ok(body) => return Ok(Mutation { caller, idempotency, body }),
+            Err(refused) => refused,
+        };
+        Err(replay_or(state, idempotency.as_ref(), refused).await.into_response())
+    }
+}
+
+/// A request refused before it reached the writer: if its key was answered
+/// before, that answer (a key's answer comes before any validation); otherwise
+/// the refusal.
+pub async fn replay_or(state: &AppState, idempotency: Option<&Idempotency>, refused: Error) -> Result<Reply, Error> {
+    match idempotency {
+        Some(idem) => match earlier_reply(state, idem).await? {
+            Some(reply) => Ok(reply),
+            None => Err(refused),
+        },
+        None => Err(refused),
     }
 }
 
@@ -185,7 +222,7 @@ fn fingerprint(method: &Method, path: &str, body: &Value) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<crate::error::Reply>, Error> {
+async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<Reply>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     let row = sqlx::query(
         "SELECT fingerprint, status_code, body FROM idempotency_keys WHERE owner = $1 AND key = $2 AND status_code > 0",

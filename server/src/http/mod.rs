@@ -39,6 +39,7 @@ pub struct AppState {
     pub store: Store,
     pub writer: Writer,
     pub services: Arc<Services>,
+    pub credentials: Arc<crate::apps::Credentials>,
     /// SHA-256 of `DOTS_OPERATOR_KEY`; `None` turns the operator API off.
     pub operator_key_hash: Option<String>,
 }
@@ -50,6 +51,7 @@ impl AppState {
             writer: Writer::new(store.clone(), services.clone()),
             store,
             services,
+            credentials: Default::default(),
             operator_key_hash: settings.operator_key.as_deref().filter(|k| !k.is_empty()).map(crate::apps::hash_secret),
         })
     }

@@ -8,8 +8,8 @@ use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillR
 use dots_shared::ids;
 
 use super::AppState;
-use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
-use crate::commands::Command;
+use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_query, replay_or};
+use crate::commands::{Command, Idempotency};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::users;
@@ -27,19 +27,41 @@ pub fn router() -> Router<AppState> {
         .route("/v2/transactions/{id}", get(read_transaction))
 }
 
-async fn refill(State(state): State<AppState>, m: Mutation<AppAuth, RefillRequest>) -> Result<Reply, Error> {
-    let command = Command::Refill(Refill::validate(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+async fn refill(
+    State(state): State<AppState>,
+    LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
+) -> Result<Reply, Error> {
+    let command = Refill::validate(&m.caller.0, m.body).map(Command::Refill);
+    submit(&state, m.idempotency, command).await
 }
 
-async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateTransferRequest>) -> Result<Reply, Error> {
-    let command = Command::CreateTransfer(NewTransfer::validate(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+async fn create(
+    State(state): State<AppState>,
+    LedgerMutation(m): LedgerMutation<AppAuth, CreateTransferRequest>,
+) -> Result<Reply, Error> {
+    let command = NewTransfer::validate(&m.caller.0, m.body).map(Command::CreateTransfer);
+    submit(&state, m.idempotency, command).await
 }
 
-async fn payout(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutRequest>) -> Result<Reply, Error> {
-    let command = Command::CreateTransfer(NewTransfer::payout(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+async fn payout(
+    State(state): State<AppState>,
+    LedgerMutation(m): LedgerMutation<AppAuth, CreatePayoutRequest>,
+) -> Result<Reply, Error> {
+    let command = NewTransfer::payout(&m.caller.0, m.body).map(Command::CreateTransfer);
+    submit(&state, m.idempotency, command).await
+}
+
+/// Hands a validated command to the writer, which replays a known key; a request
+/// refused by validation still gets its key's earlier answer first.
+async fn submit(
+    state: &AppState,
+    idempotency: Option<Idempotency>,
+    command: Result<Command, Error>,
+) -> Result<Reply, Error> {
+    match command {
+        Ok(command) => state.writer.submit(idempotency, command).await,
+        Err(refused) => replay_or(state, idempotency.as_ref(), refused).await,
+    }
 }
 
 async fn approve(
