@@ -392,20 +392,12 @@ async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batc
     // Jobs of one batch were all waiting at once, so any order is a valid one:
     // the refills and balance transfers go first, together.
     let (group, singles): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| job.command.immediate().is_some());
+    // The group runs first in the transaction, so it needs no savepoint: if it
+    // fails at the database, the whole transaction is rolled back and every job of
+    // the batch is answered with the failure (their callers retry).
     if !group.is_empty() {
-        let outcome = async {
-            sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-            let result = run_group(&mut tx, wallets, &group, now).await;
-            if result.is_err() {
-                sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
-            }
-            sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
-            Ok::<_, sqlx::Error>(result)
-        }
-        .await;
-        match outcome {
-            Ok(Ok(replies)) => answers.extend(group.into_iter().zip(replies.into_iter().map(Ok))),
-            Ok(Err(e)) => answers.extend(group.into_iter().map(|job| (job, Err(Failure::from(&e))))),
+        match run_group(&mut tx, wallets, &group, now).await {
+            Ok(replies) => answers.extend(group.into_iter().zip(replies.into_iter().map(Ok))),
             Err(e) => {
                 let failure = Failure::from(&e);
                 broken = Some(failure.clone());

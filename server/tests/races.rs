@@ -14,6 +14,7 @@ on_both_databases!(
     hundred_transfers_out_of_an_app_wallet_funded_for_ten,
     fifty_requests_with_one_idempotency_key_make_one_transfer,
     concurrent_cancels_release_a_payout_once,
+    mixed_batches_move_money_once_per_key_and_balances_match_the_answers,
 );
 
 const DEBIT: i64 = 100;
@@ -134,4 +135,57 @@ async fn concurrent_cancels_release_a_payout_once(t: TestApp) {
     assert_eq!((ok, refused), (1, 19));
     assert_eq!(t.user_wallet(&app, &user).await, (1_000, 0));
     assert_eq!(t.count("SELECT COUNT(*) FROM transactions WHERE kind = 'payout_release'").await, 1);
+}
+
+/// Refills, transfers both ways and payouts at once, each key sent twice: the
+/// writer batches the refills and balance transfers together and runs payouts
+/// alone in the same database transactions. Every key's two answers are the same,
+/// every 201 is one transfer, and the wallets hold exactly what the answers say.
+async fn mixed_batches_move_money_once_per_key_and_balances_match_the_answers(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let payees = std::sync::Arc::new([t.create_payee(&app).await, t.create_payee(&app).await]);
+    t.refill(&app, 500).await;
+    const KEYS: usize = 60;
+    let request = |i: usize| -> (&'static str, serde_json::Value) {
+        let user = &payees[i % 2];
+        match i % 4 {
+            0 => ("/v2/refills", json!({"amount": 50, "currency": "USD"})),
+            1 => ("/v2/transfers", json!({"type": "balance", "user_id": user, "amount": 100, "currency": "USD"})),
+            2 => (
+                "/v2/transfers",
+                json!({"type": "balance", "user_id": user, "amount": 30, "currency": "USD", "direction": "user_to_app"}),
+            ),
+            _ => ("/v2/transfers", json!({"type": "payout", "user_id": user, "amount": 40, "currency": "USD"})),
+        }
+    };
+    let responses = at_once(2 * KEYS, |n| {
+        let (t, app) = (t.clone(), app.clone());
+        let (path, body) = request(n % KEYS);
+        async move { t.post_with_key(&app, path, &format!("mixed-{}", n % KEYS), body).await }
+    })
+    .await;
+    let (mut app_wallet, mut users) = (500, [0i64; 2]);
+    let mut created: i64 = 0;
+    for i in 0..KEYS {
+        let (first, second) = (&responses[i], &responses[i + KEYS]);
+        assert_eq!((first.status, &first.bytes), (second.status, &second.bytes), "key {i}: one answer, given twice");
+        if first.status != StatusCode::CREATED {
+            assert_eq!((first.status, first.code()), (StatusCode::CONFLICT, "insufficient_funds"), "{}", first.json);
+            continue;
+        }
+        created += 1;
+        let u = i % 2;
+        match i % 4 {
+            0 => app_wallet += 50,
+            1 => (app_wallet, users[u]) = (app_wallet - 100, users[u] + 100),
+            2 => (app_wallet, users[u]) = (app_wallet + 30, users[u] - 30),
+            _ => users[u] -= 40,
+        }
+    }
+    assert!(created > (KEYS / 2) as i64, "most requests can be paid: {created} of {KEYS}");
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers").await, created + 1, "the set-up refill, and no key twice");
+    assert_eq!(t.app_available(&app).await, app_wallet);
+    for (u, user) in payees.iter().enumerate() {
+        assert_eq!(t.user_wallet(&app, user).await.0, users[u], "payee {u}");
+    }
 }
