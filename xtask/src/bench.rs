@@ -196,18 +196,25 @@ pub(crate) fn basic(app: &Value) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
-/// A webhook sink: answers 204 to everything, so delivery runs as it would in production.
-async fn webhook_sink() -> String {
+/// A webhook sink: answers 204 to everything, so delivery runs as it would in
+/// production, and counts what it received.
+async fn webhook_sink() -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
+            let counter = counter.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(
-                        hyper::Response::builder().status(204).body(Full::new(hyper::body::Bytes::new())).unwrap(),
-                    )
+                let service = hyper::service::service_fn(move |_req| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    async {
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder().status(204).body(Full::new(hyper::body::Bytes::new())).unwrap(),
+                        )
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -215,7 +222,7 @@ async fn webhook_sink() -> String {
             });
         }
     });
-    url
+    (url, received)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -227,6 +234,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 struct Run {
     per_second: f64,
+    /// Webhook deliveries the sink received during the measured seconds.
+    webhooks: Option<usize>,
     p50: Duration,
     p99: Duration,
     ok: usize,
@@ -271,6 +280,7 @@ where
     all.sort();
     Run {
         per_second: all.len() as f64 / elapsed,
+        webhooks: None,
         p50: percentile(&all, 0.50),
         p99: percentile(&all, 0.99),
         ok: all.len(),
@@ -312,20 +322,24 @@ fn ledger(o: &Options) -> Result {
         if o.webhooks { "on" } else { "off" }
     );
     println!(
-        "{:<10} {:>14} {:>10} {:>10} {:>10} {:>9} {:>7}",
-        "database", "transfers/s", "p50 ms", "p99 ms", "2xx", "409", "errors"
+        "{:<10} {:>14} {:>10} {:>10} {:>10} {:>9} {:>7} {:>16}",
+        "database", "transfers/s", "p50 ms", "p99 ms", "2xx", "409", "errors", "webhooks sent"
     );
     for (backend, r) in &results {
         println!(
-            "{:<10} {:>14.0} {:>10.2} {:>10.2} {:>10} {:>9} {:>7}",
+            "{:<10} {:>14.0} {:>10.2} {:>10.2} {:>10} {:>9} {:>7} {:>16}",
             backend,
             r.per_second,
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
             r.ok,
             r.refused,
-            r.failed
+            r.failed,
+            r.webhooks.map_or("-".to_string(), |n| n.to_string())
         );
+    }
+    if o.webhooks {
+        println!("(webhooks sent: deliveries the sink received during the measured seconds; the rest stay queued)");
     }
     if let Some(tps) = pgbench {
         println!("pgbench TPC-B-like (scale 10, {} clients, {} s): {tps:.0} tps", o.clients, o.seconds);
@@ -340,9 +354,13 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
     let http = Http::new(base);
     let app = http.ok("POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Bench"})).await;
     let auth = basic(&app);
-    if o.webhooks {
-        http.ok("POST", "/v2/webhooks", &auth, json!({"url": webhook_sink().await})).await;
-    }
+    let sink = if o.webhooks {
+        let (url, received) = webhook_sink().await;
+        http.ok("POST", "/v2/webhooks", &auth, json!({"url": url})).await;
+        Some(received)
+    } else {
+        None
+    };
     http.ok("POST", "/v2/refills", &auth, json!({"amount": 900_000_000_000i64, "currency": "USD"})).await;
     let users: Vec<String> = {
         let mut handles = Vec::new();
@@ -369,7 +387,8 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
     let users = Arc::new(users);
     eprintln!("xtask: {base}: {USERS} funded users ready; measuring {} s", o.seconds);
     let (http2, auth2, users2) = (http.clone(), auth.clone(), users.clone());
-    Ok(measure(o.clients, o.seconds, move |c, n| {
+    let before = sink.as_ref().map(|s| s.load(Ordering::Relaxed));
+    let mut run = measure(o.clients, o.seconds, move |c, n| {
         let (http, auth, users) = (http2.clone(), auth2.clone(), users2.clone());
         async move {
             let user = &users[(c * 7919 + n * 104_729) % users.len()];
@@ -379,7 +398,9 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
             http.call("POST", "/v2/transfers", &auth, Some(&key), Some(&body)).await.0
         }
     })
-    .await)
+    .await;
+    run.webhooks = sink.zip(before).map(|(s, before)| s.load(Ordering::Relaxed) - before);
+    Ok(run)
 }
 
 /// pgbench's built-in TPC-B-like script on the same PostgreSQL.
