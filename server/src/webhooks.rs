@@ -458,6 +458,9 @@ pub struct Deliverer {
     client: HttpClient,
     in_flight: Arc<tokio::sync::Semaphore>,
     per_endpoint: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    /// Signalled when an attempt ends, so the next pass starts at once while
+    /// deliveries are queued instead of a poll interval later.
+    slot_freed: tokio::sync::Notify,
 }
 
 impl Deliverer {
@@ -469,6 +472,7 @@ impl Deliverer {
             client,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             per_endpoint: Default::default(),
+            slot_freed: tokio::sync::Notify::new(),
         }
     }
 
@@ -480,10 +484,12 @@ impl Deliverer {
                 Ok(mut started) => {
                     if started.is_empty() {
                         tokio::time::sleep(interval).await;
+                        continue;
                     }
                     // Reap finished tasks without waiting for slow ones.
                     tokio::spawn(async move { while started.join_next().await.is_some() {} });
-                    tokio::time::sleep(interval).await;
+                    // Work was waiting: go again as soon as an attempt ends.
+                    let _ = tokio::time::timeout(interval, self.slot_freed.notified()).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook worker pass failed");
@@ -553,6 +559,7 @@ impl Deliverer {
                 }
                 this.release_endpoint_slot(&endpoint_id);
                 drop(permit);
+                this.slot_freed.notify_one();
             });
         }
         Ok(started)
