@@ -568,30 +568,34 @@ async fn run_group(
     writes.run(conn).await?;
     #[cfg(debug_assertions)]
     ledger::batch::check_stored(conn, &applied.created).await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    // What the first holder of each key recorded: the stored answer, or the reply just made.
+    let record = |holder: usize| -> (String, i64, String) {
+        match &sources[holder] {
+            Source::Stored(fingerprint, status, body) => (fingerprint.clone(), *status, body.clone()),
+            _ => {
+                let reply = replies[holder].as_ref().expect("a fresh holder has a reply");
+                let fingerprint = &jobs[holder].idempotency.as_ref().expect("a holder has a key").fingerprint;
+                (
+                    fingerprint.clone(),
+                    i64::from(reply.status.as_u16()),
+                    String::from_utf8_lossy(&reply.body).into_owned(),
+                )
+            }
+        }
+    };
     let mut out = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        let fingerprint = job.idempotency.as_ref().map(|idem| idem.fingerprint.as_str()).unwrap_or_default();
-        let reply = match &sources[i] {
-            Source::Fresh => replies[i].take().expect("every fresh job has a reply"),
-            Source::Stored(stored, status, body) => stored_reply(fingerprint, stored.clone(), *status, body.clone()),
-            Source::Twin(first) => match &sources[*first] {
-                Source::Stored(stored, status, body) => {
-                    stored_reply(fingerprint, stored.clone(), *status, body.clone())
-                }
-                _ => {
-                    let first_job = jobs[*first].idempotency.as_ref().expect("a twin's first holds the key");
-                    let first_reply = out.get(*first).cloned().expect("the first comes earlier");
-                    let Reply { status, body, .. } = first_reply;
-                    stored_reply(
-                        fingerprint,
-                        first_job.fingerprint.clone(),
-                        i64::from(status.as_u16()),
-                        String::from_utf8_lossy(&body).into_owned(),
-                    )
-                }
-            },
+        let holder = match sources[i] {
+            Source::Fresh => {
+                out.push(replies[i].clone().expect("every fresh job has a reply"));
+                continue;
+            }
+            Source::Stored(..) => i,
+            Source::Twin(first) => first,
         };
-        out.push(reply);
+        let fingerprint = &job.idempotency.as_ref().expect("only keyed jobs replay").fingerprint;
+        let (stored, status, body) = record(holder);
+        out.push(stored_reply(fingerprint, stored, status, body));
     }
     Ok(out)
 }

@@ -213,10 +213,6 @@ impl Writes {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
     /// Sends every statement in one round trip.
     pub async fn run(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         if self.steps.is_empty() {
