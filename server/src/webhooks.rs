@@ -38,9 +38,8 @@ pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
 pub const MAX_ATTEMPTS: i64 = 10;
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: i64 = 6 * 3600 * 1000;
-/// Deliveries one worker pass looks at, how many requests are in flight at once,
-/// and how many of those may wait on one endpoint (so a slow one cannot take all).
-const BATCH: i64 = 64;
+/// How many requests are in flight at once, and how many of those may wait on
+/// one endpoint (so a slow one cannot take all).
 pub const MAX_IN_FLIGHT: usize = 32;
 pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 4;
 /// The old secret keeps signing for this long after a rotation unless told otherwise.
@@ -452,14 +451,104 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<S
 
 // ---- the delivery worker ------------------------------------------------------------------
 
+/// Due deliveries one pass looks at.
+const BATCH: i64 = 512;
+/// Deliveries leased for one endpoint at a time; its queue is worked through
+/// [`MAX_IN_FLIGHT_PER_ENDPOINT`] requests at a time.
+const QUEUE_PER_ENDPOINT: usize = 64;
+/// Attempt results are recorded in one write transaction once this many have
+/// gathered, or once the oldest has waited [`RECORD_AFTER`].
+const RECORD_BATCH: usize = 32;
+const RECORD_AFTER: Duration = Duration::from_millis(200);
+
+/// The lease keeps this much room past an attempt's timeout.
+const LEASE_MARGIN_MS: i64 = 2_000;
+
+/// A leased delivery with what its request needs.
+struct Leased {
+    id: String,
+    attempts: i64,
+    event_id: String,
+    body: Vec<u8>,
+}
+
+/// One endpoint's leased deliveries.
+struct Queue {
+    endpoint_id: String,
+    url: String,
+    secrets: Vec<Result<String, String>>,
+    consecutive_failures: i64,
+    lease_until: i64,
+    deliveries: Vec<Leased>,
+}
+
+/// What an attempt came to.
+struct Attempted {
+    id: String,
+    attempts_before: i64,
+    outcome: Result<u16, String>,
+    duration_ms: i64,
+}
+
+/// Takes the due deliveries of `{rows}` (column `id`) whose lease is free.
+static LEASE: RowsSql = RowsSql {
+    sql: "UPDATE webhook_deliveries SET lease_until = $1
+     WHERE id IN (SELECT r.id FROM {rows}) AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+     RETURNING id",
+    columns: &[Col::Text("id")],
+};
+
+/// What each leased delivery's request needs, oldest first.
+static LEASED: RowsSql = RowsSql {
+    sql: "SELECT d.id, d.endpoint_id, d.attempts, e.url, e.secret_encrypted, e.previous_secret_encrypted,
+            e.previous_secret_expires_at, e.consecutive_failures, ev.id AS event_id, ev.type, ev.data, ev.created_at
+     FROM {rows} JOIN webhook_deliveries d ON d.id = r.id JOIN webhook_endpoints e ON e.id = d.endpoint_id
+       JOIN events ev ON ev.id = d.event_id
+     ORDER BY d.next_attempt_at, d.seq",
+    columns: &[Col::Text("id")],
+};
+
+static ATTEMPTS: RowsSql = RowsSql {
+    sql: "INSERT INTO webhook_attempts (delivery_id, status_code, error, duration_ms, created_at)
+     SELECT r.id, r.status_code, r.error, r.duration_ms, r.at FROM {rows}",
+    columns: &[Col::Text("id"), Col::Int("status_code"), Col::Text("error"), Col::Int("duration_ms"), Col::Int("at")],
+};
+
+/// An attempt's result on its delivery, unless the delivery stopped being pending
+/// meanwhile (its endpoint deleted, or another process finished it after our lease).
+static RESULTS: RowsSql = RowsSql {
+    sql: "UPDATE webhook_deliveries SET status = r.status, attempts = r.attempts, last_status_code = r.status_code,
+         last_error = r.error, next_attempt_at = r.next_at, delivered_at = COALESCE(r.delivered_at, webhook_deliveries.delivered_at),
+         lease_until = NULL, updated_at = r.at
+     FROM {rows} WHERE webhook_deliveries.id = r.id AND webhook_deliveries.status = 'pending'",
+    columns: &[
+        Col::Text("id"),
+        Col::Text("status"),
+        Col::Int("attempts"),
+        Col::Int("status_code"),
+        Col::Text("error"),
+        Col::Int("next_at"),
+        Col::Int("delivered_at"),
+        Col::Int("at"),
+    ],
+};
+
+/// Leased deliveries not attempted, handed back (only while the lease is still ours).
+static RELEASES: RowsSql = RowsSql {
+    sql: "UPDATE webhook_deliveries SET lease_until = NULL
+     FROM {rows} WHERE webhook_deliveries.id = r.id AND webhook_deliveries.lease_until = r.lease_until",
+    columns: &[Col::Text("id"), Col::Int("lease_until")],
+};
+
 pub struct Deliverer {
     store: Store,
     services: Arc<Services>,
     client: HttpClient,
     in_flight: Arc<tokio::sync::Semaphore>,
-    per_endpoint: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
-    /// Signalled when an attempt ends, so the next pass starts at once while
-    /// deliveries are queued instead of a poll interval later.
+    /// Endpoints whose leased queue is being worked through.
+    busy: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Signalled when an endpoint's queue is done, so the next pass starts at once
+    /// while deliveries are queued instead of a poll interval later.
     slot_freed: tokio::sync::Notify,
 }
 
@@ -471,13 +560,13 @@ impl Deliverer {
             services,
             client,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
-            per_endpoint: Default::default(),
+            busy: Default::default(),
             slot_freed: tokio::sync::Notify::new(),
         }
     }
 
-    /// Delivers until the process ends. Requests run as their own tasks, so a slow
-    /// endpoint holds up only its own deliveries.
+    /// Delivers until the process ends. Each endpoint's queue runs as its own task,
+    /// so a slow endpoint holds up only its own deliveries.
     pub async fn run(self: Arc<Self>, interval: Duration) {
         loop {
             match self.clone().start_due().await {
@@ -486,9 +575,9 @@ impl Deliverer {
                         tokio::time::sleep(interval).await;
                         continue;
                     }
-                    // Reap finished tasks without waiting for slow ones.
+                    // Reap finished queues without waiting for slow ones.
                     tokio::spawn(async move { while started.join_next().await.is_some() {} });
-                    // Work was waiting: go again as soon as an attempt ends.
+                    // Work was waiting: go again as soon as a queue ends.
                     let _ = tokio::time::timeout(interval, self.slot_freed.notified()).await;
                 }
                 Err(e) => {
@@ -499,8 +588,9 @@ impl Deliverer {
         }
     }
 
-    /// Leases due deliveries and starts an attempt for each; the set resolves when
-    /// they are all done (tests wait on it).
+    /// Leases due deliveries of every endpoint not already being worked on — up to
+    /// [`QUEUE_PER_ENDPOINT`] each, all in one write — and starts a queue per
+    /// endpoint; the set resolves when they are all done (tests wait on it).
     pub async fn start_due(self: Arc<Self>) -> Result<JoinSet<()>, sqlx::Error> {
         let now = now_ms();
         let due: Vec<(String, String)> = sqlx::query_as(
@@ -514,112 +604,192 @@ impl Deliverer {
         .fetch_all(self.store.reader())
         .await?;
         let mut started = JoinSet::new();
-        // The lease outlives the request's timeout, so nobody else starts this attempt.
-        let lease_until = now + self.services.webhooks.timeout_ms + 2_000;
-        // One transaction leases the whole pass (one commit, not one per delivery).
-        let mut leased_ids = Vec::new();
-        let mut tx = self.store.begin_write().await?;
-        for (id, endpoint_id) in due {
-            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else { break };
-            if !self.reserve_endpoint_slot(&endpoint_id) {
-                continue;
-            }
-            let leased = sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'
-                 AND (lease_until IS NULL OR lease_until < $3)",
-            )
-            .bind(lease_until)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
-            match leased {
-                Ok(r) if r.rows_affected() == 1 => leased_ids.push((id, endpoint_id, permit)),
-                Ok(_) => self.release_endpoint_slot(&endpoint_id),
-                Err(e) => {
-                    self.release_endpoint_slot(&endpoint_id);
-                    for (_, endpoint_id, _) in &leased_ids {
-                        self.release_endpoint_slot(endpoint_id);
-                    }
-                    return Err(e);
+        let mut chosen = Rows::new(&LEASE);
+        let mut taken: Vec<String> = Vec::new();
+        {
+            let mut busy = self.busy.lock().expect("busy lock");
+            let mut per_endpoint: std::collections::HashMap<&str, usize> = Default::default();
+            for (id, endpoint_id) in &due {
+                if busy.contains(endpoint_id) {
+                    continue;
+                }
+                let count = per_endpoint.entry(endpoint_id).or_insert(0);
+                if *count < QUEUE_PER_ENDPOINT {
+                    *count += 1;
+                    chosen.push(&[id.into()]);
                 }
             }
-        }
-        if let Err(e) = tx.commit().await {
-            for (_, endpoint_id, _) in &leased_ids {
-                self.release_endpoint_slot(endpoint_id);
+            for endpoint_id in per_endpoint.keys() {
+                busy.insert(endpoint_id.to_string());
+                taken.push(endpoint_id.to_string());
             }
-            return Err(e);
         }
-        for (id, endpoint_id, permit) in leased_ids {
+        if taken.is_empty() {
+            return Ok(started);
+        }
+        let queues = self.lease(chosen, now).await;
+        let queues = match queues {
+            Ok(queues) => queues,
+            Err(e) => {
+                self.free(&taken);
+                return Err(e);
+            }
+        };
+        // Endpoints that got nothing (another process leased it all first) are free again.
+        let working: std::collections::HashSet<&str> = queues.iter().map(|q| q.endpoint_id.as_str()).collect();
+        self.free(&taken.iter().filter(|e| !working.contains(e.as_str())).cloned().collect::<Vec<_>>());
+        for queue in queues {
             let this = self.clone();
             started.spawn(async move {
-                if let Err(e) = this.attempt(&id).await {
-                    tracing::warn!(delivery = %id, error = %e, "webhook attempt could not be recorded");
-                }
-                this.release_endpoint_slot(&endpoint_id);
-                drop(permit);
+                let endpoint_id = queue.endpoint_id.clone();
+                this.work_through(queue).await;
+                this.free(std::slice::from_ref(&endpoint_id));
                 this.slot_freed.notify_one();
             });
         }
         Ok(started)
     }
 
-    fn reserve_endpoint_slot(&self, endpoint_id: &str) -> bool {
-        let mut slots = self.per_endpoint.lock().expect("slots lock");
-        let used = slots.entry(endpoint_id.to_string()).or_insert(0);
-        if *used >= MAX_IN_FLIGHT_PER_ENDPOINT {
-            return false;
+    fn free(&self, endpoints: &[String]) {
+        let mut busy = self.busy.lock().expect("busy lock");
+        for endpoint_id in endpoints {
+            busy.remove(endpoint_id);
         }
-        *used += 1;
-        true
     }
 
-    fn release_endpoint_slot(&self, endpoint_id: &str) {
-        let mut slots = self.per_endpoint.lock().expect("slots lock");
-        if let Some(used) = slots.get_mut(endpoint_id) {
-            *used -= 1;
-            if *used == 0 {
-                slots.remove(endpoint_id);
+    /// Leases `chosen` in one statement and reads what their requests need, grouped
+    /// by endpoint.
+    async fn lease(&self, chosen: Rows, now: i64) -> Result<Vec<Queue>, sqlx::Error> {
+        // The lease outlives the first request's timeout and then some; no request
+        // starts unless it can end (time out) before the lease lapses, so nobody
+        // else sends the same delivery at the same time.
+        let lease_until = now + 2 * self.services.webhooks.timeout_ms + LEASE_MARGIN_MS;
+        let backend = self.store.backend();
+        let mut tx = self.store.begin_write().await?;
+        let leased: Vec<String> = sqlx::query_scalar(&LEASE.render(backend, 3))
+            .bind(lease_until)
+            .bind(now)
+            .bind(chosen.into_json())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if leased.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = Rows::new(&LEASED);
+        for id in &leased {
+            ids.push(&[id.into()]);
+        }
+        let rows = sqlx::query(&LEASED.render(backend, 1)).bind(ids.into_json()).fetch_all(self.store.reader()).await?;
+        let keys = &self.services.keys;
+        let mut queues: Vec<Queue> = Vec::new();
+        for row in rows {
+            let endpoint_id: String = row.try_get("endpoint_id")?;
+            let at = match queues.iter().position(|q| q.endpoint_id == endpoint_id) {
+                Some(at) => at,
+                None => {
+                    let mut secrets =
+                        vec![keys.open(&secret_context(&endpoint_id), &row.try_get::<String, _>("secret_encrypted")?)];
+                    let previous: Option<String> = row.try_get("previous_secret_encrypted")?;
+                    let previous_until: Option<i64> = row.try_get("previous_secret_expires_at")?;
+                    if let (Some(previous), Some(until)) = (previous, previous_until)
+                        && until > now
+                    {
+                        secrets.push(keys.open(&secret_context(&endpoint_id), &previous));
+                    }
+                    queues.push(Queue {
+                        url: row.try_get("url")?,
+                        secrets,
+                        consecutive_failures: row.try_get("consecutive_failures")?,
+                        lease_until,
+                        deliveries: Vec::new(),
+                        endpoint_id,
+                    });
+                    queues.len() - 1
+                }
+            };
+            let event_id: String = row.try_get("event_id")?;
+            let data: Value = serde_json::from_str(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null);
+            let body = serde_json::to_vec(&json!({
+                "id": event_id,
+                "type": row.try_get::<String, _>("type")?,
+                "created": rfc3339_from_unix_ms(row.try_get("created_at")?),
+                "data": data,
+            }))
+            .unwrap_or_default();
+            queues[at].deliveries.push(Leased { id: row.try_get("id")?, attempts: row.try_get("attempts")?, event_id, body });
+        }
+        Ok(queues)
+    }
+
+    /// Sends the queue's deliveries, [`MAX_IN_FLIGHT_PER_ENDPOINT`] at a time,
+    /// recording results in batches. Stops early once the endpoint has failed often
+    /// enough to be disabled, or is found disabled or deleted; what it did not send
+    /// is handed back.
+    async fn work_through(self: &Arc<Self>, queue: Queue) {
+        let Queue { endpoint_id, url, secrets, mut consecutive_failures, lease_until, deliveries } = queue;
+        let url = Arc::new(url);
+        let secrets = Arc::new(secrets);
+        let timeout_ms = self.services.webhooks.timeout_ms;
+        let disable_after = self.services.webhooks.disable_after;
+        let mut waiting = deliveries.into_iter();
+        let mut sending: JoinSet<Attempted> = JoinSet::new();
+        let mut results: Vec<Attempted> = Vec::new();
+        let mut oldest_result: Option<Instant> = None;
+        let mut stop = false;
+        loop {
+            while !stop && sending.len() < MAX_IN_FLIGHT_PER_ENDPOINT {
+                // Only a request that ends (or times out) inside the lease starts.
+                if now_ms() + timeout_ms + LEASE_MARGIN_MS > lease_until {
+                    stop = true;
+                    break;
+                }
+                let Some(delivery) = waiting.next() else { break };
+                let Ok(permit) = self.in_flight.clone().acquire_owned().await else { break };
+                let (this, url, secrets) = (self.clone(), url.clone(), secrets.clone());
+                sending.spawn(async move {
+                    let started = Instant::now();
+                    let outcome = this.send(&url, &delivery.event_id, &secrets, delivery.body).await;
+                    drop(permit);
+                    Attempted {
+                        id: delivery.id,
+                        attempts_before: delivery.attempts,
+                        outcome,
+                        duration_ms: started.elapsed().as_millis() as i64,
+                    }
+                });
+            }
+            let Some(done) = sending.join_next().await else { break };
+            let Ok(attempted) = done else {
+                // The attempt's task died: its delivery stays leased and is retried
+                // once the lease lapses.
+                continue;
+            };
+            if matches!(attempted.outcome, Ok(code) if (200..300).contains(&code)) {
+                consecutive_failures = 0;
+            } else {
+                consecutive_failures += 1;
+                stop |= consecutive_failures >= disable_after;
+            }
+            results.push(attempted);
+            let oldest = *oldest_result.get_or_insert_with(Instant::now);
+            if results.len() >= RECORD_BATCH || oldest.elapsed() >= RECORD_AFTER {
+                oldest_result = None;
+                match self.record(&endpoint_id, std::mem::take(&mut results), &[], lease_until).await {
+                    Ok(still_enabled) => stop |= !still_enabled,
+                    Err(e) => {
+                        tracing::warn!(endpoint = %endpoint_id, error = %e, "webhook attempts could not be recorded");
+                        stop = true;
+                    }
+                }
             }
         }
-    }
-
-    async fn attempt(&self, id: &str) -> Result<(), sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT d.endpoint_id, d.attempts, e.url, e.secret_encrypted, e.previous_secret_encrypted,
-                    e.previous_secret_expires_at, ev.id AS event_id, ev.type, ev.data, ev.created_at
-             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
-             WHERE d.id = $1",
-        )
-        .bind(id)
-        .fetch_one(self.store.reader())
-        .await?;
-        let endpoint_id: String = row.try_get("endpoint_id")?;
-        let event_id: String = row.try_get("event_id")?;
-        let data: Value = serde_json::from_str(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null);
-        let body = serde_json::to_vec(&json!({
-            "id": event_id,
-            "type": row.try_get::<String, _>("type")?,
-            "created": rfc3339_from_unix_ms(row.try_get("created_at")?),
-            "data": data,
-        }))
-        .unwrap_or_default();
-        let keys = &self.services.keys;
-        let mut secrets =
-            vec![keys.open(&secret_context(&endpoint_id), &row.try_get::<String, _>("secret_encrypted")?)];
-        let previous: Option<String> = row.try_get("previous_secret_encrypted")?;
-        let previous_until: Option<i64> = row.try_get("previous_secret_expires_at")?;
-        if let (Some(previous), Some(until)) = (previous, previous_until)
-            && until > now_ms()
+        let unsent: Vec<String> = waiting.map(|d| d.id).collect();
+        if (!results.is_empty() || !unsent.is_empty())
+            && let Err(e) = self.record(&endpoint_id, results, &unsent, lease_until).await
         {
-            secrets.push(keys.open(&secret_context(&endpoint_id), &previous));
+            tracing::warn!(endpoint = %endpoint_id, error = %e, "webhook attempts could not be recorded");
         }
-        let url: String = row.try_get("url")?;
-        let started = Instant::now();
-        let outcome = self.send(&url, &event_id, &secrets, body).await;
-        let duration_ms = started.elapsed().as_millis() as i64;
-        self.record(id, &endpoint_id, row.try_get("attempts")?, outcome, duration_ms).await
     }
 
     async fn send(
@@ -656,90 +826,99 @@ impl Deliverer {
             .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
     }
 
+    /// Records `results` (in the order they ended) and hands back `unsent`, in one
+    /// write transaction: the attempts, the deliveries' new state, and the
+    /// endpoint's run of failures — disabling it when the run reaches the threshold.
+    /// Answers whether the endpoint is still enabled.
     async fn record(
         &self,
-        id: &str,
         endpoint_id: &str,
-        attempts_before: i64,
-        outcome: Result<u16, String>,
-        duration_ms: i64,
-    ) -> Result<(), sqlx::Error> {
+        results: Vec<Attempted>,
+        unsent: &[String],
+        lease_until: i64,
+    ) -> Result<bool, sqlx::Error> {
         let now = now_ms();
         let settings = &self.services.webhooks;
-        let attempts = attempts_before + 1;
-        let (status_code, error) = match &outcome {
-            Ok(code) if (200..300).contains(code) => (Some(i64::from(*code)), None),
-            Ok(code) => (Some(i64::from(*code)), Some(format!("HTTP {code}"))),
-            Err(e) => (None, Some(e.chars().take(300).collect::<String>())),
-        };
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query("INSERT INTO webhook_attempts (delivery_id, status_code, error, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(status_code)
-            .bind(&error)
-            .bind(duration_ms)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        match &error {
-            None => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'delivered', attempts = $1, last_status_code = $2, last_error = NULL,
-                         delivered_at = $3, lease_until = NULL, updated_at = $3 WHERE id = $4",
-                )
-                .bind(attempts)
-                .bind(status_code)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
-                    .bind(endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut writes = Writes::new();
+        // Failures after the last success, and whether there was one.
+        let (mut succeeded, mut tail, mut last_error) = (false, 0i64, None);
+        for r in &results {
+            let attempts = r.attempts_before + 1;
+            let (status_code, error) = match &r.outcome {
+                Ok(code) if (200..300).contains(code) => (Some(i64::from(*code)), None),
+                Ok(code) => (Some(i64::from(*code)), Some(format!("HTTP {code}"))),
+                Err(e) => (None, Some(e.chars().take(300).collect::<String>())),
+            };
+            let (status, next, delivered_at) = match &error {
+                None => ("delivered", now, Some(now)),
+                Some(_) if attempts >= MAX_ATTEMPTS => ("failed", now, None),
+                Some(_) => ("pending", now + backoff_ms(settings.retry_base_ms, attempts), None),
+            };
+            if error.is_none() {
+                (succeeded, tail) = (true, 0);
+            } else {
+                tail += 1;
+                last_error = error.clone();
             }
-            Some(error) => {
-                let (status, next) = if attempts >= MAX_ATTEMPTS {
-                    ("failed", now)
-                } else {
-                    ("pending", now + backoff_ms(settings.retry_base_ms, attempts))
-                };
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
-                         next_attempt_at = $5, lease_until = NULL, updated_at = $6 WHERE id = $7",
-                )
-                .bind(status)
-                .bind(attempts)
-                .bind(status_code)
-                .bind(error)
-                .bind(next)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                let failures: i64 = sqlx::query_scalar(
-                    "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = $1
-                     RETURNING consecutive_failures",
-                )
-                .bind(endpoint_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                if failures >= settings.disable_after {
-                    let reason = format!("disabled after {failures} failed attempts in a row; the last: {error}");
-                    sqlx::query(
-                        "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2
-                         WHERE id = $3 AND status = 'enabled'",
-                    )
-                    .bind(&reason)
-                    .bind(now)
-                    .bind(endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    tracing::warn!(endpoint = %endpoint_id, "{reason}");
-                }
-            }
+            writes.row(
+                &ATTEMPTS,
+                &[r.id.as_str().into(), status_code.into(), error.clone().into(), r.duration_ms.into(), now.into()],
+            );
+            writes.row(
+                &RESULTS,
+                &[
+                    r.id.as_str().into(),
+                    status.into(),
+                    attempts.into(),
+                    status_code.into(),
+                    error.into(),
+                    next.into(),
+                    delivered_at.into(),
+                    now.into(),
+                ],
+            );
         }
-        tx.commit().await
+        for id in unsent {
+            writes.row(&RELEASES, &[id.into(), lease_until.into()]);
+        }
+        let mut tx = self.store.begin_write().await?;
+        writes.run(&mut tx).await?;
+        let endpoint: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE webhook_endpoints SET consecutive_failures = CASE WHEN $2 = 1 THEN $3 ELSE consecutive_failures + $3 END
+             WHERE id = $1 AND deleted_at IS NULL RETURNING consecutive_failures, status",
+        )
+        .bind(endpoint_id)
+        .bind(i64::from(succeeded))
+        .bind(tail)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let enabled = match endpoint {
+            None => false,
+            Some((failures, status)) if failures >= settings.disable_after && tail > 0 && status == "enabled" => {
+                // The run crossed the threshold within these results: at the attempt
+                // that made it `disable_after` long, or at the first of them if it
+                // was already past (another process's attempts).
+                let at = settings.disable_after.max(failures - tail + 1);
+                let reason = format!(
+                    "disabled after {at} failed attempts in a row; the last: {}",
+                    last_error.unwrap_or_default()
+                );
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2
+                     WHERE id = $3 AND status = 'enabled'",
+                )
+                .bind(&reason)
+                .bind(now)
+                .bind(endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+                tracing::warn!(endpoint = %endpoint_id, "{reason}");
+                false
+            }
+            Some((_, status)) => status == "enabled",
+        };
+        tx.commit().await?;
+        Ok(enabled)
     }
 }
 
