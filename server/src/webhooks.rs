@@ -9,6 +9,7 @@
 //! the lease lapses (at-least-once: receivers dedupe on `webhook-id`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -451,8 +452,8 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<S
 
 // ---- the delivery worker ------------------------------------------------------------------
 
-/// Due deliveries one pass looks at.
-const BATCH: i64 = 512;
+/// Endpoints one pass starts a queue for.
+const ENDPOINTS_PER_PASS: usize = 64;
 /// Deliveries leased for one endpoint at a time; its queue is worked through
 /// [`MAX_IN_FLIGHT_PER_ENDPOINT`] requests at a time.
 const QUEUE_PER_ENDPOINT: usize = 64;
@@ -547,6 +548,8 @@ pub struct Deliverer {
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Endpoints whose leased queue is being worked through.
     busy: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Where the next pass starts in the list of endpoints with work.
+    next_endpoint: AtomicUsize,
     /// Signalled when an endpoint's queue is done, so the next pass starts at once
     /// while deliveries are queued instead of a poll interval later.
     slot_freed: tokio::sync::Notify,
@@ -561,6 +564,7 @@ impl Deliverer {
             client,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             busy: Default::default(),
+            next_endpoint: AtomicUsize::new(0),
             slot_freed: tokio::sync::Notify::new(),
         }
     }
@@ -588,40 +592,58 @@ impl Deliverer {
         }
     }
 
-    /// Leases due deliveries of every endpoint not already being worked on — up to
+    /// Leases due deliveries of endpoints not already being worked on — up to
     /// [`QUEUE_PER_ENDPOINT`] each, all in one write — and starts a queue per
     /// endpoint; the set resolves when they are all done (tests wait on it).
     pub async fn start_due(self: Arc<Self>) -> Result<JoinSet<()>, sqlx::Error> {
         let now = now_ms();
-        let due: Vec<(String, String)> = sqlx::query_as(
-            "SELECT d.id, d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)
-               AND e.status = 'enabled' AND e.deleted_at IS NULL
-             ORDER BY d.next_attempt_at LIMIT $2",
+        let mut started = JoinSet::new();
+        // Endpoint by endpoint, so one endpoint's backlog cannot hide another's
+        // deliveries; each endpoint's pending ones come in due order from its index.
+        let with_work: Vec<String> = sqlx::query_scalar(
+            "SELECT e.id FROM webhook_endpoints e WHERE e.status = 'enabled' AND e.deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending'
+                             AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1))
+             ORDER BY e.id",
         )
         .bind(now)
-        .bind(BATCH)
         .fetch_all(self.store.reader())
         .await?;
-        let mut started = JoinSet::new();
-        let mut chosen = Rows::new(&LEASE);
-        let mut taken: Vec<String> = Vec::new();
-        {
+        let taken: Vec<String> = {
             let mut busy = self.busy.lock().expect("busy lock");
-            let mut per_endpoint: std::collections::HashMap<&str, usize> = Default::default();
-            for (id, endpoint_id) in &due {
-                if busy.contains(endpoint_id) {
-                    continue;
+            // A pass takes at most ENDPOINTS_PER_PASS of them, starting where the
+            // last pass stopped, so all are served in turn.
+            let skip = self.next_endpoint.fetch_add(ENDPOINTS_PER_PASS, Ordering::Relaxed) % with_work.len().max(1);
+            let taken: Vec<String> = with_work
+                .iter()
+                .cycle()
+                .skip(skip)
+                .take(with_work.len())
+                .filter(|e| !busy.contains(*e))
+                .take(ENDPOINTS_PER_PASS)
+                .cloned()
+                .collect();
+            busy.extend(taken.iter().cloned());
+            taken
+        };
+        let mut chosen = Rows::new(&LEASE);
+        for endpoint_id in &taken {
+            let due: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
+                "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'
+                   AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+                 ORDER BY next_attempt_at LIMIT $3",
+            )
+            .bind(endpoint_id)
+            .bind(now)
+            .bind(QUEUE_PER_ENDPOINT as i64)
+            .fetch_all(self.store.reader())
+            .await;
+            match due {
+                Ok(due) => due.iter().for_each(|id| chosen.push(&[id.into()])),
+                Err(e) => {
+                    self.free(&taken);
+                    return Err(e);
                 }
-                let count = per_endpoint.entry(endpoint_id).or_insert(0);
-                if *count < QUEUE_PER_ENDPOINT {
-                    *count += 1;
-                    chosen.push(&[id.into()]);
-                }
-            }
-            for endpoint_id in per_endpoint.keys() {
-                busy.insert(endpoint_id.to_string());
-                taken.push(endpoint_id.to_string());
             }
         }
         if taken.is_empty() {

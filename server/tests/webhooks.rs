@@ -21,6 +21,7 @@ on_both_databases!(
     every_delivery_verifies_with_the_reference_library,
     a_receiver_that_was_down_gets_everything_once_back,
     a_slow_endpoint_does_not_hold_up_the_others,
+    an_endpoint_with_a_long_backlog_does_not_hide_the_others_deliveries,
     an_endpoint_that_keeps_failing_is_disabled_and_says_why,
     events_can_be_listed_and_redelivered,
     webhook_input_is_validated_and_secrets_are_shown_once,
@@ -235,6 +236,48 @@ async fn a_slow_endpoint_does_not_hold_up_the_others(t: TestApp) {
     }
     assert_eq!(fast.event_ids().into_iter().collect::<HashSet<_>>(), expected);
     assert!(slow.event_ids().is_empty(), "the slow endpoint is still holding its first requests");
+    *slow.hold.lock().unwrap() = None;
+    release.notify_waiters();
+    worker.abort();
+}
+
+/// The slow endpoint's backlog is older than anything the other endpoint is sent
+/// and longer than a worker pass takes in: the other still gets everything.
+async fn an_endpoint_with_a_long_backlog_does_not_hide_the_others_deliveries(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let (slow_url, slow) = Receiver::start().await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    *slow.hold.lock().unwrap() = Some(release.clone());
+    let (slow_id, _) = endpoint(&t, &app, &slow_url, None).await;
+    for _ in 0..600 {
+        t.refill(&app, 1).await;
+    }
+    let (fast_url, fast) = Receiver::start().await;
+    endpoint(&t, &app, &fast_url, None).await;
+    let before: HashSet<String> = app_event_ids(&t, &app).await;
+    make_events(&t, &app).await;
+    let expected: HashSet<String> = app_event_ids(&t, &app).await.difference(&before).cloned().collect();
+    assert!(!expected.is_empty());
+    let worker = tokio::spawn(
+        Arc::new(Deliverer::new(t.store.clone(), t.state.services.clone())).run(Duration::from_millis(10)),
+    );
+    for _ in 0..200 {
+        if fast.event_ids().len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(fast.event_ids().into_iter().collect::<HashSet<_>>(), expected);
+    // Not one attempt of the slow endpoint has ended (its first requests are held
+    // until their timeout): the other was not waiting for them.
+    let slow_attempts: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1",
+    )
+    .bind(&slow_id)
+    .fetch_one(t.store.reader())
+    .await
+    .unwrap();
+    assert_eq!(slow_attempts, 0);
     *slow.hold.lock().unwrap() = None;
     release.notify_waiters();
     worker.abort();

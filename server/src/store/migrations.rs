@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_webhooks.sql"),
         postgres: include_str!("../../migrations/postgres/0003_webhooks.sql"),
     },
+    Migration {
+        version: 4,
+        name: "deliveries_due_by_endpoint",
+        sqlite: include_str!("../../migrations/sqlite/0004_deliveries_due_by_endpoint.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_deliveries_due_by_endpoint.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
