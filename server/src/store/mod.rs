@@ -149,7 +149,10 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
 /// Copies committed pages from the write-ahead log into the database file beside
 /// the writer, instead of in the middle of one of its commits (which SQLite's
 /// automatic checkpoint does, stalling that commit's requests). Passive: it never
-/// waits for the writer or readers. Ends when the pool is closed.
+/// waits for the writer or readers. Under sustained writes it cannot let the log
+/// start over (new frames keep arriving); the writer's own checkpoint at
+/// `wal_autocheckpoint` does, and finds almost everything already copied.
+/// Ends when the pool is closed.
 async fn checkpoint_in_background(pool: AnyPool) {
     let mut every = tokio::time::interval(Duration::from_millis(50));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
