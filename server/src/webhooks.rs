@@ -456,10 +456,10 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<S
 const ENDPOINTS_PER_PASS: usize = 64;
 /// Deliveries leased for one endpoint at a time; its queue is worked through
 /// [`MAX_IN_FLIGHT_PER_ENDPOINT`] requests at a time.
-const QUEUE_PER_ENDPOINT: usize = 64;
+const QUEUE_PER_ENDPOINT: usize = 256;
 /// Attempt results are recorded in one write transaction once this many have
 /// gathered, or once the oldest has waited [`RECORD_AFTER`].
-const RECORD_BATCH: usize = 32;
+const RECORD_BATCH: usize = 128;
 const RECORD_AFTER: Duration = Duration::from_millis(200);
 
 /// The lease keeps this much room past an attempt's timeout.
