@@ -739,7 +739,12 @@ impl Deliverer {
                 "data": data,
             }))
             .unwrap_or_default();
-            queues[at].deliveries.push(Leased { id: row.try_get("id")?, attempts: row.try_get("attempts")?, event_id, body });
+            queues[at].deliveries.push(Leased {
+                id: row.try_get("id")?,
+                attempts: row.try_get("attempts")?,
+                event_id,
+                body,
+            });
         }
         Ok(queues)
     }
