@@ -626,6 +626,9 @@ impl Deliverer {
             busy.extend(taken.iter().cloned());
             taken
         };
+        if taken.is_empty() {
+            return Ok(started);
+        }
         let mut chosen = Rows::new(&LEASE);
         for endpoint_id in &taken {
             let due: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
@@ -645,9 +648,6 @@ impl Deliverer {
                     return Err(e);
                 }
             }
-        }
-        if taken.is_empty() {
-            return Ok(started);
         }
         let queues = self.lease(chosen, now).await;
         let queues = match queues {
@@ -910,6 +910,11 @@ impl Deliverer {
         }
         let mut tx = self.store.begin_write().await?;
         writes.run(&mut tx).await?;
+        if results.is_empty() {
+            // Only handing deliveries back: the endpoint's run of failures is unchanged.
+            tx.commit().await?;
+            return Ok(true);
+        }
         let endpoint: Option<(i64, String)> = sqlx::query_as(
             "UPDATE webhook_endpoints SET consecutive_failures = CASE WHEN $2 = 1 THEN $3 ELSE consecutive_failures + $3 END
              WHERE id = $1 AND deleted_at IS NULL RETURNING consecutive_failures, status",

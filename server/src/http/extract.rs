@@ -177,6 +177,10 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
             Ok(body) => return Ok(Mutation { caller, idempotency, body }),
             Err(refused) => refused,
         };
+        if replay_here {
+            // The key was looked up above already: the refusal is the answer.
+            return Err(refused.into_response());
+        }
         Err(replay_or(state, idempotency.as_ref(), refused).await.into_response())
     }
 }
