@@ -44,6 +44,45 @@ pub struct Settings {
     /// `DOTS_SMS_PER_CLIENT_PER_HOUR` (default 20): codes one network address may
     /// ask for through the flow API per hour.
     pub sms_per_client_per_hour: i64,
+    /// What a reverse proxy would otherwise bound: connections and slow clients.
+    pub limits: Limits,
+}
+
+/// Connection limits (README "Connection limits"). Every timeout is in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// `DOTS_MAX_CONNECTIONS` (default 8192): open connections at once; past it a
+    /// new connection is answered `503 server_busy` and closed. Lowered at start to
+    /// fit the process's open-file limit.
+    pub max_connections: usize,
+    /// `DOTS_HEADER_TIMEOUT_MS` (default 10000): a request's headers must arrive
+    /// whole within it, and a kept-alive connection that sends nothing for this long
+    /// is closed (hyper starts the same timer while it waits for the next request).
+    pub header_timeout_ms: u64,
+    /// `DOTS_BODY_IDLE_TIMEOUT_MS` (default 10000): longest pause inside a body.
+    pub body_idle_timeout_ms: u64,
+    /// `DOTS_BODY_TIMEOUT_MS` (default 30000): a whole body must arrive within it.
+    pub body_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_connections: 8192, header_timeout_ms: 10_000, body_idle_timeout_ms: 10_000, body_timeout_ms: 30_000 }
+    }
+}
+
+impl Limits {
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.header_timeout_ms)
+    }
+
+    pub fn body_idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_idle_timeout_ms)
+    }
+
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_timeout_ms)
+    }
 }
 
 #[derive(Clone)]
@@ -54,57 +93,149 @@ pub struct SmsHttpSettings {
     pub from: String,
 }
 
+/// Every setting of `dots serve` (and `dots apps create`), each a flag and an
+/// environment variable: the one place they are named, parsed and documented
+/// (`dots serve --help` prints them).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SettingsArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DOTS_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Database: sqlite://PATH (embedded default) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Enables the operator API (POST /v2/apps) with this bearer key.
+    #[arg(long, env = "DOTS_OPERATOR_KEY", hide_env_values = true)]
+    pub operator_key: Option<String>,
+    /// Database connections per pool (1 to 1000).
+    #[arg(long, env = "DOTS_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+    /// Sandbox mode: sandbox rail, dev SMS outbox, GET /v2/dev/sms.
+    #[arg(long, env = "DOTS_SANDBOX", default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub sandbox: bool,
+    /// Where payees reach this server (payout-link and flow URLs) [default: http://<listen>]
+    #[arg(long, env = "DOTS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// 64 hex characters sealing data at rest; required outside the sandbox.
+    #[arg(long, env = "DOTS_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+    /// SMS sender: dev (outbox, sandbox only) or http (Twilio-style provider).
+    #[arg(long, env = "DOTS_SMS_PROVIDER", default_value = "dev", value_parser = ["dev", "http"])]
+    pub sms_provider: String,
+    /// The HTTP SMS provider's base URL.
+    #[arg(long, env = "DOTS_SMS_BASE_URL")]
+    pub sms_base_url: Option<String>,
+    /// The HTTP SMS provider's account.
+    #[arg(long, env = "DOTS_SMS_ACCOUNT")]
+    pub sms_account: Option<String>,
+    /// The HTTP SMS provider's token.
+    #[arg(long, env = "DOTS_SMS_TOKEN", hide_env_values = true)]
+    pub sms_token: Option<String>,
+    /// The sender number or name of the HTTP SMS provider.
+    #[arg(long, env = "DOTS_SMS_FROM")]
+    pub sms_from: Option<String>,
+    /// How long sandbox payouts take to settle, in ms.
+    #[arg(long, env = "DOTS_SANDBOX_SETTLE_MS", default_value_t = 2000)]
+    pub sandbox_settle_ms: u32,
+    /// How often the payout and webhook workers look for work, in ms.
+    #[arg(long, env = "DOTS_WORKER_INTERVAL_MS", default_value_t = 250)]
+    pub worker_interval_ms: u32,
+    /// How long a worker owns a payout step, in ms (a crashed worker's work is taken up after it).
+    #[arg(long, env = "DOTS_WORKER_LEASE_MS", default_value_t = 30_000)]
+    pub worker_lease_ms: u32,
+    /// Let webhook endpoints be private or loopback addresses (tests, local demos).
+    #[arg(long, env = "DOTS_WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Webhook request timeout, in ms.
+    #[arg(long, env = "DOTS_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u32,
+    /// First webhook retry delay, in ms (doubling after each failure).
+    #[arg(long, env = "DOTS_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub webhook_retry_base_ms: u32,
+    /// Failed webhook attempts in a row after which an endpoint is disabled.
+    #[arg(long, env = "DOTS_WEBHOOK_DISABLE_AFTER", default_value_t = 50)]
+    pub webhook_disable_after: u32,
+    /// Codes one network address may ask for through the flow API per hour.
+    #[arg(long, env = "DOTS_SMS_PER_CLIENT_PER_HOUR", default_value_t = crate::verify::SENDS_PER_CLIENT_PER_HOUR as u32)]
+    pub sms_per_client_per_hour: u32,
+    /// Open connections at once; past it a new connection gets 503 server_busy.
+    #[arg(long, env = "DOTS_MAX_CONNECTIONS", default_value_t = 8192)]
+    pub max_connections: u32,
+    /// A request's headers must arrive within it; also the longest idle keep-alive, in ms.
+    #[arg(long, env = "DOTS_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u32,
+    /// Longest pause inside a request body, in ms.
+    #[arg(long, env = "DOTS_BODY_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_idle_timeout_ms: u32,
+    /// A whole request body must arrive within it, in ms.
+    #[arg(long, env = "DOTS_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u32,
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("{other} is not true or false")),
+    }
+}
+
+/// Only the environment, for code paths without a command line.
+#[derive(clap::Parser)]
+struct EnvOnly {
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
 impl Settings {
+    /// The settings from the environment alone (defaults where unset).
     pub fn from_env() -> Result<Settings, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let max_connections = match var("DOTS_DB_MAX_CONNECTIONS") {
-            None => 16,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or("DOTS_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?,
-        };
-        let number = |name: &str, default: i64| -> Result<i64, String> {
-            match var(name) {
-                None => Ok(default),
-                Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(format!("{name} must be a whole number")),
-            }
-        };
-        let sms_http = match var("DOTS_SMS_PROVIDER").as_deref() {
-            None | Some("dev") => None,
-            Some("http") => {
-                let need = |name: &str| var(name).ok_or(format!("DOTS_SMS_PROVIDER=http needs {name}"));
+        use clap::Parser;
+        let parsed = EnvOnly::try_parse_from(["dots"]).map_err(|e| e.to_string())?;
+        Settings::from_args(parsed.settings)
+    }
+
+    pub fn from_args(a: SettingsArgs) -> Result<Settings, String> {
+        let sms_http = match a.sms_provider.as_str() {
+            "http" => {
+                let need = |value: Option<String>, name: &str| {
+                    value.filter(|v| !v.trim().is_empty()).ok_or(format!("DOTS_SMS_PROVIDER=http needs {name}"))
+                };
                 Some(SmsHttpSettings {
-                    base_url: need("DOTS_SMS_BASE_URL")?,
-                    account: need("DOTS_SMS_ACCOUNT")?,
-                    token: need("DOTS_SMS_TOKEN")?,
-                    from: need("DOTS_SMS_FROM")?,
+                    base_url: need(a.sms_base_url, "DOTS_SMS_BASE_URL")?,
+                    account: need(a.sms_account, "DOTS_SMS_ACCOUNT")?,
+                    token: need(a.sms_token, "DOTS_SMS_TOKEN")?,
+                    from: need(a.sms_from, "DOTS_SMS_FROM")?,
                 })
             }
-            Some(other) => return Err(format!("DOTS_SMS_PROVIDER must be dev or http, not {other}")),
+            _ => None,
         };
+        let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         Ok(Settings {
-            listen: var("DOTS_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
-            operator_key: var("DOTS_OPERATOR_KEY"),
-            max_connections,
-            sandbox: var("DOTS_SANDBOX").is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "no")),
-            public_url: var("DOTS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
-            encryption_key: var("DOTS_ENCRYPTION_KEY"),
+            listen: a.listen,
+            database_url: a.database_url,
+            operator_key: nonempty(a.operator_key),
+            max_connections: a.db_max_connections,
+            sandbox: a.sandbox,
+            public_url: nonempty(a.public_url).map(|u| u.trim_end_matches('/').to_string()),
+            encryption_key: nonempty(a.encryption_key),
             sms_http,
-            sandbox_settle_ms: number("DOTS_SANDBOX_SETTLE_MS", 2000)?,
-            worker_interval_ms: number("DOTS_WORKER_INTERVAL_MS", 250)? as u64,
-            worker_lease_ms: number("DOTS_WORKER_LEASE_MS", 30_000)?.max(100),
+            sandbox_settle_ms: i64::from(a.sandbox_settle_ms),
+            worker_interval_ms: u64::from(a.worker_interval_ms),
+            worker_lease_ms: i64::from(a.worker_lease_ms).max(100),
             webhooks: crate::webhooks::DeliverySettings {
-                allow_private: var("DOTS_WEBHOOK_ALLOW_PRIVATE")
-                    .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
-                timeout_ms: number("DOTS_WEBHOOK_TIMEOUT_MS", 10_000)?.max(100),
-                retry_base_ms: number("DOTS_WEBHOOK_RETRY_BASE_MS", 5_000)?.max(1),
-                disable_after: number("DOTS_WEBHOOK_DISABLE_AFTER", 50)?.max(1),
+                allow_private: a.webhook_allow_private,
+                timeout_ms: i64::from(a.webhook_timeout_ms).max(100),
+                retry_base_ms: i64::from(a.webhook_retry_base_ms).max(1),
+                disable_after: i64::from(a.webhook_disable_after).max(1),
             },
-            sms_per_client_per_hour: number("DOTS_SMS_PER_CLIENT_PER_HOUR", crate::verify::SENDS_PER_CLIENT_PER_HOUR)?
-                .max(1),
+            sms_per_client_per_hour: i64::from(a.sms_per_client_per_hour).max(1),
+            limits: Limits {
+                max_connections: (a.max_connections as usize).max(1),
+                header_timeout_ms: u64::from(a.header_timeout_ms).max(100),
+                body_idle_timeout_ms: u64::from(a.body_idle_timeout_ms).max(100),
+                body_timeout_ms: u64::from(a.body_timeout_ms).max(100),
+            },
         })
     }
 
@@ -129,6 +260,7 @@ impl Settings {
                 disable_after: 50,
             },
             sms_per_client_per_hour: crate::verify::SENDS_PER_CLIENT_PER_HOUR,
+            limits: Limits::default(),
         }
     }
 

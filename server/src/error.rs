@@ -29,6 +29,26 @@ impl Error {
         Error::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", code, message).with_param(param)
     }
 
+    /// 403: a role, a state or the request's origin forbids it.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
+        Error::new(StatusCode::FORBIDDEN, "permission", code, message)
+    }
+
+    /// 413: the body is larger than any request of ours needs.
+    pub fn too_large(code: &'static str, message: impl Into<String>) -> Error {
+        Error::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", code, message)
+    }
+
+    /// 408: the client was too slow sending its request.
+    pub fn timeout(code: &'static str, message: impl Into<String>) -> Error {
+        Error::new(StatusCode::REQUEST_TIMEOUT, "invalid_request", code, message)
+    }
+
+    /// 415: the body is not in the one format we take (JSON).
+    pub fn unsupported_media_type(code: &'static str, message: impl Into<String>) -> Error {
+        Error::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", code, message)
+    }
+
     pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Error {
         Error::new(StatusCode::UNAUTHORIZED, "authentication", code, message)
     }

@@ -43,16 +43,129 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     let deliverer = std::sync::Arc::new(webhooks::Deliverer::new(store.clone(), state.services.clone()));
     tokio::spawn(deliverer.run(Duration::from_millis(settings.worker_interval_ms)));
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    let limits = fit_to_open_file_limit(settings.limits.clone());
     tracing::info!(
         listen = %listener.local_addr()?,
         database = ?store.backend(),
         operator_api = settings.operator_key.is_some(),
+        max_connections = limits.max_connections,
         "dots is serving"
     );
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    serve_connections(listener, http::router(state), &limits, shutdown_signal()).await;
     store.close().await;
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one (each connection is a file),
+/// and lowers `max_connections` when the limit still cannot hold them with room
+/// for the database and the webhook client.
+pub fn fit_to_open_file_limit(mut limits: config::Limits) -> config::Limits {
+    const HEADROOM: u64 = 256;
+    let mut rlimit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    let available = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rlimit) != 0 {
+            return limits;
+        }
+        if rlimit.rlim_cur < rlimit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: rlimit.rlim_max, rlim_max: rlimit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                rlimit.rlim_cur = rlimit.rlim_max;
+            }
+        }
+        rlimit.rlim_cur
+    };
+    let fits = available.saturating_sub(HEADROOM).max(1);
+    if (limits.max_connections as u64) > fits {
+        tracing::warn!(
+            configured = limits.max_connections,
+            open_file_limit = available,
+            "DOTS_MAX_CONNECTIONS is above what the open-file limit allows; lowered"
+        );
+        limits.max_connections = fits as usize;
+    }
+    limits
+}
+
+/// What a connection past `max_connections` is told before it is closed.
+fn busy_response() -> Vec<u8> {
+    let body = r#"{"error":{"type":"unavailable","code":"server_busy","message":"Too many open connections; retry shortly."}}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish (at most 30 s). At most `limits.max_connections` connections
+/// are open at once; each must send its headers within `header_timeout` (also
+/// the longest a kept-alive connection may sit idle), and bodies are bounded by
+/// the router's body timeouts.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: &config::Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::io::AsyncWriteExt;
+
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    // Refusals are quick, but bound them too: past this many a connection is just closed.
+    let refusals = std::sync::Arc::new(tokio::sync::Semaphore::new(256));
+    let busy: std::sync::Arc<[u8]> = busy_response().into();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout()).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, address) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+                let busy = busy.clone();
+                tokio::spawn(async move {
+                    let mut stream = stream;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&busy)).await;
+                    let _ = stream.shutdown().await;
+                    drop(refusal);
+                });
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(address));
+                    req
+                })
+                .service(router.clone()),
+        );
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open 30 s after shutdown began; closing them");
+    }
 }
 
 async fn prune_idempotency_keys(writer: commands::Writer) {

@@ -1,46 +1,97 @@
-//! `dots`: the server and its operator commands.
+//! `dots`: the server and its operator commands. Every flag has an environment
+//! variable beside it; `dots --help` and `dots <command> --help` list them.
 
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use dots_server::commands::{Command, Writer};
-use dots_server::config::{Settings, init_logging};
+use dots_server::config::{DEFAULT_DATABASE_URL, Settings, SettingsArgs, init_logging};
 use dots_server::store::Store;
 
-const USAGE: &str = "\
-usage:
-  dots serve [--listen ADDR] [--database-url URL]   run the API server (migrates first)
-  dots migrate                                      apply database migrations
-  dots apps create --name NAME [--currency USD] [--json]
-                                                    create an app; prints its API secret once
-  dots ledger check [--json]                        verify the ledger's invariants (exit 1 on a violation)
+const LOGGING: &str = "Logging: DOTS_LOG sets levels (EnvFilter syntax, default info,sqlx=warn); DOTS_LOG_FORMAT=json \
+                       writes JSON lines. Logs go to stderr.";
 
-environment: DATABASE_URL (default sqlite://dots.db), DOTS_LISTEN (default 127.0.0.1:8080),
-             DOTS_OPERATOR_KEY (enables POST /v2/apps), DOTS_LOG, DOTS_LOG_FORMAT=json";
+#[derive(Parser)]
+#[command(name = "dots", version, about = "Dots: a self-hostable payouts server and its operator commands.")]
+#[command(after_help = LOGGING)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the API server (applies database migrations first).
+    #[command(after_help = LOGGING)]
+    Serve(Box<SettingsArgs>),
+    /// Apply database migrations and exit.
+    Migrate(Database),
+    /// Manage apps (tenants).
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Check the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Create an app; prints its API secret once.
+    Create(CreateApp),
+}
+
+#[derive(Args)]
+struct CreateApp {
+    /// The app's name, as payees see it.
+    #[arg(long)]
+    name: String,
+    /// The app wallet's currency.
+    #[arg(long)]
+    currency: Option<String>,
+    /// Print the app as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    settings: Box<SettingsArgs>,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Verify the ledger's invariants (exit 1 on a violation).
+    Check {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Args)]
+struct Database {
+    /// Database: sqlite://PATH (embedded default) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
     };
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match words.as_slice() {
-        ["serve", flags @ ..] => {
-            if let Err(e) = apply_serve_flags(&mut settings, flags) {
-                return fail(&e);
-            }
-            dots_server::serve(&settings).await.map(|_| ExitCode::SUCCESS)
-        }
-        ["migrate"] => Store::open(&settings.database_url, 2).await.map(|_| ExitCode::SUCCESS).map_err(Into::into),
-        ["apps", "create", flags @ ..] => create_app(&settings, flags).await,
-        ["ledger", "check", flags @ ..] => ledger_check(&settings, flags).await,
-        ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => return fail(&format!("unknown command\n{USAGE}")),
+    init_logging();
+    let result = match cli.command {
+        Commands::Serve(args) => match Settings::from_args(*args) {
+            Ok(settings) => dots_server::serve(&settings).await.map(|()| ExitCode::SUCCESS),
+            Err(e) => return fail(&e),
+        },
+        Commands::Migrate(db) => Store::open(&db.database_url, 2).await.map(|_| ExitCode::SUCCESS).map_err(Into::into),
+        Commands::Apps(AppsCommand::Create(create)) => create_app(create).await,
+        Commands::Ledger(LedgerCommand::Check { json, database }) => ledger_check(&database.database_url, json).await,
     };
     result.unwrap_or_else(|e| fail(&e.to_string()))
 }
@@ -50,43 +101,19 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn apply_serve_flags(settings: &mut Settings, flags: &[&str]) -> Result<(), String> {
-    let mut rest = flags.iter();
-    while let Some(flag) = rest.next() {
-        let value = || rest.clone().next().map(|v| v.to_string()).ok_or(format!("{flag} needs a value"));
-        match *flag {
-            "--listen" => settings.listen = value()?,
-            "--database-url" => settings.database_url = value()?,
-            other => return Err(format!("unknown flag {other}\n{USAGE}")),
-        }
-        rest.next();
-    }
-    Ok(())
-}
-
-async fn create_app(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let (mut name, mut currency, mut json) = (None, None, false);
-    let mut rest = flags.iter();
-    while let Some(flag) = rest.next() {
-        match *flag {
-            "--name" => name = rest.next().map(|s| s.to_string()),
-            "--currency" => currency = rest.next().map(|s| s.to_string()),
-            "--json" => json = true,
-            other => return Err(format!("unknown flag {other}\n{USAGE}").into()),
-        }
-    }
-    let name = name.ok_or("apps create needs --name NAME")?;
-    let request = dots_shared::api::CreateAppRequest { name, currency };
+async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let settings = Settings::from_args(*args.settings)?;
+    let request = dots_shared::api::CreateAppRequest { name: args.name, currency: args.currency };
     let new_app = dots_server::apps::NewApp::validate(request).map_err(|e| e.message)?;
     let store = Store::open(&settings.database_url, 2).await?;
-    let services = std::sync::Arc::new(dots_server::services::Services::new(settings, &store)?);
+    let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
     let reply = Writer::new(store.clone(), services).submit(None, Command::CreateApp(new_app)).await?;
     store.close().await;
     if !reply.status.is_success() {
         return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
     }
     let app: dots_shared::api::App = serde_json::from_slice(&reply.body)?;
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string(&app)?);
     } else {
         println!("app created: {} ({})", app.name, app.id);
@@ -97,13 +124,8 @@ async fn create_app(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box
     Ok(ExitCode::SUCCESS)
 }
 
-async fn ledger_check(settings: &Settings, flags: &[&str]) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let json = match flags {
-        [] => false,
-        ["--json"] => true,
-        _ => return Err(format!("unknown flags\n{USAGE}").into()),
-    };
-    let store = Store::connect(&settings.database_url, 2).await?;
+async fn ledger_check(database_url: &str, json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let store = Store::connect(database_url, 2).await?;
     let report = dots_server::ledger::check(&store).await?;
     store.close().await;
     if json {

@@ -21,6 +21,7 @@ pub struct Services {
     pub worker_lease_ms: i64,
     pub webhooks: crate::webhooks::DeliverySettings,
     pub sms_per_client_per_hour: i64,
+    pub limits: crate::config::Limits,
 }
 
 impl Services {
@@ -51,6 +52,7 @@ impl Services {
             worker_lease_ms: settings.worker_lease_ms,
             webhooks: settings.webhooks.clone(),
             sms_per_client_per_hour: settings.sms_per_client_per_hour,
+            limits: settings.limits.clone(),
         })
     }
 

@@ -45,24 +45,41 @@ fn name(raw: &str, field: &str) -> Result<String, Error> {
     Ok(trimmed.to_string())
 }
 
-/// A deliberately plain check: one `@`, a non-empty local part, a dotted domain,
-/// no spaces. Deliverability is proven by sending, not by regex.
+/// An email address by the WHATWG "valid email address" rule (what browsers
+/// accept for `<input type=email>`): a local part of letters, digits and
+/// ``.!#$%&'*+/=?^_`{|}~-``, an `@`, and a domain of dot-separated labels of
+/// letters, digits and inner hyphens (at most 63 characters each). We also ask
+/// for at least two labels (an address on the internet), at most 64 characters
+/// before the `@` and 254 in all. Surrounding spaces are trimmed; the domain is
+/// lower-cased. Deliverability is proven by sending, not by a grammar.
 pub fn email(raw: &str) -> Result<String, Error> {
-    let trimmed = raw.trim();
+    let trimmed = raw.trim_matches(' ');
     let invalid = || Error::invalid("invalid_email", "email", "email is not a valid address");
     let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
-    let domain_ok = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-    if trimmed.len() > 254 || local.is_empty() || local.len() > 64 || !domain_ok {
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b));
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let domain_ok = domain.split('.').count() >= 2 && domain.split('.').all(label_ok);
+    if trimmed.len() > 254 || !local_ok || !domain_ok {
         return Err(invalid());
     }
-    if local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@') {
-        return Err(invalid());
-    }
-    Ok(format!("{local}@{}", domain.to_lowercase()))
+    Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
+}
+
+/// How people write phone numbers: an optional leading `+`, then digits with
+/// spaces, dots, hyphens, slashes and parentheses between them. Letters (vanity
+/// numbers, extensions), a second `+` and anything else are refused before the
+/// number is parsed, so what is stored is what the payee typed.
+fn plausibly_written(raw: &str) -> bool {
+    let digits = raw.strip_prefix('+').unwrap_or(raw);
+    digits.bytes().any(|b| b.is_ascii_digit())
+        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'.' | b'-' | b'/' | b'(' | b')'))
 }
 
 /// Normalises to E.164 with the `phonenumber` crate. `country_code` is a calling
@@ -70,7 +87,7 @@ pub fn email(raw: &str) -> Result<String, Error> {
 pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
     let invalid = |why: &str| Error::invalid("invalid_phone_number", "phone_number", why.to_string());
     let raw = raw.trim();
-    if raw.is_empty() || raw.len() > 32 {
+    if raw.is_empty() || raw.len() > 32 || !plausibly_written(raw) {
         return Err(invalid("phone_number must be a phone number in E.164 form, e.g. +14155550123"));
     }
     let region = country_code.map(parse_country_code).transpose()?;
@@ -269,5 +286,24 @@ mod tests {
         for bad in ["", "ada", "ada@", "@x.io", "ada@x", "a da@x.io", "ada@x..io", "ada@@x.io"] {
             assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
         }
+        // The WHATWG rule: no angle brackets, quotes, spaces or non-ASCII; labels
+        // neither start nor end with a hyphen.
+        for bad in ["<a>@example.com", "<script>@example.com", "a\"b@example.com", "ada@-x.io", "ada@x-.io", "zoë@x.io"] {
+            assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
+        }
+        for good in ["a.b+tag@sub.example.co", "o'neil@example.ie", "x_y!#$%&'*/=?^`{|}~-@e-x.io"] {
+            assert!(email(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_refused_unless_written_as_people_write_them() {
+        for bad in ["++14155552671", "+1 415 FLOWERS", "+1415555267l", "+1-415-555-2671 ext 2", "+(1)+4155552671"] {
+            assert_eq!(phone_number(bad, None).unwrap_err().code, "invalid_phone_number", "{bad}");
+        }
+        for good in ["+1 (415) 555-2671", "+1.415.555.2671", "+1 415 555 2671"] {
+            assert!(phone_number(good, None).is_ok(), "{good}");
+        }
+        assert_eq!(phone_number("(201) 555-0141", Some("US")).unwrap(), "+12015550141");
     }
 }

@@ -207,7 +207,7 @@ async fn bad_user_input_is_refused_and_changes_nothing(t: TestApp) {
             "invalid_country_code",
             Some("country_code"),
         ),
-        ("x".repeat(70_000), StatusCode::BAD_REQUEST, "body_too_large", None),
+        ("x".repeat(70_000), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None),
     ];
     for (body, status, code, param) in cases {
         let r = t.post_raw(&app, "/v2/users", &body).await;

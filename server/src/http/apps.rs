@@ -1,23 +1,25 @@
 //! `POST /v2/apps` (operator) and `GET /v2/apps/me/wallet`.
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::{get, post};
 
-use super::AppState;
+use axum::extract::State;
+
+
+use super::{AppState, Routes};
 use super::extract::{AppAuth, Mutation, OperatorAuth};
 use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use dots_shared::api::{CreateAppRequest, Wallet};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/apps", post(create))
-        .route("/v2/apps/me/wallet", get(wallet))
-        .route("/v2/apps/me/rules", get(rules).put(update_rules))
-        .route("/v2/apps/me/settings", get(settings).put(update_settings))
-        .route("/v2/dev/sms", get(dev_sms))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/v2/apps", create)
+        .get("/v2/apps/me/wallet", wallet)
+        .get("/v2/apps/me/rules", rules)
+        .put("/v2/apps/me/rules", update_rules)
+        .get("/v2/apps/me/settings", settings)
+        .put("/v2/apps/me/settings", update_settings)
+        .get("/v2/dev/sms", dev_sms)
 }
 
 async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<serde_json::Value>, Error> {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
+use super::{AppState, edge};
 use crate::apps::{self, AuthedApp};
 use crate::commands::{Idempotency, stored_reply};
 use crate::error::{Error, Reply};
@@ -45,6 +45,12 @@ impl FromRequestParts<AppState> for AppAuth {
         let decoded = BASE64.decode(encoded.trim()).map_err(|_| invalid())?;
         let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
         let (client_id, api_secret) = decoded.split_once(':').ok_or_else(invalid)?;
+        // Credentials we issue are visible ASCII; anything else (a NUL, say) is
+        // simply wrong, and never reaches the database.
+        let visible = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_graphic());
+        if !visible(client_id) || !visible(api_secret) {
+            return Err(invalid());
+        }
         state.credentials.authenticate(&state.store, client_id, api_secret).await.map(AppAuth)
     }
 }
@@ -58,6 +64,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdPath, Error> {
         match axum::extract::Path::<String>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(id)) => Ok(IdPath(id)),
+            Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
+        }
+    }
+}
+
+/// Two object ids from the path (`/v2/users/{id}/payout-methods/{pm}`).
+pub struct IdsPath(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdsPath, Error> {
+        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((first, second))) => Ok(IdsPath(first, second)),
             Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
         }
     }
@@ -151,16 +171,35 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
         let (mut parts, body) = req.into_parts();
         let caller = P::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
         let key = idempotency_key(&parts.headers).map_err(IntoResponse::into_response)?;
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-            Error::bad_request("body_too_large", format!("The body must be at most {MAX_BODY_BYTES} bytes."))
-                .into_response()
-        })?;
+        let limits = &state.services.limits;
+        let read = tokio::time::timeout(limits.body_timeout(), axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+        let bytes = match read {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if is_too_large(&e) => {
+                return Err(Error::too_large(
+                    "body_too_large",
+                    format!("The body must be at most {MAX_BODY_BYTES} bytes."),
+                )
+                .into_response());
+            }
+            Ok(Err(_)) | Err(_) => {
+                return Err(Error::timeout(
+                    "body_timeout",
+                    "The request body did not arrive in time; send it whole and promptly.",
+                )
+                .into_response());
+            }
+        };
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
+        } else if !edge::is_json(parts.headers.get(header::CONTENT_TYPE)) {
+            return Err(Error::unsupported_media_type(
+                "unsupported_media_type",
+                "Send the body as JSON with Content-Type: application/json.",
+            )
+            .into_response());
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| {
-                Error::bad_request("invalid_json", format!("The body is not valid JSON: {e}")).into_response()
-            })?
+            edge::parse_json(&bytes).map_err(IntoResponse::into_response)?
         };
         let idempotency = key.map(|key| Idempotency {
             owner: caller.owner(),
@@ -242,6 +281,18 @@ async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<Re
         row.try_get("status_code")?,
         row.try_get("body")?,
     )))
+}
+
+/// True when a body read stopped at [`MAX_BODY_BYTES`] (not a slow or broken client).
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Deserialises a JSON object into `T`, naming the offending field on failure.

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{AppState, Routes};
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
 use crate::commands::Command;
@@ -24,16 +24,18 @@ use crate::sms::mask_phone;
 use crate::store::now_ms;
 use crate::verify::NewCode;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/flow/v1/sessions", post(open_link))
-        .route("/flow/v1/session", get(session_state))
-        .route("/flow/v1/verification", post(send_code))
-        .route("/flow/v1/verification/check", post(check_code))
-        .route("/flow/v1/compliance", get(read_compliance).put(update_compliance))
-        .route("/flow/v1/payout-methods", get(list_methods).post(add_method))
-        .route("/flow/v1/claim", post(claim))
-        .route("/flow/v1/complete", post(complete))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/flow/v1/sessions", open_link)
+        .get("/flow/v1/session", session_state)
+        .post("/flow/v1/verification", send_code)
+        .post("/flow/v1/verification/check", check_code)
+        .get("/flow/v1/compliance", read_compliance)
+        .put("/flow/v1/compliance", update_compliance)
+        .get("/flow/v1/payout-methods", list_methods)
+        .post("/flow/v1/payout-methods", add_method)
+        .post("/flow/v1/claim", claim)
+        .post("/flow/v1/complete", complete)
 }
 
 /// A flow session, from `Authorization: Bearer <token>`.

@@ -1,25 +1,26 @@
 //! `/v2/payout-links` and `/v2/flows`: what a merchant's backend makes for payees.
 
 use axum::extract::{RawQuery, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+
+use axum::Json;
 use dots_shared::ids;
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
 use crate::store::now_ms;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/payout-links", get(list).post(create))
-        .route("/v2/payout-links/{id}", get(read))
-        .route("/v2/payout-links/{id}/cancel", post(cancel))
-        .route("/v2/flows", post(create_flow))
-        .route("/v2/flows/{id}", get(read_flow))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get("/v2/payout-links", list)
+        .post("/v2/payout-links", create)
+        .get("/v2/payout-links/{id}", read)
+        .post("/v2/payout-links/{id}/cancel", cancel)
+        .post("/v2/flows", create_flow)
+        .get("/v2/flows/{id}", read_flow)
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {

@@ -3,6 +3,7 @@
 //! writer or a read function.
 
 mod apps;
+pub mod edge;
 pub mod extract;
 mod flow_api;
 mod links;
@@ -16,12 +17,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::MethodRouter;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -47,6 +50,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, settings: &Settings) -> Result<AppState, String> {
         let services = Arc::new(Services::new(settings, &store)?);
+        store.checkpoint_in_background();
         Ok(AppState {
             writer: Writer::new(store.clone(), services.clone()),
             store,
@@ -57,35 +61,75 @@ impl AppState {
     }
 }
 
+/// One route of the API. The router is built from [`routes`], and the edge tests
+/// walk the same table, so a new route cannot be left out of them.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    endpoint: MethodRouter<AppState>,
+}
+
+/// The table being built: each resource module adds its routes.
+pub(crate) struct Routes(Vec<Route>);
+
+macro_rules! route_method {
+    ($name:ident, $method:ident) => {
+        pub(crate) fn $name<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, handler: H) -> Routes {
+            self.0.push(Route { method: Method::$method, path, endpoint: axum::routing::$name(handler) });
+            self
+        }
+    };
+}
+
+impl Routes {
+    route_method!(get, GET);
+    route_method!(post, POST);
+    route_method!(put, PUT);
+    route_method!(delete, DELETE);
+}
+
+/// Every route the server answers, in the order they are declared.
+pub fn routes() -> Vec<Route> {
+    let table = Routes(Vec::new()).get("/health", health);
+    let table = apps::routes(table);
+    let table = users::routes(table);
+    let table = payees::routes(table);
+    let table = links::routes(table);
+    let table = flow_api::routes(table);
+    let table = pages::routes(table);
+    let table = webhooks::routes(table);
+    transfers::routes(table).0
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .merge(apps::router())
-        .merge(users::router())
-        .merge(payees::router())
-        .merge(links::router())
-        .merge(flow_api::router())
-        .merge(pages::router())
-        .merge(webhooks::router())
-        .merge(transfers::router())
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(NewRequestId))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request| {
-                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                            // The path only: query strings and bodies may carry personal data.
-                            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
-                        })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response())),
-        )
-        .with_state(state)
+    let limits = state.services.limits.clone();
+    let mut routed = Router::new();
+    for route in routes() {
+        routed = routed.route(route.path, route.endpoint);
+    }
+    let routed =
+        routed.fallback(no_route).method_not_allowed_fallback(method_not_allowed).with_state(state.clone());
+    // The edge checks run before routing (they may rewrite the path), so they wrap
+    // the routed service rather than being one of its layers.
+    let guarded = ServiceBuilder::new().layer(axum::middleware::from_fn_with_state(state, edge::guard)).service(routed);
+    // Outermost first: request id, trace, panics as JSON 500s, and a body that
+    // pauses too long ends.
+    Router::new().fallback_service(guarded).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                        // The path only: query strings and bodies may carry personal data.
+                        tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response()))
+            .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout())),
+    )
 }
 
 #[derive(Clone)]

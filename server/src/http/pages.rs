@@ -4,14 +4,14 @@
 //! target (`/flow/{id}`, framed only by the app's allowed origins). Everything is
 //! compiled into the binary, brotli-compressed at build time.
 
-use axum::Router;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+
 use serde::Deserialize;
 
-use super::AppState;
+use super::{AppState, Routes};
 use crate::error::Error;
 
 /// A hash of the bundle: its files are served under it and cached for a year.
@@ -47,14 +47,14 @@ fn widget_built() -> bool {
     !BUNDLE[1].1.raw.is_empty()
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/widget/v1/dots.js", get(|h: HeaderMap| async move { serve(&LOADER, &h, "public, max-age=300") }))
-        .route("/widget/v1/dots.d.ts", get(|h: HeaderMap| async move { serve(&TYPES, &h, "public, max-age=300") }))
-        .route("/widget/v1/manifest.json", get(widget_manifest))
-        .route("/widget/v1/{version}/{file}", get(widget_file))
-        .route("/claim/{token}", get(claim_page))
-        .route("/flow/{id}", get(flow_page))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get("/widget/v1/dots.js", |h: HeaderMap| async move { serve(&LOADER, &h, "public, max-age=300") })
+        .get("/widget/v1/dots.d.ts", |h: HeaderMap| async move { serve(&TYPES, &h, "public, max-age=300") })
+        .get("/widget/v1/manifest.json", widget_manifest)
+        .get("/widget/v1/{version}/{file}", widget_file)
+        .get("/claim/{token}", claim_page)
+        .get("/flow/{id}", flow_page)
 }
 
 /// The compressed form when the client takes brotli, the raw one otherwise.
@@ -171,7 +171,14 @@ struct FramePlacement {
 /// `origin` the loader names (where the widget will post its messages) must be one
 /// of them; otherwise the page refuses to be framed at all. Without `origin` it is
 /// the flow as a page of its own, whose token is in the URL's fragment.
-async fn flow_page(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<FramePlacement>) -> Response {
+async fn flow_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<FramePlacement>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return Error::bad_request("invalid_query", "Only origin and mode are accepted, once each.").into_response();
+    };
     let refused = |status| widget_page("flow", "refused", "'none'", status);
     let mut conn = match state.store.reader().acquire().await {
         Ok(conn) => conn,

@@ -2,15 +2,15 @@
 //! `/v2/users/{id}/verification[/check]`, `/v2/users/{id}/compliance`,
 //! `/v2/users/{id}/payout-methods[/{pm}]`.
 
-use axum::extract::{Path, State};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::extract::State;
+
+use axum::Json;
 use dots_shared::ids;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::AppState;
-use super::extract::{AppAuth, IdPath, Mutation, NoFields};
+use super::{AppState, Routes};
+use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
 use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
@@ -20,13 +20,15 @@ use crate::store::now_ms;
 use crate::users;
 use crate::verify::{self, NewCode};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/users/{id}/verification", post(send_code))
-        .route("/v2/users/{id}/verification/check", post(check_code))
-        .route("/v2/users/{id}/compliance", axum::routing::get(read_compliance).put(update_compliance))
-        .route("/v2/users/{id}/payout-methods", axum::routing::get(list_methods).post(add_method))
-        .route("/v2/users/{id}/payout-methods/{pm}", delete(delete_method))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/v2/users/{id}/verification", send_code)
+        .post("/v2/users/{id}/verification/check", check_code)
+        .get("/v2/users/{id}/compliance", read_compliance)
+        .put("/v2/users/{id}/compliance", update_compliance)
+        .get("/v2/users/{id}/payout-methods", list_methods)
+        .post("/v2/users/{id}/payout-methods", add_method)
+        .delete("/v2/users/{id}/payout-methods/{pm}", delete_method)
 }
 
 #[derive(Deserialize)]
@@ -133,7 +135,7 @@ async fn add_method(
 
 async fn delete_method(
     State(state): State<AppState>,
-    Path((user_id, id)): Path<(String, String)>,
+    IdsPath(user_id, id): IdsPath,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let command = Command::DeletePayoutMethod { app_id: m.caller.0.id, user_id, id };

@@ -1,30 +1,31 @@
 //! `/v2/refills`, `/v2/transfers` and `/v2/transactions`.
 
 use axum::Json;
-use axum::Router;
+
 use axum::extract::{RawQuery, State};
-use axum::routing::{get, post};
+
 use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
 use dots_shared::ids;
 
-use super::AppState;
+use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_query, replay_or};
 use crate::commands::{Command, Idempotency};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::users;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/refills", post(refill))
-        .route("/v2/transfers", get(list).post(create))
-        .route("/v2/transfers/{id}", get(read))
-        .route("/v2/transfers/{id}/cancel", post(cancel))
-        .route("/v2/transfers/{id}/approve", post(approve))
-        .route("/v2/transfers/{id}/deny", post(deny))
-        .route("/v2/payouts", post(payout))
-        .route("/v2/transactions", get(list_transactions))
-        .route("/v2/transactions/{id}", get(read_transaction))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/v2/refills", refill)
+        .get("/v2/transfers", list)
+        .post("/v2/transfers", create)
+        .get("/v2/transfers/{id}", read)
+        .post("/v2/transfers/{id}/cancel", cancel)
+        .post("/v2/transfers/{id}/approve", approve)
+        .post("/v2/transfers/{id}/deny", deny)
+        .post("/v2/payouts", payout)
+        .get("/v2/transactions", list_transactions)
+        .get("/v2/transactions/{id}", read_transaction)
 }
 
 async fn refill(

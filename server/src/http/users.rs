@@ -1,23 +1,24 @@
 //! `/v2/users`: create, read, list, and a user's wallet.
 
 use axum::Json;
-use axum::Router;
+
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
+
 use dots_shared::api::{CreateUserRequest, List, User, Wallet};
 use dots_shared::ids;
 
-use super::AppState;
+use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, Mutation, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::users::{self, NewUser};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/users", get(list).post(create))
-        .route("/v2/users/{id}", get(read))
-        .route("/v2/users/{id}/wallet", get(wallet))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get("/v2/users", list)
+        .post("/v2/users", create)
+        .get("/v2/users/{id}", read)
+        .get("/v2/users/{id}/wallet", wallet)
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRequest>) -> Result<Reply, Error> {

@@ -1,27 +1,29 @@
 //! `/v2/webhooks`, `/v2/events`: endpoints, their deliveries, and the event log.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::{RawQuery, State};
+
+use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/webhooks", get(list).post(create))
-        .route("/v2/webhooks/{id}", get(read).delete(delete))
-        .route("/v2/webhooks/{id}/rotate-secret", post(rotate))
-        .route("/v2/webhooks/{id}/enable", post(enable))
-        .route("/v2/webhooks/{id}/deliveries", get(deliveries))
-        .route("/v2/events", get(events))
-        .route("/v2/events/{id}", get(event))
-        .route("/v2/events/{id}/redeliver", post(redeliver))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .get("/v2/webhooks", list)
+        .post("/v2/webhooks", create)
+        .get("/v2/webhooks/{id}", read)
+        .delete("/v2/webhooks/{id}", delete)
+        .post("/v2/webhooks/{id}/rotate-secret", rotate)
+        .post("/v2/webhooks/{id}/enable", enable)
+        .get("/v2/webhooks/{id}/deliveries", deliveries)
+        .get("/v2/events", events)
+        .get("/v2/events/{id}", event)
+        .post("/v2/events/{id}/redeliver", redeliver)
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhookRequest>) -> Result<Reply, Error> {
@@ -80,7 +82,7 @@ async fn enable(
 async fn deliveries(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Error> {
     let page = list_query(query.as_deref(), &[])?.page;

@@ -33,6 +33,8 @@ pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// Set once [`Store::checkpoint_in_background`] has started.
+    checkpointing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub type WriteTx = Transaction<'static, Any>;
@@ -59,8 +61,7 @@ impl Store {
                 let url = sqlite_url(database_url);
                 let write = sqlite_pool(&url, 1, false).await?;
                 let read = sqlite_pool(&url, max_connections.max(2), true).await?;
-                tokio::spawn(checkpoint_in_background(read.clone()));
-                Ok(Store { backend, read, write })
+                Ok(Store { backend, read, write, checkpointing: Default::default() })
             }
             Backend::Postgres => {
                 let options: AnyConnectOptions = database_url.parse()?;
@@ -69,8 +70,16 @@ impl Store {
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
-                Ok(Store { backend, read: pool.clone(), write: pool })
+                Ok(Store { backend, read: pool.clone(), write: pool, checkpointing: Default::default() })
             }
+        }
+    }
+
+    /// On SQLite, starts copying the write-ahead log into the database file between
+    /// writes (once per store; the server does this, one-shot commands do not).
+    pub fn checkpoint_in_background(&self) {
+        if self.backend == Backend::Sqlite && !self.checkpointing.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::spawn(checkpoint_in_background(self.write.clone()));
         }
     }
 
@@ -121,8 +130,11 @@ fn sqlite_url(database_url: &str) -> String {
 
 async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result<AnyPool, sqlx::Error> {
     let options: AnyConnectOptions = url.parse()?;
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
+    let pool = AnyPoolOptions::new();
+    // The one writer connection lives as long as the store: a reader closing as
+    // the last connection would checkpoint beside a newly opened writer.
+    let pool = if read_only { pool } else { pool.min_connections(1).idle_timeout(None).max_lifetime(None) };
+    pool.max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         // A local file does not drop its connections: no ping before each use.
         .test_before_acquire(false)
@@ -146,13 +158,19 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
         .await
 }
 
-/// Copies committed pages from the write-ahead log into the database file beside
-/// the writer, instead of in the middle of one of its commits (which SQLite's
-/// automatic checkpoint does, stalling that commit's requests). Passive: it never
-/// waits for the writer or readers. Under sustained writes it cannot let the log
-/// start over (new frames keep arriving); the writer's own checkpoint at
-/// `wal_autocheckpoint` does, and finds almost everything already copied.
-/// Ends when the pool is closed.
+/// Copies committed pages from the write-ahead log into the database file between
+/// the writer's transactions, on the writer's own connection, every 50 ms.
+/// Passive: it never waits for readers.
+///
+/// Only the writer connection ever checkpoints or writes. SQLite 3.7.0 to 3.51.2
+/// (this build bundles 3.46) has a data race, the "WAL-reset bug", in which a
+/// checkpoint on one connection that overlaps a commit restarting the log on
+/// another can leave a wrong WAL-index header, after which readers may see pages
+/// of the wrong generation (`database disk image is malformed`) and a later
+/// checkpoint can skip frames. Checkpoints used to run from a read connection
+/// beside the writer, which is exactly that overlap; on one connection they are
+/// serialised with every commit and the race cannot happen. Ends when the pool
+/// is closed.
 async fn checkpoint_in_background(pool: AnyPool) {
     let mut every = tokio::time::interval(Duration::from_millis(50));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -195,6 +195,27 @@ impl TestApp {
         Resp { status, headers, bytes, json }
     }
 
+    /// A request exactly as given: any header bytes, any body bytes, no defaults.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, axum::http::HeaderValue)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, value.clone());
+        }
+        let req = req.body(Body::from(body)).expect("request");
+        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, bytes, json }
+    }
+
     pub async fn post(&self, creds: &Creds, path: &str, body: Value) -> Resp {
         self.call(Method::POST, path, Some(&basic(creds)), &[], Some(&body.to_string())).await
     }
