@@ -87,6 +87,56 @@ pub fn fit_to_open_file_limit(mut limits: config::Limits) -> config::Limits {
     limits
 }
 
+/// Answers one request with `router`. A request whose body was not read to its
+/// end (refused before it, or too slow) is answered with `Connection: close`, so
+/// the connection ends instead of waiting for the rest of a body nobody reads.
+async fn answer(
+    router: axum::Router,
+    address: std::net::SocketAddr,
+    mut req: axum::http::Request<hyper::body::Incoming>,
+) -> Result<axum::response::Response, std::convert::Infallible> {
+    use http_body::Body as _;
+    use tower::ServiceExt;
+    req.extensions_mut().insert(axum::extract::ConnectInfo(address));
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(req.body().is_end_stream()));
+    let req = req.map(|body| axum::body::Body::new(ReadToEnd { inner: body, finished: finished.clone() }));
+    let mut response = router.oneshot(req).await?;
+    if !finished.load(std::sync::atomic::Ordering::Acquire) {
+        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    Ok(response)
+}
+
+/// A request body that notes when it has been read to its end.
+struct ReadToEnd<B> {
+    inner: B,
+    finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for ReadToEnd<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.finished.store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// What a connection past `max_connections` is told before it is closed.
 fn busy_response() -> Vec<u8> {
     let body = r#"{"error":{"type":"unavailable","code":"server_busy","message":"Too many open connections; retry shortly."}}"#;
@@ -146,14 +196,10 @@ pub async fn serve_connections(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(
-            tower::ServiceBuilder::new()
-                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(axum::extract::ConnectInfo(address));
-                    req
-                })
-                .service(router.clone()),
-        );
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
+            answer(router.clone(), address, req)
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
