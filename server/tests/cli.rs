@@ -75,6 +75,67 @@ async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     cleanup.run().await;
 }
 
+/// Every command explains itself: `dots --help`, `dots <command> --help` with each
+/// flag and the environment variable beside it (secret values never shown).
+#[test]
+fn every_command_has_help_with_its_flags_and_environment() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dots"))
+            .args(args)
+            .env("DOTS_OPERATOR_KEY", "op-secret-value")
+            .env("DOTS_ENCRYPTION_KEY", "ek-secret-value")
+            .output()
+            .expect("dots runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains("secret-value"), "{args:?} shows a secret: {text}");
+        text
+    };
+    let top = help(&["--help"]);
+    for command in ["serve", "migrate", "apps", "ledger"] {
+        assert!(top.contains(command), "dots --help names {command}: {top}");
+    }
+    assert!(help(&["help"]).contains("serve"));
+    let serve = help(&["serve", "--help"]);
+    for (flag, env) in [
+        ("--listen", "DOTS_LISTEN"),
+        ("--database-url", "DATABASE_URL"),
+        ("--operator-key", "DOTS_OPERATOR_KEY"),
+        ("--db-max-connections", "DOTS_DB_MAX_CONNECTIONS"),
+        ("--sandbox", "DOTS_SANDBOX"),
+        ("--public-url", "DOTS_PUBLIC_URL"),
+        ("--encryption-key", "DOTS_ENCRYPTION_KEY"),
+        ("--sms-provider", "DOTS_SMS_PROVIDER"),
+        ("--sms-base-url", "DOTS_SMS_BASE_URL"),
+        ("--sms-account", "DOTS_SMS_ACCOUNT"),
+        ("--sms-token", "DOTS_SMS_TOKEN"),
+        ("--sms-from", "DOTS_SMS_FROM"),
+        ("--sandbox-settle-ms", "DOTS_SANDBOX_SETTLE_MS"),
+        ("--worker-interval-ms", "DOTS_WORKER_INTERVAL_MS"),
+        ("--worker-lease-ms", "DOTS_WORKER_LEASE_MS"),
+        ("--webhook-allow-private", "DOTS_WEBHOOK_ALLOW_PRIVATE"),
+        ("--webhook-timeout-ms", "DOTS_WEBHOOK_TIMEOUT_MS"),
+        ("--webhook-retry-base-ms", "DOTS_WEBHOOK_RETRY_BASE_MS"),
+        ("--webhook-disable-after", "DOTS_WEBHOOK_DISABLE_AFTER"),
+        ("--sms-per-client-per-hour", "DOTS_SMS_PER_CLIENT_PER_HOUR"),
+        ("--max-connections", "DOTS_MAX_CONNECTIONS"),
+        ("--header-timeout-ms", "DOTS_HEADER_TIMEOUT_MS"),
+        ("--body-idle-timeout-ms", "DOTS_BODY_IDLE_TIMEOUT_MS"),
+        ("--body-timeout-ms", "DOTS_BODY_TIMEOUT_MS"),
+    ] {
+        assert!(serve.contains(flag) && serve.contains(&format!("env: {env}")), "serve --help lacks {flag} / {env}");
+    }
+    assert!(serve.contains("DOTS_LOG"), "serve --help tells how logging is set");
+    assert!(help(&["migrate", "--help"]).contains("env: DATABASE_URL"));
+    let create = help(&["apps", "create", "--help"]);
+    assert!(create.contains("--name") && create.contains("--currency") && create.contains("--json"));
+    let check = help(&["ledger", "check", "--help"]);
+    assert!(check.contains("--json") && check.contains("env: DATABASE_URL"));
+    let unknown = Command::new(env!("CARGO_BIN_EXE_dots")).args(["serve", "--frobnicate"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--frobnicate"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_cli_creates_apps_and_checks_the_ledger() {
     cli_creates_apps_and_checks_the_ledger(Backend::Sqlite).await;
