@@ -345,10 +345,7 @@ impl NewFlow {
             }
         }
         if let Some(url) = &req.redirect_url
-            && (!(url.starts_with("https://")
-                || url.starts_with("http://localhost")
-                || url.starts_with("http://127.0.0.1"))
-                || url.len() > 500)
+            && !redirect_url_ok(url)
         {
             return Err(Error::invalid("invalid_redirect_url", "redirect_url", "redirect_url must be an https URL"));
         }
@@ -381,6 +378,20 @@ impl NewFlow {
             expires_at: (now_ms + FLOW_TTL_MS).min(link.expires_at),
         }
     }
+}
+
+/// Where a finished flow's own page may send the payee: an `https` URL, or `http`
+/// to this machine itself (`localhost`, `127.0.0.1`, `[::1]`, for development),
+/// parsed as a browser would, with the host compared exactly and no user name or
+/// password in it (`http://localhost@evil.com` is a visit to evil.com).
+pub fn redirect_url_ok(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else { return false };
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    raw.len() <= 500
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.host_str().is_some()
+        && (url.scheme() == "https" || (url.scheme() == "http" && local))
 }
 
 /// `fst_<flow id body>_<secret>`: the loader reads the flow id from the token to
@@ -769,4 +780,35 @@ pub async fn require_steps(conn: &mut AnyConnection, session: &Session) -> TxRes
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_url_ok;
+
+    #[test]
+    fn redirect_urls_are_parsed_and_their_host_compared_exactly() {
+        for good in [
+            "https://merchant.example/done",
+            "https://merchant.example:8443/done?x=1#top",
+            "http://localhost:8081/done",
+            "http://127.0.0.1/done",
+            "http://[::1]:3000/",
+        ] {
+            assert!(redirect_url_ok(good), "{good}");
+        }
+        for bad in [
+            "http://localhost.evil.com/",
+            "http://localhost@evil.com/",
+            "http://127.0.0.1.nip.io/",
+            "https://user:pass@merchant.example/",
+            "http://merchant.example/",
+            "javascript:alert(1)",
+            "ftp://merchant.example/",
+            "//evil.com",
+        ] {
+            assert!(!redirect_url_ok(bad), "{bad}");
+        }
+        assert!(!redirect_url_ok(&format!("https://x.io/{}", "a".repeat(500))));
+    }
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::{Result, cargo, debug_dir, ensure_postgres, status};
 
-const OPERATOR_KEY: &str = "bench-operator-key";
+pub(crate) const OPERATOR_KEY: &str = "bench-operator-key";
 const USERS: usize = 1_000;
 
 struct Options {
@@ -59,14 +59,15 @@ pub fn bench(args: &[String]) -> Result {
         Some("ledger") => ledger(&options(&args[1..])?),
         Some("claim") => claim(&options(&args[1..])?),
         Some("widget") => crate::bench_widget::widget(&args[1..]),
+        Some("slowloris") => crate::bench_slowloris::slowloris(),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10]"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10] | slowloris"
                 .into())
         }
     }
 }
 
-fn release_binary() -> Result<std::path::PathBuf> {
+pub(crate) fn release_binary() -> Result<std::path::PathBuf> {
     let mut build = cargo();
     build.args(["build", "--release", "-p", "dots-server", "--bin", "dots"]);
     status(build, "building the release server")?;
@@ -83,7 +84,7 @@ fn psql(sql: &str) -> Result {
 }
 
 /// A database for one run: a fresh SQLite file or PostgreSQL database.
-fn database(backend: &str) -> Result<String> {
+pub(crate) fn database(backend: &str) -> Result<String> {
     match backend {
         "sqlite" => {
             let dir = std::env::temp_dir().join(format!("dots-bench-{}", std::process::id()));
@@ -100,9 +101,9 @@ fn database(backend: &str) -> Result<String> {
     }
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -112,7 +113,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(binary: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Result<Server> {
+pub(crate) fn start_server(binary: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Result<Server> {
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let listen = format!("127.0.0.1:{port}");
@@ -184,7 +185,25 @@ impl Http {
         (200..300).contains(&status).then_some(json)
     }
 
-    async fn ok(&self, method: &str, path: &str, auth: &str, body: Value) -> Value {
+    /// The status of a GET without credentials.
+    pub(crate) async fn get_status(&self, path: &str) -> u16 {
+        let req = hyper::Request::builder().uri(format!("{}{path}", self.base)).body(Full::default()).expect("request");
+        match self.client.request(req).await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let _ = res.into_body().collect().await;
+                status
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// The status of a request with a JSON body.
+    pub(crate) async fn status(&self, method: &str, path: &str, auth: &str, body: &Value) -> u16 {
+        self.call(method, path, auth, None, Some(body)).await.0
+    }
+
+    pub(crate) async fn ok(&self, method: &str, path: &str, auth: &str, body: Value) -> Value {
         let (status, json) = self.call(method, path, auth, None, Some(&body)).await;
         assert!((200..300).contains(&status), "{method} {path}: {status} {json}");
         json
@@ -232,19 +251,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-struct Run {
-    per_second: f64,
+pub(crate) struct Run {
+    pub(crate) per_second: f64,
     /// Webhook deliveries the sink received during the measured seconds.
     webhooks: Option<usize>,
-    p50: Duration,
-    p99: Duration,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
     ok: usize,
-    refused: usize,
-    failed: usize,
+    pub(crate) refused: usize,
+    pub(crate) failed: usize,
 }
 
 /// Runs `clients` loops of `one` for `seconds`, timing each 2xx.
-async fn measure<F, Fut>(clients: usize, seconds: u64, one: F) -> Run
+pub(crate) async fn measure<F, Fut>(clients: usize, seconds: u64, one: F) -> Run
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = u16> + Send,
