@@ -90,6 +90,10 @@ pub enum Command {
         id: String,
     },
     CreateFlow(NewFlow),
+    RevokeFlow {
+        app_id: String,
+        id: String,
+    },
     /// A flow session's code check; a right code makes (or finds) the payee.
     CheckFlowCode {
         session: Session,
@@ -156,12 +160,19 @@ impl Command {
                 flows::cancel_link(conn, &services.keys, &services.public_url, app_id, id, now_ms).await
             }
             Command::CreateFlow(flow) => flows::create_flow(conn, &services.public_url, flow, now_ms).await,
+            Command::RevokeFlow { app_id, id } => flows::revoke(conn, &services.public_url, app_id, id, now_ms).await,
             Command::CheckFlowCode { session, code, email } => {
                 match verify::check(conn, &services.keys, &session.app_id, &session.subject(), code, now_ms).await? {
                     Checked::Refused(error) => Ok(Reply::from_error(&error)),
                     Checked::Verified { destination } => {
-                        let user_id = flows::verified(conn, session, &destination, email.clone(), now_ms).await?;
-                        Ok(Reply::json(StatusCode::OK, &serde_json::json!({"verified": true, "user_id": user_id}))?)
+                        let verified = flows::verified(conn, session, &destination, email.clone(), now_ms).await?;
+                        let answer = serde_json::json!({"verified": true, "user_id": verified.user_id});
+                        let mut with_token = answer.clone();
+                        with_token["session_token"] = verified.session_token.into();
+                        // The new token is answered once; what is kept for a replay never holds it.
+                        let mut reply = Reply::json(StatusCode::OK, &with_token)?;
+                        reply.replay_body = Some(serde_json::to_vec(&answer).map_err(Error::internal)?);
+                        Ok(reply)
                     }
                 }
             }

@@ -14,6 +14,9 @@ pub const PAYOUT_LINK_CREATED: &str = "payout_link.created";
 pub const PAYOUT_LINK_CLAIMED: &str = "payout_link.claimed";
 pub const PAYOUT_LINK_CANCELED: &str = "payout_link.canceled";
 pub const FLOW_COMPLETED: &str = "flow.completed";
+pub const FLOW_REVOKED: &str = "flow.revoked";
+pub const PAYOUT_METHOD_CREATED: &str = "payout_method.created";
+pub const PAYOUT_METHOD_DELETED: &str = "payout_method.deleted";
 pub const TRANSFER_CREATED: &str = "transfer.created";
 pub const TRANSFER_UPDATED: &str = "transfer.updated";
 

@@ -534,8 +534,9 @@ impl Session {
 
 pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<Session, Error> {
     let row = sqlx::query(
-        "SELECT id, app_id, user_id, payout_link_id, steps, status, verified_phone, theme, redirect_url, expires_at
-         FROM flows WHERE token_hash = $1",
+        "SELECT f.id, f.app_id, f.user_id, f.payout_link_id, f.steps, f.status, f.verified_phone, f.theme,
+                f.redirect_url, f.expires_at, l.status AS link_status, l.expires_at AS link_expires_at
+         FROM flows f LEFT JOIN payout_links l ON l.id = f.payout_link_id WHERE f.token_hash = $1",
     )
     .bind(token_hash(token))
     .fetch_optional(conn)
@@ -545,6 +546,20 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
     })?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms {
         return Err(Error::unauthenticated("session_expired", "This session has expired; start again from the link."));
+    }
+    // A session ends with its flow (completed or revoked) and with its link
+    // (claimed, canceled or expired): its token can do nothing more.
+    let link_expired = row.try_get::<Option<i64>, _>("link_expires_at")?.is_some_and(|e| e <= now_ms);
+    let why = match (row.try_get::<String, _>("status")?.as_str(), row.try_get::<Option<String>, _>("link_status")?) {
+        (_, Some(link)) if link == "claimed" => Some("This payment has already been claimed."),
+        (_, Some(link)) if link == "canceled" => Some("The sender canceled this payment."),
+        (_, Some(_)) if link_expired => Some("This payment link has expired."),
+        ("revoked", _) => Some("The sender ended this session."),
+        ("active", _) => None,
+        _ => Some("This session has ended."),
+    };
+    if let Some(why) = why {
+        return Err(Error::unauthenticated("session_ended", why));
     }
     Ok(Session {
         flow_id: row.try_get("id")?,
@@ -597,7 +612,7 @@ pub async fn verified(
     phone: &str,
     email: Option<String>,
     now_ms: i64,
-) -> TxResult<String> {
+) -> TxResult<Verified> {
     let existing: Option<String> = match &session.user_id {
         Some(user) => Some(user.clone()),
         None => {
@@ -627,13 +642,38 @@ pub async fn verified(
         }
     };
     users::mark_verified(conn, &session.app_id, &user_id, now_ms).await?;
-    sqlx::query("UPDATE flows SET user_id = $1, verified_phone = $2 WHERE id = $3")
+    // The browser that proved the phone gets a fresh token and the old one dies:
+    // a token handed to someone else (a planted link or flow URL) is useless once
+    // its victim verifies.
+    let token = session_token(&session.flow_id);
+    sqlx::query("UPDATE flows SET user_id = $1, verified_phone = $2, token_hash = $3 WHERE id = $4")
         .bind(&user_id)
         .bind(phone)
+        .bind(token_hash(&token))
         .bind(&session.flow_id)
         .execute(&mut *conn)
         .await?;
-    Ok(user_id)
+    Ok(Verified { user_id, session_token: token })
+}
+
+/// A right code's outcome: the payee, and the session's new token.
+pub struct Verified {
+    pub user_id: String,
+    pub session_token: String,
+}
+
+/// Ends a flow's session (`POST /v2/flows/{id}/revoke`): its token answers `401
+/// session_ended` from now on. A completed or already revoked flow is left as it is.
+pub async fn revoke(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+    let revoked = sqlx::query("UPDATE flows SET status = 'revoked' WHERE id = $1 AND app_id = $2 AND status = 'active'")
+        .bind(id)
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?;
+    if revoked.rows_affected() == 1 {
+        events::record(conn, app_id, events::FLOW_REVOKED, &json!({"flow_id": id}), now_ms).await?;
+    }
+    Ok(Reply::json(StatusCode::OK, &get_flow(conn, public_url, app_id, id).await?)?)
 }
 
 /// The claim: in one database transaction the link becomes `claimed` (only one

@@ -192,7 +192,10 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    Ok(Reply::json(StatusCode::CREATED, &get(conn, &m.app_id, &m.user_id, &m.id).await?)?)
+    let created = get(conn, &m.app_id, &m.user_id, &m.id).await?;
+    // Where a payee's money goes changed: the app hears of it, with the masked method only.
+    crate::events::record(conn, &m.app_id, crate::events::PAYOUT_METHOD_CREATED, &created, now_ms).await?;
+    Ok(Reply::json(StatusCode::CREATED, &created)?)
 }
 
 fn from_row(row: &AnyRow) -> Result<Value, Error> {
@@ -247,11 +250,13 @@ pub async fn delete(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &
     .bind(id)
     .bind(user_id)
     .bind(app_id)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     if deleted.rows_affected() != 1 {
         return Err(not_found().into());
     }
+    let data = serde_json::json!({"id": id, "user_id": user_id, "deleted": true});
+    crate::events::record(conn, app_id, crate::events::PAYOUT_METHOD_DELETED, &data, now_ms).await?;
     Ok(Reply::json(StatusCode::OK, &serde_json::json!({"id": id, "deleted": true}))?)
 }
 

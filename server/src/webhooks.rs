@@ -55,6 +55,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "payout_link.claimed",
     "payout_link.canceled",
     "flow.completed",
+    "flow.revoked",
+    "payout_method.created",
+    "payout_method.deleted",
 ];
 
 /// How deliveries behave; from `Settings`.

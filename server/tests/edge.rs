@@ -341,6 +341,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/v2/payout-links") => json!({"amount": 100, "currency": "USD", "email": "ada@example.com"}),
         ("POST", "/v2/payout-links/{id}/cancel") => json!({}),
         ("POST", "/v2/flows") => json!({"steps": ["payout_method"], "user_id": user}),
+        ("POST", "/v2/flows/{id}/revoke") => json!({}),
         ("POST", "/flow/v1/sessions") => json!({"link_token": "plt_x"}),
         ("POST", "/flow/v1/verification") => json!({"phone_number": "+12015550998"}),
         ("POST", "/flow/v1/verification/check") => json!({"code": "123456"}),

@@ -64,7 +64,11 @@ async fn verified_session(t: &TestApp, app: &Creds, link: &Resp) -> String {
     let code = t.last_code(app, PAYEE_PHONE).await;
     let checked = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
-    token
+    // Proving the phone replaces the session's token; the one used so far is dead.
+    let fresh = checked.json["session_token"].as_str().expect("a new session token").to_string();
+    assert_ne!(fresh, token);
+    assert_eq!(t.flow(&token, Method::GET, "/flow/v1/session", None).await.status, StatusCode::UNAUTHORIZED);
+    fresh
 }
 
 async fn add_bank(t: &TestApp, token: &str) -> String {
@@ -139,11 +143,13 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
         t.flow(&first, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await.status,
         StatusCode::OK
     );
+    // The claim ends every session of the link: their tokens can do nothing more.
     let again = t.flow(&first, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
-    assert_eq!(again.code(), "payout_link_not_claimable");
+    assert_eq!((again.status, again.code()), (StatusCode::UNAUTHORIZED, "session_ended"));
     assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
     let r = t.flow(&opened_early, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "an unverified session cannot claim: {}", r.json);
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "session_ended"), "{}", r.json);
+    assert_eq!(t.flow(&first, Method::GET, "/flow/v1/payout-methods", None).await.code(), "session_ended");
 
     // Canceled after a session was opened and verified.
     let link = create_link(&t, &app, 1_000).await;
@@ -152,7 +158,7 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
     let canceled = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
     assert_eq!(canceled.json["status"], "canceled", "{}", canceled.json);
     let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
-    assert_eq!(r.code(), "payout_link_not_claimable");
+    assert_eq!((r.code(), r.json["error"]["message"].as_str()), ("session_ended", Some("The sender canceled this payment.")));
     assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
     let twice = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
     assert_eq!(twice.code(), "payout_link_not_active");
@@ -170,7 +176,7 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
     tx.commit().await.unwrap();
     assert_eq!(t.get(&app, &format!("/v2/payout-links/{}", link.id())).await.json["status"], "expired");
     let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
-    assert_eq!(r.code(), "payout_link_not_claimable");
+    assert_eq!(r.code(), "session_ended");
     assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
     assert_eq!(t.app_available(&app).await, 9_000, "only the first link paid");
 }
@@ -319,6 +325,7 @@ async fn a_pre_authenticated_flow_completes(t: TestApp) {
     let code = t.last_code(&app, &phone).await;
     let checked = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
     assert_eq!(checked.json["user_id"], user.as_str());
+    let token = checked.json["session_token"].as_str().unwrap().to_string();
     let compliance = json!({"legal_first_name": "Ada", "legal_last_name": "Lovelace", "date_of_birth": "1990-01-01", "tax_id": "123456789"});
     let r = t.flow(&token, Method::PUT, "/flow/v1/compliance", Some(compliance)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);

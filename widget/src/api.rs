@@ -27,7 +27,7 @@ pub struct ApiError {
 impl ApiError {
     /// The session is over; only starting again helps.
     pub fn is_session_over(&self) -> bool {
-        matches!(self.code.as_str(), "session_expired" | "invalid_session" | "missing_session")
+        matches!(self.code.as_str(), "session_expired" | "session_ended" | "invalid_session" | "missing_session")
     }
 
     fn network() -> ApiError {
@@ -79,6 +79,10 @@ async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<
         .unwrap_or_default();
     let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if response.ok() {
+        // Proving the phone replaces the session's token; the old one is dead.
+        if let Some(token) = json["session_token"].as_str() {
+            set_session_token(token.to_string());
+        }
         return Ok(json);
     }
     let error = &json["error"];

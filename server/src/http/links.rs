@@ -21,6 +21,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/payout-links/{id}/cancel", cancel)
         .post("/v2/flows", create_flow)
         .get("/v2/flows/{id}", read_flow)
+        .post("/v2/flows/{id}/revoke", revoke_flow)
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {
@@ -63,6 +64,15 @@ async fn cancel(
 async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateFlowRequest>) -> Result<Reply, Error> {
     let flow = NewFlow::validate(&m.caller.0, m.body, now_ms())?;
     state.writer.submit(m.idempotency, Command::CreateFlow(flow)).await
+}
+
+/// Ends the flow's session now: its token answers `401 session_ended` after this.
+async fn revoke_flow(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    state.writer.submit(m.idempotency, Command::RevokeFlow { app_id: m.caller.0.id, id }).await
 }
 
 async fn read_flow(

@@ -269,12 +269,23 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
                 .ok_or_else(|| crate::payout_methods::not_found().with_param("payout_method_id"))?,
         ),
         None => {
-            sqlx::query_scalar(
-                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 1",
+            // Only a payee's one method is taken without being named: with several,
+            // guessing (say, the newest) would pay whoever added a method last.
+            let live: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 2",
             )
             .bind(&t.user_id)
-            .fetch_optional(&mut *conn)
-            .await?
+            .fetch_all(&mut *conn)
+            .await?;
+            if live.len() > 1 {
+                return Err(Error::invalid(
+                    "payout_method_required",
+                    "payout_method_id",
+                    "The payee has several payout methods; name one with payout_method_id.",
+                )
+                .into());
+            }
+            live.into_iter().next()
         }
     };
     let method_id = method_id.ok_or_else(|| {
