@@ -633,7 +633,7 @@ async fn execute(
         Err(TxError::Db(e)) => return Err(e),
     };
     if let Some(idem) = idempotency
-        && !remember(conn, idem, &reply, now).await?
+        && !remember(conn, &services.keys, idem, &reply, now).await?
     {
         sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *conn).await?;
         let row =
@@ -642,12 +642,11 @@ async fn execute(
                 .bind(&idem.key)
                 .fetch_one(&mut *conn)
                 .await?;
-        return Ok(stored_reply(
-            &idem.fingerprint,
-            row.try_get("fingerprint")?,
-            row.try_get("status_code")?,
-            row.try_get("body")?,
-        ));
+        let body = match open_replay(&services.keys, idem, row.try_get("body")?) {
+            Ok(body) => body,
+            Err(error) => return Ok(Reply::from_error(&error)),
+        };
+        return Ok(stored_reply(&idem.fingerprint, row.try_get("fingerprint")?, row.try_get("status_code")?, body));
     }
     Ok(reply)
 }
@@ -668,6 +667,22 @@ pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: 
         body: body.into_bytes(),
         replayed: true,
         replay_body: None,
+        seal_replay: false,
+    }
+}
+
+/// How a sealed replay body starts (the rest is sealed to its owner and key).
+const SEALED_REPLAY: &str = "sealed:";
+
+fn replay_context(idem: &Idempotency) -> String {
+    format!("idempotency:{}:{}", idem.owner, idem.key)
+}
+
+/// A stored answer as it is replayed: opened if it was kept sealed.
+pub fn open_replay(keys: &crate::secrets::Keys, idem: &Idempotency, body: String) -> Result<String, Error> {
+    match body.strip_prefix(SEALED_REPLAY) {
+        Some(sealed) => keys.open(&replay_context(idem), sealed).map_err(Error::internal),
+        None => Ok(body),
     }
 }
 
@@ -675,11 +690,17 @@ pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: 
 /// PostgreSQL a concurrent holder of the same key makes this wait until it commits.
 async fn remember(
     conn: &mut AnyConnection,
+    keys: &crate::secrets::Keys,
     idem: &Idempotency,
     reply: &Reply,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let body = reply.replay_body.as_ref().unwrap_or(&reply.body);
+    let body = String::from_utf8_lossy(reply.replay_body.as_ref().unwrap_or(&reply.body)).into_owned();
+    let body = if reply.seal_replay {
+        format!("{SEALED_REPLAY}{}", keys.seal(&replay_context(idem), &body))
+    } else {
+        body
+    };
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, key) DO NOTHING",
@@ -688,7 +709,7 @@ async fn remember(
     .bind(&idem.key)
     .bind(&idem.fingerprint)
     .bind(i64::from(reply.status.as_u16()))
-    .bind(String::from_utf8_lossy(body).into_owned())
+    .bind(body)
     .bind(now_ms)
     .execute(conn)
     .await?;

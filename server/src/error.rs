@@ -145,16 +145,19 @@ pub struct Reply {
     /// What an idempotent retry gets instead of `body`, when the first answer
     /// carried a secret that must not be stored.
     pub replay_body: Option<Vec<u8>>,
+    /// The answer holds a bearer token (a payout link's URL) that its retry must
+    /// show again: it is kept sealed, never in plain text.
+    pub seal_replay: bool,
 }
 
 impl Reply {
     pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Reply, Error> {
         let body = serde_json::to_vec(value).map_err(Error::internal)?;
-        Ok(Reply { status, body, replayed: false, replay_body: None })
+        Ok(Reply { status, body, replayed: false, replay_body: None, seal_replay: false })
     }
 
     pub fn from_error(error: &Error) -> Reply {
-        Reply { status: error.status, body: error.to_json(), replayed: false, replay_body: None }
+        Reply { status: error.status, body: error.to_json(), replayed: false, replay_body: None, seal_replay: false }
     }
 }
 

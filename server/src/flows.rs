@@ -195,8 +195,21 @@ pub async fn create_link(
     .execute(&mut *conn)
     .await?;
     let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
-    events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &link, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &link)?)
+    events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &without_url(&link), now_ms).await?;
+    let mut reply = Reply::json(StatusCode::CREATED, &link)?;
+    reply.seal_replay = true;
+    Ok(reply)
+}
+
+/// A link as events carry it: its URL holds the bearer token that claims it, and
+/// events are kept for good and sent to webhooks; the app reads the URL from the
+/// link (`GET /v2/payout-links/{id}`) when it needs it.
+fn without_url(link: &Value) -> Value {
+    let mut event = link.clone();
+    if let Some(fields) = event.as_object_mut() {
+        fields.remove("url");
+    }
+    event
 }
 
 const LINK_COLUMNS: &str = "id, token_encrypted, amount, currency, phone_number, email, memo, brand, status, user_id,
@@ -299,8 +312,10 @@ pub async fn cancel_link(
         )
         .into());
     }
-    events::record(conn, app_id, events::PAYOUT_LINK_CANCELED, &link, now_ms).await?;
-    Ok(Reply::json(StatusCode::OK, &link)?)
+    events::record(conn, app_id, events::PAYOUT_LINK_CANCELED, &without_url(&link), now_ms).await?;
+    let mut reply = Reply::json(StatusCode::OK, &link)?;
+    reply.seal_replay = true;
+    Ok(reply)
 }
 
 // ---- flows and sessions --------------------------------------------------------------

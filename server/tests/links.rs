@@ -216,7 +216,8 @@ async fn twenty_concurrent_claims_move_the_money_once(t: TestApp) {
         let r = h.await.unwrap();
         match r.status {
             StatusCode::OK => won += 1,
-            _ => assert_eq!(r.code(), "payout_link_not_claimable", "{}", r.json),
+            // Refused by the claim itself, or, once the winner committed, at the door.
+            _ => assert!(matches!(r.code(), "payout_link_not_claimable" | "session_ended"), "{}", r.json),
         }
     }
     assert_eq!(won, 1);

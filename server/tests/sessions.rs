@@ -80,6 +80,10 @@ async fn a_planted_session_is_useless_once_its_victim_verifies(t: TestApp) {
         sqlx::query_scalar("SELECT body FROM idempotency_keys WHERE key = 'check-1'").fetch_one(&mut *conn).await.unwrap()
     };
     assert!(stored.contains("\"verified\":true") && !stored.contains(&victims), "stored for replay: {stored}");
+    // The scan every test ends with (common::run) would see a token kept in plain text.
+    assert_eq!(common::secrets_in(&format!("{{\"url\":\"http://x/claim/{link_token}\"}}")).len(), 1);
+    assert_eq!(common::secrets_in(&format!("Bearer {victims}")).len(), 1);
+    assert!(common::secrets_in("task_0123456789abcdefghij fst_short").is_empty());
     // The victim goes on with theirs and is paid.
     let state = flow(&t, &victims, Method::GET, "/flow/v1/session", None).await;
     assert_eq!(state.json["verified"], true, "{}", state.json);

@@ -424,3 +424,66 @@ fn two_apps_render_with_their_own_brand_colours() {
     german.wait_for("#dots-phone");
     assert_eq!(german.text(".dots-title"), "Acme GmbH sent you 1.234,56 $");
 }
+
+/// A session planted on a victim (issue: an attacker opens an email-only link's
+/// session and sends the victim its `/flow/{id}#fst_…` page): the victim proves
+/// their own phone in the browser, the browser's session goes on with a fresh
+/// token, and the attacker's copy is refused by every flow API route.
+#[test]
+fn a_planted_session_dies_when_its_victim_verifies_in_the_browser() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
+    let link = call(
+        &demo.server,
+        "POST",
+        "/v2/payout-links",
+        &app.basic,
+        json!({"amount": 1250, "currency": "USD", "email": "ada@example.com"}),
+    );
+    let link_token = link["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let (status, opened) =
+        demo.server.request("POST", "/flow/v1/sessions", None, Some(&json!({"link_token": link_token}).to_string()));
+    assert_eq!(status, 201, "{opened}");
+    let opened: Value = serde_json::from_str(&opened).unwrap();
+    let (flow_id, planted) = (opened["id"].as_str().unwrap(), opened["token"].as_str().unwrap());
+
+    let browser = Browser::start();
+    browser.goto(&format!("{}/flow/{flow_id}#{planted}", demo.server.url));
+    browser.wait_for("#dots-phone");
+    let phone = "+14155552671";
+    browser.type_into("#dots-phone", "+1 415 555 2671");
+    browser.click(".dots-form button[type=submit]");
+    enter_code(&browser, &demo, &app, phone);
+    browser.wait_for("#dots-routing");
+
+    let bearer = format!("Bearer {planted}");
+    let attempts = [
+        ("GET", "/flow/v1/session", None),
+        ("GET", "/flow/v1/compliance", None),
+        ("PUT", "/flow/v1/compliance", Some(json!({"legal_first_name": "Mallory"}))),
+        ("GET", "/flow/v1/payout-methods", None),
+        ("POST", "/flow/v1/payout-methods", Some(json!({"type": "paypal", "email": "mallory@example.com"}))),
+        ("POST", "/flow/v1/verification", Some(json!({"phone_number": "+14155550999"}))),
+        ("POST", "/flow/v1/verification/check", Some(json!({"code": "123456"}))),
+        ("POST", "/flow/v1/claim", Some(json!({"payout_method_id": "pm_x"}))),
+        ("POST", "/flow/v1/complete", Some(json!({}))),
+    ];
+    for (method, path, body) in attempts {
+        let body = body.map(|b| b.to_string());
+        let (status, text) = demo.server.request(method, path, Some(&bearer), body.as_deref());
+        assert_eq!(status, 401, "{method} {path} with the planted token: {text}");
+    }
+
+    // The victim's browser, holding the new token, finishes and is paid.
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
+        "review",
+    );
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for(".dots-success");
+    let methods = call(&demo.server, "GET", &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()), &app.basic, Value::Null);
+    assert_eq!(methods["status"], "claimed", "{methods}");
+}

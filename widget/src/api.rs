@@ -17,6 +17,17 @@ pub fn set_session_token(token: String) {
     SESSION_TOKEN.with(|t| *t.borrow_mut() = Some(token));
 }
 
+/// On a flow's own page the token is kept for the tab (so a reload goes on, see
+/// `frame.js`): a new token replaces the dead one there. Elsewhere nothing is kept.
+fn keep_for_this_tab(token: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let (Ok(path), Ok(Some(storage))) = (window.location().pathname(), window.session_storage()) else { return };
+    let key = format!("dots-flow:{path}");
+    if storage.get_item(&key).ok().flatten().is_some() {
+        let _ = storage.set_item(&key, token);
+    }
+}
+
 /// A refusal or failure, with the server's stable code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -82,6 +93,7 @@ async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<
         // Proving the phone replaces the session's token; the old one is dead.
         if let Some(token) = json["session_token"].as_str() {
             set_session_token(token.to_string());
+            keep_for_this_tab(token);
         }
         return Ok(json);
     }

@@ -10,7 +10,14 @@ const ready = init({ module_or_path: new URL("./dots_widget_bg.wasm", import.met
 
 const mode = document.documentElement.dataset.mode;
 if (mode === "link") {
-  const token = decodeURIComponent(location.pathname.split("/").pop());
+  // The link's token is in the path: kept for this tab only (a reload still works)
+  // and taken out of the address bar and history, as the flow page does below.
+  const fromPath = location.pathname.startsWith("/claim/") ? decodeURIComponent(location.pathname.slice(7)) : "";
+  if (fromPath) {
+    sessionStorage.setItem("dots-link", fromPath);
+    history.replaceState(null, "", "/claim" + location.search);
+  }
+  const token = sessionStorage.getItem("dots-link") || "";
   await ready;
   mount(root, JSON.stringify({ link_token: token, embedded: false }), () => {});
 } else if (mode === "flow-page") {

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::{AppState, edge};
 use crate::apps::{self, AuthedApp};
-use crate::commands::{Idempotency, stored_reply};
+use crate::commands::{Idempotency, open_replay, stored_reply};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::HistoryFilter;
 use crate::lists::{MAX_LIMIT, Page};
@@ -275,12 +275,8 @@ async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<Re
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some(stored_reply(
-        &idem.fingerprint,
-        row.try_get("fingerprint")?,
-        row.try_get("status_code")?,
-        row.try_get("body")?,
-    )))
+    let body = open_replay(&state.services.keys, idem, row.try_get("body")?)?;
+    Ok(Some(stored_reply(&idem.fingerprint, row.try_get("fingerprint")?, row.try_get("status_code")?, body)))
 }
 
 /// True when a body read stopped at [`MAX_BODY_BYTES`] (not a slow or broken client).

@@ -107,8 +107,11 @@ pub fn router(state: AppState) -> Router {
     for route in routes() {
         routed = routed.route(route.path, route.endpoint);
     }
-    let routed =
-        routed.fallback(no_route).method_not_allowed_fallback(method_not_allowed).with_state(state.clone());
+    let routed = routed
+        .route_layer(axum::middleware::from_fn(record_route))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
     // The edge checks run before routing (they may rewrite the path), so they wrap
     // the routed service rather than being one of its layers.
     let guarded = ServiceBuilder::new().layer(axum::middleware::from_fn_with_state(state, edge::guard)).service(routed);
@@ -121,8 +124,9 @@ pub fn router(state: AppState) -> Router {
                 TraceLayer::new_for_http()
                     .make_span_with(|req: &Request| {
                         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                        // The path only: query strings and bodies may carry personal data.
-                        tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+                        // The route's template only (`/claim/{token}`), filled in once
+                        // routed: paths carry bearer tokens, queries and bodies personal data.
+                        tracing::info_span!("request", id, method = %req.method(), route = tracing::field::Empty)
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
@@ -130,6 +134,14 @@ pub fn router(state: AppState) -> Router {
             .layer(CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response()))
             .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout())),
     )
+}
+
+/// Names the matched route's template in the request's log span.
+async fn record_route(req: Request, next: axum::middleware::Next) -> Response {
+    if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
+        tracing::Span::current().record("route", route.as_str());
+    }
+    next.run(req).await
 }
 
 #[derive(Clone)]

@@ -54,6 +54,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/widget/v1/manifest.json", widget_manifest)
         .get("/widget/v1/{version}/{file}", widget_file)
         .get("/claim/{token}", claim_page)
+        // Where the claim page stands once it has taken the token out of the address bar.
+        .get("/claim", claim_page)
         .get("/flow/{id}", flow_page)
 }
 

@@ -139,6 +139,7 @@ pub async fn apply(
             body: data.into_bytes(),
             replayed: false,
             replay_body: None,
+            seal_replay: false,
         });
         applied.created.push((plan.row.app.id.clone(), transfer));
     }

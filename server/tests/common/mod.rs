@@ -75,12 +75,83 @@ where
     let app = TestApp::start(&database_url).await;
     let outcome = tokio::spawn(scenario(app.clone())).await;
     let report = dots_server::ledger::check(&app.store).await.expect("ledger check ran");
+    let leaks = stored_secrets(&app.store).await;
     app.store.close().await;
     cleanup.run().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic.into_panic());
     }
     assert!(report.is_ok(), "ledger check failed: {:#?}", report.violations);
+    assert!(leaks.is_empty(), "bearer tokens or secrets stored in plain text: {leaks:#?}");
+}
+
+/// The prefixes of the bearer tokens and secrets we issue: link tokens, session
+/// tokens, API secrets, webhook secrets.
+pub const SECRET_PREFIXES: [&str; 4] = ["plt_", "fst_", "sk_", "whsec_"];
+
+/// Where `text` holds a token or secret in plain text: one of [`SECRET_PREFIXES`]
+/// at a word start, followed by at least 16 of its characters.
+pub fn secrets_in(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    for prefix in SECRET_PREFIXES {
+        for (at, _) in text.match_indices(prefix) {
+            let word_start = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+            let tail = bytes[at + prefix.len()..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+            if word_start && tail >= 16 {
+                found.push(text[at..(at + prefix.len() + tail).min(at + prefix.len() + 24)].to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Every text column of every table, searched for plain-text secrets: what a
+/// database dump or a reader of `events`, `idempotency_keys` or logs would see.
+pub async fn stored_secrets(store: &Store) -> Vec<String> {
+    let mut conn = store.reader().acquire().await.unwrap();
+    let columns: Vec<(String, String)> = match store.backend() {
+        Backend::Sqlite => {
+            let tables: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+            let mut columns = Vec::new();
+            for table in tables {
+                let rows = sqlx::query(&format!("SELECT name, type FROM pragma_table_info('{table}')"))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+                for row in rows {
+                    if row.get::<String, _>(1).eq_ignore_ascii_case("TEXT") {
+                        columns.push((table.clone(), row.get::<String, _>(0)));
+                    }
+                }
+            }
+            columns
+        }
+        Backend::Postgres => sqlx::query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'json', 'jsonb')",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
+        .collect(),
+    };
+    assert!(columns.len() > 20, "the scan sees the schema: {columns:?}");
+    let mut leaks = Vec::new();
+    for (table, column) in columns {
+        let values: Vec<Option<String>> =
+            sqlx::query_scalar(&format!("SELECT CAST({column} AS TEXT) FROM {table}")).fetch_all(&mut *conn).await.unwrap();
+        for value in values.into_iter().flatten() {
+            leaks.extend(secrets_in(&value).into_iter().map(|s| format!("{table}.{column}: {s}…")));
+        }
+    }
+    leaks
 }
 
 /// Declares each scenario once per backend: `mod sqlite { fn x() }` and `mod postgres { fn x() }`.
