@@ -46,6 +46,8 @@ pub struct Settings {
     pub sms_per_client_per_hour: i64,
     /// What a reverse proxy would otherwise bound: connections and slow clients.
     pub limits: Limits,
+    /// `DOTS_TRUSTED_PROXIES`: whose `X-Forwarded-For`/`Forwarded` is believed.
+    pub trusted_proxies: Vec<crate::clients::IpNet>,
 }
 
 /// Connection limits (README "Connection limits"). Every timeout is in milliseconds.
@@ -170,6 +172,10 @@ pub struct SettingsArgs {
     /// A whole request body must arrive within it, in ms.
     #[arg(long, env = "DOTS_BODY_TIMEOUT_MS", default_value_t = 30_000)]
     pub body_timeout_ms: u32,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded is believed: comma-separated addresses or blocks
+    /// (10.0.0.0/8, ::1). Default: none, so rate limits key on the connecting address.
+    #[arg(long, env = "DOTS_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -236,6 +242,8 @@ impl Settings {
                 body_idle_timeout_ms: u64::from(a.body_idle_timeout_ms).max(100),
                 body_timeout_ms: u64::from(a.body_timeout_ms).max(100),
             },
+            trusted_proxies: crate::clients::parse_trusted(&a.trusted_proxies)
+                .map_err(|e| format!("DOTS_TRUSTED_PROXIES: {e}"))?,
         })
     }
 
@@ -261,6 +269,7 @@ impl Settings {
             },
             sms_per_client_per_hour: crate::verify::SENDS_PER_CLIENT_PER_HOUR,
             limits: Limits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! it runs is here, so tests build the same application in-process.
 
 pub mod apps;
+pub mod clients;
 pub mod commands;
 pub mod compliance;
 pub mod config;

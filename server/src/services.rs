@@ -22,6 +22,7 @@ pub struct Services {
     pub webhooks: crate::webhooks::DeliverySettings,
     pub sms_per_client_per_hour: i64,
     pub limits: crate::config::Limits,
+    pub trusted_proxies: Vec<crate::clients::IpNet>,
 }
 
 impl Services {
@@ -53,6 +54,7 @@ impl Services {
             webhooks: settings.webhooks.clone(),
             sms_per_client_per_hour: settings.sms_per_client_per_hour,
             limits: settings.limits.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
         })
     }
 

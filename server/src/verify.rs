@@ -17,7 +17,14 @@ pub const CODE_TTL_MS: i64 = 10 * 60 * 1000;
 pub const MAX_ATTEMPTS: i64 = 5;
 pub const RESEND_COOLDOWN_MS: i64 = 30 * 1000;
 const HOUR_MS: i64 = 3600 * 1000;
+/// Codes one phone may be sent by one app in an hour (the app's users cannot
+/// exhaust another app's budget for the same phone)…
 pub const SENDS_PER_DESTINATION_PER_HOUR: i64 = 5;
+/// …and by all apps together: the ceiling that keeps a phone from being flooded.
+pub const SENDS_PER_DESTINATION_ALL_APPS_PER_HOUR: i64 = 15;
+/// Codes one subject (a flow session, or a user through the API) may ask for in
+/// an hour, whatever the phones: a session of an email-only link can type any.
+pub const SENDS_PER_SUBJECT_PER_HOUR: i64 = 10;
 pub const SENDS_PER_CLIENT_PER_HOUR: i64 = 20;
 
 /// A code about to be sent: only its hash goes to the database.
@@ -95,7 +102,10 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
             Error::rate_limited("resend_too_soon", format!("A code was just sent; ask again in {wait_s} s.")).into()
         );
     }
-    rate_limit(conn, &format!("sms-to:{}", code.destination), HOUR_MS, SENDS_PER_DESTINATION_PER_HOUR, now_ms).await?;
+    let to = &code.destination;
+    rate_limit(conn, &format!("sms-subject:{}", code.subject), HOUR_MS, SENDS_PER_SUBJECT_PER_HOUR, now_ms).await?;
+    rate_limit(conn, &format!("sms-to:{}:{to}", code.app_id), HOUR_MS, SENDS_PER_DESTINATION_PER_HOUR, now_ms).await?;
+    rate_limit(conn, &format!("sms-to:{to}"), HOUR_MS, SENDS_PER_DESTINATION_ALL_APPS_PER_HOUR, now_ms).await?;
     if let Some((client, per_hour)) = &code.client {
         rate_limit(conn, &format!("sms-client:{client}"), HOUR_MS, *per_hour, now_ms).await?;
     }

@@ -44,8 +44,16 @@ pub const NO_SUCH_SEGMENT: &str = "~";
 /// Longest value of a header we read (a Basic or Bearer credential is ~100 bytes).
 pub const MAX_HEADER_BYTES: usize = 8192;
 /// The request headers the server reads; each is checked here.
-pub const READ_HEADERS: [&str; 6] =
-    ["authorization", "idempotency-key", "content-type", "origin", "sec-fetch-site", "x-request-id"];
+pub const READ_HEADERS: [&str; 8] = [
+    "authorization",
+    "idempotency-key",
+    "content-type",
+    "origin",
+    "sec-fetch-site",
+    "x-request-id",
+    "x-forwarded-for",
+    "forwarded",
+];
 /// No field of ours needs more (URLs, names, addresses, brand values).
 pub const MAX_STRING_BYTES: usize = 4096;
 

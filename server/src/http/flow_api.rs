@@ -80,14 +80,17 @@ impl Principal for Anonymous {
     }
 }
 
-/// The caller's IP address, when the server knows it (not for in-process calls).
+/// The caller's rate-limit key (its address, or its IPv6 /64; forwarded only by a
+/// trusted proxy: `clients`), when the server knows it (not for in-process calls).
 pub struct ClientAddress(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientAddress, Error> {
-        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<ClientAddress, Error> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+        let trusted = &state.services.trusted_proxies;
+        Ok(ClientAddress(peer.map(|peer| crate::clients::client_key(peer, &parts.headers, trusted))))
     }
 }
 

@@ -287,6 +287,32 @@ impl TestApp {
         Resp { status, headers, bytes, json }
     }
 
+    /// A request as if from `peer` over the network (what `ConnectInfo` carries).
+    pub async fn call_from(
+        &self,
+        peer: std::net::SocketAddr,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let mut req = req.body(Body::from(body.unwrap_or("").to_string())).expect("request");
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, bytes, json }
+    }
+
     pub async fn post(&self, creds: &Creds, path: &str, body: Value) -> Resp {
         self.call(Method::POST, path, Some(&basic(creds)), &[], Some(&body.to_string())).await
     }
