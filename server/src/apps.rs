@@ -53,7 +53,7 @@ pub fn hash_secret(secret: &str) -> String {
 pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxResult<Reply> {
     let id = new_id(ids::APP);
     let client_id = new_id(ids::CLIENT_ID);
-    let api_secret = format!("{}{}", ids::API_SECRET, random_base62(40));
+    let api_secret = new_api_secret();
     let wallet_id = new_id(ids::WALLET);
     sqlx::query(
         "INSERT INTO accounts (id, kind, app_id, currency, balance, created_at) VALUES ($1, 'app_wallet', $2, $3, 0, $4)",
@@ -93,17 +93,41 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
     Ok(reply)
 }
 
-/// Apps' credentials, read from the database once per process: an app's secret
-/// hash and identity never change, so only the first request of each app reads
-/// them. Unknown client ids are not remembered (each costs a read, as before).
+/// Apps' credentials, as each process last read them. An entry is trusted for
+/// [`CREDENTIALS_TTL_MS`] at most, and a secret that does not match is checked
+/// against the database once more before it is refused, so a rotation (a new
+/// secret, the old one's grace period ending) reaches every process within
+/// seconds. Unknown client ids are not remembered.
 #[derive(Default)]
 pub struct Credentials {
-    /// client id → (secret hash, the app).
-    known: std::sync::Mutex<std::collections::HashMap<String, (String, AuthedApp)>>,
+    /// client id → what was read, and when.
+    known: std::sync::Mutex<std::collections::HashMap<String, (StoredCredentials, i64)>>,
 }
 
+/// How long a process trusts what it read of an app's credentials.
+pub const CREDENTIALS_TTL_MS: i64 = 2_000;
 /// Past this many apps the cache starts over (a bound, not an eviction policy).
 const MAX_CACHED_APPS: usize = 100_000;
+
+#[derive(Clone)]
+struct StoredCredentials {
+    secret_hash: String,
+    /// The secret before the last rotation, and until when it is still taken.
+    previous: Option<(String, i64)>,
+    app: AuthedApp,
+}
+
+impl StoredCredentials {
+    /// Whether `offered` (a hash) is the secret, or the previous one in its grace period.
+    fn accepts(&self, offered: &str, now_ms: i64) -> bool {
+        let current = bool::from(offered.as_bytes().ct_eq(self.secret_hash.as_bytes()));
+        let previous = match &self.previous {
+            Some((hash, until)) => bool::from(offered.as_bytes().ct_eq(hash.as_bytes())) && now_ms < *until,
+            None => false,
+        };
+        current | previous
+    }
+}
 
 impl Credentials {
     /// Checks HTTP Basic credentials. The secret's hash is compared in constant
@@ -111,39 +135,42 @@ impl Credentials {
     pub async fn authenticate(&self, store: &Store, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
         let offered = hash_secret(api_secret);
         let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
+        let now = crate::store::now_ms();
         let cached = self.known.lock().expect("credentials lock").get(client_id).cloned();
-        let known = match cached {
-            Some(known) => Some(known),
-            None => {
-                let mut conn = store.reader().acquire().await?;
-                let found = lookup(&mut conn, client_id).await?;
-                if let Some(found) = &found {
-                    let mut known = self.known.lock().expect("credentials lock");
-                    if known.len() >= MAX_CACHED_APPS {
-                        known.clear();
-                    }
-                    known.insert(client_id.to_string(), found.clone());
-                }
-                found
-            }
-        };
-        let Some((stored, app)) = known else {
+        if let Some((stored, read_at)) = &cached
+            && now - read_at < CREDENTIALS_TTL_MS
+            && stored.accepts(&offered, now)
+        {
+            return Ok(stored.app.clone());
+        }
+        // Not known, read too long ago, or not matching what was read (the secret
+        // may have been rotated by another process): read it again.
+        let mut conn = store.reader().acquire().await?;
+        let found = lookup(&mut conn, client_id).await?;
+        drop(conn);
+        let mut known = self.known.lock().expect("credentials lock");
+        let Some(stored) = found else {
+            known.remove(client_id);
             let _ = offered.as_bytes().ct_eq(hash_secret("").as_bytes());
             return Err(invalid());
         };
-        if !bool::from(offered.as_bytes().ct_eq(stored.as_bytes())) {
-            return Err(invalid());
+        if known.len() >= MAX_CACHED_APPS {
+            known.clear();
         }
-        Ok(app)
+        known.insert(client_id.to_string(), (stored.clone(), now));
+        if stored.accepts(&offered, now) { Ok(stored.app) } else { Err(invalid()) }
     }
 }
 
-/// The secret hash and identity of the app with `client_id`.
-async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<(String, AuthedApp)>, Error> {
-    let row = sqlx::query("SELECT id, name, secret_hash, currency, wallet_id FROM apps WHERE client_id = $1")
-        .bind(client_id)
-        .fetch_optional(conn)
-        .await?;
+/// The secret hashes and identity of the app with `client_id`.
+async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<StoredCredentials>, Error> {
+    let row = sqlx::query(
+        "SELECT id, name, secret_hash, previous_secret_hash, previous_secret_expires_at, currency, wallet_id
+         FROM apps WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let currency: String = row.try_get("currency")?;
     let app = AuthedApp {
@@ -152,7 +179,84 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<(Str
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
     };
-    Ok(Some((row.try_get("secret_hash")?, app)))
+    let previous = match (
+        row.try_get::<Option<String>, _>("previous_secret_hash")?,
+        row.try_get::<Option<i64>, _>("previous_secret_expires_at")?,
+    ) {
+        (Some(hash), Some(until)) => Some((hash, until)),
+        _ => None,
+    };
+    Ok(Some(StoredCredentials { secret_hash: row.try_get("secret_hash")?, previous, app }))
+}
+
+/// A new API secret: `sk_` and 40 base-62 characters (238 bits).
+fn new_api_secret() -> String {
+    format!("{}{}", ids::API_SECRET, random_base62(40))
+}
+
+/// The longest grace period a rotated secret may keep working.
+pub const MAX_SECRET_GRACE_S: i64 = 7 * 24 * 3600;
+/// The grace period when the rotation names none.
+pub const DEFAULT_SECRET_GRACE_S: i64 = 3600;
+
+/// `POST /v2/apps/me/secret/rotate`: an optional grace period for the old secret.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
+}
+
+/// A rotation about to be written: the new secret exists only here and in the answer.
+#[derive(Clone)]
+pub struct SecretRotation {
+    pub app_id: String,
+    pub new_secret: String,
+    pub grace_ms: i64,
+}
+
+impl std::fmt::Debug for SecretRotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretRotation").field("app_id", &self.app_id).field("grace_ms", &self.grace_ms).finish()
+    }
+}
+
+impl SecretRotation {
+    pub fn validate(app: &AuthedApp, req: RotateSecretRequest) -> Result<SecretRotation, Error> {
+        let grace = req.grace_seconds.unwrap_or(DEFAULT_SECRET_GRACE_S);
+        if !(0..=MAX_SECRET_GRACE_S).contains(&grace) {
+            return Err(Error::invalid(
+                "invalid_grace_seconds",
+                "grace_seconds",
+                format!("grace_seconds must be from 0 to {MAX_SECRET_GRACE_S} (7 days)"),
+            ));
+        }
+        Ok(SecretRotation { app_id: app.id.clone(), new_secret: new_api_secret(), grace_ms: grace * 1000 })
+    }
+}
+
+/// Replaces the app's secret; the old one is taken until `now + grace` (a second
+/// rotation ends the first one's grace at once). The new secret is answered once
+/// and never stored, not even for the idempotent replay.
+pub async fn rotate_secret(conn: &mut AnyConnection, r: &SecretRotation, now_ms: i64) -> TxResult<Reply> {
+    sqlx::query(
+        "UPDATE apps SET previous_secret_hash = secret_hash, previous_secret_expires_at = $1, secret_hash = $2
+         WHERE id = $3",
+    )
+    .bind(now_ms + r.grace_ms)
+    .bind(hash_secret(&r.new_secret))
+    .bind(&r.app_id)
+    .execute(&mut *conn)
+    .await?;
+    let answer = serde_json::json!({
+        "api_secret": r.new_secret,
+        "previous_secret_expires_at": dots_shared::time::rfc3339_from_unix_ms(now_ms + r.grace_ms),
+    });
+    let mut reply = Reply::json(StatusCode::OK, &answer)?;
+    let mut replay = answer;
+    replay["api_secret"] = serde_json::Value::Null;
+    reply.replay_body = Some(serde_json::to_vec(&replay).map_err(Error::internal)?);
+    Ok(reply)
 }
 
 pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wallet, Error> {
@@ -343,4 +447,74 @@ pub async fn get_settings(conn: &mut AnyConnection, app_id: &str) -> Result<serd
         Ok(serde_json::from_str(&row.try_get::<String, _>(c)?).unwrap_or(serde_json::Value::Null))
     };
     Ok(serde_json::json!({ "allowed_origins": parse("allowed_origins")?, "brand": parse("brand")? }))
+}
+
+/// The operator's key (`DOTS_OPERATOR_KEY`): at least [`OPERATOR_KEY_MIN_BYTES`]
+/// bytes; held only as an HMAC under a random key of this process, and compared
+/// as one in constant time; failed attempts are throttled per client and overall.
+pub struct OperatorKey {
+    mac_key: [u8; 32],
+    expected: [u8; 32],
+    failures: std::sync::Mutex<OperatorFailures>,
+}
+
+pub const OPERATOR_KEY_MIN_BYTES: usize = 32;
+/// Failed operator attempts one client may make per minute, and all clients together.
+pub const OPERATOR_FAILURES_PER_CLIENT: u32 = 10;
+pub const OPERATOR_FAILURES_IN_ALL: u32 = 100;
+
+#[derive(Default)]
+struct OperatorFailures {
+    window_start: i64,
+    total: u32,
+    by_client: std::collections::HashMap<String, u32>,
+}
+
+impl OperatorKey {
+    pub fn new(key: &str) -> Result<OperatorKey, String> {
+        if key.len() < OPERATOR_KEY_MIN_BYTES {
+            return Err(format!(
+                "DOTS_OPERATOR_KEY must be at least {OPERATOR_KEY_MIN_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+        let mut mac_key = [0u8; 32];
+        getrandom::fill(&mut mac_key).map_err(|e| format!("no random source: {e}"))?;
+        let expected = Self::mac(&mac_key, key);
+        Ok(OperatorKey { mac_key, expected, failures: Default::default() })
+    }
+
+    fn mac(mac_key: &[u8; 32], key: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(mac_key).expect("HMAC takes any key length");
+        mac.update(key.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks an offered key from `client`: `Ok` when right; a refusal when wrong,
+    /// or when this client (or everyone) failed too often this minute.
+    pub fn check(&self, offered: &str, client: &str, now_ms: i64) -> Result<(), Error> {
+        let throttled = || {
+            Error::rate_limited("too_many_attempts", "Too many wrong operator keys; try again in a minute.")
+        };
+        {
+            let mut f = self.failures.lock().expect("operator failures lock");
+            if now_ms - f.window_start >= 60_000 {
+                *f = OperatorFailures { window_start: now_ms, ..Default::default() };
+            }
+            if f.total >= OPERATOR_FAILURES_IN_ALL
+                || f.by_client.get(client).is_some_and(|n| *n >= OPERATOR_FAILURES_PER_CLIENT)
+            {
+                return Err(throttled());
+            }
+        }
+        if bool::from(Self::mac(&self.mac_key, offered).ct_eq(&self.expected)) {
+            return Ok(());
+        }
+        let mut f = self.failures.lock().expect("operator failures lock");
+        f.total += 1;
+        if f.by_client.len() < 10_000 || f.by_client.contains_key(client) {
+            *f.by_client.entry(client.to_string()).or_default() += 1;
+        }
+        Err(Error::unauthenticated("invalid_credentials", "The operator key is wrong."))
+    }
 }

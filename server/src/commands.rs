@@ -90,6 +90,7 @@ pub enum Command {
         id: String,
     },
     CreateFlow(NewFlow),
+    RotateApiSecret(apps::SecretRotation),
     RevokeFlow {
         app_id: String,
         id: String,
@@ -160,6 +161,7 @@ impl Command {
                 flows::cancel_link(conn, &services.keys, &services.public_url, app_id, id, now_ms).await
             }
             Command::CreateFlow(flow) => flows::create_flow(conn, &services.public_url, flow, now_ms).await,
+            Command::RotateApiSecret(rotation) => apps::rotate_secret(conn, rotation, now_ms).await,
             Command::RevokeFlow { app_id, id } => flows::revoke(conn, &services.public_url, app_id, id, now_ms).await,
             Command::CheckFlowCode { session, code, email } => {
                 match verify::check(conn, &services.keys, &session.app_id, &session.subject(), code, now_ms).await? {

@@ -327,6 +327,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
     let v = match (method.as_str(), path) {
         ("POST", "/v2/apps") => json!({"name": "Acme"}),
         ("PUT", "/v2/apps/me/rules") => json!({"review_threshold": 1000}),
+        ("POST", "/v2/apps/me/secret/rotate") => json!({"grace_seconds": 60}),
         ("PUT", "/v2/apps/me/settings") => json!({"brand": {"name": "Acme"}, "allowed_origins": ["https://a.io"]}),
         ("POST", "/v2/users") => user_body("+12015550999"),
         ("POST", "/v2/users/{id}/verification") => json!({}),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub mod browser;
 
-pub const OPERATOR_KEY: &str = "e2e-operator-key";
+pub const OPERATOR_KEY: &str = "e2e-operator-key-of-at-least-32-bytes";
 
 /// The `dots` binary: `$DOTS_BIN` (set by `cargo xtask test`), else the one
 /// beside this test executable in `target/debug`.

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::{Result, cargo, debug_dir, ensure_postgres, status};
 
-pub(crate) const OPERATOR_KEY: &str = "bench-operator-key";
+pub(crate) const OPERATOR_KEY: &str = "bench-operator-key-of-at-least-32-bytes";
 const USERS: usize = 1_000;
 
 struct Options {

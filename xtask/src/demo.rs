@@ -12,7 +12,7 @@ use crate::{Result, build_widget, cargo, debug_dir, flag_value, status, workspac
 
 /// The operator key `cargo xtask run` uses unless `DOTS_OPERATOR_KEY` is set. For a
 /// local demo only: the server listens on 127.0.0.1.
-const DEV_OPERATOR_KEY: &str = "dev-operator-key";
+const DEV_OPERATOR_KEY: &str = "dots-dev-operator-key-for-the-demo-only";
 
 /// The demo apps: name, brand, and the port of its host site.
 fn demo_apps() -> [(&'static str, Value, u16); 2] {

@@ -15,6 +15,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .post("/v2/apps", create)
         .get("/v2/apps/me/wallet", wallet)
+        .post("/v2/apps/me/secret/rotate", rotate_secret)
         .get("/v2/apps/me/rules", rules)
         .put("/v2/apps/me/rules", update_rules)
         .get("/v2/apps/me/settings", settings)
@@ -76,6 +77,15 @@ async fn dev_sms(
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {
     let command = Command::CreateApp(NewApp::validate(m.body)?);
     state.writer.submit(m.idempotency, command).await
+}
+
+/// A new API secret, shown once; the old one keeps working for `grace_seconds`.
+async fn rotate_secret(
+    State(state): State<AppState>,
+    m: Mutation<AppAuth, crate::apps::RotateSecretRequest>,
+) -> Result<Reply, Error> {
+    let rotation = crate::apps::SecretRotation::validate(&m.caller.0, m.body)?;
+    state.writer.submit(m.idempotency, Command::RotateApiSecret(rotation)).await
 }
 
 async fn wallet(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<Wallet>, Error> {

@@ -13,10 +13,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use subtle::ConstantTimeEq;
 
 use super::{AppState, edge};
-use crate::apps::{self, AuthedApp};
+use crate::apps::AuthedApp;
 use crate::commands::{Idempotency, open_replay, stored_reply};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::HistoryFilter;
@@ -90,7 +89,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<OperatorAuth, Error> {
-        let Some(expected) = &state.operator_key_hash else {
+        let Some(key) = &state.operator_key else {
             return Err(Error::unauthenticated(
                 "operator_api_disabled",
                 "The operator API is off: start the server with DOTS_OPERATOR_KEY set.",
@@ -104,11 +103,13 @@ impl FromRequestParts<AppState> for OperatorAuth {
             .ok_or_else(|| {
                 Error::unauthenticated("missing_credentials", "Send Authorization: Bearer <operator key>.")
             })?;
-        if bool::from(apps::hash_secret(offered.trim()).as_bytes().ct_eq(expected.as_bytes())) {
-            Ok(OperatorAuth)
-        } else {
-            Err(Error::unauthenticated("invalid_credentials", "The operator key is wrong."))
-        }
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| crate::clients::client_key(info.0.ip(), &parts.headers, &state.services.trusted_proxies))
+            .unwrap_or_default();
+        key.check(offered.trim(), &client, crate::store::now_ms())?;
+        Ok(OperatorAuth)
     }
 }
 

@@ -43,8 +43,8 @@ pub struct AppState {
     pub writer: Writer,
     pub services: Arc<Services>,
     pub credentials: Arc<crate::apps::Credentials>,
-    /// SHA-256 of `DOTS_OPERATOR_KEY`; `None` turns the operator API off.
-    pub operator_key_hash: Option<String>,
+    /// `DOTS_OPERATOR_KEY`, held as a keyed hash; `None` turns the operator API off.
+    pub operator_key: Option<Arc<crate::apps::OperatorKey>>,
 }
 
 impl AppState {
@@ -56,7 +56,13 @@ impl AppState {
             store,
             services,
             credentials: Default::default(),
-            operator_key_hash: settings.operator_key.as_deref().filter(|k| !k.is_empty()).map(crate::apps::hash_secret),
+            operator_key: settings
+                .operator_key
+                .as_deref()
+                .filter(|k| !k.is_empty())
+                .map(crate::apps::OperatorKey::new)
+                .transpose()?
+                .map(Arc::new),
         })
     }
 }

@@ -37,6 +37,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_deliveries_due_by_endpoint.sql"),
         postgres: include_str!("../../migrations/postgres/0004_deliveries_due_by_endpoint.sql"),
     },
+    Migration {
+        version: 5,
+        name: "secret_rotation",
+        sqlite: include_str!("../../migrations/sqlite/0005_secret_rotation.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_secret_rotation.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, Row};
 use tower::ServiceExt;
 
-pub const OPERATOR_KEY: &str = "test-operator-key";
+pub const OPERATOR_KEY: &str = "test-operator-key-of-at-least-32-bytes";
 
 /// The PostgreSQL server the suite creates its databases on. The PostgreSQL tests
 /// fail (never skip) when it cannot be reached.
@@ -226,6 +226,14 @@ impl TestApp {
     /// The test settings: sandbox, instant settlement, webhooks allowed to reach
     /// the test's own loopback receivers, short retries; `adjust` changes them.
     pub async fn start_with(database_url: &str, adjust: impl FnOnce(&mut dots_server::config::Settings)) -> TestApp {
+        TestApp::try_start_with(database_url, adjust).await.expect("services")
+    }
+
+    /// As [`TestApp::start_with`], or why the server would refuse to start.
+    pub async fn try_start_with(
+        database_url: &str,
+        adjust: impl FnOnce(&mut dots_server::config::Settings),
+    ) -> Result<TestApp, String> {
         let store = Store::open(database_url, 16).await.expect("open store");
         let mut settings = dots_server::config::Settings::sandbox(database_url);
         settings.operator_key = Some(OPERATOR_KEY.into());
@@ -235,8 +243,8 @@ impl TestApp {
         settings.webhooks.retry_base_ms = 10;
         settings.webhooks.disable_after = 8;
         adjust(&mut settings);
-        let state = AppState::new(store.clone(), &settings).expect("services");
-        TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() }
+        let state = AppState::new(store.clone(), &settings)?;
+        Ok(TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() })
     }
 
     pub async fn call(
