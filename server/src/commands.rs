@@ -674,9 +674,9 @@ pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: 
 }
 
 /// How a sealed replay body starts (the rest is sealed to its owner and key).
-const SEALED_REPLAY: &str = "sealed:";
+pub const SEALED_REPLAY: &str = "sealed:";
 
-fn replay_context(idem: &Idempotency) -> String {
+pub fn replay_context(idem: &Idempotency) -> String {
     format!("idempotency:{}:{}", idem.owner, idem.key)
 }
 

@@ -6,8 +6,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The embedded default: a SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://dots.db";
 
-/// The sandbox's development key: public, so nothing sealed with it is secret.
-const SANDBOX_KEY: [u8; 32] = *b"dots-sandbox-development-key-v1!";
+/// The key earlier versions sealed with when none was given. It was public, so
+/// nothing it sealed was secret: it is never used to seal again, only to open
+/// values sealed before keys had ids, which the server then re-seals at start.
+const FORMER_PUBLIC_KEY: [u8; 32] = *b"dots-sandbox-development-key-v1!";
 
 #[derive(Clone)]
 pub struct Settings {
@@ -24,9 +26,11 @@ pub struct Settings {
     /// `DOTS_PUBLIC_URL`: where payees reach this server (payout-link and flow URLs).
     /// Default `http://<listen>`.
     pub public_url: Option<String>,
-    /// `DOTS_ENCRYPTION_KEY`: 64 hex characters. Required outside the sandbox; the
-    /// sandbox falls back to a fixed development key (and says so).
+    /// `DOTS_ENCRYPTION_KEY`: 64 hex characters. Required with PostgreSQL; on SQLite
+    /// a random key is made at first start and kept in `<database file>.key`.
     pub encryption_key: Option<String>,
+    /// `DOTS_ENCRYPTION_KEYS_OLD`: keys being rotated out; they open, never seal.
+    pub older_encryption_keys: Vec<String>,
     /// `DOTS_SMS_PROVIDER=http` with `DOTS_SMS_BASE_URL`, `DOTS_SMS_ACCOUNT`,
     /// `DOTS_SMS_TOKEN`, `DOTS_SMS_FROM`; otherwise the dev outbox.
     pub sms_http: Option<SmsHttpSettings>,
@@ -118,9 +122,14 @@ pub struct SettingsArgs {
     /// Where payees reach this server (payout-link and flow URLs) [default: http://<listen>]
     #[arg(long, env = "DOTS_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// 64 hex characters sealing data at rest; required outside the sandbox.
+    /// 64 hex characters sealing data at rest. Required with PostgreSQL; on SQLite a random key is made at
+    /// first start and kept beside the database (<file>.key, mode 0600)
     #[arg(long, env = "DOTS_ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<String>,
+    /// Keys being rotated out (comma-separated, 64 hex each): they still open what they sealed; the server
+    /// and `dots keys rotate` re-seal it under DOTS_ENCRYPTION_KEY
+    #[arg(long, env = "DOTS_ENCRYPTION_KEYS_OLD", hide_env_values = true, default_value = "")]
+    pub encryption_keys_old: String,
     /// SMS sender: dev (outbox, sandbox only) or http (Twilio-style provider).
     #[arg(long, env = "DOTS_SMS_PROVIDER", default_value = "dev", value_parser = ["dev", "http"])]
     pub sms_provider: String,
@@ -225,6 +234,13 @@ impl Settings {
             sandbox: a.sandbox,
             public_url: nonempty(a.public_url).map(|u| u.trim_end_matches('/').to_string()),
             encryption_key: nonempty(a.encryption_key),
+            older_encryption_keys: a
+                .encryption_keys_old
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect(),
             sms_http,
             sandbox_settle_ms: i64::from(a.sandbox_settle_ms),
             worker_interval_ms: u64::from(a.worker_interval_ms),
@@ -257,6 +273,7 @@ impl Settings {
             sandbox: true,
             public_url: None,
             encryption_key: None,
+            older_encryption_keys: Vec::new(),
             sms_http: None,
             sandbox_settle_ms: 2000,
             worker_interval_ms: 250,
@@ -277,13 +294,76 @@ impl Settings {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
-    /// The key everything at rest is sealed with.
+    /// The keys everything at rest is sealed with: `DOTS_ENCRYPTION_KEY`, or on
+    /// SQLite the key file beside the database (made at first start); older keys
+    /// open what they sealed until it is re-sealed.
     pub fn keys(&self) -> Result<crate::secrets::Keys, String> {
-        match (&self.encryption_key, self.sandbox) {
-            (Some(hex), _) => crate::secrets::Keys::from_hex(hex),
-            (None, true) => Ok(crate::secrets::Keys::new(&SANDBOX_KEY)),
-            (None, false) => Err("DOTS_ENCRYPTION_KEY is required outside the sandbox (DOTS_SANDBOX=false)".into()),
+        use crate::secrets::parse_hex_key;
+        let primary = match &self.encryption_key {
+            Some(hex) => parse_hex_key(hex).map_err(|e| format!("DOTS_ENCRYPTION_KEY: {e}"))?,
+            None if self.database_url.starts_with("sqlite:") => key_file(&self.database_url)?,
+            None => {
+                return Err("DOTS_ENCRYPTION_KEY is required with PostgreSQL: every process must seal with the same \
+                            key. Make one with `openssl rand -hex 32` and keep it in your secret store."
+                    .into());
+            }
+        };
+        let mut older = self
+            .older_encryption_keys
+            .iter()
+            .map(|hex| parse_hex_key(hex).map_err(|e| format!("DOTS_ENCRYPTION_KEYS_OLD: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        older.push(FORMER_PUBLIC_KEY);
+        Ok(crate::secrets::Keys::with_older(&primary, &older))
+    }
+}
+
+/// The SQLite deployment's own key: `<database file>.key` (64 hex characters, mode
+/// 0600), made from the operating system's random source at first start. Two
+/// processes starting at once agree: only one file can be created.
+fn key_file(database_url: &str) -> Result<[u8; 32], String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path.contains(":memory:") {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| format!("no random source: {e}"))?;
+        return Ok(key);
+    }
+    let key_path = format!("{path}.key");
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no random source: {e}"))?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    // Written whole to a file of our own, then linked into place: the link either
+    // creates the key file, complete, or finds one another process made first.
+    let draft = format!("{key_path}.{}.tmp", std::process::id());
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&draft)
+        .and_then(|mut file| file.write_all(format!("{hex}\n").as_bytes()).and_then(|()| file.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&draft);
+        return Err(format!("writing the key file {draft}: {e}"));
+    }
+    let linked = std::fs::hard_link(&draft, &key_path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => {
+            tracing::warn!(
+                path = %key_path,
+                "made a new encryption key for this database; back it up with the database: without it, sealed \
+                 data (tax ids, bank details, link tokens, webhook secrets) cannot be read"
+            );
+            Ok(key)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&key_path).map_err(|e| format!("reading the key file {key_path}: {e}"))?;
+            crate::secrets::parse_hex_key(&text).map_err(|e| format!("the key file {key_path}: {e}"))
+        }
+        Err(e) => Err(format!("creating the key file {key_path}: {e}")),
     }
 }
 

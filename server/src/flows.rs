@@ -66,7 +66,7 @@ pub struct NewPayoutLink {
     pub token_sealed: String,
 }
 
-fn link_token_context(id: &str) -> String {
+pub fn link_token_context(id: &str) -> String {
     format!("payout_link:{id}")
 }
 
@@ -222,14 +222,21 @@ fn link_status(stored: &str, expires_at: i64, now_ms: i64) -> &str {
 
 fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Result<Value, Error> {
     let id: String = row.try_get("id")?;
-    let token =
-        keys.open(&link_token_context(&id), &row.try_get::<String, _>("token_encrypted")?).map_err(Error::internal)?;
+    // A token no given key opens (a key taken away too soon) leaves the link
+    // without its URL rather than failing the whole list; the log says why.
+    let url = match keys.open(&link_token_context(&id), &row.try_get::<String, _>("token_encrypted")?) {
+        Ok(token) => Some(format!("{public_url}/claim/{token}")),
+        Err(e) => {
+            tracing::error!(link = %id, error = %e, "a payout link's token does not open");
+            None
+        }
+    };
     let expires_at: i64 = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
     let brand: Option<String> = row.try_get("brand")?;
     Ok(json!({
         "id": id,
-        "url": format!("{public_url}/claim/{token}"),
+        "url": url,
         "status": link_status(&status, expires_at, now_ms),
         "amount": row.try_get::<i64, _>("amount")?,
         "currency": row.try_get::<String, _>("currency")?,

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod outbound;
 pub mod payout_methods;
 pub mod payouts;
+pub mod rekey;
 pub mod secrets;
 pub mod services;
 pub mod sms;
@@ -35,6 +36,7 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     users::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
+    tokio::spawn(reseal_in_background(store.clone(), settings.keys()?));
     tokio::spawn(payouts::run_worker(
         store.clone(),
         state.writer.clone(),
@@ -212,6 +214,18 @@ pub async fn serve_connections(
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open 30 s after shutdown began; closing them");
+    }
+}
+
+/// Re-seals what older keys sealed (a rotation in progress, or values from before
+/// keys had ids) while the server serves.
+async fn reseal_in_background(store: Store, keys: secrets::Keys) {
+    match rekey::reseal_all(&store, &keys).await {
+        Ok(done) if done.resealed > 0 || done.unreadable > 0 => {
+            tracing::info!(resealed = done.resealed, unreadable = done.unreadable, "re-sealed under the primary key")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "re-sealing stopped; it runs again at the next start or with `dots keys rotate`"),
     }
 }
 

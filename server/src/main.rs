@@ -32,6 +32,20 @@ enum Commands {
     /// Check the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal everything under DOTS_ENCRYPTION_KEY that older keys sealed. Give the
+    /// servers the new key with the old one in DOTS_ENCRYPTION_KEYS_OLD first; once this
+    /// reports nothing unreadable, the old key can be dropped.
+    Rotate {
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +106,7 @@ async fn main() -> ExitCode {
         Commands::Migrate(db) => Store::open(&db.database_url, 2).await.map(|_| ExitCode::SUCCESS).map_err(Into::into),
         Commands::Apps(AppsCommand::Create(create)) => create_app(create).await,
         Commands::Ledger(LedgerCommand::Check { json, database }) => ledger_check(&database.database_url, json).await,
+        Commands::Keys(KeysCommand::Rotate { settings }) => rotate_keys(*settings).await,
     };
     result.unwrap_or_else(|e| fail(&e.to_string()))
 }
@@ -122,6 +137,16 @@ async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Err
         println!("The API secret is shown only now; store it safely.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn rotate_keys(args: SettingsArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let settings = Settings::from_args(args)?;
+    let keys = settings.keys()?;
+    let store = Store::open(&settings.database_url, 2).await?;
+    let done = dots_server::rekey::reseal_all(&store, &keys).await?;
+    store.close().await;
+    println!("re-sealed {} values under key {}; {} no given key opens", done.resealed, keys.primary_id(), done.unreadable);
+    Ok(if done.unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 async fn ledger_check(database_url: &str, json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {

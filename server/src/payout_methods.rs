@@ -165,7 +165,7 @@ impl NewPayoutMethod {
     }
 }
 
-fn seal_context(method_id: &str) -> String {
+pub fn seal_context(method_id: &str) -> String {
     format!("payout_method:{method_id}")
 }
 

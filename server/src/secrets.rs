@@ -10,52 +10,40 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Keys derived from the one `DOTS_ENCRYPTION_KEY`.
+/// The keys everything at rest is sealed with: the primary key (`DOTS_ENCRYPTION_KEY`)
+/// seals; older keys (`DOTS_ENCRYPTION_KEYS_OLD`) only open, while `dots keys
+/// rotate` re-seals what they sealed. A sealed value names its key: `v2$<key
+/// id>$<base64 of nonce ‖ ciphertext>`, the key id being the first 8 hex digits of
+/// the key's SHA-256. Values sealed before key ids (plain base64) are tried with
+/// every key.
 pub struct Keys {
+    primary: KeySet,
+    older: Vec<KeySet>,
+}
+
+/// One key's sub-keys, derived per purpose so no key serves two.
+struct KeySet {
+    id: String,
     seal: ChaCha20Poly1305,
     otp: [u8; 32],
 }
 
-impl Keys {
-    /// `key` is 32 bytes; sub-keys are derived per purpose so no key serves two.
-    pub fn new(key: &[u8; 32]) -> Keys {
+impl KeySet {
+    fn new(key: &[u8; 32]) -> KeySet {
         let derive = |purpose: &[u8]| -> [u8; 32] {
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
             mac.update(purpose);
             mac.finalize().into_bytes().into()
         };
-        Keys { seal: ChaCha20Poly1305::new(Key::from_slice(&derive(b"dots seal v1"))), otp: derive(b"dots otp v1") }
-    }
-
-    /// Parses 64 hex characters.
-    pub fn from_hex(hex: &str) -> Result<Keys, String> {
-        let hex = hex.trim();
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err("DOTS_ENCRYPTION_KEY must be 64 hex characters (32 bytes)".into());
+        KeySet {
+            id: hex(&Sha256::digest(key)[..4]),
+            seal: ChaCha20Poly1305::new(Key::from_slice(&derive(b"dots seal v1"))),
+            otp: derive(b"dots otp v1"),
         }
-        let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
-        }
-        Ok(Keys::new(&key))
     }
 
-    /// Encrypts `plaintext`, bound to `context` (e.g. the row it belongs to), as
-    /// base64 of nonce ‖ ciphertext.
-    pub fn seal(&self, context: &str, plaintext: &str) -> String {
-        let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
-        let sealed = self
-            .seal
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
-            .expect("ChaCha20-Poly1305 encryption does not fail");
-        let mut out = nonce.to_vec();
-        out.extend(sealed);
-        B64.encode(out)
-    }
-
-    pub fn open(&self, context: &str, sealed: &str) -> Result<String, String> {
-        let raw = B64.decode(sealed).map_err(|_| "sealed value is not base64")?;
+    fn open(&self, context: &str, encoded: &str) -> Result<String, String> {
+        let raw = B64.decode(encoded).map_err(|_| "sealed value is not base64")?;
         if raw.len() < 12 {
             return Err("sealed value is too short".into());
         }
@@ -67,14 +55,99 @@ impl Keys {
         String::from_utf8(plain).map_err(|_| "sealed value is not UTF-8".into())
     }
 
-    /// A one-time code's stored form: HMAC keyed by the server, so a database dump
-    /// alone cannot be brute-forced over the million possible codes.
-    pub fn code_hash(&self, verification_id: &str, code: &str) -> String {
+    fn code_hash(&self, verification_id: &str, code: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.otp).expect("HMAC takes any key length");
         mac.update(verification_id.as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
         hex(&mac.finalize().into_bytes())
+    }
+}
+
+const SEALED_V2: &str = "v2$";
+
+/// 64 hex characters → 32 bytes.
+pub fn parse_hex_key(hex: &str) -> Result<[u8; 32], String> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("an encryption key is 64 hex characters (32 bytes); make one with `openssl rand -hex 32`".into());
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
+    }
+    Ok(key)
+}
+
+impl Keys {
+    /// One key that seals and opens.
+    pub fn new(key: &[u8; 32]) -> Keys {
+        Keys { primary: KeySet::new(key), older: Vec::new() }
+    }
+
+    /// The primary key and older ones that still open what they sealed.
+    pub fn with_older(key: &[u8; 32], older: &[[u8; 32]]) -> Keys {
+        let primary = KeySet::new(key);
+        let older = older.iter().map(KeySet::new).filter(|k| k.id != primary.id).collect();
+        Keys { primary, older }
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(hex: &str) -> Result<Keys, String> {
+        Ok(Keys::new(&parse_hex_key(hex)?))
+    }
+
+    /// The primary key's id (what new values are sealed under).
+    pub fn primary_id(&self) -> &str {
+        &self.primary.id
+    }
+
+    /// Encrypts `plaintext` under the primary key, bound to `context` (e.g. the row
+    /// it belongs to).
+    pub fn seal(&self, context: &str, plaintext: &str) -> String {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let sealed = self
+            .primary
+            .seal
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .expect("ChaCha20-Poly1305 encryption does not fail");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        format!("{SEALED_V2}{}${}", self.primary.id, B64.encode(out))
+    }
+
+    pub fn open(&self, context: &str, sealed: &str) -> Result<String, String> {
+        let all = || std::iter::once(&self.primary).chain(&self.older);
+        match sealed.strip_prefix(SEALED_V2).and_then(|rest| rest.split_once('$')) {
+            Some((id, encoded)) => match all().find(|k| k.id == id) {
+                Some(key) => key.open(context, encoded),
+                None => Err(format!("sealed with key {id}, which this server is not given")),
+            },
+            // Sealed before values named their key: whichever key opens it.
+            None => all().find_map(|k| k.open(context, sealed).ok()).ok_or_else(|| {
+                "sealed value does not open with any key this server is given".to_string()
+            }),
+        }
+    }
+
+    /// True when `sealed` is not under the primary key (a rotation re-seals it).
+    pub fn is_stale(&self, sealed: &str) -> bool {
+        !sealed.starts_with(&format!("{SEALED_V2}{}$", self.primary.id))
+    }
+
+    /// A one-time code's stored form: HMAC keyed by the server, so a database dump
+    /// alone cannot be brute-forced over the million possible codes.
+    pub fn code_hash(&self, verification_id: &str, code: &str) -> String {
+        self.primary.code_hash(verification_id, code)
+    }
+
+    /// Whether `stored` is the hash of `code` under any of the keys (a code sent
+    /// just before a rotation still checks), compared in constant time.
+    pub fn code_matches(&self, verification_id: &str, code: &str, stored: &str) -> bool {
+        std::iter::once(&self.primary)
+            .chain(&self.older)
+            .fold(false, |any, k| any | constant_time_eq(&k.code_hash(verification_id, code), stored))
     }
 }
 
@@ -130,5 +203,23 @@ mod tests {
         assert_ne!(a.code_hash("v", "123456"), b.code_hash("v", "123456"));
         assert_ne!(a.code_hash("v1", "123456"), a.code_hash("v2", "123456"));
         assert!(Keys::from_hex("zz").is_err());
+    }
+
+    #[test]
+    fn sealed_values_name_their_key_and_open_after_a_rotation() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let before = Keys::new(&old);
+        let sealed = before.seal("c", "secret");
+        assert!(sealed.starts_with(&format!("v2${}$", before.primary_id())));
+        let rotating = Keys::with_older(&new, &[old]);
+        assert_eq!(rotating.open("c", &sealed).unwrap(), "secret", "the older key still opens");
+        assert!(rotating.is_stale(&sealed) && !rotating.is_stale(&rotating.seal("c", "x")));
+        let after = Keys::new(&new);
+        assert!(after.open("c", &sealed).unwrap_err().contains(before.primary_id()), "names the missing key");
+        // Values sealed before key ids: opened by whichever key fits.
+        let legacy = sealed.rsplit('$').next().unwrap();
+        assert_eq!(rotating.open("c", legacy).unwrap(), "secret");
+        let code = before.code_hash("v", "123456");
+        assert!(rotating.code_matches("v", "123456", &code) && !after.code_matches("v", "123456", &code));
     }
 }

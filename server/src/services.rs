@@ -28,9 +28,6 @@ pub struct Services {
 impl Services {
     pub fn new(settings: &Settings, store: &Store) -> Result<Services, String> {
         let keys = settings.keys()?;
-        if settings.encryption_key.is_none() {
-            tracing::warn!("DOTS_ENCRYPTION_KEY is not set: sealing with the public sandbox key (sandbox only)");
-        }
         let (sms, outbox): (Arc<dyn SmsSender>, Option<Arc<DevOutbox>>) = match &settings.sms_http {
             Some(http) => (Arc::new(HttpSms::new(&http.base_url, &http.account, &http.token, &http.from)), None),
             None if settings.sandbox => {

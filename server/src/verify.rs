@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
-use crate::secrets::{Keys, constant_time_eq, numeric_code};
+use crate::secrets::{Keys, numeric_code};
 use crate::sms::mask_phone;
 use crate::store::new_id;
 
@@ -193,7 +193,7 @@ pub async fn check(
     }
     let stored: String = row.try_get("code_hash")?;
     let well_formed = code.len() == CODE_DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit());
-    if !well_formed || !constant_time_eq(&keys.code_hash(&id, code), &stored) {
+    if !well_formed || !keys.code_matches(&id, code, &stored) {
         let left = MAX_ATTEMPTS - tried;
         return Ok(Checked::Refused(Error::invalid(
             "invalid_code",

@@ -97,7 +97,7 @@ pub struct NewEndpoint {
     pub secret_sealed: String,
 }
 
-fn secret_context(endpoint_id: &str) -> String {
+pub fn secret_context(endpoint_id: &str) -> String {
     format!("webhook_secret:{endpoint_id}")
 }
 

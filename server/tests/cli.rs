@@ -13,6 +13,7 @@ fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("DATABASE_URL", database_url)
         .env("DOTS_LOG", "warn")
+        .envs(database_url.starts_with("postgres").then_some(("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)))
         .output()
         .expect("dots runs")
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub mod browser;
 
 pub const OPERATOR_KEY: &str = "e2e-operator-key-of-at-least-32-bytes";
+/// The end-to-end PostgreSQL servers' encryption key.
+pub const E2E_ENCRYPTION_KEY: &str = "e2e0000000000000000000000000000000000000000000000000000000000001";
 
 /// The `dots` binary: `$DOTS_BIN` (set by `cargo xtask test`), else the one
 /// beside this test executable in `target/debug`.
@@ -134,6 +136,8 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
             .env("DOTS_LOG", "warn")
+            // PostgreSQL deployments are given their key; SQLite ones keep theirs beside the file.
+            .envs(database_url.starts_with("postgres").then_some(("DOTS_ENCRYPTION_KEY", E2E_ENCRYPTION_KEY)))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()

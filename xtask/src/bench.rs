@@ -124,6 +124,7 @@ pub(crate) fn start_server(binary: &std::path::Path, database_url: &str, extra: 
         .env("DOTS_LOG", "warn")
         .env("DOTS_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("DOTS_DB_MAX_CONNECTIONS", "32")
+        .env("DOTS_ENCRYPTION_KEY", "be0c000000000000000000000000000000000000000000000000000000000001")
         .envs(extra.iter().copied())
         .spawn()
         .map_err(|e| format!("starting dots: {e}"))?;

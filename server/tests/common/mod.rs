@@ -18,6 +18,8 @@ use sqlx::{Connection, Executor, Row};
 use tower::ServiceExt;
 
 pub const OPERATOR_KEY: &str = "test-operator-key-of-at-least-32-bytes";
+/// The PostgreSQL tests' encryption key (64 hex characters).
+pub const TEST_ENCRYPTION_KEY: &str = "7e57000000000000000000000000000000000000000000000000000000000001";
 
 /// The PostgreSQL server the suite creates its databases on. The PostgreSQL tests
 /// fail (never skip) when it cannot be reached.
@@ -242,6 +244,10 @@ impl TestApp {
         settings.webhooks.timeout_ms = 2_000;
         settings.webhooks.retry_base_ms = 10;
         settings.webhooks.disable_after = 8;
+        if store.backend() == Backend::Postgres {
+            // PostgreSQL deployments are given their key; SQLite ones make their own.
+            settings.encryption_key = Some(TEST_ENCRYPTION_KEY.into());
+        }
         adjust(&mut settings);
         let state = AppState::new(store.clone(), &settings)?;
         Ok(TestApp { router: router(state.clone()), state, store, database_url: database_url.to_string() })
