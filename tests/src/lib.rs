@@ -112,6 +112,8 @@ pub struct Server {
     /// The `dots` binary it runs; the example merchant is built beside it.
     pub bin: PathBuf,
     child: Child,
+    /// Where its log goes (every request's line included); checked for tokens when it stops.
+    pub log: PathBuf,
 }
 
 pub fn free_port() -> u16 {
@@ -131,18 +133,21 @@ impl Server {
     /// Starts a given `dots` binary (the benches use the release build).
     pub fn start_binary(bin: PathBuf, database_url: &str, env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
+        let log = std::env::temp_dir().join(format!("dots-e2e-server-{}-{}.log", std::process::id(), addr.replace(':', "-")));
+        let log_file = std::fs::File::create(&log).expect("a log file for the server");
         let child = Command::new(&bin)
             .args(["serve", "--listen", &addr])
             .env("DATABASE_URL", database_url)
             .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
-            .env("DOTS_LOG", "warn")
+            .env("DOTS_LOG", "info,sqlx=warn")
             // PostgreSQL deployments are given their key; SQLite ones keep theirs beside the file.
             .envs(database_url.starts_with("postgres").then_some(("DOTS_ENCRYPTION_KEY", E2E_ENCRYPTION_KEY)))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .expect("dots serve starts");
-        let server = Server { url: format!("http://{addr}"), addr, bin, child };
+        let server = Server { url: format!("http://{addr}"), addr, bin, child, log };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if http_get(&server.addr, "/health").is_some_and(|(status, _)| status == 200) {
@@ -156,9 +161,9 @@ impl Server {
 
 impl Server {
     /// `kill -9`: no shutdown, no flushing, in-flight work simply stops.
-    pub fn kill_9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill_9(self) {
+        // Dropping kills it (SIGKILL) and checks its log.
+        drop(self);
     }
 
     pub fn request(&self, method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> (u16, String) {
@@ -170,6 +175,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Whatever the server logged (request lines included) holds no token or secret.
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let leaks = dots_shared::ids::plain_secrets_in(&log);
+        if !std::thread::panicking() {
+            assert!(leaks.is_empty(), "the server's log ({}) holds tokens or secrets: {leaks:?}", self.log.display());
+        }
     }
 }
 

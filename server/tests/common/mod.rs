@@ -87,25 +87,9 @@ where
     assert!(leaks.is_empty(), "bearer tokens or secrets stored in plain text: {leaks:#?}");
 }
 
-/// The prefixes of the bearer tokens and secrets we issue: link tokens, session
-/// tokens, API secrets, webhook secrets.
-pub const SECRET_PREFIXES: [&str; 4] = ["plt_", "fst_", "sk_", "whsec_"];
-
-/// Where `text` holds a token or secret in plain text: one of [`SECRET_PREFIXES`]
-/// at a word start, followed by at least 16 of its characters.
+/// Where `text` holds a token or secret in plain text (`dots_shared::ids`).
 pub fn secrets_in(text: &str) -> Vec<String> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    for prefix in SECRET_PREFIXES {
-        for (at, _) in text.match_indices(prefix) {
-            let word_start = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
-            let tail = bytes[at + prefix.len()..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
-            if word_start && tail >= 16 {
-                found.push(text[at..(at + prefix.len() + tail).min(at + prefix.len() + 24)].to_string());
-            }
-        }
-    }
-    found
+    dots_shared::ids::plain_secrets_in(text).into_iter().map(str::to_string).collect()
 }
 
 /// Every text column of every table, searched for plain-text secrets: what a
