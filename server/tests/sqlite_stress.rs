@@ -4,11 +4,12 @@
 //! never answer `database disk image is malformed`: no request may get a 5xx,
 //! the file must pass `PRAGMA integrity_check`, and the ledger check runs after.
 //!
-//! Why this load: SQLite 3.7.0–3.51.2 (the bundled 3.46 included) has a race,
-//! the WAL-reset bug, between a checkpoint on one connection and a commit that
-//! restarts the log on another; until this change the server checkpointed from a
-//! read connection beside the writer every 50 ms, which is that overlap. Now only
-//! the writer checkpoints (see `store::checkpoint_in_background`).
+//! Why this load: SQLite 3.7.0–3.51.2 (sqlx 0.8 bundles 3.46) has a race, the
+//! WAL-reset bug, between a checkpoint on one connection and a commit that restarts
+//! the log on another; the server used to checkpoint from a read connection beside
+//! the writer every 50 ms, which is that overlap. Now only the writer checkpoints
+//! (`store::checkpoint_in_background`), and the SQLite built in is 3.54.1, which
+//! has the fix (`vendor/libsqlite3-sys`).
 
 mod common;
 
@@ -28,6 +29,13 @@ async fn sqlite_mixed_load_with_checkpoints_never_reports_corruption() {
 }
 
 async fn stress(t: TestApp) {
+    // The bundled SQLite is one with the WAL-reset fix (3.51.3 or later: vendor/libsqlite3-sys).
+    let version: String = {
+        let mut conn = t.store.reader().acquire().await.unwrap();
+        sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut *conn).await.unwrap()
+    };
+    let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
+    assert!(parts.as_slice() >= [3, 51, 3].as_slice(), "SQLite {version} has the WAL-reset bug");
     let app = t.create_app("Stress").await;
     t.refill(&app, 1_000_000_000).await;
     let mut users = Vec::new();

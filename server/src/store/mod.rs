@@ -163,7 +163,8 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
 /// Passive: it never waits for readers.
 ///
 /// Only the writer connection ever checkpoints or writes. SQLite 3.7.0 to 3.51.2
-/// (this build bundles 3.46) has a data race, the "WAL-reset bug", in which a
+/// (sqlx 0.8 bundles 3.46; we build 3.54.1 instead, `vendor/libsqlite3-sys`, which
+/// has the fix) has a data race, the "WAL-reset bug", in which a
 /// checkpoint on one connection that overlaps a commit restarting the log on
 /// another can leave a wrong WAL-index header, after which readers may see pages
 /// of the wrong generation (`database disk image is malformed`) and a later
