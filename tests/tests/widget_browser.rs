@@ -75,6 +75,17 @@ fn enter_code(browser: &Browser, demo: &Demo, app: &AppCredentials, phone: &str)
     browser.click(".dots-form button[type=submit]");
 }
 
+/// Enters a bank account on the payout-method step and waits for the review.
+fn add_bank_and_review(browser: &Browser) {
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
+        "review",
+    );
+}
+
 #[test]
 fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     let demo = Demo::start();
@@ -121,14 +132,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     );
     assert_eq!(small, json!([]), "targets under 24×24 px");
     shoot(&browser, "link-4-payout-method");
-    browser.type_into("#dots-routing", "011000015");
-    browser.type_into("#dots-account", "000123456789");
-    browser.click(".dots-form button[type=submit]");
-
-    browser.wait_until(
-        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
-        "review",
-    );
+    add_bank_and_review(&browser);
     assert!(browser.text(".dots-review").contains("Bank account ending 6789"));
     shoot(&browser, "link-5-review");
     assert_eq!(browser.text(".dots-form button[type=submit]"), "Claim $12.50");
@@ -475,13 +479,7 @@ fn a_planted_session_dies_when_its_victim_verifies_in_the_browser() {
     }
 
     // The victim's browser, holding the new token, finishes and is paid.
-    browser.type_into("#dots-routing", "011000015");
-    browser.type_into("#dots-account", "000123456789");
-    browser.click(".dots-form button[type=submit]");
-    browser.wait_until(
-        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
-        "review",
-    );
+    add_bank_and_review(&browser);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
     let methods = call(&demo.server, "GET", &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()), &app.basic, Value::Null);

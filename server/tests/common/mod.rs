@@ -255,13 +255,7 @@ impl TestApp {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let req = req.body(Body::from(body.unwrap_or("").to_string())).expect("request");
-        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, bytes, json }
+        self.send(req.body(Body::from(body.unwrap_or("").to_string())).expect("request")).await
     }
 
     /// A request exactly as given: any header bytes, any body bytes, no defaults.
@@ -276,13 +270,7 @@ impl TestApp {
         for (name, value) in headers {
             req = req.header(*name, value.clone());
         }
-        let req = req.body(Body::from(body)).expect("request");
-        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, bytes, json }
+        self.send(req.body(Body::from(body)).expect("request")).await
     }
 
     /// A request as if from `peer` over the network (what `ConnectInfo` carries).
@@ -303,6 +291,11 @@ impl TestApp {
         }
         let mut req = req.body(Body::from(body.unwrap_or("").to_string())).expect("request");
         req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        self.send(req).await
+    }
+
+    /// Runs `req` through the router and reads the whole answer.
+    async fn send(&self, req: Request<Body>) -> Resp {
         let response = self.router.clone().oneshot(req).await.expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
