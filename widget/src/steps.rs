@@ -132,7 +132,10 @@ impl Ctx {
     fn fail(&self, error: ApiError) {
         self.busy.set(false);
         emit_event("ERROR", json!({"code": error.code, "step": self.step.get_untracked().name()}));
-        if error.is_session_over() {
+        if error.code == "session_ended" {
+            // Claimed, canceled or ended by the sender: the message says which.
+            self.end("This session has ended", &error);
+        } else if error.is_session_over() {
             self.end("Your session has expired", &error);
         } else if error.code.contains("link_not_") || error.code == "flow_completed" {
             self.end("This link can't be used", &error);
