@@ -493,9 +493,8 @@ impl OperatorKey {
     /// Checks an offered key from `client`: `Ok` when right; a refusal when wrong,
     /// or when this client (or everyone) failed too often this minute.
     pub fn check(&self, offered: &str, client: &str, now_ms: i64) -> Result<(), Error> {
-        let throttled = || {
-            Error::rate_limited("too_many_attempts", "Too many wrong operator keys; try again in a minute.")
-        };
+        let throttled =
+            || Error::rate_limited("too_many_attempts", "Too many wrong operator keys; try again in a minute.");
         {
             let mut f = self.failures.lock().expect("operator failures lock");
             if now_ms - f.window_start >= 60_000 {

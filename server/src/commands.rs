@@ -698,11 +698,8 @@ async fn remember(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let body = String::from_utf8_lossy(reply.replay_body.as_ref().unwrap_or(&reply.body)).into_owned();
-    let body = if reply.seal_replay {
-        format!("{SEALED_REPLAY}{}", keys.seal(&replay_context(idem), &body))
-    } else {
-        body
-    };
+    let body =
+        if reply.seal_replay { format!("{SEALED_REPLAY}{}", keys.seal(&replay_context(idem), &body)) } else { body };
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, key) DO NOTHING",

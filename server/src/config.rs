@@ -73,7 +73,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_connections: 8192, header_timeout_ms: 10_000, body_idle_timeout_ms: 10_000, body_timeout_ms: 30_000 }
+        Limits {
+            max_connections: 8192,
+            header_timeout_ms: 10_000,
+            body_idle_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+        }
     }
 }
 
@@ -360,7 +365,8 @@ fn key_file(database_url: &str) -> Result<[u8; 32], String> {
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(&key_path).map_err(|e| format!("reading the key file {key_path}: {e}"))?;
+            let text =
+                std::fs::read_to_string(&key_path).map_err(|e| format!("reading the key file {key_path}: {e}"))?;
             crate::secrets::parse_hex_key(&text).map_err(|e| format!("the key file {key_path}: {e}"))
         }
         Err(e) => Err(format!("creating the key file {key_path}: {e}")),

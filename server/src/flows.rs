@@ -686,12 +686,19 @@ pub struct Verified {
 
 /// Ends a flow's session (`POST /v2/flows/{id}/revoke`): its token answers `401
 /// session_ended` from now on. A completed or already revoked flow is left as it is.
-pub async fn revoke(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
-    let revoked = sqlx::query("UPDATE flows SET status = 'revoked' WHERE id = $1 AND app_id = $2 AND status = 'active'")
-        .bind(id)
-        .bind(app_id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn revoke(
+    conn: &mut AnyConnection,
+    public_url: &str,
+    app_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<Reply> {
+    let revoked =
+        sqlx::query("UPDATE flows SET status = 'revoked' WHERE id = $1 AND app_id = $2 AND status = 'active'")
+            .bind(id)
+            .bind(app_id)
+            .execute(&mut *conn)
+            .await?;
     if revoked.rows_affected() == 1 {
         events::record(conn, app_id, events::FLOW_REVOKED, &json!({"flow_id": id}), now_ms).await?;
     }

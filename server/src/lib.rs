@@ -225,7 +225,9 @@ async fn reseal_in_background(store: Store, keys: secrets::Keys) {
             tracing::info!(resealed = done.resealed, unreadable = done.unreadable, "re-sealed under the primary key")
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "re-sealing stopped; it runs again at the next start or with `dots keys rotate`"),
+        Err(e) => {
+            tracing::warn!(error = %e, "re-sealing stopped; it runs again at the next start or with `dots keys rotate`")
+        }
     }
 }
 

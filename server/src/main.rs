@@ -145,7 +145,12 @@ async fn rotate_keys(args: SettingsArgs) -> Result<ExitCode, Box<dyn std::error:
     let store = Store::open(&settings.database_url, 2).await?;
     let done = dots_server::rekey::reseal_all(&store, &keys).await?;
     store.close().await;
-    println!("re-sealed {} values under key {}; {} no given key opens", done.resealed, keys.primary_id(), done.unreadable);
+    println!(
+        "re-sealed {} values under key {}; {} no given key opens",
+        done.resealed,
+        keys.primary_id(),
+        done.unreadable
+    );
     Ok(if done.unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

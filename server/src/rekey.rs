@@ -25,7 +25,12 @@ const SEALED: [Sealed; 5] = [
         context: crate::payout_methods::seal_context,
     },
     Sealed { table: "compliance", id: "user_id", column: "tax_id_encrypted", context: crate::compliance::seal_context },
-    Sealed { table: "webhook_endpoints", id: "id", column: "secret_encrypted", context: crate::webhooks::secret_context },
+    Sealed {
+        table: "webhook_endpoints",
+        id: "id",
+        column: "secret_encrypted",
+        context: crate::webhooks::secret_context,
+    },
     Sealed {
         table: "webhook_endpoints",
         id: "id",

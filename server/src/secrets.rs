@@ -125,9 +125,9 @@ impl Keys {
                 None => Err(format!("sealed with key {id}, which this server is not given")),
             },
             // Sealed before values named their key: whichever key opens it.
-            None => all().find_map(|k| k.open(context, sealed).ok()).ok_or_else(|| {
-                "sealed value does not open with any key this server is given".to_string()
-            }),
+            None => all()
+                .find_map(|k| k.open(context, sealed).ok())
+                .ok_or_else(|| "sealed value does not open with any key this server is given".to_string()),
         }
     }
 

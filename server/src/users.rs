@@ -288,7 +288,8 @@ mod tests {
         }
         // The WHATWG rule: no angle brackets, quotes, spaces or non-ASCII; labels
         // neither start nor end with a hyphen.
-        for bad in ["<a>@example.com", "<script>@example.com", "a\"b@example.com", "ada@-x.io", "ada@x-.io", "zoë@x.io"] {
+        for bad in ["<a>@example.com", "<script>@example.com", "a\"b@example.com", "ada@-x.io", "ada@x-.io", "zoë@x.io"]
+        {
             assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
         }
         for good in ["a.b+tag@sub.example.co", "o'neil@example.ie", "x_y!#$%&'*/=?^`{|}~-@e-x.io"] {

@@ -97,7 +97,8 @@ async fn stalled_connections_are_held_then_closed_while_others_are_served(t: Tes
     let auth = basic(&app);
     let started = Instant::now();
     // 1,000 connections whose headers never end, 1,000 whose bodies never end.
-    let mut stalled = stall(address, 1_000, format!("POST /v2/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n")).await;
+    let mut stalled =
+        stall(address, 1_000, format!("POST /v2/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n")).await;
     stalled.extend(
         stall(
             address,

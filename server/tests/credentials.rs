@@ -13,7 +13,10 @@ use axum::http::{Method, StatusCode};
 use common::{Creds, TestApp, basic};
 use serde_json::json;
 
-on_both_databases!(a_rotated_secret_stops_working_everywhere_after_its_grace, the_operator_key_is_long_and_guesses_are_throttled,);
+on_both_databases!(
+    a_rotated_secret_stops_working_everywhere_after_its_grace,
+    the_operator_key_is_long_and_guesses_are_throttled,
+);
 
 async fn status_with(t: &TestApp, creds: &Creds) -> StatusCode {
     t.get(creds, "/v2/users").await.status

@@ -56,7 +56,11 @@ async fn nul_bytes_are_refused_before_the_database(t: TestApp) {
             "payout_method_id",
         ),
         ("/v2/payout-links", json!({"amount": 100, "currency": "USD", "user_id": "usr_\u{0}"}), "user_id"),
-        ("/v2/transfers", json!({"type": "balance", "user_id": "usr_\u{0}", "amount": 1, "currency": "USD"}), "user_id"),
+        (
+            "/v2/transfers",
+            json!({"type": "balance", "user_id": "usr_\u{0}", "amount": 1, "currency": "USD"}),
+            "user_id",
+        ),
     ];
     for (path, body, param) in bodies {
         let r = t.post(&app, path, body).await;
@@ -112,9 +116,7 @@ async fn control_characters_are_never_stored(t: TestApp) {
     let settings_before = t.get(&app, "/v2/apps/me/settings").await.json;
     let compliance_before = t.get(&app, &format!("/v2/users/{user}/compliance")).await.json;
     let before = t.snapshot().await;
-    let address = |line1: &str, city: &str| {
-        json!({"address": {"line1": line1, "city": city, "postal_code": "10001", "country": "US", "state": "NY"}})
-    };
+    let address = |line1: &str, city: &str| json!({"address": {"line1": line1, "city": city, "postal_code": "10001", "country": "US", "state": "NY"}});
     let cases = [
         ("/v2/apps/me/settings", json!({"brand": {"name": "a\u{0}b"}}), "brand.name"),
         ("/v2/apps/me/settings", json!({"brand": {"name": "Tab\tbed"}}), "brand.name"),
@@ -174,7 +176,12 @@ async fn invalid_utf8_anywhere_gets_the_json_error_shape(t: TestApp) {
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_header", "idempotency key");
     let r = t
-        .call_raw(Method::GET, "/v2/users", &[("authorization", HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap())], vec![])
+        .call_raw(
+            Method::GET,
+            "/v2/users",
+            &[("authorization", HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap())],
+            vec![],
+        )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_header", "authorization");
     assert_eq!(t.snapshot().await, before);
@@ -185,7 +192,8 @@ async fn money_moves_only_on_json_sent_by_servers(t: TestApp) {
     let user = t.create_payee(&app).await;
     t.refill(&app, 10_000).await;
     t.transfer(&app, "balance", &user, 5_000).await;
-    let rules = t.call(Method::PUT, "/v2/apps/me/rules", Some(&basic(&app)), &[], Some(r#"{"review_threshold":1000}"#)).await;
+    let rules =
+        t.call(Method::PUT, "/v2/apps/me/rules", Some(&basic(&app)), &[], Some(r#"{"review_threshold":1000}"#)).await;
     assert_eq!(rules.status, StatusCode::OK, "{}", rules.json);
     let flagged = t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 2_000, "currency": "USD"})).await;
     assert_eq!(flagged.json["status"], "flagged", "{}", flagged.json);
@@ -215,9 +223,11 @@ async fn money_moves_only_on_json_sent_by_servers(t: TestApp) {
         ("origin", "null"),
         ("origin", "http://127.0.0.1:8080.evil.example"),
     ] {
-        let r = t.call_raw(Method::POST, &approve, &[auth(&app), (name, HeaderValue::from_static(value))], vec![]).await;
+        let r =
+            t.call_raw(Method::POST, &approve, &[auth(&app), (name, HeaderValue::from_static(value))], vec![]).await;
         assert_error(&r, StatusCode::FORBIDDEN, "cross_site_request", value);
-        let r = t.call_raw(Method::GET, "/v2/users", &[auth(&app), (name, HeaderValue::from_static(value))], vec![]).await;
+        let r =
+            t.call_raw(Method::GET, "/v2/users", &[auth(&app), (name, HeaderValue::from_static(value))], vec![]).await;
         assert_error(&r, StatusCode::FORBIDDEN, "cross_site_request", value);
     }
     assert_eq!(t.snapshot().await, before, "nothing moved");
@@ -260,10 +270,38 @@ async fn every_rejection_kind_answers_in_the_json_error_shape(t: TestApp) {
         (Method::GET, "/v2/users/%FF", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "user_not_found"),
         (Method::GET, "/v2/users?limit=many", vec![a.clone()], vec![], StatusCode::BAD_REQUEST, "invalid_query"),
         (Method::GET, "/v2/users?%ZZ=1&=&&", vec![a.clone()], vec![], StatusCode::BAD_REQUEST, "unknown_parameter"),
-        (Method::GET, "/v2/dev/sms?phone_number=1&phone_number=2", vec![a.clone()], vec![], StatusCode::BAD_REQUEST, "invalid_query"),
-        (Method::POST, "/v2/refills", vec![a.clone(), json_header()], b"{".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
-        (Method::POST, "/v2/refills", vec![a.clone(), json_header()], b"[1]".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
-        (Method::POST, "/v2/refills", vec![a.clone(), json_header()], b"{}".to_vec(), StatusCode::BAD_REQUEST, "missing_field"),
+        (
+            Method::GET,
+            "/v2/dev/sms?phone_number=1&phone_number=2",
+            vec![a.clone()],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            Method::POST,
+            "/v2/refills",
+            vec![a.clone(), json_header()],
+            b"{".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            Method::POST,
+            "/v2/refills",
+            vec![a.clone(), json_header()],
+            b"[1]".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            Method::POST,
+            "/v2/refills",
+            vec![a.clone(), json_header()],
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+        ),
         (
             Method::POST,
             "/v2/refills",
@@ -280,7 +318,14 @@ async fn every_rejection_kind_answers_in_the_json_error_shape(t: TestApp) {
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
         ),
-        (Method::POST, "/v2/refills", vec![a.clone()], b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            Method::POST,
+            "/v2/refills",
+            vec![a.clone()],
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
         (Method::GET, "/v2/users", vec![], vec![], StatusCode::UNAUTHORIZED, "missing_credentials"),
         (Method::GET, "/flow/v1/session", vec![], vec![], StatusCode::UNAUTHORIZED, "missing_session"),
         (Method::GET, "/flow/%FF?origin=%00", vec![], vec![], StatusCode::UNPROCESSABLE_ENTITY, "invalid_string"),
@@ -306,7 +351,10 @@ fn hostile_values() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn percent_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| if b.is_ascii_alphanumeric() { (*b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    bytes
+        .iter()
+        .map(|b| if b.is_ascii_alphanumeric() { (*b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 /// A JSON body whose string `field` holds `bad` bytes, spliced in raw (invalid
@@ -421,7 +469,13 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
             let mut attempts: Vec<(String, String, Vec<(&str, HeaderValue)>, Vec<u8>, bool)> = Vec::new();
             for p in &params {
                 // An unusable id is an id that does not exist: lists of it may be empty.
-                attempts.push((format!("path {p}"), fill(Some((p, &encoded))), base_headers(mutating), body.clone(), false));
+                attempts.push((
+                    format!("path {p}"),
+                    fill(Some((p, &encoded))),
+                    base_headers(mutating),
+                    body.clone(),
+                    false,
+                ));
             }
             attempts.push((
                 "query".into(),
@@ -443,7 +497,8 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
                 }
                 Err(_) => {
                     // NUL and C0 bytes cannot travel in a header: hide them in Basic credentials.
-                    let hidden = base64::engine::general_purpose::STANDARD.encode([b"ci_".as_slice(), &bad, b":sk"].concat());
+                    let hidden =
+                        base64::engine::general_purpose::STANDARD.encode([b"ci_".as_slice(), &bad, b":sk"].concat());
                     let mut bad_auth = base_headers(mutating);
                     bad_auth[0].1 = HeaderValue::from_str(&format!("Basic {hidden}")).unwrap();
                     attempts.push(("authorization header".into(), fill(None), bad_auth, body.clone(), api));
@@ -452,7 +507,8 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
             if let Some(example) = &example
                 && let Some(object) = example.as_object()
             {
-                let fields: Vec<String> = if object.is_empty() { vec!["extra".into()] } else { object.keys().cloned().collect() };
+                let fields: Vec<String> =
+                    if object.is_empty() { vec!["extra".into()] } else { object.keys().cloned().collect() };
                 for field in fields {
                     let place = format!("body field {field}");
                     attempts.push((place, fill(None), base_headers(true), body_with(example, &field, &bad), true));
@@ -524,7 +580,12 @@ async fn money_routes_survive_arbitrary_bytes(t: TestApp) {
         );
         if !r.status.is_success() {
             assert!(r.json["error"]["code"].is_string(), "{path} {:?}: {}", String::from_utf8_lossy(&body), r.json);
-            assert_eq!(t.snapshot().await, before, "{path} {:?} was refused but changed something", String::from_utf8_lossy(&body));
+            assert_eq!(
+                t.snapshot().await,
+                before,
+                "{path} {:?} was refused but changed something",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
     assert!(cases >= 100, "only {cases} cases ran in the time bound");

@@ -40,8 +40,20 @@ async fn stale(t: &TestApp, key_id: &str) -> i64 {
 async fn everything_opens(t: &TestApp, app: &Creds, link_id: &str, user: &str) {
     let link = t.get(app, &format!("/v2/payout-links/{link_id}")).await;
     assert!(link.json["url"].as_str().is_some_and(|u| u.contains("/claim/plt_")), "{}", link.json);
-    let replay = t.post_with_key(app, "/v2/payout-links", "link-1", json!({"amount": 500, "currency": "USD", "email": "a@example.com"})).await;
-    assert_eq!((replay.status, replay.json["url"].clone()), (StatusCode::CREATED, link.json["url"].clone()), "{}", replay.json);
+    let replay = t
+        .post_with_key(
+            app,
+            "/v2/payout-links",
+            "link-1",
+            json!({"amount": 500, "currency": "USD", "email": "a@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (replay.status, replay.json["url"].clone()),
+        (StatusCode::CREATED, link.json["url"].clone()),
+        "{}",
+        replay.json
+    );
     let payout = t.post(app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD"})).await;
     assert_eq!(payout.status, StatusCode::CREATED, "{}", payout.json);
     t.settle_payouts().await;
@@ -56,11 +68,26 @@ async fn a_key_rotation_reseals_everything_while_both_keys_open(t: TestApp) {
     a.refill(&app, 10_000).await;
     let user = a.create_payee(&app).await;
     a.transfer(&app, "balance", &user, 5_000).await;
-    let tax = a.call(axum::http::Method::PUT, &format!("/v2/users/{user}/compliance"), Some(&basic(&app)), &[], Some(r#"{"tax_id":"123456789"}"#)).await;
+    let tax = a
+        .call(
+            axum::http::Method::PUT,
+            &format!("/v2/users/{user}/compliance"),
+            Some(&basic(&app)),
+            &[],
+            Some(r#"{"tax_id":"123456789"}"#),
+        )
+        .await;
     assert_eq!(tax.status, StatusCode::OK, "{}", tax.json);
     let hook = a.post(&app, "/v2/webhooks", json!({"url": "https://example.com/hooks"})).await;
     assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.json);
-    let link = a.post_with_key(&app, "/v2/payout-links", "link-1", json!({"amount": 500, "currency": "USD", "email": "a@example.com"})).await;
+    let link = a
+        .post_with_key(
+            &app,
+            "/v2/payout-links",
+            "link-1",
+            json!({"amount": 500, "currency": "USD", "email": "a@example.com"}),
+        )
+        .await;
     let id_a = dots_server::secrets::Keys::from_hex(KEY_A).unwrap().primary_id().to_string();
     let id_b = dots_server::secrets::Keys::from_hex(KEY_B).unwrap().primary_id().to_string();
     assert_eq!(stale(&a, &id_a).await, 0, "everything is sealed under key A and names it");

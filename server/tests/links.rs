@@ -158,7 +158,10 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
     let canceled = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
     assert_eq!(canceled.json["status"], "canceled", "{}", canceled.json);
     let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
-    assert_eq!((r.code(), r.json["error"]["message"].as_str()), ("session_ended", Some("The sender canceled this payment.")));
+    assert_eq!(
+        (r.code(), r.json["error"]["message"].as_str()),
+        ("session_ended", Some("The sender canceled this payment."))
+    );
     assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
     let twice = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
     assert_eq!(twice.code(), "payout_link_not_active");

@@ -45,22 +45,33 @@ async fn a_planted_session_is_useless_once_its_victim_verifies(t: TestApp) {
     let app = t.create_app("Acme").await;
     t.refill(&app, 10_000).await;
     // An email-only link: its session lets its holder type any phone.
-    let link = t.post(&app, "/v2/payout-links", json!({"amount": 2_500, "currency": "USD", "email": "ada@example.com"})).await;
+    let link =
+        t.post(&app, "/v2/payout-links", json!({"amount": 2_500, "currency": "USD", "email": "ada@example.com"})).await;
     assert_eq!(link.status, StatusCode::CREATED, "{}", link.json);
     let link_token = link.json["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     // The attacker opens a session and hands its token to the victim (a planted
     // `/flow/{id}#fst_…` URL).
-    let opened = t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": link_token}).to_string())).await;
+    let opened = t
+        .call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": link_token}).to_string()))
+        .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json);
     let planted = opened.json["token"].as_str().unwrap().to_string();
     // The victim proves their own phone on the genuine page.
-    let sent = flow(&t, &planted, Method::POST, "/flow/v1/verification", Some(json!({"phone_number": VICTIM_PHONE}))).await;
+    let sent =
+        flow(&t, &planted, Method::POST, "/flow/v1/verification", Some(json!({"phone_number": VICTIM_PHONE}))).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
     let code = t.last_code(&app, VICTIM_PHONE).await;
     let body = json!({"code": code}).to_string();
     let bearer = format!("Bearer {planted}");
-    let checked =
-        t.call(Method::POST, "/flow/v1/verification/check", Some(&bearer), &[("idempotency-key", "check-1")], Some(&body)).await;
+    let checked = t
+        .call(
+            Method::POST,
+            "/flow/v1/verification/check",
+            Some(&bearer),
+            &[("idempotency-key", "check-1")],
+            Some(&body),
+        )
+        .await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
     let victims = checked.json["session_token"].as_str().expect("the victim's browser gets a fresh token").to_string();
     let victim_user = checked.json["user_id"].as_str().unwrap().to_string();
@@ -77,7 +88,10 @@ async fn a_planted_session_is_useless_once_its_victim_verifies(t: TestApp) {
     // The replay of the check, kept for its idempotency key, never holds the token.
     let stored: String = {
         let mut conn = t.store.reader().acquire().await.unwrap();
-        sqlx::query_scalar("SELECT body FROM idempotency_keys WHERE key = 'check-1'").fetch_one(&mut *conn).await.unwrap()
+        sqlx::query_scalar("SELECT body FROM idempotency_keys WHERE key = 'check-1'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
     };
     assert!(stored.contains("\"verified\":true") && !stored.contains(&victims), "stored for replay: {stored}");
     // The scan every test ends with (common::run) would see a token kept in plain text.
@@ -87,9 +101,17 @@ async fn a_planted_session_is_useless_once_its_victim_verifies(t: TestApp) {
     // The victim goes on with theirs and is paid.
     let state = flow(&t, &victims, Method::GET, "/flow/v1/session", None).await;
     assert_eq!(state.json["verified"], true, "{}", state.json);
-    let method = flow(&t, &victims, Method::POST, "/flow/v1/payout-methods", Some(json!({"type": "paypal", "email": "ada@example.com"}))).await;
+    let method = flow(
+        &t,
+        &victims,
+        Method::POST,
+        "/flow/v1/payout-methods",
+        Some(json!({"type": "paypal", "email": "ada@example.com"})),
+    )
+    .await;
     assert_eq!(method.status, StatusCode::CREATED, "{}", method.json);
-    let claimed = flow(&t, &victims, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method.id()}))).await;
+    let claimed =
+        flow(&t, &victims, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method.id()}))).await;
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.json);
     // The claim ends the session too.
     assert_eq!(flow(&t, &victims, Method::GET, "/flow/v1/session", None).await.code(), "session_ended");
@@ -107,7 +129,12 @@ async fn sessions_end_with_their_flow_and_when_revoked(t: TestApp) {
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.json);
     assert_eq!(flow(&t, &token, Method::GET, "/flow/v1/session", None).await.status, StatusCode::OK);
     let revoked = t.post_with_key(&app, &format!("/v2/flows/{}/revoke", created.id()), "revoke-1", json!({})).await;
-    assert_eq!((revoked.status, revoked.json["status"].as_str()), (StatusCode::OK, Some("revoked")), "{}", revoked.json);
+    assert_eq!(
+        (revoked.status, revoked.json["status"].as_str()),
+        (StatusCode::OK, Some("revoked")),
+        "{}",
+        revoked.json
+    );
     let again = t.post_with_key(&app, &format!("/v2/flows/{}/revoke", created.id()), "revoke-1", json!({})).await;
     assert_eq!(again.bytes, revoked.bytes, "a retry replays the first answer");
     for (method, path, body) in flow_routes() {
@@ -141,7 +168,12 @@ async fn payout_method_changes_are_announced_and_never_guessed(t: TestApp) {
     assert!(!created.json.to_string().contains("000123456789"), "only the masked method is announced");
     // One method: a payout without payout_method_id goes to it.
     let one = t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD"})).await;
-    assert_eq!((one.status, one.json["payout_method_id"].as_str()), (StatusCode::CREATED, Some(first.as_str())), "{}", one.json);
+    assert_eq!(
+        (one.status, one.json["payout_method_id"].as_str()),
+        (StatusCode::CREATED, Some(first.as_str())),
+        "{}",
+        one.json
+    );
     // Two: the payout must name one; which is newest is no reason to pay it.
     let second = t.add_bank_account(&app, &user, "000987654321").await;
     let before = t.snapshot().await;
@@ -153,9 +185,17 @@ async fn payout_method_changes_are_announced_and_never_guessed(t: TestApp) {
         guessed.json
     );
     assert_eq!(t.snapshot().await, before);
-    let named = t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD", "payout_method_id": second})).await;
+    let named = t
+        .post(
+            &app,
+            "/v2/payouts",
+            json!({"user_id": user, "amount": 100, "currency": "USD", "payout_method_id": second}),
+        )
+        .await;
     assert_eq!(named.status, StatusCode::CREATED, "{}", named.json);
-    let deleted = t.call(Method::DELETE, &format!("/v2/users/{user}/payout-methods/{second}"), Some(&basic(&app)), &[], None).await;
+    let deleted = t
+        .call(Method::DELETE, &format!("/v2/users/{user}/payout-methods/{second}"), Some(&basic(&app)), &[], None)
+        .await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
     let gone = t.get(&app, "/v2/events?type=payout_method.deleted").await;
     assert_eq!(gone.json["data"][0]["data"]["id"], second.as_str(), "{}", gone.json);

@@ -93,12 +93,24 @@ async fn write_one(t: &TestApp, app: &Creds, users: &[String], n: usize) -> (Sta
     let r = match n % 8 {
         0 => t.post(app, "/v2/users", common::user_body(&common::unique_phone())).await,
         1 => t.post(app, "/v2/refills", json!({"amount": 100, "currency": "USD"})).await,
-        2 => t.post(app, "/v2/users", json!({"first_name": "A\u{0}", "last_name": "B", "email": "a@b.co", "phone_number": "+12015550100"})).await,
+        2 => {
+            t.post(
+                app,
+                "/v2/users",
+                json!({"first_name": "A\u{0}", "last_name": "B", "email": "a@b.co", "phone_number": "+12015550100"}),
+            )
+            .await
+        }
         3 => t.post_raw(app, "/v2/transfers", &"x".repeat(200_000)).await,
         4 => {
             let header = HeaderValue::from_str(&format!("{}", "y".repeat(1 << 20))).unwrap();
-            t.call_raw(Method::GET, "/v2/users", &[("authorization", HeaderValue::from_str(&basic(app)).unwrap()), ("x-big", header)], vec![])
-                .await
+            t.call_raw(
+                Method::GET,
+                "/v2/users",
+                &[("authorization", HeaderValue::from_str(&basic(app)).unwrap()), ("x-big", header)],
+                vec![],
+            )
+            .await
         }
         _ => t.transfer(app, "balance", user, 1 + (n % 50) as i64).await,
     };

@@ -133,7 +133,8 @@ impl Server {
     /// Starts a given `dots` binary (the benches use the release build).
     pub fn start_binary(bin: PathBuf, database_url: &str, env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
-        let log = std::env::temp_dir().join(format!("dots-e2e-server-{}-{}.log", std::process::id(), addr.replace(':', "-")));
+        let log =
+            std::env::temp_dir().join(format!("dots-e2e-server-{}-{}.log", std::process::id(), addr.replace(':', "-")));
         let log_file = std::fs::File::create(&log).expect("a log file for the server");
         let child = Command::new(&bin)
             .args(["serve", "--listen", &addr])

@@ -81,9 +81,21 @@ fn encryption_key_rotation_with_servers_running(backend: Backend) {
     let bank = json!({"type": "bank", "routing_number": "011000015", "account_number": "000123456789"});
     call(&old, "POST", &format!("/v2/users/{user}/payout-methods"), &auth, bank);
     call(&old, "PUT", &format!("/v2/users/{user}/compliance"), &auth, json!({"tax_id": "123456789"}));
-    call(&old, "POST", "/v2/transfers", &auth, json!({"type": "balance", "user_id": user, "amount": 10_000, "currency": "USD"}));
+    call(
+        &old,
+        "POST",
+        "/v2/transfers",
+        &auth,
+        json!({"type": "balance", "user_id": user, "amount": 10_000, "currency": "USD"}),
+    );
     call(&old, "POST", "/v2/webhooks", &auth, json!({"url": "https://example.com/hooks"}));
-    let link = call(&old, "POST", "/v2/payout-links", &auth, json!({"amount": 500, "currency": "USD", "email": "a@example.com"}));
+    let link = call(
+        &old,
+        "POST",
+        "/v2/payout-links",
+        &auth,
+        json!({"amount": 500, "currency": "USD", "email": "a@example.com"}),
+    );
     let link_id = link["id"].as_str().unwrap().to_string();
     drop(old);
 

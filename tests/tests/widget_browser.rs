@@ -482,6 +482,12 @@ fn a_planted_session_dies_when_its_victim_verifies_in_the_browser() {
     add_bank_and_review(&browser);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
-    let methods = call(&demo.server, "GET", &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()), &app.basic, Value::Null);
+    let methods = call(
+        &demo.server,
+        "GET",
+        &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()),
+        &app.basic,
+        Value::Null,
+    );
     assert_eq!(methods["status"], "claimed", "{methods}");
 }

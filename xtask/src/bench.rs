@@ -503,7 +503,8 @@ async fn claim_run(base: &str, o: &Options) -> Run {
                     .1;
                 let sms = outbox["data"][0]["body"].as_str()?;
                 let code = sms.split("code: ").nth(1)?.get(..6)?.to_string();
-                let checked = http.try_ok("POST", "/flow/v1/verification/check", &bearer, json!({"code": code})).await?;
+                let checked =
+                    http.try_ok("POST", "/flow/v1/verification/check", &bearer, json!({"code": code})).await?;
                 // Proving the phone replaces the session's token.
                 let bearer = format!("Bearer {}", checked["session_token"].as_str()?);
                 let method = http

@@ -51,19 +51,26 @@ async fn run(base: &str) -> Result {
             run.failed + run.refused
         );
     };
-    let health = |http: Http| move |_: usize, _: usize| {
-        let http = http.clone();
-        async move { http.get_status("/health").await }
+    let health = |http: Http| {
+        move |_: usize, _: usize| {
+            let http = http.clone();
+            async move { http.get_status("/health").await }
+        }
     };
-    let transfer = |http: Http, auth: String, user: String| move |_: usize, _: usize| {
-        let (http, auth, user) = (http.clone(), auth.clone(), user.clone());
-        async move {
-            let body = json!({"type": "balance", "user_id": user, "amount": 1, "currency": "USD"});
-            http.status("POST", "/v2/transfers", &auth, &body).await
+    let transfer = |http: Http, auth: String, user: String| {
+        move |_: usize, _: usize| {
+            let (http, auth, user) = (http.clone(), auth.clone(), user.clone());
+            async move {
+                let body = json!({"type": "balance", "user_id": user, "amount": 1, "currency": "USD"});
+                http.status("POST", "/v2/transfers", &auth, &body).await
+            }
         }
     };
     report("/health, no stalled connections", measure(4, 5, health(http.clone())).await);
-    report("transfers, no stalled connections", measure(4, 5, transfer(http.clone(), auth.clone(), user.clone())).await);
+    report(
+        "transfers, no stalled connections",
+        measure(4, 5, transfer(http.clone(), auth.clone(), user.clone())).await,
+    );
     let opened = Instant::now();
     let mut stalled = Vec::with_capacity(STALLED);
     for i in 0..STALLED {

@@ -1,11 +1,9 @@
 //! `POST /v2/apps` (operator) and `GET /v2/apps/me/wallet`.
 
-
 use axum::extract::State;
 
-
-use super::{AppState, Routes};
 use super::extract::{AppAuth, Mutation, OperatorAuth};
+use super::{AppState, Routes};
 use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
 use crate::commands::Command;
 use crate::error::{Error, Reply};

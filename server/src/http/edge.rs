@@ -133,8 +133,9 @@ pub fn check_headers(headers: &mut HeaderMap) -> Result<(), Error> {
     for name in READ_HEADERS {
         for value in headers.get_all(name) {
             if value.len() > MAX_HEADER_BYTES {
-                return Err(Error::bad_request("invalid_header", format!("The {name} header is too long."))
-                    .with_param(name));
+                return Err(
+                    Error::bad_request("invalid_header", format!("The {name} header is too long.")).with_param(name)
+                );
             }
             let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
                 Error::bad_request("invalid_header", format!("The {name} header is not valid UTF-8.")).with_param(name)

@@ -12,9 +12,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, Routes};
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
+use super::{AppState, Routes};
 use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};

@@ -4,7 +4,6 @@
 //! target (`/flow/{id}`, framed only by the app's allowed origins). Everything is
 //! compiled into the binary, brotli-compressed at build time.
 
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

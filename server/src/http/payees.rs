@@ -9,8 +9,8 @@ use dots_shared::ids;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
+use super::{AppState, Routes};
 use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};

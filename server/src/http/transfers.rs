@@ -7,8 +7,8 @@ use axum::extract::{RawQuery, State};
 use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
 use dots_shared::ids;
 
-use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_query, replay_or};
+use super::{AppState, Routes};
 use crate::commands::{Command, Idempotency};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};

@@ -7,8 +7,8 @@ use axum::extract::{RawQuery, State};
 use dots_shared::api::{CreateUserRequest, List, User, Wallet};
 use dots_shared::ids;
 
-use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, Mutation, list_query};
+use super::{AppState, Routes};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::users::{self, NewUser};

@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AppState, Routes};
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
+use super::{AppState, Routes};
 use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};

@@ -131,8 +131,10 @@ pub async fn stored_secrets(store: &Store) -> Vec<String> {
     assert!(columns.len() > 20, "the scan sees the schema: {columns:?}");
     let mut leaks = Vec::new();
     for (table, column) in columns {
-        let values: Vec<Option<String>> =
-            sqlx::query_scalar(&format!("SELECT CAST({column} AS TEXT) FROM {table}")).fetch_all(&mut *conn).await.unwrap();
+        let values: Vec<Option<String>> = sqlx::query_scalar(&format!("SELECT CAST({column} AS TEXT) FROM {table}"))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
         for value in values.into_iter().flatten() {
             leaks.extend(secrets_in(&value).into_iter().map(|s| format!("{table}.{column}: {s}…")));
         }
