@@ -71,14 +71,19 @@ pub struct Limits {
     pub body_timeout_ms: u64,
 }
 
+impl Limits {
+    /// The defaults (README, "Connection limits"); `dots serve`'s flags start from them.
+    pub const DEFAULT: Limits = Limits {
+        max_connections: 8192,
+        header_timeout_ms: 10_000,
+        body_idle_timeout_ms: 10_000,
+        body_timeout_ms: 30_000,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_connections: 8192,
-            header_timeout_ms: 10_000,
-            body_idle_timeout_ms: 10_000,
-            body_timeout_ms: 30_000,
-        }
+        Limits::DEFAULT
     }
 }
 
@@ -175,16 +180,16 @@ pub struct SettingsArgs {
     #[arg(long, env = "DOTS_SMS_PER_CLIENT_PER_HOUR", default_value_t = crate::verify::SENDS_PER_CLIENT_PER_HOUR as u32)]
     pub sms_per_client_per_hour: u32,
     /// Open connections at once; past it a new connection gets 503 server_busy.
-    #[arg(long, env = "DOTS_MAX_CONNECTIONS", default_value_t = 8192)]
+    #[arg(long, env = "DOTS_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections as u32)]
     pub max_connections: u32,
     /// A request's headers must arrive within it; also the longest idle keep-alive, in ms.
-    #[arg(long, env = "DOTS_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "DOTS_HEADER_TIMEOUT_MS", default_value_t = Limits::DEFAULT.header_timeout_ms as u32)]
     pub header_timeout_ms: u32,
     /// Longest pause inside a request body, in ms.
-    #[arg(long, env = "DOTS_BODY_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "DOTS_BODY_IDLE_TIMEOUT_MS", default_value_t = Limits::DEFAULT.body_idle_timeout_ms as u32)]
     pub body_idle_timeout_ms: u32,
     /// A whole request body must arrive within it, in ms.
-    #[arg(long, env = "DOTS_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "DOTS_BODY_TIMEOUT_MS", default_value_t = Limits::DEFAULT.body_timeout_ms as u32)]
     pub body_timeout_ms: u32,
     /// Reverse proxies whose X-Forwarded-For / Forwarded is believed: comma-separated addresses or blocks
     /// (10.0.0.0/8, ::1). Default: none, so rate limits key on the connecting address.
@@ -200,21 +205,7 @@ fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Only the environment, for code paths without a command line.
-#[derive(clap::Parser)]
-struct EnvOnly {
-    #[command(flatten)]
-    settings: SettingsArgs,
-}
-
 impl Settings {
-    /// The settings from the environment alone (defaults where unset).
-    pub fn from_env() -> Result<Settings, String> {
-        use clap::Parser;
-        let parsed = EnvOnly::try_parse_from(["dots"]).map_err(|e| e.to_string())?;
-        Settings::from_args(parsed.settings)
-    }
-
     pub fn from_args(a: SettingsArgs) -> Result<Settings, String> {
         let sms_http = match a.sms_provider.as_str() {
             "http" => {

@@ -36,7 +36,7 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     users::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
-    tokio::spawn(reseal_in_background(store.clone(), settings.keys()?));
+    tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));
     tokio::spawn(payouts::run_worker(
         store.clone(),
         state.writer.clone(),
@@ -219,8 +219,8 @@ pub async fn serve_connections(
 
 /// Re-seals what older keys sealed (a rotation in progress, or values from before
 /// keys had ids) while the server serves.
-async fn reseal_in_background(store: Store, keys: secrets::Keys) {
-    match rekey::reseal_all(&store, &keys).await {
+async fn reseal_in_background(store: Store, services: std::sync::Arc<services::Services>) {
+    match rekey::reseal_all(&store, &services.keys).await {
         Ok(done) if done.resealed > 0 || done.unreadable > 0 => {
             tracing::info!(resealed = done.resealed, unreadable = done.unreadable, "re-sealed under the primary key")
         }

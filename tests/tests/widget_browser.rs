@@ -218,6 +218,25 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     let words = browser.text(".dots-failure p");
     assert!(words.to_lowercase().contains("expired"), "{words}");
     shoot(&browser, "link-error-expired");
+
+    // A link the sender cancels while its page is open: the session ends with it,
+    // and the page says so in the payee's words.
+    let canceled = demo.link(&app, phone, json!({}));
+    browser.goto(canceled["url"].as_str().unwrap());
+    browser.wait_for("#dots-phone");
+    call(
+        &demo.server,
+        "POST",
+        &format!("/v2/payout-links/{}/cancel", canceled["id"].as_str().unwrap()),
+        &app.basic,
+        json!({}),
+    );
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for(".dots-failure");
+    assert_eq!(browser.text(".dots-failure h2"), "This session has ended");
+    assert_eq!(browser.text(".dots-failure p"), "The sender canceled this payment.");
+    shoot(&browser, "link-error-session-ended");
 }
 
 /// The flow inside the host page's iframe, from phone to the success screen.

@@ -61,10 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdPath, Error> {
-        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(id)) => Ok(IdPath(id)),
-            Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
-        }
+        path_ids(parts, state).await.map(IdPath)
     }
 }
 
@@ -75,10 +72,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdsPath, Error> {
-        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path((first, second))) => Ok(IdsPath(first, second)),
-            Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
-        }
+        path_ids(parts, state).await.map(|(first, second)| IdsPath(first, second))
+    }
+}
+
+/// The path's ids; ones that cannot even be decoded name no object: 404.
+async fn path_ids<T: DeserializeOwned + Send, S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<T, Error> {
+    match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+        Ok(axum::extract::Path(ids)) => Ok(ids),
+        Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
     }
 }
 
