@@ -1,6 +1,7 @@
 //! Apps are the tenants: credentials, wallet and currency.
 
 use axum::http::StatusCode;
+use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateAppRequest};
 use dots_shared::{Currency, ids};
 use sha2::{Digest, Sha256};
@@ -29,7 +30,7 @@ impl NewApp {
     pub fn validate(req: CreateAppRequest) -> Result<NewApp, Error> {
         let name = req.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::invalid("invalid_name", "name", "name must be 1 to 100 characters"));
+            return Err(Error::invalid(ErrorCode::InvalidName, "name", "name must be 1 to 100 characters"));
         }
         let currency = match req.currency.as_deref() {
             None => Currency::USD,
@@ -40,7 +41,7 @@ impl NewApp {
 }
 
 pub fn parse_currency(code: &str) -> Result<Currency, Error> {
-    Currency::parse(code).map_err(|e| Error::invalid("invalid_currency", "currency", e.to_string()))
+    Currency::parse(code).map_err(|e| Error::invalid(ErrorCode::InvalidCurrency, "currency", e.to_string()))
 }
 
 /// SHA-256 of a high-entropy secret, hex. (A slow password hash buys nothing for
@@ -134,7 +135,7 @@ impl Credentials {
     /// time, and an unknown client id costs the same hash as a known one.
     pub async fn authenticate(&self, store: &Store, client_id: &str, api_secret: &str) -> Result<AuthedApp, Error> {
         let offered = hash_secret(api_secret);
-        let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
+        let invalid = || Error::new(ErrorCode::InvalidCredentials, "The client id or API secret is wrong.");
         let now = crate::store::now_ms();
         let cached = self.known.lock().expect("credentials lock").get(client_id).cloned();
         if let Some((stored, read_at)) = &cached
@@ -226,7 +227,7 @@ impl SecretRotation {
         let grace = req.grace_seconds.unwrap_or(DEFAULT_SECRET_GRACE_S);
         if !(0..=MAX_SECRET_GRACE_S).contains(&grace) {
             return Err(Error::invalid(
-                "invalid_grace_seconds",
+                ErrorCode::InvalidGraceSeconds,
                 "grace_seconds",
                 format!("grace_seconds must be from 0 to {MAX_SECRET_GRACE_S} (7 days)"),
             ));
@@ -322,7 +323,7 @@ impl AppRules {
                 }
                 Some(RuleValue::Amount(_)) => {
                     return Err(Error::invalid(
-                        "invalid_amount",
+                        ErrorCode::InvalidAmount,
                         column,
                         format!("{column} must be 0 or more minor units, or \"off\""),
                     ));
@@ -387,7 +388,7 @@ pub const MAX_ALLOWED_ORIGINS: usize = 20;
 pub fn origin(raw: &str) -> Result<String, Error> {
     let invalid = || {
         Error::invalid(
-            "invalid_origin",
+            ErrorCode::InvalidOrigin,
             "allowed_origins",
             format!("{raw} is not an origin like https://shop.example.com"),
         )
@@ -413,7 +414,7 @@ impl AppSettings {
             None => None,
             Some(list) if list.len() > MAX_ALLOWED_ORIGINS => {
                 return Err(Error::invalid(
-                    "invalid_origin",
+                    ErrorCode::InvalidOrigin,
                     "allowed_origins",
                     format!("at most {MAX_ALLOWED_ORIGINS} origins"),
                 ));
@@ -494,7 +495,7 @@ impl OperatorKey {
     /// or when this client (or everyone) failed too often this minute.
     pub fn check(&self, offered: &str, client: &str, now_ms: i64) -> Result<(), Error> {
         let throttled =
-            || Error::rate_limited("too_many_attempts", "Too many wrong operator keys; try again in a minute.");
+            || Error::new(ErrorCode::TooManyAttempts, "Too many wrong operator keys; try again in a minute.");
         {
             let mut f = self.failures.lock().expect("operator failures lock");
             if now_ms - f.window_start >= 60_000 {
@@ -514,6 +515,6 @@ impl OperatorKey {
         if f.by_client.len() < 10_000 || f.by_client.contains_key(client) {
             *f.by_client.entry(client.to_string()).or_default() += 1;
         }
-        Err(Error::unauthenticated("invalid_credentials", "The operator key is wrong."))
+        Err(Error::new(ErrorCode::InvalidCredentials, "The operator key is wrong."))
     }
 }

@@ -12,6 +12,7 @@
 //! Commands are group-committed: one task runs each batch of queued commands in
 //! one database transaction, a savepoint per command, and answers after the commit.
 
+use dots_shared::ErrorCode;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -629,7 +630,7 @@ async fn execute(
         Ok(reply) => reply,
         Err(TxError::Rejected(error)) => {
             sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *conn).await?;
-            tracing::info!(code = error.code, status = error.status.as_u16(), "request rejected");
+            tracing::info!(code = error.code.as_str(), status = error.code.status(), "request rejected");
             Reply::from_error(&error)
         }
         Err(TxError::Db(e)) => return Err(e),
@@ -657,8 +658,8 @@ async fn execute(
 /// `idempotency_key_reused` for a different one.
 pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: i64, body: String) -> Reply {
     if stored_fingerprint != fingerprint {
-        let error = Error::conflict(
-            "idempotency_key_reused",
+        let error = Error::new(
+            ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was used with a different request; use a new key.",
         );
         return Reply::from_error(&error);

@@ -3,6 +3,7 @@
 //! app's rule for what a payout needs.
 
 use axum::http::StatusCode;
+use dots_shared::ErrorCode;
 use dots_shared::time::{parse_date, rfc3339_from_unix_ms, start_of_year_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -77,9 +78,13 @@ impl ComplianceUpdate {
     ) -> Result<Self, Error> {
         let text = |value: Option<String>, field: &str| -> Result<Option<String>, Error> {
             match value.map(|v| v.trim().to_string()) {
-                Some(v) if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) => Err(
-                    Error::invalid("invalid_field", field, format!("{field} must be 1 to 100 printable characters")),
-                ),
+                Some(v) if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) => {
+                    Err(Error::invalid(
+                        ErrorCode::InvalidField,
+                        field,
+                        format!("{field} must be 1 to 100 printable characters"),
+                    ))
+                }
                 other => Ok(other),
             }
         };
@@ -87,12 +92,12 @@ impl ComplianceUpdate {
             None => None,
             Some(d) => {
                 let (year, ..) = parse_date(&d).ok_or_else(|| {
-                    Error::invalid("invalid_date_of_birth", "date_of_birth", "date_of_birth must be YYYY-MM-DD")
+                    Error::invalid(ErrorCode::InvalidDateOfBirth, "date_of_birth", "date_of_birth must be YYYY-MM-DD")
                 })?;
                 let this_year: i64 = rfc3339_from_unix_ms(today_ms)[..4].parse().unwrap_or(2026);
                 if year < 1900 || year > this_year - 13 {
                     return Err(Error::invalid(
-                        "invalid_date_of_birth",
+                        ErrorCode::InvalidDateOfBirth,
                         "date_of_birth",
                         "date_of_birth is not plausible",
                     ));
@@ -107,12 +112,12 @@ impl ComplianceUpdate {
                     [("address.line1", &a.line1), ("address.city", &a.city), ("address.postal_code", &a.postal_code)]
                 {
                     if value.trim().is_empty() || value.len() > 200 {
-                        return Err(Error::invalid("invalid_address", field, format!("{field} is required")));
+                        return Err(Error::invalid(ErrorCode::InvalidAddress, field, format!("{field} is required")));
                     }
                 }
                 if a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase()) {
                     return Err(Error::invalid(
-                        "invalid_address",
+                        ErrorCode::InvalidAddress,
                         "address.country",
                         "address.country must be ISO 3166 alpha-2, e.g. US",
                     ));
@@ -127,7 +132,7 @@ impl ComplianceUpdate {
                 if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.bytes().all(|b| b == b'0')
                 {
                     return Err(Error::invalid(
-                        "invalid_tax_id",
+                        ErrorCode::InvalidTaxId,
                         "tax_id",
                         "tax_id must be 9 digits (SSN, ITIN or EIN)",
                     ));
@@ -136,9 +141,11 @@ impl ComplianceUpdate {
             }
         };
         let status = |value: Option<String>, field: &str| match value {
-            Some(v) if !STATUSES.contains(&v.as_str()) => {
-                Err(Error::invalid("invalid_status", field, format!("{field} must be one of {}", STATUSES.join(", "))))
-            }
+            Some(v) if !STATUSES.contains(&v.as_str()) => Err(Error::invalid(
+                ErrorCode::InvalidStatus,
+                field,
+                format!("{field} must be one of {}", STATUSES.join(", ")),
+            )),
             other => Ok(other),
         };
         Ok(ComplianceUpdate {
@@ -272,8 +279,8 @@ pub async fn require_for_payout(
         .await?
         .flatten();
     if has_tax_id.is_none() {
-        return Err(Error::conflict(
-            "compliance_required",
+        return Err(Error::new(
+            ErrorCode::ComplianceRequired,
             "This payout needs the payee's tax id first (PUT …/compliance).",
         )
         .with_param("tax_id")

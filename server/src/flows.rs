@@ -6,6 +6,7 @@
 //! flow, its app and (once known) its user, and short-lived.
 
 use axum::http::StatusCode;
+use dots_shared::ErrorCode;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{Money, ids};
 use serde::Deserialize;
@@ -77,14 +78,18 @@ impl NewPayoutLink {
         let email = req.email.as_deref().map(users::email).transpose()?;
         if phone_number.is_none() && email.is_none() && req.user_id.is_none() {
             return Err(Error::invalid(
-                "missing_field",
+                ErrorCode::MissingField,
                 "phone_number",
                 "a payout link needs the payee's phone_number or email",
             ));
         }
         let memo = match req.memo.map(|m| m.trim().to_string()) {
             Some(m) if m.chars().count() > 200 || m.chars().any(char::is_control) => {
-                return Err(Error::invalid("invalid_memo", "memo", "memo must be at most 200 printable characters"));
+                return Err(Error::invalid(
+                    ErrorCode::InvalidMemo,
+                    "memo",
+                    "memo must be at most 200 printable characters",
+                ));
             }
             other => other.filter(|m| !m.is_empty()),
         };
@@ -92,11 +97,11 @@ impl NewPayoutLink {
             None => now_ms + LINK_DEFAULT_TTL_MS,
             Some(raw) => {
                 let at = parse_rfc3339_ms(raw).ok_or_else(|| {
-                    Error::invalid("invalid_expires_at", "expires_at", "expires_at must be an RFC 3339 time")
+                    Error::invalid(ErrorCode::InvalidExpiresAt, "expires_at", "expires_at must be an RFC 3339 time")
                 })?;
                 if at <= now_ms || at > now_ms + LINK_MAX_TTL_MS {
                     return Err(Error::invalid(
-                        "invalid_expires_at",
+                        ErrorCode::InvalidExpiresAt,
                         "expires_at",
                         "expires_at must be in the next 90 days",
                     ));
@@ -128,7 +133,7 @@ impl NewPayoutLink {
 /// colour scheme.
 pub fn brand(value: &Value) -> Result<String, Error> {
     use dots_shared::theme;
-    let invalid = |why: &str| Error::invalid("invalid_brand", "brand", why.to_string());
+    let invalid = |why: &str| Error::invalid(ErrorCode::InvalidBrand, "brand", why.to_string());
     let object = value.as_object().ok_or_else(|| invalid("brand must be an object"))?;
     for (key, v) in object {
         let ok = match (key.as_str(), v) {
@@ -169,7 +174,12 @@ pub async fn create_link(
         let user = users::get(conn, &l.app.id, user_id).await.map_err(|e| e.with_param("user_id"))?;
         match &phone {
             Some(p) if *p != user.phone_number => {
-                return Err(Error::invalid("phone_mismatch", "phone_number", "phone_number is not this user's").into());
+                return Err(Error::invalid(
+                    ErrorCode::PhoneMismatch,
+                    "phone_number",
+                    "phone_number is not this user's",
+                )
+                .into());
             }
             _ => phone = Some(user.phone_number),
         }
@@ -253,7 +263,7 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
 }
 
 pub fn link_not_found() -> Error {
-    Error::not_found("payout_link_not_found", "No such payout link.")
+    Error::new(ErrorCode::PayoutLinkNotFound, "No such payout link.")
 }
 
 pub async fn get_link(
@@ -313,8 +323,8 @@ pub async fn cancel_link(
     .await?;
     let link = get_link(conn, keys, public_url, app_id, id, now_ms).await?;
     if canceled.rows_affected() != 1 {
-        return Err(Error::conflict(
-            "payout_link_not_active",
+        return Err(Error::new(
+            ErrorCode::PayoutLinkNotActive,
             format!("The payout link is {}.", link["status"].as_str().unwrap_or("")),
         )
         .into());
@@ -355,12 +365,16 @@ pub struct NewFlow {
 impl NewFlow {
     pub fn validate(app: &AuthedApp, req: CreateFlowRequest, now_ms: i64) -> Result<NewFlow, Error> {
         if req.steps.is_empty() || req.steps.len() > STEPS.len() {
-            return Err(Error::invalid("invalid_steps", "steps", format!("steps is a list of {}", STEPS.join(", "))));
+            return Err(Error::invalid(
+                ErrorCode::InvalidSteps,
+                "steps",
+                format!("steps is a list of {}", STEPS.join(", ")),
+            ));
         }
         for (i, step) in req.steps.iter().enumerate() {
             if !STEPS.contains(&step.as_str()) || req.steps[..i].contains(step) {
                 return Err(Error::invalid(
-                    "invalid_steps",
+                    ErrorCode::InvalidSteps,
                     "steps",
                     format!("steps is a list of distinct {}", STEPS.join(", ")),
                 ));
@@ -369,7 +383,11 @@ impl NewFlow {
         if let Some(url) = &req.redirect_url
             && !redirect_url_ok(url)
         {
-            return Err(Error::invalid("invalid_redirect_url", "redirect_url", "redirect_url must be an https URL"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidRedirectUrl,
+                "redirect_url",
+                "redirect_url must be an https URL",
+            ));
         }
         let id = new_id(ids::FLOW);
         Ok(NewFlow {
@@ -478,7 +496,7 @@ pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, 
     .bind(app_id)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| Error::not_found("flow_not_found", "No such flow."))?;
+    .ok_or_else(|| Error::new(ErrorCode::FlowNotFound, "No such flow."))?;
     Ok(json!({
         "id": row.try_get::<String, _>("id")?,
         "url": format!("{public_url}/flow/{id}"),
@@ -513,7 +531,7 @@ pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -
     let expires_at: i64 = row.try_get("expires_at")?;
     let status = link_status(&status, expires_at, now_ms);
     if status != "active" {
-        return Err(Error::conflict("payout_link_not_claimable", format!("This payout link is {status}.")));
+        return Err(Error::new(ErrorCode::PayoutLinkNotClaimable, format!("This payout link is {status}.")));
     }
     Ok(LinkSummary {
         id: row.try_get("id")?,
@@ -549,7 +567,7 @@ impl Session {
         match (&self.user_id, &self.verified_phone, &self.payout_link_id) {
             (Some(user), _, None) => Ok(user),
             (Some(user), Some(_), Some(_)) => Ok(user),
-            _ => Err(Error::conflict("phone_not_verified", "Verify the phone number first.")),
+            _ => Err(Error::new(ErrorCode::PhoneNotVerified, "Verify the phone number first.")),
         }
     }
 }
@@ -563,11 +581,9 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
     .bind(token_hash(token))
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| {
-        Error::unauthenticated("invalid_session", "This session is not valid; start again from the link.")
-    })?;
+    .ok_or_else(|| Error::new(ErrorCode::InvalidSession, "This session is not valid; start again from the link."))?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms {
-        return Err(Error::unauthenticated("session_expired", "This session has expired; start again from the link."));
+        return Err(Error::new(ErrorCode::SessionExpired, "This session has expired; start again from the link."));
     }
     // A session ends with its flow (completed or revoked) and with its link
     // (claimed, canceled or expired): its token can do nothing more.
@@ -581,7 +597,7 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
         _ => Some("This session has ended."),
     };
     if let Some(why) = why {
-        return Err(Error::unauthenticated("session_ended", why));
+        return Err(Error::new(ErrorCode::SessionEnded, why));
     }
     Ok(Session {
         flow_id: row.try_get("id")?,
@@ -617,12 +633,14 @@ pub async fn code_destination(
     match (expected, typed) {
         // The typed number must be the one the payment was meant for; which one
         // that is stays unsaid.
-        (Some(expected), Some(typed)) if expected != typed => {
-            Err(Error::invalid("phone_mismatch", "phone_number", "This payment was sent to a different phone number."))
-        }
+        (Some(expected), Some(typed)) if expected != typed => Err(Error::invalid(
+            ErrorCode::PhoneMismatch,
+            "phone_number",
+            "This payment was sent to a different phone number.",
+        )),
         (Some(expected), _) => Ok(expected),
         (None, Some(typed)) => Ok(typed),
-        (None, None) => Err(Error::invalid("missing_field", "phone_number", "phone_number is required")),
+        (None, None) => Err(Error::invalid(ErrorCode::MissingField, "phone_number", "phone_number is required")),
     }
 }
 
@@ -718,7 +736,7 @@ pub async fn claim(
     let link_id = session
         .payout_link_id
         .clone()
-        .ok_or_else(|| Error::conflict("not_a_payout_link", "This flow has no payout link to claim."))?;
+        .ok_or_else(|| Error::new(ErrorCode::NotAPayoutLink, "This flow has no payout link to claim."))?;
     let won = sqlx::query(
         "UPDATE payout_links SET status = 'claimed', user_id = $1, claimed_at = $2, updated_at = $2
          WHERE id = $3 AND status = 'active' AND expires_at > $2",
@@ -729,8 +747,8 @@ pub async fn claim(
     .execute(&mut *conn)
     .await?;
     if won.rows_affected() != 1 {
-        return Err(Error::conflict(
-            "payout_link_not_claimable",
+        return Err(Error::new(
+            ErrorCode::PayoutLinkNotClaimable,
             "This payout link was claimed, canceled or has expired.",
         )
         .into());
@@ -758,10 +776,11 @@ pub async fn claim(
         payout_method_id: None,
     };
     transfers::create_transfer(conn, &balance, now_ms).await.map_err(|e| match e {
-        crate::error::TxError::Rejected(e) if e.code == "insufficient_funds" => {
-            Error::conflict("app_insufficient_funds", "The sender cannot fund this payout right now; try again later.")
-                .into()
-        }
+        crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
+            ErrorCode::AppInsufficientFunds,
+            "The sender cannot fund this payout right now; try again later.",
+        )
+        .into(),
         other => other,
     })?;
     let payout = NewTransfer {
@@ -815,7 +834,7 @@ pub async fn complete(conn: &mut AnyConnection, session: &Session, now_ms: i64) 
 pub async fn require_steps(conn: &mut AnyConnection, session: &Session) -> TxResult<()> {
     let user_id = session.user()?.to_string();
     let incomplete =
-        |step: &str| Error::conflict("flow_incomplete", format!("The {step} step is not done.")).with_param(step);
+        |step: &str| Error::new(ErrorCode::FlowIncomplete, format!("The {step} step is not done.")).with_param(step);
     for step in &session.steps {
         let done = match step.as_str() {
             "verify_phone" => sqlx::query_scalar::<_, Option<i64>>("SELECT phone_verified_at FROM users WHERE id = $1")

@@ -142,7 +142,9 @@ impl<B: http_body::Body + Unpin> http_body::Body for ReadToEnd<B> {
 
 /// What a connection past `max_connections` is told before it is closed.
 fn busy_response() -> Vec<u8> {
-    let body = r#"{"error":{"type":"unavailable","code":"server_busy","message":"Too many open connections; retry shortly."}}"#;
+    let body =
+        error::Error::new(dots_shared::ErrorCode::ServerBusy, "Too many open connections; retry shortly.").to_json();
+    let body = String::from_utf8_lossy(&body);
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",

@@ -1,5 +1,6 @@
 //! Cursor lists: `?limit=&starting_after=<id>` → `{data, has_more}`, newest first.
 
+use dots_shared::ErrorCode;
 use dots_shared::api::List;
 use sqlx::AnyConnection;
 
@@ -27,7 +28,7 @@ impl Page {
         };
         let sql = format!("SELECT seq FROM {} WHERE id = $1 AND app_id = $2", table.name());
         sqlx::query_scalar::<_, i64>(&sql).bind(id).bind(app_id).fetch_optional(conn).await?.ok_or_else(|| {
-            Error::bad_request("invalid_cursor", "starting_after is not an object of this list")
+            Error::new(ErrorCode::InvalidCursor, "starting_after is not an object of this list")
                 .with_param("starting_after")
         })
     }

@@ -3,6 +3,7 @@
 //! masked forms ever leave the server.
 
 use axum::http::StatusCode;
+use dots_shared::ErrorCode;
 use dots_shared::ids;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,14 +55,14 @@ impl Destination {
 
     pub fn validate(req: CreatePayoutMethodRequest) -> Result<Destination, Error> {
         let require = |value: Option<String>, field: &str| {
-            value
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| Error::invalid("missing_field", field, format!("{field} is required for this type")))
+            value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                Error::invalid(ErrorCode::MissingField, field, format!("{field} is required for this type"))
+            })
         };
         let refuse_extra = |fields: &[(&str, &Option<String>)]| -> Result<(), Error> {
             match fields.iter().find(|(_, v)| v.is_some()) {
                 Some((name, _)) => {
-                    Err(Error::invalid("invalid_field", name, format!("{name} does not apply to this type")))
+                    Err(Error::invalid(ErrorCode::InvalidField, name, format!("{name} does not apply to this type")))
                 }
                 None => Ok(()),
             }
@@ -72,7 +73,7 @@ impl Destination {
                 let routing = require(req.routing_number, "routing_number")?.trim().to_string();
                 if !aba_checksum_ok(&routing) {
                     return Err(Error::invalid(
-                        "invalid_routing_number",
+                        ErrorCode::InvalidRoutingNumber,
                         "routing_number",
                         "routing_number must be 9 digits with a valid ABA checksum",
                     ));
@@ -80,7 +81,7 @@ impl Destination {
                 let account = require(req.account_number, "account_number")?.trim().to_string();
                 if !(4..=17).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Error::invalid(
-                        "invalid_account_number",
+                        ErrorCode::InvalidAccountNumber,
                         "account_number",
                         "account_number must be 4 to 17 digits",
                     ));
@@ -88,7 +89,7 @@ impl Destination {
                 let account_type = req.account_type.unwrap_or_else(|| "checking".into());
                 if !matches!(account_type.as_str(), "checking" | "savings") {
                     return Err(Error::invalid(
-                        "invalid_account_type",
+                        ErrorCode::InvalidAccountType,
                         "account_type",
                         "account_type must be checking or savings",
                     ));
@@ -112,7 +113,7 @@ impl Destination {
                 let phone = crate::users::phone_number(&require(req.phone_number, "phone_number")?, Some("US"))?;
                 Ok(Destination::Venmo { phone_number: phone })
             }
-            _ => Err(Error::invalid("invalid_type", "type", "type must be bank, paypal or venmo")),
+            _ => Err(Error::invalid(ErrorCode::InvalidType, "type", "type must be bank, paypal or venmo")),
         }
     }
 
@@ -177,7 +178,7 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
             .fetch_one(&mut *conn)
             .await?;
     if count >= MAX_METHODS_PER_USER {
-        return Err(Error::conflict("too_many_payout_methods", "Delete a payout method before adding another.").into());
+        return Err(Error::new(ErrorCode::TooManyPayoutMethods, "Delete a payout method before adding another.").into());
     }
     sqlx::query(
         "INSERT INTO payout_methods (id, app_id, user_id, kind, details_encrypted, display, created_at)
@@ -212,7 +213,7 @@ fn from_row(row: &AnyRow) -> Result<Value, Error> {
 }
 
 pub fn not_found() -> Error {
-    Error::not_found("payout_method_not_found", "No such payout method.")
+    Error::new(ErrorCode::PayoutMethodNotFound, "No such payout method.")
 }
 
 pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str) -> Result<Value, Error> {

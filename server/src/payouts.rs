@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dots_shared::TransferStatus;
+use dots_shared::{ErrorCode, TransferStatus};
 use sqlx::Row;
 
 use crate::commands::{Command, Writer};
@@ -213,7 +213,7 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             {
                 Ok(d) => d,
                 // The method was deleted after the payout was made: it cannot go anywhere.
-                Err(e) if e.code == "payout_method_not_found" => {
+                Err(e) if e.code == ErrorCode::PayoutMethodNotFound => {
                     return fail(writer, app_id, id, "payout_method_removed").await;
                 }
                 Err(e) => return Err(e.to_string()),

@@ -1,6 +1,7 @@
 //! Users are an app's payees: each gets a wallet at creation.
 
 use axum::http::StatusCode;
+use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateUserRequest, List};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, ids};
@@ -40,7 +41,11 @@ impl NewUser {
 fn name(raw: &str, field: &str) -> Result<String, Error> {
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
-        return Err(Error::invalid("invalid_name", field, format!("{field} must be 1 to 100 printable characters")));
+        return Err(Error::invalid(
+            ErrorCode::InvalidName,
+            field,
+            format!("{field} must be 1 to 100 printable characters"),
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -54,7 +59,7 @@ fn name(raw: &str, field: &str) -> Result<String, Error> {
 /// lower-cased. Deliverability is proven by sending, not by a grammar.
 pub fn email(raw: &str) -> Result<String, Error> {
     let trimmed = raw.trim_matches(' ');
-    let invalid = || Error::invalid("invalid_email", "email", "email is not a valid address");
+    let invalid = || Error::invalid(ErrorCode::InvalidEmail, "email", "email is not a valid address");
     let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
@@ -85,7 +90,7 @@ fn plausibly_written(raw: &str) -> bool {
 /// Normalises to E.164 with the `phonenumber` crate. `country_code` is a calling
 /// code (`1`, `+44`) or an ISO 3166 region (`US`) for national digits.
 pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
-    let invalid = |why: &str| Error::invalid("invalid_phone_number", "phone_number", why.to_string());
+    let invalid = |why: &str| Error::invalid(ErrorCode::InvalidPhoneNumber, "phone_number", why.to_string());
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > 32 || !plausibly_written(raw) {
         return Err(invalid("phone_number must be a phone number in E.164 form, e.g. +14155550123"));
@@ -123,7 +128,7 @@ fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
         return Ok(CountryCode::Region(region));
     }
     Err(Error::invalid(
-        "invalid_country_code",
+        ErrorCode::InvalidCountryCode,
         "country_code",
         "country_code must be a calling code such as 1 or an ISO 3166 region such as US",
     ))
@@ -170,7 +175,7 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     .await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict("phone_number_taken", "This app already has a user with that phone number.")
+            return Err(Error::new(ErrorCode::PhoneNumberTaken, "This app already has a user with that phone number.")
                 .with_param("phone_number")
                 .into());
         }
@@ -205,7 +210,7 @@ fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
 }
 
 pub fn not_found() -> Error {
-    Error::not_found("user_not_found", "No such user.")
+    Error::new(ErrorCode::UserNotFound, "No such user.")
 }
 
 /// One of `app_id`'s users; another app's user is `user_not_found` too.
@@ -275,22 +280,22 @@ mod tests {
     fn bad_phone_numbers_name_the_field() {
         for (raw, cc) in [("12", None), ("4155552671", None), ("+1 000", None), ("hello", Some("US"))] {
             let e = phone_number(raw, cc).unwrap_err();
-            assert_eq!((e.code, e.param.as_deref()), ("invalid_phone_number", Some("phone_number")), "{raw}");
+            assert_eq!((e.code.as_str(), e.param.as_deref()), ("invalid_phone_number", Some("phone_number")), "{raw}");
         }
-        assert_eq!(phone_number("4155552671", Some("ZZZ")).unwrap_err().code, "invalid_country_code");
+        assert_eq!(phone_number("4155552671", Some("ZZZ")).unwrap_err().code.as_str(), "invalid_country_code");
     }
 
     #[test]
     fn emails_are_checked_plainly() {
         assert_eq!(email(" Ada@Example.COM ").unwrap(), "Ada@example.com");
         for bad in ["", "ada", "ada@", "@x.io", "ada@x", "a da@x.io", "ada@x..io", "ada@@x.io"] {
-            assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
+            assert_eq!(email(bad).unwrap_err().code.as_str(), "invalid_email", "{bad}");
         }
         // The WHATWG rule: no angle brackets, quotes, spaces or non-ASCII; labels
         // neither start nor end with a hyphen.
         for bad in ["<a>@example.com", "<script>@example.com", "a\"b@example.com", "ada@-x.io", "ada@x-.io", "zoë@x.io"]
         {
-            assert_eq!(email(bad).unwrap_err().code, "invalid_email", "{bad}");
+            assert_eq!(email(bad).unwrap_err().code.as_str(), "invalid_email", "{bad}");
         }
         for good in ["a.b+tag@sub.example.co", "o'neil@example.ie", "x_y!#$%&'*/=?^`{|}~-@e-x.io"] {
             assert!(email(good).is_ok(), "{good}");
@@ -300,7 +305,7 @@ mod tests {
     #[test]
     fn phone_numbers_are_refused_unless_written_as_people_write_them() {
         for bad in ["++14155552671", "+1 415 FLOWERS", "+1415555267l", "+1-415-555-2671 ext 2", "+(1)+4155552671"] {
-            assert_eq!(phone_number(bad, None).unwrap_err().code, "invalid_phone_number", "{bad}");
+            assert_eq!(phone_number(bad, None).unwrap_err().code.as_str(), "invalid_phone_number", "{bad}");
         }
         for good in ["+1 (415) 555-2671", "+1.415.555.2671", "+1 415 555 2671"] {
             assert!(phone_number(good, None).is_ok(), "{good}");

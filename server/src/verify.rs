@@ -3,6 +3,7 @@
 //! address. A code belongs to one subject (a user, or a flow) and one destination:
 //! it verifies nothing else.
 
+use dots_shared::ErrorCode;
 use dots_shared::ids;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -99,7 +100,7 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
     {
         let wait_s = (RESEND_COOLDOWN_MS - (now_ms - last) + 999) / 1000;
         return Err(
-            Error::rate_limited("resend_too_soon", format!("A code was just sent; ask again in {wait_s} s.")).into()
+            Error::new(ErrorCode::ResendTooSoon, format!("A code was just sent; ask again in {wait_s} s.")).into()
         );
     }
     let to = &code.destination;
@@ -158,15 +159,15 @@ pub async fn check(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = latest else {
-        return Ok(Checked::Refused(Error::conflict(
-            "verification_not_started",
+        return Ok(Checked::Refused(Error::new(
+            ErrorCode::VerificationNotStarted,
             "No code was sent; ask for one first.",
         )));
     };
     let id: String = row.try_get("id")?;
     if row.try_get::<Option<i64>, _>("verified_at")?.is_some() {
-        return Ok(Checked::Refused(Error::conflict(
-            "code_already_used",
+        return Ok(Checked::Refused(Error::new(
+            ErrorCode::CodeAlreadyUsed,
             "This code was used already; ask for a new one.",
         )));
     }
@@ -179,14 +180,14 @@ pub async fn check(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(tried) = tried else {
-        return Ok(Checked::Refused(Error::rate_limited(
-            "too_many_attempts",
+        return Ok(Checked::Refused(Error::new(
+            ErrorCode::TooManyAttempts,
             "Too many wrong codes; ask for a new one.",
         )));
     };
     if row.try_get::<i64, _>("expires_at")? <= now_ms {
         return Ok(Checked::Refused(Error::invalid(
-            "code_expired",
+            ErrorCode::CodeExpired,
             "code",
             "This code has expired; ask for a new one.",
         )));
@@ -196,7 +197,7 @@ pub async fn check(
     if !well_formed || !keys.code_matches(&id, code, &stored) {
         let left = MAX_ATTEMPTS - tried;
         return Ok(Checked::Refused(Error::invalid(
-            "invalid_code",
+            ErrorCode::InvalidCode,
             "code",
             format!("That code is not right; {left} tries left."),
         )));
@@ -225,7 +226,7 @@ pub async fn rate_limit(conn: &mut AnyConnection, key: &str, window_ms: i64, max
     .fetch_one(&mut *conn)
     .await?;
     if count > max {
-        return Err(Error::rate_limited("rate_limited", "Too many requests; try again later.").into());
+        return Err(Error::new(ErrorCode::RateLimited, "Too many requests; try again later.").into());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! process killed mid-attempt leaves the delivery pending; it is retried after
 //! the lease lapses (at-least-once: receivers dedupe on `webhook-id`).
 
+use dots_shared::ErrorCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -114,22 +115,31 @@ impl NewEndpoint {
         req: CreateWebhookRequest,
         allow_private: bool,
     ) -> Result<NewEndpoint, Error> {
-        check_url(&req.url, allow_private).map_err(|why| Error::invalid("webhook_url_not_allowed", "url", why))?;
+        check_url(&req.url, allow_private)
+            .map_err(|why| Error::invalid(ErrorCode::WebhookUrlNotAllowed, "url", why))?;
         let events = match req.events {
             None => vec!["*".to_string()],
             Some(list) if list.is_empty() => {
-                return Err(Error::invalid("invalid_events", "events", "events lists at least one event type"));
+                return Err(Error::invalid(ErrorCode::InvalidEvents, "events", "events lists at least one event type"));
             }
             Some(list) => {
                 if let Some(unknown) = list.iter().find(|e| !EVENT_TYPES.contains(&e.as_str()) && *e != "*") {
-                    return Err(Error::invalid("invalid_events", "events", format!("unknown event type {unknown}")));
+                    return Err(Error::invalid(
+                        ErrorCode::InvalidEvents,
+                        "events",
+                        format!("unknown event type {unknown}"),
+                    ));
                 }
                 list
             }
         };
         let description = req.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
         if description.as_ref().is_some_and(|d| d.chars().count() > 200) {
-            return Err(Error::invalid("invalid_description", "description", "description is at most 200 characters"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidDescription,
+                "description",
+                "description is at most 200 characters",
+            ));
         }
         let id = new_id(ids::WEBHOOK);
         let secret = new_secret();
@@ -145,8 +155,8 @@ pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: 
             .fetch_one(&mut *conn)
             .await?;
     if count >= MAX_ENDPOINTS_PER_APP {
-        return Err(Error::conflict(
-            "too_many_webhooks",
+        return Err(Error::new(
+            ErrorCode::TooManyWebhooks,
             format!("An app has at most {MAX_ENDPOINTS_PER_APP} webhook endpoints."),
         )
         .into());
@@ -175,7 +185,7 @@ pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: 
 }
 
 pub fn endpoint_not_found() -> Error {
-    Error::not_found("webhook_not_found", "No such webhook endpoint.")
+    Error::new(ErrorCode::WebhookNotFound, "No such webhook endpoint.")
 }
 
 fn endpoint_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
@@ -347,7 +357,7 @@ pub async fn redeliver(
 }
 
 pub fn event_not_found() -> Error {
-    Error::not_found("event_not_found", "No such event.")
+    Error::new(ErrorCode::EventNotFound, "No such event.")
 }
 
 fn event_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
@@ -404,7 +414,7 @@ pub async fn list_deliveries(
             .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| {
-                Error::bad_request("invalid_cursor", "starting_after is not a delivery of this endpoint")
+                Error::new(ErrorCode::InvalidCursor, "starting_after is not a delivery of this endpoint")
                     .with_param("starting_after")
             })?,
     };

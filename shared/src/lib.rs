@@ -3,11 +3,13 @@
 //! No I/O here: this crate compiles to wasm32 as well as the host.
 
 pub mod api;
+pub mod errors;
 pub mod ids;
 pub mod money;
 pub mod theme;
 pub mod time;
 pub mod transfer;
 
+pub use errors::ErrorCode;
 pub use money::{Currency, Money, MoneyError};
 pub use transfer::{Direction, TransferStatus, TransferType};

@@ -1,6 +1,7 @@
 //! `POST /v2/apps` (operator) and `GET /v2/apps/me/wallet`.
 
 use axum::extract::State;
+use dots_shared::ErrorCode;
 
 use super::extract::{AppAuth, Mutation, OperatorAuth};
 use super::{AppState, Routes};
@@ -61,10 +62,10 @@ async fn dev_sms(
     query: Result<axum::extract::Query<DevSmsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
     let Some(outbox) = &state.services.outbox else {
-        return Err(Error::not_found("route_not_found", "The dev SMS outbox exists only in the sandbox."));
+        return Err(Error::new(ErrorCode::RouteNotFound, "The dev SMS outbox exists only in the sandbox."));
     };
     let axum::extract::Query(query) =
-        query.map_err(|_| Error::bad_request("invalid_query", "Only phone_number is accepted."))?;
+        query.map_err(|_| Error::new(ErrorCode::InvalidQuery, "Only phone_number is accepted."))?;
     let to = match query.phone_number.as_deref() {
         Some(raw) => Some(crate::users::phone_number(raw, None)?),
         None => None,

@@ -23,6 +23,7 @@
 //!   characters), and strings longer than [`MAX_STRING_BYTES`] refused (`422
 //!   string_too_long`).
 
+use dots_shared::ErrorCode;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -106,10 +107,14 @@ pub fn check_query(query: Option<&str>) -> Result<(), Error> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |raw: &str| percent_decode_str(&raw.replace('+', " ")).decode_utf8().map(|s| s.into_owned());
-        let not_utf8 = || Error::bad_request("invalid_query", "The query string is not valid UTF-8.");
+        let not_utf8 = || Error::new(ErrorCode::InvalidQuery, "The query string is not valid UTF-8.");
         let name = decode(name).map_err(|_| not_utf8())?;
         if name.chars().any(char::is_control) {
-            return Err(Error::invalid("invalid_string", "query", "A query parameter name holds a control character."));
+            return Err(Error::invalid(
+                ErrorCode::InvalidString,
+                "query",
+                "A query parameter name holds a control character.",
+            ));
         }
         let value = decode(value).map_err(|_| not_utf8().with_param(&name))?;
         if value.chars().any(char::is_control) {
@@ -134,11 +139,11 @@ pub fn check_headers(headers: &mut HeaderMap) -> Result<(), Error> {
         for value in headers.get_all(name) {
             if value.len() > MAX_HEADER_BYTES {
                 return Err(
-                    Error::bad_request("invalid_header", format!("The {name} header is too long.")).with_param(name)
+                    Error::new(ErrorCode::InvalidHeader, format!("The {name} header is too long.")).with_param(name)
                 );
             }
             let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
-                Error::bad_request("invalid_header", format!("The {name} header is not valid UTF-8.")).with_param(name)
+                Error::new(ErrorCode::InvalidHeader, format!("The {name} header is not valid UTF-8.")).with_param(name)
             })?;
             if text.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(invalid_string(name));
@@ -151,8 +156,8 @@ pub fn check_headers(headers: &mut HeaderMap) -> Result<(), Error> {
 /// Refuses a request a browser sent from another site (see the module docs).
 pub fn same_site_only(headers: &HeaderMap, public_url: &str) -> Result<(), Error> {
     let refused = || {
-        Error::forbidden(
-            "cross_site_request",
+        Error::new(
+            ErrorCode::CrossSiteRequest,
             "This API takes requests from servers, not from pages on other sites; call it from your backend.",
         )
     };
@@ -179,11 +184,15 @@ fn origin_of(url: &str) -> &str {
 }
 
 fn too_long(param: &str) -> Error {
-    Error::invalid("string_too_long", param, format!("{param} must be at most {MAX_STRING_BYTES} bytes."))
+    Error::invalid(ErrorCode::StringTooLong, param, format!("{param} must be at most {MAX_STRING_BYTES} bytes."))
 }
 
 fn invalid_string(param: &str) -> Error {
-    Error::invalid("invalid_string", param, format!("{param} holds a control character (such as NUL or a line break)."))
+    Error::invalid(
+        ErrorCode::InvalidString,
+        param,
+        format!("{param} holds a control character (such as NUL or a line break)."),
+    )
 }
 
 /// True for `application/json`, with or without parameters (`; charset=utf-8`).
@@ -205,7 +214,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, Error> {
     parsed.map_err(|e| {
         problem
             .into_inner()
-            .unwrap_or_else(|| Error::bad_request("invalid_json", format!("The body is not valid JSON: {e}")))
+            .unwrap_or_else(|| Error::new(ErrorCode::InvalidJson, format!("The body is not valid JSON: {e}")))
     })
 }
 
@@ -304,7 +313,8 @@ impl<'de> Visitor<'de> for Node<'_> {
             self.check_string(&key)?;
             if object.contains_key(&key) {
                 return Err(self.refuse(
-                    Error::invalid("duplicate_field", &path, format!("{path} is given twice.")).with_param(&path),
+                    Error::invalid(ErrorCode::DuplicateField, &path, format!("{path} is given twice."))
+                        .with_param(&path),
                 ));
             }
             let value = map.next_value_seed(self.child(path))?;
@@ -321,23 +331,23 @@ mod tests {
     #[test]
     fn strict_json_refuses_duplicates_and_control_characters_naming_the_field() {
         let e = parse_json(br#"{"amount":1,"amount":5}"#).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code, e.param.as_deref()), (422, "duplicate_field", Some("amount")));
+        assert_eq!((e.code.status(), e.code.as_str(), e.param.as_deref()), (422, "duplicate_field", Some("amount")));
         let e = parse_json(br#"{"address":{"line1":"1 A\u0000St"}}"#).unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), ("invalid_string", Some("address.line1")));
+        assert_eq!((e.code.as_str(), e.param.as_deref()), ("invalid_string", Some("address.line1")));
         let e = parse_json(br#"{"items":[{"a":1},{"a":1,"a":2}]}"#).unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), ("duplicate_field", Some("items[1].a")));
+        assert_eq!((e.code.as_str(), e.param.as_deref()), ("duplicate_field", Some("items[1].a")));
         let e = parse_json(br#"{"city":"X\u0007"}"#).unwrap_err();
-        assert_eq!(e.code, "invalid_string");
+        assert_eq!(e.code.as_str(), "invalid_string");
         let e = parse_json(b"{\"name\":\"a\xc2\x85b\"}").unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), ("invalid_string", Some("name")), "C1 control NEL");
+        assert_eq!((e.code.as_str(), e.param.as_deref()), ("invalid_string", Some("name")), "C1 control NEL");
         let e = parse_json(b"{\"name\":\"\xff\"}").unwrap_err();
-        assert_eq!(e.code, "invalid_json");
+        assert_eq!(e.code.as_str(), "invalid_json");
         let e = parse_json(br#"{"a":1} {"a":2}"#).unwrap_err();
-        assert_eq!(e.code, "invalid_json");
+        assert_eq!(e.code.as_str(), "invalid_json");
         let e = parse_json(br#"{"memo":"line one\nline two"}"#).unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), ("invalid_string", Some("memo")));
+        assert_eq!((e.code.as_str(), e.param.as_deref()), ("invalid_string", Some("memo")));
         let long = format!(r#"{{"description":"{}"}}"#, "x".repeat(MAX_STRING_BYTES + 1));
-        assert_eq!(parse_json(long.as_bytes()).unwrap_err().code, "string_too_long");
+        assert_eq!(parse_json(long.as_bytes()).unwrap_err().code.as_str(), "string_too_long");
         assert_eq!(parse_json(r#"{"name":"Zoë 🙂","n":[1,2.5,null,true]}"#.as_bytes()).unwrap()["n"][1], 2.5);
     }
 
@@ -354,8 +364,8 @@ mod tests {
     fn queries_are_utf8_without_control_characters() {
         assert!(check_query(Some("limit=2&starting_after=tr_x")).is_ok());
         assert_eq!(check_query(Some("starting_after=%00")).unwrap_err().param.as_deref(), Some("starting_after"));
-        assert_eq!(check_query(Some("type=%FF")).unwrap_err().code, "invalid_query");
-        assert_eq!(check_query(Some("a=%C2%85")).unwrap_err().code, "invalid_string");
+        assert_eq!(check_query(Some("type=%FF")).unwrap_err().code.as_str(), "invalid_query");
+        assert_eq!(check_query(Some("a=%C2%85")).unwrap_err().code.as_str(), "invalid_string");
     }
 
     #[test]
@@ -365,9 +375,9 @@ mod tests {
         h.insert("origin", HeaderValue::from_static("http://127.0.0.1:8080"));
         assert!(same_site_only(&h, "http://127.0.0.1:8080/").is_ok());
         h.insert("origin", HeaderValue::from_static("https://evil.example"));
-        assert_eq!(same_site_only(&h, "http://127.0.0.1:8080").unwrap_err().code, "cross_site_request");
+        assert_eq!(same_site_only(&h, "http://127.0.0.1:8080").unwrap_err().code.as_str(), "cross_site_request");
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert_eq!(same_site_only(&h, "http://127.0.0.1:8080").unwrap_err().status.as_u16(), 403);
+        assert_eq!(same_site_only(&h, "http://127.0.0.1:8080").unwrap_err().code.status(), 403);
     }
 }

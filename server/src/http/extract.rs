@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use dots_shared::ErrorCode;
 use dots_shared::{TransferStatus, TransferType};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -33,9 +34,9 @@ impl FromRequestParts<AppState> for AppAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AppAuth, Error> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            Error::unauthenticated("missing_credentials", "Authenticate with HTTP Basic client_id:api_secret.")
+            Error::new(ErrorCode::MissingCredentials, "Authenticate with HTTP Basic client_id:api_secret.")
         })?;
-        let invalid = || Error::unauthenticated("invalid_credentials", "The client id or API secret is wrong.");
+        let invalid = || Error::new(ErrorCode::InvalidCredentials, "The client id or API secret is wrong.");
         let value = header.to_str().map_err(|_| invalid())?;
         let (scheme, encoded) = value.split_once(' ').ok_or_else(invalid)?;
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -80,7 +81,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
 async fn path_ids<T: DeserializeOwned + Send, S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<T, Error> {
     match axum::extract::Path::<T>::from_request_parts(parts, state).await {
         Ok(axum::extract::Path(ids)) => Ok(ids),
-        Err(_) => Err(Error::not_found("object_not_found", "No such object.")),
+        Err(_) => Err(Error::new(ErrorCode::ObjectNotFound, "No such object.")),
     }
 }
 
@@ -92,8 +93,8 @@ impl FromRequestParts<AppState> for OperatorAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<OperatorAuth, Error> {
         let Some(key) = &state.operator_key else {
-            return Err(Error::unauthenticated(
-                "operator_api_disabled",
+            return Err(Error::new(
+                ErrorCode::OperatorApiDisabled,
                 "The operator API is off: start the server with DOTS_OPERATOR_KEY set.",
             ));
         };
@@ -102,9 +103,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Error::unauthenticated("missing_credentials", "Send Authorization: Bearer <operator key>.")
-            })?;
+            .ok_or_else(|| Error::new(ErrorCode::MissingCredentials, "Send Authorization: Bearer <operator key>."))?;
         let client = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -179,15 +178,15 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
         let bytes = match read {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) if is_too_large(&e) => {
-                return Err(Error::too_large(
-                    "body_too_large",
+                return Err(Error::new(
+                    ErrorCode::BodyTooLarge,
                     format!("The body must be at most {MAX_BODY_BYTES} bytes."),
                 )
                 .into_response());
             }
             Ok(Err(_)) | Err(_) => {
-                return Err(Error::timeout(
-                    "body_timeout",
+                return Err(Error::new(
+                    ErrorCode::BodyTimeout,
                     "The request body did not arrive in time; send it whole and promptly.",
                 )
                 .into_response());
@@ -196,8 +195,8 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
         } else if !edge::is_json(parts.headers.get(header::CONTENT_TYPE)) {
-            return Err(Error::unsupported_media_type(
-                "unsupported_media_type",
+            return Err(Error::new(
+                ErrorCode::UnsupportedMediaType,
                 "Send the body as JSON with Content-Type: application/json.",
             )
             .into_response());
@@ -250,8 +249,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
         .filter(|k| (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
     match key {
         Some(key) => Ok(Some(key.to_string())),
-        None => Err(Error::bad_request(
-            "invalid_idempotency_key",
+        None => Err(Error::new(
+            ErrorCode::InvalidIdempotencyKey,
             format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters."),
         )),
     }
@@ -297,7 +296,7 @@ fn is_too_large(error: &axum::Error) -> bool {
 /// Deserialises a JSON object into `T`, naming the offending field on failure.
 pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     if !value.is_object() {
-        return Err(Error::bad_request("invalid_body", "The body must be a JSON object."));
+        return Err(Error::new(ErrorCode::InvalidBody, "The body must be a JSON object."));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
@@ -305,12 +304,12 @@ pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
         let path = e.path().to_string();
         if message.starts_with("unknown field") {
             let field = quoted.unwrap_or_default();
-            Error::bad_request("unknown_field", format!("Unknown field {field}.")).with_param(&field)
+            Error::new(ErrorCode::UnknownField, format!("Unknown field {field}.")).with_param(&field)
         } else if message.starts_with("missing field") {
             let field = quoted.unwrap_or_default();
-            Error::bad_request("missing_field", format!("Missing field {field}.")).with_param(&field)
+            Error::new(ErrorCode::BodyMissingField, format!("Missing field {field}.")).with_param(&field)
         } else {
-            Error::bad_request("invalid_field", format!("{path}: {message}")).with_param(&path)
+            Error::new(ErrorCode::BodyInvalidField, format!("{path}: {message}")).with_param(&path)
         }
     })
 }
@@ -329,7 +328,7 @@ impl ListQuery {
     /// The filters of transfer and transaction history.
     pub fn history(&self) -> Result<HistoryFilter, Error> {
         let bad =
-            |name: &str, what: &str| Error::bad_request("invalid_query", format!("{name} {what}")).with_param(name);
+            |name: &str, what: &str| Error::new(ErrorCode::InvalidQuery, format!("{name} {what}")).with_param(name);
         Ok(HistoryFilter {
             user_id: self.filter("user_id").map(str::to_string),
             transfer_id: self.filter("transfer_id").map(str::to_string),
@@ -349,27 +348,27 @@ impl ListQuery {
 /// or repeated parameters are refused rather than silently ignored.
 pub fn list_query(raw: Option<&str>, allowed_filters: &[&str]) -> Result<ListQuery, Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|_| Error::bad_request("invalid_query", "The query string is malformed."))?;
+        .map_err(|_| Error::new(ErrorCode::InvalidQuery, "The query string is malformed."))?;
     let mut page = Page::default();
     let mut filters = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in &pairs {
         if seen.contains(&name.as_str()) {
-            return Err(Error::bad_request("invalid_query", format!("{name} is given twice.")).with_param(name));
+            return Err(Error::new(ErrorCode::InvalidQuery, format!("{name} is given twice.")).with_param(name));
         }
         seen.push(name);
         match name.as_str() {
             "limit" => {
                 let limit = value.parse::<i64>().ok().filter(|l| (1..=MAX_LIMIT).contains(l));
                 page.limit = Some(limit.ok_or_else(|| {
-                    Error::bad_request("invalid_query", format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
+                    Error::new(ErrorCode::InvalidQuery, format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
                         .with_param("limit")
                 })?);
             }
             "starting_after" => page.starting_after = Some(value.clone()),
             other if allowed_filters.contains(&other) => filters.push((name.clone(), value.clone())),
             other => {
-                return Err(Error::bad_request("unknown_parameter", format!("Unknown query parameter {other}."))
+                return Err(Error::new(ErrorCode::UnknownParameter, format!("Unknown query parameter {other}."))
                     .with_param(other));
             }
         }

@@ -2,6 +2,7 @@
 //! only what each step needs, always about the session's own flow, app and user:
 //! no endpoint takes another user's or flow's id.
 
+use dots_shared::ErrorCode;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -50,7 +51,7 @@ impl FromRequestParts<AppState> for FlowAuth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Error::unauthenticated("missing_session", "Send Authorization: Bearer <session token>."))?;
+            .ok_or_else(|| Error::new(ErrorCode::MissingSession, "Send Authorization: Bearer <session token>."))?;
         let mut conn = state.store.reader().acquire().await?;
         Ok(FlowAuth(flows::session_by_token(&mut conn, token.trim(), now_ms()).await?))
     }
@@ -231,7 +232,11 @@ async fn update_compliance(
     let session = &m.caller.0;
     let user = session.user()?;
     if m.body.kyc_status.is_some() || m.body.id_verification_status.is_some() {
-        return Err(Error::invalid("invalid_field", "kyc_status", "KYC states are set by the app, not the payee"));
+        return Err(Error::invalid(
+            ErrorCode::InvalidField,
+            "kyc_status",
+            "KYC states are set by the app, not the payee",
+        ));
     }
     let update = ComplianceUpdate::validate(&state.services.keys, &session.app_id, user, m.body, now_ms())?;
     let reply = state.writer.submit(m.idempotency, Command::UpdateCompliance(update)).await?;
@@ -282,7 +287,7 @@ async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest
 
 async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>) -> Result<Reply, Error> {
     if m.caller.0.payout_link_id.is_some() {
-        return Err(Error::conflict("claim_required", "A payout link's flow completes by claiming it."));
+        return Err(Error::new(ErrorCode::ClaimRequired, "A payout link's flow completes by claiming it."));
     }
     state.writer.submit(m.idempotency, Command::CompleteFlow { session: m.caller.0 }).await
 }

@@ -9,10 +9,12 @@ mod flow_api;
 mod links;
 pub mod pages;
 mod payees;
+mod respond;
 mod transfers;
 mod users;
 mod webhooks;
 
+use dots_shared::ErrorCode;
 use std::time::Duration;
 
 use axum::Router;
@@ -170,11 +172,9 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn no_route() -> Error {
-    Error::not_found("route_not_found", "No such endpoint.")
+    Error::new(ErrorCode::RouteNotFound, "No such endpoint.")
 }
 
 async fn method_not_allowed() -> Response {
-    let mut error = Error::bad_request("method_not_allowed", "This endpoint does not take that HTTP method.");
-    error.status = StatusCode::METHOD_NOT_ALLOWED;
-    error.into_response()
+    Error::new(ErrorCode::MethodNotAllowed, "This endpoint does not take that HTTP method.").into_response()
 }

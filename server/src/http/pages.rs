@@ -7,6 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use dots_shared::ErrorCode;
 
 use serde::Deserialize;
 
@@ -78,7 +79,7 @@ fn serve(asset: &Asset, request: &HeaderMap, cache: &'static str) -> Response {
 }
 
 fn widget_not_built() -> Response {
-    Error::not_found("widget_not_built", "This server was built without the widget bundle (cargo xtask widget).")
+    Error::new(ErrorCode::WidgetNotBuilt, "This server was built without the widget bundle (cargo xtask widget).")
         .into_response()
 }
 
@@ -104,13 +105,13 @@ async fn widget_manifest() -> Response {
 /// A versioned bundle file: immutable, so cached for a year.
 async fn widget_file(Path((version, file)): Path<(String, String)>, request: HeaderMap) -> Response {
     let Some((_, asset)) = BUNDLE.iter().find(|(name, _)| *name == file) else {
-        return Error::not_found("route_not_found", "No such file.").into_response();
+        return Error::new(ErrorCode::RouteNotFound, "No such file.").into_response();
     };
     if !widget_built() {
         return widget_not_built();
     }
     if version != WIDGET_VERSION {
-        return Error::not_found("widget_version_gone", "That widget version is not served any more.").into_response();
+        return Error::new(ErrorCode::WidgetVersionGone, "That widget version is not served any more.").into_response();
     }
     serve(asset, &request, "public, max-age=31536000, immutable")
 }
@@ -178,7 +179,7 @@ async fn flow_page(
     query: Result<Query<FramePlacement>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
-        return Error::bad_request("invalid_query", "Only origin and mode are accepted, once each.").into_response();
+        return Error::new(ErrorCode::InvalidQuery, "Only origin and mode are accepted, once each.").into_response();
     };
     let refused = |status| widget_page("flow", "refused", "'none'", status);
     let mut conn = match state.store.reader().acquire().await {

@@ -3,6 +3,7 @@
 //! `/v2/users/{id}/payout-methods[/{pm}]`.
 
 use axum::extract::State;
+use dots_shared::ErrorCode;
 
 use axum::Json;
 use dots_shared::ids;
@@ -62,7 +63,7 @@ pub async fn start_and_send(
         if let Err(e) = state.services.sms.send(&sms).await {
             tracing::warn!(error = %e, "sending a verification code failed");
             let mut error = Error::unavailable("The code could not be sent; try again shortly.");
-            error.code = "sms_failed";
+            error.code = ErrorCode::SmsFailed;
             return Err(error);
         }
     }

@@ -1,6 +1,7 @@
 //! `/v2/refills`, `/v2/transfers` and `/v2/transactions`.
 
 use axum::Json;
+use dots_shared::ErrorCode;
 
 use axum::extract::{RawQuery, State};
 
@@ -143,7 +144,7 @@ async fn read_transaction(
     IdPath(id): IdPath,
 ) -> Result<Json<Transaction>, Error> {
     if !ids::has_shape(&id, ids::TRANSACTION) {
-        return Err(Error::not_found("transaction_not_found", "No such transaction."));
+        return Err(Error::new(ErrorCode::TransactionNotFound, "No such transaction."));
     }
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(transfers::get_transaction(&mut conn, &app.id, &id).await?))

@@ -1,6 +1,7 @@
 //! `/v2/webhooks`, `/v2/events`: endpoints, their deliveries, and the event log.
 
 use axum::extract::{RawQuery, State};
+use dots_shared::ErrorCode;
 
 use axum::Json;
 use serde::Deserialize;
@@ -66,7 +67,9 @@ async fn rotate(
     let overlap_ms = match m.body.overlap_seconds {
         None => DEFAULT_ROTATION_OVERLAP_MS,
         Some(s) if (0..=7 * 24 * 3600).contains(&s) => s * 1000,
-        Some(_) => return Err(Error::invalid("invalid_overlap", "overlap_seconds", "overlap_seconds is 0 to 604800")),
+        Some(_) => {
+            return Err(Error::invalid(ErrorCode::InvalidOverlap, "overlap_seconds", "overlap_seconds is 0 to 604800"));
+        }
     };
     state.writer.submit(m.idempotency, Command::RotateWebhookSecret { app_id: m.caller.0.id, id, overlap_ms }).await
 }

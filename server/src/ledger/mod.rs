@@ -10,6 +10,7 @@ pub mod batch;
 pub mod check;
 pub mod transfers;
 
+use dots_shared::ErrorCode;
 use dots_shared::{Currency, Money, api, ids};
 use sqlx::AnyConnection;
 
@@ -226,9 +227,9 @@ pub(super) async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg
 }
 
 pub fn insufficient_funds() -> Error {
-    Error::conflict("insufficient_funds", "The wallet does not hold enough funds for this transfer.")
+    Error::new(ErrorCode::InsufficientFunds, "The wallet does not hold enough funds for this transfer.")
 }
 
 pub fn balance_limit_exceeded() -> Error {
-    Error::conflict("balance_limit_exceeded", "This transfer would take a balance beyond its limit.")
+    Error::new(ErrorCode::BalanceLimitExceeded, "This transfer would take a balance beyond its limit.")
 }

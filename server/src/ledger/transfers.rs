@@ -1,6 +1,7 @@
 //! Transfers: creating refills, balance transfers and payouts, moving them along
 //! the state machine, and reading them back with their transactions and history.
 
+use dots_shared::ErrorCode;
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
@@ -48,21 +49,21 @@ impl NewTransfer {
         let kind = match TransferType::parse(&req.kind) {
             Some(kind @ (TransferType::Balance | TransferType::Payout)) => kind,
             Some(TransferType::Refill) => {
-                return Err(Error::invalid("invalid_type", "type", "refills are made with POST /v2/refills"));
+                return Err(Error::invalid(ErrorCode::InvalidType, "type", "refills are made with POST /v2/refills"));
             }
             None => {
-                return Err(Error::invalid("invalid_type", "type", "type must be balance or payout"));
+                return Err(Error::invalid(ErrorCode::InvalidType, "type", "type must be balance or payout"));
             }
         };
         let direction = match (kind, req.direction.as_deref()) {
             (TransferType::Balance, None) => Some(Direction::default()),
             (TransferType::Balance, Some(d)) => Some(Direction::parse(d).ok_or_else(|| {
-                Error::invalid("invalid_direction", "direction", "direction must be app_to_user or user_to_app")
+                Error::invalid(ErrorCode::InvalidDirection, "direction", "direction must be app_to_user or user_to_app")
             })?),
             (TransferType::Payout, None) => None,
             (_, _) => {
                 return Err(Error::invalid(
-                    "invalid_direction",
+                    ErrorCode::InvalidDirection,
                     "direction",
                     "direction applies to balance transfers only",
                 ));
@@ -70,7 +71,7 @@ impl NewTransfer {
         };
         if kind == TransferType::Balance && req.payout_method_id.is_some() {
             return Err(Error::invalid(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "payout_method_id",
                 "payout_method_id applies to payouts only",
             ));
@@ -102,12 +103,12 @@ pub fn money_for(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -
     let currency = parse_currency(currency)?;
     if currency != app.currency {
         return Err(Error::invalid(
-            "currency_mismatch",
+            ErrorCode::CurrencyMismatch,
             "currency",
             format!("this app's wallets hold {}", app.currency),
         ));
     }
-    Money::from_json(amount, currency).map_err(|e| Error::invalid("invalid_amount", "amount", e.to_string()))
+    Money::from_json(amount, currency).map_err(|e| Error::invalid(ErrorCode::InvalidAmount, "amount", e.to_string()))
 }
 
 /// Refills and balance transfers complete in the transaction that creates them.
@@ -255,7 +256,7 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
         .fetch_one(&mut *conn)
         .await?;
     if verified.is_none() {
-        return Err(Error::conflict("phone_not_verified", "The payee must verify a phone number before any payout.")
+        return Err(Error::new(ErrorCode::PhoneNotVerified, "The payee must verify a phone number before any payout.")
             .with_param("user_id")
             .into());
     }
@@ -279,7 +280,7 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
             .await?;
             if live.len() > 1 {
                 return Err(Error::invalid(
-                    "payout_method_required",
+                    ErrorCode::PayoutMethodAmbiguous,
                     "payout_method_id",
                     "The payee has several payout methods; name one with payout_method_id.",
                 )
@@ -289,7 +290,8 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
         }
     };
     let method_id = method_id.ok_or_else(|| {
-        Error::conflict("payout_method_required", "The payee has no payout method yet.").with_param("payout_method_id")
+        Error::new(ErrorCode::PayoutMethodRequired, "The payee has no payout method yet.")
+            .with_param("payout_method_id")
     })?;
     crate::compliance::require_for_payout(conn, &t.app.id, &t.user_id, t.money.amount(), now_ms).await?;
     let rules = sqlx::query("SELECT review_threshold, first_payout_review_threshold FROM apps WHERE id = $1")
@@ -338,7 +340,9 @@ pub async fn mark_submitting(
     .execute(&mut *conn)
     .await?;
     if marked.rows_affected() != 1 {
-        return Err(Error::conflict("transfer_status_changed", "The payout is no longer waiting for its rail.").into());
+        return Err(
+            Error::new(ErrorCode::TransferStatusChanged, "The payout is no longer waiting for its rail.").into()
+        );
     }
     Ok(())
 }
@@ -374,16 +378,18 @@ pub async fn set_status(
 ) -> TxResult<api::Transfer> {
     let current = load_state(conn, app_id, transfer_id).await?;
     if !current.status.can_become(to) {
-        let code = if to == TransferStatus::Canceled { "transfer_not_cancelable" } else { "invalid_transition" };
-        return Err(Error::conflict(
-            code,
-            format!("A {} transfer cannot become {}.", current.status.as_str(), to.as_str()),
-        )
-        .into());
+        let code = if to == TransferStatus::Canceled {
+            ErrorCode::TransferNotCancelable
+        } else {
+            ErrorCode::InvalidTransition
+        };
+        return Err(
+            Error::new(code, format!("A {} transfer cannot become {}.", current.status.as_str(), to.as_str())).into()
+        );
     }
     if to == TransferStatus::Canceled && current.handed_to_rail {
-        return Err(Error::conflict(
-            "transfer_not_cancelable",
+        return Err(Error::new(
+            ErrorCode::TransferNotCancelable,
             "The payout was handed to its payout rail and can no longer be canceled.",
         )
         .into());
@@ -401,7 +407,7 @@ pub async fn set_status(
         .await?;
     if updated.rows_affected() != 1 {
         return Err(
-            Error::conflict("transfer_status_changed", "The transfer changed meanwhile; read it and retry.").into()
+            Error::new(ErrorCode::TransferStatusChanged, "The transfer changed meanwhile; read it and retry.").into()
         );
     }
     record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
@@ -425,7 +431,9 @@ pub async fn review(
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
     if load_state(conn, app_id, transfer_id).await?.status != TransferStatus::Flagged {
-        return Err(Error::conflict("transfer_not_flagged", "Only a flagged payout can be approved or denied.").into());
+        return Err(
+            Error::new(ErrorCode::TransferNotFlagged, "Only a flagged payout can be approved or denied.").into()
+        );
     }
     set_status(conn, app_id, transfer_id, to, Some(reason), now_ms).await
 }
@@ -646,7 +654,7 @@ async fn announce_created(
 }
 
 pub fn not_found() -> Error {
-    Error::not_found("transfer_not_found", "No such transfer.")
+    Error::new(ErrorCode::TransferNotFound, "No such transfer.")
 }
 
 fn parse_column<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, Error> {
@@ -813,7 +821,7 @@ pub async fn list_transactions(
 pub async fn get_transaction(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::Transaction, Error> {
     let args = vec![Arg::Text(app_id.to_string()), Arg::Text(id.to_string())];
     let found = transactions_where(conn, "x.app_id = $1 AND x.id = $2", args, "x.seq").await?;
-    found.into_iter().next().ok_or_else(|| Error::not_found("transaction_not_found", "No such transaction."))
+    found.into_iter().next().ok_or_else(|| Error::new(ErrorCode::TransactionNotFound, "No such transaction."))
 }
 
 /// The transactions of the given transfers, oldest first.
