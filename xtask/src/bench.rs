@@ -60,8 +60,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("claim") => claim(&options(&args[1..])?),
         Some("widget") => crate::bench_widget::widget(&args[1..]),
         Some("slowloris") => crate::bench_slowloris::slowloris(),
+        Some("instructions") => crate::bench_instructions::instructions(&args[1..]),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10] | slowloris"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
                 .into())
         }
     }
@@ -184,6 +185,23 @@ impl Http {
     pub(crate) async fn try_ok(&self, method: &str, path: &str, auth: &str, body: Value) -> Option<Value> {
         let (status, json) = self.call(method, path, auth, None, Some(&body)).await;
         (200..300).contains(&status).then_some(json)
+    }
+
+    /// A POST with an Idempotency-Key: its status and body.
+    pub(crate) async fn call_keyed(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &str,
+        key: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        self.call(method, path, auth, Some(key), Some(body)).await
+    }
+
+    /// The body of a GET with credentials (`Null` when it failed).
+    pub(crate) async fn get_json(&self, path: &str, auth: &str) -> Value {
+        self.call("GET", path, auth, None, None).await.1
     }
 
     /// The status of a GET without credentials.

@@ -11,6 +11,7 @@
 //! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
 
 mod bench;
+mod bench_instructions;
 mod bench_slowloris;
 mod bench_widget;
 mod demo;
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
         Some("widget") => build_widget(),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim|widget|slowloris"
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim|widget|slowloris|instructions"
                 .into())
         }
     };
