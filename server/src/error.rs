@@ -99,6 +99,11 @@ impl Reply {
         Ok(Reply { status, body, replayed: false, replay_body: None, seal_replay: false })
     }
 
+    /// `200 {}`: work whose caller needs no answer (the payout worker's steps).
+    pub fn done() -> Reply {
+        Reply { status: StatusCode::OK, body: b"{}".to_vec(), replayed: false, replay_body: None, seal_replay: false }
+    }
+
     pub fn from_error(error: &Error) -> Reply {
         Reply { status: error.status(), body: error.to_json(), replayed: false, replay_body: None, seal_replay: false }
     }

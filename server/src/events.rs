@@ -1,12 +1,13 @@
 //! The outbox: every event is written in the same database transaction as the
-//! change it announces; the webhook worker (a later issue) delivers them.
+//! change it announces, with a delivery row for each webhook endpoint that wants
+//! it; the webhook worker (`webhooks`) delivers them.
 
 use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
 use crate::store::new_id;
-use crate::store::writes::{Col, RowsSql, Writes};
+use crate::store::writes::{Arg, Col, RowsSql, Writes};
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
@@ -54,5 +55,27 @@ static EVENTS: RowsSql = RowsSql {
 pub fn record_json(writes: &mut Writes, app_id: &str, event_type: &str, data: String, now_ms: i64) {
     let id = new_id(dots_shared::ids::EVENT);
     writes.row(&EVENTS, &[(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()]);
-    crate::webhooks::fan_out(writes, app_id, &id, event_type, now_ms);
+    fan_out(writes, app_id, &id, event_type, now_ms);
+}
+
+/// A delivery of each event `r.event_id` (queued at `r.at_ms`) for every enabled
+/// endpoint of its app `r.app_id` whose filter is everything or matches `r.filter`
+/// (`%"<type>"%`). One statement for any number of events.
+pub(crate) static FAN_OUT: RowsSql = RowsSql {
+    sql: "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+     SELECT 'whd_' || SUBSTR(r.event_id, 5) || SUBSTR(e.id, 4), e.app_id, e.id, r.event_id, 'pending', 0, r.at_ms, r.at_ms, r.at_ms
+     FROM {rows} JOIN webhook_endpoints e ON e.app_id = r.app_id
+     WHERE e.deleted_at IS NULL AND e.status = 'enabled'
+       AND (e.events LIKE '%\"*\"%' OR e.events LIKE r.filter)",
+    columns: &[Col::Text("event_id"), Col::Int("at_ms"), Col::Text("app_id"), Col::Text("filter")],
+};
+
+pub(crate) fn fan_out_row(app_id: &str, event_id: &str, event_type: &str, now_ms: i64) -> [Arg; 4] {
+    [event_id.into(), now_ms.into(), app_id.into(), format!("%\"{event_type}\"%").into()]
+}
+
+/// Queues the event for every enabled endpoint of the app that wants its type,
+/// with the writes it goes out with (the caller's database transaction).
+pub fn fan_out(writes: &mut Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
+    writes.row(&FAN_OUT, &fan_out_row(app_id, event_id, event_type, now_ms));
 }

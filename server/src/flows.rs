@@ -109,7 +109,7 @@ impl NewPayoutLink {
                 at
             }
         };
-        let brand = req.brand.map(|b| brand(&b)).transpose()?;
+        let brand = req.brand.map(|b| crate::apps::brand(&b)).transpose()?;
         let id = new_id(ids::PAYOUT_LINK);
         let token = format!("plt_{}", random_base62(32));
         Ok(NewPayoutLink {
@@ -126,40 +126,6 @@ impl NewPayoutLink {
             brand,
         })
     }
-}
-
-/// Only these brand keys (the widget's theme, `dots_shared::theme`): short strings,
-/// `#rrggbb` colours, an https logo, a safe font list, a radius of 0–24 px, and a
-/// colour scheme.
-pub fn brand(value: &Value) -> Result<String, Error> {
-    use dots_shared::theme;
-    let invalid = |why: &str| Error::invalid(ErrorCode::InvalidBrand, "brand", why.to_string());
-    let object = value.as_object().ok_or_else(|| invalid("brand must be an object"))?;
-    for (key, v) in object {
-        let ok = match (key.as_str(), v) {
-            ("name", Value::String(s)) => !s.is_empty() && s.chars().count() <= 60,
-            ("primary_color" | "background_color" | "text_color", Value::String(s)) => theme::is_color(s),
-            ("logo_url", Value::String(s)) => theme::is_logo_url(s),
-            ("font_family", Value::String(s)) => theme::is_font_family(s),
-            ("color_scheme", Value::String(s)) => theme::Scheme::parse(s).is_some(),
-            ("corner_radius", Value::Number(n)) => n.as_u64().is_some_and(|r| r <= theme::MAX_RADIUS_PX),
-            (
-                "name" | "primary_color" | "background_color" | "text_color" | "logo_url" | "font_family"
-                | "color_scheme" | "corner_radius",
-                _,
-            ) => false,
-            _ => {
-                return Err(invalid(
-                    "brand takes name, logo_url, primary_color, background_color, text_color, font_family, \
-                     corner_radius and color_scheme",
-                ));
-            }
-        };
-        if !ok {
-            return Err(invalid(&format!("brand.{key} is not acceptable")));
-        }
-    }
-    Ok(value.to_string())
 }
 
 pub async fn create_link(
@@ -398,7 +364,7 @@ impl NewFlow {
             payout_link_id: None,
             steps: req.steps,
             redirect_url: req.redirect_url,
-            theme: req.theme.map(|t| brand(&t)).transpose()?,
+            theme: req.theme.map(|t| crate::apps::brand(&t)).transpose()?,
             expires_at: now_ms + FLOW_TTL_MS,
         })
     }

@@ -3,7 +3,6 @@
 
 pub mod apps;
 pub mod clients;
-pub mod commands;
 pub mod compliance;
 pub mod config;
 pub mod error;
@@ -23,6 +22,7 @@ pub mod store;
 pub mod users;
 pub mod verify;
 pub mod webhooks;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -233,7 +233,7 @@ async fn reseal_in_background(store: Store, services: std::sync::Arc<services::S
     }
 }
 
-async fn prune_idempotency_keys(writer: commands::Writer) {
+async fn prune_idempotency_keys(writer: writer::Writer) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use dots_server::commands::{Command, Writer};
 use dots_server::config::{DEFAULT_DATABASE_URL, Settings, SettingsArgs, init_logging};
 use dots_server::store::Store;
+use dots_server::writer::Writer;
 
 const LOGGING: &str = "Logging: DOTS_LOG sets levels (EnvFilter syntax, default info,sqlx=warn); DOTS_LOG_FORMAT=json \
                        writes JSON lines. Logs go to stderr.";
@@ -122,7 +122,8 @@ async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Err
     let new_app = dots_server::apps::NewApp::validate(request).map_err(|e| e.message)?;
     let store = Store::open(&settings.database_url, 2).await?;
     let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
-    let reply = Writer::new(store.clone(), services).submit(None, Command::CreateApp(new_app)).await?;
+    let writer = Writer::new(store.clone(), services);
+    let reply = writer.run(None, new_app, |conn, app, now| Box::pin(dots_server::apps::create(conn, app, now))).await?;
     store.close().await;
     if !reply.status.is_success() {
         return Err(String::from_utf8_lossy(&reply.body).into_owned().into());

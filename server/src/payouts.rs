@@ -12,11 +12,13 @@ use std::time::Duration;
 use dots_shared::{ErrorCode, TransferStatus};
 use sqlx::Row;
 
-use crate::commands::{Command, Writer};
+use crate::error::Reply;
+use crate::ledger::transfers;
 use crate::payout_methods::Destination;
 use crate::services::Services;
 use crate::sms::BoxFuture;
 use crate::store::{Store, now_ms};
+use crate::writer::Writer;
 
 /// How soon a payout still processing at the rail is asked about again.
 const POLL_AGAIN_MS: i64 = 200;
@@ -220,12 +222,14 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             };
             drop(conn);
             // Committed before the rail hears of it: from now on the payout cannot be canceled.
-            let marking = Command::MarkPayoutSubmitting {
-                app_id: app_id.to_string(),
-                transfer_id: id.to_string(),
-                rail: rail.name().to_string(),
-            };
-            expect_ok(writer.submit(None, marking).await)?;
+            let args = (app_id.to_string(), id.to_string(), rail.name());
+            let marking = writer.run(None, args, |conn, (app_id, id, rail), now| {
+                Box::pin(async move {
+                    transfers::mark_submitting(conn, app_id, id, rail, now).await?;
+                    Ok(Reply::done())
+                })
+            });
+            expect_ok(marking.await)?;
             let currency: String = row.get("currency");
             let payout = RailPayout {
                 transfer_id: id,
@@ -240,20 +244,18 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
                     return Err(format!("rail submit: {e}"));
                 }
             };
-            let command = Command::RecordRailRef { app_id: app_id.to_string(), transfer_id: id.to_string(), rail_ref };
-            expect_ok(writer.submit(None, command).await)
+            let args = (app_id.to_string(), id.to_string(), rail_ref);
+            let recording = writer.run(None, args, |conn, (app_id, id, rail_ref), _| {
+                Box::pin(async move {
+                    transfers::record_rail_ref(conn, app_id, id, rail_ref).await?;
+                    Ok(Reply::done())
+                })
+            });
+            expect_ok(recording.await)
         }
         Some(rail_ref) if status == TransferStatus::Pending.as_str() => match rail.status(&rail_ref).await {
             Ok(RailStatus::Processing) => release_lease(store, id, now_ms() + POLL_AGAIN_MS).await,
-            Ok(RailStatus::Settled) => {
-                let command = Command::SetTransferStatus {
-                    app_id: app_id.to_string(),
-                    transfer_id: id.to_string(),
-                    to: TransferStatus::Completed,
-                    reason: Some("settled".into()),
-                };
-                expect_ok(writer.submit(None, command).await)
-            }
+            Ok(RailStatus::Settled) => set_status(writer, app_id, id, TransferStatus::Completed, "settled").await,
             Ok(RailStatus::Failed(code)) => fail(writer, app_id, id, &code).await,
             Err(e) => {
                 release_lease(store, id, now_ms() + 1000).await?;
@@ -265,13 +267,19 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
 }
 
 async fn fail(writer: &Writer, app_id: &str, id: &str, code: &str) -> Result<(), String> {
-    let command = Command::SetTransferStatus {
-        app_id: app_id.to_string(),
-        transfer_id: id.to_string(),
-        to: TransferStatus::Failed,
-        reason: Some(code.to_string()),
-    };
-    expect_ok(writer.submit(None, command).await)
+    set_status(writer, app_id, id, TransferStatus::Failed, code).await
+}
+
+/// The ledger's status door, through the writer.
+async fn set_status(writer: &Writer, app_id: &str, id: &str, to: TransferStatus, reason: &str) -> Result<(), String> {
+    let args = (app_id.to_string(), id.to_string(), reason.to_string());
+    let change = writer.run(None, args, move |conn, (app_id, id, reason), now| {
+        Box::pin(async move {
+            transfers::set_status(conn, app_id, id, to, Some(reason), now).await?;
+            Ok(Reply::done())
+        })
+    });
+    expect_ok(change.await)
 }
 
 fn expect_ok(reply: Result<crate::error::Reply, crate::error::Error>) -> Result<(), String> {

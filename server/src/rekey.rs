@@ -109,7 +109,7 @@ pub async fn reseal_all(store: &Store, keys: &Keys) -> Result<Resealed, sqlx::Er
 
 /// Idempotency answers kept sealed (`sealed:` + a sealed value), keyed by owner and key.
 async fn reseal_replays(store: &Store, keys: &Keys, mut done: Resealed) -> Result<Resealed, sqlx::Error> {
-    let prefix = crate::commands::SEALED_REPLAY;
+    let prefix = crate::writer::SEALED_REPLAY;
     let current = format!("{prefix}v2${}$%", keys.primary_id());
     let rows = {
         let mut conn = store.reader().acquire().await?;
@@ -122,13 +122,13 @@ async fn reseal_replays(store: &Store, keys: &Keys, mut done: Resealed) -> Resul
     for chunk in rows.chunks(BATCH as usize) {
         let mut tx = store.begin_write().await?;
         for row in chunk {
-            let idem = crate::commands::Idempotency {
+            let idem = crate::writer::Idempotency {
                 owner: row.try_get("owner")?,
                 key: row.try_get("key")?,
                 fingerprint: String::new(),
             };
             let body: String = row.try_get("body")?;
-            let context = crate::commands::replay_context(&idem);
+            let context = crate::writer::replay_context(&idem);
             match keys.open(&context, &body[prefix.len()..]) {
                 Ok(plain) => {
                     sqlx::query("UPDATE idempotency_keys SET body = $1 WHERE owner = $2 AND key = $3 AND body = $4")

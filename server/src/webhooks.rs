@@ -32,7 +32,7 @@ use crate::lists::Page;
 use crate::outbound::{HttpClient, check_url};
 use crate::secrets::Keys;
 use crate::services::Services;
-use crate::store::writes::{Arg, Col, Rows, RowsSql, Writes};
+use crate::store::writes::{Col, Rows, RowsSql, Writes};
 use crate::store::{Backend, Store, new_id, now_ms};
 
 pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
@@ -302,30 +302,6 @@ pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, n
     Ok(Reply::json(StatusCode::OK, &get_endpoint(conn, app_id, id).await?)?)
 }
 
-// ---- the outbox ------------------------------------------------------------------------
-
-/// A delivery of each event `r.event_id` (queued at `r.at_ms`) for every enabled
-/// endpoint of its app `r.app_id` whose filter is everything or matches `r.filter`
-/// (`%"<type>"%`). One statement for any number of events.
-static FAN_OUT: RowsSql = RowsSql {
-    sql: "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
-     SELECT 'whd_' || SUBSTR(r.event_id, 5) || SUBSTR(e.id, 4), e.app_id, e.id, r.event_id, 'pending', 0, r.at_ms, r.at_ms, r.at_ms
-     FROM {rows} JOIN webhook_endpoints e ON e.app_id = r.app_id
-     WHERE e.deleted_at IS NULL AND e.status = 'enabled'
-       AND (e.events LIKE '%\"*\"%' OR e.events LIKE r.filter)",
-    columns: &[Col::Text("event_id"), Col::Int("at_ms"), Col::Text("app_id"), Col::Text("filter")],
-};
-
-fn fan_out_row(app_id: &str, event_id: &str, event_type: &str, now_ms: i64) -> [Arg; 4] {
-    [event_id.into(), now_ms.into(), app_id.into(), format!("%\"{event_type}\"%").into()]
-}
-
-/// Queues the event for every enabled endpoint of the app that wants its type,
-/// with the writes it goes out with (the caller's database transaction).
-pub fn fan_out(writes: &mut Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
-    writes.row(&FAN_OUT, &fan_out_row(app_id, event_id, event_type, now_ms));
-}
-
 /// Sends the event again now to each enabled endpoint that wants it (or to one).
 pub async fn redeliver(
     conn: &mut AnyConnection,
@@ -345,10 +321,10 @@ pub async fn redeliver(
         "{} AND e.id = COALESCE($2, e.id)
          ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0,
            next_attempt_at = excluded.next_attempt_at, lease_until = NULL, updated_at = excluded.updated_at",
-        FAN_OUT.render(backend, 1)
+        crate::events::FAN_OUT.render(backend, 1)
     );
-    let mut rows = Rows::new(&FAN_OUT);
-    rows.push(&fan_out_row(app_id, event_id, &event_type, now_ms));
+    let mut rows = Rows::new(&crate::events::FAN_OUT);
+    rows.push(&crate::events::fan_out_row(app_id, event_id, &event_type, now_ms));
     let queued = sqlx::query(&sql).bind(rows.into_json()).bind(endpoint_id).execute(&mut *conn).await?.rows_affected();
     if endpoint_id.is_some() && queued == 0 {
         return Err(endpoint_not_found().with_param("endpoint_id").into());

@@ -1,250 +1,78 @@
-//! The write path. Every mutation is a [`Command`] handed to [`Writer::submit`],
-//! which runs it in a database transaction together with its idempotency record:
+//! The write path. Every mutation is a closure (or a ledger request) handed to
+//! the [`Writer`], which runs it in a database transaction together with its
+//! idempotency record:
 //!
-//! 1. `SAVEPOINT`, apply the command; a rejection (`insufficient_funds`, …) rolls
+//! 1. `SAVEPOINT`, run the work; a rejection (`insufficient_funds`, …) rolls
 //!    back to the savepoint, so nothing of it remains;
 //! 2. record the answer under `(owner, Idempotency-Key)`; if the key already has
 //!    one (a twin got there first — on PostgreSQL the insert waits for the twin's
-//!    commit), roll this command back and replay the first answer;
+//!    commit), roll this work back and replay the first answer;
 //! 3. commit. The client is answered only after the commit: a 2xx always means
 //!    committed.
 //!
-//! Commands are group-committed: one task runs each batch of queued commands in
-//! one database transaction, a savepoint per command, and answers after the commit.
+//! Work is group-committed: one task runs each batch of queued work in one
+//! database transaction, a savepoint per job, and answers after the commit.
+//! Refills and balance transfers ([`Writer::refill`], [`Writer::balance`]) are
+//! applied a whole batch at a time by `ledger::batch`; everything else is a
+//! closure that calls its domain function ([`Writer::run`]), so a handler reads
+//! straight through to the code that decides.
 
-use dots_shared::ErrorCode;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use dots_shared::{TransferStatus, TransferType};
+use dots_shared::ErrorCode;
+use http::StatusCode;
 use sqlx::{AnyConnection, Row};
-
-use std::sync::Arc;
-
 use tracing::Instrument;
 
-use crate::apps::{self, AppRules, AppSettings, NewApp};
-use crate::compliance::{self, ComplianceUpdate};
 use crate::error::{Error, Reply, TxError, TxResult};
-use crate::flows::{self, NewFlow, NewPayoutLink, Session};
-use crate::ledger::transfers::{self, NewTransfer, Refill};
-use crate::ledger::{self, batch::WalletIds};
-use crate::payout_methods::{self, NewPayoutMethod};
+use crate::ledger::batch::{self, WalletIds};
+use crate::ledger::transfers::{NewTransfer, Refill};
 use crate::services::Services;
 use crate::store::writes::{Col, Rows, RowsSql, Writes};
 use crate::store::{Store, is_retryable, now_ms};
-use crate::users::{self, NewUser};
-use crate::verify::{self, Checked, NewCode};
-use crate::webhooks::{self, NewEndpoint};
 
-#[derive(Debug, Clone)]
-pub enum Command {
-    CreateApp(NewApp),
-    UpdateAppRules(AppRules),
-    CreateUser(NewUser),
-    StartVerification(NewCode),
-    CheckUserVerification {
-        app_id: String,
-        user_id: String,
-        code: String,
-    },
-    UpdateCompliance(ComplianceUpdate),
-    CreatePayoutMethod(NewPayoutMethod),
-    DeletePayoutMethod {
-        app_id: String,
-        user_id: String,
-        id: String,
-    },
-    Refill(Refill),
-    /// A balance transfer or a payout.
-    CreateTransfer(NewTransfer),
-    CancelTransfer {
-        app_id: String,
-        transfer_id: String,
-    },
-    /// A flagged payout's review: approved → `pending`, denied → `canceled`.
-    ReviewTransfer {
-        app_id: String,
-        transfer_id: String,
-        approve: bool,
-    },
-    MarkPayoutSubmitting {
-        app_id: String,
-        transfer_id: String,
-        rail: String,
-    },
-    RecordRailRef {
-        app_id: String,
-        transfer_id: String,
-        rail_ref: String,
-    },
-    /// The ledger's own status change: the payout worker and tests use it.
-    SetTransferStatus {
-        app_id: String,
-        transfer_id: String,
-        to: TransferStatus,
-        reason: Option<String>,
-    },
-    CreatePayoutLink(NewPayoutLink),
-    CancelPayoutLink {
-        app_id: String,
-        id: String,
-    },
-    CreateFlow(NewFlow),
-    RotateApiSecret(apps::SecretRotation),
-    RevokeFlow {
-        app_id: String,
-        id: String,
-    },
-    /// A flow session's code check; a right code makes (or finds) the payee.
-    CheckFlowCode {
-        session: Session,
-        code: String,
-        email: Option<String>,
-    },
-    ClaimPayoutLink {
-        session: Session,
-        payout_method_id: String,
-    },
-    CompleteFlow {
-        session: Session,
-    },
-    CreateWebhook(NewEndpoint),
-    DeleteWebhook {
-        app_id: String,
-        id: String,
-    },
-    RotateWebhookSecret {
-        app_id: String,
-        id: String,
-        overlap_ms: i64,
-    },
-    EnableWebhook {
-        app_id: String,
-        id: String,
-    },
-    Redeliver {
-        app_id: String,
-        event_id: String,
-        endpoint_id: Option<String>,
-    },
-    UpdateAppSettings(AppSettings),
+/// What a job's work returns: its answer, or why it was refused or failed.
+pub type WorkFuture<'a> = Pin<Box<dyn Future<Output = TxResult<Reply>> + Send + 'a>>;
+
+/// Work the writer runs inside its transaction. Implemented for a closure with the
+/// arguments it reads ([`Writer::run`]); run again when the database asks for a retry.
+trait Work: Send + Sync {
+    fn run<'a>(&'a self, conn: &'a mut AnyConnection, now_ms: i64) -> WorkFuture<'a>;
 }
 
-impl Command {
-    /// The batch form of a refill or balance transfer: these are applied a whole
-    /// group commit at a time (`ledger::batch`).
-    fn immediate(&self) -> Option<ledger::batch::Request<'_>> {
-        match self {
-            Command::Refill(refill) => Some(ledger::batch::Request::Refill(refill)),
-            Command::CreateTransfer(t) if t.kind == TransferType::Balance => Some(ledger::batch::Request::Balance(t)),
-            _ => None,
-        }
-    }
+struct Call<A, F> {
+    args: A,
+    f: F,
+}
 
-    async fn apply(&self, conn: &mut AnyConnection, services: &Services, now_ms: i64) -> TxResult<Reply> {
+impl<A, F> Work for Call<A, F>
+where
+    A: Send + Sync,
+    F: for<'a> Fn(&'a mut AnyConnection, &'a A, i64) -> WorkFuture<'a> + Send + Sync,
+{
+    fn run<'a>(&'a self, conn: &'a mut AnyConnection, now_ms: i64) -> WorkFuture<'a> {
+        (self.f)(conn, &self.args, now_ms)
+    }
+}
+
+/// One queued job's task.
+#[derive(Clone)]
+enum Task {
+    /// Applied with the batch's other refills and balance transfers (`ledger::batch`).
+    Refill(Arc<Refill>),
+    Balance(Arc<NewTransfer>),
+    Work(Arc<dyn Work>),
+}
+
+impl Task {
+    fn immediate(&self) -> Option<batch::Request<'_>> {
         match self {
-            Command::UpdateAppRules(rules) => apps::update_rules(conn, rules, now_ms).await,
-            Command::UpdateAppSettings(settings) => apps::update_settings(conn, settings).await,
-            Command::CreateWebhook(endpoint) => webhooks::create_endpoint(conn, endpoint, now_ms).await,
-            Command::DeleteWebhook { app_id, id } => webhooks::delete_endpoint(conn, app_id, id, now_ms).await,
-            Command::RotateWebhookSecret { app_id, id, overlap_ms } => {
-                webhooks::rotate_secret(conn, &services.keys, app_id, id, *overlap_ms, now_ms).await
-            }
-            Command::EnableWebhook { app_id, id } => webhooks::enable_endpoint(conn, app_id, id, now_ms).await,
-            Command::Redeliver { app_id, event_id, endpoint_id } => {
-                webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now_ms).await
-            }
-            Command::CreatePayoutLink(link) => {
-                flows::create_link(conn, &services.keys, &services.public_url, link, now_ms).await
-            }
-            Command::CancelPayoutLink { app_id, id } => {
-                flows::cancel_link(conn, &services.keys, &services.public_url, app_id, id, now_ms).await
-            }
-            Command::CreateFlow(flow) => flows::create_flow(conn, &services.public_url, flow, now_ms).await,
-            Command::RotateApiSecret(rotation) => apps::rotate_secret(conn, rotation, now_ms).await,
-            Command::RevokeFlow { app_id, id } => flows::revoke(conn, &services.public_url, app_id, id, now_ms).await,
-            Command::CheckFlowCode { session, code, email } => {
-                match verify::check(conn, &services.keys, &session.app_id, &session.subject(), code, now_ms).await? {
-                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
-                    Checked::Verified { destination } => {
-                        let verified = flows::verified(conn, session, &destination, email.clone(), now_ms).await?;
-                        let answer = serde_json::json!({"verified": true, "user_id": verified.user_id});
-                        let mut with_token = answer.clone();
-                        with_token["session_token"] = verified.session_token.into();
-                        // The new token is answered once; what is kept for a replay never holds it.
-                        let mut reply = Reply::json(StatusCode::OK, &with_token)?;
-                        reply.replay_body = Some(serde_json::to_vec(&answer).map_err(Error::internal)?);
-                        Ok(reply)
-                    }
-                }
-            }
-            Command::ClaimPayoutLink { session, payout_method_id } => {
-                flows::claim(conn, session, payout_method_id, now_ms).await
-            }
-            Command::CompleteFlow { session } => {
-                flows::require_steps(conn, session).await?;
-                flows::complete(conn, session, now_ms).await?;
-                Ok(Reply::json(
-                    StatusCode::OK,
-                    &serde_json::json!({"flow_id": session.flow_id, "status": "completed"}),
-                )?)
-            }
-            Command::StartVerification(code) => {
-                Ok(Reply::json(StatusCode::CREATED, &verify::start(conn, code, now_ms).await?)?)
-            }
-            Command::CheckUserVerification { app_id, user_id, code } => {
-                let subject = format!("user:{user_id}");
-                match verify::check(conn, &services.keys, app_id, &subject, code, now_ms).await? {
-                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
-                    Checked::Verified { .. } => {
-                        let user = users::mark_verified(conn, app_id, user_id, now_ms).await?;
-                        Ok(Reply::json(StatusCode::OK, &user)?)
-                    }
-                }
-            }
-            Command::UpdateCompliance(update) => compliance::update(conn, update, now_ms).await,
-            Command::CreatePayoutMethod(method) => payout_methods::create(conn, method, now_ms).await,
-            Command::DeletePayoutMethod { app_id, user_id, id } => {
-                payout_methods::delete(conn, app_id, user_id, id, now_ms).await
-            }
-            Command::ReviewTransfer { app_id, transfer_id, approve } => {
-                let (to, reason) = if *approve {
-                    (TransferStatus::Pending, "approved_in_review")
-                } else {
-                    (TransferStatus::Canceled, "denied_in_review")
-                };
-                let t = transfers::review(conn, app_id, transfer_id, to, reason, now_ms).await?;
-                Ok(Reply::json(StatusCode::OK, &t)?)
-            }
-            Command::MarkPayoutSubmitting { app_id, transfer_id, rail } => {
-                transfers::mark_submitting(conn, app_id, transfer_id, rail, now_ms).await?;
-                Ok(Reply::json(StatusCode::OK, &serde_json::json!({}))?)
-            }
-            Command::RecordRailRef { app_id, transfer_id, rail_ref } => {
-                transfers::record_rail_ref(conn, app_id, transfer_id, rail_ref).await?;
-                Ok(Reply::json(StatusCode::OK, &serde_json::json!({}))?)
-            }
-            Command::CreateApp(app) => apps::create(conn, app, now_ms).await,
-            Command::CreateUser(user) => users::create(conn, user, now_ms).await,
-            Command::Refill(refill) => transfers::refill(conn, refill, now_ms).await,
-            Command::CreateTransfer(t) => transfers::create(conn, t, now_ms).await,
-            Command::CancelTransfer { app_id, transfer_id } => {
-                let t = transfers::set_status(
-                    conn,
-                    app_id,
-                    transfer_id,
-                    TransferStatus::Canceled,
-                    Some("canceled_by_app"),
-                    now_ms,
-                )
-                .await?;
-                Ok(Reply::json(StatusCode::OK, &t)?)
-            }
-            Command::SetTransferStatus { app_id, transfer_id, to, reason } => {
-                let t = transfers::set_status(conn, app_id, transfer_id, *to, reason.as_deref(), now_ms).await?;
-                Ok(Reply::json(StatusCode::OK, &t)?)
-            }
+            Task::Refill(refill) => Some(batch::Request::Refill(refill)),
+            Task::Balance(t) => Some(batch::Request::Balance(t)),
+            Task::Work(_) => None,
         }
     }
 }
@@ -262,7 +90,7 @@ pub struct Idempotency {
 /// Keys are kept at least this long (DESIGN.md: 24 h).
 pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 48 * 3600 * 1000;
 
-/// A command is tried at most this many times when the database asks for a retry
+/// A job is tried at most this many times when the database asks for a retry
 /// (deadlock, serialization failure, busy).
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -273,7 +101,7 @@ const QUEUE: usize = 4096;
 
 /// The write path's one door. Commands queue for a single group-commit task that
 /// runs each batch — whatever arrived while the previous batch was committing — in
-/// one database transaction, one savepoint per command, and answers every request
+/// one database transaction, one savepoint per job, and answers every request
 /// of the batch only after its commit.
 #[derive(Clone)]
 pub struct Writer {
@@ -283,13 +111,13 @@ pub struct Writer {
 
 struct Job {
     idempotency: Option<Idempotency>,
-    command: Command,
+    task: Task,
     answer: tokio::sync::oneshot::Sender<Result<Reply, Failure>>,
-    /// The request's span, so what the command logs carries its request id.
+    /// The request's span, so what the work logs carries its request id.
     span: tracing::Span,
 }
 
-/// Why a command did not run; cloneable, so one failed commit can answer a batch.
+/// Why a job did not run; cloneable, so one failed commit can answer a batch.
 #[derive(Debug, Clone)]
 enum Failure {
     /// The database asked for the transaction to be run again.
@@ -319,19 +147,35 @@ impl Writer {
         Writer { store, queue }
     }
 
-    /// Runs `command` once per idempotency key. `Ok` carries every final answer,
-    /// rejections included; `Err` is an infrastructure failure (nothing committed,
-    /// or — when the database vanished mid-commit — unknown: retry with the key).
-    pub async fn submit(&self, idempotency: Option<Idempotency>, command: Command) -> Result<Reply, Error> {
+    /// Runs `f(conn, &args, now_ms)` in the writer's transaction, once per
+    /// idempotency key: the handler's closure calls the domain function and turns
+    /// its result into the answer. `Ok` carries every final answer, rejections
+    /// included; `Err` is an infrastructure failure (nothing committed, or — when
+    /// the database vanished mid-commit — unknown: retry with the key).
+    pub async fn run<A, F>(&self, idempotency: Option<Idempotency>, args: A, f: F) -> Result<Reply, Error>
+    where
+        A: Send + Sync + 'static,
+        F: for<'a> Fn(&'a mut AnyConnection, &'a A, i64) -> WorkFuture<'a> + Send + Sync + 'static,
+    {
+        self.submit(idempotency, Task::Work(Arc::new(Call { args, f }))).await
+    }
+
+    /// A refill, group-committed with the batch's other refills and balance transfers.
+    pub async fn refill(&self, idempotency: Option<Idempotency>, refill: Refill) -> Result<Reply, Error> {
+        self.submit(idempotency, Task::Refill(Arc::new(refill))).await
+    }
+
+    /// A balance transfer, group-committed like [`Writer::refill`].
+    pub async fn balance(&self, idempotency: Option<Idempotency>, transfer: NewTransfer) -> Result<Reply, Error> {
+        self.submit(idempotency, Task::Balance(Arc::new(transfer))).await
+    }
+
+    async fn submit(&self, idempotency: Option<Idempotency>, task: Task) -> Result<Reply, Error> {
         let mut attempt = 1;
         loop {
             let (answer, answered) = tokio::sync::oneshot::channel();
-            let job = Job {
-                idempotency: idempotency.clone(),
-                command: command.clone(),
-                answer,
-                span: tracing::Span::current(),
-            };
+            let job =
+                Job { idempotency: idempotency.clone(), task: task.clone(), answer, span: tracing::Span::current() };
             if self.queue.send(job).await.is_err() {
                 return Err(Error::unavailable("The server is shutting down."));
             }
@@ -339,7 +183,7 @@ impl Writer {
             match outcome {
                 Ok(reply) => return Ok(reply),
                 Err(Failure::Retry(e)) if attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "retrying a command");
+                    tracing::debug!(attempt, error = %e, "retrying a write");
                     tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
                     attempt += 1;
                 }
@@ -377,7 +221,7 @@ async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sy
                 Err(_) => break,
             }
         }
-        // Each batch is a task of its own: a panic in one command rolls its batch
+        // Each batch is a task of its own: a panic in one job rolls its batch
         // back (its callers see a 500) without stopping the writer.
         let (store, services, wallets) = (store.clone(), services.clone(), wallets.clone());
         if let Err(e) = tokio::spawn(async move { run_batch(&store, &services, &wallets, batch).await }).await {
@@ -386,7 +230,7 @@ async fn group_commit(store: Store, services: Arc<Services>, mut jobs: tokio::sy
     }
 }
 
-/// One database transaction for the whole batch. A command that fails at the
+/// One database transaction for the whole batch. A job that fails at the
 /// database rolls back to its own savepoint and is answered with that failure
 /// (its caller retries it); the others commit together.
 async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batch: Vec<Job>) {
@@ -405,7 +249,7 @@ async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batc
     let mut broken: Option<Failure> = None;
     // Jobs of one batch were all waiting at once, so any order is a valid one:
     // the refills and balance transfers go first, together.
-    let (group, singles): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| job.command.immediate().is_some());
+    let (group, singles): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| job.task.immediate().is_some());
     // The group runs first in the transaction, so it needs no savepoint: if it
     // fails at the database, the whole transaction is rolled back and every job of
     // the batch is answered with the failure (their callers retry).
@@ -421,14 +265,13 @@ async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batc
     }
     for job in singles {
         if broken.is_some() {
-            answers.push((job, Err(Failure::Retry("an earlier command broke the transaction".into()))));
+            answers.push((job, Err(Failure::Retry("an earlier job broke the transaction".into()))));
             continue;
         }
         let outcome = async {
             sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-            let result = execute(&mut tx, services, job.idempotency.as_ref(), &job.command, now)
-                .instrument(job.span.clone())
-                .await;
+            let result =
+                execute(&mut tx, services, job.idempotency.as_ref(), &job.task, now).instrument(job.span.clone()).await;
             if result.is_err() {
                 sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
             }
@@ -464,7 +307,7 @@ async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batc
     }
 }
 
-/// Placeholders for a group's keys, taken before its commands run: a key already
+/// Placeholders for a group's keys, taken before its jobs run: a key already
 /// answered (committed) is not inserted, and on PostgreSQL a key another process
 /// holds makes this wait for that process's commit.
 static CLAIM_KEYS: RowsSql = RowsSql {
@@ -505,7 +348,7 @@ enum Source {
     Twin(usize),
 }
 
-/// Runs a group of refills and balance transfers (`Command::immediate`) as one
+/// Runs a group of refills and balance transfers (`Task::immediate`) as one
 /// `ledger::batch`: their keys are claimed in one statement, then the batch runs,
 /// then every row and every answer goes in one round trip.
 async fn run_group(
@@ -555,10 +398,10 @@ async fn run_group(
         }
     }
     let fresh: Vec<usize> = (0..jobs.len()).filter(|&i| matches!(sources[i], Source::Fresh)).collect();
-    let requests: Vec<ledger::batch::Request<'_>> =
-        fresh.iter().map(|&i| jobs[i].command.immediate().expect("only immediate commands form a group")).collect();
+    let requests: Vec<batch::Request<'_>> =
+        fresh.iter().map(|&i| jobs[i].task.immediate().expect("only immediate tasks form a group")).collect();
     let mut writes = Writes::new();
-    let applied = ledger::batch::apply(conn, wallets, &requests, &mut writes, now).await?;
+    let applied = batch::apply(conn, wallets, &requests, &mut writes, now).await?;
     let mut replies: Vec<Option<Reply>> = vec![None; jobs.len()];
     for (&i, reply) in fresh.iter().zip(applied.replies) {
         if let Some(idem) = &jobs[i].idempotency {
@@ -581,7 +424,7 @@ async fn run_group(
     }
     writes.run(conn).await?;
     #[cfg(debug_assertions)]
-    ledger::batch::check_stored(conn, &applied.created).await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    batch::check_stored(conn, &applied.created).await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     // What the first holder of each key recorded: the stored answer, or the reply just made.
     let record = |holder: usize| -> (String, i64, String) {
         match &sources[holder] {
@@ -614,19 +457,20 @@ async fn run_group(
     Ok(out)
 }
 
-/// Runs one command inside the open transaction, under the caller's `SAVEPOINT job`:
+/// Runs one job inside the open transaction, under the caller's `SAVEPOINT job`:
 /// apply it (a refusal rolls back to the savepoint), then record the answer under
-/// its idempotency key. If that key was answered first — by an earlier command of
+/// its idempotency key. If that key was answered first — by an earlier job of
 /// the same batch, or by another process that committed while this one ran — this
-/// command's work is rolled back and the first answer replayed.
+/// job's work is rolled back and the first answer replayed.
 async fn execute(
     conn: &mut AnyConnection,
     services: &Services,
     idempotency: Option<&Idempotency>,
-    command: &Command,
+    task: &Task,
     now: i64,
 ) -> Result<Reply, sqlx::Error> {
-    let reply = match command.apply(conn, services, now).await {
+    let Task::Work(work) = task else { unreachable!("refills and balance transfers run as a group") };
+    let reply = match work.run(conn, now).await {
         Ok(reply) => reply,
         Err(TxError::Rejected(error)) => {
             sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *conn).await?;

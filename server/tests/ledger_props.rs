@@ -7,7 +7,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{Creds, TestApp};
-use dots_server::commands::Command;
+use dots_server::error::Reply;
+use dots_server::ledger::transfers;
 use dots_server::store::Backend;
 use dots_shared::TransferStatus;
 use proptest::prelude::*;
@@ -232,13 +233,19 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                     _ => unreachable!(),
                 };
                 let to = &to;
-                let command = Command::SetTransferStatus {
-                    app_id: app.id.clone(),
-                    transfer_id: model.transfers[index].id.clone(),
-                    to: *to,
-                    reason: Some("property test".into()),
-                };
-                let reply = t.state.writer.submit(None, command).await.expect("no infrastructure failure");
+                let (to_status, args) = (*to, (app.id.clone(), model.transfers[index].id.clone()));
+                let reply = t
+                    .state
+                    .writer
+                    .run(None, args, move |conn, (app_id, id), now| {
+                        Box::pin(async move {
+                            let reason = Some("property test");
+                            let changed = transfers::set_status(conn, app_id, id, to_status, reason, now).await?;
+                            Ok(Reply::json(StatusCode::OK, &changed)?)
+                        })
+                    })
+                    .await
+                    .expect("no infrastructure failure");
                 let expected = if model.set_status(index, *to) { StatusCode::OK } else { StatusCode::CONFLICT };
                 prop_assert_eq!(
                     reply.status,

@@ -6,7 +6,6 @@ use dots_shared::ErrorCode;
 use super::extract::{AppAuth, Mutation, OperatorAuth};
 use super::{AppState, Routes};
 use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
-use crate::commands::Command;
 use crate::error::{Error, Reply};
 use dots_shared::api::{CreateAppRequest, Wallet};
 
@@ -28,8 +27,8 @@ async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<a
 }
 
 async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRulesRequest>) -> Result<Reply, Error> {
-    let command = Command::UpdateAppRules(AppRules::validate(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+    let rules = AppRules::validate(&m.caller.0, m.body)?;
+    state.writer.run(m.idempotency, rules, |conn, rules, now| Box::pin(apps::update_rules(conn, rules, now))).await
 }
 
 async fn settings(
@@ -44,8 +43,8 @@ async fn update_settings(
     State(state): State<AppState>,
     m: Mutation<AppAuth, AppSettingsRequest>,
 ) -> Result<Reply, Error> {
-    let command = Command::UpdateAppSettings(AppSettings::validate(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+    let settings = AppSettings::validate(&m.caller.0, m.body)?;
+    state.writer.run(m.idempotency, settings, |conn, settings, _| Box::pin(apps::update_settings(conn, settings))).await
 }
 
 #[derive(serde::Deserialize)]
@@ -74,8 +73,8 @@ async fn dev_sms(
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {
-    let command = Command::CreateApp(NewApp::validate(m.body)?);
-    state.writer.submit(m.idempotency, command).await
+    let app = NewApp::validate(m.body)?;
+    state.writer.run(m.idempotency, app, |conn, app, now| Box::pin(apps::create(conn, app, now))).await
 }
 
 /// A new API secret, shown once; the old one keeps working for `grace_seconds`.
@@ -84,7 +83,7 @@ async fn rotate_secret(
     m: Mutation<AppAuth, crate::apps::RotateSecretRequest>,
 ) -> Result<Reply, Error> {
     let rotation = crate::apps::SecretRotation::validate(&m.caller.0, m.body)?;
-    state.writer.submit(m.idempotency, Command::RotateApiSecret(rotation)).await
+    state.writer.run(m.idempotency, rotation, |conn, r, now| Box::pin(apps::rotate_secret(conn, r, now))).await
 }
 
 async fn wallet(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<Wallet>, Error> {

@@ -17,10 +17,10 @@ use sqlx::Row;
 
 use super::{AppState, edge};
 use crate::apps::AuthedApp;
-use crate::commands::{Idempotency, open_replay, stored_reply};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::HistoryFilter;
 use crate::lists::{MAX_LIMIT, Page};
+use crate::writer::{Idempotency, open_replay, stored_reply};
 
 /// Request bodies are small JSON objects; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -6,8 +6,8 @@ use dots_shared::ErrorCode;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 
 use axum::Json;
 use serde::Deserialize;
@@ -16,14 +16,13 @@ use serde_json::{Value, json};
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
 use super::{AppState, Routes};
-use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
 use crate::flows::{self, NewFlow, Session};
 use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
 use crate::sms::mask_phone;
 use crate::store::now_ms;
-use crate::verify::NewCode;
+use crate::verify::{self, Checked, NewCode};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -106,7 +105,11 @@ async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLin
     let link = flows::link_by_token(&mut conn, m.body.link_token.trim(), now_ms()).await?;
     drop(conn);
     // No idempotency here: every opening of the link is a session of its own.
-    state.writer.submit(None, Command::CreateFlow(NewFlow::for_link(&link, now_ms()))).await
+    let args = (state.services.clone(), NewFlow::for_link(&link, now_ms()));
+    state
+        .writer
+        .run(None, args, |conn, (s, flow), now| Box::pin(flows::create_flow(conn, &s.public_url, flow, now)))
+        .await
 }
 
 async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
@@ -210,8 +213,27 @@ async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCo
         }
         None => None,
     };
-    let command = Command::CheckFlowCode { session, code: m.body.code.trim().to_string(), email };
-    state.writer.submit(m.idempotency, command).await
+    let args = (state.services.clone(), session, m.body.code.trim().to_string(), email);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, session, code, email), now| {
+            Box::pin(async move {
+                match verify::check(conn, &s.keys, &session.app_id, &session.subject(), code, now).await? {
+                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
+                    Checked::Verified { destination } => {
+                        let verified = flows::verified(conn, session, &destination, email.clone(), now).await?;
+                        let answer = json!({"verified": true, "user_id": verified.user_id});
+                        let mut with_token = answer.clone();
+                        with_token["session_token"] = verified.session_token.into();
+                        // The new token is answered once; what is kept for a replay never holds it.
+                        let mut reply = Reply::json(StatusCode::OK, &with_token)?;
+                        reply.replay_body = Some(serde_json::to_vec(&answer).map_err(Error::internal)?);
+                        Ok(reply)
+                    }
+                }
+            })
+        })
+        .await
 }
 
 async fn read_compliance(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
@@ -239,7 +261,8 @@ async fn update_compliance(
         ));
     }
     let update = ComplianceUpdate::validate(&state.services.keys, &session.app_id, user, m.body, now_ms())?;
-    let reply = state.writer.submit(m.idempotency, Command::UpdateCompliance(update)).await?;
+    let reply =
+        state.writer.run(m.idempotency, update, |conn, u, now| Box::pin(compliance::update(conn, u, now))).await?;
     Ok(redact_compliance(reply))
 }
 
@@ -271,7 +294,10 @@ async fn add_method(
     let user = session.user()?;
     let destination = Destination::validate(m.body)?;
     let method = NewPayoutMethod::new(&state.services.keys, &session.app_id, user, destination);
-    state.writer.submit(m.idempotency, Command::CreatePayoutMethod(method)).await
+    state
+        .writer
+        .run(m.idempotency, method, |conn, method, now| Box::pin(payout_methods::create(conn, method, now)))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -281,13 +307,27 @@ struct ClaimRequest {
 }
 
 async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest>) -> Result<Reply, Error> {
-    let command = Command::ClaimPayoutLink { session: m.caller.0, payout_method_id: m.body.payout_method_id };
-    state.writer.submit(m.idempotency, command).await
+    let args = (m.caller.0, m.body.payout_method_id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (session, method_id), now| {
+            Box::pin(flows::claim(conn, session, method_id, now))
+        })
+        .await
 }
 
 async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>) -> Result<Reply, Error> {
     if m.caller.0.payout_link_id.is_some() {
         return Err(Error::new(ErrorCode::ClaimRequired, "A payout link's flow completes by claiming it."));
     }
-    state.writer.submit(m.idempotency, Command::CompleteFlow { session: m.caller.0 }).await
+    state
+        .writer
+        .run(m.idempotency, m.caller.0, |conn, session, now| {
+            Box::pin(async move {
+                flows::require_steps(conn, session).await?;
+                flows::complete(conn, session, now).await?;
+                Ok(Reply::json(StatusCode::OK, &json!({"flow_id": session.flow_id, "status": "completed"}))?)
+            })
+        })
+        .await
 }

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use super::{AppState, Routes};
-use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
 use crate::store::now_ms;
@@ -26,7 +25,13 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {
     let link = NewPayoutLink::validate(&state.services.keys, &m.caller.0, m.body, now_ms())?;
-    state.writer.submit(m.idempotency, Command::CreatePayoutLink(link)).await
+    let args = (state.services.clone(), link);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, link), now| {
+            Box::pin(flows::create_link(conn, &s.keys, &s.public_url, link, now))
+        })
+        .await
 }
 
 async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
@@ -58,12 +63,22 @@ async fn cancel(
     if !ids::has_shape(&id, ids::PAYOUT_LINK) {
         return Err(flows::link_not_found());
     }
-    state.writer.submit(m.idempotency, Command::CancelPayoutLink { app_id: m.caller.0.id, id }).await
+    let args = (state.services.clone(), m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, app_id, id), now| {
+            Box::pin(flows::cancel_link(conn, &s.keys, &s.public_url, app_id, id, now))
+        })
+        .await
 }
 
 async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateFlowRequest>) -> Result<Reply, Error> {
     let flow = NewFlow::validate(&m.caller.0, m.body, now_ms())?;
-    state.writer.submit(m.idempotency, Command::CreateFlow(flow)).await
+    let args = (state.services.clone(), flow);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, flow), now| Box::pin(flows::create_flow(conn, &s.public_url, flow, now)))
+        .await
 }
 
 /// Ends the flow's session now: its token answers `401 session_ended` after this.
@@ -72,7 +87,13 @@ async fn revoke_flow(
     IdPath(id): IdPath,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    state.writer.submit(m.idempotency, Command::RevokeFlow { app_id: m.caller.0.id, id }).await
+    let args = (state.services.clone(), m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, app_id, id), now| {
+            Box::pin(flows::revoke(conn, &s.public_url, app_id, id, now))
+        })
+        .await
 }
 
 async fn read_flow(

@@ -33,11 +33,11 @@ use tracing::Level;
 
 use std::sync::Arc;
 
-use crate::commands::Writer;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::services::Services;
 use crate::store::{Store, random_base62};
+use crate::writer::Writer;
 
 #[derive(Clone)]
 pub struct AppState {

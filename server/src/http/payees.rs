@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
 use super::{AppState, Routes};
-use crate::commands::Command;
 use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
 use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
 use crate::sms::Sms;
 use crate::store::now_ms;
 use crate::users;
-use crate::verify::{self, NewCode};
+use crate::verify::{self, Checked, NewCode};
+use axum::http::StatusCode;
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -49,14 +49,19 @@ async fn user_phone(state: &AppState, app_id: &str, user_id: &str) -> Result<Str
 /// Generates a code, commits its hash, then sends it. A replayed request sends nothing.
 pub async fn start_and_send(
     state: &AppState,
-    idem: Option<crate::commands::Idempotency>,
+    idem: Option<crate::writer::Idempotency>,
     code: NewCode,
     plain: String,
     app_name: &str,
 ) -> Result<Reply, Error> {
     let destination = code.destination.clone();
     let app_id = code.app_id.clone();
-    let reply = state.writer.submit(idem, Command::StartVerification(code)).await?;
+    let reply = state
+        .writer
+        .run(idem, code, |conn, code, now| {
+            Box::pin(async move { Ok(Reply::json(StatusCode::CREATED, &verify::start(conn, code, now).await?)?) })
+        })
+        .await?;
     if reply.status.is_success() && !reply.replayed {
         let sms =
             Sms { app_id, to: destination, body: verify::message(app_name, &plain, &state.services.public_host()) };
@@ -88,9 +93,22 @@ async fn check_code(
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
     user_phone(&state, &app.id, &user_id).await?;
-    let command =
-        Command::CheckUserVerification { app_id: app.id.clone(), user_id, code: m.body.code.trim().to_string() };
-    state.writer.submit(m.idempotency, command).await
+    let args = (state.services.clone(), app.id.clone(), user_id, m.body.code.trim().to_string());
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, app_id, user_id, code), now| {
+            Box::pin(async move {
+                let subject = format!("user:{user_id}");
+                match verify::check(conn, &s.keys, app_id, &subject, code, now).await? {
+                    Checked::Refused(error) => Ok(Reply::from_error(&error)),
+                    Checked::Verified { .. } => {
+                        let user = users::mark_verified(conn, app_id, user_id, now).await?;
+                        Ok(Reply::json(StatusCode::OK, &user)?)
+                    }
+                }
+            })
+        })
+        .await
 }
 
 async fn read_compliance(
@@ -109,7 +127,7 @@ async fn update_compliance(
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
     let update = ComplianceUpdate::validate(&state.services.keys, &app.id, &user_id, m.body, now_ms())?;
-    state.writer.submit(m.idempotency, Command::UpdateCompliance(update)).await
+    state.writer.run(m.idempotency, update, |conn, u, now| Box::pin(compliance::update(conn, u, now))).await
 }
 
 async fn list_methods(
@@ -131,7 +149,10 @@ async fn add_method(
     let app = &m.caller.0;
     let destination = Destination::validate(m.body)?;
     let method = NewPayoutMethod::new(&state.services.keys, &app.id, &user_id, destination);
-    state.writer.submit(m.idempotency, Command::CreatePayoutMethod(method)).await
+    state
+        .writer
+        .run(m.idempotency, method, |conn, method, now| Box::pin(payout_methods::create(conn, method, now)))
+        .await
 }
 
 async fn delete_method(
@@ -139,6 +160,11 @@ async fn delete_method(
     IdsPath(user_id, id): IdsPath,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    let command = Command::DeletePayoutMethod { app_id: m.caller.0.id, user_id, id };
-    state.writer.submit(m.idempotency, command).await
+    let args = (m.caller.0.id, user_id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, user_id, id), now| {
+            Box::pin(payout_methods::delete(conn, app_id, user_id, id, now))
+        })
+        .await
 }

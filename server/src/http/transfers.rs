@@ -10,10 +10,12 @@ use dots_shared::ids;
 
 use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_query, replay_or};
 use super::{AppState, Routes};
-use crate::commands::{Command, Idempotency};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::users;
+use crate::writer::Idempotency;
+use axum::http::StatusCode;
+use dots_shared::{TransferStatus, TransferType};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -33,37 +35,49 @@ async fn refill(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
 ) -> Result<Reply, Error> {
-    let command = Refill::validate(&m.caller.0, m.body).map(Command::Refill);
-    submit(&state, m.idempotency, command).await
+    match Refill::validate(&m.caller.0, m.body) {
+        Ok(refill) => state.writer.refill(m.idempotency, refill).await,
+        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+    }
 }
 
 async fn create(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreateTransferRequest>,
 ) -> Result<Reply, Error> {
-    let command = NewTransfer::validate(&m.caller.0, m.body).map(Command::CreateTransfer);
-    submit(&state, m.idempotency, command).await
+    match NewTransfer::validate(&m.caller.0, m.body) {
+        Ok(t) if t.kind == TransferType::Balance => state.writer.balance(m.idempotency, t).await,
+        Ok(payout) => create_payout(&state, m.idempotency, payout).await,
+        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+    }
 }
 
 async fn payout(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreatePayoutRequest>,
 ) -> Result<Reply, Error> {
-    let command = NewTransfer::payout(&m.caller.0, m.body).map(Command::CreateTransfer);
-    submit(&state, m.idempotency, command).await
+    match NewTransfer::payout(&m.caller.0, m.body) {
+        Ok(payout) => create_payout(&state, m.idempotency, payout).await,
+        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+    }
 }
 
-/// Hands a validated command to the writer, which replays a known key; a request
-/// refused by validation still gets its key's earlier answer first.
-async fn submit(
+/// (A request refused by validation above still gets its key's earlier answer
+/// first: `replay_or`.)
+async fn create_payout(
     state: &AppState,
     idempotency: Option<Idempotency>,
-    command: Result<Command, Error>,
+    payout: NewTransfer,
 ) -> Result<Reply, Error> {
-    match command {
-        Ok(command) => state.writer.submit(idempotency, command).await,
-        Err(refused) => replay_or(state, idempotency.as_ref(), refused).await,
-    }
+    state
+        .writer
+        .run(idempotency, payout, |conn, payout, now| {
+            Box::pin(async move {
+                let transfer = transfers::create_transfer(conn, payout, now).await?;
+                Ok(Reply::json(StatusCode::CREATED, &transfer)?)
+            })
+        })
+        .await
 }
 
 async fn approve(
@@ -86,8 +100,21 @@ async fn review(state: AppState, id: String, m: Mutation<AppAuth, NoFields>, app
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
     }
-    let command = Command::ReviewTransfer { app_id: m.caller.0.id, transfer_id: id, approve };
-    state.writer.submit(m.idempotency, command).await
+    let args = (m.caller.0.id, id, approve);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id, approve), now| {
+            Box::pin(async move {
+                let (to, reason) = if *approve {
+                    (TransferStatus::Pending, "approved_in_review")
+                } else {
+                    (TransferStatus::Canceled, "denied_in_review")
+                };
+                let t = transfers::review(conn, app_id, id, to, reason, now).await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            })
+        })
+        .await
 }
 
 async fn cancel(
@@ -98,8 +125,17 @@ async fn cancel(
     if !ids::has_shape(&id, ids::TRANSFER) {
         return Err(transfers::not_found());
     }
-    let command = Command::CancelTransfer { app_id: m.caller.0.id, transfer_id: id };
-    state.writer.submit(m.idempotency, command).await
+    let args = (m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id), now| {
+            Box::pin(async move {
+                let canceled = Some("canceled_by_app");
+                let t = transfers::set_status(conn, app_id, id, TransferStatus::Canceled, canceled, now).await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            })
+        })
+        .await
 }
 
 async fn read(

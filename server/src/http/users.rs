@@ -9,7 +9,6 @@ use dots_shared::ids;
 
 use super::extract::{AppAuth, IdPath, Mutation, list_query};
 use super::{AppState, Routes};
-use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::users::{self, NewUser};
 
@@ -22,8 +21,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
 }
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRequest>) -> Result<Reply, Error> {
-    let command = Command::CreateUser(NewUser::validate(&m.caller.0, m.body)?);
-    state.writer.submit(m.idempotency, command).await
+    let user = NewUser::validate(&m.caller.0, m.body)?;
+    state.writer.run(m.idempotency, user, |conn, user, now| Box::pin(users::create(conn, user, now))).await
 }
 
 async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<User>, Error> {

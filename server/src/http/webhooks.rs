@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
 use super::{AppState, Routes};
-use crate::commands::Command;
 use crate::error::{Error, Reply};
 use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};
 
@@ -30,7 +29,10 @@ pub(super) fn routes(routes: Routes) -> Routes {
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhookRequest>) -> Result<Reply, Error> {
     let s = &state.services;
     let endpoint = NewEndpoint::validate(&s.keys, &m.caller.0.id, m.body, s.webhooks.allow_private)?;
-    state.writer.submit(m.idempotency, Command::CreateWebhook(endpoint)).await
+    state
+        .writer
+        .run(m.idempotency, endpoint, |conn, endpoint, now| Box::pin(webhooks::create_endpoint(conn, endpoint, now)))
+        .await
 }
 
 async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Json<Value>, Error> {
@@ -48,7 +50,11 @@ async fn delete(
     IdPath(id): IdPath,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    state.writer.submit(m.idempotency, Command::DeleteWebhook { app_id: m.caller.0.id, id }).await
+    let args = (m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id), now| Box::pin(webhooks::delete_endpoint(conn, app_id, id, now)))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -71,7 +77,13 @@ async fn rotate(
             return Err(Error::invalid(ErrorCode::InvalidOverlap, "overlap_seconds", "overlap_seconds is 0 to 604800"));
         }
     };
-    state.writer.submit(m.idempotency, Command::RotateWebhookSecret { app_id: m.caller.0.id, id, overlap_ms }).await
+    let args = (state.services.clone(), m.caller.0.id, id, overlap_ms);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (s, app_id, id, overlap_ms), now| {
+            Box::pin(webhooks::rotate_secret(conn, &s.keys, app_id, id, *overlap_ms, now))
+        })
+        .await
 }
 
 async fn enable(
@@ -79,7 +91,11 @@ async fn enable(
     IdPath(id): IdPath,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    state.writer.submit(m.idempotency, Command::EnableWebhook { app_id: m.caller.0.id, id }).await
+    let args = (m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id), now| Box::pin(webhooks::enable_endpoint(conn, app_id, id, now)))
+        .await
 }
 
 async fn deliveries(
@@ -122,6 +138,11 @@ async fn redeliver(
     IdPath(id): IdPath,
     m: Mutation<AppAuth, RedeliverRequest>,
 ) -> Result<Reply, Error> {
-    let command = Command::Redeliver { app_id: m.caller.0.id, event_id: id, endpoint_id: m.body.endpoint_id };
-    state.writer.submit(m.idempotency, command).await
+    let args = (m.caller.0.id, id, m.body.endpoint_id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, event_id, endpoint_id), now| {
+            Box::pin(webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now))
+        })
+        .await
 }

@@ -81,6 +81,7 @@ pub async fn check(store: &Store) -> Result<Report, sqlx::Error> {
         }
     }
     violations.extend(transfer_effects(conn).await?);
+    violations.extend(system_accounts(conn).await?);
     let count = |table: &str| format!("SELECT COUNT(*) FROM {table}");
     let report = Report {
         accounts: sqlx::query_scalar(&count("accounts")).fetch_one(&mut *conn).await?,
@@ -90,6 +91,24 @@ pub async fn check(store: &Store) -> Result<Report, sqlx::Error> {
     };
     tx.rollback().await?;
     Ok(report)
+}
+
+/// Every supported currency has its system accounts (a migration creates them).
+async fn system_accounts(conn: &mut AnyConnection) -> Result<Vec<Violation>, sqlx::Error> {
+    let present: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE kind NOT IN ('app_wallet', 'user_wallet')")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut violations = Vec::new();
+    for currency in dots_shared::Currency::all() {
+        for account in super::SystemAccount::ALL {
+            let id = account.account_id(currency);
+            if !present.contains(&id) {
+                violations.push(Violation { rule: "system_account_exists", detail: id });
+            }
+        }
+    }
+    Ok(violations)
 }
 
 /// No transfer is half-applied: each one's net effect on wallets and clearing is

@@ -15,8 +15,8 @@ use dots_shared::{Currency, Money, api, ids};
 use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
+use crate::store::new_id;
 use crate::store::writes::{Col, RowsSql, Writes};
-use crate::store::{Store, new_id, now_ms};
 
 pub use check::{Violation, check};
 
@@ -35,10 +35,10 @@ pub enum SystemAccount {
 }
 
 impl SystemAccount {
-    const ALL: [SystemAccount; 3] =
+    pub const ALL: [SystemAccount; 3] =
         [SystemAccount::RefillSource, SystemAccount::PayoutClearing, SystemAccount::ExternalPayouts];
 
-    fn kind(self) -> &'static str {
+    pub fn kind(self) -> &'static str {
         match self {
             SystemAccount::RefillSource => "refill_source",
             SystemAccount::PayoutClearing => "payout_clearing",
@@ -49,26 +49,6 @@ impl SystemAccount {
     pub fn account_id(self, currency: Currency) -> String {
         format!("sys_{}_{}", self.kind(), currency.code())
     }
-}
-
-/// Creates the system accounts of every supported currency (idempotent, at start).
-pub async fn ensure_system_accounts(store: &Store) -> Result<(), sqlx::Error> {
-    let mut tx = store.begin_write().await?;
-    for currency in Currency::all() {
-        for account in SystemAccount::ALL {
-            sqlx::query(
-                "INSERT INTO accounts (id, kind, currency, balance, created_at) VALUES ($1, $2, $3, 0, $4)
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(account.account_id(currency))
-            .bind(account.kind())
-            .bind(currency.code())
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await
 }
 
 /// One side of a posting: which account, of what kind (a wallet may never go below

@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_secret_rotation.sql"),
         postgres: include_str!("../../migrations/postgres/0005_secret_rotation.sql"),
     },
+    Migration {
+        version: 6,
+        name: "system_accounts",
+        sqlite: include_str!("../../migrations/sqlite/0006_system_accounts.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_system_accounts.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -48,7 +48,6 @@ impl Store {
     pub async fn open(database_url: &str, max_connections: u32) -> Result<Store, sqlx::Error> {
         let store = Store::connect(database_url, max_connections).await?;
         migrate(&store).await?;
-        crate::ledger::ensure_system_accounts(&store).await?;
         Ok(store)
     }
 
