@@ -1,9 +1,9 @@
 //! Apps are the tenants: credentials, wallet and currency.
 
-use axum::http::StatusCode;
 use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateAppRequest};
 use dots_shared::{Currency, ids};
+use http::StatusCode;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use subtle::ConstantTimeEq;
@@ -40,8 +40,13 @@ impl NewApp {
     }
 }
 
-pub fn parse_currency(code: &str) -> Result<Currency, Error> {
-    Currency::parse(code).map_err(|e| Error::invalid(ErrorCode::InvalidCurrency, "currency", e.to_string()))
+pub use crate::ledger::parse_currency;
+
+impl AuthedApp {
+    /// What the ledger needs of the app.
+    pub fn wallet(&self) -> crate::ledger::AppWallet {
+        crate::ledger::AppWallet { id: self.id.clone(), wallet_id: self.wallet_id.clone(), currency: self.currency }
+    }
 }
 
 /// SHA-256 of a high-entropy secret, hex. (A slow password hash buys nothing for
@@ -393,7 +398,7 @@ pub fn origin(raw: &str) -> Result<String, Error> {
             format!("{raw} is not an origin like https://shop.example.com"),
         )
     };
-    let uri: axum::http::Uri = raw.parse().map_err(|_| invalid())?;
+    let uri: http::Uri = raw.parse().map_err(|_| invalid())?;
     let host = uri.host().ok_or_else(invalid)?;
     let local = host == "localhost" || host == "127.0.0.1";
     let scheme_ok = match uri.scheme_str() {

@@ -65,13 +65,13 @@ pub fn parse_trusted(list: &str) -> Result<Vec<IpNet>, String> {
 }
 
 /// The rate-limit key of the client behind `peer`: its IPv4 address, or its IPv6 /64.
-pub fn client_key(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> String {
+pub fn client_key(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> String {
     group(client_address(peer, headers, trusted))
 }
 
 /// The client's address: `peer`, unless `peer` is a trusted proxy, in which case
 /// the forwarded chain is read from its end, skipping trusted proxies.
-pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
@@ -128,7 +128,7 @@ fn group(ip: IpAddr) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::{HeaderMap, HeaderValue};
+    use http::{HeaderMap, HeaderValue};
 
     use super::*;
 

@@ -44,7 +44,7 @@ pub struct Settings {
     /// Webhook delivery: `DOTS_WEBHOOK_ALLOW_PRIVATE` (default false),
     /// `DOTS_WEBHOOK_TIMEOUT_MS` (10000), `DOTS_WEBHOOK_RETRY_BASE_MS` (5000),
     /// `DOTS_WEBHOOK_DISABLE_AFTER` (50 failed attempts in a row).
-    pub webhooks: crate::webhooks::DeliverySettings,
+    pub webhooks: DeliverySettings,
     /// `DOTS_SMS_PER_CLIENT_PER_HOUR` (default 20): codes one network address may
     /// ask for through the flow API per hour.
     pub sms_per_client_per_hour: i64,
@@ -53,6 +53,22 @@ pub struct Settings {
     /// `DOTS_TRUSTED_PROXIES`: whose `X-Forwarded-For`/`Forwarded` is believed.
     pub trusted_proxies: Vec<crate::clients::IpNet>,
 }
+
+/// How deliveries behave; from `Settings`.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Allow endpoints on loopback and private networks (`DOTS_WEBHOOK_ALLOW_PRIVATE`).
+    pub allow_private: bool,
+    /// Per request (`DOTS_WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub timeout_ms: i64,
+    /// First retry wait; each further one is 4× longer, up to 6 h (`DOTS_WEBHOOK_RETRY_BASE_MS`).
+    pub retry_base_ms: i64,
+    /// An endpoint is disabled after this many failed attempts in a row (`DOTS_WEBHOOK_DISABLE_AFTER`).
+    pub disable_after: i64,
+}
+
+/// How many codes one client address may have sent per hour, across phones.
+pub const SENDS_PER_CLIENT_PER_HOUR: i64 = 20;
 
 /// Connection limits (README "Connection limits"). Every timeout is in milliseconds.
 #[derive(Clone, Debug)]
@@ -177,7 +193,7 @@ pub struct SettingsArgs {
     #[arg(long, env = "DOTS_WEBHOOK_DISABLE_AFTER", default_value_t = 50)]
     pub webhook_disable_after: u32,
     /// Codes one network address may ask for through the flow API per hour.
-    #[arg(long, env = "DOTS_SMS_PER_CLIENT_PER_HOUR", default_value_t = crate::verify::SENDS_PER_CLIENT_PER_HOUR as u32)]
+    #[arg(long, env = "DOTS_SMS_PER_CLIENT_PER_HOUR", default_value_t = SENDS_PER_CLIENT_PER_HOUR as u32)]
     pub sms_per_client_per_hour: u32,
     /// Open connections at once; past it a new connection gets 503 server_busy.
     #[arg(long, env = "DOTS_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections as u32)]
@@ -241,7 +257,7 @@ impl Settings {
             sandbox_settle_ms: i64::from(a.sandbox_settle_ms),
             worker_interval_ms: u64::from(a.worker_interval_ms),
             worker_lease_ms: i64::from(a.worker_lease_ms).max(100),
-            webhooks: crate::webhooks::DeliverySettings {
+            webhooks: DeliverySettings {
                 allow_private: a.webhook_allow_private,
                 timeout_ms: i64::from(a.webhook_timeout_ms).max(100),
                 retry_base_ms: i64::from(a.webhook_retry_base_ms).max(1),
@@ -274,13 +290,13 @@ impl Settings {
             sandbox_settle_ms: 2000,
             worker_interval_ms: 250,
             worker_lease_ms: 30_000,
-            webhooks: crate::webhooks::DeliverySettings {
+            webhooks: DeliverySettings {
                 allow_private: false,
                 timeout_ms: 10_000,
                 retry_base_ms: 5_000,
                 disable_after: 50,
             },
-            sms_per_client_per_hour: crate::verify::SENDS_PER_CLIENT_PER_HOUR,
+            sms_per_client_per_hour: SENDS_PER_CLIENT_PER_HOUR,
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
         }

@@ -5,10 +5,10 @@
 //! one for its claim. Each flow has one bearer token, stored hashed, scoped to the
 //! flow, its app and (once known) its user, and short-lived.
 
-use axum::http::StatusCode;
 use dots_shared::ErrorCode;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{Money, ids};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -19,9 +19,9 @@ use crate::error::{Error, Reply, TxResult};
 use crate::events;
 use crate::ledger::transfers::{self, NewTransfer};
 use crate::lists::Page;
+use crate::payees::users;
 use crate::secrets::{Keys, token_hash};
 use crate::store::{new_id, random_base62};
-use crate::users;
 
 /// Payout links live a week unless told otherwise, and at most 90 days.
 pub const LINK_DEFAULT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -73,7 +73,7 @@ pub fn link_token_context(id: &str) -> String {
 
 impl NewPayoutLink {
     pub fn validate(keys: &Keys, app: &AuthedApp, req: CreatePayoutLinkRequest, now_ms: i64) -> Result<Self, Error> {
-        let money = transfers::money_for(app, &req.amount, &req.currency)?;
+        let money = transfers::money_for(&app.wallet(), &req.amount, &req.currency)?;
         let phone_number = req.phone_number.as_deref().map(|p| users::phone_number(p, None)).transpose()?;
         let email = req.email.as_deref().map(users::email).transpose()?;
         if phone_number.is_none() && email.is_none() && req.user_id.is_none() {
@@ -414,7 +414,7 @@ pub const SESSIONS_PER_LINK_PER_HOUR: i64 = 30;
 pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow, now_ms: i64) -> TxResult<Reply> {
     if let Some(link_id) = &f.payout_link_id {
         let key = format!("link-sessions:{link_id}");
-        crate::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
+        crate::payees::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
     }
     if let Some(user_id) = &f.user_id {
         users::get(conn, &f.app_id, user_id).await.map_err(|e| e.with_param("user_id"))?;
@@ -720,18 +720,13 @@ pub async fn claim(
         .into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.currency, a.id, a.name, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
+        "SELECT l.amount, l.currency, a.id, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
     .fetch_one(&mut *conn)
     .await?;
     let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
-    let app = AuthedApp {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        currency,
-        wallet_id: row.try_get("wallet_id")?,
-    };
+    let app = crate::ledger::AppWallet { id: row.try_get("id")?, wallet_id: row.try_get("wallet_id")?, currency };
     let money = Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?;
     let balance = NewTransfer {
         app: app.clone(),
@@ -741,7 +736,7 @@ pub async fn claim(
         direction: Some(dots_shared::Direction::AppToUser),
         payout_method_id: None,
     };
-    transfers::create_transfer(conn, &balance, now_ms).await.map_err(|e| match e {
+    transfers::create_balance(conn, &balance, now_ms).await.map_err(|e| match e {
         crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
             ErrorCode::AppInsufficientFunds,
             "The sender cannot fund this payout right now; try again later.",
@@ -755,7 +750,7 @@ pub async fn claim(
         payout_method_id: Some(payout_method_id.into()),
         ..balance
     };
-    let payout = transfers::create_transfer(conn, &payout, now_ms).await?;
+    let payout = crate::payouts::create(conn, &payout, now_ms).await?;
     sqlx::query("UPDATE payout_links SET payout_transfer_id = $1 WHERE id = $2")
         .bind(&payout.id)
         .bind(&link_id)

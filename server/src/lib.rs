@@ -3,7 +3,6 @@
 
 pub mod apps;
 pub mod clients;
-pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -12,15 +11,14 @@ pub mod http;
 pub mod ledger;
 pub mod lists;
 pub mod outbound;
-pub mod payout_methods;
+pub mod payees;
 pub mod payouts;
+pub mod rails;
 pub mod rekey;
 pub mod secrets;
 pub mod services;
 pub mod sms;
 pub mod store;
-pub mod users;
-pub mod verify;
 pub mod webhooks;
 pub mod writer;
 
@@ -33,7 +31,7 @@ use store::Store;
 /// SIGTERM. In-flight requests finish before the process exits.
 pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
-    users::warm_up();
+    payees::users::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::body::Bytes;
 use http_body_util::Full;
+use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -75,8 +75,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
 
 /// Checks a URL's scheme and, when its host is an IP literal (which skips DNS),
 /// that address. Names are checked when they are resolved.
-pub fn check_url(url: &str, allow_private: bool) -> Result<axum::http::Uri, String> {
-    let uri: axum::http::Uri = url.parse().map_err(|_| "not a URL".to_string())?;
+pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
+    let uri: http::Uri = url.parse().map_err(|_| "not a URL".to_string())?;
     match uri.scheme_str() {
         Some("https") | Some("http") => {}
         _ => return Err("the URL must be http or https".into()),

@@ -9,119 +9,107 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dots_shared::api;
 use dots_shared::{ErrorCode, TransferStatus};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use crate::error::Reply;
+use crate::error::{Error, Reply, TxResult};
 use crate::ledger::transfers;
-use crate::payout_methods::Destination;
+use crate::ledger::transfers::NewTransfer;
+use crate::rails::{RailPayout, RailStatus};
 use crate::services::Services;
-use crate::sms::BoxFuture;
 use crate::store::{Store, now_ms};
 use crate::writer::Writer;
+
+/// Creates a payout if this payee may be paid now (the policy below), reserving its
+/// funds in the ledger; `flagged` when the app's rules send it to review.
+pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
+    let user_wallet = crate::ledger::user_wallet(conn, &t.app.id, &t.user_id).await?;
+    let checks = payout_checks(conn, t, now_ms).await?;
+    transfers::reserve_payout(conn, t, &user_wallet, &checks.method_id, checks.review, now_ms).await
+}
+
+struct PayoutChecks {
+    method_id: String,
+    /// Why the payout must wait for review, if it must.
+    review: Option<&'static str>,
+}
+
+/// Everything a payout needs before it may reserve funds: a verified phone, a live
+/// payout method of this user, what the app's compliance rule asks; and whether
+/// the app's risk rules send it to review.
+async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<PayoutChecks> {
+    let verified: Option<i64> = sqlx::query_scalar("SELECT phone_verified_at FROM users WHERE id = $1")
+        .bind(&t.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if verified.is_none() {
+        return Err(Error::new(ErrorCode::PhoneNotVerified, "The payee must verify a phone number before any payout.")
+            .with_param("user_id")
+            .into());
+    }
+    let method_id: Option<String> = match &t.payout_method_id {
+        Some(id) => Some(
+            sqlx::query_scalar("SELECT id FROM payout_methods WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
+                .bind(id)
+                .bind(&t.user_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| crate::payees::payout_methods::not_found().with_param("payout_method_id"))?,
+        ),
+        None => {
+            // Only a payee's one method is taken without being named: with several,
+            // guessing (say, the newest) would pay whoever added a method last.
+            let live: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 2",
+            )
+            .bind(&t.user_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            if live.len() > 1 {
+                return Err(Error::invalid(
+                    ErrorCode::PayoutMethodAmbiguous,
+                    "payout_method_id",
+                    "The payee has several payout methods; name one with payout_method_id.",
+                )
+                .into());
+            }
+            live.into_iter().next()
+        }
+    };
+    let method_id = method_id.ok_or_else(|| {
+        Error::new(ErrorCode::PayoutMethodRequired, "The payee has no payout method yet.")
+            .with_param("payout_method_id")
+    })?;
+    crate::payees::compliance::require_for_payout(conn, &t.app.id, &t.user_id, t.money.amount(), now_ms).await?;
+    let rules = sqlx::query("SELECT review_threshold, first_payout_review_threshold FROM apps WHERE id = $1")
+        .bind(&t.app.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let amount = t.money.amount();
+    let above = |column: &str| -> Result<bool, sqlx::Error> {
+        Ok(rules.try_get::<Option<i64>, _>(column)?.is_some_and(|threshold| amount > threshold))
+    };
+    let review = if above("review_threshold")? {
+        Some("above_review_threshold")
+    } else if above("first_payout_review_threshold")? {
+        let earlier: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM transfers WHERE user_id = $1 AND kind = 'payout' AND status NOT IN ('failed', 'canceled')",
+        )
+        .bind(&t.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        (earlier == 0).then_some("first_large_payout")
+    } else {
+        None
+    };
+    Ok(PayoutChecks { method_id, review })
+}
 
 /// How soon a payout still processing at the rail is asked about again.
 const POLL_AGAIN_MS: i64 = 200;
 /// How many payouts one pass takes.
 const BATCH: i64 = 20;
-
-pub struct RailPayout<'a> {
-    pub transfer_id: &'a str,
-    pub amount: i64,
-    pub currency: &'a str,
-    pub destination: &'a Destination,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RailStatus {
-    Processing,
-    Settled,
-    Failed(String),
-}
-
-pub trait PayoutRail: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Hands the payout to the rail; idempotent per `transfer_id`. Returns the
-    /// rail's reference.
-    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, String>>;
-    fn status<'a>(&'a self, rail_ref: &'a str) -> BoxFuture<'a, Result<RailStatus, String>>;
-}
-
-/// The sandbox rail settles every payout after a delay, except these documented
-/// magic values, which fail as a real rail's test mode would:
-/// - amount `40404` (i.e. $404.04): `rail_rejected`;
-/// - a bank account number ending in `0000`: `account_closed`;
-/// - a PayPal email starting with `fail`: `account_not_found`.
-///
-/// It keeps its book in the database (`sandbox_rail_payouts`), so several server
-/// processes share one rail, and counts submissions to prove each payout ran once.
-pub struct SandboxRail {
-    store: Store,
-    settle_ms: i64,
-}
-
-impl SandboxRail {
-    pub fn new(store: Store, settle_ms: i64) -> SandboxRail {
-        SandboxRail { store, settle_ms }
-    }
-
-    fn outcome(payout: &RailPayout<'_>) -> &'static str {
-        match payout.destination {
-            _ if payout.amount == 40_404 => "rail_rejected",
-            Destination::Bank { account_number, .. } if account_number.ends_with("0000") => "account_closed",
-            Destination::Paypal { email } if email.starts_with("fail") => "account_not_found",
-            _ => "settled",
-        }
-    }
-}
-
-impl PayoutRail for SandboxRail {
-    fn name(&self) -> &'static str {
-        "sandbox"
-    }
-
-    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move {
-            let now = now_ms();
-            let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
-            sqlx::query(
-                "INSERT INTO sandbox_rail_payouts (transfer_id, amount, currency, outcome, submissions, settle_at, created_at)
-                 VALUES ($1, $2, $3, $4, 1, $5, $6)
-                 ON CONFLICT (transfer_id) DO UPDATE SET submissions = sandbox_rail_payouts.submissions + 1",
-            )
-            .bind(payout.transfer_id)
-            .bind(payout.amount)
-            .bind(payout.currency)
-            .bind(Self::outcome(payout))
-            .bind(now + self.settle_ms)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
-            Ok(format!("sbx_{}", payout.transfer_id))
-        })
-    }
-
-    fn status<'a>(&'a self, rail_ref: &'a str) -> BoxFuture<'a, Result<RailStatus, String>> {
-        Box::pin(async move {
-            let transfer_id = rail_ref.strip_prefix("sbx_").ok_or("not a sandbox reference")?;
-            let row = sqlx::query("SELECT outcome, settle_at FROM sandbox_rail_payouts WHERE transfer_id = $1")
-                .bind(transfer_id)
-                .fetch_optional(self.store.reader())
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("unknown sandbox payout")?;
-            let outcome: String = row.try_get("outcome").map_err(|e| e.to_string())?;
-            let settle_at: i64 = row.try_get("settle_at").map_err(|e| e.to_string())?;
-            Ok(match (now_ms() >= settle_at, outcome.as_str()) {
-                (false, _) => RailStatus::Processing,
-                (true, "settled") => RailStatus::Settled,
-                (true, failure) => RailStatus::Failed(failure.to_string()),
-            })
-        })
-    }
-}
 
 /// Runs the payout worker until the process ends.
 pub async fn run_worker(store: Store, writer: Writer, services: Arc<Services>, interval: Duration) {
@@ -211,15 +199,15 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
                 return fail(writer, app_id, id, "no_payout_method").await;
             };
             let mut conn = store.reader().acquire().await.map_err(|e| e.to_string())?;
-            let destination = match crate::payout_methods::destination(&mut conn, &services.keys, &user, &method).await
-            {
-                Ok(d) => d,
-                // The method was deleted after the payout was made: it cannot go anywhere.
-                Err(e) if e.code == ErrorCode::PayoutMethodNotFound => {
-                    return fail(writer, app_id, id, "payout_method_removed").await;
-                }
-                Err(e) => return Err(e.to_string()),
-            };
+            let destination =
+                match crate::payees::payout_methods::destination(&mut conn, &services.keys, &user, &method).await {
+                    Ok(d) => d,
+                    // The method was deleted after the payout was made: it cannot go anywhere.
+                    Err(e) if e.code == ErrorCode::PayoutMethodNotFound => {
+                        return fail(writer, app_id, id, "payout_method_removed").await;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
             drop(conn);
             // Committed before the rail hears of it: from now on the payout cannot be canceled.
             let args = (app_id.to_string(), id.to_string(), rail.name());

@@ -22,9 +22,14 @@ const SEALED: [Sealed; 5] = [
         table: "payout_methods",
         id: "id",
         column: "details_encrypted",
-        context: crate::payout_methods::seal_context,
+        context: crate::payees::payout_methods::seal_context,
     },
-    Sealed { table: "compliance", id: "user_id", column: "tax_id_encrypted", context: crate::compliance::seal_context },
+    Sealed {
+        table: "compliance",
+        id: "user_id",
+        column: "tax_id_encrypted",
+        context: crate::payees::compliance::seal_context,
+    },
     Sealed {
         table: "webhook_endpoints",
         id: "id",

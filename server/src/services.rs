@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::payouts::{PayoutRail, SandboxRail};
+use crate::rails::{PayoutRail, SandboxRail};
 use crate::secrets::Keys;
 use crate::sms::{DevOutbox, HttpSms, SmsSender};
 use crate::store::Store;
@@ -19,7 +19,7 @@ pub struct Services {
     pub public_url: String,
     /// How long the payout worker owns a payout step.
     pub worker_lease_ms: i64,
-    pub webhooks: crate::webhooks::DeliverySettings,
+    pub webhooks: crate::config::DeliverySettings,
     pub sms_per_client_per_hour: i64,
     pub limits: crate::config::Limits,
     pub trusted_proxies: Vec<crate::clients::IpNet>,

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use serde::Serialize;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -103,7 +103,7 @@ impl SmsSender for HttpSms {
         Box::pin(async move {
             let form = serde_urlencoded::to_string([("To", &sms.to), ("From", &self.from), ("Body", &sms.body)])
                 .map_err(|e| e.to_string())?;
-            let request = axum::http::Request::post(&self.endpoint)
+            let request = http::Request::post(&self.endpoint)
                 .header("authorization", &self.authorization)
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(Full::new(Bytes::from(form)))

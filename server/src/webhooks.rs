@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use dots_shared::ids;
 use dots_shared::time::rfc3339_from_unix_ms;
 use hmac::{Hmac, Mac};
+use http::StatusCode;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -60,19 +60,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "payout_method.created",
     "payout_method.deleted",
 ];
-
-/// How deliveries behave; from `Settings`.
-#[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    /// Allow endpoints on loopback and private networks (`DOTS_WEBHOOK_ALLOW_PRIVATE`).
-    pub allow_private: bool,
-    /// Per request (`DOTS_WEBHOOK_TIMEOUT_MS`, default 10 s).
-    pub timeout_ms: i64,
-    /// First retry wait; each further one is 4× longer, up to 6 h (`DOTS_WEBHOOK_RETRY_BASE_MS`).
-    pub retry_base_ms: i64,
-    /// An endpoint is disabled after this many failed attempts in a row (`DOTS_WEBHOOK_DISABLE_AFTER`).
-    pub disable_after: i64,
-}
 
 // ---- endpoints -------------------------------------------------------------------------
 
@@ -821,7 +808,7 @@ impl Deliverer {
         for secret in secrets {
             signatures.push(sign(secret.as_ref().map_err(|e| e.clone())?, msg_id, timestamp, &body)?);
         }
-        let request = axum::http::Request::post(url)
+        let request = http::Request::post(url)
             .header("content-type", "application/json")
             .header("user-agent", "Dots-Webhooks/1")
             .header("webhook-id", msg_id)

@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
 use super::{AppState, Routes};
-use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
 use crate::flows::{self, NewFlow, Session};
-use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
+use crate::payees::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::payees::verify::{self, Checked, NewCode};
 use crate::sms::mask_phone;
 use crate::store::now_ms;
-use crate::verify::{self, Checked, NewCode};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -136,7 +136,7 @@ async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAut
             "phone_hint": phone_hint,
         });
     } else if let Some(user) = &session.user_id {
-        let user = crate::users::get(&mut conn, &session.app_id, user).await?;
+        let user = crate::payees::users::get(&mut conn, &session.app_id, user).await?;
         verified = verified || user.phone_verified;
         phone_hint = Some(mask_phone(&user.phone_number));
     }

@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
 use super::{AppState, Routes};
-use crate::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::error::{Error, Reply};
-use crate::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
+use crate::payees::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
+use crate::payees::users;
+use crate::payees::verify::{self, Checked, NewCode};
 use crate::sms::Sms;
 use crate::store::now_ms;
-use crate::users;
-use crate::verify::{self, Checked, NewCode};
 use axum::http::StatusCode;
 
 pub(super) fn routes(routes: Routes) -> Routes {

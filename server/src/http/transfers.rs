@@ -12,7 +12,7 @@ use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_q
 use super::{AppState, Routes};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
-use crate::users;
+use crate::payees::users;
 use crate::writer::Idempotency;
 use axum::http::StatusCode;
 use dots_shared::{TransferStatus, TransferType};
@@ -35,7 +35,7 @@ async fn refill(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
 ) -> Result<Reply, Error> {
-    match Refill::validate(&m.caller.0, m.body) {
+    match Refill::validate(&m.caller.0.wallet(), m.body) {
         Ok(refill) => state.writer.refill(m.idempotency, refill).await,
         Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
     }
@@ -45,7 +45,7 @@ async fn create(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreateTransferRequest>,
 ) -> Result<Reply, Error> {
-    match NewTransfer::validate(&m.caller.0, m.body) {
+    match NewTransfer::validate(&m.caller.0.wallet(), m.body) {
         Ok(t) if t.kind == TransferType::Balance => state.writer.balance(m.idempotency, t).await,
         Ok(payout) => create_payout(&state, m.idempotency, payout).await,
         Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
@@ -56,7 +56,7 @@ async fn payout(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreatePayoutRequest>,
 ) -> Result<Reply, Error> {
-    match NewTransfer::payout(&m.caller.0, m.body) {
+    match NewTransfer::payout(&m.caller.0.wallet(), m.body) {
         Ok(payout) => create_payout(&state, m.idempotency, payout).await,
         Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
     }
@@ -73,7 +73,7 @@ async fn create_payout(
         .writer
         .run(idempotency, payout, |conn, payout, now| {
             Box::pin(async move {
-                let transfer = transfers::create_transfer(conn, payout, now).await?;
+                let transfer = crate::payouts::create(conn, payout, now).await?;
                 Ok(Reply::json(StatusCode::CREATED, &transfer)?)
             })
         })

@@ -10,7 +10,7 @@ use dots_shared::ids;
 use super::extract::{AppAuth, IdPath, Mutation, list_query};
 use super::{AppState, Routes};
 use crate::error::{Error, Reply};
-use crate::users::{self, NewUser};
+use crate::payees::users::{self, NewUser};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes

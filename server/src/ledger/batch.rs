@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::http::StatusCode;
 use dots_shared::{Currency, api, ids};
+use http::StatusCode;
 use sqlx::{AnyConnection, Row};
 
 use super::transfers::{Immediate, NewTransfer, Refill};
@@ -25,7 +25,6 @@ use crate::error::{Error, Reply};
 use crate::events;
 use crate::store::writes::{Col, Rows, RowsSql, Writes};
 use crate::store::{Backend, new_id};
-use crate::users;
 
 /// A request the batch can apply.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +105,7 @@ pub async fn apply(
                 let wallet = user_wallets.get(t.user_id.as_str()).filter(|(app_id, _)| *app_id == t.app.id);
                 match wallet {
                     Some((_, wallet_id)) => Ok(Immediate::balance(id, t, wallet_id)),
-                    None => Err(users::not_found().with_param("user_id")),
+                    None => Err(super::user_not_found().with_param("user_id")),
                 }
             }
         })

@@ -20,6 +20,36 @@ use crate::store::writes::{Col, RowsSql, Writes};
 
 pub use check::{Violation, check};
 
+/// The app a transfer belongs to: its id, its wallet and the currency it holds.
+#[derive(Debug, Clone)]
+pub struct AppWallet {
+    pub id: String,
+    pub wallet_id: String,
+    pub currency: Currency,
+}
+
+pub fn parse_currency(code: &str) -> Result<Currency, Error> {
+    Currency::parse(code).map_err(|e| Error::invalid(ErrorCode::InvalidCurrency, "currency", e.to_string()))
+}
+
+pub fn user_not_found() -> Error {
+    Error::new(ErrorCode::UserNotFound, "No such user.")
+}
+
+/// The wallet account of `app_id`'s user `user_id`; another app's user is
+/// `user_not_found` too.
+pub async fn user_wallet(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<String, Error> {
+    if !ids::has_shape(user_id, ids::USER) {
+        return Err(user_not_found().with_param("user_id"));
+    }
+    sqlx::query_scalar("SELECT wallet_id FROM users WHERE id = $1 AND app_id = $2")
+        .bind(user_id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| user_not_found().with_param("user_id"))
+}
+
 /// No account may hold more than this (in absolute value): it keeps every
 /// `balance + amount` far from i64 overflow, which SQLite would turn into a float.
 pub const BALANCE_LIMIT: i64 = 4_000_000_000_000_000_000;

@@ -4,37 +4,35 @@
 use dots_shared::ErrorCode;
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
 use dots_shared::api::{self, CreatePayoutRequest, CreateTransferRequest, List, RefillRequest};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::{AppWallet, parse_currency};
 use super::{Leg, Posting, SystemAccount, move_balances, post, record_posting};
-use crate::apps::{AuthedApp, parse_currency};
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
 use crate::store::new_id;
 use crate::store::writes::{Col, RowsSql, Writes};
-use crate::users;
 
 #[derive(Debug, Clone)]
 pub struct Refill {
-    pub app: AuthedApp,
+    pub app: AppWallet,
     pub money: Money,
 }
 
 impl Refill {
-    pub fn validate(app: &AuthedApp, req: RefillRequest) -> Result<Refill, Error> {
+    pub fn validate(app: &AppWallet, req: RefillRequest) -> Result<Refill, Error> {
         Ok(Refill { app: app.clone(), money: money_for(app, &req.amount, &req.currency)? })
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct NewTransfer {
-    pub app: AuthedApp,
+    pub app: AppWallet,
     pub kind: TransferType,
     pub user_id: String,
     pub money: Money,
@@ -45,7 +43,7 @@ pub struct NewTransfer {
 }
 
 impl NewTransfer {
-    pub fn validate(app: &AuthedApp, req: CreateTransferRequest) -> Result<NewTransfer, Error> {
+    pub fn validate(app: &AppWallet, req: CreateTransferRequest) -> Result<NewTransfer, Error> {
         let kind = match TransferType::parse(&req.kind) {
             Some(kind @ (TransferType::Balance | TransferType::Payout)) => kind,
             Some(TransferType::Refill) => {
@@ -86,7 +84,7 @@ impl NewTransfer {
         })
     }
 
-    pub fn payout(app: &AuthedApp, req: CreatePayoutRequest) -> Result<NewTransfer, Error> {
+    pub fn payout(app: &AppWallet, req: CreatePayoutRequest) -> Result<NewTransfer, Error> {
         Ok(NewTransfer {
             app: app.clone(),
             kind: TransferType::Payout,
@@ -99,7 +97,7 @@ impl NewTransfer {
 }
 
 /// The amount and currency of a request, checked against the app's currency.
-pub fn money_for(app: &AuthedApp, amount: &serde_json::Number, currency: &str) -> Result<Money, Error> {
+pub fn money_for(app: &AppWallet, amount: &serde_json::Number, currency: &str) -> Result<Money, Error> {
     let currency = parse_currency(currency)?;
     if currency != app.currency {
         return Err(Error::invalid(
@@ -173,47 +171,43 @@ impl<'a> Immediate<'a> {
     }
 }
 
-pub async fn refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<Reply> {
+/// A balance transfer alone, inside the caller's database transaction (a
+/// payout-link claim makes one with its payout; the API's go through `batch`).
+pub async fn create_balance(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
+    let user_wallet = super::user_wallet(conn, &t.app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    let transfer = Immediate::refill(&id, refill).apply(conn, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
+    Immediate::balance(&id, t, &user_wallet).apply(conn, now_ms).await
 }
 
-pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<Reply> {
-    let transfer = create_transfer(conn, t, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &transfer)?)
-}
-
-/// Creates a balance transfer or a payout inside the caller's database transaction
-/// (a payout-link claim makes both in one).
-pub async fn create_transfer(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
+/// A payout that `payouts::create` allowed: its funds leave the wallet
+/// `user_wallet` for payout clearing now and stay there until it settles, fails or
+/// is canceled. `review` (why it must wait for a person, if it must) makes it
+/// `flagged`.
+pub async fn reserve_payout(
+    conn: &mut AnyConnection,
+    t: &NewTransfer,
+    user_wallet: &str,
+    method_id: &str,
+    review: Option<&'static str>,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
     let app = &t.app;
-    let user_wallet = users::wallet_of(conn, &app.id, &t.user_id).await?;
     let id = new_id(ids::TRANSFER);
-    match t.kind {
-        TransferType::Balance => Immediate::balance(&id, t, &user_wallet).apply(conn, now_ms).await,
-        TransferType::Payout => {
-            let checks = payout_checks(conn, t, now_ms).await?;
-            let path: &[TransferStatus] = if checks.review.is_some() { &[TransferStatus::Flagged] } else { &[] };
-            let row = TransferRow::of(&id, t, Some(&checks.method_id));
-            // The balances move at once (conditionally); every row is written
-            // afterwards in one round trip.
-            let mut writes = Writes::new();
-            let history = insert(&mut writes, &row, path, checks.review, now_ms);
-            // Reserve now: the funds leave the wallet for payout clearing and stay
-            // there until the payout settles, fails or is canceled.
-            let posting = Posting {
-                kind: "payout_reserve",
-                from: Leg::user_wallet(&user_wallet, &t.user_id),
-                to: Leg::system(SystemAccount::PayoutClearing, app.currency),
-                money: t.money,
-            };
-            let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
-            let transfer = created(&row, history, vec![transaction], now_ms);
-            announce_created(conn, writes, &app.id, transfer, now_ms).await
-        }
-        TransferType::Refill => unreachable!("refills are validated out of /v2/transfers"),
-    }
+    let path: &[TransferStatus] = if review.is_some() { &[TransferStatus::Flagged] } else { &[] };
+    let row = TransferRow::of(&id, t, Some(method_id));
+    // The balances move at once (conditionally); every row is written afterwards
+    // in one round trip.
+    let mut writes = Writes::new();
+    let history = insert(&mut writes, &row, path, review, now_ms);
+    let posting = Posting {
+        kind: "payout_reserve",
+        from: Leg::user_wallet(user_wallet, &t.user_id),
+        to: Leg::system(SystemAccount::PayoutClearing, app.currency),
+        money: t.money,
+    };
+    let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
+    let transfer = created(&row, history, vec![transaction], now_ms);
+    announce_created(conn, writes, &app.id, transfer, now_ms).await
 }
 
 /// A new transfer as the API shows it, built from what was just written rather than
@@ -239,83 +233,6 @@ fn created(
         created_at: at.clone(),
         updated_at: at,
     }
-}
-
-struct PayoutChecks {
-    method_id: String,
-    /// Why the payout must wait for review, if it must.
-    review: Option<&'static str>,
-}
-
-/// Everything a payout needs before it may reserve funds: a verified phone, a live
-/// payout method of this user, what the app's compliance rule asks; and whether
-/// the app's risk rules send it to review.
-async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<PayoutChecks> {
-    let verified: Option<i64> = sqlx::query_scalar("SELECT phone_verified_at FROM users WHERE id = $1")
-        .bind(&t.user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if verified.is_none() {
-        return Err(Error::new(ErrorCode::PhoneNotVerified, "The payee must verify a phone number before any payout.")
-            .with_param("user_id")
-            .into());
-    }
-    let method_id: Option<String> = match &t.payout_method_id {
-        Some(id) => Some(
-            sqlx::query_scalar("SELECT id FROM payout_methods WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
-                .bind(id)
-                .bind(&t.user_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| crate::payout_methods::not_found().with_param("payout_method_id"))?,
-        ),
-        None => {
-            // Only a payee's one method is taken without being named: with several,
-            // guessing (say, the newest) would pay whoever added a method last.
-            let live: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 2",
-            )
-            .bind(&t.user_id)
-            .fetch_all(&mut *conn)
-            .await?;
-            if live.len() > 1 {
-                return Err(Error::invalid(
-                    ErrorCode::PayoutMethodAmbiguous,
-                    "payout_method_id",
-                    "The payee has several payout methods; name one with payout_method_id.",
-                )
-                .into());
-            }
-            live.into_iter().next()
-        }
-    };
-    let method_id = method_id.ok_or_else(|| {
-        Error::new(ErrorCode::PayoutMethodRequired, "The payee has no payout method yet.")
-            .with_param("payout_method_id")
-    })?;
-    crate::compliance::require_for_payout(conn, &t.app.id, &t.user_id, t.money.amount(), now_ms).await?;
-    let rules = sqlx::query("SELECT review_threshold, first_payout_review_threshold FROM apps WHERE id = $1")
-        .bind(&t.app.id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let amount = t.money.amount();
-    let above = |column: &str| -> Result<bool, sqlx::Error> {
-        Ok(rules.try_get::<Option<i64>, _>(column)?.is_some_and(|threshold| amount > threshold))
-    };
-    let review = if above("review_threshold")? {
-        Some("above_review_threshold")
-    } else if above("first_payout_review_threshold")? {
-        let earlier: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM transfers WHERE user_id = $1 AND kind = 'payout' AND status NOT IN ('failed', 'canceled')",
-        )
-        .bind(&t.user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        (earlier == 0).then_some("first_large_payout")
-    } else {
-        None
-    };
-    Ok(PayoutChecks { method_id, review })
 }
 
 /// The payout worker is about to hand the payout to `rail`. This is committed
@@ -505,7 +422,7 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
 
 pub(super) struct TransferRow<'a> {
     pub(super) id: &'a str,
-    pub(super) app: &'a AuthedApp,
+    pub(super) app: &'a AppWallet,
     user_id: Option<&'a str>,
     kind: TransferType,
     direction: Option<Direction>,

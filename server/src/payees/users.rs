@@ -1,10 +1,10 @@
 //! Users are an app's payees: each gets a wallet at creation.
 
-use axum::http::StatusCode;
 use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateUserRequest, List};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, ids};
+use http::StatusCode;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -210,7 +210,7 @@ fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
 }
 
 pub fn not_found() -> Error {
-    Error::new(ErrorCode::UserNotFound, "No such user.")
+    crate::ledger::user_not_found()
 }
 
 /// One of `app_id`'s users; another app's user is `user_not_found` too.
@@ -253,15 +253,7 @@ pub async fn mark_verified(conn: &mut AnyConnection, app_id: &str, user_id: &str
 
 /// The user's id and wallet, or `user_not_found` (also for another app's user).
 pub async fn wallet_of(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<String, Error> {
-    if !ids::has_shape(user_id, ids::USER) {
-        return Err(not_found().with_param("user_id"));
-    }
-    sqlx::query_scalar("SELECT wallet_id FROM users WHERE id = $1 AND app_id = $2")
-        .bind(user_id)
-        .bind(app_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| not_found().with_param("user_id"))
+    crate::ledger::user_wallet(conn, app_id, user_id).await
 }
 
 #[cfg(test)]

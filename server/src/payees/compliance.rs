@@ -2,9 +2,9 @@
 //! at rest; only its last four ever leave), KYC and ID-verification states, and the
 //! app's rule for what a payout needs.
 
-use axum::http::StatusCode;
 use dots_shared::ErrorCode;
 use dots_shared::time::{parse_date, rfc3339_from_unix_ms, start_of_year_ms};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
@@ -164,7 +164,7 @@ impl ComplianceUpdate {
 
 /// Applies the given fields and leaves the others as they were.
 pub async fn update(conn: &mut AnyConnection, u: &ComplianceUpdate, now_ms: i64) -> TxResult<Reply> {
-    crate::users::wallet_of(conn, &u.app_id, &u.user_id).await?;
+    crate::payees::users::wallet_of(conn, &u.app_id, &u.user_id).await?;
     sqlx::query(
         "INSERT INTO compliance (user_id, app_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING",
     )
@@ -204,7 +204,7 @@ pub async fn update(conn: &mut AnyConnection, u: &ComplianceUpdate, now_ms: i64)
 
 /// The record as the API shows it, with what the app's rule still requires.
 pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, now_ms: i64) -> Result<Value, Error> {
-    crate::users::wallet_of(conn, app_id, user_id).await?;
+    crate::payees::users::wallet_of(conn, app_id, user_id).await?;
     let row = sqlx::query(
         "SELECT legal_first_name, legal_last_name, date_of_birth, address, tax_id_last4, kyc_status,
                 id_verification_status, updated_at FROM compliance WHERE user_id = $1",

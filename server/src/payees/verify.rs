@@ -26,7 +26,6 @@ pub const SENDS_PER_DESTINATION_ALL_APPS_PER_HOUR: i64 = 15;
 /// Codes one subject (a flow session, or a user through the API) may ask for in
 /// an hour, whatever the phones: a session of an email-only link can type any.
 pub const SENDS_PER_SUBJECT_PER_HOUR: i64 = 10;
-pub const SENDS_PER_CLIENT_PER_HOUR: i64 = 20;
 
 /// A code about to be sent: only its hash goes to the database.
 #[derive(Debug, Clone)]

@@ -2,15 +2,16 @@
 //! checksum), PayPal (email) or Venmo (phone). Details are sealed at rest and only
 //! masked forms ever leave the server.
 
-use axum::http::StatusCode;
 use dots_shared::ErrorCode;
 use dots_shared::ids;
-use serde::{Deserialize, Serialize};
+use http::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, Reply, TxResult};
+pub use crate::rails::Destination;
 use crate::secrets::Keys;
 use crate::sms::mask_phone;
 use crate::store::new_id;
@@ -33,15 +34,6 @@ pub struct CreatePayoutMethodRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub phone_number: Option<String>,
-}
-
-/// The full details, as sealed at rest and handed to a payout rail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Destination {
-    Bank { routing_number: String, account_number: String, account_type: String },
-    Paypal { email: String },
-    Venmo { phone_number: String },
 }
 
 impl Destination {
@@ -102,7 +94,7 @@ impl Destination {
                     ("account_number", &req.account_number),
                     ("phone_number", &req.phone_number),
                 ])?;
-                Ok(Destination::Paypal { email: crate::users::email(&require(req.email, "email")?)? })
+                Ok(Destination::Paypal { email: crate::payees::users::email(&require(req.email, "email")?)? })
             }
             "venmo" => {
                 refuse_extra(&[
@@ -110,7 +102,8 @@ impl Destination {
                     ("account_number", &req.account_number),
                     ("email", &req.email),
                 ])?;
-                let phone = crate::users::phone_number(&require(req.phone_number, "phone_number")?, Some("US"))?;
+                let phone =
+                    crate::payees::users::phone_number(&require(req.phone_number, "phone_number")?, Some("US"))?;
                 Ok(Destination::Venmo { phone_number: phone })
             }
             _ => Err(Error::invalid(ErrorCode::InvalidType, "type", "type must be bank, paypal or venmo")),
@@ -171,7 +164,7 @@ pub fn seal_context(method_id: &str) -> String {
 }
 
 pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) -> TxResult<Reply> {
-    crate::users::wallet_of(conn, &m.app_id, &m.user_id).await?;
+    crate::payees::users::wallet_of(conn, &m.app_id, &m.user_id).await?;
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL")
             .bind(&m.user_id)
