@@ -11,6 +11,13 @@
 //! wall clock, which valgrind stretches. The marginal cost is the difference between
 //! a window of 3N requests and one of N, over 2N: what a window costs once (the
 //! first-touch allocations, a timer that happened to fire) drops out.
+//! Requests are paced, one every 150 ms of wall-clock time (`--pace-ms`): SQLite's
+//! background checkpoint runs every 50 ms, and how much it copies per request
+//! depends on how many requests fall between two checkpoints; paced, each
+//! request's pages are checkpointed on their own, however fast the machine is
+//! that day. (Unpaced runs spread by 7–10 %; paced ones by a few per cent.)
+//! The payout and webhook workers are set to sleep through the run (a claim's payout
+//! is executed later, asynchronously), so the claim figure is the claim's requests.
 //! Three runs; the median and the spread are printed.
 
 use std::path::{Path, PathBuf};
@@ -28,10 +35,11 @@ struct Options {
     runs: usize,
     /// `--binary PATH`: measure another build (an older commit's release server).
     binary: Option<PathBuf>,
+    pace: Duration,
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options { transfers: 100, claims: 10, runs: 3, binary: None };
+    let mut o = Options { transfers: 50, claims: 5, runs: 3, binary: None, pace: Duration::from_millis(150) };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
@@ -40,6 +48,7 @@ fn options(args: &[String]) -> Result<Options> {
             "--claims" => o.claims = value()?.parse().map_err(|_| "--claims takes a number")?,
             "--runs" => o.runs = value()?.parse().map_err(|_| "--runs takes a number")?,
             "--binary" => o.binary = Some(PathBuf::from(value()?)),
+            "--pace-ms" => o.pace = Duration::from_millis(value()?.parse().map_err(|_| "--pace-ms takes a number")?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -99,6 +108,10 @@ impl Profiled {
             .env("DOTS_ENCRYPTION_KEY", "be0c000000000000000000000000000000000000000000000000000000000001")
             // One bench client stands for many payees.
             .env("DOTS_SMS_PER_CLIENT_PER_HOUR", "100000000")
+            // The payout and webhook workers sleep through the measurement: a claim's
+            // payout is executed later, at a time valgrind's slowness would scatter
+            // between windows. The figure is the requests' own work.
+            .env("DOTS_WORKER_INTERVAL_MS", "3600000")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -179,9 +192,41 @@ struct Setup {
     http: Http,
     auth: String,
     users: Vec<String>,
+    pacer: Pacer,
 }
 
-async fn setup(base: &str) -> Result<Setup> {
+/// Starts requests at a fixed wall-clock rate.
+struct Pacer {
+    every: Duration,
+    next: std::sync::Mutex<Instant>,
+    /// Requests that started late because the one before took longer than `every`.
+    late: std::sync::atomic::AtomicUsize,
+}
+
+impl Pacer {
+    fn new(every: Duration) -> Pacer {
+        Pacer { every, next: std::sync::Mutex::new(Instant::now()), late: Default::default() }
+    }
+
+    async fn tick(&self) {
+        let wait = {
+            let mut next = self.next.lock().expect("pacer");
+            let now = Instant::now();
+            if *next < now {
+                if !self.every.is_zero() {
+                    self.late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                *next = now;
+            }
+            let start = *next;
+            *next = start + self.every;
+            start - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn setup(base: &str, pace: Duration) -> Result<Setup> {
     let http = Http::new(base);
     let app = http.ok("POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Bench"})).await;
     let auth = basic(&app);
@@ -200,7 +245,7 @@ async fn setup(base: &str) -> Result<Setup> {
         .await;
         users.push(id);
     }
-    Ok(Setup { http, auth, users })
+    Ok(Setup { http, auth, users, pacer: Pacer::new(pace) })
 }
 
 async fn transfers(s: &Setup, from: usize, n: usize) -> Result {
@@ -208,6 +253,7 @@ async fn transfers(s: &Setup, from: usize, n: usize) -> Result {
         let user = &s.users[i % s.users.len()];
         let direction = if i % 2 == 0 { "app_to_user" } else { "user_to_app" };
         let body = json!({"type": "balance", "user_id": user, "amount": 1 + (i % 97), "currency": "USD", "direction": direction});
+        s.pacer.tick().await;
         let (status, answer) = s.http.call_keyed("POST", "/v2/transfers", &s.auth, &format!("instr-{i}"), &body).await;
         if status != 201 {
             return Err(format!("transfer {i}: {status} {answer}"));
@@ -221,22 +267,26 @@ async fn transfers(s: &Setup, from: usize, n: usize) -> Result {
 async fn claim(s: &Setup, i: usize) -> Result {
     let phone = format!("+1201{:03}{:04}", 200 + i / 10_000, i % 10_000);
     let fail = |what: &str| format!("claim {i}: {what}");
+    s.pacer.tick().await;
     let link = s
         .http
         .try_ok("POST", "/v2/payout-links", &s.auth, json!({"amount": 1000, "currency": "USD", "phone_number": phone}))
         .await
         .ok_or_else(|| fail("link"))?;
     let token = link["url"].as_str().and_then(|u| u.rsplit('/').next()).ok_or_else(|| fail("link url"))?;
+    s.pacer.tick().await;
     let session = s
         .http
         .try_ok("POST", "/flow/v1/sessions", "", json!({"link_token": token}))
         .await
         .ok_or_else(|| fail("session"))?;
     let mut bearer = format!("Bearer {}", session["token"].as_str().ok_or_else(|| fail("token"))?);
+    s.pacer.tick().await;
     s.http
         .try_ok("POST", "/flow/v1/verification", &bearer, json!({"phone_number": phone}))
         .await
         .ok_or_else(|| fail("send code"))?;
+    s.pacer.tick().await;
     let outbox: Value =
         s.http.get_json(&format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B")), &s.auth).await;
     let code = outbox["data"][0]["body"]
@@ -245,6 +295,7 @@ async fn claim(s: &Setup, i: usize) -> Result {
         .and_then(|rest| rest.get(..6))
         .ok_or_else(|| fail("code in the outbox"))?
         .to_string();
+    s.pacer.tick().await;
     let checked = s
         .http
         .try_ok("POST", "/flow/v1/verification/check", &bearer, json!({"code": code}))
@@ -254,11 +305,13 @@ async fn claim(s: &Setup, i: usize) -> Result {
     if let Some(token) = checked["session_token"].as_str() {
         bearer = format!("Bearer {token}");
     }
+    s.pacer.tick().await;
     let method = s
         .http
         .try_ok("POST", "/flow/v1/payout-methods", &bearer, json!({"type": "paypal", "email": "b@u.co"}))
         .await
         .ok_or_else(|| fail("payout method"))?;
+    s.pacer.tick().await;
     s.http
         .try_ok("POST", "/flow/v1/claim", &bearer, json!({"payout_method_id": method["id"]}))
         .await
@@ -281,16 +334,21 @@ struct Sample {
 fn one_run(binary: &Path, o: &Options, run: usize) -> Result<Sample> {
     let rt = runtime();
     let mut server = Profiled::start(binary, run)?;
-    let s = rt.block_on(setup(&server.base))?;
+    let s = rt.block_on(setup(&server.base, Duration::ZERO))?;
     // Warm-up: the first requests touch code and caches once.
     rt.block_on(transfers(&s, 0, 20))?;
     rt.block_on(claims(&s, 0, 2))?;
+    let s = Setup { pacer: Pacer::new(o.pace), ..s };
     let n = o.transfers;
     let short = server.window(&rt, || transfers(&s, 1_000, n))?;
     let long = server.window(&rt, || transfers(&s, 10_000, 3 * n))?;
     let m = o.claims;
     let short_claims = server.window(&rt, || claims(&s, 100, m))?;
     let long_claims = server.window(&rt, || claims(&s, 1_000, 3 * m))?;
+    let late = s.pacer.late.load(std::sync::atomic::Ordering::Relaxed);
+    if late > 0 {
+        eprintln!("xtask: {late} requests took longer than --pace-ms and started late; the figure may spread more");
+    }
     Ok(Sample {
         transfer: (long - short) as f64 / (2 * n) as f64,
         claim: (long_claims - short_claims) as f64 / (2 * m) as f64,
@@ -320,8 +378,9 @@ pub fn instructions(args: &[String]) -> Result {
     let (transfer, transfer_spread) = median_and_spread(samples.iter().map(|s| s.transfer).collect());
     let (claim, claim_spread) = median_and_spread(samples.iter().map(|s| s.claim).collect());
     println!(
-        "instructions bench: {} (release, SQLite, under callgrind), one client, keep-alive, idle windows subtracted",
-        binary.display()
+        "instructions bench: {} (release, SQLite, under callgrind), one client, keep-alive, one request per {} ms, idle windows subtracted",
+        binary.display(),
+        o.pace.as_millis()
     );
     println!("marginal cost from windows of N and 3N requests, median of {} runs (spread = (max-min)/median)", o.runs);
     println!("{:<28} {:>16} {:>9}", "", "instructions", "spread");
