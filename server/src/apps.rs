@@ -3,12 +3,11 @@
 use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateAppRequest};
 use dots_shared::{Currency, ids};
-use http::StatusCode;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::store::{Store, new_id, random_base62};
 
 /// The app a request authenticated as.
@@ -56,7 +55,9 @@ pub fn hash_secret(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxResult<Reply> {
+/// A new app with its wallet; the answer holds its API secret, which is stored
+/// only as a hash.
+pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxResult<api::App> {
     let id = new_id(ids::APP);
     let client_id = new_id(ids::CLIENT_ID);
     let api_secret = new_api_secret();
@@ -83,7 +84,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    let mut created = api::App {
+    Ok(api::App {
         id,
         name: app.name.clone(),
         client_id,
@@ -91,12 +92,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
         currency: app.currency.code().to_string(),
         wallet: api::Wallet { id: wallet_id, available: 0, pending: 0, currency: app.currency.code().to_string() },
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
-    };
-    let mut reply = Reply::json(StatusCode::CREATED, &created)?;
-    // The secret is shown once and never stored, not even in the idempotency record.
-    created.api_secret = None;
-    reply.replay_body = Some(Reply::json(StatusCode::CREATED, &created)?.body);
-    Ok(reply)
+    })
 }
 
 /// Apps' credentials, as each process last read them. An entry is trusted for
@@ -244,7 +240,7 @@ impl SecretRotation {
 /// Replaces the app's secret; the old one is taken until `now + grace` (a second
 /// rotation ends the first one's grace at once). The new secret is answered once
 /// and never stored, not even for the idempotent replay.
-pub async fn rotate_secret(conn: &mut AnyConnection, r: &SecretRotation, now_ms: i64) -> TxResult<Reply> {
+pub async fn rotate_secret(conn: &mut AnyConnection, r: &SecretRotation, now_ms: i64) -> TxResult<api::SecretRotation> {
     sqlx::query(
         "UPDATE apps SET previous_secret_hash = secret_hash, previous_secret_expires_at = $1, secret_hash = $2
          WHERE id = $3",
@@ -254,15 +250,10 @@ pub async fn rotate_secret(conn: &mut AnyConnection, r: &SecretRotation, now_ms:
     .bind(&r.app_id)
     .execute(&mut *conn)
     .await?;
-    let answer = serde_json::json!({
-        "api_secret": r.new_secret,
-        "previous_secret_expires_at": dots_shared::time::rfc3339_from_unix_ms(now_ms + r.grace_ms),
-    });
-    let mut reply = Reply::json(StatusCode::OK, &answer)?;
-    let mut replay = answer;
-    replay["api_secret"] = serde_json::Value::Null;
-    reply.replay_body = Some(serde_json::to_vec(&replay).map_err(Error::internal)?);
-    Ok(reply)
+    Ok(api::SecretRotation {
+        api_secret: Some(r.new_secret.clone()),
+        previous_secret_expires_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + r.grace_ms),
+    })
 }
 
 pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wallet, Error> {
@@ -339,7 +330,7 @@ impl AppRules {
     }
 }
 
-pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules, _now_ms: i64) -> TxResult<Reply> {
+pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules) -> TxResult<api::AppRules> {
     for (column, value) in &rules.changes {
         // `column` comes from the fixed list in `AppRules::validate`, never from input.
         sqlx::query(&format!("UPDATE apps SET {column} = $1 WHERE id = $2"))
@@ -348,23 +339,21 @@ pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules, _now_ms: i
             .execute(&mut *conn)
             .await?;
     }
-    Ok(Reply::json(StatusCode::OK, &get_rules(conn, &rules.app_id).await?)?)
+    Ok(get_rules(conn, &rules.app_id).await?)
 }
 
-pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<serde_json::Value, Error> {
+pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<api::AppRules, Error> {
     let row =
         sqlx::query("SELECT review_threshold, first_payout_review_threshold, tax_id_threshold FROM apps WHERE id = $1")
             .bind(app_id)
             .fetch_one(conn)
             .await?;
-    let rule = |c: &str| -> Result<serde_json::Value, Error> {
-        Ok(row.try_get::<Option<i64>, _>(c)?.map(serde_json::Value::from).unwrap_or_else(|| "off".into()))
-    };
-    Ok(serde_json::json!({
-        "review_threshold": rule("review_threshold")?,
-        "first_payout_review_threshold": rule("first_payout_review_threshold")?,
-        "tax_id_threshold": rule("tax_id_threshold")?,
-    }))
+    let rule = |c: &str| -> Result<api::Threshold, Error> { Ok(api::Threshold(row.try_get::<Option<i64>, _>(c)?)) };
+    Ok(api::AppRules {
+        review_threshold: rule("review_threshold")?,
+        first_payout_review_threshold: rule("first_payout_review_threshold")?,
+        tax_id_threshold: rule("tax_id_threshold")?,
+    })
 }
 
 /// Where the app's pages may embed the Flow widget, and how it looks.
@@ -435,7 +424,7 @@ impl AppSettings {
     }
 }
 
-pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxResult<Reply> {
+pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxResult<api::AppSettings> {
     sqlx::query(
         "UPDATE apps SET allowed_origins = COALESCE($1, allowed_origins), brand = COALESCE($2, brand) WHERE id = $3",
     )
@@ -444,15 +433,17 @@ pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxRes
     .bind(&s.app_id)
     .execute(&mut *conn)
     .await?;
-    Ok(Reply::json(StatusCode::OK, &get_settings(conn, &s.app_id).await?)?)
+    Ok(get_settings(conn, &s.app_id).await?)
 }
 
-pub async fn get_settings(conn: &mut AnyConnection, app_id: &str) -> Result<serde_json::Value, Error> {
+pub async fn get_settings(conn: &mut AnyConnection, app_id: &str) -> Result<api::AppSettings, Error> {
     let row = sqlx::query("SELECT allowed_origins, brand FROM apps WHERE id = $1").bind(app_id).fetch_one(conn).await?;
-    let parse = |c: &str| -> Result<serde_json::Value, Error> {
-        Ok(serde_json::from_str(&row.try_get::<String, _>(c)?).unwrap_or(serde_json::Value::Null))
-    };
-    Ok(serde_json::json!({ "allowed_origins": parse("allowed_origins")?, "brand": parse("brand")? }))
+    let origins: String = row.try_get("allowed_origins")?;
+    let brand: String = row.try_get("brand")?;
+    Ok(api::AppSettings {
+        allowed_origins: serde_json::from_str(&origins).unwrap_or(None),
+        brand: serde_json::from_str::<Option<serde_json::Value>>(&brand).unwrap_or(None),
+    })
 }
 
 /// The operator's key (`DOTS_OPERATOR_KEY`): at least [`OPERATOR_KEY_MIN_BYTES`]

@@ -99,6 +99,20 @@ impl Reply {
         Ok(Reply { status, body, replayed: false, replay_body: None, seal_replay: false })
     }
 
+    /// An answer that shows a secret once: an idempotent retry gets `replay`.
+    pub fn once<T: serde::Serialize>(status: StatusCode, first: &T, replay: &T) -> Result<Reply, Error> {
+        let mut reply = Reply::json(status, first)?;
+        reply.replay_body = Some(serde_json::to_vec(replay).map_err(Error::internal)?);
+        Ok(reply)
+    }
+
+    /// An answer holding a bearer token its retry must show again: kept sealed.
+    pub fn sealed<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Reply, Error> {
+        let mut reply = Reply::json(status, value)?;
+        reply.seal_replay = true;
+        Ok(reply)
+    }
+
     /// `200 {}`: work whose caller needs no answer (the payout worker's steps).
     pub fn done() -> Reply {
         Reply { status: StatusCode::OK, body: b"{}".to_vec(), replayed: false, replay_body: None, seal_replay: false }

@@ -5,17 +5,17 @@
 //! one for its claim. Each flow has one bearer token, stored hashed, scoped to the
 //! flow, its app and (once known) its user, and short-lived.
 
-use dots_shared::ErrorCode;
+use crate::sms::mask_phone;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
+use dots_shared::{ErrorCode, api, flow};
 use dots_shared::{Money, ids};
-use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::apps::AuthedApp;
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::events;
 use crate::ledger::transfers::{self, NewTransfer};
 use crate::lists::Page;
@@ -134,7 +134,7 @@ pub async fn create_link(
     public_url: &str,
     l: &NewPayoutLink,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::PayoutLink> {
     let mut phone = l.phone_number.clone();
     if let Some(user_id) = &l.user_id {
         let user = users::get(conn, &l.app.id, user_id).await.map_err(|e| e.with_param("user_id"))?;
@@ -172,20 +172,14 @@ pub async fn create_link(
     .await?;
     let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
     events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &without_url(&link), now_ms).await?;
-    let mut reply = Reply::json(StatusCode::CREATED, &link)?;
-    reply.seal_replay = true;
-    Ok(reply)
+    Ok(link)
 }
 
 /// A link as events carry it: its URL holds the bearer token that claims it, and
 /// events are kept for good and sent to webhooks; the app reads the URL from the
 /// link (`GET /v2/payout-links/{id}`) when it needs it.
-fn without_url(link: &Value) -> Value {
-    let mut event = link.clone();
-    if let Some(fields) = event.as_object_mut() {
-        fields.remove("url");
-    }
-    event
+fn without_url(link: &api::PayoutLink) -> api::PayoutLink {
+    api::PayoutLink { url: None, ..link.clone() }
 }
 
 const LINK_COLUMNS: &str = "id, token_encrypted, amount, currency, phone_number, email, memo, brand, status, user_id,
@@ -196,7 +190,7 @@ fn link_status(stored: &str, expires_at: i64, now_ms: i64) -> &str {
     if stored == "active" && expires_at <= now_ms { "expired" } else { stored }
 }
 
-fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Result<Value, Error> {
+fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Result<api::PayoutLink, Error> {
     let id: String = row.try_get("id")?;
     // A token no given key opens (a key taken away too soon) leaves the link
     // without its URL rather than failing the whole list; the log says why.
@@ -210,22 +204,22 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
     let expires_at: i64 = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
     let brand: Option<String> = row.try_get("brand")?;
-    Ok(json!({
-        "id": id,
-        "url": url,
-        "status": link_status(&status, expires_at, now_ms),
-        "amount": row.try_get::<i64, _>("amount")?,
-        "currency": row.try_get::<String, _>("currency")?,
-        "phone_number": row.try_get::<Option<String>, _>("phone_number")?,
-        "email": row.try_get::<Option<String>, _>("email")?,
-        "memo": row.try_get::<Option<String>, _>("memo")?,
-        "brand": brand.and_then(|b| serde_json::from_str::<Value>(&b).ok()),
-        "user_id": row.try_get::<Option<String>, _>("user_id")?,
-        "payout_transfer_id": row.try_get::<Option<String>, _>("payout_transfer_id")?,
-        "expires_at": rfc3339_from_unix_ms(expires_at),
-        "claimed_at": row.try_get::<Option<i64>, _>("claimed_at")?.map(rfc3339_from_unix_ms),
-        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
-    }))
+    Ok(api::PayoutLink {
+        id,
+        url,
+        status: link_status(&status, expires_at, now_ms).to_string(),
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        phone_number: row.try_get("phone_number")?,
+        email: row.try_get("email")?,
+        memo: row.try_get("memo")?,
+        brand: brand.and_then(|b| serde_json::from_str::<Value>(&b).ok()),
+        user_id: row.try_get("user_id")?,
+        payout_transfer_id: row.try_get("payout_transfer_id")?,
+        expires_at: rfc3339_from_unix_ms(expires_at),
+        claimed_at: row.try_get::<Option<i64>, _>("claimed_at")?.map(rfc3339_from_unix_ms),
+        created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+    })
 }
 
 pub fn link_not_found() -> Error {
@@ -239,7 +233,7 @@ pub async fn get_link(
     app_id: &str,
     id: &str,
     now_ms: i64,
-) -> Result<Value, Error> {
+) -> Result<api::PayoutLink, Error> {
     let row = sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM payout_links WHERE id = $1 AND app_id = $2"))
         .bind(id)
         .bind(app_id)
@@ -256,7 +250,7 @@ pub async fn list_links(
     app_id: &str,
     page: &Page,
     now_ms: i64,
-) -> Result<dots_shared::api::List<Value>, Error> {
+) -> Result<api::List<api::PayoutLink>, Error> {
     let before = page.cursor_seq(conn, crate::lists::Listed::PayoutLinks, app_id).await?;
     let rows = sqlx::query(&format!(
         "SELECT {LINK_COLUMNS} FROM payout_links WHERE app_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
@@ -277,7 +271,7 @@ pub async fn cancel_link(
     app_id: &str,
     id: &str,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::PayoutLink> {
     let canceled = sqlx::query(
         "UPDATE payout_links SET status = 'canceled', updated_at = $1
          WHERE id = $2 AND app_id = $3 AND status = 'active' AND expires_at > $1",
@@ -289,16 +283,10 @@ pub async fn cancel_link(
     .await?;
     let link = get_link(conn, keys, public_url, app_id, id, now_ms).await?;
     if canceled.rows_affected() != 1 {
-        return Err(Error::new(
-            ErrorCode::PayoutLinkNotActive,
-            format!("The payout link is {}.", link["status"].as_str().unwrap_or("")),
-        )
-        .into());
+        return Err(Error::new(ErrorCode::PayoutLinkNotActive, format!("The payout link is {}.", link.status)).into());
     }
     events::record(conn, app_id, events::PAYOUT_LINK_CANCELED, &without_url(&link), now_ms).await?;
-    let mut reply = Reply::json(StatusCode::OK, &link)?;
-    reply.seal_replay = true;
-    Ok(reply)
+    Ok(link)
 }
 
 // ---- flows and sessions --------------------------------------------------------------
@@ -411,7 +399,13 @@ fn session_token(flow_id: &str) -> String {
 /// anyone who has it, and each opening is a row.
 pub const SESSIONS_PER_LINK_PER_HOUR: i64 = 30;
 
-pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow, now_ms: i64) -> TxResult<Reply> {
+/// A new flow and its session; the answer holds the session token (shown once).
+pub async fn create_flow(
+    conn: &mut AnyConnection,
+    public_url: &str,
+    f: &NewFlow,
+    now_ms: i64,
+) -> TxResult<api::FlowCreated> {
     if let Some(link_id) = &f.payout_link_id {
         let key = format!("link-sessions:{link_id}");
         crate::payees::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
@@ -435,25 +429,24 @@ pub async fn create_flow(conn: &mut AnyConnection, public_url: &str, f: &NewFlow
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    // The token is answered once; the idempotent replay of this answer cannot show it.
     // `url` is the flow as a page of its own (link or redirect the payee there); it
     // carries the token in its fragment, which browsers never send to a server.
-    let page = format!("{public_url}/flow/{}", f.id);
-    let answer = json!({
-        "id": f.id,
-        "url": format!("{page}#{}", f.token),
-        "token": f.token,
-        "expires_at": rfc3339_from_unix_ms(f.expires_at),
-    });
-    let mut reply = Reply::json(StatusCode::CREATED, &answer)?;
-    let mut stored = answer;
-    stored["token"] = Value::Null;
-    stored["url"] = Value::String(page);
-    reply.replay_body = Some(serde_json::to_vec(&stored).map_err(Error::internal)?);
-    Ok(reply)
+    Ok(api::FlowCreated {
+        id: f.id.clone(),
+        url: format!("{public_url}/flow/{}#{}", f.id, f.token),
+        token: Some(f.token.clone()),
+        expires_at: rfc3339_from_unix_ms(f.expires_at),
+    })
 }
 
-pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str) -> Result<Value, Error> {
+/// What an idempotent replay of [`create_flow`]'s answer shows: neither the token
+/// nor the URL that carries it.
+pub fn without_token(created: &api::FlowCreated) -> api::FlowCreated {
+    let page = created.url.split('#').next().unwrap_or_default().to_string();
+    api::FlowCreated { url: page, token: None, ..created.clone() }
+}
+
+pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str) -> Result<api::Flow, Error> {
     let row = sqlx::query(
         "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at, created_at
          FROM flows WHERE id = $1 AND app_id = $2",
@@ -463,18 +456,19 @@ pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, 
     .fetch_optional(conn)
     .await?
     .ok_or_else(|| Error::new(ErrorCode::FlowNotFound, "No such flow."))?;
-    Ok(json!({
-        "id": row.try_get::<String, _>("id")?,
-        "url": format!("{public_url}/flow/{id}"),
-        "user_id": row.try_get::<Option<String>, _>("user_id")?,
-        "payout_link_id": row.try_get::<Option<String>, _>("payout_link_id")?,
-        "steps": serde_json::from_str::<Value>(&row.try_get::<String, _>("steps")?).unwrap_or(Value::Null),
-        "redirect_url": row.try_get::<Option<String>, _>("redirect_url")?,
-        "status": row.try_get::<String, _>("status")?,
-        "expires_at": rfc3339_from_unix_ms(row.try_get("expires_at")?),
-        "completed_at": row.try_get::<Option<i64>, _>("completed_at")?.map(rfc3339_from_unix_ms),
-        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
-    }))
+    let steps: String = row.try_get("steps")?;
+    Ok(api::Flow {
+        id: row.try_get("id")?,
+        url: format!("{public_url}/flow/{id}"),
+        user_id: row.try_get("user_id")?,
+        payout_link_id: row.try_get("payout_link_id")?,
+        steps: serde_json::from_str(&steps).map_err(|e| Error::internal(format!("flow {id}'s steps: {e}")))?,
+        redirect_url: row.try_get("redirect_url")?,
+        status: row.try_get("status")?,
+        expires_at: rfc3339_from_unix_ms(row.try_get("expires_at")?),
+        completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(rfc3339_from_unix_ms),
+        created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+    })
 }
 
 /// What a payout link's token opens.
@@ -676,7 +670,7 @@ pub async fn revoke(
     app_id: &str,
     id: &str,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::Flow> {
     let revoked =
         sqlx::query("UPDATE flows SET status = 'revoked' WHERE id = $1 AND app_id = $2 AND status = 'active'")
             .bind(id)
@@ -686,7 +680,7 @@ pub async fn revoke(
     if revoked.rows_affected() == 1 {
         events::record(conn, app_id, events::FLOW_REVOKED, &json!({"flow_id": id}), now_ms).await?;
     }
-    Ok(Reply::json(StatusCode::OK, &get_flow(conn, public_url, app_id, id).await?)?)
+    Ok(get_flow(conn, public_url, app_id, id).await?)
 }
 
 /// The claim: in one database transaction the link becomes `claimed` (only one
@@ -697,7 +691,7 @@ pub async fn claim(
     session: &Session,
     payout_method_id: &str,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::Claimed> {
     let user_id = session.user()?.to_string();
     let link_id = session
         .payout_link_id
@@ -760,10 +754,16 @@ pub async fn claim(
     let claimed =
         json!({"payout_link_id": link_id, "user_id": user_id, "payout_transfer_id": payout.id, "status": "claimed"});
     events::record(conn, &app.id, events::PAYOUT_LINK_CLAIMED, &claimed, now_ms).await?;
-    Ok(Reply::json(
-        StatusCode::OK,
-        &json!({"flow_id": session.flow_id, "payout_link_id": link_id, "payout": {"id": payout.id, "status": payout.status, "amount": payout.amount, "currency": payout.currency}}),
-    )?)
+    Ok(api::Claimed {
+        flow_id: session.flow_id.clone(),
+        payout_link_id: link_id,
+        payout: api::ClaimedPayout {
+            id: payout.id,
+            status: payout.status,
+            amount: payout.amount,
+            currency: payout.currency,
+        },
+    })
 }
 
 /// Marks the flow completed (once) and announces it with opaque ids only.
@@ -860,4 +860,74 @@ mod tests {
         }
         assert!(!redirect_url_ok(&format!("https://x.io/{}", "a".repeat(500))));
     }
+}
+
+/// Everything the widget needs to choose its steps and dress itself: the app's
+/// brand with the flow's or link's override on top, the link it claims, whether
+/// the phone is proven, and what compliance still asks.
+pub async fn session_state(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    session: &Session,
+    now_ms: i64,
+) -> Result<flow::SessionState, Error> {
+    let (app_name, app_brand) = sqlx::query_as::<_, (String, String)>("SELECT name, brand FROM apps WHERE id = $1")
+        .bind(&session.app_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let app_brand = serde_json::from_str::<Value>(&app_brand).unwrap_or(Value::Null);
+    let flow_theme = session.theme.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+    let mut brand = overlay(&app_brand, &flow_theme);
+    let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
+    let mut payout_link = None;
+    let mut amount = 0;
+    if let Some(link_id) = &session.payout_link_id {
+        // The URL is not needed here (nor shown): no public URL is passed.
+        let link = get_link(conn, keys, "", &session.app_id, link_id, now_ms).await?;
+        amount = link.amount;
+        phone_hint = link.phone_number.as_deref().map(mask_phone);
+        if let Some(over) = &link.brand {
+            brand = overlay(&brand, over);
+        }
+        payout_link = Some(flow::SessionLink {
+            amount: link.amount,
+            currency: link.currency,
+            memo: link.memo,
+            status: link.status,
+            expires_at: link.expires_at,
+            brand: link.brand,
+            phone_hint: phone_hint.clone(),
+        });
+    } else if let Some(user) = &session.user_id {
+        let user = users::get(conn, &session.app_id, user).await?;
+        verified = verified || user.phone_verified;
+        phone_hint = Some(mask_phone(&user.phone_number));
+    }
+    let tax_id = match session.user() {
+        Ok(user) => crate::payees::compliance::tax_id_required(conn, &session.app_id, user, amount, now_ms).await?,
+        Err(_) => false,
+    };
+    Ok(flow::SessionState {
+        flow_id: session.flow_id.clone(),
+        status: session.status.clone(),
+        steps: session.steps.clone(),
+        pre_authenticated: session.payout_link_id.is_none() && session.user_id.is_some(),
+        verified,
+        phone_hint,
+        user_id: session.user().ok().map(str::to_string),
+        app: flow::SessionApp { name: app_name, brand: app_brand },
+        brand,
+        payout_link,
+        requirements: api::ComplianceRequirements { tax_id },
+        redirect_url: session.redirect_url.clone(),
+    })
+}
+
+/// `over`'s keys on top of `base`'s (both brand objects; either may be null).
+fn overlay(base: &Value, over: &Value) -> Value {
+    let mut merged = base.as_object().cloned().unwrap_or_default();
+    if let Some(over) = over.as_object() {
+        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Value::Object(merged)
 }

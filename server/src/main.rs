@@ -123,7 +123,14 @@ async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Err
     let store = Store::open(&settings.database_url, 2).await?;
     let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
     let writer = Writer::new(store.clone(), services);
-    let reply = writer.run(None, new_app, |conn, app, now| Box::pin(dots_server::apps::create(conn, app, now))).await?;
+    let reply = writer
+        .run(None, new_app, |conn, app, now| {
+            Box::pin(async move {
+                let created = dots_server::apps::create(conn, app, now).await?;
+                Ok(dots_server::error::Reply::json(http::StatusCode::CREATED, &created)?)
+            })
+        })
+        .await?;
     store.close().await;
     if !reply.status.is_success() {
         return Err(String::from_utf8_lossy(&reply.body).into_owned().into());

@@ -8,7 +8,7 @@
 //! process killed mid-attempt leaves the delivery pending; it is retried after
 //! the lease lapses (at-least-once: receivers dedupe on `webhook-id`).
 
-use dots_shared::ErrorCode;
+use dots_shared::{ErrorCode, api};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use dots_shared::ids;
 use dots_shared::time::rfc3339_from_unix_ms;
 use hmac::{Hmac, Mac};
-use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde::Deserialize;
@@ -27,7 +26,7 @@ use sha2::Sha256;
 use sqlx::{AnyConnection, Row};
 use tokio::task::JoinSet;
 
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::lists::Page;
 use crate::outbound::{HttpClient, check_url};
 use crate::secrets::Keys;
@@ -135,7 +134,8 @@ impl NewEndpoint {
     }
 }
 
-pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: i64) -> TxResult<Reply> {
+/// A new endpoint; the answer holds its signing secret (shown once).
+pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: i64) -> TxResult<api::WebhookEndpoint> {
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE app_id = $1 AND deleted_at IS NULL")
             .bind(&e.app_id)
@@ -161,38 +161,37 @@ pub async fn create_endpoint(conn: &mut AnyConnection, e: &NewEndpoint, now_ms: 
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    let mut shown = get_endpoint(conn, &e.app_id, &e.id).await?;
-    let mut reply_body = shown.clone();
-    reply_body["secret"] = Value::String(e.secret.clone());
-    let mut reply = Reply::json(StatusCode::CREATED, &reply_body)?;
-    // The secret is shown once; a replay of this answer cannot show it again.
-    shown["secret"] = Value::Null;
-    reply.replay_body = Some(serde_json::to_vec(&shown).map_err(Error::internal)?);
-    Ok(reply)
+    let created = get_endpoint(conn, &e.app_id, &e.id).await?;
+    Ok(api::WebhookEndpoint { secret: api::Secret::Shown(e.secret.clone()), ..created })
 }
 
 pub fn endpoint_not_found() -> Error {
     Error::new(ErrorCode::WebhookNotFound, "No such webhook endpoint.")
 }
 
-fn endpoint_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
-    let events: Value = serde_json::from_str(&row.try_get::<String, _>("events")?).unwrap_or(Value::Null);
-    Ok(json!({
-        "id": row.try_get::<String, _>("id")?,
-        "url": row.try_get::<String, _>("url")?,
-        "events": events,
-        "description": row.try_get::<Option<String>, _>("description")?,
-        "status": row.try_get::<String, _>("status")?,
-        "disabled_reason": row.try_get::<Option<String>, _>("disabled_reason")?,
-        "previous_secret_expires_at": row.try_get::<Option<i64>, _>("previous_secret_expires_at")?.map(rfc3339_from_unix_ms),
-        "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
-    }))
+fn endpoint_from_row(row: &sqlx::any::AnyRow) -> Result<api::WebhookEndpoint, Error> {
+    let id: String = row.try_get("id")?;
+    let events = serde_json::from_str(&row.try_get::<String, _>("events")?)
+        .map_err(|e| Error::internal(format!("webhook endpoint {id}'s events: {e}")))?;
+    Ok(api::WebhookEndpoint {
+        id,
+        url: row.try_get("url")?,
+        events,
+        description: row.try_get("description")?,
+        status: row.try_get("status")?,
+        disabled_reason: row.try_get("disabled_reason")?,
+        previous_secret_expires_at: row
+            .try_get::<Option<i64>, _>("previous_secret_expires_at")?
+            .map(rfc3339_from_unix_ms),
+        created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        secret: api::Secret::Absent,
+    })
 }
 
 const ENDPOINT_COLUMNS: &str =
     "id, url, events, description, status, disabled_reason, previous_secret_expires_at, created_at";
 
-pub async fn get_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<Value, Error> {
+pub async fn get_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::WebhookEndpoint, Error> {
     let row = sqlx::query(&format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL"
     ))
@@ -204,7 +203,7 @@ pub async fn get_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str) -> R
     endpoint_from_row(&row)
 }
 
-pub async fn list_endpoints(conn: &mut AnyConnection, app_id: &str) -> Result<Vec<Value>, Error> {
+pub async fn list_endpoints(conn: &mut AnyConnection, app_id: &str) -> Result<Vec<api::WebhookEndpoint>, Error> {
     let rows = sqlx::query(&format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE app_id = $1 AND deleted_at IS NULL ORDER BY seq DESC"
     ))
@@ -215,7 +214,7 @@ pub async fn list_endpoints(conn: &mut AnyConnection, app_id: &str) -> Result<Ve
 }
 
 /// Removes the endpoint; its undelivered deliveries are canceled.
-pub async fn delete_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+pub async fn delete_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<api::Deleted> {
     let deleted = sqlx::query(
         "UPDATE webhook_endpoints SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND app_id = $3 AND deleted_at IS NULL",
     )
@@ -232,7 +231,7 @@ pub async fn delete_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, n
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    Ok(Reply::json(StatusCode::OK, &json!({"id": id, "deleted": true}))?)
+    Ok(api::Deleted { id: id.to_string(), deleted: true })
 }
 
 /// A new secret, shown once; the old one keeps signing (beside it) for `overlap_ms`.
@@ -243,7 +242,7 @@ pub async fn rotate_secret(
     id: &str,
     overlap_ms: i64,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::WebhookEndpoint> {
     let current: String = sqlx::query_scalar(
         "SELECT secret_encrypted FROM webhook_endpoints WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL",
     )
@@ -264,16 +263,17 @@ pub async fn rotate_secret(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    let mut shown = get_endpoint(conn, app_id, id).await?;
-    shown["secret"] = Value::String(secret);
-    let mut reply = Reply::json(StatusCode::OK, &shown)?;
-    shown["secret"] = Value::Null;
-    reply.replay_body = Some(serde_json::to_vec(&shown).map_err(Error::internal)?);
-    Ok(reply)
+    let rotated = get_endpoint(conn, app_id, id).await?;
+    Ok(api::WebhookEndpoint { secret: api::Secret::Shown(secret), ..rotated })
 }
 
 /// Turns a disabled endpoint back on; its pending deliveries resume.
-pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+pub async fn enable_endpoint(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<api::WebhookEndpoint> {
     let enabled = sqlx::query(
         "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL, consecutive_failures = 0, updated_at = $1
          WHERE id = $2 AND app_id = $3 AND deleted_at IS NULL",
@@ -286,7 +286,7 @@ pub async fn enable_endpoint(conn: &mut AnyConnection, app_id: &str, id: &str, n
     if enabled.rows_affected() != 1 {
         return Err(endpoint_not_found().into());
     }
-    Ok(Reply::json(StatusCode::OK, &get_endpoint(conn, app_id, id).await?)?)
+    Ok(get_endpoint(conn, app_id, id).await?)
 }
 
 /// Sends the event again now to each enabled endpoint that wants it (or to one).
@@ -296,7 +296,7 @@ pub async fn redeliver(
     event_id: &str,
     endpoint_id: Option<&str>,
     now_ms: i64,
-) -> TxResult<Reply> {
+) -> TxResult<api::Redelivery> {
     let event_type: String = sqlx::query_scalar("SELECT type FROM events WHERE id = $1 AND app_id = $2")
         .bind(event_id)
         .bind(app_id)
@@ -316,23 +316,23 @@ pub async fn redeliver(
     if endpoint_id.is_some() && queued == 0 {
         return Err(endpoint_not_found().with_param("endpoint_id").into());
     }
-    Ok(Reply::json(StatusCode::OK, &json!({"event_id": event_id, "deliveries_queued": queued}))?)
+    Ok(api::Redelivery { event_id: event_id.to_string(), deliveries_queued: i64::try_from(queued).unwrap_or(i64::MAX) })
 }
 
 pub fn event_not_found() -> Error {
     Error::new(ErrorCode::EventNotFound, "No such event.")
 }
 
-fn event_from_row(row: &sqlx::any::AnyRow) -> Result<Value, Error> {
-    Ok(json!({
-        "id": row.try_get::<String, _>("id")?,
-        "type": row.try_get::<String, _>("type")?,
-        "created": rfc3339_from_unix_ms(row.try_get("created_at")?),
-        "data": serde_json::from_str::<Value>(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null),
-    }))
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<api::Event, Error> {
+    Ok(api::Event {
+        id: row.try_get("id")?,
+        kind: row.try_get("type")?,
+        created: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        data: serde_json::from_str(&row.try_get::<String, _>("data")?).unwrap_or(Value::Null),
+    })
 }
 
-pub async fn get_event(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<Value, Error> {
+pub async fn get_event(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::Event, Error> {
     let row = sqlx::query("SELECT id, type, data, created_at FROM events WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
@@ -347,7 +347,7 @@ pub async fn list_events(
     app_id: &str,
     page: &Page,
     event_type: Option<&str>,
-) -> Result<dots_shared::api::List<Value>, Error> {
+) -> Result<api::List<api::Event>, Error> {
     let before = page.cursor_seq(conn, crate::lists::Listed::Events, app_id).await?;
     let filter = if event_type.is_some() { " AND type = $4" } else { "" };
     let sql = format!(
@@ -367,7 +367,7 @@ pub async fn list_deliveries(
     app_id: &str,
     endpoint_id: &str,
     page: &Page,
-) -> Result<dots_shared::api::List<Value>, Error> {
+) -> Result<api::List<api::Delivery>, Error> {
     get_endpoint(conn, app_id, endpoint_id).await?;
     let before = match &page.starting_after {
         None => i64::MAX,
@@ -395,18 +395,21 @@ pub async fn list_deliveries(
     let mut out = Vec::new();
     for row in rows {
         let status: String = row.try_get("status")?;
-        out.push(json!({
-            "id": row.try_get::<String, _>("id")?,
-            "event_id": row.try_get::<String, _>("event_id")?,
-            "event_type": row.try_get::<String, _>("type")?,
-            "status": status,
-            "attempts": row.try_get::<i64, _>("attempts")?,
-            "next_attempt_at": (status == "pending").then(|| row.try_get::<i64, _>("next_attempt_at").map(rfc3339_from_unix_ms)).transpose()?,
-            "last_status_code": row.try_get::<Option<i64>, _>("last_status_code")?,
-            "last_error": row.try_get::<Option<String>, _>("last_error")?,
-            "delivered_at": row.try_get::<Option<i64>, _>("delivered_at")?.map(rfc3339_from_unix_ms),
-            "created_at": rfc3339_from_unix_ms(row.try_get("created_at")?),
-        }));
+        let next_attempt_at = (status == "pending")
+            .then(|| row.try_get::<i64, _>("next_attempt_at").map(rfc3339_from_unix_ms))
+            .transpose()?;
+        out.push(api::Delivery {
+            id: row.try_get("id")?,
+            event_id: row.try_get("event_id")?,
+            event_type: row.try_get("type")?,
+            status,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at,
+            last_status_code: row.try_get("last_status_code")?,
+            last_error: row.try_get("last_error")?,
+            delivered_at: row.try_get::<Option<i64>, _>("delivered_at")?.map(rfc3339_from_unix_ms),
+            created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        });
     }
     Ok(page.finish(out))
 }

@@ -119,6 +119,30 @@ fn violations(layers: &[Vec<String>], files: &[(String, String, String)]) -> Vec
                 found.push(format!("{path}:{}: only `http` may use axum", n + 1));
             }
         }
+        for (line, name) in public_fns_returning_json_values(text) {
+            found.push(format!("{path}:{line}: `{name}` returns a serde_json::Value; return a typed answer"));
+        }
+    }
+    found
+}
+
+/// Public functions whose return type mentions `Value` (serde_json's): the domain
+/// answers with typed structs that HTTP renders, not with loose JSON.
+fn public_fns_returning_json_values(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix("pub fn ").or_else(|| trimmed.strip_prefix("pub async fn ")) else {
+            continue;
+        };
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        // The signature runs to the body's `{` (or a `;`), over as many lines as it takes.
+        let from = text.lines().skip(n).collect::<Vec<_>>().join("\n");
+        let signature = &from[..from.find(['{', ';']).unwrap_or(from.len())];
+        let returns = signature.rsplit_once("->").map(|(_, r)| r).unwrap_or("");
+        if returns.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|word| word == "Value") {
+            found.push((n + 1, name));
+        }
     }
     found
 }
@@ -170,6 +194,17 @@ fn the_check_reports_a_forbidden_use() {
     assert_eq!(
         violations(&layers, &unplaced),
         vec!["module `rails` is on no line of ARCHITECTURE.md's layers".to_string()]
+    );
+
+    let mut loose = clean.clone();
+    loose.push(file(
+        "payees",
+        "server/src/payees/x.rs",
+        "pub fn ok(v: &Value) -> String {}\npub async fn get(\n    conn: &mut C,\n) -> Result<serde_json::Value, E> {}\n",
+    ));
+    assert_eq!(
+        violations(&layers, &loose),
+        vec!["server/src/payees/x.rs:2: `get` returns a serde_json::Value; return a typed answer".to_string()]
     );
 
     // Two modules on one line may not use each other either, so no loop can hide there.

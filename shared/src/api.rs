@@ -175,3 +175,276 @@ pub struct ErrorDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
 }
+
+/// A rule's threshold: an amount in minor units, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Threshold(pub Option<i64>);
+
+impl Serialize for Threshold {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(amount) => s.serialize_i64(amount),
+            None => s.serialize_str("off"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Threshold, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) if s == "off" => Ok(Threshold(None)),
+            serde_json::Value::Number(n) => {
+                n.as_i64().map(|a| Threshold(Some(a))).ok_or_else(|| serde::de::Error::custom("not an amount"))
+            }
+            _ => Err(serde::de::Error::custom("a threshold is an amount or \"off\"")),
+        }
+    }
+}
+
+/// The app's payout rules (`/v2/apps/me/rules`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRules {
+    /// Payouts above it wait for review (`flagged`).
+    pub review_threshold: Threshold,
+    /// A payee's first payout above it waits for review.
+    pub first_payout_review_threshold: Threshold,
+    /// Above this much paid to a payee in a calendar year, a tax id is required.
+    pub tax_id_threshold: Threshold,
+}
+
+/// Where the app's pages may embed the widget, and its brand (`/v2/apps/me/settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppSettings {
+    pub allowed_origins: Option<Vec<String>>,
+    pub brand: Option<serde_json::Value>,
+}
+
+/// A new API secret (shown once) and when the previous one stops working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRotation {
+    /// `null` in an idempotent replay: the secret is never stored.
+    pub api_secret: Option<String>,
+    pub previous_secret_expires_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayoutLink {
+    pub id: String,
+    /// The page the payee opens; it holds the link's bearer token. Absent from events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `active`, `claimed`, `canceled` or `expired`.
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub memo: Option<String>,
+    pub brand: Option<serde_json::Value>,
+    pub user_id: Option<String>,
+    pub payout_transfer_id: Option<String>,
+    pub expires_at: String,
+    pub claimed_at: Option<String>,
+    pub created_at: String,
+}
+
+/// A flow just made: its session token is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowCreated {
+    pub id: String,
+    /// The flow as a page of its own; in the first answer it carries the token in its fragment.
+    pub url: String,
+    /// `null` in an idempotent replay.
+    pub token: Option<String>,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    pub url: String,
+    pub user_id: Option<String>,
+    pub payout_link_id: Option<String>,
+    pub steps: Vec<String>,
+    pub redirect_url: Option<String>,
+    /// `active`, `completed` or `revoked`.
+    pub status: String,
+    pub expires_at: String,
+    pub completed_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// Event types it receives; `["*"]` for all.
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: String,
+    /// The signing secret (`whsec_…`): in the answer that made or rotated it only;
+    /// `null` in its idempotent replay.
+    #[serde(default, skip_serializing_if = "Secret::is_absent")]
+    pub secret: Secret,
+}
+
+/// A secret field shown once: absent from reads, a string in the answer that made
+/// it, `null` in that answer's replay.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Secret {
+    #[default]
+    Absent,
+    Shown(String),
+    Withheld,
+}
+
+impl Secret {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Secret::Absent)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Secret::Shown(secret) => s.serialize_str(secret),
+            Secret::Absent | Secret::Withheld => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map_or(Secret::Withheld, Secret::Shown))
+    }
+}
+
+/// What a delete answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redelivery {
+    pub event_id: String,
+    pub deliveries_queued: i64,
+}
+
+/// An event as webhooks carry it (Standard Webhooks body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub created_at: String,
+}
+
+/// A payee's compliance record. The full date of birth and address are shown to
+/// the app; the payee's own widget sees only whether they are filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compliance {
+    pub user_id: String,
+    pub legal_first_name: Option<String>,
+    pub legal_last_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub address: Option<serde_json::Value>,
+    pub tax_id_last4: Option<String>,
+    pub kyc_status: String,
+    pub id_verification_status: String,
+    pub requirements: ComplianceRequirements,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceRequirements {
+    /// A tax id is needed before the next payout.
+    pub tax_id: bool,
+}
+
+/// A payout method as it may be shown: never a full account number, email or phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutMethod {
+    pub id: String,
+    /// `bank`, `paypal` or `venmo`; the field of that name holds its masked details.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_id: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<MaskedBank>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paypal: Option<MaskedPaypal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venmo: Option<MaskedVenmo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedBank {
+    pub routing_number: String,
+    pub account_last4: String,
+    pub account_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedPaypal {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedVenmo {
+    pub phone_number: String,
+}
+
+/// The compliance record as the payee's own widget sees it: whether the date of
+/// birth and address are filled in, never their values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayeeCompliance {
+    pub user_id: String,
+    pub legal_first_name: Option<String>,
+    pub legal_last_name: Option<String>,
+    pub date_of_birth: bool,
+    pub address: bool,
+    pub tax_id_last4: Option<String>,
+    pub kyc_status: String,
+    pub id_verification_status: String,
+    pub requirements: ComplianceRequirements,
+    pub updated_at: Option<String>,
+}
+
+/// A claimed payout link (`POST /flow/v1/claim`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    pub flow_id: String,
+    pub payout_link_id: String,
+    pub payout: ClaimedPayout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedPayout {
+    pub id: String,
+    pub status: TransferStatus,
+    pub amount: i64,
+    pub currency: String,
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod errors;
+pub mod flow;
 pub mod ids;
 pub mod money;
 pub mod theme;

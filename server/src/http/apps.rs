@@ -4,10 +4,12 @@ use axum::extract::State;
 use dots_shared::ErrorCode;
 
 use super::extract::{AppAuth, Mutation, OperatorAuth};
+use super::ok;
 use super::{AppState, Routes};
 use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
 use crate::error::{Error, Reply};
-use dots_shared::api::{CreateAppRequest, Wallet};
+use axum::http::StatusCode;
+use dots_shared::api::{self, App, CreateAppRequest, SecretRotation, Wallet};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -21,20 +23,22 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/dev/sms", dev_sms)
 }
 
-async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<serde_json::Value>, Error> {
+async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<api::AppRules>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(axum::Json(apps::get_rules(&mut conn, &app.id).await?))
 }
 
 async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRulesRequest>) -> Result<Reply, Error> {
     let rules = AppRules::validate(&m.caller.0, m.body)?;
-    state.writer.run(m.idempotency, rules, |conn, rules, now| Box::pin(apps::update_rules(conn, rules, now))).await
+    state
+        .writer
+        .run(m.idempotency, rules, |conn, rules, _| {
+            Box::pin(async move { ok(StatusCode::OK, &apps::update_rules(conn, rules).await?) })
+        })
+        .await
 }
 
-async fn settings(
-    State(state): State<AppState>,
-    AppAuth(app): AppAuth,
-) -> Result<axum::Json<serde_json::Value>, Error> {
+async fn settings(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<api::AppSettings>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(axum::Json(apps::get_settings(&mut conn, &app.id).await?))
 }
@@ -44,7 +48,12 @@ async fn update_settings(
     m: Mutation<AppAuth, AppSettingsRequest>,
 ) -> Result<Reply, Error> {
     let settings = AppSettings::validate(&m.caller.0, m.body)?;
-    state.writer.run(m.idempotency, settings, |conn, settings, _| Box::pin(apps::update_settings(conn, settings))).await
+    state
+        .writer
+        .run(m.idempotency, settings, |conn, settings, _| {
+            Box::pin(async move { ok(StatusCode::OK, &apps::update_settings(conn, settings).await?) })
+        })
+        .await
 }
 
 #[derive(serde::Deserialize)]
@@ -74,7 +83,16 @@ async fn dev_sms(
 
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {
     let app = NewApp::validate(m.body)?;
-    state.writer.run(m.idempotency, app, |conn, app, now| Box::pin(apps::create(conn, app, now))).await
+    state
+        .writer
+        .run(m.idempotency, app, |conn, app, now| {
+            Box::pin(async move {
+                let created = apps::create(conn, app, now).await?;
+                // The secret is shown once and never stored, not even in the idempotency record.
+                Ok(Reply::once(StatusCode::CREATED, &created, &App { api_secret: None, ..created.clone() })?)
+            })
+        })
+        .await
 }
 
 /// A new API secret, shown once; the old one keeps working for `grace_seconds`.
@@ -83,7 +101,15 @@ async fn rotate_secret(
     m: Mutation<AppAuth, crate::apps::RotateSecretRequest>,
 ) -> Result<Reply, Error> {
     let rotation = crate::apps::SecretRotation::validate(&m.caller.0, m.body)?;
-    state.writer.run(m.idempotency, rotation, |conn, r, now| Box::pin(apps::rotate_secret(conn, r, now))).await
+    state
+        .writer
+        .run(m.idempotency, rotation, |conn, r, now| {
+            Box::pin(async move {
+                let rotated = apps::rotate_secret(conn, r, now).await?;
+                Ok(Reply::once(StatusCode::OK, &rotated, &SecretRotation { api_secret: None, ..rotated.clone() })?)
+            })
+        })
+        .await
 }
 
 async fn wallet(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<Wallet>, Error> {

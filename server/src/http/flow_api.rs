@@ -2,7 +2,8 @@
 //! only what each step needs, always about the session's own flow, app and user:
 //! no endpoint takes another user's or flow's id.
 
-use dots_shared::ErrorCode;
+use dots_shared::flow::{self, CheckCodeRequest, ClaimRequest, OpenLinkRequest, SendCodeRequest};
+use dots_shared::{ErrorCode, api};
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -10,18 +11,15 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
-use super::{AppState, Routes};
+use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::flows::{self, NewFlow, Session};
 use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::payees::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
 use crate::payees::verify::{self, Checked, NewCode};
-use crate::sms::mask_phone;
 use crate::store::now_ms;
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -94,12 +92,6 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OpenLinkRequest {
-    link_token: String,
-}
-
 async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLinkRequest>) -> Result<Reply, Error> {
     let mut conn = state.store.reader().acquire().await?;
     let link = flows::link_by_token(&mut conn, m.body.link_token.trim(), now_ms()).await?;
@@ -108,74 +100,18 @@ async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLin
     let args = (state.services.clone(), NewFlow::for_link(&link, now_ms()));
     state
         .writer
-        .run(None, args, |conn, (s, flow), now| Box::pin(flows::create_flow(conn, &s.public_url, flow, now)))
+        .run(None, args, |conn, (s, flow), now| {
+            Box::pin(async move { ok(StatusCode::CREATED, &flows::create_flow(conn, &s.public_url, flow, now).await?) })
+        })
         .await
 }
 
-async fn session_state(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+async fn session_state(
+    State(state): State<AppState>,
+    FlowAuth(session): FlowAuth,
+) -> Result<Json<flow::SessionState>, Error> {
     let mut conn = state.store.reader().acquire().await?;
-    let app = sqlx::query_as::<_, (String, String)>("SELECT name, brand FROM apps WHERE id = $1")
-        .bind(&session.app_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let app_brand = serde_json::from_str::<Value>(&app.1).unwrap_or(Value::Null);
-    let mut brand =
-        overlay(&app_brand, &session.theme.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default());
-    let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
-    let mut link = Value::Null;
-    let mut amount = 0;
-    if let Some(link_id) = &session.payout_link_id {
-        let full = flows::get_link(&mut conn, &state.services.keys, "", &session.app_id, link_id, now_ms()).await?;
-        amount = full["amount"].as_i64().unwrap_or(0);
-        phone_hint = full["phone_number"].as_str().map(mask_phone);
-        let brand_override = full["brand"].clone();
-        brand = overlay(&brand, &brand_override);
-        link = json!({
-            "amount": full["amount"], "currency": full["currency"], "memo": full["memo"],
-            "status": full["status"], "expires_at": full["expires_at"], "brand": brand_override,
-            "phone_hint": phone_hint,
-        });
-    } else if let Some(user) = &session.user_id {
-        let user = crate::payees::users::get(&mut conn, &session.app_id, user).await?;
-        verified = verified || user.phone_verified;
-        phone_hint = Some(mask_phone(&user.phone_number));
-    }
-    let compliance_required = match session.user() {
-        Ok(user) => compliance::tax_id_required(&mut conn, &session.app_id, user, amount, now_ms()).await?,
-        Err(_) => false,
-    };
-    Ok(Json(json!({
-        "flow_id": session.flow_id,
-        "status": session.status,
-        "steps": session.steps,
-        "pre_authenticated": session.payout_link_id.is_none() && session.user_id.is_some(),
-        "verified": verified,
-        "phone_hint": phone_hint,
-        "user_id": session.user().ok(),
-        "app": {"name": app.0, "brand": app_brand},
-        // The app's brand with the flow's or link's override on top: what the widget shows.
-        "brand": brand,
-        "payout_link": link,
-        "requirements": {"tax_id": compliance_required},
-        // Where a flow opened as a page of its own sends the payee when done.
-        "redirect_url": session.redirect_url,
-    })))
-}
-
-/// `over`'s keys on top of `base`'s (both brand objects; either may be null).
-fn overlay(base: &Value, over: &Value) -> Value {
-    let mut merged = base.as_object().cloned().unwrap_or_default();
-    if let Some(over) = over.as_object() {
-        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    Value::Object(merged)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendCodeRequest {
-    #[serde(default)]
-    phone_number: Option<String>,
+    Ok(Json(flows::session_state(&mut conn, &state.services.keys, &session, now_ms()).await?))
 }
 
 async fn send_code(
@@ -193,12 +129,6 @@ async fn send_code(
     let (code, plain) =
         NewCode::generate(&state.services.keys, &session.app_id, session.subject(), &destination, client);
     start_and_send(&state, m.idempotency, code, plain, &app_name).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckCodeRequest {
-    code: String,
 }
 
 async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCodeRequest>) -> Result<Reply, Error> {
@@ -222,13 +152,14 @@ async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCo
                     Checked::Refused(error) => Ok(Reply::from_error(&error)),
                     Checked::Verified { destination } => {
                         let verified = flows::verified(conn, session, &destination, email.clone(), now).await?;
-                        let answer = json!({"verified": true, "user_id": verified.user_id});
-                        let mut with_token = answer.clone();
-                        with_token["session_token"] = verified.session_token.into();
+                        let checked = flow::CodeChecked {
+                            verified: true,
+                            user_id: verified.user_id,
+                            session_token: Some(verified.session_token),
+                        };
                         // The new token is answered once; what is kept for a replay never holds it.
-                        let mut reply = Reply::json(StatusCode::OK, &with_token)?;
-                        reply.replay_body = Some(serde_json::to_vec(&answer).map_err(Error::internal)?);
-                        Ok(reply)
+                        let replay = flow::CodeChecked { session_token: None, ..checked.clone() };
+                        Ok(Reply::once(StatusCode::OK, &checked, &replay)?)
                     }
                 }
             })
@@ -236,15 +167,13 @@ async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCo
         .await
 }
 
-async fn read_compliance(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+async fn read_compliance(
+    State(state): State<AppState>,
+    FlowAuth(session): FlowAuth,
+) -> Result<Json<api::PayeeCompliance>, Error> {
     let user = session.user()?;
     let mut conn = state.store.reader().acquire().await?;
-    let mut record = compliance::get(&mut conn, &session.app_id, user, now_ms()).await?;
-    // The widget only needs to know what is filled in, not the values.
-    for field in ["date_of_birth", "address"] {
-        record[field] = Value::Bool(!record[field].is_null());
-    }
-    Ok(Json(record))
+    Ok(Json(compliance::for_payee(compliance::get(&mut conn, &session.app_id, user, now_ms()).await?)))
 }
 
 async fn update_compliance(
@@ -261,29 +190,22 @@ async fn update_compliance(
         ));
     }
     let update = ComplianceUpdate::validate(&state.services.keys, &session.app_id, user, m.body, now_ms())?;
-    let reply =
-        state.writer.run(m.idempotency, update, |conn, u, now| Box::pin(compliance::update(conn, u, now))).await?;
-    Ok(redact_compliance(reply))
+    state
+        .writer
+        .run(m.idempotency, update, |conn, u, now| {
+            Box::pin(async move { ok(StatusCode::OK, &compliance::for_payee(compliance::update(conn, u, now).await?)) })
+        })
+        .await
 }
 
-/// The payee sees what they entered as "provided", never echoed back in full.
-fn redact_compliance(mut reply: Reply) -> Reply {
-    if let Ok(mut record) = serde_json::from_slice::<Value>(&reply.body)
-        && record.get("error").is_none()
-    {
-        for field in ["date_of_birth", "address"] {
-            record[field] = Value::Bool(!record[field].is_null());
-        }
-        reply.body = serde_json::to_vec(&record).unwrap_or(reply.body);
-    }
-    reply
-}
-
-async fn list_methods(State(state): State<AppState>, FlowAuth(session): FlowAuth) -> Result<Json<Value>, Error> {
+async fn list_methods(
+    State(state): State<AppState>,
+    FlowAuth(session): FlowAuth,
+) -> Result<Json<api::List<api::PayoutMethod>>, Error> {
     let user = session.user()?;
     let mut conn = state.store.reader().acquire().await?;
     let data = payout_methods::list(&mut conn, &session.app_id, user).await?;
-    Ok(Json(json!({"data": data, "has_more": false})))
+    Ok(Json(api::List { data, has_more: false }))
 }
 
 async fn add_method(
@@ -296,14 +218,10 @@ async fn add_method(
     let method = NewPayoutMethod::new(&state.services.keys, &session.app_id, user, destination);
     state
         .writer
-        .run(m.idempotency, method, |conn, method, now| Box::pin(payout_methods::create(conn, method, now)))
+        .run(m.idempotency, method, |conn, method, now| {
+            Box::pin(async move { ok(StatusCode::CREATED, &payout_methods::create(conn, method, now).await?) })
+        })
         .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimRequest {
-    payout_method_id: String,
 }
 
 async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest>) -> Result<Reply, Error> {
@@ -311,7 +229,7 @@ async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest
     state
         .writer
         .run(m.idempotency, args, |conn, (session, method_id), now| {
-            Box::pin(flows::claim(conn, session, method_id, now))
+            Box::pin(async move { ok(StatusCode::OK, &flows::claim(conn, session, method_id, now).await?) })
         })
         .await
 }
@@ -326,7 +244,8 @@ async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>
             Box::pin(async move {
                 flows::require_steps(conn, session).await?;
                 flows::complete(conn, session, now).await?;
-                Ok(Reply::json(StatusCode::OK, &json!({"flow_id": session.flow_id, "status": "completed"}))?)
+                let completed = flow::Completed { flow_id: session.flow_id.clone(), status: "completed".into() };
+                ok(StatusCode::OK, &completed)
             })
         })
         .await

@@ -3,11 +3,12 @@
 use axum::extract::{RawQuery, State};
 
 use axum::Json;
+use axum::http::StatusCode;
+use dots_shared::api;
 use dots_shared::ids;
-use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
-use super::{AppState, Routes};
+use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
 use crate::store::now_ms;
@@ -29,12 +30,22 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
     state
         .writer
         .run(m.idempotency, args, |conn, (s, link), now| {
-            Box::pin(flows::create_link(conn, &s.keys, &s.public_url, link, now))
+            // The answer holds the link's bearer URL, which a retry must show again: sealed.
+            Box::pin(async move {
+                Ok(Reply::sealed(
+                    StatusCode::CREATED,
+                    &flows::create_link(conn, &s.keys, &s.public_url, link, now).await?,
+                )?)
+            })
         })
         .await
 }
 
-async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+async fn read(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(id): IdPath,
+) -> Result<Json<api::PayoutLink>, Error> {
     if !ids::has_shape(&id, ids::PAYOUT_LINK) {
         return Err(flows::link_not_found());
     }
@@ -47,12 +58,11 @@ async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::List<api::PayoutLink>>, Error> {
     let page = list_query(query.as_deref(), &[])?.page;
     let mut conn = state.store.reader().acquire().await?;
     let s = &state.services;
-    let links = flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?;
-    Ok(Json(serde_json::to_value(links).map_err(Error::internal)?))
+    Ok(Json(flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?))
 }
 
 async fn cancel(
@@ -67,7 +77,10 @@ async fn cancel(
     state
         .writer
         .run(m.idempotency, args, |conn, (s, app_id, id), now| {
-            Box::pin(flows::cancel_link(conn, &s.keys, &s.public_url, app_id, id, now))
+            Box::pin(async move {
+                let link = flows::cancel_link(conn, &s.keys, &s.public_url, app_id, id, now).await?;
+                Ok(Reply::sealed(StatusCode::OK, &link)?)
+            })
         })
         .await
 }
@@ -77,7 +90,13 @@ async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateF
     let args = (state.services.clone(), flow);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, flow), now| Box::pin(flows::create_flow(conn, &s.public_url, flow, now)))
+        .run(m.idempotency, args, |conn, (s, flow), now| {
+            Box::pin(async move {
+                let created = flows::create_flow(conn, &s.public_url, flow, now).await?;
+                // The token is answered once; the idempotent replay cannot show it.
+                Ok(Reply::once(StatusCode::CREATED, &created, &flows::without_token(&created))?)
+            })
+        })
         .await
 }
 
@@ -91,7 +110,7 @@ async fn revoke_flow(
     state
         .writer
         .run(m.idempotency, args, |conn, (s, app_id, id), now| {
-            Box::pin(flows::revoke(conn, &s.public_url, app_id, id, now))
+            Box::pin(async move { ok(StatusCode::OK, &flows::revoke(conn, &s.public_url, app_id, id, now).await?) })
         })
         .await
 }
@@ -100,7 +119,7 @@ async fn read_flow(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     IdPath(id): IdPath,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::Flow>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(flows::get_flow(&mut conn, &state.services.public_url, &app.id, &id).await?))
 }

@@ -171,6 +171,11 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+/// A successful answer of the writer's work: `value` as JSON with `status`.
+pub(crate) fn ok<T: serde::Serialize>(status: StatusCode, value: &T) -> crate::error::TxResult<crate::error::Reply> {
+    Ok(crate::error::Reply::json(status, value)?)
+}
+
 async fn no_route() -> Error {
     Error::new(ErrorCode::RouteNotFound, "No such endpoint.")
 }

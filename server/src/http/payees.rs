@@ -3,15 +3,14 @@
 //! `/v2/users/{id}/payout-methods[/{pm}]`.
 
 use axum::extract::State;
-use dots_shared::ErrorCode;
+use dots_shared::{ErrorCode, api};
 
 use axum::Json;
 use dots_shared::ids;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
-use super::{AppState, Routes};
+use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::payees::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
@@ -115,7 +114,7 @@ async fn read_compliance(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     IdPath(user_id): IdPath,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::Compliance>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(compliance::get(&mut conn, &app.id, &user_id, now_ms()).await?))
 }
@@ -127,18 +126,23 @@ async fn update_compliance(
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
     let update = ComplianceUpdate::validate(&state.services.keys, &app.id, &user_id, m.body, now_ms())?;
-    state.writer.run(m.idempotency, update, |conn, u, now| Box::pin(compliance::update(conn, u, now))).await
+    state
+        .writer
+        .run(m.idempotency, update, |conn, u, now| {
+            Box::pin(async move { ok(StatusCode::OK, &compliance::update(conn, u, now).await?) })
+        })
+        .await
 }
 
 async fn list_methods(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     IdPath(user_id): IdPath,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::List<api::PayoutMethod>>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     users::wallet_of(&mut conn, &app.id, &user_id).await.map_err(|_| users::not_found())?;
     let data = payout_methods::list(&mut conn, &app.id, &user_id).await?;
-    Ok(Json(serde_json::json!({ "data": data, "has_more": false })))
+    Ok(Json(api::List { data, has_more: false }))
 }
 
 async fn add_method(
@@ -151,7 +155,9 @@ async fn add_method(
     let method = NewPayoutMethod::new(&state.services.keys, &app.id, &user_id, destination);
     state
         .writer
-        .run(m.idempotency, method, |conn, method, now| Box::pin(payout_methods::create(conn, method, now)))
+        .run(m.idempotency, method, |conn, method, now| {
+            Box::pin(async move { ok(StatusCode::CREATED, &payout_methods::create(conn, method, now).await?) })
+        })
         .await
 }
 
@@ -164,7 +170,7 @@ async fn delete_method(
     state
         .writer
         .run(m.idempotency, args, |conn, (app_id, user_id, id), now| {
-            Box::pin(payout_methods::delete(conn, app_id, user_id, id, now))
+            Box::pin(async move { ok(StatusCode::OK, &payout_methods::delete(conn, app_id, user_id, id, now).await?) })
         })
         .await
 }

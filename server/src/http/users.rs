@@ -8,9 +8,10 @@ use dots_shared::api::{CreateUserRequest, List, User, Wallet};
 use dots_shared::ids;
 
 use super::extract::{AppAuth, IdPath, Mutation, list_query};
-use super::{AppState, Routes};
+use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::payees::users::{self, NewUser};
+use axum::http::StatusCode;
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -22,7 +23,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRequest>) -> Result<Reply, Error> {
     let user = NewUser::validate(&m.caller.0, m.body)?;
-    state.writer.run(m.idempotency, user, |conn, user, now| Box::pin(users::create(conn, user, now))).await
+    state
+        .writer
+        .run(m.idempotency, user, |conn, user, now| {
+            Box::pin(async move { ok(StatusCode::CREATED, &users::insert(conn, user, now).await?) })
+        })
+        .await
 }
 
 async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<User>, Error> {

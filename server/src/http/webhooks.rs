@@ -4,11 +4,12 @@ use axum::extract::{RawQuery, State};
 use dots_shared::ErrorCode;
 
 use axum::Json;
+use axum::http::StatusCode;
+use dots_shared::api::{self, Secret, WebhookEndpoint};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
-use super::{AppState, Routes};
+use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};
 
@@ -31,16 +32,24 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhoo
     let endpoint = NewEndpoint::validate(&s.keys, &m.caller.0.id, m.body, s.webhooks.allow_private)?;
     state
         .writer
-        .run(m.idempotency, endpoint, |conn, endpoint, now| Box::pin(webhooks::create_endpoint(conn, endpoint, now)))
+        .run(m.idempotency, endpoint, |conn, endpoint, now| {
+            Box::pin(
+                async move { secret_once(StatusCode::CREATED, webhooks::create_endpoint(conn, endpoint, now).await?) },
+            )
+        })
         .await
 }
 
-async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Json<Value>, Error> {
+async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Json<api::List<WebhookEndpoint>>, Error> {
     let mut conn = state.store.reader().acquire().await?;
-    Ok(Json(serde_json::json!({"data": webhooks::list_endpoints(&mut conn, &app.id).await?, "has_more": false})))
+    Ok(Json(api::List { data: webhooks::list_endpoints(&mut conn, &app.id).await?, has_more: false }))
 }
 
-async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+async fn read(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(id): IdPath,
+) -> Result<Json<WebhookEndpoint>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(webhooks::get_endpoint(&mut conn, &app.id, &id).await?))
 }
@@ -53,7 +62,9 @@ async fn delete(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| Box::pin(webhooks::delete_endpoint(conn, app_id, id, now)))
+        .run(m.idempotency, args, |conn, (app_id, id), now| {
+            Box::pin(async move { ok(StatusCode::OK, &webhooks::delete_endpoint(conn, app_id, id, now).await?) })
+        })
         .await
 }
 
@@ -81,7 +92,9 @@ async fn rotate(
     state
         .writer
         .run(m.idempotency, args, |conn, (s, app_id, id, overlap_ms), now| {
-            Box::pin(webhooks::rotate_secret(conn, &s.keys, app_id, id, *overlap_ms, now))
+            Box::pin(async move {
+                secret_once(StatusCode::OK, webhooks::rotate_secret(conn, &s.keys, app_id, id, *overlap_ms, now).await?)
+            })
         })
         .await
 }
@@ -94,7 +107,9 @@ async fn enable(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| Box::pin(webhooks::enable_endpoint(conn, app_id, id, now)))
+        .run(m.idempotency, args, |conn, (app_id, id), now| {
+            Box::pin(async move { ok(StatusCode::OK, &webhooks::enable_endpoint(conn, app_id, id, now).await?) })
+        })
         .await
 }
 
@@ -103,25 +118,27 @@ async fn deliveries(
     AppAuth(app): AppAuth,
     IdPath(id): IdPath,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::List<api::Delivery>>, Error> {
     let page = list_query(query.as_deref(), &[])?.page;
     let mut conn = state.store.reader().acquire().await?;
-    let list = webhooks::list_deliveries(&mut conn, &app.id, &id, &page).await?;
-    Ok(Json(serde_json::to_value(list).map_err(Error::internal)?))
+    Ok(Json(webhooks::list_deliveries(&mut conn, &app.id, &id, &page).await?))
 }
 
 async fn events(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<api::List<api::Event>>, Error> {
     let query = list_query(query.as_deref(), &["type"])?;
     let mut conn = state.store.reader().acquire().await?;
-    let list = webhooks::list_events(&mut conn, &app.id, &query.page, query.filter("type")).await?;
-    Ok(Json(serde_json::to_value(list).map_err(Error::internal)?))
+    Ok(Json(webhooks::list_events(&mut conn, &app.id, &query.page, query.filter("type")).await?))
 }
 
-async fn event(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<Value>, Error> {
+async fn event(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    IdPath(id): IdPath,
+) -> Result<Json<api::Event>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(webhooks::get_event(&mut conn, &app.id, &id).await?))
 }
@@ -142,7 +159,16 @@ async fn redeliver(
     state
         .writer
         .run(m.idempotency, args, |conn, (app_id, event_id, endpoint_id), now| {
-            Box::pin(webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now))
+            Box::pin(async move {
+                ok(StatusCode::OK, &webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now).await?)
+            })
         })
         .await
+}
+
+/// An endpoint whose signing secret is shown in this answer only; its idempotent
+/// replay says `"secret": null`.
+fn secret_once(status: StatusCode, endpoint: WebhookEndpoint) -> crate::error::TxResult<Reply> {
+    let withheld = WebhookEndpoint { secret: Secret::Withheld, ..endpoint.clone() };
+    Ok(Reply::once(status, &endpoint, &withheld)?)
 }

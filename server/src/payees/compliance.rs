@@ -2,14 +2,13 @@
 //! at rest; only its last four ever leave), KYC and ID-verification states, and the
 //! app's rule for what a payout needs.
 
-use dots_shared::ErrorCode;
 use dots_shared::time::{parse_date, rfc3339_from_unix_ms, start_of_year_ms};
-use http::StatusCode;
+use dots_shared::{ErrorCode, api};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::secrets::Keys;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -163,7 +162,7 @@ impl ComplianceUpdate {
 }
 
 /// Applies the given fields and leaves the others as they were.
-pub async fn update(conn: &mut AnyConnection, u: &ComplianceUpdate, now_ms: i64) -> TxResult<Reply> {
+pub async fn update(conn: &mut AnyConnection, u: &ComplianceUpdate, now_ms: i64) -> TxResult<api::Compliance> {
     crate::payees::users::wallet_of(conn, &u.app_id, &u.user_id).await?;
     sqlx::query(
         "INSERT INTO compliance (user_id, app_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING",
@@ -199,11 +198,29 @@ pub async fn update(conn: &mut AnyConnection, u: &ComplianceUpdate, now_ms: i64)
     .bind(&u.user_id)
     .execute(&mut *conn)
     .await?;
-    Ok(Reply::json(StatusCode::OK, &get(conn, &u.app_id, &u.user_id, now_ms).await?)?)
+    Ok(get(conn, &u.app_id, &u.user_id, now_ms).await?)
+}
+
+/// What the payee's own widget is shown: whether the date of birth and address are
+/// filled in, never the values (they were typed on this device, and a session
+/// token is not the app's credentials).
+pub fn for_payee(record: api::Compliance) -> api::PayeeCompliance {
+    api::PayeeCompliance {
+        date_of_birth: record.date_of_birth.is_some(),
+        address: record.address.is_some(),
+        user_id: record.user_id,
+        legal_first_name: record.legal_first_name,
+        legal_last_name: record.legal_last_name,
+        tax_id_last4: record.tax_id_last4,
+        kyc_status: record.kyc_status,
+        id_verification_status: record.id_verification_status,
+        requirements: record.requirements,
+        updated_at: record.updated_at,
+    }
 }
 
 /// The record as the API shows it, with what the app's rule still requires.
-pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, now_ms: i64) -> Result<Value, Error> {
+pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, now_ms: i64) -> Result<api::Compliance, Error> {
     crate::payees::users::wallet_of(conn, app_id, user_id).await?;
     let row = sqlx::query(
         "SELECT legal_first_name, legal_last_name, date_of_birth, address, tax_id_last4, kyc_status,
@@ -214,26 +231,33 @@ pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, now_ms: 
     .await?;
     let tax_id_required = tax_id_required(conn, app_id, user_id, 0, now_ms).await?;
     let Some(row) = row else {
-        return Ok(json!({
-            "user_id": user_id, "legal_first_name": null, "legal_last_name": null, "date_of_birth": null,
-            "address": null, "tax_id_last4": null, "kyc_status": "not_started",
-            "id_verification_status": "not_started", "requirements": {"tax_id": tax_id_required}, "updated_at": null,
-        }));
+        return Ok(api::Compliance {
+            user_id: user_id.to_string(),
+            legal_first_name: None,
+            legal_last_name: None,
+            date_of_birth: None,
+            address: None,
+            tax_id_last4: None,
+            kyc_status: "not_started".into(),
+            id_verification_status: "not_started".into(),
+            requirements: api::ComplianceRequirements { tax_id: tax_id_required },
+            updated_at: None,
+        });
     };
     let address: Option<String> = row.try_get("address")?;
     let last4: Option<String> = row.try_get("tax_id_last4")?;
-    Ok(json!({
-        "user_id": user_id,
-        "legal_first_name": row.try_get::<Option<String>, _>("legal_first_name")?,
-        "legal_last_name": row.try_get::<Option<String>, _>("legal_last_name")?,
-        "date_of_birth": row.try_get::<Option<String>, _>("date_of_birth")?,
-        "address": address.and_then(|a| serde_json::from_str::<Value>(&a).ok()),
-        "tax_id_last4": last4,
-        "kyc_status": row.try_get::<String, _>("kyc_status")?,
-        "id_verification_status": row.try_get::<String, _>("id_verification_status")?,
-        "requirements": {"tax_id": tax_id_required && last4.is_none()},
-        "updated_at": rfc3339_from_unix_ms(row.try_get("updated_at")?),
-    }))
+    Ok(api::Compliance {
+        user_id: user_id.to_string(),
+        legal_first_name: row.try_get("legal_first_name")?,
+        legal_last_name: row.try_get("legal_last_name")?,
+        date_of_birth: row.try_get("date_of_birth")?,
+        address: address.and_then(|a| serde_json::from_str::<Value>(&a).ok()),
+        requirements: api::ComplianceRequirements { tax_id: tax_id_required && last4.is_none() },
+        tax_id_last4: last4,
+        kyc_status: row.try_get("kyc_status")?,
+        id_verification_status: row.try_get("id_verification_status")?,
+        updated_at: Some(rfc3339_from_unix_ms(row.try_get("updated_at")?)),
+    })
 }
 
 /// The app's rule: a tax id is required once the user's payouts this calendar year

@@ -3,14 +3,13 @@
 //! masked forms ever leave the server.
 
 use dots_shared::ErrorCode;
+use dots_shared::api;
 use dots_shared::ids;
-use http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 pub use crate::rails::Destination;
 use crate::secrets::Keys;
 use crate::sms::mask_phone;
@@ -110,17 +109,23 @@ impl Destination {
         }
     }
 
-    /// What may be shown: never a full account number, email or phone.
-    pub fn masked(&self) -> Value {
-        match self {
-            Destination::Bank { routing_number, account_number, account_type } => serde_json::json!({
-                "routing_number": routing_number,
-                "account_last4": &account_number[account_number.len() - 4..],
-                "account_type": account_type,
-            }),
-            Destination::Paypal { email } => serde_json::json!({ "email": mask_email(email) }),
-            Destination::Venmo { phone_number } => serde_json::json!({ "phone_number": mask_phone(phone_number) }),
-        }
+    /// What may be shown, as kept in the `display` column: never a full account
+    /// number, email or phone.
+    pub fn masked_json(&self) -> String {
+        let shown = match self {
+            Destination::Bank { routing_number, account_number, account_type } => {
+                serde_json::to_string(&api::MaskedBank {
+                    routing_number: routing_number.clone(),
+                    account_last4: account_number[account_number.len() - 4..].to_string(),
+                    account_type: account_type.clone(),
+                })
+            }
+            Destination::Paypal { email } => serde_json::to_string(&api::MaskedPaypal { email: mask_email(email) }),
+            Destination::Venmo { phone_number } => {
+                serde_json::to_string(&api::MaskedVenmo { phone_number: mask_phone(phone_number) })
+            }
+        };
+        shown.unwrap_or_default()
     }
 }
 
@@ -163,7 +168,7 @@ pub fn seal_context(method_id: &str) -> String {
     format!("payout_method:{method_id}")
 }
 
-pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) -> TxResult<Reply> {
+pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) -> TxResult<api::PayoutMethod> {
     crate::payees::users::wallet_of(conn, &m.app_id, &m.user_id).await?;
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL")
@@ -182,34 +187,43 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
     .bind(&m.user_id)
     .bind(m.destination.kind())
     .bind(&m.sealed)
-    .bind(m.destination.masked().to_string())
+    .bind(m.destination.masked_json())
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
     let created = get(conn, &m.app_id, &m.user_id, &m.id).await?;
     // Where a payee's money goes changed: the app hears of it, with the masked method only.
     crate::events::record(conn, &m.app_id, crate::events::PAYOUT_METHOD_CREATED, &created, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &created)?)
+    Ok(created)
 }
 
-fn from_row(row: &AnyRow) -> Result<Value, Error> {
+fn from_row(row: &AnyRow) -> Result<api::PayoutMethod, Error> {
     let kind: String = row.try_get("kind")?;
-    let display: Value = serde_json::from_str(&row.try_get::<String, _>("display")?).map_err(Error::internal)?;
-    let mut out = serde_json::json!({
-        "id": row.try_get::<String, _>("id")?,
-        "type": kind,
-        "user_id": row.try_get::<String, _>("user_id")?,
-        "created_at": dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
-    });
-    out[kind.as_str()] = display;
-    Ok(out)
+    let display: String = row.try_get("display")?;
+    let mut method = api::PayoutMethod {
+        id: row.try_get("id")?,
+        kind: kind.clone(),
+        user_id: row.try_get("user_id")?,
+        created_at: dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
+        bank: None,
+        paypal: None,
+        venmo: None,
+    };
+    let bad = |e: serde_json::Error| Error::internal(format!("payout method {}: {e}", method.id));
+    match kind.as_str() {
+        "bank" => method.bank = Some(serde_json::from_str(&display).map_err(bad)?),
+        "paypal" => method.paypal = Some(serde_json::from_str(&display).map_err(bad)?),
+        "venmo" => method.venmo = Some(serde_json::from_str(&display).map_err(bad)?),
+        other => return Err(Error::internal(format!("payout method {} of kind {other}", method.id))),
+    }
+    Ok(method)
 }
 
 pub fn not_found() -> Error {
     Error::new(ErrorCode::PayoutMethodNotFound, "No such payout method.")
 }
 
-pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str) -> Result<Value, Error> {
+pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str) -> Result<api::PayoutMethod, Error> {
     let row = sqlx::query(
         "SELECT id, kind, user_id, display, created_at FROM payout_methods
          WHERE id = $1 AND user_id = $2 AND app_id = $3 AND deleted_at IS NULL",
@@ -224,7 +238,7 @@ pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str
 }
 
 /// The user's methods, newest first.
-pub async fn list(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<Vec<Value>, Error> {
+pub async fn list(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<Vec<api::PayoutMethod>, Error> {
     let rows = sqlx::query(
         "SELECT id, kind, user_id, display, created_at FROM payout_methods
          WHERE user_id = $1 AND app_id = $2 AND deleted_at IS NULL ORDER BY seq DESC",
@@ -236,7 +250,13 @@ pub async fn list(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Resu
     rows.iter().map(from_row).collect()
 }
 
-pub async fn delete(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str, now_ms: i64) -> TxResult<Reply> {
+pub async fn delete(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<api::Deleted> {
     let deleted = sqlx::query(
         "UPDATE payout_methods SET deleted_at = $1 WHERE id = $2 AND user_id = $3 AND app_id = $4 AND deleted_at IS NULL",
     )
@@ -251,7 +271,7 @@ pub async fn delete(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &
     }
     let data = serde_json::json!({"id": id, "user_id": user_id, "deleted": true});
     crate::events::record(conn, app_id, crate::events::PAYOUT_METHOD_DELETED, &data, now_ms).await?;
-    Ok(Reply::json(StatusCode::OK, &serde_json::json!({"id": id, "deleted": true}))?)
+    Ok(api::Deleted { id: id.to_string(), deleted: true })
 }
 
 /// The destination of one of the user's live methods, unsealed for a payout rail.
@@ -289,8 +309,11 @@ mod tests {
             account_number: "000123456789".into(),
             account_type: "checking".into(),
         };
-        assert_eq!(bank.masked()["account_last4"], "6789");
-        assert!(!bank.masked().to_string().contains("123456789"));
-        assert_eq!(Destination::Paypal { email: "ada@example.com".into() }.masked()["email"], "a***@example.com");
+        let shown: serde_json::Value = serde_json::from_str(&bank.masked_json()).unwrap();
+        assert_eq!(shown["account_last4"], "6789");
+        assert!(!bank.masked_json().contains("123456789"));
+        let paypal: serde_json::Value =
+            serde_json::from_str(&Destination::Paypal { email: "ada@example.com".into() }.masked_json()).unwrap();
+        assert_eq!(paypal["email"], "a***@example.com");
     }
 }

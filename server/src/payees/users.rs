@@ -4,12 +4,11 @@ use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateUserRequest, List};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, ids};
-use http::StatusCode;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::apps::AuthedApp;
-use crate::error::{Error, Reply, TxResult};
+use crate::error::{Error, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
 use crate::store::{is_unique_violation, new_id};
@@ -137,11 +136,6 @@ fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
 /// Loads the phone-number metadata now, so the first user request does not pay for it.
 pub fn warm_up() {
     let _ = phone_number("+14155552671", None);
-}
-
-pub async fn create(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> TxResult<Reply> {
-    let created = insert(conn, user, now_ms).await?;
-    Ok(Reply::json(StatusCode::CREATED, &created)?)
 }
 
 /// Creates the user and their wallet (the flow API creates payees this way too).

@@ -5,7 +5,6 @@
 
 use dots_shared::ErrorCode;
 use dots_shared::ids;
-use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
@@ -67,16 +66,7 @@ impl NewCode {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CodeSent {
-    pub id: String,
-    pub status: &'static str,
-    pub channel: &'static str,
-    /// Masked destination.
-    pub to: String,
-    pub expires_at: String,
-    pub resend_available_at: String,
-}
+pub use dots_shared::flow::CodeSent;
 
 /// The SMS text; its last line lets browsers autofill the code (WebOTP).
 pub fn message(app_name: &str, code: &str, origin_host: &str) -> String {
@@ -124,8 +114,8 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
     .await?;
     Ok(CodeSent {
         id: code.id.clone(),
-        status: "sent",
-        channel: "sms",
+        status: "sent".into(),
+        channel: "sms".into(),
         to: mask_phone(&code.destination),
         expires_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + CODE_TTL_MS),
         resend_available_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + RESEND_COOLDOWN_MS),

@@ -1,0 +1,111 @@
+//! The flow API's contract (`/flow/v1/…`): what the widget sends and what it gets
+//! back. The server answers with these types and the widget reads them, so a
+//! renamed field fails to compile on both sides instead of in a browser.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::ComplianceRequirements;
+
+/// `POST /flow/v1/sessions`: open a payout link's session with the token from its URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLinkRequest {
+    pub link_token: String,
+}
+
+/// `POST /flow/v1/verification`: send a code (to the link's phone, or to this one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+/// A code on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    pub id: String,
+    /// `sent`.
+    pub status: String,
+    /// `sms`.
+    pub channel: String,
+    /// The masked destination (`+1 ••• ••• 0141`).
+    pub to: String,
+    pub expires_at: String,
+    pub resend_available_at: String,
+}
+
+/// `POST /flow/v1/verification/check`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckCodeRequest {
+    pub code: String,
+}
+
+/// A proven phone. The session's token is replaced: `session_token` is the new
+/// one (shown once; `null` in an idempotent replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeChecked {
+    pub verified: bool,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+}
+
+/// `POST /flow/v1/claim`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub payout_method_id: String,
+}
+
+/// `POST /flow/v1/complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completed {
+    pub flow_id: String,
+    /// `completed`.
+    pub status: String,
+}
+
+/// `GET /flow/v1/session`: everything the widget needs to choose its steps and
+/// dress itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub flow_id: String,
+    /// `active`, `completed` or `revoked`.
+    pub status: String,
+    /// The steps the app asked for (`verify_phone`, `compliance`, `payout_method`).
+    pub steps: Vec<String>,
+    /// The app's server vouched for this payee (a flow made for a user).
+    pub pre_authenticated: bool,
+    pub verified: bool,
+    /// The masked phone a code goes to, when it is known.
+    pub phone_hint: Option<String>,
+    pub user_id: Option<String>,
+    pub app: SessionApp,
+    /// The app's brand with the flow's or link's override on top: what the widget shows.
+    pub brand: serde_json::Value,
+    pub payout_link: Option<SessionLink>,
+    pub requirements: ComplianceRequirements,
+    /// Where a flow opened as a page of its own sends the payee when done.
+    pub redirect_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionApp {
+    pub name: String,
+    pub brand: serde_json::Value,
+}
+
+/// The payout link a session claims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionLink {
+    pub amount: i64,
+    pub currency: String,
+    pub memo: Option<String>,
+    /// `active`, `claimed`, `canceled` or `expired`.
+    pub status: String,
+    pub expires_at: String,
+    pub brand: Option<serde_json::Value>,
+    pub phone_hint: Option<String>,
+}
