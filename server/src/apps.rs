@@ -202,7 +202,7 @@ pub const MAX_SECRET_GRACE_S: i64 = 7 * 24 * 3600;
 pub const DEFAULT_SECRET_GRACE_S: i64 = 3600;
 
 /// `POST /v2/apps/me/secret/rotate`: an optional grace period for the old secret.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {
     #[serde(default)]
@@ -268,16 +268,19 @@ pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wa
 }
 
 /// The app's payout rules. A field left out keeps its rule; `"off"` turns it off.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppRulesRequest {
     /// Payouts above this many minor units wait for review (`POST …/approve`).
+    #[schema(value_type = Option<dots_shared::api::Threshold>)]
     #[serde(default)]
     pub review_threshold: Option<RuleValue>,
     /// A user's first payout above this waits for review.
+    #[schema(value_type = Option<dots_shared::api::Threshold>)]
     #[serde(default)]
     pub first_payout_review_threshold: Option<RuleValue>,
     /// A tax id is required once a user's payouts this calendar year exceed this.
+    #[schema(value_type = Option<dots_shared::api::Threshold>)]
     #[serde(default)]
     pub tax_id_threshold: Option<RuleValue>,
 }
@@ -357,7 +360,7 @@ pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<api::Ap
 }
 
 /// Where the app's pages may embed the Flow widget, and how it looks.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSettingsRequest {
     /// Origins (`https://merchant.example.com`) allowed to frame the widget.
@@ -365,6 +368,7 @@ pub struct AppSettingsRequest {
     pub allowed_origins: Option<Vec<String>>,
     /// `{name?, primary_color?, logo_url?}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub brand: Option<serde_json::Value>,
 }
 

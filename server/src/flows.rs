@@ -30,9 +30,10 @@ pub const LINK_MAX_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
 pub const FLOW_TTL_MS: i64 = 3600 * 1000;
 pub const STEPS: &[&str] = &["verify_phone", "compliance", "payout_method"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePayoutLinkRequest {
+    #[schema(value_type = i64)]
     pub amount: serde_json::Number,
     pub currency: String,
     #[serde(default)]
@@ -49,6 +50,7 @@ pub struct CreatePayoutLinkRequest {
     pub user_id: Option<String>,
     /// `{name?, primary_color?, logo_url?}`, shown on the claim page.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub brand: Option<Value>,
 }
 
@@ -291,7 +293,7 @@ pub async fn cancel_link(
 
 // ---- flows and sessions --------------------------------------------------------------
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFlowRequest {
     pub steps: Vec<String>,
@@ -300,6 +302,7 @@ pub struct CreateFlowRequest {
     #[serde(default)]
     pub redirect_url: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub theme: Option<Value>,
 }
 

@@ -33,7 +33,7 @@ pub struct DevOutbox {
     messages: Mutex<VecDeque<(Sms, i64)>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DevSms {
     pub to: String,
     pub body: String,

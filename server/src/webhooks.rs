@@ -62,7 +62,7 @@ pub const EVENT_TYPES: &[&str] = &[
 
 // ---- endpoints -------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     pub url: String,

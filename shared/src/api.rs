@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Direction, TransferStatus, TransferType};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppRequest {
     pub name: String,
@@ -18,6 +19,7 @@ pub struct CreateAppRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub first_name: String,
@@ -31,18 +33,22 @@ pub struct CreateUserRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefillRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount: serde_json::Number,
     pub currency: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTransferRequest {
     #[serde(rename = "type")]
     pub kind: String,
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount: serde_json::Number,
     pub currency: String,
     /// Balance transfers only: `app_to_user` (default) or `user_to_app`.
@@ -55,9 +61,11 @@ pub struct CreateTransferRequest {
 
 /// `POST /v2/payouts`: a payout transfer out of the user's wallet.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePayoutRequest {
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount: serde_json::Number,
     pub currency: String,
     #[serde(default)]
@@ -65,6 +73,7 @@ pub struct CreatePayoutRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct App {
     pub id: String,
     pub name: String,
@@ -78,6 +87,7 @@ pub struct App {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Wallet {
     pub id: String,
     /// Spendable now, in minor units.
@@ -88,6 +98,7 @@ pub struct Wallet {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub first_name: String,
@@ -101,6 +112,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub id: String,
     #[serde(rename = "type")]
@@ -121,6 +133,7 @@ pub struct Transfer {
 
 /// One immutable ledger record: `amount` moved from `source` to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transaction {
     pub id: String,
     pub transfer_id: String,
@@ -134,6 +147,7 @@ pub struct Transaction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountRef {
     /// `app_wallet`, `user_wallet`, `refill_source`, `payout_clearing`, `external_payouts`.
     pub kind: String,
@@ -145,6 +159,7 @@ pub struct AccountRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusChange {
     pub status: TransferStatus,
     pub previous_status: Option<TransferStatus>,
@@ -154,17 +169,20 @@ pub struct StatusChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List<T> {
     pub data: Vec<T>,
     pub has_more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// `invalid_request`, `authentication`, `not_found`, `conflict`, `rate_limited`, `internal`.
     #[serde(rename = "type")]
@@ -174,6 +192,64 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+}
+
+/// A payee's compliance details, as the app (`PUT /v2/users/{id}/compliance`) or the
+/// payee (`PUT /flow/v1/compliance`, without the KYC states) sends them; absent
+/// fields stay as they were.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceRequest {
+    #[serde(default)]
+    pub legal_first_name: Option<String>,
+    #[serde(default)]
+    pub legal_last_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub address: Option<Address>,
+    /// US SSN/ITIN/EIN: nine digits, dashes allowed.
+    #[serde(default)]
+    pub tax_id: Option<String>,
+    #[serde(default)]
+    pub kyc_status: Option<String>,
+    #[serde(default)]
+    pub id_verification_status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutMethodRequest {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub routing_number: Option<String>,
+    #[serde(default)]
+    pub account_number: Option<String>,
+    #[serde(default)]
+    pub account_type: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
 }
 
 /// A rule's threshold: an amount in minor units, or `"off"`.
@@ -203,6 +279,7 @@ impl<'de> Deserialize<'de> for Threshold {
 
 /// The app's payout rules (`/v2/apps/me/rules`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppRules {
     /// Payouts above it wait for review (`flagged`).
     pub review_threshold: Threshold,
@@ -214,13 +291,16 @@ pub struct AppRules {
 
 /// Where the app's pages may embed the widget, and its brand (`/v2/apps/me/settings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppSettings {
     pub allowed_origins: Option<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub brand: Option<serde_json::Value>,
 }
 
 /// A new API secret (shown once) and when the previous one stops working.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretRotation {
     /// `null` in an idempotent replay: the secret is never stored.
     pub api_secret: Option<String>,
@@ -228,6 +308,7 @@ pub struct SecretRotation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutLink {
     pub id: String,
     /// The page the payee opens; it holds the link's bearer token. Absent from events.
@@ -240,6 +321,7 @@ pub struct PayoutLink {
     pub phone_number: Option<String>,
     pub email: Option<String>,
     pub memo: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub brand: Option<serde_json::Value>,
     pub user_id: Option<String>,
     pub payout_transfer_id: Option<String>,
@@ -250,6 +332,7 @@ pub struct PayoutLink {
 
 /// A flow just made: its session token is shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowCreated {
     pub id: String,
     /// The flow as a page of its own; in the first answer it carries the token in its fragment.
@@ -260,6 +343,7 @@ pub struct FlowCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flow {
     pub id: String,
     pub url: String,
@@ -275,6 +359,7 @@ pub struct Flow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookEndpoint {
     pub id: String,
     pub url: String,
@@ -325,12 +410,14 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// What a delete answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deleted {
     pub id: String,
     pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Redelivery {
     pub event_id: String,
     pub deliveries_queued: i64,
@@ -338,15 +425,18 @@ pub struct Redelivery {
 
 /// An event as webhooks carry it (Standard Webhooks body).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
     pub created: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,
@@ -364,11 +454,13 @@ pub struct Delivery {
 /// A payee's compliance record. The full date of birth and address are shown to
 /// the app; the payee's own widget sees only whether they are filled in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Compliance {
     pub user_id: String,
     pub legal_first_name: Option<String>,
     pub legal_last_name: Option<String>,
     pub date_of_birth: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub address: Option<serde_json::Value>,
     pub tax_id_last4: Option<String>,
     pub kyc_status: String,
@@ -378,6 +470,7 @@ pub struct Compliance {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ComplianceRequirements {
     /// A tax id is needed before the next payout.
     pub tax_id: bool,
@@ -385,6 +478,7 @@ pub struct ComplianceRequirements {
 
 /// A payout method as it may be shown: never a full account number, email or phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutMethod {
     pub id: String,
     /// `bank`, `paypal` or `venmo`; the field of that name holds its masked details.
@@ -401,6 +495,7 @@ pub struct PayoutMethod {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaskedBank {
     pub routing_number: String,
     pub account_last4: String,
@@ -408,11 +503,13 @@ pub struct MaskedBank {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaskedPaypal {
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaskedVenmo {
     pub phone_number: String,
 }
@@ -420,6 +517,7 @@ pub struct MaskedVenmo {
 /// The compliance record as the payee's own widget sees it: whether the date of
 /// birth and address are filled in, never their values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayeeCompliance {
     pub user_id: String,
     pub legal_first_name: Option<String>,
@@ -435,6 +533,7 @@ pub struct PayeeCompliance {
 
 /// A claimed payout link (`POST /flow/v1/claim`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claimed {
     pub flow_id: String,
     pub payout_link_id: String,
@@ -442,9 +541,44 @@ pub struct Claimed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimedPayout {
     pub id: String,
     pub status: TransferStatus,
     pub amount: i64,
     pub currency: String,
+}
+
+#[cfg(feature = "openapi")]
+mod schemas {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type};
+
+    impl utoipa::PartialSchema for super::Threshold {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                        .minimum(Some(0)),
+                )
+                .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["off"])))
+                .description(Some("An amount in minor units, or \"off\"."))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::Threshold {}
+
+    impl utoipa::PartialSchema for super::Secret {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some("Shown once, in the answer that made it; null in that answer's replay."))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::Secret {}
 }

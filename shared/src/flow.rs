@@ -8,6 +8,7 @@ use crate::api::ComplianceRequirements;
 
 /// `POST /flow/v1/sessions`: open a payout link's session with the token from its URL.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenLinkRequest {
     pub link_token: String,
@@ -15,6 +16,7 @@ pub struct OpenLinkRequest {
 
 /// `POST /flow/v1/verification`: send a code (to the link's phone, or to this one).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SendCodeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,6 +25,7 @@ pub struct SendCodeRequest {
 
 /// A code on its way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CodeSent {
     pub id: String,
     /// `sent`.
@@ -37,6 +40,7 @@ pub struct CodeSent {
 
 /// `POST /flow/v1/verification/check`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckCodeRequest {
     pub code: String,
@@ -45,6 +49,7 @@ pub struct CheckCodeRequest {
 /// A proven phone. The session's token is replaced: `session_token` is the new
 /// one (shown once; `null` in an idempotent replay).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CodeChecked {
     pub verified: bool,
     pub user_id: String,
@@ -54,6 +59,7 @@ pub struct CodeChecked {
 
 /// `POST /flow/v1/claim`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub payout_method_id: String,
@@ -61,6 +67,7 @@ pub struct ClaimRequest {
 
 /// `POST /flow/v1/complete`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completed {
     pub flow_id: String,
     /// `completed`.
@@ -70,6 +77,7 @@ pub struct Completed {
 /// `GET /flow/v1/session`: everything the widget needs to choose its steps and
 /// dress itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionState {
     pub flow_id: String,
     /// `active`, `completed` or `revoked`.
@@ -84,6 +92,7 @@ pub struct SessionState {
     pub user_id: Option<String>,
     pub app: SessionApp,
     /// The app's brand with the flow's or link's override on top: what the widget shows.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub brand: serde_json::Value,
     pub payout_link: Option<SessionLink>,
     pub requirements: ComplianceRequirements,
@@ -92,13 +101,16 @@ pub struct SessionState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionApp {
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub brand: serde_json::Value,
 }
 
 /// The payout link a session claims.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionLink {
     pub amount: i64,
     pub currency: String,
@@ -106,6 +118,7 @@ pub struct SessionLink {
     /// `active`, `claimed`, `canceled` or `expired`.
     pub status: String,
     pub expires_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub brand: Option<serde_json::Value>,
     pub phone_hint: Option<String>,
 }

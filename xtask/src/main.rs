@@ -15,6 +15,7 @@ mod bench_instructions;
 mod bench_slowloris;
 mod bench_widget;
 mod demo;
+mod schemathesis;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,8 +30,13 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("widget") => build_widget(),
         Some("bench") => bench::bench(&args[1..]),
+        Some("schemathesis") => {
+            let mut build = cargo();
+            build.args(["build", "-p", "dots-server", "--bin", "dots"]);
+            status(build, "building the dots binary").and_then(|()| schemathesis::schemathesis_suite(&debug_dir().join("dots")))
+        }
         _ => {
-            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | bench ledger|claim|widget|slowloris|instructions"
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | schemathesis | bench ledger|claim|widget|slowloris|instructions"
                 .into())
         }
     };
@@ -99,8 +105,20 @@ fn test(extra: &[String]) -> Result {
         .args(extra)
         .env("DOTS_BIN", debug_dir().join("dots"))
         .env("DOTS_TEST_POSTGRES_URL", &postgres_url);
-    let tally = run_tests(tests)?;
+    let mut tally = run_tests(tests)?;
     eprintln!("xtask: {} of the passing tests ran on PostgreSQL", tally.postgres_passed);
+    // The API against its OpenAPI document, from outside (both databases).
+    match schemathesis::schemathesis_suite(&debug_dir().join("dots")) {
+        Ok(()) => {
+            println!("test schemathesis (sqlite, postgres) ... ok");
+            tally.passed += 1;
+            tally.postgres_passed += 1;
+        }
+        Err(e) => {
+            println!("test schemathesis (sqlite, postgres) ... FAILED: {e}");
+            tally.failed += 1;
+        }
+    }
     // The last line of the run: the plain tally CI reads.
     println!("summary: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 || !tally.all_ok {

@@ -23,11 +23,18 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/dev/sms", dev_sms)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, wallet, rotate_secret, rules, update_rules, settings, update_settings, dev_sms))]
+pub(super) struct Doc;
+
+#[utoipa::path(get, path = "/v2/apps/me/rules", tag = "Apps", responses((status = 200, description = "The payout rules.", body = api::AppRules)))]
 async fn rules(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<api::AppRules>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(axum::Json(apps::get_rules(&mut conn, &app.id).await?))
 }
 
+#[utoipa::path(put, path = "/v2/apps/me/rules", tag = "Apps", request_body = AppRulesRequest, responses((status = 200, description = "The payout rules after the change.", body = api::AppRules)))]
 async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRulesRequest>) -> Result<Reply, Error> {
     let rules = AppRules::validate(&m.caller.0, m.body)?;
     state
@@ -38,11 +45,13 @@ async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRul
         .await
 }
 
+#[utoipa::path(get, path = "/v2/apps/me/settings", tag = "Apps", responses((status = 200, description = "Embedding origins and brand.", body = api::AppSettings)))]
 async fn settings(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<api::AppSettings>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(axum::Json(apps::get_settings(&mut conn, &app.id).await?))
 }
 
+#[utoipa::path(put, path = "/v2/apps/me/settings", tag = "Apps", request_body = AppSettingsRequest, responses((status = 200, description = "The settings after the change.", body = api::AppSettings)))]
 async fn update_settings(
     State(state): State<AppState>,
     m: Mutation<AppAuth, AppSettingsRequest>,
@@ -64,6 +73,7 @@ struct DevSmsQuery {
 }
 
 /// Sandbox only: the app's recent SMS messages from the dev outbox, newest first.
+#[utoipa::path(get, path = "/v2/dev/sms", tag = "Sandbox", params(("phone_number" = Option<String>, Query, description = "Only messages to this E.164 number.")), responses((status = 200, description = "The app's recent SMS messages in the sandbox outbox, newest first.", body = api::List<crate::sms::DevSms>)))]
 async fn dev_sms(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -81,6 +91,7 @@ async fn dev_sms(
     Ok(axum::Json(serde_json::json!({ "data": outbox.recent(&app.id, to.as_deref()), "has_more": false })))
 }
 
+#[utoipa::path(post, path = "/v2/apps", tag = "Apps", request_body = CreateAppRequest, responses((status = 201, description = "The app; its API secret is shown in this answer only.", body = App)))]
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {
     let app = NewApp::validate(m.body)?;
     state
@@ -96,6 +107,7 @@ async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateA
 }
 
 /// A new API secret, shown once; the old one keeps working for `grace_seconds`.
+#[utoipa::path(post, path = "/v2/apps/me/secret/rotate", tag = "Apps", request_body = crate::apps::RotateSecretRequest, responses((status = 200, description = "The new secret (shown once); the old one works until previous_secret_expires_at.", body = SecretRotation)))]
 async fn rotate_secret(
     State(state): State<AppState>,
     m: Mutation<AppAuth, crate::apps::RotateSecretRequest>,
@@ -112,6 +124,7 @@ async fn rotate_secret(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/apps/me/wallet", tag = "Apps", responses((status = 200, description = "The app's wallet.", body = Wallet)))]
 async fn wallet(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<Wallet>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(axum::Json(apps::wallet(&mut conn, &app).await?))

@@ -115,7 +115,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
 }
 
 /// The body of an action that takes no fields: empty, or `{}`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
 

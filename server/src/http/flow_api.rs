@@ -36,6 +36,22 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/flow/v1/complete", complete)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    open_link,
+    session_state,
+    send_code,
+    check_code,
+    read_compliance,
+    update_compliance,
+    list_methods,
+    add_method,
+    claim,
+    complete
+))]
+pub(super) struct Doc;
+
 /// A flow session, from `Authorization: Bearer <token>`.
 pub struct FlowAuth(pub Session);
 
@@ -92,6 +108,7 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
+#[utoipa::path(post, path = "/flow/v1/sessions", tag = "Flow sessions", request_body = OpenLinkRequest, responses((status = 201, description = "A session of the link's flow, with its token.", body = api::FlowCreated)))]
 async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLinkRequest>) -> Result<Reply, Error> {
     let mut conn = state.store.reader().acquire().await?;
     let link = flows::link_by_token(&mut conn, m.body.link_token.trim(), now_ms()).await?;
@@ -106,6 +123,7 @@ async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLin
         .await
 }
 
+#[utoipa::path(get, path = "/flow/v1/session", tag = "Flow sessions", responses((status = 200, description = "What the widget needs to show its steps.", body = flow::SessionState)))]
 async fn session_state(
     State(state): State<AppState>,
     FlowAuth(session): FlowAuth,
@@ -114,6 +132,7 @@ async fn session_state(
     Ok(Json(flows::session_state(&mut conn, &state.services.keys, &session, now_ms()).await?))
 }
 
+#[utoipa::path(post, path = "/flow/v1/verification", tag = "Flow sessions", request_body = SendCodeRequest, responses((status = 201, description = "A code is on its way.", body = flow::CodeSent)))]
 async fn send_code(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -131,6 +150,7 @@ async fn send_code(
     start_and_send(&state, m.idempotency, code, plain, &app_name).await
 }
 
+#[utoipa::path(post, path = "/flow/v1/verification/check", tag = "Flow sessions", request_body = CheckCodeRequest, responses((status = 200, description = "The phone is proven; the session has a new token.", body = flow::CodeChecked)))]
 async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCodeRequest>) -> Result<Reply, Error> {
     let session = m.caller.0;
     let email = match &session.payout_link_id {
@@ -167,6 +187,7 @@ async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCo
         .await
 }
 
+#[utoipa::path(get, path = "/flow/v1/compliance", tag = "Flow sessions", responses((status = 200, description = "What is filled in.", body = api::PayeeCompliance)))]
 async fn read_compliance(
     State(state): State<AppState>,
     FlowAuth(session): FlowAuth,
@@ -176,6 +197,7 @@ async fn read_compliance(
     Ok(Json(compliance::for_payee(compliance::get(&mut conn, &session.app_id, user, now_ms()).await?)))
 }
 
+#[utoipa::path(put, path = "/flow/v1/compliance", tag = "Flow sessions", request_body = ComplianceRequest, responses((status = 200, description = "What is filled in after the change.", body = api::PayeeCompliance)))]
 async fn update_compliance(
     State(state): State<AppState>,
     m: Mutation<FlowAuth, ComplianceRequest>,
@@ -198,6 +220,7 @@ async fn update_compliance(
         .await
 }
 
+#[utoipa::path(get, path = "/flow/v1/payout-methods", tag = "Flow sessions", responses((status = 200, description = "The payee's methods, masked.", body = api::List<api::PayoutMethod>)))]
 async fn list_methods(
     State(state): State<AppState>,
     FlowAuth(session): FlowAuth,
@@ -208,6 +231,7 @@ async fn list_methods(
     Ok(Json(api::List { data, has_more: false }))
 }
 
+#[utoipa::path(post, path = "/flow/v1/payout-methods", tag = "Flow sessions", request_body = CreatePayoutMethodRequest, responses((status = 201, description = "The method, masked.", body = api::PayoutMethod)))]
 async fn add_method(
     State(state): State<AppState>,
     m: Mutation<FlowAuth, CreatePayoutMethodRequest>,
@@ -224,6 +248,7 @@ async fn add_method(
         .await
 }
 
+#[utoipa::path(post, path = "/flow/v1/claim", tag = "Flow sessions", request_body = ClaimRequest, responses((status = 200, description = "The link is claimed and its payout made.", body = api::Claimed)))]
 async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest>) -> Result<Reply, Error> {
     let args = (m.caller.0, m.body.payout_method_id);
     state
@@ -234,6 +259,7 @@ async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest
         .await
 }
 
+#[utoipa::path(post, path = "/flow/v1/complete", tag = "Flow sessions", request_body = NoFields, responses((status = 200, description = "The flow is complete.", body = flow::Completed)))]
 async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>) -> Result<Reply, Error> {
     if m.caller.0.payout_link_id.is_some() {
         return Err(Error::new(ErrorCode::ClaimRequired, "A payout link's flow completes by claiming it."));

@@ -24,6 +24,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/flows/{id}/revoke", revoke_flow)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, read, list, cancel, create_flow, revoke_flow, read_flow))]
+pub(super) struct Doc;
+
+#[utoipa::path(post, path = "/v2/payout-links", tag = "Payout links", request_body = CreatePayoutLinkRequest, responses((status = 201, description = "The link; its url is the page the payee opens.", body = api::PayoutLink)))]
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {
     let link = NewPayoutLink::validate(&state.services.keys, &m.caller.0, m.body, now_ms())?;
     let args = (state.services.clone(), link);
@@ -41,6 +47,7 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
         .await
 }
 
+#[utoipa::path(get, path = "/v2/payout-links/{id}", tag = "Payout links", params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 200, description = "The link.", body = api::PayoutLink)))]
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -54,6 +61,7 @@ async fn read(
     Ok(Json(flows::get_link(&mut conn, &s.keys, &s.public_url, &app.id, &id, now_ms()).await?))
 }
 
+#[utoipa::path(get, path = "/v2/payout-links", tag = "Payout links", params(super::openapi::PageQuery), responses((status = 200, description = "Links, newest first.", body = api::List<api::PayoutLink>)))]
 async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -65,6 +73,7 @@ async fn list(
     Ok(Json(flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?))
 }
 
+#[utoipa::path(post, path = "/v2/payout-links/{id}/cancel", tag = "Payout links", params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 200, description = "The canceled link.", body = api::PayoutLink)))]
 async fn cancel(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -85,6 +94,7 @@ async fn cancel(
         .await
 }
 
+#[utoipa::path(post, path = "/v2/flows", tag = "Flows", request_body = CreateFlowRequest, responses((status = 201, description = "The flow and its session token (shown once).", body = api::FlowCreated)))]
 async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateFlowRequest>) -> Result<Reply, Error> {
     let flow = NewFlow::validate(&m.caller.0, m.body, now_ms())?;
     let args = (state.services.clone(), flow);
@@ -101,6 +111,7 @@ async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateF
 }
 
 /// Ends the flow's session now: its token answers `401 session_ended` after this.
+#[utoipa::path(post, path = "/v2/flows/{id}/revoke", tag = "Flows", params(("id" = String, Path, description = "A flow id (flow_…).")), responses((status = 200, description = "The flow; its session token no longer works.", body = api::Flow)))]
 async fn revoke_flow(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -115,6 +126,7 @@ async fn revoke_flow(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/flows/{id}", tag = "Flows", params(("id" = String, Path, description = "A flow id (flow_…).")), responses((status = 200, description = "The flow.", body = api::Flow)))]
 async fn read_flow(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,

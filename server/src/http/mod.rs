@@ -7,6 +7,7 @@ pub mod edge;
 pub mod extract;
 mod flow_api;
 mod links;
+pub mod openapi;
 pub mod pages;
 mod payees;
 mod respond;
@@ -98,7 +99,12 @@ impl Routes {
 
 /// Every route the server answers, in the order they are declared.
 pub fn routes() -> Vec<Route> {
-    let table = Routes(Vec::new()).get("/health", health);
+    let table = Routes(Vec::new())
+        .get("/health", health)
+        .get("/openapi.json", openapi::openapi_json)
+        .get("/docs", openapi::docs_redirect)
+        .get("/docs/", openapi::docs)
+        .get("/docs/{*file}", openapi::docs);
     let table = apps::routes(table);
     let table = users::routes(table);
     let table = payees::routes(table);

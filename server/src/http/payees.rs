@@ -6,8 +6,8 @@ use axum::extract::State;
 use dots_shared::{ErrorCode, api};
 
 use axum::Json;
+use dots_shared::flow::CheckCodeRequest;
 use dots_shared::ids;
-use serde::Deserialize;
 
 use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
 use super::{AppState, Routes, ok};
@@ -31,11 +31,10 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .delete("/v2/users/{id}/payout-methods/{pm}", delete_method)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckCodeRequest {
-    code: String,
-}
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(send_code, check_code, read_compliance, update_compliance, list_methods, add_method, delete_method))]
+pub(super) struct Doc;
 
 async fn user_phone(state: &AppState, app_id: &str, user_id: &str) -> Result<String, Error> {
     if !ids::has_shape(user_id, ids::USER) {
@@ -74,6 +73,7 @@ pub async fn start_and_send(
     Ok(reply)
 }
 
+#[utoipa::path(post, path = "/v2/users/{id}/verification", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 201, description = "A code was sent to the user's phone.", body = dots_shared::flow::CodeSent)))]
 async fn send_code(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
@@ -85,6 +85,7 @@ async fn send_code(
     start_and_send(&state, m.idempotency, code, plain, &app.name).await
 }
 
+#[utoipa::path(post, path = "/v2/users/{id}/verification/check", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CheckCodeRequest, responses((status = 200, description = "The user, now verified.", body = api::User)))]
 async fn check_code(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
@@ -110,6 +111,7 @@ async fn check_code(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/users/{id}/compliance", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The compliance record.", body = api::Compliance)))]
 async fn read_compliance(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -119,6 +121,7 @@ async fn read_compliance(
     Ok(Json(compliance::get(&mut conn, &app.id, &user_id, now_ms()).await?))
 }
 
+#[utoipa::path(put, path = "/v2/users/{id}/compliance", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = ComplianceRequest, responses((status = 200, description = "The record after the change.", body = api::Compliance)))]
 async fn update_compliance(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
@@ -134,6 +137,7 @@ async fn update_compliance(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/users/{id}/payout-methods", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user's payout methods, masked.", body = api::List<api::PayoutMethod>)))]
 async fn list_methods(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -145,6 +149,7 @@ async fn list_methods(
     Ok(Json(api::List { data, has_more: false }))
 }
 
+#[utoipa::path(post, path = "/v2/users/{id}/payout-methods", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CreatePayoutMethodRequest, responses((status = 201, description = "The method, masked.", body = api::PayoutMethod)))]
 async fn add_method(
     State(state): State<AppState>,
     IdPath(user_id): IdPath,
@@ -161,6 +166,7 @@ async fn add_method(
         .await
 }
 
+#[utoipa::path(delete, path = "/v2/users/{id}/payout-methods/{pm}", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…)."), ("pm" = String, Path, description = "A payout method id (pm_…).")), responses((status = 200, description = "Deleted.", body = api::Deleted)))]
 async fn delete_method(
     State(state): State<AppState>,
     IdsPath(user_id, id): IdsPath,

@@ -31,6 +31,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/transactions/{id}", read_transaction)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(refill, create, payout, approve, deny, cancel, read, list, list_transactions, read_transaction))]
+pub(super) struct Doc;
+
+#[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill (complete at once).", body = Transfer)))]
 async fn refill(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
@@ -41,6 +47,7 @@ async fn refill(
     }
 }
 
+#[utoipa::path(post, path = "/v2/transfers", tag = "Transfers", request_body = CreateTransferRequest, responses((status = 201, description = "The transfer.", body = Transfer)))]
 async fn create(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreateTransferRequest>,
@@ -52,6 +59,7 @@ async fn create(
     }
 }
 
+#[utoipa::path(post, path = "/v2/payouts", tag = "Transfers", request_body = CreatePayoutRequest, responses((status = 201, description = "The payout (created, or flagged for review).", body = Transfer)))]
 async fn payout(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, CreatePayoutRequest>,
@@ -80,6 +88,7 @@ async fn create_payout(
         .await
 }
 
+#[utoipa::path(post, path = "/v2/transfers/{id}/approve", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, approved.", body = Transfer)))]
 async fn approve(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -88,6 +97,7 @@ async fn approve(
     review(state, id, m, true).await
 }
 
+#[utoipa::path(post, path = "/v2/transfers/{id}/deny", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, canceled.", body = Transfer)))]
 async fn deny(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -117,6 +127,7 @@ async fn review(state: AppState, id: String, m: Mutation<AppAuth, NoFields>, app
         .await
 }
 
+#[utoipa::path(post, path = "/v2/transfers/{id}/cancel", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, canceled.", body = Transfer)))]
 async fn cancel(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -138,6 +149,7 @@ async fn cancel(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/transfers/{id}", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The transfer.", body = Transfer)))]
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -150,6 +162,7 @@ async fn read(
     Ok(Json(transfers::get(&mut conn, &app.id, &id).await?))
 }
 
+#[utoipa::path(get, path = "/v2/transfers", tag = "Transfers", params(super::openapi::PageQuery, super::openapi::HistoryQuery), responses((status = 200, description = "Transfers, newest first.", body = List<Transfer>)))]
 async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -162,6 +175,7 @@ async fn list(
     Ok(Json(transfers::list(&mut conn, &app.id, &filter, &page).await?))
 }
 
+#[utoipa::path(get, path = "/v2/transactions", tag = "Transfers", params(super::openapi::PageQuery, super::openapi::HistoryQuery, ("transfer_id" = Option<String>, Query, description = "Only this transfer's transactions.")), responses((status = 200, description = "Ledger transactions, newest first.", body = List<Transaction>)))]
 async fn list_transactions(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -174,6 +188,7 @@ async fn list_transactions(
     Ok(Json(transfers::list_transactions(&mut conn, &app.id, &filter, &page).await?))
 }
 
+#[utoipa::path(get, path = "/v2/transactions/{id}", tag = "Transfers", params(("id" = String, Path, description = "A transaction id (txn_…).")), responses((status = 200, description = "The transaction.", body = Transaction)))]
 async fn read_transaction(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,

@@ -21,6 +21,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/users/{id}/wallet", wallet)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, read, wallet, list))]
+pub(super) struct Doc;
+
+#[utoipa::path(post, path = "/v2/users", tag = "Users", request_body = CreateUserRequest, responses((status = 201, description = "The user, with their wallet.", body = User)))]
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRequest>) -> Result<Reply, Error> {
     let user = NewUser::validate(&m.caller.0, m.body)?;
     state
@@ -31,6 +37,7 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRe
         .await
 }
 
+#[utoipa::path(get, path = "/v2/users/{id}", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user.", body = User)))]
 async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<User>, Error> {
     if !ids::has_shape(&id, ids::USER) {
         return Err(users::not_found());
@@ -39,10 +46,12 @@ async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): 
     Ok(Json(users::get(&mut conn, &app.id, &id).await?))
 }
 
+#[utoipa::path(get, path = "/v2/users/{id}/wallet", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user's wallet.", body = Wallet)))]
 async fn wallet(State(state): State<AppState>, auth: AppAuth, path: IdPath) -> Result<Json<Wallet>, Error> {
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }
 
+#[utoipa::path(get, path = "/v2/users", tag = "Users", params(super::openapi::PageQuery), responses((status = 200, description = "Users, newest first.", body = List<User>)))]
 async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,

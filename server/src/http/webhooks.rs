@@ -27,6 +27,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/events/{id}/redeliver", redeliver)
 }
 
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, read, delete, rotate, enable, deliveries, events, event, redeliver))]
+pub(super) struct Doc;
+
+#[utoipa::path(post, path = "/v2/webhooks", tag = "Webhooks", request_body = CreateWebhookRequest, responses((status = 201, description = "The endpoint with its signing secret (shown once).", body = WebhookEndpoint)))]
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhookRequest>) -> Result<Reply, Error> {
     let s = &state.services;
     let endpoint = NewEndpoint::validate(&s.keys, &m.caller.0.id, m.body, s.webhooks.allow_private)?;
@@ -40,11 +46,13 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhoo
         .await
 }
 
+#[utoipa::path(get, path = "/v2/webhooks", tag = "Webhooks", responses((status = 200, description = "Endpoints, newest first.", body = api::List<WebhookEndpoint>)))]
 async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Json<api::List<WebhookEndpoint>>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(api::List { data: webhooks::list_endpoints(&mut conn, &app.id).await?, has_more: false }))
 }
 
+#[utoipa::path(get, path = "/v2/webhooks/{id}", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "The endpoint.", body = WebhookEndpoint)))]
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -54,6 +62,7 @@ async fn read(
     Ok(Json(webhooks::get_endpoint(&mut conn, &app.id, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/v2/webhooks/{id}", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "Deleted; its pending deliveries are canceled.", body = api::Deleted)))]
 async fn delete(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -68,7 +77,7 @@ async fn delete(
         .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
     /// How long the old secret keeps signing beside the new one (default 24 h, at most 7 days).
@@ -76,6 +85,7 @@ struct RotateRequest {
     overlap_seconds: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/v2/webhooks/{id}/rotate-secret", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), request_body = RotateRequest, responses((status = 200, description = "The endpoint with its new secret (shown once).", body = WebhookEndpoint)))]
 async fn rotate(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -99,6 +109,7 @@ async fn rotate(
         .await
 }
 
+#[utoipa::path(post, path = "/v2/webhooks/{id}/enable", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "The endpoint, enabled.", body = WebhookEndpoint)))]
 async fn enable(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -113,6 +124,7 @@ async fn enable(
         .await
 }
 
+#[utoipa::path(get, path = "/v2/webhooks/{id}/deliveries", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…)."), super::openapi::PageQuery), responses((status = 200, description = "Deliveries, newest first.", body = api::List<api::Delivery>)))]
 async fn deliveries(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -124,6 +136,7 @@ async fn deliveries(
     Ok(Json(webhooks::list_deliveries(&mut conn, &app.id, &id, &page).await?))
 }
 
+#[utoipa::path(get, path = "/v2/events", tag = "Webhooks", params(super::openapi::PageQuery, super::openapi::EventFilter), responses((status = 200, description = "Events, newest first.", body = api::List<api::Event>)))]
 async fn events(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -134,6 +147,7 @@ async fn events(
     Ok(Json(webhooks::list_events(&mut conn, &app.id, &query.page, query.filter("type")).await?))
 }
 
+#[utoipa::path(get, path = "/v2/events/{id}", tag = "Webhooks", params(("id" = String, Path, description = "An event id (evt_…).")), responses((status = 200, description = "The event.", body = api::Event)))]
 async fn event(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
@@ -143,13 +157,14 @@ async fn event(
     Ok(Json(webhooks::get_event(&mut conn, &app.id, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RedeliverRequest {
     #[serde(default)]
     endpoint_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v2/events/{id}/redeliver", tag = "Webhooks", params(("id" = String, Path, description = "An event id (evt_…).")), request_body = RedeliverRequest, responses((status = 200, description = "Deliveries queued.", body = api::Redelivery)))]
 async fn redeliver(
     State(state): State<AppState>,
     IdPath(id): IdPath,

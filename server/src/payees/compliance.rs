@@ -2,49 +2,14 @@
 //! at rest; only its last four ever leave), KYC and ID-verification states, and the
 //! app's rule for what a payout needs.
 
+pub use dots_shared::api::{Address, ComplianceRequest};
 use dots_shared::time::{parse_date, rfc3339_from_unix_ms, start_of_year_ms};
 use dots_shared::{ErrorCode, api};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
 use crate::secrets::Keys;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComplianceRequest {
-    #[serde(default)]
-    pub legal_first_name: Option<String>,
-    #[serde(default)]
-    pub legal_last_name: Option<String>,
-    /// `YYYY-MM-DD`.
-    #[serde(default)]
-    pub date_of_birth: Option<String>,
-    #[serde(default)]
-    pub address: Option<Address>,
-    /// US SSN/ITIN/EIN: nine digits, dashes allowed.
-    #[serde(default)]
-    pub tax_id: Option<String>,
-    #[serde(default)]
-    pub kyc_status: Option<String>,
-    #[serde(default)]
-    pub id_verification_status: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    pub line1: String,
-    #[serde(default)]
-    pub line2: Option<String>,
-    pub city: String,
-    #[serde(default)]
-    pub state: Option<String>,
-    pub postal_code: String,
-    /// ISO 3166 alpha-2.
-    pub country: String,
-}
 
 const STATUSES: &[&str] = &["not_started", "pending", "verified", "rejected"];
 

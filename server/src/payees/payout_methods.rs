@@ -5,7 +5,6 @@
 use dots_shared::ErrorCode;
 use dots_shared::api;
 use dots_shared::ids;
-use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -14,26 +13,10 @@ pub use crate::rails::Destination;
 use crate::secrets::Keys;
 use crate::sms::mask_phone;
 use crate::store::new_id;
+pub use dots_shared::api::CreatePayoutMethodRequest;
 
 /// A payee may keep this many methods at once.
 pub const MAX_METHODS_PER_USER: i64 = 10;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePayoutMethodRequest {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub routing_number: Option<String>,
-    #[serde(default)]
-    pub account_number: Option<String>,
-    #[serde(default)]
-    pub account_type: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub phone_number: Option<String>,
-}
 
 impl Destination {
     pub fn kind(&self) -> &'static str {
