@@ -497,9 +497,9 @@ pub struct PayoutMethod {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaskedBank {
-    pub routing_number: String,
     pub account_last4: String,
     pub account_type: String,
+    pub routing_number: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
