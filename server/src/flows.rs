@@ -834,37 +834,6 @@ pub async fn require_steps(conn: &mut AnyConnection, session: &Session) -> TxRes
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redirect_url_ok;
-
-    #[test]
-    fn redirect_urls_are_parsed_and_their_host_compared_exactly() {
-        for good in [
-            "https://merchant.example/done",
-            "https://merchant.example:8443/done?x=1#top",
-            "http://localhost:8081/done",
-            "http://127.0.0.1/done",
-            "http://[::1]:3000/",
-        ] {
-            assert!(redirect_url_ok(good), "{good}");
-        }
-        for bad in [
-            "http://localhost.evil.com/",
-            "http://localhost@evil.com/",
-            "http://127.0.0.1.nip.io/",
-            "https://user:pass@merchant.example/",
-            "http://merchant.example/",
-            "javascript:alert(1)",
-            "ftp://merchant.example/",
-            "//evil.com",
-        ] {
-            assert!(!redirect_url_ok(bad), "{bad}");
-        }
-        assert!(!redirect_url_ok(&format!("https://x.io/{}", "a".repeat(500))));
-    }
-}
-
 /// Everything the widget needs to choose its steps and dress itself: the app's
 /// brand with the flow's or link's override on top, the link it claims, whether
 /// the phone is proven, and what compliance still asks.
@@ -933,4 +902,35 @@ fn overlay(base: &Value, over: &Value) -> Value {
         merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Value::Object(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_url_ok;
+
+    #[test]
+    fn redirect_urls_are_parsed_and_their_host_compared_exactly() {
+        for good in [
+            "https://merchant.example/done",
+            "https://merchant.example:8443/done?x=1#top",
+            "http://localhost:8081/done",
+            "http://127.0.0.1/done",
+            "http://[::1]:3000/",
+        ] {
+            assert!(redirect_url_ok(good), "{good}");
+        }
+        for bad in [
+            "http://localhost.evil.com/",
+            "http://localhost@evil.com/",
+            "http://127.0.0.1.nip.io/",
+            "https://user:pass@merchant.example/",
+            "http://merchant.example/",
+            "javascript:alert(1)",
+            "ftp://merchant.example/",
+            "//evil.com",
+        ] {
+            assert!(!redirect_url_ok(bad), "{bad}");
+        }
+        assert!(!redirect_url_ok(&format!("https://x.io/{}", "a".repeat(500))));
+    }
 }

@@ -103,7 +103,7 @@ async fn write_one(t: &TestApp, app: &Creds, users: &[String], n: usize) -> (Sta
         }
         3 => t.post_raw(app, "/v2/transfers", &"x".repeat(200_000)).await,
         4 => {
-            let header = HeaderValue::from_str(&format!("{}", "y".repeat(1 << 20))).unwrap();
+            let header = HeaderValue::from_str(&"y".repeat(1 << 20)).unwrap();
             t.call_raw(
                 Method::GET,
                 "/v2/users",
