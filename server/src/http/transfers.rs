@@ -70,8 +70,9 @@ async fn payout(
     }
 }
 
-/// (A request refused by validation above still gets its key's earlier answer
-/// first: `replay_or`.)
+/// A validated payout, through the writer to `payouts::create` (which decides
+/// whether this payee may be paid). Callers answer a request refused by validation
+/// with its key's earlier answer first (`replay_or`).
 async fn create_payout(
     state: &AppState,
     idempotency: Option<Idempotency>,
