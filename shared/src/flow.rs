@@ -76,7 +76,7 @@ pub struct Completed {
 
 /// `GET /flow/v1/session`: everything the widget needs to choose its steps and
 /// dress itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionState {
     pub flow_id: String,
@@ -100,7 +100,7 @@ pub struct SessionState {
     pub redirect_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionApp {
     pub name: String,

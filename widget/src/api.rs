@@ -3,6 +3,9 @@
 
 use std::cell::RefCell;
 
+use dots_shared::ErrorCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -36,9 +39,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The server's code, when this build knows it (the widget's own are not).
+    pub fn known(&self) -> Option<ErrorCode> {
+        ErrorCode::from_wire(&self.code)
+    }
+
     /// The session is over; only starting again helps.
     pub fn is_session_over(&self) -> bool {
-        matches!(self.code.as_str(), "session_expired" | "session_ended" | "invalid_session" | "missing_session")
+        self.known().is_some_and(ErrorCode::is_flow_session)
+    }
+
+    fn unexpected() -> ApiError {
+        ApiError {
+            code: "unexpected_answer".into(),
+            message: "Something went wrong on our side. Try again in a moment.".into(),
+        }
     }
 
     fn network() -> ApiError {
@@ -49,14 +64,23 @@ impl ApiError {
     }
 }
 
-/// `GET` a flow API path.
-pub async fn get(path: &str) -> Result<Value, ApiError> {
-    send("GET", path, None).await
+/// `GET` a flow API path, read as the contract's type (`dots_shared::flow`, `api`).
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    typed(send("GET", path, None).await?)
+}
+
+fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, ApiError> {
+    serde_json::from_value(answer).map_err(|_| ApiError::unexpected())
 }
 
 /// `POST`/`PUT` with a JSON body. A fresh idempotency key per action; the one retry
 /// after a network failure reuses it, so the action happens at most once.
-pub async fn send_json(method: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+pub async fn send_json<B: Serialize, T: DeserializeOwned>(method: &str, path: &str, body: &B) -> Result<T, ApiError> {
+    let body = serde_json::to_value(body).map_err(|_| ApiError::unexpected())?;
+    typed(send_keyed(method, path, &body).await?)
+}
+
+async fn send_keyed(method: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
     let key = format!("widget-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64);
     match send(method, path, Some((body, &key))).await {
         Err(e) if e.code == "network_error" => send(method, path, Some((body, &key))).await,

@@ -4,15 +4,18 @@
 
 use std::time::Duration;
 
+use dots_shared::api::{ClaimedPayout, CreatePayoutMethodRequest, List, PayoutMethod};
+use dots_shared::flow::{self, SessionState};
 use dots_shared::theme::Theme;
-use dots_shared::{Currency, Money};
+use dots_shared::{Currency, Money, api as wire};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::{self, ApiError};
 use crate::{Config, apply_theme, emit, emit_event};
+use dots_shared::ErrorCode;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Step {
@@ -47,12 +50,12 @@ impl Step {
 #[derive(Clone, Copy)]
 struct Ctx {
     step: RwSignal<Step>,
-    session: RwSignal<Value>,
+    session: RwSignal<SessionState>,
     busy: RwSignal<bool>,
     notice: RwSignal<String>,
     error: RwSignal<String>,
-    method: RwSignal<Value>,
-    result: RwSignal<Value>,
+    method: RwSignal<Option<PayoutMethod>>,
+    result: RwSignal<Option<ClaimedPayout>>,
     /// Every step this session has needed so far (for the progress indicator: a
     /// step done stays counted).
     seen: RwSignal<Vec<Step>>,
@@ -68,21 +71,21 @@ struct Ctx {
 
 impl Ctx {
     fn is_link(&self) -> bool {
-        self.session.with_untracked(|s| !s["payout_link"].is_null())
+        self.session.with_untracked(|s| s.payout_link.is_some())
     }
 
     fn wants(&self, step: &str) -> bool {
-        self.session.with_untracked(|s| s["steps"].as_array().is_some_and(|a| a.iter().any(|x| x == step)))
+        self.session.with_untracked(|s| s.steps.iter().any(|x| x == step))
     }
 
     fn applies(&self, step: Step) -> bool {
         let link = self.is_link();
         let s = self.session.get_untracked();
         match step {
-            Step::Phone | Step::Code => (link || self.wants("verify_phone")) && s["verified"] != true,
+            Step::Phone | Step::Code => (link || self.wants("verify_phone")) && !s.verified,
             Step::Compliance => {
                 if link {
-                    s["requirements"]["tax_id"] == true
+                    s.requirements.tax_id
                 } else {
                     self.wants("compliance")
                 }
@@ -132,12 +135,14 @@ impl Ctx {
     fn fail(&self, error: ApiError) {
         self.busy.set(false);
         emit_event("ERROR", json!({"code": error.code, "step": self.step.get_untracked().name()}));
-        if error.code == "session_ended" {
+        if error.known() == Some(ErrorCode::SessionEnded) {
             // Claimed, canceled or ended by the sender: the message says which.
             self.end("This session has ended", &error);
         } else if error.is_session_over() {
             self.end("Your session has expired", &error);
-        } else if error.code.contains("link_not_") || error.code == "flow_completed" {
+        } else if matches!(error.known(), Some(ErrorCode::PayoutLinkNotFound | ErrorCode::PayoutLinkNotClaimable))
+            || error.code == "flow_completed"
+        {
             self.end("This link can't be used", &error);
         } else {
             self.error.set(error.message);
@@ -165,21 +170,22 @@ impl Ctx {
     }
 
     async fn refresh(&self) -> Result<(), ApiError> {
-        self.session.set(api::get("/flow/v1/session").await?);
+        self.session.set(api::get::<SessionState>("/flow/v1/session").await?);
         Ok(())
     }
 
     fn amount(&self) -> Option<String> {
         let money = self.session.with_untracked(|s| {
-            let link = &s["payout_link"];
-            let currency = Currency::parse(link["currency"].as_str()?).ok()?;
-            Money::new(link["amount"].as_i64()?, currency).ok()
+            let link = s.payout_link.as_ref()?;
+            Money::new(link.amount, Currency::parse(&link.currency).ok()?).ok()
         })?;
         Some(self.locale.with_untracked(|locale| format_money(money, locale)))
     }
 
     fn app_name(&self) -> String {
-        self.session.with(|s| s["brand"]["name"].as_str().or(s["app"]["name"].as_str()).unwrap_or("Dots").to_string())
+        self.session.with(|s| {
+            s.brand["name"].as_str().unwrap_or(if s.app.name.is_empty() { "Dots" } else { &s.app.name }).to_string()
+        })
     }
 }
 
@@ -187,12 +193,12 @@ impl Ctx {
 pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView {
     let ctx = Ctx {
         step: RwSignal::new(Step::Loading),
-        session: RwSignal::new(Value::Null),
+        session: RwSignal::new(SessionState::default()),
         busy: RwSignal::new(false),
         notice: RwSignal::new(String::new()),
         error: RwSignal::new(String::new()),
-        method: RwSignal::new(Value::Null),
-        result: RwSignal::new(Value::Null),
+        method: RwSignal::new(None),
+        result: RwSignal::new(None),
         seen: RwSignal::new(Vec::new()),
         locale: RwSignal::new(config.locale.clone()),
         typed_phone: RwSignal::new(String::new()),
@@ -246,9 +252,12 @@ fn focus_step() {
 async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     let opened = match (&config.session_token, &config.link_token) {
         (Some(token), _) => Ok(token.clone()),
-        (None, Some(link)) => api::send_json("POST", "/flow/v1/sessions", &json!({"link_token": link}))
-            .await
-            .map(|s| s["token"].as_str().unwrap_or_default().to_string()),
+        (None, Some(link)) => {
+            let open = flow::OpenLinkRequest { link_token: link.clone() };
+            api::send_json::<_, wire::FlowCreated>("POST", "/flow/v1/sessions", &open)
+                .await
+                .map(|s| s.token.unwrap_or_default())
+        }
         (None, None) => {
             Err(ApiError { code: "invalid_session".into(), message: "This page was opened without a flow.".into() })
         }
@@ -262,9 +271,9 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     };
     match loaded {
         Ok(()) => {
-            let brand = ctx.session.with_untracked(|s| s["brand"].clone());
+            let brand = ctx.session.with_untracked(|s| s.brand.clone());
             apply_theme(&root, &Theme::default().with_brand(&brand).with_appearance(&config.appearance));
-            if ctx.session.with_untracked(|s| s["status"] == "completed") {
+            if ctx.session.with_untracked(|s| s.status == "completed") {
                 ctx.end(
                     "This is already done",
                     &ApiError { code: "flow_completed".into(), message: "Nothing more is needed here.".into() },
@@ -284,7 +293,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
 
 #[component]
 fn Header(ctx: Ctx) -> impl IntoView {
-    let logo = move || ctx.session.with(|s| s["brand"]["logo_url"].as_str().map(str::to_string));
+    let logo = move || ctx.session.with(|s| s.brand["logo_url"].as_str().map(str::to_string));
     let title = move || {
         ctx.session.track();
         match (ctx.is_link(), ctx.amount()) {
@@ -292,7 +301,7 @@ fn Header(ctx: Ctx) -> impl IntoView {
             _ => format!("Get paid by {}", ctx.app_name()),
         }
     };
-    let memo = move || ctx.session.with(|s| s["payout_link"]["memo"].as_str().unwrap_or_default().to_string());
+    let memo = move || ctx.session.with(|s| s.payout_link.as_ref().and_then(|l| l.memo.clone()).unwrap_or_default());
     let progress = move || {
         let step = ctx.step.get();
         ctx.session.track();
@@ -326,9 +335,9 @@ fn Header(ctx: Ctx) -> impl IntoView {
 #[component]
 fn PhoneStep(ctx: Ctx) -> impl IntoView {
     let phone = RwSignal::new(String::new());
-    let hint = ctx.session.with_untracked(|s| s["phone_hint"].as_str().map(str::to_string));
+    let hint = ctx.session.with_untracked(|s| s.phone_hint.clone());
     // A pre-authenticated payee's phone is known: the code goes there.
-    let known = !ctx.is_link() && ctx.session.with_untracked(|s| s["pre_authenticated"] == true);
+    let known = !ctx.is_link() && ctx.session.with_untracked(|s| s.pre_authenticated);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let typed = phone.get_untracked().trim().to_string();
@@ -337,9 +346,9 @@ fn PhoneStep(ctx: Ctx) -> impl IntoView {
             return;
         }
         ctx.run(async move {
-            let body = if known { json!({}) } else { json!({"phone_number": typed}) };
+            let body = flow::SendCodeRequest { phone_number: (!known).then(|| typed.clone()) };
             ctx.typed_phone.set(if known { String::new() } else { typed.clone() });
-            api::send_json("POST", "/flow/v1/verification", &body).await?;
+            api::send_json::<_, flow::CodeSent>("POST", "/flow/v1/verification", &body).await?;
             emit_event("CODE_SENT", json!({}));
             ctx.go(Step::Code);
             ctx.notice.set("We sent you a code by text message.".into());
@@ -419,7 +428,8 @@ fn CodeStep(ctx: Ctx) -> impl IntoView {
             return;
         }
         ctx.run(async move {
-            api::send_json("POST", "/flow/v1/verification/check", &json!({"code": typed})).await?;
+            let check = flow::CheckCodeRequest { code: typed };
+            api::send_json::<_, flow::CodeChecked>("POST", "/flow/v1/verification/check", &check).await?;
             ctx.refresh().await?;
             emit_event("PHONE_VERIFIED", json!({}));
             ctx.advance(Step::Code);
@@ -430,8 +440,8 @@ fn CodeStep(ctx: Ctx) -> impl IntoView {
     let resend = move |_: leptos::ev::MouseEvent| {
         ctx.run(async move {
             let typed = ctx.typed_phone.get_untracked();
-            let body = if typed.is_empty() { json!({}) } else { json!({"phone_number": typed}) };
-            api::send_json("POST", "/flow/v1/verification", &body).await?;
+            let body = flow::SendCodeRequest { phone_number: (!typed.is_empty()).then_some(typed) };
+            api::send_json::<_, flow::CodeSent>("POST", "/flow/v1/verification", &body).await?;
             wait.set(RESEND_AFTER_S);
             ctx.notice.set("We sent a new code.".into());
             Ok(())
@@ -481,20 +491,19 @@ fn listen_for_sms_code(code: RwSignal<String>) {
 #[component]
 fn ComplianceStep(ctx: Ctx) -> impl IntoView {
     let [first, last, dob, tax] = std::array::from_fn(|_| RwSignal::new(String::new()));
-    let tax_required = ctx.session.with_untracked(|s| s["requirements"]["tax_id"] == true);
+    let tax_required = ctx.session.with_untracked(|s| s.requirements.tax_id);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let mut body = json!({
-            "legal_first_name": first.get_untracked().trim(),
-            "legal_last_name": last.get_untracked().trim(),
-            "date_of_birth": dob.get_untracked(),
-        });
         let tax_id = tax.get_untracked().trim().to_string();
-        if !tax_id.is_empty() || tax_required {
-            body["tax_id"] = tax_id.into();
-        }
+        let body = wire::ComplianceRequest {
+            legal_first_name: Some(first.get_untracked().trim().to_string()),
+            legal_last_name: Some(last.get_untracked().trim().to_string()),
+            date_of_birth: Some(dob.get_untracked()),
+            tax_id: (!tax_id.is_empty() || tax_required).then_some(tax_id),
+            ..Default::default()
+        };
         ctx.run(async move {
-            api::send_json("PUT", "/flow/v1/compliance", &body).await?;
+            api::send_json::<_, wire::PayeeCompliance>("PUT", "/flow/v1/compliance", &body).await?;
             ctx.advance(Step::Compliance);
             Ok(())
         });
@@ -525,51 +534,51 @@ fn ComplianceStep(ctx: Ctx) -> impl IntoView {
 }
 
 /// "Bank account ending 6789", "PayPal ana@example.com", "Venmo +1 …".
-fn describe(method: &Value) -> String {
-    if let Some(last4) = method["bank"]["account_last4"].as_str() {
-        format!("Bank account ending {last4}")
-    } else if let Some(email) = method["paypal"]["email"].as_str() {
-        format!("PayPal {email}")
-    } else if let Some(phone) = method["venmo"]["phone_number"].as_str() {
-        format!("Venmo {phone}")
-    } else {
-        "Your payout method".into()
+fn describe(method: &PayoutMethod) -> String {
+    match (&method.bank, &method.paypal, &method.venmo) {
+        (Some(bank), _, _) => format!("Bank account ending {}", bank.account_last4),
+        (_, Some(paypal), _) => format!("PayPal {}", paypal.email),
+        (_, _, Some(venmo)) => format!("Venmo {}", venmo.phone_number),
+        _ => "Your payout method".into(),
     }
 }
 
 #[component]
 fn MethodStep(ctx: Ctx) -> impl IntoView {
-    let saved = RwSignal::new(Vec::<Value>::new());
+    let saved = RwSignal::new(Vec::<PayoutMethod>::new());
     let choice = RwSignal::new("new".to_string());
     let kind = RwSignal::new("bank".to_string());
     let [routing, account, paypal, venmo] = std::array::from_fn(|_| RwSignal::new(String::new()));
     spawn_local(async move {
-        if let Ok(list) = api::get("/flow/v1/payout-methods").await {
-            let methods = list["data"].as_array().cloned().unwrap_or_default();
-            if let Some(first) = methods.first() {
-                choice.set(first["id"].as_str().unwrap_or("new").to_string());
+        if let Ok(list) = api::get::<List<PayoutMethod>>("/flow/v1/payout-methods").await {
+            if let Some(first) = list.data.first() {
+                choice.set(first.id.clone());
             }
-            saved.set(methods);
+            saved.set(list.data);
         }
     });
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let chosen = choice.get_untracked();
         if chosen != "new" {
-            let method = saved.with_untracked(|m| m.iter().find(|m| m["id"] == chosen.as_str()).cloned());
-            ctx.method.set(method.unwrap_or_default());
+            let method = saved.with_untracked(|m| m.iter().find(|m| m.id == chosen).cloned());
+            ctx.method.set(method);
             ctx.advance(Step::Method);
             return;
         }
-        let body = match kind.get_untracked().as_str() {
-            "paypal" => json!({"type": "paypal", "email": paypal.get_untracked().trim()}),
-            "venmo" => json!({"type": "venmo", "phone_number": venmo.get_untracked().trim()}),
-            _ => json!({"type": "bank", "routing_number": routing.get_untracked().trim(),
-                        "account_number": account.get_untracked().trim()}),
+        let kind = kind.get_untracked();
+        let field = |value: RwSignal<String>, of: &str| (kind == of).then(|| value.get_untracked().trim().to_string());
+        let body = CreatePayoutMethodRequest {
+            kind: if kind == "paypal" || kind == "venmo" { kind.clone() } else { "bank".into() },
+            routing_number: field(routing, "bank"),
+            account_number: field(account, "bank"),
+            account_type: None,
+            email: field(paypal, "paypal"),
+            phone_number: field(venmo, "venmo"),
         };
         ctx.run(async move {
-            let method = api::send_json("POST", "/flow/v1/payout-methods", &body).await?;
-            ctx.method.set(method);
+            let method = api::send_json::<_, PayoutMethod>("POST", "/flow/v1/payout-methods", &body).await?;
+            ctx.method.set(Some(method));
             ctx.advance(Step::Method);
             Ok(())
         });
@@ -587,7 +596,7 @@ fn MethodStep(ctx: Ctx) -> impl IntoView {
             <fieldset class="dots-choices">
                 <legend class="dots-sr">"Payout method"</legend>
                 {move || saved.get().into_iter().map(|method| {
-                    let id = method["id"].as_str().unwrap_or_default().to_string();
+                    let id = method.id.clone();
                     let checked_id = id.clone();
                     view! {
                         <label class="dots-choice">
@@ -638,20 +647,23 @@ fn MethodStep(ctx: Ctx) -> impl IntoView {
 #[component]
 fn ReviewStep(ctx: Ctx) -> impl IntoView {
     let link = ctx.is_link();
-    let destination = ctx.method.with_untracked(|m| (!m.is_null()).then(|| describe(m)));
+    let destination = ctx.method.with_untracked(|m| m.as_ref().map(describe));
     let amount = ctx.amount();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         ctx.run(async move {
-            let (flow_id, user_id) = ctx.session.with_untracked(|s| (s["flow_id"].clone(), s["user_id"].clone()));
+            let (flow_id, user_id) = ctx.session.with_untracked(|s| (s.flow_id.clone(), s.user_id.clone()));
             let success = if ctx.is_link() {
-                let method_id = ctx.method.with_untracked(|m| m["id"].clone());
-                let claimed = api::send_json("POST", "/flow/v1/claim", &json!({"payout_method_id": method_id})).await?;
-                ctx.result.set(claimed.clone());
-                json!({"flow_id": flow_id, "user_id": user_id, "payout_link_id": claimed["payout_link_id"],
-                       "payout_transfer_id": claimed["payout"]["id"]})
+                let payout_method_id =
+                    ctx.method.with_untracked(|m| m.as_ref().map(|m| m.id.clone())).unwrap_or_default();
+                let claim = flow::ClaimRequest { payout_method_id };
+                let claimed = api::send_json::<_, wire::Claimed>("POST", "/flow/v1/claim", &claim).await?;
+                let success = json!({"flow_id": flow_id, "user_id": user_id, "payout_link_id": claimed.payout_link_id,
+                       "payout_transfer_id": claimed.payout.id});
+                ctx.result.set(Some(claimed.payout));
+                success
             } else {
-                api::send_json("POST", "/flow/v1/complete", &json!({})).await?;
+                api::send_json::<_, flow::Completed>("POST", "/flow/v1/complete", &json!({})).await?;
                 json!({"flow_id": flow_id, "user_id": user_id})
             };
             ctx.go(Step::Done);
@@ -681,16 +693,19 @@ fn ReviewStep(ctx: Ctx) -> impl IntoView {
 #[component]
 fn DoneStep(ctx: Ctx) -> impl IntoView {
     let (title, detail) = if ctx.is_link() {
-        let status = ctx.result.with_untracked(|r| r["payout"]["status"].as_str().unwrap_or("pending").to_string());
+        let status = ctx.result.with_untracked(|r| r.as_ref().map_or("pending", |p| p.status.as_str()).to_string());
         (
             format!("{} is on its way", ctx.amount().unwrap_or_else(|| "Your money".into())),
-            format!("It goes to: {}. Status: {status}.", describe(&ctx.method.get_untracked())),
+            format!(
+                "It goes to: {}. Status: {status}.",
+                ctx.method.with_untracked(|m| m.as_ref().map_or_else(|| "your payout method".into(), describe))
+            ),
         )
     } else {
         ("You're all set".to_string(), "You can close this window.".to_string())
     };
     // A flow opened as a page of its own goes back to the app, if it said where.
-    let back = ctx.session.with_untracked(|s| s["redirect_url"].as_str().map(str::to_string));
+    let back = ctx.session.with_untracked(|s| s.redirect_url.clone());
     let next = match (ctx.embedded, back) {
         (true, _) => Some(
             view! {
