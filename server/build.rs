@@ -1,7 +1,8 @@
 //! Embeds the widget bundle so the server needs no files or tools at run time:
 //! the wasm-bindgen output (built by `cargo xtask widget` into `<target>/widget`, or
 //! `$DOTS_WIDGET_DIR`) and the hand-written files in `widget/web/` (loader, frame
-//! boot script, stylesheet, TypeScript declarations). Each file is stored as is and
+//! boot script, stylesheet, TypeScript declarations; minified where `cargo xtask
+//! widget` minified that same source). Each file is stored as is and
 //! brotli-compressed (quality 11), and a hash of all of them versions their URLs.
 //! Without a wasm bundle the server still builds; its widget routes then answer
 //! `widget_not_built`.
@@ -32,18 +33,30 @@ fn main() {
     for name in BUNDLE_FILES {
         println!("cargo:rerun-if-changed={}", bundle.join(name).display());
     }
-    let sources = BUNDLE_FILES.iter().map(|f| bundle.join(f)).chain(WEB_FILES.iter().map(|f| web.join(f)));
-    for source in sources {
-        let bytes = std::fs::read(&source).unwrap_or_default();
+    let bundled =
+        BUNDLE_FILES.iter().map(|name| (name.to_string(), std::fs::read(bundle.join(name)).unwrap_or_default()));
+    let written = WEB_FILES.iter().map(|name| (name.to_string(), web_file(&web, &bundle.join("web"), name)));
+    for (name, bytes) in bundled.chain(written) {
         for b in &bytes {
             hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
-        let name = source.file_name().expect("a file name").to_string_lossy().into_owned();
         std::fs::write(out.join(&name), &bytes).expect("OUT_DIR is writable");
         std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)).expect("OUT_DIR is writable");
     }
     std::fs::write(out.join("widget_version.txt"), format!("{:012x}", hash & 0xffff_ffff_ffff))
         .expect("OUT_DIR is writable");
+}
+
+/// A file of `widget/web/`, minified if `cargo xtask widget` minified this very
+/// source (it leaves `<name>` and `<name>.source` in `<bundle>/web/`), else as written.
+fn web_file(web: &std::path::Path, minified: &std::path::Path, name: &str) -> Vec<u8> {
+    println!("cargo:rerun-if-changed={}", minified.join(name).display());
+    println!("cargo:rerun-if-changed={}", minified.join(format!("{name}.source")).display());
+    let source = std::fs::read(web.join(name)).unwrap_or_default();
+    match (std::fs::read(minified.join(format!("{name}.source"))), std::fs::read(minified.join(name))) {
+        (Ok(from), Ok(small)) if from == source && !small.is_empty() => small,
+        _ => source,
+    }
 }
 
 fn brotli(bytes: &[u8]) -> Vec<u8> {

@@ -260,7 +260,52 @@ fn build_widget() -> Result {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    minify(&out)
+}
+
+/// The esbuild release the JavaScript and CSS are minified with (npm, pinned).
+const ESBUILD: &str = "0.25.12";
+/// The hand-written files a first visit downloads, minified into `<bundle>/web/`.
+const MINIFIED_WEB_FILES: [&str; 3] = ["dots.js", "frame.js", "widget.css"];
+
+/// Minifies what a payee's browser downloads besides the wasm: the wasm-bindgen
+/// glue (in place) and the loader, frame script and stylesheet of `widget/web/`
+/// (measured: 3.1 KB less brotli in all, of a 120 KB budget). Each minified web
+/// file is written with a copy of the source it came from (`<name>.source`): the
+/// server's build takes it only while that copy equals `widget/web/<name>`, so an
+/// edit there is served as written until this runs again, never a stale file.
+fn minify(bundle: &Path) -> Result {
+    let esbuild = esbuild()?;
+    let run = |input: &Path, output: &Path| {
+        let mut minify = Command::new(&esbuild);
+        minify.arg(input).arg(format!("--outfile={}", output.display()));
+        minify.args(["--minify", "--allow-overwrite", "--log-level=warning", "--charset=utf8"]);
+        status(minify, &format!("minifying {}", input.display()))
+    };
+    let glue = bundle.join("dots_widget.js");
+    run(&glue, &glue)?;
+    let web = bundle.join("web");
+    std::fs::create_dir_all(&web).map_err(|e| format!("{}: {e}", web.display()))?;
+    for name in MINIFIED_WEB_FILES {
+        let source = workspace_root().join("widget/web").join(name);
+        run(&source, &web.join(name))?;
+        std::fs::copy(&source, web.join(format!("{name}.source"))).map_err(|e| format!("{name}: {e}"))?;
+    }
     Ok(())
+}
+
+/// esbuild from the npm registry, installed once beside the build.
+fn esbuild() -> Result<PathBuf> {
+    let prefix = debug_dir().parent().expect("target dir").join(format!("esbuild-{ESBUILD}"));
+    let bin = prefix.join("node_modules/.bin/esbuild");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let mut npm = Command::new("npm");
+    npm.arg("install").arg("--prefix").arg(&prefix);
+    npm.args(["--no-audit", "--no-fund", "--no-save", "--loglevel=error", &format!("esbuild@{ESBUILD}")]);
+    status(npm, "installing esbuild (npm) to minify the widget's JavaScript")?;
+    if bin.exists() { Ok(bin) } else { Err(format!("npm installed esbuild but {} is missing", bin.display())) }
 }
 
 /// Where the bundled widget goes: `<target>/widget`. The server's build script
