@@ -152,13 +152,21 @@ impl ErrorCode {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
     }
 
+    /// The refusals of a flow API session (its Bearer token).
+    pub const FLOW_SESSION: [ErrorCode; 4] =
+        [ErrorCode::MissingSession, ErrorCode::InvalidSession, ErrorCode::SessionExpired, ErrorCode::SessionEnded];
+
     /// A session of the flow API (a Bearer token) is what was refused, so the
     /// challenge is a Bearer one.
     pub const fn is_flow_session(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::MissingSession | ErrorCode::InvalidSession | ErrorCode::SessionExpired | ErrorCode::SessionEnded
-        )
+        let mut i = 0;
+        while i < ErrorCode::FLOW_SESSION.len() {
+            if ErrorCode::FLOW_SESSION[i] as usize == self as usize {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 }
 

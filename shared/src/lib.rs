@@ -7,6 +7,7 @@ pub mod errors;
 pub mod flow;
 pub mod ids;
 pub mod money;
+pub mod read;
 pub mod theme;
 pub mod time;
 pub mod transfer;

@@ -4,8 +4,8 @@
 use std::cell::RefCell;
 
 use dots_shared::ErrorCode;
+use dots_shared::read::FromJson;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -39,14 +39,20 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The server's code, when this build knows it (the widget's own are not).
-    pub fn known(&self) -> Option<ErrorCode> {
-        ErrorCode::from_wire(&self.code)
+    /// The server refused with one of `codes`. (Their names are looked up at
+    /// compile time: `ErrorCode::from_wire` would bring every code's name into
+    /// the widget.)
+    pub fn is_one_of(&self, codes: &[&str]) -> bool {
+        codes.contains(&self.code.as_str())
     }
 
     /// The session is over; only starting again helps.
     pub fn is_session_over(&self) -> bool {
-        self.known().is_some_and(ErrorCode::is_flow_session)
+        const OVER: [&str; 4] = {
+            let [a, b, c, d] = ErrorCode::FLOW_SESSION;
+            [a.as_str(), b.as_str(), c.as_str(), d.as_str()]
+        };
+        self.is_one_of(&OVER)
     }
 
     fn unexpected() -> ApiError {
@@ -64,18 +70,19 @@ impl ApiError {
     }
 }
 
-/// `GET` a flow API path, read as the contract's type (`dots_shared::flow`, `api`).
-pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+/// `GET` a flow API path, read as the contract's type (`dots_shared::flow`, `api`;
+/// see `dots_shared::read`).
+pub async fn get<T: FromJson>(path: &str) -> Result<T, ApiError> {
     typed(send("GET", path, None).await?)
 }
 
-fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, ApiError> {
-    serde_json::from_value(answer).map_err(|_| ApiError::unexpected())
+fn typed<T: FromJson>(answer: Value) -> Result<T, ApiError> {
+    T::from_json(&answer).ok_or_else(ApiError::unexpected)
 }
 
 /// `POST`/`PUT` with a JSON body. A fresh idempotency key per action; the one retry
 /// after a network failure reuses it, so the action happens at most once.
-pub async fn send_json<B: Serialize, T: DeserializeOwned>(method: &str, path: &str, body: &B) -> Result<T, ApiError> {
+pub async fn send_json<B: Serialize, T: FromJson>(method: &str, path: &str, body: &B) -> Result<T, ApiError> {
     let body = serde_json::to_value(body).map_err(|_| ApiError::unexpected())?;
     typed(send_keyed(method, path, &body).await?)
 }

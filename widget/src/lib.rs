@@ -30,7 +30,18 @@ pub(crate) fn emit(kind: &str, payload: Value) {
 
 /// An informational event for the host's `onEvent`.
 pub(crate) fn emit_event(name: &str, metadata: Value) {
-    emit("event", serde_json::json!({"name": name, "metadata": metadata}));
+    emit("event", object(vec![("name", name.into()), ("metadata", metadata)]));
+}
+
+/// A JSON object from its fields, for the messages to the host page. (Not
+/// `json!`: it unwraps a serializer's result per value, which brings serde_json's
+/// error messages and their formatting into the widget.)
+pub(crate) fn object(fields: Vec<(&str, Value)>) -> Value {
+    let mut object = serde_json::Map::new();
+    for (key, value) in fields {
+        object.insert(key.to_owned(), value);
+    }
+    Value::Object(object)
 }
 
 /// What the page passes to [`mount`].

@@ -1,0 +1,94 @@
+//! The code step: the six digits from the text message, a resend after the
+//! cool-down, and WebOTP where the browser has it.
+
+use std::time::Duration;
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::{Ctx, Step};
+use crate::api;
+use crate::{emit_event, object};
+use dots_shared::flow;
+
+/// Seconds before another code may be asked for (the server's cool-down).
+const RESEND_AFTER_S: u32 = 30;
+
+#[component]
+pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let wait = RwSignal::new(RESEND_AFTER_S);
+    if let Ok(timer) =
+        set_interval_with_handle(move || wait.update(|w| *w = w.saturating_sub(1)), Duration::from_secs(1))
+    {
+        on_cleanup(move || timer.clear());
+    }
+    listen_for_sms_code(code);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let typed: String = code.get_untracked().chars().filter(char::is_ascii_digit).collect();
+        if typed.len() != 6 {
+            ctx.error.set("Enter the 6 digits from the text message.".into());
+            return;
+        }
+        ctx.run(async move {
+            let check = flow::CheckCodeRequest { code: typed };
+            api::send_json::<_, ()>("POST", "/flow/v1/verification/check", &check).await?;
+            ctx.refresh().await?;
+            emit_event("PHONE_VERIFIED", object(Vec::new()));
+            ctx.advance(Step::Code);
+            ctx.notice.set("Phone confirmed.".into());
+            Ok(())
+        });
+    };
+    let resend = move |_: leptos::ev::MouseEvent| {
+        ctx.run(async move {
+            let typed = ctx.typed_phone.get_untracked();
+            let body = flow::SendCodeRequest { phone_number: (!typed.is_empty()).then_some(typed) };
+            api::send_json::<_, ()>("POST", "/flow/v1/verification", &body).await?;
+            wait.set(RESEND_AFTER_S);
+            ctx.notice.set("We sent a new code.".into());
+            Ok(())
+        });
+    };
+    view! {
+        <form class="dots-form" on:submit=submit novalidate>
+            <h2 tabindex="-1">"Enter your code"</h2>
+            <label for="dots-code">"6-digit code"</label>
+            <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
+                pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint"
+                prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
+            <p id="dots-code-hint" class="dots-hint">"The code works for 10 minutes."</p>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>"Verify"</button>
+            <button type="button" class="dots-link" disabled=move || { wait.get() > 0 || ctx.busy.get() } on:click=resend>
+                {move || match wait.get() {
+                    0 => "Send a new code".to_string(),
+                    s => format!("Send a new code in {s} s"),
+                }}
+            </button>
+        </form>
+    }
+}
+
+/// WebOTP, where the browser has it: the SMS's last line (`@host #123456`) fills
+/// the field.
+fn listen_for_sms_code(code: RwSignal<String>) {
+    let Some(window) = web_sys::window() else { return };
+    if !js_sys::Reflect::has(&window, &"OTPCredential".into()).unwrap_or(false) {
+        return;
+    }
+    let options = web_sys::CredentialRequestOptions::new();
+    let otp = js_sys::Object::new();
+    let transport = js_sys::Array::of1(&"sms".into());
+    let _ = js_sys::Reflect::set(&otp, &"transport".into(), &transport);
+    let _ = js_sys::Reflect::set(&options, &"otp".into(), &otp);
+    let Ok(promise) = window.navigator().credentials().get_with_options(&options) else { return };
+    spawn_local(async move {
+        if let Ok(credential) = wasm_bindgen_futures::JsFuture::from(promise).await
+            && let Some(value) = js_sys::Reflect::get(&credential, &"code".into()).ok().and_then(|c| c.as_string())
+        {
+            code.set(value);
+        }
+    });
+}

@@ -1,0 +1,77 @@
+//! The last screens: done, or ended (a session that cannot go on).
+
+use leptos::prelude::*;
+
+use dots_shared::ErrorCode;
+
+use super::Ctx;
+use crate::{emit, object};
+
+#[component]
+pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
+    let (title, detail) = if ctx.is_link() {
+        // No status word here ("created" means nothing to a payee); what the
+        // payout does next is the sender's to tell.
+        (
+            format!("{} is on its way", ctx.amount().unwrap_or_else(|| "Your money".into())),
+            format!(
+                "It goes to: {}.",
+                ctx.method.with_untracked(|m| m
+                    .as_ref()
+                    .map_or_else(|| "your payout method".into(), |(_, label)| label.clone()))
+            ),
+        )
+    } else {
+        ("You're all set".to_string(), "You can close this window.".to_string())
+    };
+    // A flow opened as a page of its own goes back to the app, if it said where.
+    let back = ctx.session.with_untracked(|s| s.redirect_url.clone());
+    let next = match (ctx.embedded, back) {
+        (true, _) => Some(
+            view! {
+                <button type="button" class="dots-primary" data-autofocus
+                    on:click=move |_| emit("exit", object(vec![("reason", "done".into())]))>"Done"</button>
+            }
+            .into_any(),
+        ),
+        (false, Some(url)) => Some(view! { <a class="dots-primary" href=url data-autofocus>"Continue"</a> }.into_any()),
+        (false, None) => None,
+    };
+    view! {
+        <section class="dots-result dots-success">
+            <h2 tabindex="-1">{title}</h2>
+            <p>{detail}</p>
+            {next}
+        </section>
+    }
+}
+
+#[component]
+pub(super) fn EndedStep(ctx: Ctx) -> impl IntoView {
+    let (title, message, code) = ctx.ended.get_untracked();
+    const EXPIRED: [&str; 2] = [ErrorCode::SessionExpired.as_str(), ErrorCode::InvalidSession.as_str()];
+    let expired = EXPIRED.contains(&code.as_str());
+    let close = {
+        let (code, message) = (code.clone(), message.clone());
+        move |_| {
+            let error = object(vec![("code", code.as_str().into()), ("message", message.as_str().into())]);
+            emit("exit", object(vec![("reason", "error".into()), ("error", error)]))
+        }
+    };
+    view! {
+        <section class="dots-result dots-failure">
+            <h2 tabindex="-1" data-autofocus>{title}</h2>
+            <p>{message}</p>
+            {if ctx.embedded {
+                view! { <button type="button" class="dots-primary" on:click=close>"Close"</button> }.into_any()
+            } else if expired {
+                view! {
+                    <button type="button" class="dots-primary"
+                        on:click=move |_| { let _ = window().location().reload(); }>"Start again"</button>
+                }.into_any()
+            } else {
+                view! { <p class="dots-hint">"Ask the sender for a new link."</p> }.into_any()
+            }}
+        </section>
+    }
+}

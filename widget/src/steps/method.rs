@@ -1,0 +1,123 @@
+//! The payout method step: a saved method, or a new bank account, PayPal or Venmo.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::{Ctx, Step};
+use crate::api;
+use dots_shared::api::{CreatePayoutMethodRequest, List, PayoutMethod};
+
+/// A payout method as the payee sees it: its id, and how it reads.
+pub(super) type Destination = (String, String);
+
+/// "Bank account ending 6789", "PayPal ana@example.com", "Venmo +1 …".
+fn destination(method: &PayoutMethod) -> Destination {
+    let label = match (&method.bank, &method.paypal, &method.venmo) {
+        (Some(bank), _, _) => format!("Bank account ending {}", bank.account_last4),
+        (_, Some(paypal), _) => format!("PayPal {}", paypal.email),
+        (_, _, Some(venmo)) => format!("Venmo {}", venmo.phone_number),
+        _ => "Your payout method".into(),
+    };
+    (method.id.clone(), label)
+}
+
+#[component]
+pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
+    let saved = RwSignal::new(Vec::<Destination>::new());
+    let choice = RwSignal::new("new".to_string());
+    let kind = RwSignal::new("bank".to_string());
+    let [routing, account, paypal, venmo] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    spawn_local(async move {
+        if let Ok(list) = api::get::<List<PayoutMethod>>("/flow/v1/payout-methods").await {
+            if let Some(first) = list.data.first() {
+                choice.set(first.id.clone());
+            }
+            saved.set(list.data.iter().map(destination).collect());
+        }
+    });
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let chosen = choice.get_untracked();
+        if chosen != "new" {
+            let method = saved.with_untracked(|m| m.iter().find(|(id, _)| *id == chosen).cloned());
+            ctx.method.set(method);
+            ctx.advance(Step::Method);
+            return;
+        }
+        let kind = kind.get_untracked();
+        let field = |value: RwSignal<String>, of: &str| (kind == of).then(|| value.get_untracked().trim().to_string());
+        let body = CreatePayoutMethodRequest {
+            kind: if kind == "paypal" || kind == "venmo" { kind.clone() } else { "bank".into() },
+            routing_number: field(routing, "bank"),
+            account_number: field(account, "bank"),
+            account_type: None,
+            email: field(paypal, "paypal"),
+            phone_number: field(venmo, "venmo"),
+        };
+        ctx.run(async move {
+            let method = api::send_json::<_, PayoutMethod>("POST", "/flow/v1/payout-methods", &body).await?;
+            ctx.method.set(Some(destination(&method)));
+            ctx.advance(Step::Method);
+            Ok(())
+        });
+    };
+    let input = move |id: &'static str, label: &'static str, value: RwSignal<String>, mode: &'static str| {
+        view! {
+            <label for=id>{label}</label>
+            <input id=id inputmode=mode autocomplete="off" required
+                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+        }
+    };
+    view! {
+        <form class="dots-form" on:submit=submit novalidate>
+            <h2 tabindex="-1" data-autofocus>"Where should we send it?"</h2>
+            <fieldset class="dots-choices">
+                <legend class="dots-sr">"Payout method"</legend>
+                {move || saved.get().into_iter().map(|(id, label)| {
+                    let checked_id = id.clone();
+                    view! {
+                        <label class="dots-choice">
+                            <input type="radio" name="dots-method" value=id.clone()
+                                prop:checked=move || choice.get() == checked_id
+                                on:change=move |_| choice.set(id.clone()) />
+                            {label}
+                        </label>
+                    }
+                }).collect_view()}
+                <Show when=move || !saved.get().is_empty()>
+                    <label class="dots-choice">
+                        <input type="radio" name="dots-method" value="new" prop:checked=move || choice.get() == "new"
+                            on:change=move |_| choice.set("new".into()) />
+                        "Add a new one"
+                    </label>
+                </Show>
+            </fieldset>
+            <Show when=move || choice.get() == "new">
+                <fieldset class="dots-kinds">
+                    <legend>"Send it to"</legend>
+                    {[("bank", "Bank account"), ("paypal", "PayPal"), ("venmo", "Venmo")].map(|(value, label)| view! {
+                        <label class="dots-choice">
+                            <input type="radio" name="dots-kind" value=value prop:checked=move || kind.get() == value
+                                on:change=move |_| kind.set(value.into()) />
+                            {label}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                {move || match kind.get().as_str() {
+                    "paypal" => view! {
+                        <label for="dots-paypal">"PayPal email"</label>
+                        <input id="dots-paypal" type="email" autocomplete="email" required
+                            prop:value=move || paypal.get() on:input=move |ev| paypal.set(event_target_value(&ev)) />
+                    }.into_any(),
+                    "venmo" => input("dots-venmo", "Venmo phone number", venmo, "tel").into_any(),
+                    _ => view! {
+                        {input("dots-routing", "Routing number", routing, "numeric")}
+                        {input("dots-account", "Account number", account, "numeric")}
+                    }.into_any(),
+                }}
+            </Show>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>"Continue"</button>
+        </form>
+    }
+}

@@ -1,0 +1,366 @@
+//! The flow, one component per step: phone → code → compliance → payout method →
+//! review → done. Which steps a session needs comes from the server
+//! (`GET /flow/v1/session`); the widget decides nothing about money.
+
+use dots_shared::ErrorCode;
+use dots_shared::flow::{self, SessionState};
+use dots_shared::theme::Theme;
+use dots_shared::{Currency, Money, api as wire};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, ApiError};
+use crate::{Config, apply_theme, emit, emit_event, object};
+
+mod code;
+mod compliance;
+mod done;
+mod method;
+mod phone;
+mod review;
+
+use code::CodeStep;
+use compliance::ComplianceStep;
+use done::{DoneStep, EndedStep};
+use method::{Destination, MethodStep};
+use phone::PhoneStep;
+use review::ReviewStep;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Step {
+    Loading,
+    Phone,
+    Code,
+    Compliance,
+    Method,
+    Review,
+    Done,
+    Ended,
+}
+
+const ORDER: [Step; 5] = [Step::Phone, Step::Code, Step::Compliance, Step::Method, Step::Review];
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Loading => "loading",
+            Step::Phone => "phone",
+            Step::Code => "code",
+            Step::Compliance => "compliance",
+            Step::Method => "payout_method",
+            Step::Review => "review",
+            Step::Done => "done",
+            Step::Ended => "ended",
+        }
+    }
+}
+
+/// The flow's state, shared by every step (signals are `Copy`).
+#[derive(Clone, Copy)]
+struct Ctx {
+    step: RwSignal<Step>,
+    session: RwSignal<SessionState>,
+    busy: RwSignal<bool>,
+    notice: RwSignal<String>,
+    error: RwSignal<String>,
+    /// Where the money goes: the chosen payout method's id and how it reads.
+    method: RwSignal<Option<Destination>>,
+    /// Every step this session has needed so far (for the progress indicator: a
+    /// step done stays counted).
+    seen: RwSignal<Vec<Step>>,
+    /// How the payee writes numbers (`de-DE`…): the host's `locale`, else the browser's.
+    locale: RwSignal<String>,
+    /// The number the payee typed, for a resend.
+    typed_phone: RwSignal<String>,
+    /// Title, words, and the error code of a flow that cannot go on.
+    ended: RwSignal<(String, String, String)>,
+    embedded: bool,
+    modal: bool,
+}
+
+impl Ctx {
+    fn is_link(&self) -> bool {
+        self.session.with_untracked(|s| s.payout_link.is_some())
+    }
+
+    fn wants(&self, step: &str) -> bool {
+        self.session.with_untracked(|s| s.steps.iter().any(|x| x == step))
+    }
+
+    fn applies(&self, step: Step) -> bool {
+        let link = self.is_link();
+        // Read in place: a copy of the session would bring its `Clone` into the widget.
+        let (verified, tax_id) = self.session.with_untracked(|s| (s.verified, s.requirements.tax_id));
+        match step {
+            Step::Phone | Step::Code => (link || self.wants("verify_phone")) && !verified,
+            Step::Compliance => {
+                if link {
+                    tax_id
+                } else {
+                    self.wants("compliance")
+                }
+            }
+            Step::Method => link || self.wants("payout_method"),
+            Step::Review => true,
+            _ => false,
+        }
+    }
+
+    /// The steps this session shows, for the progress indicator.
+    fn plan(&self) -> Vec<Step> {
+        self.seen.with(|seen| ORDER.into_iter().filter(|s| seen.contains(s)).collect())
+    }
+
+    fn go(&self, step: Step) {
+        let needed: Vec<Step> = ORDER.into_iter().filter(|s| self.applies(*s) || *s == step).collect();
+        self.seen.update(|seen| {
+            for s in needed {
+                if !seen.contains(&s) {
+                    seen.push(s);
+                }
+            }
+        });
+        self.error.set(String::new());
+        self.notice.set(String::new());
+        self.busy.set(false);
+        self.step.set(step);
+        emit_event("STEP", object(vec![("step", step.name().into())]));
+    }
+
+    /// The next step after `from` that this session needs.
+    fn advance(&self, from: Step) {
+        let after = ORDER.iter().position(|s| *s == from).map_or(0, |i| i + 1);
+        // The code step is only ever reached from the phone step.
+        let next = ORDER[after..].iter().copied().find(|s| *s != Step::Code && self.applies(*s));
+        self.go(next.unwrap_or(Step::Review));
+    }
+
+    fn end(&self, title: &str, error: &ApiError) {
+        self.ended.set((title.to_string(), error.message.clone(), error.code.clone()));
+        self.go(Step::Ended);
+    }
+
+    /// A refusal: the flow ends when it cannot go on, otherwise the payee reads why
+    /// and tries again.
+    fn fail(&self, error: ApiError) {
+        const ENDED: &[&str] = &[ErrorCode::SessionEnded.as_str()];
+        const UNUSABLE: &[&str] = &[ErrorCode::PayoutLinkNotFound.as_str(), ErrorCode::PayoutLinkNotClaimable.as_str()];
+        self.busy.set(false);
+        emit_event(
+            "ERROR",
+            object(vec![("code", error.code.as_str().into()), ("step", self.step.get_untracked().name().into())]),
+        );
+        if error.is_one_of(ENDED) {
+            // Claimed, canceled or ended by the sender: the message says which.
+            self.end("This session has ended", &error);
+        } else if error.is_session_over() {
+            self.end("Your session has expired", &error);
+        } else if error.is_one_of(UNUSABLE) || error.code == "flow_completed" {
+            self.end("This link can't be used", &error);
+        } else {
+            self.error.set(error.message);
+        }
+    }
+
+    /// Runs an action: busy while it runs, its refusal shown when it fails.
+    fn run(self, action: impl std::future::Future<Output = Result<(), ApiError>> + 'static) {
+        self.run_boxed(Box::pin(action));
+    }
+
+    // Boxed so that the widget carries one copy of this, not one per action.
+    fn run_boxed(self, action: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>>>>) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        self.busy.set(true);
+        self.error.set(String::new());
+        spawn_local(async move {
+            match action.await {
+                Ok(()) => self.busy.set(false),
+                Err(e) => self.fail(e),
+            }
+        });
+    }
+
+    async fn refresh(&self) -> Result<(), ApiError> {
+        self.session.set(api::get::<SessionState>("/flow/v1/session").await?);
+        Ok(())
+    }
+
+    fn amount(&self) -> Option<String> {
+        let money = self.session.with_untracked(|s| {
+            let link = s.payout_link.as_ref()?;
+            Money::new(link.amount, Currency::parse(&link.currency).ok()?).ok()
+        })?;
+        Some(self.locale.with_untracked(|locale| format_money(money, locale)))
+    }
+
+    fn app_name(&self) -> String {
+        self.session.with(|s| {
+            s.brand["name"].as_str().unwrap_or(if s.app.name.is_empty() { "Dots" } else { &s.app.name }).to_string()
+        })
+    }
+}
+
+#[component]
+pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView {
+    let ctx = Ctx {
+        step: RwSignal::new(Step::Loading),
+        session: RwSignal::new(SessionState::default()),
+        busy: RwSignal::new(false),
+        notice: RwSignal::new(String::new()),
+        error: RwSignal::new(String::new()),
+        method: RwSignal::new(None),
+        seen: RwSignal::new(Vec::new()),
+        locale: RwSignal::new(config.locale.clone()),
+        typed_phone: RwSignal::new(String::new()),
+        ended: RwSignal::new(Default::default()),
+        embedded: config.embedded,
+        modal: config.modal,
+    };
+    spawn_local(start(ctx, config, root));
+    // Focus moves to each new step (not on first load inside a host page: the
+    // loader focuses the widget when it opens).
+    Effect::new(move |previous: Option<Step>| {
+        let step = ctx.step.get();
+        if previous.is_some_and(|p| p != step) && (previous != Some(Step::Loading) || !ctx.embedded) {
+            request_animation_frame(focus_step);
+        }
+        step
+    });
+    view! {
+        <div class="dots-card" aria-busy=move || ctx.busy.get().to_string()>
+            <Header ctx />
+            <main class="dots-step">
+                {move || match ctx.step.get() {
+                    Step::Loading => view! { <p class="dots-loading">"Loading…"</p> }.into_any(),
+                    Step::Phone => view! { <PhoneStep ctx /> }.into_any(),
+                    Step::Code => view! { <CodeStep ctx /> }.into_any(),
+                    Step::Compliance => view! { <ComplianceStep ctx /> }.into_any(),
+                    Step::Method => view! { <MethodStep ctx /> }.into_any(),
+                    Step::Review => view! { <ReviewStep ctx /> }.into_any(),
+                    Step::Done => view! { <DoneStep ctx /> }.into_any(),
+                    Step::Ended => view! { <EndedStep ctx /> }.into_any(),
+                }}
+                <p class="dots-error" role="alert">{move || ctx.error.get()}</p>
+                <p class="dots-notice" role="status" aria-live="polite">{move || ctx.notice.get()}</p>
+            </main>
+            <footer class="dots-footer">"Secured by Dots"</footer>
+        </div>
+    }
+}
+
+fn focus_step() {
+    let target = document()
+        .query_selector("[data-autofocus]")
+        .ok()
+        .flatten()
+        .or_else(|| document().query_selector(".dots-step h2").ok().flatten());
+    if let Some(el) = target.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()) {
+        let _ = el.focus();
+    }
+}
+
+async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
+    let opened = match (&config.session_token, &config.link_token) {
+        (Some(token), _) => Ok(token.clone()),
+        (None, Some(link)) => {
+            let open = flow::OpenLinkRequest { link_token: link.clone() };
+            api::send_json::<_, wire::FlowCreated>("POST", "/flow/v1/sessions", &open)
+                .await
+                .map(|s| s.token.unwrap_or_default())
+        }
+        (None, None) => {
+            Err(ApiError { code: "invalid_session".into(), message: "This page was opened without a flow.".into() })
+        }
+    };
+    let loaded = match opened {
+        Ok(token) => {
+            api::set_session_token(token);
+            ctx.refresh().await
+        }
+        Err(e) => Err(e),
+    };
+    match loaded {
+        Ok(()) => {
+            let brand = ctx.session.with_untracked(|s| s.brand.clone());
+            apply_theme(&root, &Theme::default().with_brand(&brand).with_appearance(&config.appearance));
+            if ctx.session.with_untracked(|s| s.status == "completed") {
+                ctx.end(
+                    "This is already done",
+                    &ApiError { code: "flow_completed".into(), message: "Nothing more is needed here.".into() },
+                );
+            } else {
+                ctx.advance(Step::Loading);
+            }
+        }
+        Err(e) => ctx.fail(e),
+    }
+    if ctx.step.get_untracked() == Step::Loading {
+        // A failure that is not the end (a network error): say so and stop here.
+        ctx.end("We couldn't load this", &ApiError { code: "load_failed".into(), message: ctx.error.get_untracked() });
+    }
+    emit("ready", object(Vec::new()));
+}
+
+#[component]
+fn Header(ctx: Ctx) -> impl IntoView {
+    let logo = move || ctx.session.with(|s| s.brand["logo_url"].as_str().map(str::to_string));
+    let title = move || {
+        ctx.session.track();
+        match (ctx.is_link(), ctx.amount()) {
+            (true, Some(amount)) => format!("{} sent you {amount}", ctx.app_name()),
+            _ => format!("Get paid by {}", ctx.app_name()),
+        }
+    };
+    let memo = move || ctx.session.with(|s| s.payout_link.as_ref().and_then(|l| l.memo.clone()).unwrap_or_default());
+    let progress = move || {
+        let step = ctx.step.get();
+        ctx.session.track();
+        let plan = ctx.plan();
+        plan.iter().position(|s| *s == step).map(|i| (i + 1, plan.len()))
+    };
+    view! {
+        <header class="dots-header">
+            <div class="dots-brand">
+                {move || logo().map(|src| view! { <img class="dots-logo" src=src alt="" /> })}
+                <span class="dots-app">{move || ctx.app_name()}</span>
+                <Show when=move || ctx.embedded && ctx.modal>
+                    <button type="button" class="dots-close" aria-label="Close"
+                        on:click=move |_| emit("exit", object(vec![("reason", "user".into())]))>"×"</button>
+                </Show>
+            </div>
+            <h1 class="dots-title">{title}</h1>
+            <p class="dots-memo">{memo}</p>
+            {move || progress().map(|(at, of)| view! {
+                <div class="dots-progress" role="progressbar" aria-label="Progress"
+                    aria-valuemin="1" aria-valuemax=of.to_string() aria-valuenow=at.to_string()
+                    aria-valuetext=format!("Step {at} of {of}")>
+                    {(1..=of).map(|i| view! { <span class="dots-dot" class:dots-dot-done=move || { i <= at }></span> }).collect_view()}
+                    <span class="dots-progress-text">{format!("Step {at} of {of}")}</span>
+                </div>
+            })}
+        </header>
+    }
+}
+
+/// The amount as the payee's locale writes it, through `Intl.NumberFormat` given the
+/// exact decimal string (no float); `Money::display` when the browser cannot.
+fn format_money(money: Money, locale: &str) -> String {
+    localized(money, locale).unwrap_or_else(|| money.display())
+}
+
+fn localized(money: Money, locale: &str) -> Option<String> {
+    use js_sys::{Array, Function, Object, Reflect};
+    use wasm_bindgen::JsCast;
+    // Through Reflect: a malformed locale makes the constructor throw, and that must
+    // become a fallback, not an exception through the wasm stack.
+    let intl = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let constructor: Function = Reflect::get(&intl, &"NumberFormat".into()).ok()?.dyn_into().ok()?;
+    let options = Object::new();
+    Reflect::set(&options, &"style".into(), &"currency".into()).ok()?;
+    Reflect::set(&options, &"currency".into(), &money.currency().code().into()).ok()?;
+    let formatter = Reflect::construct(&constructor, &Array::of2(&locale.into(), &options)).ok()?;
+    let format: Function = Reflect::get(&formatter, &"format".into()).ok()?.dyn_into().ok()?;
+    format.call1(&formatter, &money.decimal().into()).ok()?.as_string()
+}

@@ -1,0 +1,58 @@
+//! The review step: the amount and where it goes, then the claim (a payout
+//! link) or the end of the flow.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use super::{Ctx, Step};
+use crate::api;
+use crate::{emit, emit_event, object};
+use dots_shared::{api as wire, flow};
+
+#[component]
+pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
+    let link = ctx.is_link();
+    let destination = ctx.method.with_untracked(|m| m.as_ref().map(|(_, label)| label.clone()));
+    let amount = ctx.amount();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        ctx.run(async move {
+            let (flow_id, user_id) = ctx.session.with_untracked(|s| (s.flow_id.clone(), s.user_id.clone()));
+            let success = if ctx.is_link() {
+                let payout_method_id =
+                    ctx.method.with_untracked(|m| m.as_ref().map(|(id, _)| id.clone())).unwrap_or_default();
+                let claim = flow::ClaimRequest { payout_method_id };
+                let claimed = api::send_json::<_, wire::Claimed>("POST", "/flow/v1/claim", &claim).await?;
+                object(vec![
+                    ("flow_id", flow_id.into()),
+                    ("user_id", user_id.into()),
+                    ("payout_link_id", claimed.payout_link_id.into()),
+                    ("payout_transfer_id", claimed.payout.id.into()),
+                ])
+            } else {
+                api::send_json::<_, ()>("POST", "/flow/v1/complete", &object(Vec::new())).await?;
+                object(vec![("flow_id", flow_id.into()), ("user_id", user_id.into())])
+            };
+            ctx.go(Step::Done);
+            ctx.notice.set("Done.".into());
+            emit_event("SUCCESS", object(Vec::new()));
+            emit("success", success);
+            Ok(())
+        });
+    };
+    view! {
+        <form class="dots-form" on:submit=submit novalidate>
+            <h2 tabindex="-1">"Review"</h2>
+            <dl class="dots-review">
+                {amount.clone().map(|a| view! { <dt>"Amount"</dt><dd class="dots-amount">{a}</dd> })}
+                {destination.map(|d| view! { <dt>"To"</dt><dd>{d}</dd> })}
+            </dl>
+            <button type="submit" class="dots-primary" data-autofocus disabled=move || ctx.busy.get()>
+                {match (link, amount) {
+                    (true, Some(a)) => format!("Claim {a}"),
+                    _ => "Finish".to_string(),
+                }}
+            </button>
+        </form>
+    }
+}
