@@ -261,13 +261,43 @@ async fn parsing_is_strict(t: TestApp) {
     assert_eq!(t.snapshot().await, before);
 }
 
+/// (method, path, headers, body, expected status, expected code)
+type RejectionCase<'a> = (Method, &'a str, Vec<(&'a str, HeaderValue)>, Vec<u8>, StatusCode, &'a str);
+
+/// (where, uri, headers, body, whether an API route must refuse it)
+type Attempt<'a> = (String, String, Vec<(&'a str, HeaderValue)>, Vec<u8>, bool);
+
 async fn every_rejection_kind_answers_in_the_json_error_shape(t: TestApp) {
     let app = t.create_app("Acme").await;
     let a = auth(&app);
-    let cases: Vec<(Method, &str, Vec<(&str, HeaderValue)>, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<RejectionCase> = vec![
         (Method::GET, "/v2/nothing", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "route_not_found"),
         (Method::PATCH, "/v2/users", vec![a.clone()], vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         (Method::GET, "/v2/users/%FF", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "user_not_found"),
+        // A path id of the wrong kind or shape is that object's 404 (typed path ids).
+        (Method::GET, "/v2/users/tr_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "user_not_found"),
+        (Method::GET, "/v2/transfers/usr_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "transfer_not_found"),
+        (Method::GET, "/v2/transactions/tr_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "transaction_not_found"),
+        (
+            Method::GET,
+            "/v2/payout-links/pl_%20",
+            vec![a.clone()],
+            vec![],
+            StatusCode::NOT_FOUND,
+            "payout_link_not_found",
+        ),
+        (Method::GET, "/v2/flows/pl_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "flow_not_found"),
+        (Method::GET, "/v2/webhooks/evt_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "webhook_not_found"),
+        (Method::GET, "/v2/events/we_1", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "event_not_found"),
+        (Method::GET, "/v2/users/usr_%FF/compliance", vec![a.clone()], vec![], StatusCode::NOT_FOUND, "user_not_found"),
+        (
+            Method::DELETE,
+            "/v2/users/usr_1/payout-methods/usr_1",
+            vec![a.clone()],
+            vec![],
+            StatusCode::NOT_FOUND,
+            "payout_method_not_found",
+        ),
         (Method::GET, "/v2/users?limit=many", vec![a.clone()], vec![], StatusCode::BAD_REQUEST, "invalid_query"),
         (Method::GET, "/v2/users?%ZZ=1&=&&", vec![a.clone()], vec![], StatusCode::BAD_REQUEST, "unknown_parameter"),
         (
@@ -466,7 +496,7 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
             let body = example.as_ref().map(|e| e.to_string().into_bytes()).unwrap_or_default();
             // (where, uri, headers, body, whether an API route must refuse it)
             let api = path.starts_with("/v2/") || path.starts_with("/flow/v1/");
-            let mut attempts: Vec<(String, String, Vec<(&str, HeaderValue)>, Vec<u8>, bool)> = Vec::new();
+            let mut attempts: Vec<Attempt> = Vec::new();
             for p in &params {
                 // An unusable id is an id that does not exist: lists of it may be empty.
                 attempts.push((

@@ -42,9 +42,96 @@ pub fn plain_secrets_in(text: &str) -> Vec<&str> {
     found
 }
 
+/// Ids of the objects an API path names, each its own type: a `TransferId` cannot
+/// be passed where a `UserId` belongs, and one exists only with the right shape
+/// (checked once, where it enters: the path).
+macro_rules! id_types {
+    ($($(#[$doc:meta])* $name:ident = $prefix:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// `None` unless `id` has this type's prefix and a well-formed body.
+            pub fn parse(id: &str) -> Option<$name> {
+                has_shape(id, $prefix).then(|| $name(id.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+id_types! {
+    /// A payee (`usr_…`).
+    UserId = USER;
+    /// A transfer (`tr_…`).
+    TransferId = TRANSFER;
+    /// A ledger transaction (`txn_…`).
+    TransactionId = TRANSACTION;
+    /// A payout link (`pl_…`).
+    PayoutLinkId = PAYOUT_LINK;
+    /// A payout method (`pm_…`).
+    PayoutMethodId = PAYOUT_METHOD;
+    /// A flow (`flow_…`).
+    FlowId = FLOW;
+    /// A webhook endpoint (`we_…`).
+    WebhookId = WEBHOOK;
+    /// A webhook delivery (`whd_…`).
+    DeliveryId = DELIVERY;
+    /// An event (`evt_…`).
+    EventId = EVENT;
+}
+
 /// True when `id` has the prefix and a body of 1–64 ASCII alphanumerics: a cheap
 /// shape check before any database look-up.
 pub fn has_shape(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .is_some_and(|body| (1..=64).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn an_id_type_takes_only_its_own_ids() {
+        assert_eq!(UserId::parse("usr_01ABC").map(|id| id.to_string()), Some("usr_01ABC".into()));
+        for wrong in ["tr_01ABC", "usr_", "usr_01-ABC", "usr_01ABC ", "USR_01ABC", "", "usr_é"] {
+            assert_eq!(UserId::parse(wrong), None, "{wrong}");
+        }
+        assert_eq!(TransferId::parse("usr_01ABC"), None);
+        assert_eq!(&*TransferId::parse("tr_9").unwrap(), "tr_9");
+    }
+
+    proptest! {
+        /// Whatever the path holds, a typed id exists exactly when the shape check passes.
+        #[test]
+        fn parsing_is_the_shape_check(body in "[a-zA-Z0-9_é -]{0,70}") {
+            let id = format!("{USER}{body}");
+            prop_assert_eq!(UserId::parse(&id).is_some(), has_shape(&id, USER));
+            prop_assert_eq!(UserId::parse(&id).map(|u| u.as_str().to_owned()), has_shape(&id, USER).then(|| id.clone()));
+        }
+    }
 }

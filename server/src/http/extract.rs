@@ -55,25 +55,62 @@ impl FromRequestParts<AppState> for AppAuth {
     }
 }
 
-/// An object id from the path. One that cannot even be decoded names no object: 404.
-pub struct IdPath(pub String);
+/// A typed object id from the path (`Id<UserId>`), its shape checked here once: a
+/// malformed id names no object, so it gets that object's usual 404
+/// (`user_not_found`, …) before any database read.
+pub struct Id<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+/// An id type a path may hold, and how "no such object" reads for it.
+pub trait PathId: Sized + Send {
+    fn parse(raw: &str) -> Option<Self>;
+    fn not_found() -> Error;
+}
+
+macro_rules! path_ids {
+    ($($ty:ident => $not_found:expr,)*) => {$(
+        impl PathId for dots_shared::ids::$ty {
+            fn parse(raw: &str) -> Option<Self> {
+                dots_shared::ids::$ty::parse(raw)
+            }
+
+            fn not_found() -> Error {
+                $not_found
+            }
+        }
+    )*};
+}
+
+path_ids! {
+    UserId => crate::payees::users::not_found(),
+    TransferId => crate::ledger::transfers::not_found(),
+    TransactionId => Error::new(ErrorCode::TransactionNotFound, "No such transaction."),
+    PayoutLinkId => crate::flows::link_not_found(),
+    PayoutMethodId => crate::payees::payout_methods::not_found(),
+    WebhookId => crate::webhooks::endpoint_not_found(),
+    EventId => crate::webhooks::event_not_found(),
+    FlowId => Error::new(ErrorCode::FlowNotFound, "No such flow."),
+}
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for Id<T> {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdPath, Error> {
-        path_ids(parts, state).await.map(IdPath)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id<T>, Error> {
+        let raw: String = path_ids(parts, state).await.map_err(|_| T::not_found())?;
+        T::parse(&raw).map(Id).ok_or_else(T::not_found)
     }
 }
 
-/// Two object ids from the path (`/v2/users/{id}/payout-methods/{pm}`).
-pub struct IdsPath(pub String, pub String);
+/// Two typed ids from the path (`/v2/users/{id}/payout-methods/{pm}`), each checked
+/// like [`Id`]: the first's 404 before the second's.
+pub struct Ids<A, B>(pub A, pub B);
 
-impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
+impl<S: Send + Sync, A: PathId, B: PathId> FromRequestParts<S> for Ids<A, B> {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<IdsPath, Error> {
-        path_ids(parts, state).await.map(|(first, second)| IdsPath(first, second))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids<A, B>, Error> {
+        let (first, second): (String, String) = path_ids(parts, state).await.map_err(|_| A::not_found())?;
+        let first = A::parse(&first).ok_or_else(A::not_found)?;
+        Ok(Ids(first, B::parse(&second).ok_or_else(B::not_found)?))
     }
 }
 

@@ -5,9 +5,9 @@ use axum::extract::{RawQuery, State};
 use axum::Json;
 use axum::http::StatusCode;
 use dots_shared::api;
-use dots_shared::ids;
+use dots_shared::ids::{FlowId, PayoutLinkId};
 
-use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
+use super::extract::{AppAuth, Id, Mutation, NoFields, list_query};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
@@ -51,11 +51,8 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<PayoutLinkId>,
 ) -> Result<Json<api::PayoutLink>, Error> {
-    if !ids::has_shape(&id, ids::PAYOUT_LINK) {
-        return Err(flows::link_not_found());
-    }
     let mut conn = state.store.reader().acquire().await?;
     let s = &state.services;
     Ok(Json(flows::get_link(&mut conn, &s.keys, &s.public_url, &app.id, &id, now_ms()).await?))
@@ -76,12 +73,9 @@ async fn list(
 #[utoipa::path(post, path = "/v2/payout-links/{id}/cancel", tag = "Payout links", params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 200, description = "The canceled link.", body = api::PayoutLink)))]
 async fn cancel(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<PayoutLinkId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    if !ids::has_shape(&id, ids::PAYOUT_LINK) {
-        return Err(flows::link_not_found());
-    }
     let args = (state.services.clone(), m.caller.0.id, id);
     state
         .writer
@@ -114,7 +108,7 @@ async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateF
 #[utoipa::path(post, path = "/v2/flows/{id}/revoke", tag = "Flows", params(("id" = String, Path, description = "A flow id (flow_…).")), responses((status = 200, description = "The flow; its session token no longer works.", body = api::Flow)))]
 async fn revoke_flow(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<FlowId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let args = (state.services.clone(), m.caller.0.id, id);
@@ -130,7 +124,7 @@ async fn revoke_flow(
 async fn read_flow(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<FlowId>,
 ) -> Result<Json<api::Flow>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(flows::get_flow(&mut conn, &state.services.public_url, &app.id, &id).await?))

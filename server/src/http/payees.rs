@@ -7,9 +7,9 @@ use dots_shared::{ErrorCode, api};
 
 use axum::Json;
 use dots_shared::flow::CheckCodeRequest;
-use dots_shared::ids;
+use dots_shared::ids::{PayoutMethodId, UserId};
 
-use super::extract::{AppAuth, IdPath, IdsPath, Mutation, NoFields};
+use super::extract::{AppAuth, Id, Ids, Mutation, NoFields};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
@@ -36,10 +36,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
 #[openapi(paths(send_code, check_code, read_compliance, update_compliance, list_methods, add_method, delete_method))]
 pub(super) struct Doc;
 
-async fn user_phone(state: &AppState, app_id: &str, user_id: &str) -> Result<String, Error> {
-    if !ids::has_shape(user_id, ids::USER) {
-        return Err(users::not_found());
-    }
+async fn user_phone(state: &AppState, app_id: &str, user_id: &UserId) -> Result<String, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(users::get(&mut conn, app_id, user_id).await?.phone_number)
 }
@@ -76,7 +73,7 @@ pub async fn start_and_send(
 #[utoipa::path(post, path = "/v2/users/{id}/verification", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 201, description = "A code was sent to the user's phone.", body = dots_shared::flow::CodeSent)))]
 async fn send_code(
     State(state): State<AppState>,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
@@ -88,7 +85,7 @@ async fn send_code(
 #[utoipa::path(post, path = "/v2/users/{id}/verification/check", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CheckCodeRequest, responses((status = 200, description = "The user, now verified.", body = api::User)))]
 async fn check_code(
     State(state): State<AppState>,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
     m: Mutation<AppAuth, CheckCodeRequest>,
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
@@ -115,7 +112,7 @@ async fn check_code(
 async fn read_compliance(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
 ) -> Result<Json<api::Compliance>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(compliance::get(&mut conn, &app.id, &user_id, now_ms()).await?))
@@ -124,7 +121,7 @@ async fn read_compliance(
 #[utoipa::path(put, path = "/v2/users/{id}/compliance", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = ComplianceRequest, responses((status = 200, description = "The record after the change.", body = api::Compliance)))]
 async fn update_compliance(
     State(state): State<AppState>,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
     m: Mutation<AppAuth, ComplianceRequest>,
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
@@ -141,7 +138,7 @@ async fn update_compliance(
 async fn list_methods(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
 ) -> Result<Json<api::List<api::PayoutMethod>>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     users::wallet_of(&mut conn, &app.id, &user_id).await.map_err(|_| users::not_found())?;
@@ -152,7 +149,7 @@ async fn list_methods(
 #[utoipa::path(post, path = "/v2/users/{id}/payout-methods", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CreatePayoutMethodRequest, responses((status = 201, description = "The method, masked.", body = api::PayoutMethod)))]
 async fn add_method(
     State(state): State<AppState>,
-    IdPath(user_id): IdPath,
+    Id(user_id): Id<UserId>,
     m: Mutation<AppAuth, CreatePayoutMethodRequest>,
 ) -> Result<Reply, Error> {
     let app = &m.caller.0;
@@ -169,7 +166,7 @@ async fn add_method(
 #[utoipa::path(delete, path = "/v2/users/{id}/payout-methods/{pm}", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…)."), ("pm" = String, Path, description = "A payout method id (pm_…).")), responses((status = 200, description = "Deleted.", body = api::Deleted)))]
 async fn delete_method(
     State(state): State<AppState>,
-    IdsPath(user_id, id): IdsPath,
+    Ids(user_id, id): Ids<UserId, PayoutMethodId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let args = (m.caller.0.id, user_id, id);

@@ -1,14 +1,13 @@
 //! `/v2/refills`, `/v2/transfers` and `/v2/transactions`.
 
 use axum::Json;
-use dots_shared::ErrorCode;
 
 use axum::extract::{RawQuery, State};
 
 use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
-use dots_shared::ids;
+use dots_shared::ids::{TransactionId, TransferId};
 
-use super::extract::{AppAuth, IdPath, LedgerMutation, Mutation, NoFields, list_query, replay_or};
+use super::extract::{AppAuth, Id, LedgerMutation, Mutation, NoFields, list_query, replay_or};
 use super::{AppState, Routes};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
@@ -92,7 +91,7 @@ async fn create_payout(
 #[utoipa::path(post, path = "/v2/transfers/{id}/approve", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, approved.", body = Transfer)))]
 async fn approve(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     review(state, id, m, true).await
@@ -101,16 +100,18 @@ async fn approve(
 #[utoipa::path(post, path = "/v2/transfers/{id}/deny", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, canceled.", body = Transfer)))]
 async fn deny(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     review(state, id, m, false).await
 }
 
-async fn review(state: AppState, id: String, m: Mutation<AppAuth, NoFields>, approve: bool) -> Result<Reply, Error> {
-    if !ids::has_shape(&id, ids::TRANSFER) {
-        return Err(transfers::not_found());
-    }
+async fn review(
+    state: AppState,
+    id: TransferId,
+    m: Mutation<AppAuth, NoFields>,
+    approve: bool,
+) -> Result<Reply, Error> {
     let args = (m.caller.0.id, id, approve);
     state
         .writer
@@ -131,12 +132,9 @@ async fn review(state: AppState, id: String, m: Mutation<AppAuth, NoFields>, app
 #[utoipa::path(post, path = "/v2/transfers/{id}/cancel", tag = "Transfers", params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The payout, canceled.", body = Transfer)))]
 async fn cancel(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    if !ids::has_shape(&id, ids::TRANSFER) {
-        return Err(transfers::not_found());
-    }
     let args = (m.caller.0.id, id);
     state
         .writer
@@ -154,11 +152,8 @@ async fn cancel(
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<TransferId>,
 ) -> Result<Json<Transfer>, Error> {
-    if !ids::has_shape(&id, ids::TRANSFER) {
-        return Err(transfers::not_found());
-    }
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(transfers::get(&mut conn, &app.id, &id).await?))
 }
@@ -193,11 +188,8 @@ async fn list_transactions(
 async fn read_transaction(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<TransactionId>,
 ) -> Result<Json<Transaction>, Error> {
-    if !ids::has_shape(&id, ids::TRANSACTION) {
-        return Err(Error::new(ErrorCode::TransactionNotFound, "No such transaction."));
-    }
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(transfers::get_transaction(&mut conn, &app.id, &id).await?))
 }

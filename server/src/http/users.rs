@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 
 use dots_shared::api::{CreateUserRequest, List, User, Wallet};
-use dots_shared::ids;
+use dots_shared::ids::UserId;
 
-use super::extract::{AppAuth, IdPath, Mutation, list_query};
+use super::extract::{AppAuth, Id, Mutation, list_query};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::payees::users::{self, NewUser};
@@ -38,16 +38,13 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRe
 }
 
 #[utoipa::path(get, path = "/v2/users/{id}", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user.", body = User)))]
-async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, IdPath(id): IdPath) -> Result<Json<User>, Error> {
-    if !ids::has_shape(&id, ids::USER) {
-        return Err(users::not_found());
-    }
+async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, Id(id): Id<UserId>) -> Result<Json<User>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(users::get(&mut conn, &app.id, &id).await?))
 }
 
 #[utoipa::path(get, path = "/v2/users/{id}/wallet", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user's wallet.", body = Wallet)))]
-async fn wallet(State(state): State<AppState>, auth: AppAuth, path: IdPath) -> Result<Json<Wallet>, Error> {
+async fn wallet(State(state): State<AppState>, auth: AppAuth, path: Id<UserId>) -> Result<Json<Wallet>, Error> {
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }
 

@@ -6,9 +6,10 @@ use dots_shared::ErrorCode;
 use axum::Json;
 use axum::http::StatusCode;
 use dots_shared::api::{self, Secret, WebhookEndpoint};
+use dots_shared::ids::{EventId, WebhookId};
 use serde::Deserialize;
 
-use super::extract::{AppAuth, IdPath, Mutation, NoFields, list_query};
+use super::extract::{AppAuth, Id, Mutation, NoFields, list_query};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
 use crate::webhooks::{self, CreateWebhookRequest, DEFAULT_ROTATION_OVERLAP_MS, NewEndpoint};
@@ -56,7 +57,7 @@ async fn list(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<Js
 async fn read(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<WebhookId>,
 ) -> Result<Json<WebhookEndpoint>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(webhooks::get_endpoint(&mut conn, &app.id, &id).await?))
@@ -65,7 +66,7 @@ async fn read(
 #[utoipa::path(delete, path = "/v2/webhooks/{id}", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "Deleted; its pending deliveries are canceled.", body = api::Deleted)))]
 async fn delete(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<WebhookId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let args = (m.caller.0.id, id);
@@ -88,7 +89,7 @@ struct RotateRequest {
 #[utoipa::path(post, path = "/v2/webhooks/{id}/rotate-secret", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), request_body = RotateRequest, responses((status = 200, description = "The endpoint with its new secret (shown once).", body = WebhookEndpoint)))]
 async fn rotate(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<WebhookId>,
     m: Mutation<AppAuth, RotateRequest>,
 ) -> Result<Reply, Error> {
     let overlap_ms = match m.body.overlap_seconds {
@@ -112,7 +113,7 @@ async fn rotate(
 #[utoipa::path(post, path = "/v2/webhooks/{id}/enable", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "The endpoint, enabled.", body = WebhookEndpoint)))]
 async fn enable(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<WebhookId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
     let args = (m.caller.0.id, id);
@@ -128,7 +129,7 @@ async fn enable(
 async fn deliveries(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<WebhookId>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<api::List<api::Delivery>>, Error> {
     let page = list_query(query.as_deref(), &[])?.page;
@@ -151,7 +152,7 @@ async fn events(
 async fn event(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
-    IdPath(id): IdPath,
+    Id(id): Id<EventId>,
 ) -> Result<Json<api::Event>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(webhooks::get_event(&mut conn, &app.id, &id).await?))
@@ -167,7 +168,7 @@ struct RedeliverRequest {
 #[utoipa::path(post, path = "/v2/events/{id}/redeliver", tag = "Webhooks", params(("id" = String, Path, description = "An event id (evt_…).")), request_body = RedeliverRequest, responses((status = 200, description = "Deliveries queued.", body = api::Redelivery)))]
 async fn redeliver(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    Id(id): Id<EventId>,
     m: Mutation<AppAuth, RedeliverRequest>,
 ) -> Result<Reply, Error> {
     let args = (m.caller.0.id, id, m.body.endpoint_id);
