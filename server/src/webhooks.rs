@@ -667,7 +667,7 @@ impl Deliverer {
         let lease_until = now + 2 * self.services.webhooks.timeout_ms + LEASE_MARGIN_MS;
         let backend = self.store.backend();
         let mut tx = self.store.begin_write().await?;
-        let leased: Vec<String> = sqlx::query_scalar(&LEASE.render(backend, 3))
+        let leased: Vec<String> = sqlx::query_scalar(LEASE.render(backend, 3))
             .bind(lease_until)
             .bind(now)
             .bind(chosen.into_json())
@@ -681,7 +681,7 @@ impl Deliverer {
         for id in &leased {
             ids.push(&[id.into()]);
         }
-        let rows = sqlx::query(&LEASED.render(backend, 1)).bind(ids.into_json()).fetch_all(self.store.reader()).await?;
+        let rows = sqlx::query(LEASED.render(backend, 1)).bind(ids.into_json()).fetch_all(self.store.reader()).await?;
         let keys = &self.services.keys;
         let mut queues: Vec<Queue> = Vec::new();
         for row in rows {

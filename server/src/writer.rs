@@ -375,7 +375,7 @@ async fn run_group(
         }
     }
     if !claims.is_empty() {
-        let claimed: std::collections::HashSet<(String, String)> = sqlx::query_as(&CLAIM_KEYS.render(backend, 1))
+        let claimed: std::collections::HashSet<(String, String)> = sqlx::query_as(CLAIM_KEYS.render(backend, 1))
             .bind(claims.into_json())
             .fetch_all(&mut *conn)
             .await?
@@ -388,7 +388,7 @@ async fn run_group(
             answered.push(&[(*owner).into(), (*key).into()]);
         }
         if !answered.is_empty() {
-            let stored: Vec<(String, String, String, i64, String)> = sqlx::query_as(&STORED_ANSWERS.render(backend, 1))
+            let stored: Vec<(String, String, String, i64, String)> = sqlx::query_as(STORED_ANSWERS.render(backend, 1))
                 .bind(answered.into_json())
                 .fetch_all(&mut *conn)
                 .await?;

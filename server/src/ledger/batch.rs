@@ -175,7 +175,7 @@ async fn user_wallets(
     if missing.is_empty() {
         return Ok(found);
     }
-    let rows = sqlx::query(&USERS.render(backend, 1)).bind(missing.into_json()).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(USERS.render(backend, 1)).bind(missing.into_json()).fetch_all(&mut *conn).await?;
     for row in rows {
         let (user_id, app_id, wallet_id): (String, String, String) =
             (row.try_get("id")?, row.try_get("app_id")?, row.try_get("wallet_id")?);
@@ -206,7 +206,7 @@ async fn lock_accounts(
     for id in &wanted {
         rows.push(&[(*id).into()]);
     }
-    let mut sql = ACCOUNTS.render(backend, 1);
+    let mut sql = ACCOUNTS.render(backend, 1).to_owned();
     if backend == Backend::Postgres {
         sql.push_str(" FOR UPDATE");
     }
