@@ -88,9 +88,41 @@ fn plausibly_written(raw: &str) -> bool {
 
 /// Normalises to E.164 with the `phonenumber` crate. `country_code` is a calling
 /// code (`1`, `+44`) or an ISO 3166 region (`US`) for national digits.
+///
+/// Numbers this process has already accepted are answered from memory: parsing and
+/// validating one costs ~150,000 instructions, and the same number comes back (a
+/// payout link's phone, then the payee typing it to get a code). Only accepted
+/// numbers are kept, at most [`KNOWN_NUMBERS`], all forgotten when that is reached.
 pub fn phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
-    let invalid = |why: &str| Error::invalid(ErrorCode::InvalidPhoneNumber, "phone_number", why.to_string());
     let raw = raw.trim();
+    let key = (raw.to_owned(), country_code.map(str::to_owned));
+    if let Some(number) = known_numbers(|known| known.get(&key).cloned()) {
+        return Ok(number);
+    }
+    let number = parse_phone_number(raw, country_code)?;
+    known_numbers(|known| {
+        if known.len() >= KNOWN_NUMBERS {
+            known.clear();
+        }
+        known.insert(key, number.clone());
+    });
+    Ok(number)
+}
+
+/// How many accepted phone numbers [`phone_number`] remembers.
+const KNOWN_NUMBERS: usize = 10_000;
+
+/// (as written, country code) → E.164.
+type KnownNumbers = std::collections::HashMap<(String, Option<String>), String>;
+
+fn known_numbers<R>(f: impl FnOnce(&mut KnownNumbers) -> R) -> R {
+    static KNOWN: std::sync::Mutex<Option<KnownNumbers>> = std::sync::Mutex::new(None);
+    let mut known = KNOWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(known.get_or_insert_with(KnownNumbers::new))
+}
+
+fn parse_phone_number(raw: &str, country_code: Option<&str>) -> Result<String, Error> {
+    let invalid = |why: &str| Error::invalid(ErrorCode::InvalidPhoneNumber, "phone_number", why.to_string());
     if raw.is_empty() || raw.len() > 32 || !plausibly_written(raw) {
         return Err(invalid("phone_number must be a phone number in E.164 form, e.g. +14155550123"));
     }
@@ -260,6 +292,18 @@ mod tests {
         assert_eq!(phone_number("4155552671", Some("1")).unwrap(), "+14155552671");
         assert_eq!(phone_number("(415) 555-2671", Some("US")).unwrap(), "+14155552671");
         assert_eq!(phone_number("020 7946 0958", Some("GB")).unwrap(), "+442079460958");
+    }
+
+    #[test]
+    fn a_remembered_number_answers_as_parsing_would() {
+        for _ in 0..3 {
+            assert_eq!(phone_number("(201) 555-0141", Some("US")).unwrap(), "+12015550141");
+            assert_eq!(phone_number(" +1 201 555 0141 ", None).unwrap(), "+12015550141");
+            // Accepted with a country code is no reason to accept it without one,
+            // and refusals are never remembered as answers.
+            assert_eq!(phone_number("(201) 555-0141", None).unwrap_err().code.as_str(), "invalid_phone_number");
+            assert_eq!(phone_number("+1 201 555 014", None).unwrap_err().code.as_str(), "invalid_phone_number");
+        }
     }
 
     #[test]
