@@ -36,10 +36,15 @@ struct Options {
     /// `--binary PATH`: measure another build (an older commit's release server).
     binary: Option<PathBuf>,
     pace: Duration,
+    /// `--keep DIR`: keep callgrind's dumps (`DIR/run-<n>/cg.out.<k>`) to read
+    /// with `callgrind_annotate`. Dumps 1–8 are, in pairs of busy then idle: N
+    /// transfers, 3N transfers, M claims, 3M claims.
+    keep: Option<PathBuf>,
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options { transfers: 50, claims: 5, runs: 3, binary: None, pace: Duration::from_millis(150) };
+    let mut o =
+        Options { transfers: 50, claims: 5, runs: 3, binary: None, pace: Duration::from_millis(150), keep: None };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
@@ -48,6 +53,7 @@ fn options(args: &[String]) -> Result<Options> {
             "--claims" => o.claims = value()?.parse().map_err(|_| "--claims takes a number")?,
             "--runs" => o.runs = value()?.parse().map_err(|_| "--runs takes a number")?,
             "--binary" => o.binary = Some(PathBuf::from(value()?)),
+            "--keep" => o.keep = Some(PathBuf::from(value()?)),
             "--pace-ms" => o.pace = Duration::from_millis(value()?.parse().map_err(|_| "--pace-ms takes a number")?),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -77,18 +83,37 @@ struct Profiled {
     dir: PathBuf,
     base: String,
     dumps: usize,
+    /// Where the dumps go when the run ends, instead of away.
+    keep: Option<PathBuf>,
 }
 
 impl Drop for Profiled {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(keep) = &self.keep {
+            let _ = std::fs::remove_dir_all(keep);
+            let moved = std::fs::create_dir_all(keep.parent().unwrap_or(Path::new("."))).and_then(|()| {
+                std::fs::rename(&self.dir, keep).or_else(|_| {
+                    // Another file system: copy.
+                    std::fs::create_dir_all(keep)?;
+                    for entry in std::fs::read_dir(&self.dir)? {
+                        let entry = entry?;
+                        std::fs::copy(entry.path(), keep.join(entry.file_name()))?;
+                    }
+                    Ok(())
+                })
+            });
+            if let Err(e) = moved {
+                eprintln!("xtask: could not keep the dumps in {}: {e}", keep.display());
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Profiled {
-    fn start(binary: &Path, run: usize) -> Result<Profiled> {
+    fn start(binary: &Path, run: usize, keep: Option<PathBuf>) -> Result<Profiled> {
         let dir = std::env::temp_dir().join(format!("dots-callgrind-{}-{run}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -116,7 +141,7 @@ impl Profiled {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting valgrind: {e}"))?;
-        let mut server = Profiled { child, dir, base: format!("http://{listen}"), dumps: 0 };
+        let mut server = Profiled { child, dir, base: format!("http://{listen}"), dumps: 0, keep };
         let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(&listen).is_ok() {
@@ -333,7 +358,7 @@ struct Sample {
 
 fn one_run(binary: &Path, o: &Options, run: usize) -> Result<Sample> {
     let rt = runtime();
-    let mut server = Profiled::start(binary, run)?;
+    let mut server = Profiled::start(binary, run, o.keep.as_ref().map(|k| k.join(format!("run-{run}"))))?;
     let s = rt.block_on(setup(&server.base, Duration::ZERO))?;
     // Warm-up: the first requests touch code and caches once.
     rt.block_on(transfers(&s, 0, 20))?;
