@@ -5,6 +5,7 @@
 //! one for its claim. Each flow has one bearer token, stored hashed, scoped to the
 //! flow, its app and (once known) its user, and short-lived.
 
+use crate::contact::{Email, PhoneNumber};
 use crate::sms::mask_phone;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{ErrorCode, api, flow};
@@ -59,8 +60,8 @@ pub struct NewPayoutLink {
     pub id: String,
     pub app: AuthedApp,
     pub money: Money,
-    pub phone_number: Option<String>,
-    pub email: Option<String>,
+    pub phone_number: Option<PhoneNumber>,
+    pub email: Option<Email>,
     pub memo: Option<String>,
     pub expires_at: i64,
     pub user_id: Option<String>,
@@ -76,8 +77,8 @@ pub fn link_token_context(id: &str) -> String {
 impl NewPayoutLink {
     pub fn validate(keys: &Keys, app: &AuthedApp, req: CreatePayoutLinkRequest, now_ms: i64) -> Result<Self, Error> {
         let money = transfers::money_for(&app.wallet(), &req.amount, &req.currency)?;
-        let phone_number = req.phone_number.as_deref().map(|p| users::phone_number(p, None)).transpose()?;
-        let email = req.email.as_deref().map(users::email).transpose()?;
+        let phone_number = req.phone_number.as_deref().map(|p| PhoneNumber::parse(p, None)).transpose()?;
+        let email = req.email.as_deref().map(Email::parse).transpose()?;
         if phone_number.is_none() && email.is_none() && req.user_id.is_none() {
             return Err(Error::invalid(
                 ErrorCode::MissingField,
@@ -137,7 +138,7 @@ pub async fn create_link(
     l: &NewPayoutLink,
     now_ms: i64,
 ) -> TxResult<api::PayoutLink> {
-    let mut phone = l.phone_number.clone();
+    let mut phone = l.phone_number.as_deref().map(str::to_owned);
     if let Some(user_id) = &l.user_id {
         let user = users::get(conn, &l.app.id, user_id).await.map_err(|e| e.with_param("user_id"))?;
         match &phone {
@@ -164,7 +165,7 @@ pub async fn create_link(
     .bind(l.money.amount())
     .bind(l.money.currency().code())
     .bind(&phone)
-    .bind(&l.email)
+    .bind(l.email.as_deref())
     .bind(&l.memo)
     .bind(&l.brand)
     .bind(&l.user_id)
@@ -582,7 +583,7 @@ pub async fn code_destination(
     session: &Session,
     typed: Option<&str>,
 ) -> Result<String, Error> {
-    let typed = typed.map(|p| users::phone_number(p, None)).transpose()?;
+    let typed = typed.map(|p| PhoneNumber::parse(p, None)).transpose()?.map(PhoneNumber::into_string);
     let expected: Option<String> = match (&session.payout_link_id, &session.user_id) {
         (Some(link), _) => {
             sqlx::query_scalar("SELECT phone_number FROM payout_links WHERE id = $1")
@@ -638,8 +639,8 @@ pub async fn verified(
                 currency: dots_shared::Currency::parse(&currency).map_err(Error::internal)?,
                 first_name: String::new(),
                 last_name: String::new(),
-                email: email.unwrap_or_default(),
-                phone_number: phone.to_string(),
+                email: email.map(Email::stored),
+                phone_number: PhoneNumber::stored(phone.to_string()),
             };
             users::insert(conn, &new_user, now_ms).await?.id
         }

@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod clients;
 pub mod config;
+pub mod contact;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -31,7 +32,7 @@ use store::Store;
 /// SIGTERM. In-flight requests finish before the process exits.
 pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
-    payees::users::warm_up();
+    contact::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));

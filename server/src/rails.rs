@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::contact::{Email, PhoneNumber};
 use crate::sms::BoxFuture;
 use crate::store::{Store, now_ms};
 
@@ -15,8 +16,8 @@ use crate::store::{Store, now_ms};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Destination {
     Bank { routing_number: String, account_number: String, account_type: String },
-    Paypal { email: String },
-    Venmo { phone_number: String },
+    Paypal { email: Email },
+    Venmo { phone_number: PhoneNumber },
 }
 
 pub struct RailPayout<'a> {

@@ -85,7 +85,7 @@ async fn dev_sms(
     let axum::extract::Query(query) =
         query.map_err(|_| Error::new(ErrorCode::InvalidQuery, "Only phone_number is accepted."))?;
     let to = match query.phone_number.as_deref() {
-        Some(raw) => Some(crate::payees::users::phone_number(raw, None)?),
+        Some(raw) => Some(crate::contact::PhoneNumber::parse(raw, None)?.into_string()),
         None => None,
     };
     Ok(axum::Json(serde_json::json!({ "data": outbox.recent(&app.id, to.as_deref()), "has_more": false })))

@@ -8,6 +8,7 @@ use dots_shared::ids;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::contact::{Email, PhoneNumber};
 use crate::error::{Error, TxResult};
 pub use crate::rails::Destination;
 use crate::secrets::Keys;
@@ -76,7 +77,7 @@ impl Destination {
                     ("account_number", &req.account_number),
                     ("phone_number", &req.phone_number),
                 ])?;
-                Ok(Destination::Paypal { email: crate::payees::users::email(&require(req.email, "email")?)? })
+                Ok(Destination::Paypal { email: Email::parse(&require(req.email, "email")?)? })
             }
             "venmo" => {
                 refuse_extra(&[
@@ -84,8 +85,7 @@ impl Destination {
                     ("account_number", &req.account_number),
                     ("email", &req.email),
                 ])?;
-                let phone =
-                    crate::payees::users::phone_number(&require(req.phone_number, "phone_number")?, Some("US"))?;
+                let phone = PhoneNumber::parse(&require(req.phone_number, "phone_number")?, Some("US"))?;
                 Ok(Destination::Venmo { phone_number: phone })
             }
             _ => Err(Error::invalid(ErrorCode::InvalidType, "type", "type must be bank, paypal or venmo")),
@@ -295,8 +295,10 @@ mod tests {
         let shown: serde_json::Value = serde_json::from_str(&bank.masked_json()).unwrap();
         assert_eq!(shown["account_last4"], "6789");
         assert!(!bank.masked_json().contains("123456789"));
-        let paypal: serde_json::Value =
-            serde_json::from_str(&Destination::Paypal { email: "ada@example.com".into() }.masked_json()).unwrap();
+        let paypal: serde_json::Value = serde_json::from_str(
+            &Destination::Paypal { email: Email::parse("ada@example.com").unwrap() }.masked_json(),
+        )
+        .unwrap();
         assert_eq!(paypal["email"], "a***@example.com");
     }
 }
