@@ -19,8 +19,8 @@ use dots_shared::{Currency, api, ids};
 use http::StatusCode;
 use sqlx::{AnyConnection, Row};
 
+use super::post_within_bounds;
 use super::transfers::{Immediate, NewTransfer, Refill};
-use super::{BALANCE_LIMIT, Leg, balance_limit_exceeded, insufficient_funds};
 use crate::error::{Error, Reply};
 use crate::events;
 use crate::store::writes::{Col, Rows, RowsSql, Writes};
@@ -71,11 +71,6 @@ static USERS: RowsSql = RowsSql {
     columns: &[Col::Text("id")],
 };
 
-static ACCOUNTS: RowsSql = RowsSql {
-    sql: "SELECT a.id, a.balance FROM accounts a WHERE a.id IN (SELECT id FROM {rows}) ORDER BY a.id",
-    columns: &[Col::Text("id")],
-};
-
 /// The batch's net balance changes, one row per account.
 static BALANCES: RowsSql = RowsSql {
     sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
@@ -110,7 +105,7 @@ pub async fn apply(
             }
         })
         .collect();
-    let mut balances = lock_accounts(conn, backend, &plans).await?;
+    let mut balances = lock_accounts(conn, &plans).await?;
     let mut deltas: BTreeMap<String, (i64, Currency)> = BTreeMap::new();
     let mut applied = Applied { replies: Vec::with_capacity(plans.len()), created: Vec::new() };
     for plan in &plans {
@@ -122,7 +117,7 @@ pub async fn apply(
             }
         };
         if let Err(refused) =
-            move_in_memory(&mut balances, &plan.posting.from, &plan.posting.to, plan.posting.money.amount())
+            post_within_bounds(&mut balances, &plan.posting.from, &plan.posting.to, plan.posting.money.amount())
         {
             applied.replies.push(Reply::from_error(&refused));
             continue;
@@ -185,57 +180,17 @@ async fn user_wallets(
     Ok(found)
 }
 
-/// Locks and reads every account the plans post to, in id order (so two writers
-/// never wait on each other in a cycle).
+/// Locks and reads every account the plans post to (`ledger::lock_balances`).
 async fn lock_accounts(
     conn: &mut AnyConnection,
-    backend: Backend,
     plans: &[Result<Immediate<'_>, Error>],
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let mut wanted: Vec<&str> = plans
+    let wanted: Vec<&str> = plans
         .iter()
         .flatten()
         .flat_map(|plan| [plan.posting.from.account_id.as_str(), plan.posting.to.account_id.as_str()])
         .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut rows = Rows::new(&ACCOUNTS);
-    for id in &wanted {
-        rows.push(&[(*id).into()]);
-    }
-    let mut sql = ACCOUNTS.render(backend, 1).to_owned();
-    if backend == Backend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
-    let found = sqlx::query(&sql).bind(rows.into_json()).fetch_all(&mut *conn).await?;
-    let mut balances = HashMap::with_capacity(found.len());
-    for row in found {
-        balances.insert(row.try_get::<String, _>("id")?, row.try_get::<i64, _>("balance")?);
-    }
-    if let Some(missing) = wanted.iter().find(|id| !balances.contains_key(**id)) {
-        return Err(sqlx::Error::RowNotFound)
-            .inspect_err(|_| tracing::error!(account = %missing, "an account is missing"));
-    }
-    Ok(balances)
-}
-
-/// The batch's version of the conditional balance update: both legs move, or
-/// neither and the posting is refused.
-fn move_in_memory(balances: &mut HashMap<String, i64>, from: &Leg, to: &Leg, amount: i64) -> Result<(), Error> {
-    let from_after = balances[&from.account_id] - amount;
-    let to_after = balances[&to.account_id] + amount;
-    if from_after < from.floor() {
-        return Err(if from.is_wallet() { insufficient_funds() } else { balance_limit_exceeded() });
-    }
-    if to_after > BALANCE_LIMIT {
-        return Err(balance_limit_exceeded());
-    }
-    balances.insert(from.account_id.clone(), from_after);
-    balances.insert(to.account_id.clone(), to_after);
-    Ok(())
+    super::lock_balances(conn, wanted).await
 }
 
 /// Debug builds: every transfer the batch created reads back exactly as answered.

@@ -3,8 +3,9 @@
 //! Every balance change is a transaction of two entries (−amount from one account,
 //! +amount to another), written in the caller's database transaction together with
 //! the transfer's status change and its outbox events. Wallet balances are cached
-//! on `accounts.balance` and changed only by a conditional `UPDATE`, so a wallet
-//! cannot go below zero whatever the concurrency, on either database.
+//! on `accounts.balance`; every change locks the accounts and passes one rule
+//! ([`post_within_bounds`]) first, so a wallet cannot go below zero whatever the
+//! concurrency, on either database.
 
 pub mod batch;
 pub mod check;
@@ -12,11 +13,13 @@ pub mod transfers;
 
 use dots_shared::ErrorCode;
 use dots_shared::{Currency, Money, api, ids};
-use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
-use crate::store::new_id;
-use crate::store::writes::{Col, RowsSql, Writes};
+use crate::store::writes::{Col, Rows, RowsSql, Writes};
+use crate::store::{Backend, new_id};
 
 pub use check::{Violation, check};
 
@@ -206,34 +209,83 @@ pub fn record_posting(
     }
 }
 
-/// The only balance change: both legs in one conditional `UPDATE`, so a wallet
-/// never goes below zero and no balance past its limit, under any concurrency.
-/// Both rows or neither: a refusal is rolled back by the caller's savepoint.
+/// A single posting's balance change: lock and read both accounts, apply the one
+/// rule ([`post_within_bounds`]), then write both legs. Both rows or neither: a
+/// refusal is rolled back by the caller's savepoint.
 pub(super) async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i64) -> TxResult<()> {
-    let moved: Vec<String> = sqlx::query_scalar(
-        "UPDATE accounts SET balance = balance + CASE WHEN id = $1 THEN $2 ELSE $4 END
-         WHERE id IN ($1, $3)
-           AND balance + CASE WHEN id = $1 THEN $2 ELSE $4 END >= CASE WHEN id = $1 THEN $5 ELSE $6 END
-           AND balance + CASE WHEN id = $1 THEN $2 ELSE $4 END <= $7
-         RETURNING id",
-    )
-    .bind(&from.account_id)
-    .bind(-amount)
-    .bind(&to.account_id)
-    .bind(amount)
-    .bind(from.floor())
-    .bind(to.floor())
-    .bind(BALANCE_LIMIT)
-    .fetch_all(&mut *conn)
-    .await?;
-    if moved.len() == 2 {
-        return Ok(());
+    let mut balances = lock_balances(conn, vec![from.account_id.as_str(), to.account_id.as_str()]).await?;
+    post_within_bounds(&mut balances, from, to, amount)?;
+    sqlx::query("UPDATE accounts SET balance = balance + CASE WHEN id = $1 THEN $2 ELSE $3 END WHERE id IN ($1, $4)")
+        .bind(&from.account_id)
+        .bind(-amount)
+        .bind(amount)
+        .bind(&to.account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The one rule for every balance change, single postings and batches alike: both
+/// legs move or neither; the paying account stays at or above its floor (a wallet
+/// never goes below zero) and the receiving one within the limit. `balances` holds
+/// both accounts as [`lock_balances`] read them, locked until commit, and is
+/// updated, so the next posting of a batch sees this one. The `CHECK (balance >= 0)`
+/// on wallets is the backstop.
+pub(super) fn post_within_bounds(
+    balances: &mut HashMap<String, i64>,
+    from: &Leg,
+    to: &Leg,
+    amount: i64,
+) -> Result<(), Error> {
+    let from_after = balances[&from.account_id] - amount;
+    let to_after = balances[&to.account_id] + amount;
+    if from_after < from.floor() {
+        return Err(if from.is_wallet() { insufficient_funds() } else { balance_limit_exceeded() });
     }
-    if from.is_wallet() && !moved.contains(&from.account_id) {
-        Err(insufficient_funds().into())
-    } else {
-        Err(balance_limit_exceeded().into())
+    if to_after > BALANCE_LIMIT {
+        return Err(balance_limit_exceeded());
     }
+    balances.insert(from.account_id.clone(), from_after);
+    balances.insert(to.account_id.clone(), to_after);
+    Ok(())
+}
+
+static ACCOUNTS: RowsSql = RowsSql {
+    sql: "SELECT a.id, a.balance FROM accounts a WHERE a.id IN (SELECT id FROM {rows}) ORDER BY a.id",
+    columns: &[Col::Text("id")],
+};
+
+/// Locks and reads accounts' balances, in id order (so two writers never wait on
+/// each other in a cycle): `FOR UPDATE` on PostgreSQL; on SQLite the writer
+/// already holds the database's write lock. A missing account is an error.
+pub(super) async fn lock_balances(
+    conn: &mut AnyConnection,
+    mut wanted: Vec<&str>,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut rows = Rows::new(&ACCOUNTS);
+    for id in &wanted {
+        rows.push(&[(*id).into()]);
+    }
+    let backend = Backend::of(conn);
+    let mut sql = ACCOUNTS.render(backend, 1).to_owned();
+    if backend == Backend::Postgres {
+        sql.push_str(" FOR UPDATE");
+    }
+    let found = sqlx::query(&sql).bind(rows.into_json()).fetch_all(&mut *conn).await?;
+    let mut balances = HashMap::with_capacity(found.len());
+    for row in found {
+        balances.insert(row.try_get::<String, _>("id")?, row.try_get::<i64, _>("balance")?);
+    }
+    if let Some(missing) = wanted.iter().find(|id| !balances.contains_key(**id)) {
+        return Err(sqlx::Error::RowNotFound)
+            .inspect_err(|_| tracing::error!(account = %missing, "an account is missing"));
+    }
+    Ok(balances)
 }
 
 pub fn insufficient_funds() -> Error {
