@@ -12,10 +12,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// A phone number in E.164 form (`+14155550123`).
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PhoneNumber(String);
+/// A string made only by a parser (or read back from storage, where only parsed
+/// values are written): the type and what every such type shares.
+macro_rules! parsed_text {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// One read back from the database, where only parsed values are written.
+            pub fn stored(text: String) -> $name {
+                $name(text)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+parsed_text!(
+    /// A phone number in E.164 form (`+14155550123`).
+    PhoneNumber
+);
+
+parsed_text!(
+    /// An email address, its domain lower-cased.
+    Email
+);
 
 impl PhoneNumber {
     /// What someone wrote, normalised; `country_code` is a calling code (`1`, `+44`)
@@ -23,26 +62,11 @@ impl PhoneNumber {
     pub fn parse(raw: &str, country_code: Option<&str>) -> Result<PhoneNumber, Error> {
         phone_number(raw, country_code).map(PhoneNumber)
     }
-
-    /// One read back from the database, where only parsed numbers are written.
-    pub fn stored(e164: String) -> PhoneNumber {
-        PhoneNumber(e164)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
-impl std::ops::Deref for PhoneNumber {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
+impl Email {
+    pub fn parse(raw: &str) -> Result<Email, Error> {
+        email(raw).map(Email)
     }
 }
 
@@ -50,38 +74,6 @@ impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let last = &self.0[self.0.len().saturating_sub(2)..];
         write!(f, "PhoneNumber(…{last})")
-    }
-}
-
-/// An email address, its domain lower-cased.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(raw: &str) -> Result<Email, Error> {
-        email(raw).map(Email)
-    }
-
-    /// One read back from the database, where only parsed addresses are written.
-    pub fn stored(address: String) -> Email {
-        Email(address)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl std::ops::Deref for Email {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
     }
 }
 
