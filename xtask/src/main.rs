@@ -260,7 +260,13 @@ fn build_widget() -> Result {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    minify(&out)
+    // Minifying saves bytes, it is not needed to run: without npm the widget is
+    // served as written (and the size-budget test says by how much it is over).
+    if let Err(e) = minify(&out) {
+        eprintln!("xtask: WARNING: the widget's JavaScript is not minified ({e}); it still works, only larger");
+        let _ = std::fs::remove_dir_all(out.join("web"));
+    }
+    Ok(())
 }
 
 /// The esbuild release the JavaScript and CSS are minified with (npm, pinned).
