@@ -75,6 +75,11 @@ fn enter_code(browser: &Browser, demo: &Demo, app: &AppCredentials, phone: &str)
     browser.click(".dots-form button[type=submit]");
 }
 
+/// The status line under the step (hidden while empty, so read, not waited for).
+fn notice(browser: &Browser) -> Value {
+    browser.exec("return document.querySelector('.dots-notice').textContent", json!([]))
+}
+
 /// Enters a bank account on the payout-method step and waits for the review.
 fn add_bank_and_review(browser: &Browser) {
     browser.type_into("#dots-routing", "011000015");
@@ -110,6 +115,8 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     enter_code(&browser, &demo, &app, phone);
 
     browser.wait_for("#dots-first");
+    // No message of an earlier step stays under this one ("Phone confirmed.").
+    assert_eq!(notice(&browser), "", "a stale notice on the compliance step");
     shoot(&browser, "link-3-compliance");
     browser.type_into("#dots-first", "Ada");
     browser.type_into("#dots-last", "Lovelace");
@@ -140,6 +147,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
 
     browser.wait_for(".dots-success");
     assert_eq!(browser.text(".dots-success h2"), "$12.50 is on its way");
+    assert_eq!(notice(&browser), "", "a stray notice under the success screen (\"Done.\")");
     shoot(&browser, "link-6-success");
 
     // The ledger: the link is claimed and its payout settles on the sandbox rail.
@@ -183,6 +191,7 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     assert!(error.as_str().unwrap().to_lowercase().contains("code"), "{error}");
     assert_eq!(browser.exec("return document.querySelector('.dots-error').getAttribute('role')", json!([])), "alert");
     assert!(browser.exec("return !!document.getElementById('dots-code')", json!([])) == true, "still on the code step");
+    assert_eq!(notice(&browser), "", "\"we sent you a code\" stays under the refusal");
     shoot(&browser, "link-error-wrong-code");
 
     // A canceled link cannot be claimed; its page says so.

@@ -146,6 +146,8 @@ impl Ctx {
         const ENDED: &[&str] = &[ErrorCode::SessionEnded.as_str()];
         const UNUSABLE: &[&str] = &[ErrorCode::PayoutLinkNotFound.as_str(), ErrorCode::PayoutLinkNotClaimable.as_str()];
         self.busy.set(false);
+        // An earlier "we sent you a code" is not what the payee needs under a refusal.
+        self.notice.set(String::new());
         emit_event(
             "ERROR",
             object(vec![("code", error.code.as_str().into()), ("step", self.step.get_untracked().name().into())]),

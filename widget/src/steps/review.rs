@@ -34,7 +34,6 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
                 object(vec![("flow_id", flow_id.into()), ("user_id", user_id.into())])
             };
             ctx.go(Step::Done);
-            ctx.notice.set("Done.".into());
             emit_event("SUCCESS", object(Vec::new()));
             emit("success", success);
             Ok(())
