@@ -133,6 +133,15 @@ impl Browser {
         self.session_command("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
+    /// A real mouse click at a point of the viewport (CSS pixels), whatever is there.
+    pub fn click_at(&self, x: i64, y: i64) {
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [{"type": "pointerMove", "x": x, "y": y, "origin": "viewport"},
+                {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]});
+        self.session_command("POST", "/actions", Some(actions));
+        self.session_command("DELETE", "/actions", None);
+    }
+
     /// Sends keys to whatever has focus (e.g. "\u{E00C}" for Escape).
     pub fn press(&self, key: &str) {
         let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [

@@ -127,7 +127,9 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
         json!([]),
     );
     browser.type_into("#dots-tax", "123-45-6789");
-    browser.click(".dots-form button[type=submit]");
+    // Submitted from the keyboard: the next step's heading then takes focus the way
+    // `:focus-visible` matches (a click would hide a focus ring that keys show).
+    browser.press("\u{E007}");
 
     browser.wait_for("#dots-routing");
     // Every target is at least 24×24 CSS pixels (WCAG 2.2 2.5.8); a radio's target is its label.
@@ -138,6 +140,10 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
         json!([]),
     );
     assert_eq!(small, json!([]), "targets under 24×24 px");
+    // The step's heading has focus (read out), without a focus ring around it.
+    let focused = browser
+        .exec("const e = document.activeElement; return [e.tagName, getComputedStyle(e).outlineStyle]", json!([]));
+    assert_eq!(focused, json!(["H2", "none"]), "the focused heading shows no ring");
     shoot(&browser, "link-4-payout-method");
     add_bank_and_review(&browser);
     assert!(browser.text(".dots-review").contains("Bank account ending 6789"));
@@ -319,6 +325,18 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
     assert_eq!(browser.exec("return document.querySelector('.dots-overlay').hidden", json!([])), true);
     assert_eq!(browser.exec("return document.activeElement.id", json!([])), "open-modal", "focus returns");
     assert_eq!(browser.exec("return document.querySelector('main').inert", json!([])), false);
+
+    // A click on the backdrop first: Escape still closes the modal.
+    browser.exec("window.dotsLog.length = 0", json!([]));
+    browser.click("#open-modal");
+    browser.wait_until("window.dotsLog.some(e => e.name == 'event:OPEN')", "the modal to open again");
+    browser.click_at(4, 4);
+    browser.press("\u{E00C}");
+    browser.wait_until(
+        "window.dotsLog.some(e => e.name == 'exit' && e.data.metadata.reason == 'user')",
+        "onExit after a click on the backdrop",
+    );
+    assert_eq!(browser.exec("return document.querySelector('.dots-overlay').hidden", json!([])), true);
 
     browser.click("#open-modal");
     complete_embedded_flow(&browser, &demo, &app, "+14155550111", Some("flow-modal"));

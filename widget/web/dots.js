@@ -120,7 +120,26 @@
       dialog.appendChild(iframe);
       overlay.appendChild(dialog);
       document.body.appendChild(overlay);
+      // A click on the backdrop must not take focus out of the dialog, or Escape and
+      // Tab would stop reaching the flow.
+      overlay.addEventListener("mousedown", function (event) {
+        if (event.target === overlay) {
+          event.preventDefault();
+          iframe.focus();
+        }
+      });
     }
+
+    // Escape closes the modal wherever focus is (in the flow, the frame handles it).
+    function onKey(event) {
+      if (event.key === "Escape" && !inline && state === "open") {
+        event.preventDefault();
+        hide();
+        post("closed");
+        safely(on.exit, null, { reason: "user" });
+      }
+    }
+    document.addEventListener("keydown", onKey);
 
     function post(type, payload) {
       if (iframe.contentWindow) {
@@ -233,6 +252,7 @@
         if (state === "open") hide();
         state = "destroyed";
         window.removeEventListener("message", onMessage);
+        document.removeEventListener("keydown", onKey);
         if (overlay) overlay.remove();
         else iframe.remove();
       },
