@@ -225,6 +225,10 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
     })
 }
 
+pub fn flow_not_found() -> Error {
+    Error::new(ErrorCode::FlowNotFound, "No such flow.")
+}
+
 pub fn link_not_found() -> Error {
     Error::new(ErrorCode::PayoutLinkNotFound, "No such payout link.")
 }
@@ -459,7 +463,7 @@ pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, 
     .bind(app_id)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| Error::new(ErrorCode::FlowNotFound, "No such flow."))?;
+    .ok_or_else(flow_not_found)?;
     let steps: String = row.try_get("steps")?;
     Ok(api::Flow {
         id: row.try_get("id")?,

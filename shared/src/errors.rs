@@ -92,7 +92,6 @@ codes! {
     MissingField = ("missing_field", 422),
     MissingSession = ("missing_session", 401),
     NotAPayoutLink = ("not_a_payout_link", 409),
-    ObjectNotFound = ("object_not_found", 404),
     OperatorApiDisabled = ("operator_api_disabled", 401),
     PayoutLinkNotActive = ("payout_link_not_active", 409),
     PayoutLinkNotClaimable = ("payout_link_not_claimable", 409),

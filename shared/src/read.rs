@@ -29,19 +29,17 @@ pub trait FromJson: Sized {
 }
 
 /// Field `name` of an object; an absent field reads as `null` (an `Option` is `None`).
-#[inline(never)]
 pub fn field<'a>(object: &'a Map<String, Value>, name: &str) -> &'a Value {
     object.get(name).unwrap_or(&Value::Null)
 }
 
 /// `FromJson` for a struct, field by field: `from_json!(Type { field, other = "wire_name" })`.
-#[macro_export]
 macro_rules! from_json {
     ($ty:ident { $($field:ident $(= $wire:literal)?),* $(,)? }) => {
         impl $crate::read::FromJson for $ty {
             fn from_json(value: &serde_json::Value) -> Option<Self> {
                 let object = value.as_object()?;
-                Some($ty { $($field: $crate::read::FromJson::from_json($crate::read::field(object, $crate::from_json!(@wire $field $($wire)?)))?,)* })
+                Some($ty { $($field: $crate::read::FromJson::from_json($crate::read::field(object, from_json!(@wire $field $($wire)?)))?,)* })
             }
         }
     };

@@ -83,20 +83,20 @@ macro_rules! path_ids {
 path_ids! {
     UserId => crate::payees::users::not_found(),
     TransferId => crate::ledger::transfers::not_found(),
-    TransactionId => Error::new(ErrorCode::TransactionNotFound, "No such transaction."),
+    TransactionId => crate::ledger::transfers::transaction_not_found(),
     PayoutLinkId => crate::flows::link_not_found(),
     PayoutMethodId => crate::payees::payout_methods::not_found(),
     WebhookId => crate::webhooks::endpoint_not_found(),
     EventId => crate::webhooks::event_not_found(),
-    FlowId => Error::new(ErrorCode::FlowNotFound, "No such flow."),
+    FlowId => crate::flows::flow_not_found(),
 }
 
 impl<S: Send + Sync, T: PathId> FromRequestParts<S> for Id<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id<T>, Error> {
-        let raw: String = path_ids(parts, state).await.map_err(|_| T::not_found())?;
-        T::parse(&raw).map(Id).ok_or_else(T::not_found)
+        let raw: Option<String> = path_ids(parts, state).await;
+        raw.as_deref().and_then(T::parse).map(Id).ok_or_else(T::not_found)
     }
 }
 
@@ -108,18 +108,16 @@ impl<S: Send + Sync, A: PathId, B: PathId> FromRequestParts<S> for Ids<A, B> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids<A, B>, Error> {
-        let (first, second): (String, String) = path_ids(parts, state).await.map_err(|_| A::not_found())?;
+        let (first, second): (String, String) = path_ids(parts, state).await.ok_or_else(A::not_found)?;
         let first = A::parse(&first).ok_or_else(A::not_found)?;
         Ok(Ids(first, B::parse(&second).ok_or_else(B::not_found)?))
     }
 }
 
-/// The path's ids; ones that cannot even be decoded name no object: 404.
-async fn path_ids<T: DeserializeOwned + Send, S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<T, Error> {
-    match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-        Ok(axum::extract::Path(ids)) => Ok(ids),
-        Err(_) => Err(Error::new(ErrorCode::ObjectNotFound, "No such object.")),
-    }
+/// The path's ids, or `None` when they cannot even be decoded (the callers answer
+/// that object's 404).
+async fn path_ids<T: DeserializeOwned + Send, S: Send + Sync>(parts: &mut Parts, state: &S) -> Option<T> {
+    axum::extract::Path::<T>::from_request_parts(parts, state).await.ok().map(|axum::extract::Path(ids)| ids)
 }
 
 /// The operator, authenticated by `Authorization: Bearer $DOTS_OPERATOR_KEY`.

@@ -574,6 +574,10 @@ pub fn not_found() -> Error {
     Error::new(ErrorCode::TransferNotFound, "No such transfer.")
 }
 
+pub fn transaction_not_found() -> Error {
+    Error::new(ErrorCode::TransactionNotFound, "No such transaction.")
+}
+
 fn parse_column<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, Error> {
     let raw: String = row.try_get(column)?;
     parse(&raw).ok_or_else(|| Error::internal(format!("unexpected {column} {raw:?} in the database")))
@@ -738,7 +742,7 @@ pub async fn list_transactions(
 pub async fn get_transaction(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::Transaction, Error> {
     let args = vec![Arg::Text(app_id.to_string()), Arg::Text(id.to_string())];
     let found = transactions_where(conn, "x.app_id = $1 AND x.id = $2", args, "x.seq").await?;
-    found.into_iter().next().ok_or_else(|| Error::new(ErrorCode::TransactionNotFound, "No such transaction."))
+    found.into_iter().next().ok_or_else(transaction_not_found)
 }
 
 /// The transactions of the given transfers, oldest first.
