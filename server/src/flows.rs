@@ -9,7 +9,7 @@ use crate::contact::{Email, PhoneNumber};
 use crate::sms::mask_phone;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{ErrorCode, api, flow};
-use dots_shared::{Money, ids};
+use dots_shared::{Money, TransferStatus, ids};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -20,7 +20,7 @@ use crate::error::{Error, TxResult};
 use crate::events;
 use crate::ledger::transfers::{self, NewTransfer};
 use crate::lists::Page;
-use crate::payees::users;
+use crate::payees::{payout_methods, users};
 use crate::secrets::{Keys, token_hash};
 use crate::store::{new_id, random_base62};
 
@@ -322,7 +322,14 @@ pub struct NewFlow {
     pub theme: Option<String>,
     pub token: String,
     pub expires_at: i64,
+    /// `flow`, or `follow_up` for a claimed link's page ([`PURPOSE_FOLLOW_UP`]).
+    pub purpose: &'static str,
+    /// The phone this session has proven already (a follow-up of the claim that proved it).
+    pub verified_phone: Option<String>,
 }
+
+/// A follow-up session's `purpose` (see [`Session::follows_claim`]).
+pub const PURPOSE_FOLLOW_UP: &str = "follow_up";
 
 impl NewFlow {
     pub fn validate(app: &AuthedApp, req: CreateFlowRequest, now_ms: i64) -> Result<NewFlow, Error> {
@@ -362,11 +369,17 @@ impl NewFlow {
             redirect_url: req.redirect_url,
             theme: req.theme.map(|t| crate::apps::brand(&t)).transpose()?,
             expires_at: now_ms + FLOW_TTL_MS,
+            purpose: "flow",
+            verified_phone: None,
         })
     }
 
-    /// The flow that claims a payout link; its session ends when the link does.
+    /// The session a link's page opens: the flow that claims an active link (its
+    /// session ends when the link does), or a claimed link's follow-up.
     pub fn for_link(link: &LinkSummary, now_ms: i64) -> NewFlow {
+        if link.claimed {
+            return NewFlow::follow_up(&link.app_id, link.user_id.clone(), &link.id, None, now_ms);
+        }
         let id = new_id(ids::FLOW);
         NewFlow {
             token: session_token(&id),
@@ -378,6 +391,33 @@ impl NewFlow {
             redirect_url: None,
             theme: None,
             expires_at: (now_ms + FLOW_TTL_MS).min(link.expires_at),
+            purpose: "flow",
+            verified_phone: None,
+        }
+    }
+
+    /// A claimed link's follow-up session for its payee (who proves the phone in it,
+    /// unless the claim that starts it just did).
+    fn follow_up(
+        app_id: &str,
+        user_id: Option<String>,
+        link_id: &str,
+        verified_phone: Option<String>,
+        now_ms: i64,
+    ) -> NewFlow {
+        let id = new_id(ids::FLOW);
+        NewFlow {
+            token: session_token(&id),
+            id,
+            app_id: app_id.to_string(),
+            user_id,
+            payout_link_id: Some(link_id.to_string()),
+            steps: vec!["verify_phone".into()],
+            redirect_url: None,
+            theme: None,
+            expires_at: now_ms + FLOW_TTL_MS,
+            purpose: PURPOSE_FOLLOW_UP,
+            verified_phone,
         }
     }
 }
@@ -414,7 +454,9 @@ pub async fn create_flow(
     f: &NewFlow,
     now_ms: i64,
 ) -> TxResult<api::FlowCreated> {
-    if let Some(link_id) = &f.payout_link_id {
+    // Anyone holding a link's URL can open sessions on it; a claim's own follow-up
+    // comes from the claim and is not counted.
+    if let Some(link_id) = f.payout_link_id.as_ref().filter(|_| f.verified_phone.is_none()) {
         let key = format!("link-sessions:{link_id}");
         crate::payees::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
     }
@@ -422,8 +464,9 @@ pub async fn create_flow(
         users::get(conn, &f.app_id, user_id).await.map_err(|e| e.with_param("user_id"))?;
     }
     sqlx::query(
-        "INSERT INTO flows (id, app_id, user_id, payout_link_id, steps, redirect_url, theme, status, token_hash, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+        "INSERT INTO flows (id, app_id, user_id, payout_link_id, steps, redirect_url, theme, status, token_hash,
+                            expires_at, created_at, purpose, verified_phone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12)",
     )
     .bind(&f.id)
     .bind(&f.app_id)
@@ -435,6 +478,8 @@ pub async fn create_flow(
     .bind(token_hash(&f.token))
     .bind(f.expires_at)
     .bind(now_ms)
+    .bind(f.purpose)
+    .bind(&f.verified_phone)
     .execute(&mut *conn)
     .await?;
     // `url` is the flow as a page of its own (link or redirect the payee there); it
@@ -486,9 +531,12 @@ pub struct LinkSummary {
     pub app_id: String,
     pub user_id: Option<String>,
     pub expires_at: i64,
+    /// Claimed already: its page follows the payout (a follow-up session).
+    pub claimed: bool,
 }
 
-/// Finds a claimable link by its token (`link_not_claimable` otherwise).
+/// Finds a link its page can open by its token: an active link (to claim) or a
+/// claimed one (to follow its payout); `link_not_claimable` otherwise.
 pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<LinkSummary, Error> {
     let row = sqlx::query("SELECT id, app_id, user_id, status, expires_at FROM payout_links WHERE token_hash = $1")
         .bind(token_hash(token))
@@ -497,8 +545,9 @@ pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -
         .ok_or_else(link_not_found)?;
     let status: String = row.try_get("status")?;
     let expires_at: i64 = row.try_get("expires_at")?;
-    let status = link_status(&status, expires_at, now_ms);
-    if status != "active" {
+    // A claimed link stays claimed whatever its expiry said.
+    let status = if status == "claimed" { "claimed" } else { link_status(&status, expires_at, now_ms) };
+    if status != "active" && status != "claimed" {
         return Err(Error::new(ErrorCode::PayoutLinkNotClaimable, format!("This payout link is {status}.")));
     }
     Ok(LinkSummary {
@@ -506,6 +555,7 @@ pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -
         app_id: row.try_get("app_id")?,
         user_id: row.try_get("user_id")?,
         expires_at,
+        claimed: status == "claimed",
     })
 }
 
@@ -523,6 +573,9 @@ pub struct Session {
     /// The flow's brand override (JSON), and where its own page sends the payee when done.
     pub theme: Option<String>,
     pub redirect_url: Option<String>,
+    /// A claimed link's follow-up session: it lives past the claim and only follows
+    /// (and resends) the link's payout, for the payee who claimed it.
+    pub follows_claim: bool,
 }
 
 impl Session {
@@ -543,7 +596,7 @@ impl Session {
 pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<Session, Error> {
     let row = sqlx::query(
         "SELECT f.id, f.app_id, f.user_id, f.payout_link_id, f.steps, f.status, f.verified_phone, f.theme,
-                f.redirect_url, f.expires_at, l.status AS link_status, l.expires_at AS link_expires_at
+                f.redirect_url, f.expires_at, f.purpose, l.status AS link_status, l.expires_at AS link_expires_at
          FROM flows f LEFT JOIN payout_links l ON l.id = f.payout_link_id WHERE f.token_hash = $1",
     )
     .bind(token_hash(token))
@@ -554,9 +607,12 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
         return Err(Error::new(ErrorCode::SessionExpired, "This session has expired; start again from the link."));
     }
     // A session ends with its flow (completed or revoked) and with its link
-    // (claimed, canceled or expired): its token can do nothing more.
+    // (claimed, canceled or expired): its token can do nothing more. A follow-up
+    // session begins with the claim and ends only with itself.
+    let follows_claim = row.try_get::<String, _>("purpose")? == PURPOSE_FOLLOW_UP;
     let link_expired = row.try_get::<Option<i64>, _>("link_expires_at")?.is_some_and(|e| e <= now_ms);
     let why = match (row.try_get::<String, _>("status")?.as_str(), row.try_get::<Option<String>, _>("link_status")?) {
+        ("active", Some(_)) if follows_claim => None,
         (_, Some(link)) if link == "claimed" => Some("This payment has already been claimed."),
         (_, Some(link)) if link == "canceled" => Some("The sender canceled this payment."),
         (_, Some(_)) if link_expired => Some("This payment link has expired."),
@@ -577,6 +633,7 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
         verified_phone: row.try_get("verified_phone")?,
         theme: row.try_get("theme")?,
         redirect_url: row.try_get("redirect_url")?,
+        follows_claim,
     })
 }
 
@@ -589,6 +646,10 @@ pub async fn code_destination(
 ) -> Result<String, Error> {
     let typed = typed.map(|p| PhoneNumber::parse(p, None)).transpose()?.map(PhoneNumber::into_string);
     let expected: Option<String> = match (&session.payout_link_id, &session.user_id) {
+        // After the claim the code goes to the payee who claimed it.
+        (Some(_), Some(user)) if session.follows_claim => {
+            Some(users::get(conn, &session.app_id, user).await?.phone_number)
+        }
         (Some(link), _) => {
             sqlx::query_scalar("SELECT phone_number FROM payout_links WHERE id = $1")
                 .bind(link)
@@ -762,6 +823,11 @@ pub async fn claim(
     let claimed =
         json!({"payout_link_id": link_id, "user_id": user_id, "payout_transfer_id": payout.id, "status": "claimed"});
     events::record(conn, &app.id, events::PAYOUT_LINK_CLAIMED, &claimed, now_ms).await?;
+    // The claim ends this session; the payee follows the payout in a new one, with
+    // the phone they just proved.
+    let phone = session.verified_phone.clone();
+    let follow_up = NewFlow::follow_up(&app.id, Some(user_id), &link_id, phone, now_ms);
+    let follow_up = create_flow(conn, "", &follow_up, now_ms).await?;
     Ok(api::Claimed {
         flow_id: session.flow_id.clone(),
         payout_link_id: link_id,
@@ -771,7 +837,112 @@ pub async fn claim(
             amount: payout.amount,
             currency: payout.currency,
         },
+        session_token: follow_up.token,
     })
+}
+
+/// Why a link's payout is not resendable, for [`resend`].
+fn not_resendable(why: &str) -> Error {
+    Error::new(ErrorCode::PayoutNotResendable, why.to_string())
+}
+
+/// The claimed link a follow-up session may follow: its id, and its current payout.
+async fn followed_link(conn: &mut AnyConnection, session: &Session) -> Result<(String, String, String), Error> {
+    let user = session.user()?.to_string();
+    let link_id = match (&session.payout_link_id, session.follows_claim) {
+        (Some(link), true) => link.clone(),
+        _ => return Err(not_resendable("Only a claimed link's page can send its money again.")),
+    };
+    let payout: Option<String> =
+        sqlx::query_scalar("SELECT payout_transfer_id FROM payout_links WHERE id = $1 AND user_id = $2")
+            .bind(&link_id)
+            .bind(&user)
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten();
+    let payout = payout.ok_or_else(|| not_resendable("This payment has no payout to follow."))?;
+    Ok((link_id, user, payout))
+}
+
+/// A link's payout as its payee follows it: status, reason, where it goes.
+async fn link_payout(conn: &mut AnyConnection, session: &Session) -> Result<flow::LinkPayout, Error> {
+    let (_, user, payout_id) = followed_link(conn, session).await?;
+    let transfer = transfers::get(conn, &session.app_id, &payout_id).await?;
+    let failure_code = match transfer.status {
+        TransferStatus::Failed | TransferStatus::Reversed => {
+            transfer.status_history.last().and_then(|change| change.reason.clone())
+        }
+        TransferStatus::Canceled => Some("canceled".into()),
+        _ => None,
+    };
+    let payout_method = match &transfer.payout_method_id {
+        Some(id) => payout_methods::get(conn, &session.app_id, &user, id).await.ok(),
+        None => None,
+    };
+    Ok(flow::LinkPayout {
+        resendable: matches!(transfer.status, TransferStatus::Failed | TransferStatus::Canceled),
+        id: transfer.id,
+        status: transfer.status,
+        failure_code,
+        payout_method,
+        updated_at: transfer.updated_at,
+    })
+}
+
+/// Sends a claimed link's money again, to `payout_method_id`, after its payout
+/// failed or was canceled (the money went back to the payee's wallet): one new
+/// payout, which becomes the link's. Two resends of one failed payout (a double
+/// click, two tabs) make one: the link moves to the new payout only from the
+/// failed one, and the loser's whole transaction rolls back.
+pub async fn resend(
+    conn: &mut AnyConnection,
+    session: &Session,
+    payout_method_id: &str,
+    now_ms: i64,
+) -> TxResult<flow::LinkPayout> {
+    // Resends of one link queue here (a row lock on PostgreSQL; SQLite has one
+    // writer): the second reads the first's payout, not the failed one.
+    if let Some(link) = &session.payout_link_id {
+        sqlx::query("UPDATE payout_links SET updated_at = updated_at WHERE id = $1")
+            .bind(link)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let (link_id, user_id, failed) = followed_link(conn, session).await?;
+    let current = link_payout(conn, session).await?;
+    if !current.resendable {
+        return Err(not_resendable("This payment's payout has not failed; it cannot be sent again.").into());
+    }
+    let row = sqlx::query(
+        "SELECT l.amount, l.currency, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
+    )
+    .bind(&link_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
+    let app = crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: row.try_get("wallet_id")?, currency };
+    let payout = NewTransfer {
+        app,
+        kind: dots_shared::TransferType::Payout,
+        user_id,
+        money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
+        direction: None,
+        payout_method_id: Some(payout_method_id.to_string()),
+    };
+    let payout = crate::payouts::create(conn, &payout, now_ms).await?;
+    let moved = sqlx::query(
+        "UPDATE payout_links SET payout_transfer_id = $1, updated_at = $2 WHERE id = $3 AND payout_transfer_id = $4",
+    )
+    .bind(&payout.id)
+    .bind(now_ms)
+    .bind(&link_id)
+    .bind(&failed)
+    .execute(&mut *conn)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(not_resendable("This payment was sent again already.").into());
+    }
+    Ok(link_payout(conn, session).await?)
 }
 
 /// Marks the flow completed (once) and announces it with opaque ids only.
@@ -874,6 +1045,11 @@ pub async fn session_state(
             expires_at: link.expires_at,
             brand: link.brand,
             phone_hint: phone_hint.clone(),
+            // Only to the payee who claimed it, once they proved their phone here.
+            payout: match session.follows_claim && session.verified_phone.is_some() {
+                true => Some(link_payout(conn, session).await?),
+                false => None,
+            },
         });
     } else if let Some(user) = &session.user_id {
         let user = users::get(conn, &session.app_id, user).await?;

@@ -424,7 +424,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/flow/v1/sessions") => json!({"link_token": "plt_x"}),
         ("POST", "/flow/v1/verification") => json!({"phone_number": "+12015550998"}),
         ("POST", "/flow/v1/verification/check") => json!({"code": "123456"}),
-        ("POST", "/flow/v1/claim") => json!({"payout_method_id": "pm_x"}),
+        ("POST", "/flow/v1/claim" | "/flow/v1/payout-link/resend") => json!({"payout_method_id": "pm_x"}),
         ("POST", "/flow/v1/complete") => json!({}),
         ("POST", "/v2/webhooks") => json!({"url": "https://example.com/h", "description": "x"}),
         ("DELETE", "/v2/webhooks/{id}") => json!({}),

@@ -18,6 +18,7 @@ on_both_databases!(
     a_claim_the_app_cannot_fund_leaves_the_link_active,
     the_claim_page_is_served_locked_down,
     a_link_opens_a_bounded_number_of_sessions,
+    a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_failure,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -146,7 +147,12 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
     // The claim ends every session of the link: their tokens can do nothing more.
     let again = t.flow(&first, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
     assert_eq!((again.status, again.code()), (StatusCode::UNAUTHORIZED, "session_ended"));
-    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    // Opening the claimed link again starts a follow-up session, which cannot claim.
+    let follow_up = open(&link).await;
+    assert_eq!(follow_up.status, StatusCode::CREATED, "{}", follow_up.json);
+    let follow_up = follow_up.json["token"].as_str().unwrap().to_string();
+    let r = t.flow(&follow_up, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.code(), "phone_not_verified", "{}", r.json);
     let r = t.flow(&opened_early, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "session_ended"), "{}", r.json);
     assert_eq!(t.flow(&first, Method::GET, "/flow/v1/payout-methods", None).await.code(), "session_ended");
@@ -509,4 +515,122 @@ async fn a_link_opens_a_bounded_number_of_sessions(t: TestApp) {
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     let count = t.count("SELECT COUNT(*) FROM flows").await;
     assert_eq!(count, dots_server::flows::SESSIONS_PER_LINK_PER_HOUR);
+}
+
+/// Proves the payee's phone in a follow-up session (the code goes to the phone of
+/// the payee who claimed); returns the session's new token.
+async fn prove_phone_again(t: &TestApp, app: &Creds, token: &str) -> String {
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("DELETE FROM rate_limits").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let sent = t.flow(token, Method::POST, "/flow/v1/verification", Some(json!({}))).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    let code = t.last_code(app, PAYEE_PHONE).await;
+    let checked = t.flow(token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
+    checked.json["session_token"].as_str().unwrap().to_string()
+}
+
+async fn a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_failure(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let link = create_link(&t, &app, 2_500).await;
+    let session = verified_session(&t, &app, &link).await;
+    // The sandbox rail fails payouts to accounts ending 0000 ("account_closed").
+    let closed = json!({"type": "bank", "routing_number": "011000015", "account_number": "000123450000"});
+    let closed = t.flow(&session, Method::POST, "/flow/v1/payout-methods", Some(closed)).await.id();
+    let claimed = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": closed}))).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.json);
+    let first_payout = claimed.json["payout"]["id"].as_str().unwrap().to_string();
+    // The claim ends its session and answers a follow-up one, which sees the payout.
+    let following = claimed.json["session_token"].as_str().expect("a follow-up token").to_string();
+    assert_eq!(t.flow(&session, Method::GET, "/flow/v1/session", None).await.code(), "session_ended");
+    let state = t.flow(&following, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.json);
+    let payout = &state.json["payout_link"]["payout"];
+    assert_eq!((payout["id"].as_str(), payout["resendable"].as_bool()), (Some(first_payout.as_str()), Some(false)));
+    assert_eq!(payout["payout_method"]["bank"]["account_last4"], "0000", "{payout}");
+    assert_eq!(state.json["payout_link"]["status"], "claimed");
+
+    t.settle_payouts().await;
+    let state = t.flow(&following, Method::GET, "/flow/v1/session", None).await;
+    let payout = &state.json["payout_link"]["payout"];
+    assert_eq!(
+        (payout["status"].as_str(), payout["failure_code"].as_str(), payout["resendable"].as_bool()),
+        (Some("failed"), Some("account_closed"), Some(true)),
+        "{payout}"
+    );
+    let user_id = state.json["user_id"].as_str().unwrap().to_string();
+    assert_eq!(t.user_wallet(&app, &user_id).await, (2_500, 0), "the failed payout's money is back");
+
+    // Reopened later (another tab, the SMS again): nothing shows before the phone is proven.
+    let opened = t
+        .call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": token_of(&link)}).to_string()))
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json);
+    let fresh = opened.json["token"].as_str().unwrap().to_string();
+    let state = t.flow(&fresh, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!((state.json["verified"].as_bool(), state.json["payout_link"]["payout"].is_null()), (Some(false), true));
+    let refused =
+        t.flow(&fresh, Method::POST, "/flow/v1/payout-link/resend", Some(json!({"payout_method_id": closed})));
+    assert_eq!(refused.await.code(), "phone_not_verified");
+    // The code goes to the payee who claimed; another number is refused.
+    let other = t.flow(&fresh, Method::POST, "/flow/v1/verification", Some(json!({"phone_number": "+12015550100"})));
+    assert_eq!(other.await.code(), "phone_mismatch");
+    let second_tab = prove_phone_again(&t, &app, &fresh).await;
+    let state = t.flow(&second_tab, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(state.json["payout_link"]["payout"]["status"], "failed", "{}", state.json);
+
+    // Twenty resends at once from both tabs, each with its own key: one payout.
+    let good = add_bank(&t, &second_tab).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (t, barrier, good) = (t.clone(), barrier.clone(), good.clone());
+            let token = if i % 2 == 0 { following.clone() } else { second_tab.clone() };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let body = json!({"payout_method_id": good}).to_string();
+                let key = format!("resend-{i}");
+                let auth = format!("Bearer {token}");
+                t.call(
+                    Method::POST,
+                    "/flow/v1/payout-link/resend",
+                    Some(&auth),
+                    &[("Idempotency-Key", &key)],
+                    Some(&body),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for h in handles {
+        let r = h.await.unwrap();
+        match r.status {
+            StatusCode::OK => sent.push(r.json["id"].as_str().unwrap().to_string()),
+            _ => assert_eq!(r.code(), "payout_not_resendable", "{}", r.json),
+        }
+    }
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_ne!(sent[0], first_payout);
+    assert_eq!(t.count("SELECT COUNT(*) FROM transfers WHERE kind = 'payout'").await, 2);
+    let link_now = t.get(&app, &format!("/v2/payout-links/{}", link.id())).await;
+    assert_eq!(link_now.json["payout_transfer_id"], sent[0].as_str());
+    assert_eq!(t.user_wallet(&app, &user_id).await.0, 0, "the resent payout holds the money");
+
+    t.settle_payouts().await;
+    let state = t.flow(&following, Method::GET, "/flow/v1/session", None).await;
+    let payout = &state.json["payout_link"]["payout"];
+    assert_eq!((payout["status"].as_str(), payout["resendable"].as_bool()), (Some("completed"), Some(false)));
+    let again =
+        t.flow(&following, Method::POST, "/flow/v1/payout-link/resend", Some(json!({"payout_method_id": good})));
+    assert_eq!(again.await.code(), "payout_not_resendable");
+    assert_eq!(t.app_available(&app).await, 7_500);
+    assert_eq!(t.user_wallet(&app, &user_id).await, (0, 0));
+    // A host page's flow has no link to resend.
+    let flow = t.post(&app, "/v2/flows", json!({"steps": ["payout_method"], "user_id": user_id})).await;
+    let host = flow.json["token"].as_str().unwrap().to_string();
+    let r = t.flow(&host, Method::POST, "/flow/v1/payout-link/resend", Some(json!({"payout_method_id": good})));
+    assert_eq!(r.await.code(), "payout_not_resendable");
 }

@@ -538,6 +538,10 @@ pub struct Claimed {
     pub flow_id: String,
     pub payout_link_id: String,
     pub payout: ClaimedPayout,
+    /// The claim ends the session; this one follows the payout on the link's page
+    /// (shown once; `null` in an idempotent replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -98,6 +98,7 @@ codes! {
     PayoutLinkNotFound = ("payout_link_not_found", 404),
     PayoutMethodNotFound = ("payout_method_not_found", 404),
     PayoutMethodRequired = ("payout_method_required", 409),
+    PayoutNotResendable = ("payout_not_resendable", 409),
     PayoutMethodAmbiguous = ("payout_method_required", 422),
     PhoneMismatch = ("phone_mismatch", 422),
     PhoneNotVerified = ("phone_not_verified", 409),

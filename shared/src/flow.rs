@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ComplianceRequirements;
+use crate::TransferStatus;
+use crate::api::{ComplianceRequirements, PayoutMethod};
 
 /// `POST /flow/v1/sessions`: open a payout link's session with the token from its URL.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,4 +122,35 @@ pub struct SessionLink {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub brand: Option<serde_json::Value>,
     pub phone_hint: Option<String>,
+    /// Once the link is claimed: the payout it made, for the payee who claimed it
+    /// and has proven their phone in this session (`null` otherwise).
+    pub payout: Option<LinkPayout>,
+}
+
+/// A claimed link's payout as its payee follows it on the link's page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkPayout {
+    pub id: String,
+    pub status: TransferStatus,
+    /// Why it did not go through, when it did not: the rail's reason
+    /// (`account_closed`, `account_not_found`, `rail_rejected`,
+    /// `payout_method_removed`) or `canceled`.
+    pub failure_code: Option<String>,
+    /// Where the money goes, masked.
+    pub payout_method: Option<PayoutMethod>,
+    /// When it reached its status (the day it was paid, once `completed`).
+    pub updated_at: String,
+    /// The money is back in the payee's wallet and may be sent again, to another
+    /// method (`POST /flow/v1/payout-link/resend`).
+    pub resendable: bool,
+}
+
+/// `POST /flow/v1/payout-link/resend`: send a claimed link's money again, after
+/// its payout failed, to this method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    pub payout_method_id: String,
 }

@@ -8,38 +8,80 @@
 //! downloads every one of those bytes, often on a phone.
 //!
 //! So each type the widget reads has a [`FromJson`] written with [`from_json!`]:
-//! one lookup per field, into the same struct. It names every field (a struct
+//! one lookup per field, into the same struct, over any [`Json`] source (the
+//! widget reads the browser's own `JSON.parse` result and carries no JSON parser). It names every field (a struct
 //! literal), so adding or renaming a field fails to compile until the reader
 //! follows; the tests below hold each reader to serde's own output, so a wire name
 //! cannot drift either.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::TransferStatus;
 use crate::api::{
     Claimed, ClaimedPayout, ComplianceRequirements, FlowCreated, List, MaskedBank, MaskedPaypal, MaskedVenmo,
     PayoutMethod,
 };
-use crate::flow::{SessionApp, SessionLink, SessionState};
+use crate::flow::{LinkPayout, SessionApp, SessionLink, SessionState};
+
+/// A parsed JSON value the readers look into: serde_json's [`Value`] (the tests
+/// here, any Rust client), or in the widget the browser's own `JSON.parse` result,
+/// so that the Wasm carries no JSON parser.
+pub trait Json: Sized {
+    /// Field `name` of an object, `null` when absent; `None` when this is not an object.
+    fn field(&self, name: &str) -> Option<Self>;
+    fn string(&self) -> Option<String>;
+    fn boolean(&self) -> Option<bool>;
+    /// A whole number (not `1.5`, not `"1"`).
+    fn integer(&self) -> Option<i64>;
+    /// `null` (or, from the browser, `undefined`).
+    fn is_null(&self) -> bool;
+    fn items(&self) -> Option<Vec<Self>>;
+    /// The value as serde_json's [`Value`], for free-form parts (a brand).
+    fn to_value(&self) -> Value;
+}
+
+impl Json for Value {
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(self.as_object()?.get(name).cloned().unwrap_or(Value::Null))
+    }
+
+    fn string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+
+    fn boolean(&self) -> Option<bool> {
+        self.as_bool()
+    }
+
+    fn integer(&self) -> Option<i64> {
+        self.as_i64()
+    }
+
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+
+    fn items(&self) -> Option<Vec<Value>> {
+        self.as_array().cloned()
+    }
+
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
 
 /// A value read from the JSON its `Serialize` writes; `None` when the JSON does
 /// not have that shape.
 pub trait FromJson: Sized {
-    fn from_json(value: &Value) -> Option<Self>;
-}
-
-/// Field `name` of an object; an absent field reads as `null` (an `Option` is `None`).
-pub fn field<'a>(object: &'a Map<String, Value>, name: &str) -> &'a Value {
-    object.get(name).unwrap_or(&Value::Null)
+    fn from_json<J: Json>(value: &J) -> Option<Self>;
 }
 
 /// `FromJson` for a struct, field by field: `from_json!(Type { field, other = "wire_name" })`.
 macro_rules! from_json {
     ($ty:ident { $($field:ident $(= $wire:literal)?),* $(,)? }) => {
         impl $crate::read::FromJson for $ty {
-            fn from_json(value: &serde_json::Value) -> Option<Self> {
-                let object = value.as_object()?;
-                Some($ty { $($field: $crate::read::FromJson::from_json($crate::read::field(object, from_json!(@wire $field $($wire)?)))?,)* })
+            fn from_json<J: $crate::read::Json>(value: &J) -> Option<Self> {
+                Some($ty { $($field: $crate::read::FromJson::from_json(&value.field(from_json!(@wire $field $($wire)?))?)?,)* })
             }
         }
     };
@@ -49,52 +91,48 @@ macro_rules! from_json {
 
 /// An answer read for its success only.
 impl FromJson for () {
-    fn from_json(_: &Value) -> Option<Self> {
+    fn from_json<J: Json>(_: &J) -> Option<Self> {
         Some(())
     }
 }
 
 impl FromJson for String {
-    #[inline(never)]
-    fn from_json(value: &Value) -> Option<Self> {
-        value.as_str().map(str::to_owned)
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
+        value.string()
     }
 }
 
 impl FromJson for bool {
-    #[inline(never)]
-    fn from_json(value: &Value) -> Option<Self> {
-        value.as_bool()
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
+        value.boolean()
     }
 }
 
 impl FromJson for i64 {
-    #[inline(never)]
-    fn from_json(value: &Value) -> Option<Self> {
-        value.as_i64()
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
+        value.integer()
     }
 }
 
 /// Free-form parts (a brand) stay JSON.
 impl FromJson for Value {
-    fn from_json(value: &Value) -> Option<Self> {
-        Some(value.clone())
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
+        Some(value.to_value())
     }
 }
 
 impl<T: FromJson> FromJson for Option<T> {
-    #[inline(never)]
-    fn from_json(value: &Value) -> Option<Self> {
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
         if value.is_null() { Some(None) } else { T::from_json(value).map(Some) }
     }
 }
 
 impl<T: FromJson> FromJson for Vec<T> {
-    fn from_json(value: &Value) -> Option<Self> {
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
         // A loop, not `collect::<Option<Vec<_>>>()`: that is 1 KB more of wasm.
-        let items = value.as_array()?;
+        let items = value.items()?;
         let mut read = Vec::with_capacity(items.len());
-        for item in items {
+        for item in &items {
             read.push(T::from_json(item)?);
         }
         Some(read)
@@ -102,17 +140,16 @@ impl<T: FromJson> FromJson for Vec<T> {
 }
 
 impl FromJson for TransferStatus {
-    fn from_json(value: &Value) -> Option<Self> {
-        TransferStatus::parse(value.as_str()?)
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
+        TransferStatus::parse(&value.string()?)
     }
 }
 
 impl<T: FromJson> FromJson for List<T> {
-    fn from_json(value: &Value) -> Option<Self> {
-        let object = value.as_object()?;
+    fn from_json<J: Json>(value: &J) -> Option<Self> {
         Some(List {
-            data: Vec::from_json(field(object, "data"))?,
-            has_more: bool::from_json(field(object, "has_more"))?,
+            data: Vec::from_json(&value.field("data")?)?,
+            has_more: bool::from_json(&value.field("has_more")?)?,
         })
     }
 }
@@ -132,14 +169,15 @@ from_json!(SessionState {
     redirect_url,
 });
 from_json!(SessionApp { name, brand });
-from_json!(SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint });
+from_json!(SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint, payout });
+from_json!(LinkPayout { id, status, failure_code, payout_method, updated_at, resendable });
 from_json!(ComplianceRequirements { tax_id });
 from_json!(FlowCreated { id, url, token, expires_at });
 from_json!(PayoutMethod { id, kind = "type", user_id, created_at, bank, paypal, venmo });
 from_json!(MaskedBank { account_last4, account_type, routing_number });
 from_json!(MaskedPaypal { email });
 from_json!(MaskedVenmo { phone_number });
-from_json!(Claimed { flow_id, payout_link_id, payout });
+from_json!(Claimed { flow_id, payout_link_id, payout, session_token });
 from_json!(ClaimedPayout { id, status, amount, currency });
 
 #[cfg(test)]
@@ -168,18 +206,41 @@ mod tests {
         prop_oneof![Just(json!({})), text().prop_map(|c| json!({"primary_color": c, "radius": 1.5, "dark": true}))]
     }
 
-    fn link() -> impl Strategy<Value = SessionLink> {
-        (any::<i64>(), text(), maybe_text(), text(), text(), proptest::option::of(brand()), maybe_text()).prop_map(
-            |(amount, currency, memo, status, expires_at, brand, phone_hint)| SessionLink {
-                amount,
-                currency,
-                memo,
+    fn status() -> impl Strategy<Value = TransferStatus> {
+        (0..7usize).prop_map(|i| {
+            [
+                TransferStatus::Created,
+                TransferStatus::Flagged,
+                TransferStatus::Pending,
+                TransferStatus::Completed,
+                TransferStatus::Failed,
+                TransferStatus::Reversed,
+                TransferStatus::Canceled,
+            ][i]
+        })
+    }
+
+    fn payout() -> impl Strategy<Value = LinkPayout> {
+        (text(), status(), maybe_text(), proptest::option::of(method()), text(), any::<bool>()).prop_map(
+            |(id, status, failure_code, payout_method, updated_at, resendable)| LinkPayout {
+                id,
                 status,
-                expires_at,
-                brand,
-                phone_hint,
+                failure_code,
+                payout_method,
+                updated_at,
+                resendable,
             },
         )
+    }
+
+    fn link() -> impl Strategy<Value = SessionLink> {
+        (
+            (any::<i64>(), text(), maybe_text(), text(), text()),
+            (proptest::option::of(brand()), maybe_text(), proptest::option::of(payout())),
+        )
+            .prop_map(|((amount, currency, memo, status, expires_at), (brand, phone_hint, payout))| {
+                SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint, payout }
+            })
     }
 
     fn session() -> impl Strategy<Value = SessionState> {
@@ -236,15 +297,12 @@ mod tests {
         }
 
         #[test]
-        fn claims_and_flows_read_back(id in text(), token in maybe_text(), amount: i64, status in 0..7usize) {
-            let status = [
-                TransferStatus::Created, TransferStatus::Flagged, TransferStatus::Pending, TransferStatus::Completed,
-                TransferStatus::Failed, TransferStatus::Reversed, TransferStatus::Canceled,
-            ][status];
+        fn claims_and_flows_read_back(id in text(), token in maybe_text(), amount: i64, status in status()) {
             round_trips(Claimed {
                 flow_id: id.clone(),
                 payout_link_id: id.clone(),
                 payout: ClaimedPayout { id: id.clone(), status, amount, currency: "USD".into() },
+                session_token: token.clone(),
             });
             round_trips(FlowCreated { id: id.clone(), url: id.clone(), token, expires_at: id });
         }

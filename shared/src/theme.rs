@@ -84,15 +84,20 @@ impl Theme {
 
     /// Layers the host page's `appearance` (Stripe-style names) over this one.
     pub fn with_appearance(self, appearance: &Value) -> Theme {
-        let renamed = serde_json::json!({
-            "primary_color": appearance["colorPrimary"],
-            "background_color": appearance["colorBackground"],
-            "text_color": appearance["colorText"],
-            "font_family": appearance["fontFamily"],
-            "corner_radius": appearance["borderRadius"],
-            "color_scheme": appearance["theme"],
-        });
-        self.with_brand(&renamed)
+        // Not `json!`: it serialises each value, which brings serde_json's
+        // serializer and its error messages into the widget.
+        let renamed = [
+            ("primary_color", "colorPrimary"),
+            ("background_color", "colorBackground"),
+            ("text_color", "colorText"),
+            ("font_family", "fontFamily"),
+            ("corner_radius", "borderRadius"),
+            ("color_scheme", "theme"),
+        ]
+        .into_iter()
+        .map(|(ours, theirs)| (ours.to_string(), appearance[theirs].clone()))
+        .collect();
+        self.with_brand(&Value::Object(renamed))
     }
 
     /// `(name, value)` pairs for `style.setProperty`.

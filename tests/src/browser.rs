@@ -85,6 +85,23 @@ impl Browser {
         self.command(method, &format!("/session/{}{path}", self.session), body)
     }
 
+    /// Opens a new tab (its own `sessionStorage`) and switches to it; returns its handle.
+    pub fn new_tab(&self) -> String {
+        let tab = self.session_command("POST", "/window/new", Some(json!({"type": "tab"})));
+        let handle = tab["handle"].as_str().expect("a window handle").to_string();
+        self.switch_to(&handle);
+        handle
+    }
+
+    /// The current tab's handle.
+    pub fn tab(&self) -> String {
+        self.session_command("GET", "/window", None).as_str().expect("a window handle").to_string()
+    }
+
+    pub fn switch_to(&self, tab: &str) {
+        self.session_command("POST", "/window", Some(json!({"handle": tab})));
+    }
+
     pub fn goto(&self, url: &str) {
         self.session_command("POST", "/url", Some(json!({"url": url})));
     }

@@ -96,7 +96,14 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     let demo = Demo::start();
     let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
     // A tax id is needed above $10 a year, so the compliance step shows.
-    call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"tax_id_threshold": 1000}));
+    // Payouts above $10 wait for the app's review, so the payout's page shows it on its way.
+    call(
+        &demo.server,
+        "PUT",
+        "/v2/apps/me/rules",
+        &app.basic,
+        json!({"tax_id_threshold": 1000, "review_threshold": 1000}),
+    );
     let phone = "+14155552671";
     let link = demo.link(&app, phone, json!({}));
     let browser = Browser::start();
@@ -151,12 +158,12 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     assert_eq!(browser.text(".dots-form button[type=submit]"), "Claim $12.50");
     browser.click(".dots-form button[type=submit]");
 
-    browser.wait_for(".dots-success");
-    assert_eq!(browser.text(".dots-success h2"), "$12.50 is on its way");
+    wait_for_status(&browser, "$12.50 is on its way");
+    assert_eq!(browser.text(".dots-success p"), "It goes to Bank account ending 6789.");
     assert_eq!(notice(&browser), "", "a stray notice under the success screen (\"Done.\")");
-    shoot(&browser, "link-6-success");
+    shoot(&browser, "link-6-on-its-way");
 
-    // The ledger: the link is claimed and its payout settles on the sandbox rail.
+    // The app approves it; the page follows it to paid, with the day.
     let link = call(
         &demo.server,
         "GET",
@@ -166,6 +173,13 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     );
     assert_eq!(link["status"], "claimed");
     let payout = format!("/v2/transfers/{}", link["payout_transfer_id"].as_str().unwrap());
+    call(&demo.server, "POST", &format!("{payout}/approve"), &app.basic, json!({}));
+    wait_for_status(&browser, "$12.50 was paid");
+    let words = browser.text(".dots-success p");
+    assert!(words.starts_with("Paid on ") && words.ends_with(" to Bank account ending 6789."), "{words}");
+    shoot(&browser, "link-7-paid");
+
+    // The ledger: the payout settled on the sandbox rail.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let transfer = call(&demo.server, "GET", &payout, &app.basic, Value::Null);
@@ -235,7 +249,7 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     shoot(&browser, "link-error-expired");
 
     // A link the sender cancels while its page is open: the session ends with it,
-    // and the page says so in the payee's words.
+    // the page opens the link again and says what it has become.
     let canceled = demo.link(&app, phone, json!({}));
     browser.goto(canceled["url"].as_str().unwrap());
     browser.wait_for("#dots-phone");
@@ -249,9 +263,124 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     browser.type_into("#dots-phone", phone);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-failure");
-    assert_eq!(browser.text(".dots-failure h2"), "This session has ended");
-    assert_eq!(browser.text(".dots-failure p"), "The sender canceled this payment.");
-    shoot(&browser, "link-error-session-ended");
+    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
+    assert!(browser.text(".dots-failure p").contains("canceled"), "{}", browser.text(".dots-failure p"));
+    shoot(&browser, "link-error-canceled");
+}
+
+/// Waits for the payout page's heading to read `title`.
+fn wait_for_status(browser: &Browser, title: &str) {
+    browser.wait_until(
+        &format!(
+            "document.querySelector('.dots-result h2') && document.querySelector('.dots-result h2').innerText == {}",
+            json!(title)
+        ),
+        title,
+    );
+}
+
+#[test]
+fn a_claimed_link_follows_its_payout_resends_a_failed_one_and_a_second_tab_moves_there() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
+    let phone = "+14155550142";
+    let link = demo.link(&app, phone, json!({}));
+    let url = link["url"].as_str().unwrap();
+    let browser = Browser::start();
+    // A second tab opens the same link and waits at the phone step.
+    let first = browser.tab();
+    browser.goto(url);
+    browser.wait_for("#dots-phone");
+    let second = browser.new_tab();
+    browser.goto(url);
+    browser.wait_for("#dots-phone");
+    browser.switch_to(&first);
+
+    // Claimed to an account the sandbox rail closes (ending 0000).
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    enter_code(&browser, &demo, &app, phone);
+    browser.wait_for("#dots-routing");
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123450000");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.querySelector('.dots-review')", "review");
+    browser.click(".dots-form button[type=submit]");
+    // On its way, then (settled after 100 ms) failed, in words, with a way forward.
+    wait_for_status(&browser, "This payment didn't go through");
+    let words = browser.text(".dots-result p");
+    assert!(words.contains("The account is closed.") && words.contains("another account"), "{words}");
+    assert!(!words.to_lowercase().contains("status"), "no status word: {words}");
+    shoot(&browser, "link-status-failed");
+
+    // The second tab learns at its next request that the link was claimed: it opens
+    // the link's page again, where the payee proves the phone to follow the payout.
+    browser.switch_to(&second);
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('#dots-root') && document.querySelector('#dots-root').innerText.includes('has been claimed')",
+        "the claimed link's page",
+    );
+    assert!(browser.exec("return !!document.getElementById('dots-code')", json!([])) == false);
+    shoot(&browser, "link-status-prove-phone");
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    enter_code(&browser, &demo, &app, phone);
+    wait_for_status(&browser, "This payment didn't go through");
+
+    // The first tab sends the money again, to another account.
+    browser.switch_to(&first);
+    browser.click(".dots-result button");
+    browser.wait_for("#dots-routing");
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.querySelector('.dots-review')", "review");
+    assert_eq!(browser.text(".dots-form button[type=submit]"), "Send $12.50");
+    browser.click(".dots-form button[type=submit]");
+    wait_for_status(&browser, "$12.50 was paid");
+    let words = browser.text(".dots-result p");
+    assert!(words.starts_with("Paid on ") && words.ends_with("to Bank account ending 6789."), "{words}");
+    shoot(&browser, "link-status-paid");
+
+    // The second tab, still showing the failed payout, cannot send it a second
+    // time: it is told where the money went instead.
+    browser.switch_to(&second);
+    browser.click(".dots-result button");
+    browser.wait_for("input[name=dots-method]");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.querySelector('.dots-review')", "review");
+    browser.click(".dots-form button[type=submit]");
+    wait_for_status(&browser, "$12.50 was paid");
+    // Reloaded later, the link's page shows the payout paid once the phone is proven.
+    browser.goto(url);
+    browser.wait_for("#dots-phone");
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    std::thread::sleep(Duration::from_millis(1100));
+    enter_code(&browser, &demo, &app, phone);
+    wait_for_status(&browser, "$12.50 was paid");
+
+    let link = call(
+        &demo.server,
+        "GET",
+        &format!("/v2/payout-links/{}", link["id"].as_str().unwrap()),
+        &app.basic,
+        Value::Null,
+    );
+    let transfers = call(&demo.server, "GET", "/v2/transfers?type=payout", &app.basic, Value::Null);
+    let statuses: Vec<&str> =
+        transfers["data"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 2, "one failed payout and one resent: {statuses:?}");
+    let paid = call(
+        &demo.server,
+        "GET",
+        &format!("/v2/transfers/{}", link["payout_transfer_id"].as_str().unwrap()),
+        &app.basic,
+        Value::Null,
+    );
+    assert_eq!(paid["status"], "completed");
 }
 
 /// The flow inside the host page's iframe, from phone to the success screen.

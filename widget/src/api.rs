@@ -4,10 +4,11 @@
 use std::cell::RefCell;
 
 use dots_shared::ErrorCode;
-use dots_shared::read::FromJson;
+use dots_shared::read::{FromJson, Json};
 use serde::Serialize;
-use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
+
+use crate::json::{self, Js};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
 
@@ -76,18 +77,18 @@ pub async fn get<T: FromJson>(path: &str) -> Result<T, ApiError> {
     typed(send("GET", path, None).await?)
 }
 
-fn typed<T: FromJson>(answer: Value) -> Result<T, ApiError> {
-    T::from_json(&answer).ok_or_else(ApiError::unexpected)
+fn typed<T: FromJson>(answer: JsValue) -> Result<T, ApiError> {
+    T::from_json(&Js(answer)).ok_or_else(ApiError::unexpected)
 }
 
 /// `POST`/`PUT` with a JSON body. A fresh idempotency key per action; the one retry
 /// after a network failure reuses it, so the action happens at most once.
 pub async fn send_json<B: Serialize, T: FromJson>(method: &str, path: &str, body: &B) -> Result<T, ApiError> {
-    let body = serde_json::to_value(body).map_err(|_| ApiError::unexpected())?;
+    let body = json::stringify(&json::to_js(body).ok_or_else(ApiError::unexpected)?);
     typed(send_keyed(method, path, &body).await?)
 }
 
-async fn send_keyed(method: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+async fn send_keyed(method: &str, path: &str, body: &str) -> Result<JsValue, ApiError> {
     let key = format!("widget-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64);
     match send(method, path, Some((body, &key))).await {
         Err(e) if e.code == "network_error" => send(method, path, Some((body, &key))).await,
@@ -95,7 +96,7 @@ async fn send_keyed(method: &str, path: &str, body: &Value) -> Result<Value, Api
     }
 }
 
-async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<Value, ApiError> {
+async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<JsValue, ApiError> {
     let window = web_sys::window().ok_or_else(ApiError::network)?;
     let headers = Headers::new().map_err(|_| ApiError::network())?;
     let init = RequestInit::new();
@@ -106,7 +107,7 @@ async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<
     if let Some((body, key)) = body {
         let _ = headers.set("Content-Type", "application/json");
         let _ = headers.set("Idempotency-Key", key);
-        init.set_body(&JsValue::from_str(&body.to_string()));
+        init.set_body(&JsValue::from_str(body));
     }
     init.set_headers(&headers);
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
@@ -119,21 +120,20 @@ async fn send(method: &str, path: &str, body: Option<(&Value, &str)>) -> Result<
         .ok()
         .and_then(|t| t.as_string())
         .unwrap_or_default();
-    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let answer = Js(json::parse(&text));
+    let text_of = |value: &Js, name: &str| value.field(name).and_then(|f| f.string());
     if response.ok() {
-        // Proving the phone replaces the session's token; the old one is dead.
-        if let Some(token) = json["session_token"].as_str() {
-            set_session_token(token.to_string());
-            keep_for_this_tab(token);
+        // Proving the phone (and claiming) replaces the session's token; the old one is dead.
+        if let Some(token) = text_of(&answer, "session_token") {
+            keep_for_this_tab(&token);
+            set_session_token(token);
         }
-        return Ok(json);
+        return Ok(answer.0);
     }
-    let error = &json["error"];
+    let error = answer.field("error").unwrap_or(Js(JsValue::NULL));
     Err(ApiError {
-        code: error["code"].as_str().unwrap_or("server_error").to_string(),
-        message: error["message"]
-            .as_str()
-            .unwrap_or("Something went wrong on our side. Try again in a moment.")
-            .to_string(),
+        code: text_of(&error, "code").unwrap_or_else(|| "server_error".into()),
+        message: text_of(&error, "message")
+            .unwrap_or_else(|| "Something went wrong on our side. Try again in a moment.".into()),
     })
 }

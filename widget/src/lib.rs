@@ -4,14 +4,18 @@
 //! iframe; `frame.js` (widget/web) boots it and relays its messages to the host.
 
 mod api;
+mod json;
 mod steps;
 
 use std::cell::RefCell;
 
+use dots_shared::read::Json;
 use dots_shared::theme::Theme;
 use leptos::prelude::*;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+
+pub(crate) use json::object;
 
 thread_local! {
     /// How the widget tells its page about progress (`frame.js` turns these into
@@ -20,28 +24,17 @@ thread_local! {
 }
 
 /// Sends `(type, payload)` to the page: `ready`, `event`, `success` or `exit`.
-pub(crate) fn emit(kind: &str, payload: Value) {
+pub(crate) fn emit(kind: &str, payload: JsValue) {
     EMIT.with(|emit| {
         if let Some(f) = emit.borrow().as_ref() {
-            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &JsValue::from_str(&payload.to_string()));
+            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &json::stringify(&payload).into());
         }
     });
 }
 
 /// An informational event for the host's `onEvent`.
-pub(crate) fn emit_event(name: &str, metadata: Value) {
-    emit("event", object(vec![("name", name.into()), ("metadata", metadata)]));
-}
-
-/// A JSON object from its fields, for the messages to the host page. (Not
-/// `json!`: it unwraps a serializer's result per value, which brings serde_json's
-/// error messages and their formatting into the widget.)
-pub(crate) fn object(fields: Vec<(&str, Value)>) -> Value {
-    let mut object = serde_json::Map::new();
-    for (key, value) in fields {
-        object.insert(key.to_owned(), value);
-    }
-    Value::Object(object)
+pub(crate) fn emit_event(name: &str, metadata: JsValue) {
+    emit("event", object(&[("name", name.into()), ("metadata", metadata)]));
 }
 
 /// What the page passes to [`mount`].
@@ -64,14 +57,15 @@ pub(crate) struct Config {
 /// called as `emit(type, payloadJson)`.
 #[wasm_bindgen]
 pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
-    let raw: Value = serde_json::from_str(&config).unwrap_or_default();
-    let text = |key: &str| raw[key].as_str().map(str::to_string);
+    let raw = json::Js(json::parse(&config));
+    let field = |key: &str| raw.field(key).unwrap_or(json::Js(JsValue::NULL));
+    let text = |key: &str| field(key).string();
     let config = Config {
         link_token: text("link_token"),
         session_token: text("session_token"),
-        appearance: raw["appearance"].clone(),
-        embedded: raw["embedded"].as_bool().unwrap_or(false),
-        modal: raw["modal"].as_bool().unwrap_or(false),
+        appearance: field("appearance").to_value(),
+        embedded: field("embedded").boolean().unwrap_or(false),
+        modal: field("modal").boolean().unwrap_or(false),
         locale: text("locale")
             .filter(|l| !l.is_empty() && l.len() <= 35)
             .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))

@@ -2,7 +2,7 @@
 //! only what each step needs, always about the session's own flow, app and user:
 //! no endpoint takes another user's or flow's id.
 
-use dots_shared::flow::{self, CheckCodeRequest, ClaimRequest, OpenLinkRequest, SendCodeRequest};
+use dots_shared::flow::{self, CheckCodeRequest, ClaimRequest, OpenLinkRequest, ResendRequest, SendCodeRequest};
 use dots_shared::{ErrorCode, api};
 use std::net::SocketAddr;
 
@@ -33,6 +33,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/flow/v1/payout-methods", list_methods)
         .post("/flow/v1/payout-methods", add_method)
         .post("/flow/v1/claim", claim)
+        .post("/flow/v1/payout-link/resend", resend)
         .post("/flow/v1/complete", complete)
 }
 
@@ -48,6 +49,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
     list_methods,
     add_method,
     claim,
+    resend,
     complete
 ))]
 pub(super) struct Doc;
@@ -248,13 +250,29 @@ async fn add_method(
         .await
 }
 
-#[utoipa::path(post, path = "/flow/v1/claim", tag = "Flow sessions", request_body = ClaimRequest, responses((status = 200, description = "The link is claimed and its payout made.", body = api::Claimed)))]
+#[utoipa::path(post, path = "/flow/v1/claim", tag = "Flow sessions", request_body = ClaimRequest, responses((status = 200, description = "The link is claimed and its payout made; this session ends and `session_token` follows the payout.", body = api::Claimed)))]
 async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest>) -> Result<Reply, Error> {
     let args = (m.caller.0, m.body.payout_method_id);
     state
         .writer
         .run(m.idempotency, args, |conn, (session, method_id), now| {
-            Box::pin(async move { ok(StatusCode::OK, &flows::claim(conn, session, method_id, now).await?) })
+            Box::pin(async move {
+                let claimed = flows::claim(conn, session, method_id, now).await?;
+                // The follow-up token is answered once; what is kept for a replay never holds it.
+                let replay = api::Claimed { session_token: None, ..claimed.clone() };
+                Ok(Reply::once(StatusCode::OK, &claimed, &replay)?)
+            })
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/flow/v1/payout-link/resend", tag = "Flow sessions", request_body = ResendRequest, responses((status = 200, description = "The claimed link's money is sent again, to this method: the link's new payout.", body = flow::LinkPayout)))]
+async fn resend(State(state): State<AppState>, m: Mutation<FlowAuth, ResendRequest>) -> Result<Reply, Error> {
+    let args = (m.caller.0, m.body.payout_method_id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (session, method_id), now| {
+            Box::pin(async move { ok(StatusCode::OK, &flows::resend(conn, session, method_id, now).await?) })
         })
         .await
 }

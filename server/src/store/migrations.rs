@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_system_accounts.sql"),
         postgres: include_str!("../../migrations/postgres/0006_system_accounts.sql"),
     },
+    Migration {
+        version: 7,
+        name: "follow_up_sessions",
+        sqlite: include_str!("../../migrations/sqlite/0007_follow_up_sessions.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_follow_up_sessions.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

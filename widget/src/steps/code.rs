@@ -36,7 +36,7 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             let check = flow::CheckCodeRequest { code: typed };
             api::send_json::<_, ()>("POST", "/flow/v1/verification/check", &check).await?;
             ctx.refresh().await?;
-            emit_event("PHONE_VERIFIED", object(Vec::new()));
+            emit_event("PHONE_VERIFIED", object(&[]));
             // The next step's heading takes focus and says where the payee is; a
             // "confirmed" line would stay under it.
             ctx.advance(Step::Code);

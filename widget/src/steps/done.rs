@@ -9,20 +9,11 @@ use crate::{emit, object};
 
 #[component]
 pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
-    let (title, detail) = if ctx.is_link() {
-        // No status word here ("created" means nothing to a payee); what the
-        // payout does next is the sender's to tell.
-        (
-            format!("{} is on its way", ctx.amount().unwrap_or_else(|| "Your money".into())),
-            format!(
-                "It goes to: {}.",
-                ctx.method.with_untracked(|m| m
-                    .as_ref()
-                    .map_or_else(|| "your payout method".into(), |(_, label)| label.clone()))
-            ),
-        )
-    } else {
-        ("You're all set".to_string(), "You can close this window.".to_string())
+    // (A payout link's claim goes on to its payout's page, `status.rs`.) Inside a
+    // host page the payee goes on there; a page of its own may be closed.
+    let detail = match ctx.embedded {
+        true => format!("{} has what it needs.", ctx.app_name()),
+        false => "You can close this window.".to_string(),
     };
     // A flow opened as a page of its own goes back to the app, if it said where.
     let back = ctx.session.with_untracked(|s| s.redirect_url.clone());
@@ -30,7 +21,7 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
         (true, _) => Some(
             view! {
                 <button type="button" class="dots-primary" data-autofocus
-                    on:click=move |_| emit("exit", object(vec![("reason", "done".into())]))>"Done"</button>
+                    on:click=move |_| emit("exit", object(&[("reason", "done".into())]))>"Done"</button>
             }
             .into_any(),
         ),
@@ -39,7 +30,7 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
     };
     view! {
         <section class="dots-result dots-success">
-            <h2 tabindex="-1">{title}</h2>
+            <h2 tabindex="-1">"You're all set"</h2>
             <p>{detail}</p>
             {next}
         </section>
@@ -54,8 +45,8 @@ pub(super) fn EndedStep(ctx: Ctx) -> impl IntoView {
     let close = {
         let (code, message) = (code.clone(), message.clone());
         move |_| {
-            let error = object(vec![("code", code.as_str().into()), ("message", message.as_str().into())]);
-            emit("exit", object(vec![("reason", "error".into()), ("error", error)]))
+            let error = object(&[("code", code.as_str().into()), ("message", message.as_str().into())]);
+            emit("exit", object(&[("reason", "error".into()), ("error", error)]))
         }
     };
     view! {

@@ -12,7 +12,7 @@ use dots_shared::api::{CreatePayoutMethodRequest, List, PayoutMethod};
 pub(super) type Destination = (String, String);
 
 /// "Bank account ending 6789", "PayPal ana@example.com", "Venmo +1 …".
-fn destination(method: &PayoutMethod) -> Destination {
+pub(super) fn destination(method: &PayoutMethod) -> Destination {
     let label = match (&method.bank, &method.paypal, &method.venmo) {
         (Some(bank), _, _) => format!("Bank account ending {}", bank.account_last4),
         (_, Some(paypal), _) => format!("PayPal {}", paypal.email),
@@ -28,12 +28,19 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
     let choice = RwSignal::new("new".to_string());
     let kind = RwSignal::new("bank".to_string());
     let [routing, account, paypal, venmo] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    // Sending a failed payout again: not to the account it failed on.
+    let failed = ctx.session.with_untracked(|s| {
+        let payout = s.payout_link.as_ref()?.payout.as_ref()?;
+        payout.payout_method.as_ref().map(|m| m.id.clone())
+    });
     spawn_local(async move {
         if let Ok(list) = api::get::<List<PayoutMethod>>("/flow/v1/payout-methods").await {
-            if let Some(first) = list.data.first() {
-                choice.set(first.id.clone());
+            let usable: Vec<Destination> =
+                list.data.iter().filter(|m| failed.as_ref() != Some(&m.id)).map(destination).collect();
+            if let Some((first, _)) = usable.first() {
+                choice.set(first.clone());
             }
-            saved.set(list.data.iter().map(destination).collect());
+            saved.set(usable);
         }
     });
     let submit = move |ev: SubmitEvent| {

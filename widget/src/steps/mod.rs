@@ -18,6 +18,7 @@ mod done;
 mod method;
 mod phone;
 mod review;
+mod status;
 
 use code::CodeStep;
 use compliance::ComplianceStep;
@@ -25,6 +26,7 @@ use done::{DoneStep, EndedStep};
 use method::{Destination, MethodStep};
 use phone::PhoneStep;
 use review::ReviewStep;
+use status::StatusStep;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Step {
@@ -35,6 +37,8 @@ pub(crate) enum Step {
     Method,
     Review,
     Done,
+    /// A claimed link's payout, followed on the link's page.
+    Status,
     Ended,
 }
 
@@ -50,6 +54,7 @@ impl Step {
             Step::Method => "payout_method",
             Step::Review => "review",
             Step::Done => "done",
+            Step::Status => "payout_status",
             Step::Ended => "ended",
         }
     }
@@ -74,6 +79,8 @@ struct Ctx {
     typed_phone: RwSignal<String>,
     /// Title, words, and the error code of a flow that cannot go on.
     ended: RwSignal<(String, String, String)>,
+    /// A claimed link's failed payout is being sent again, to another method.
+    resending: RwSignal<bool>,
     embedded: bool,
     modal: bool,
 }
@@ -81,6 +88,11 @@ struct Ctx {
 impl Ctx {
     fn is_link(&self) -> bool {
         self.session.with_untracked(|s| s.payout_link.is_some())
+    }
+
+    /// A claimed link's page: the payee follows the payout (and may resend it).
+    fn follows_claim(&self) -> bool {
+        self.session.with_untracked(|s| s.payout_link.as_ref().is_some_and(|l| l.status == "claimed"))
     }
 
     fn wants(&self, step: &str) -> bool {
@@ -91,6 +103,14 @@ impl Ctx {
         let link = self.is_link();
         // Read in place: a copy of the session would bring its `Clone` into the widget.
         let (verified, tax_id) = self.session.with_untracked(|s| (s.verified, s.requirements.tax_id));
+        if self.follows_claim() {
+            // Prove the phone again; choose a method and review only to resend.
+            return match step {
+                Step::Phone | Step::Code => !verified,
+                Step::Method | Step::Review => self.resending.get_untracked(),
+                _ => false,
+            };
+        }
         match step {
             Step::Phone | Step::Code => (link || self.wants("verify_phone")) && !verified,
             Step::Compliance => {
@@ -124,11 +144,14 @@ impl Ctx {
         self.notice.set(String::new());
         self.busy.set(false);
         self.step.set(step);
-        emit_event("STEP", object(vec![("step", step.name().into())]));
+        emit_event("STEP", object(&[("step", step.name().into())]));
     }
 
     /// The next step after `from` that this session needs.
     fn advance(&self, from: Step) {
+        if self.follows_claim() && self.session.with_untracked(|s| s.verified) && !self.resending.get_untracked() {
+            return self.go(Step::Status);
+        }
         let after = ORDER.iter().position(|s| *s == from).map_or(0, |i| i + 1);
         // The code step is only ever reached from the phone step.
         let next = ORDER[after..].iter().copied().find(|s| *s != Step::Code && self.applies(*s));
@@ -150,10 +173,14 @@ impl Ctx {
         self.notice.set(String::new());
         emit_event(
             "ERROR",
-            object(vec![("code", error.code.as_str().into()), ("step", self.step.get_untracked().name().into())]),
+            object(&[("code", error.code.as_str().into()), ("step", self.step.get_untracked().name().into())]),
         );
-        if error.is_one_of(ENDED) {
-            // Claimed, canceled or ended by the sender: the message says which.
+        if error.is_one_of(ENDED) && self.is_link() && !self.follows_claim() {
+            // The link was claimed (in another tab?), canceled or has expired: its
+            // page opens it again and shows what it has become.
+            let _ = window().location().reload();
+        } else if error.is_one_of(ENDED) {
+            // Ended by the sender: the message says so.
             self.end("This session has ended", &error);
         } else if error.is_session_over() {
             self.end("Your session has expired", &error);
@@ -217,6 +244,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
         locale: RwSignal::new(config.locale.clone()),
         typed_phone: RwSignal::new(String::new()),
         ended: RwSignal::new(Default::default()),
+        resending: RwSignal::new(false),
         embedded: config.embedded,
         modal: config.modal,
     };
@@ -242,6 +270,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
                     Step::Method => view! { <MethodStep ctx /> }.into_any(),
                     Step::Review => view! { <ReviewStep ctx /> }.into_any(),
                     Step::Done => view! { <DoneStep ctx /> }.into_any(),
+                    Step::Status => view! { <StatusStep ctx /> }.into_any(),
                     Step::Ended => view! { <EndedStep ctx /> }.into_any(),
                 }}
                 <p class="dots-error" role="alert">{move || ctx.error.get()}</p>
@@ -302,7 +331,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
         // A failure that is not the end (a network error): say so and stop here.
         ctx.end("We couldn't load this", &ApiError { code: "load_failed".into(), message: ctx.error.get_untracked() });
     }
-    emit("ready", object(Vec::new()));
+    emit("ready", object(&[]));
 }
 
 #[component]
@@ -329,7 +358,7 @@ fn Header(ctx: Ctx) -> impl IntoView {
                 <span class="dots-app">{move || ctx.app_name()}</span>
                 <Show when=move || ctx.embedded && ctx.modal>
                     <button type="button" class="dots-close" aria-label="Close"
-                        on:click=move |_| emit("exit", object(vec![("reason", "user".into())]))>"×"</button>
+                        on:click=move |_| emit("exit", object(&[("reason", "user".into())]))>"×"</button>
                 </Show>
             </div>
             <h1 class="dots-title">{title}</h1>

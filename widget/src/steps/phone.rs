@@ -27,7 +27,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
             let body = flow::SendCodeRequest { phone_number: (!known).then(|| typed.clone()) };
             ctx.typed_phone.set(if known { String::new() } else { typed.clone() });
             api::send_json::<_, ()>("POST", "/flow/v1/verification", &body).await?;
-            emit_event("CODE_SENT", object(Vec::new()));
+            emit_event("CODE_SENT", object(&[]));
             ctx.go(Step::Code);
             ctx.notice.set("We sent you a code by text message.".into());
             Ok(())
@@ -36,6 +36,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
     view! {
         <form class="dots-form" on:submit=submit novalidate>
             <h2 tabindex="-1">"Confirm it's you"</h2>
+            {ctx.follows_claim().then(|| view! { <p>"This payment has been claimed. Confirm it's you to see where it is."</p> })}
             {if known {
                 view! { <p>"We'll text a 6-digit code to " {hint.clone().unwrap_or_default()} "."</p> }.into_any()
             } else {

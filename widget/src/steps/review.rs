@@ -7,7 +7,11 @@ use leptos::prelude::*;
 use super::{Ctx, Step};
 use crate::api;
 use crate::{emit, emit_event, object};
-use dots_shared::{api as wire, flow};
+use dots_shared::{ErrorCode, api as wire, flow};
+
+/// An empty body (`{}`).
+#[derive(serde::Serialize)]
+struct NoFields {}
 
 #[component]
 pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
@@ -18,23 +22,41 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         ctx.run(async move {
             let (flow_id, user_id) = ctx.session.with_untracked(|s| (s.flow_id.clone(), s.user_id.clone()));
+            if ctx.follows_claim() {
+                // A failed payout's money, sent again to the method just chosen.
+                let payout_method_id =
+                    ctx.method.with_untracked(|m| m.as_ref().map(|(id, _)| id.clone())).unwrap_or_default();
+                let resend = flow::ResendRequest { payout_method_id };
+                let sent = api::send_json::<_, flow::LinkPayout>("POST", "/flow/v1/payout-link/resend", &resend).await;
+                // Sent again already (another tab): the payout's page says where it is.
+                const SENT: &[&str] = &[ErrorCode::PayoutNotResendable.as_str()];
+                match sent {
+                    Err(e) if !e.is_one_of(SENT) => return Err(e),
+                    _ => ctx.resending.set(false),
+                }
+                ctx.refresh().await?;
+                ctx.go(Step::Status);
+                return Ok(());
+            }
             let success = if ctx.is_link() {
                 let payout_method_id =
                     ctx.method.with_untracked(|m| m.as_ref().map(|(id, _)| id.clone())).unwrap_or_default();
                 let claim = flow::ClaimRequest { payout_method_id };
                 let claimed = api::send_json::<_, wire::Claimed>("POST", "/flow/v1/claim", &claim).await?;
-                object(vec![
+                // The claim ended the session; its answer's token follows the payout.
+                ctx.refresh().await?;
+                object(&[
                     ("flow_id", flow_id.into()),
                     ("user_id", user_id.into()),
                     ("payout_link_id", claimed.payout_link_id.into()),
                     ("payout_transfer_id", claimed.payout.id.into()),
                 ])
             } else {
-                api::send_json::<_, ()>("POST", "/flow/v1/complete", &object(Vec::new())).await?;
-                object(vec![("flow_id", flow_id.into()), ("user_id", user_id.into())])
+                api::send_json::<_, ()>("POST", "/flow/v1/complete", &NoFields {}).await?;
+                object(&[("flow_id", flow_id.into()), ("user_id", user_id.into())])
             };
-            ctx.go(Step::Done);
-            emit_event("SUCCESS", object(Vec::new()));
+            ctx.go(if ctx.is_link() { Step::Status } else { Step::Done });
+            emit_event("SUCCESS", object(&[]));
             emit("success", success);
             Ok(())
         });
@@ -48,6 +70,7 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
             </dl>
             <button type="submit" class="dots-primary" data-autofocus disabled=move || ctx.busy.get()>
                 {match (link, amount) {
+                    (true, Some(a)) if ctx.follows_claim() => format!("Send {a}"),
                     (true, Some(a)) => format!("Claim {a}"),
                     _ => "Finish".to_string(),
                 }}
