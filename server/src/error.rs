@@ -10,12 +10,14 @@ pub struct Error {
     pub code: ErrorCode,
     pub message: String,
     pub param: Option<String>,
+    /// A wrong one-time code's tries left (`invalid_code`).
+    pub tries_left: Option<i64>,
 }
 
 impl Error {
     /// An error with `code`, whose status and type follow from it.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error { code, message: message.into(), param: None }
+        Error { code, message: message.into(), param: None, tries_left: None }
     }
 
     /// A value that is not acceptable, naming its field.
@@ -50,6 +52,7 @@ impl Error {
                 code: self.code.as_str().to_string(),
                 message: self.message.clone(),
                 param: self.param.clone(),
+                tries_left: self.tries_left,
             },
         }
     }

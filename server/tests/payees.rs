@@ -67,7 +67,13 @@ async fn the_sixth_wrong_code_is_refused_even_when_right(t: TestApp) {
     for left in (0..5).rev() {
         let r = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": wrong})).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"), "{}", r.json);
-        assert!(r.json["error"]["message"].as_str().unwrap().contains(&format!("{left} tries left")), "{}", r.json);
+        assert_eq!(r.json["error"]["tries_left"], left, "{}", r.json);
+        let words = match left {
+            0 => "its last try".to_string(),
+            1 => "1 try left".to_string(),
+            n => format!("{n} tries left"),
+        };
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(&words), "{}", r.json);
     }
     let right = t.post(&app, &format!("/v2/users/{user}/verification/check"), json!({"code": code})).await;
     assert_eq!((right.status, right.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"), "{}", right.json);

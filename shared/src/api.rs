@@ -192,6 +192,9 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// After a wrong one-time code (`invalid_code`): how many tries that code has left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<i64>,
 }
 
 /// A payee's compliance details, as the app (`PUT /v2/users/{id}/compliance`) or the

@@ -268,6 +268,61 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     shoot(&browser, "link-error-canceled");
 }
 
+#[test]
+fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_works() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
+    let phone = "+14155550166";
+    let link = demo.link(&app, phone, json!({}));
+    let browser = Browser::start();
+    browser.goto(link["url"].as_str().unwrap());
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-code");
+    let right = last_code(&demo.server, &app.basic, phone);
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let error = || browser.text(".dots-error");
+    for left in [4, 3, 2, 1] {
+        browser.type_into("#dots-code", wrong);
+        browser.click(".dots-form button[type=submit]");
+        let expected =
+            if left == 1 { "You have 1 try left.".to_string() } else { format!("You have {left} tries left.") };
+        browser.wait_until(
+            &format!("document.querySelector('.dots-error').innerText.endsWith({})", json!(expected)),
+            &expected,
+        );
+        // The wrong code does not stay in the field.
+        assert_eq!(browser.exec("return document.getElementById('dots-code').value", json!([])), "");
+    }
+    assert_eq!(error(), "That code isn't right. You have 1 try left.");
+    browser.type_into("#dots-code", wrong);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.querySelector('.dots-error').innerText.includes('last try')", "the last try");
+    // Locked: the screen says when a new code can be asked for; checking is off until then.
+    let hint = browser.text("#dots-code-hint");
+    assert!(hint.starts_with("You can ask for a new code in "), "{hint}");
+    assert_eq!(
+        browser.exec("return document.querySelector('.dots-form button[type=submit]').disabled", json!([])),
+        true
+    );
+    assert_eq!(browser.exec("return document.getElementById('dots-code').value", json!([])), "");
+    shoot(&browser, "link-error-code-locked");
+    // When the cool-down ends (30 s after the first code), asking works and the new code verifies.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while browser.exec("return document.querySelector('.dots-link').disabled", json!([])) == true {
+        assert!(Instant::now() < deadline, "the resend button never came back");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(browser.text("#dots-code-hint"), "Ask for a new code below.");
+    browser.click(".dots-link");
+    browser.wait_until("document.querySelector('.dots-notice').innerText == 'We sent a new code.'", "the new code");
+    let fresh = last_code(&demo.server, &app.basic, phone);
+    assert_ne!(fresh, right, "a new code was sent");
+    browser.type_into("#dots-code", &fresh);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-routing");
+}
+
 /// Waits for the payout page's heading to read `title`.
 fn wait_for_status(browser: &Browser, title: &str) {
     browser.wait_until(

@@ -37,9 +37,15 @@ fn keep_for_this_tab(token: &str) {
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    /// A wrong one-time code's tries left.
+    pub tries_left: Option<i64>,
 }
 
 impl ApiError {
+    pub fn new(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError { code: code.into(), message: message.into(), tries_left: None }
+    }
+
     /// The server refused with one of `codes`. (Their names are looked up at
     /// compile time: `ErrorCode::from_wire` would bring every code's name into
     /// the widget.)
@@ -57,17 +63,11 @@ impl ApiError {
     }
 
     fn unexpected() -> ApiError {
-        ApiError {
-            code: "unexpected_answer".into(),
-            message: "Something went wrong on our side. Try again in a moment.".into(),
-        }
+        ApiError::new("unexpected_answer", "Something went wrong on our side. Try again in a moment.")
     }
 
     fn network() -> ApiError {
-        ApiError {
-            code: "network_error".into(),
-            message: "We couldn't reach the server. Check your connection and try again.".into(),
-        }
+        ApiError::new("network_error", "We couldn't reach the server. Check your connection and try again.")
     }
 }
 
@@ -135,5 +135,6 @@ async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<Js
         code: text_of(&error, "code").unwrap_or_else(|| "server_error".into()),
         message: text_of(&error, "message")
             .unwrap_or_else(|| "Something went wrong on our side. Try again in a moment.".into()),
+        tries_left: error.field("tries_left").and_then(|n| n.integer()),
     })
 }

@@ -185,11 +185,17 @@ pub async fn check(
     let well_formed = code.len() == CODE_DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit());
     if !well_formed || !keys.code_matches(&id, code, &stored) {
         let left = MAX_ATTEMPTS - tried;
-        return Ok(Checked::Refused(Error::invalid(
+        let tries = if left == 1 { "try" } else { "tries" };
+        let mut refused = Error::invalid(
             ErrorCode::InvalidCode,
             "code",
-            format!("That code is not right; {left} tries left."),
-        )));
+            match left {
+                0 => "That code is not right, and it was its last try; ask for a new one.".to_string(),
+                _ => format!("That code is not right; {left} {tries} left."),
+            },
+        );
+        refused.tries_left = Some(left);
+        return Ok(Checked::Refused(refused));
     }
     sqlx::query("UPDATE verifications SET verified_at = $1 WHERE id = $2")
         .bind(now_ms)

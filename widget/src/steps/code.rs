@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{Ctx, Step};
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::{emit_event, object};
+use dots_shared::ErrorCode;
 use dots_shared::flow;
 
 /// Seconds before another code may be asked for (the server's cool-down).
@@ -19,6 +20,8 @@ const RESEND_AFTER_S: u32 = 30;
 pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
     let code = RwSignal::new(String::new());
     let wait = RwSignal::new(RESEND_AFTER_S);
+    // The code can take no more tries (or has expired): only a new one helps.
+    let locked = RwSignal::new(false);
     if let Ok(timer) =
         set_interval_with_handle(move || wait.update(|w| *w = w.saturating_sub(1)), Duration::from_secs(1))
     {
@@ -34,7 +37,9 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
         }
         ctx.run(async move {
             let check = flow::CheckCodeRequest { code: typed };
-            api::send_json::<_, ()>("POST", "/flow/v1/verification/check", &check).await?;
+            if let Err(refused) = api::send_json::<_, ()>("POST", "/flow/v1/verification/check", &check).await {
+                return Err(refused_code(refused, code, locked));
+            }
             ctx.refresh().await?;
             emit_event("PHONE_VERIFIED", object(&[]));
             // The next step's heading takes focus and says where the payee is; a
@@ -49,6 +54,8 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             let body = flow::SendCodeRequest { phone_number: (!typed.is_empty()).then_some(typed) };
             api::send_json::<_, ()>("POST", "/flow/v1/verification", &body).await?;
             wait.set(RESEND_AFTER_S);
+            locked.set(false);
+            code.set(String::new());
             ctx.notice.set("We sent a new code.".into());
             Ok(())
         });
@@ -60,8 +67,14 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
                 pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint"
                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
-            <p id="dots-code-hint" class="dots-hint">"The code works for 10 minutes."</p>
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>"Verify"</button>
+            <p id="dots-code-hint" class="dots-hint">
+                {move || match (locked.get(), wait.get()) {
+                    (false, _) => "The code works for 10 minutes.".to_string(),
+                    (true, 0) => "Ask for a new code below.".to_string(),
+                    (true, s) => format!("You can ask for a new code in {s} s."),
+                }}
+            </p>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get() || locked.get()>"Verify"</button>
             <button type="button" class="dots-link" disabled=move || { wait.get() > 0 || ctx.busy.get() } on:click=resend>
                 {move || match wait.get() {
                     0 => "Send a new code".to_string(),
@@ -70,6 +83,29 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             </button>
         </form>
     }
+}
+
+/// A refused code in the payee's words; the field is emptied for the next one,
+/// and a code that can take no more tries locks the step until a new one is sent.
+fn refused_code(mut refused: ApiError, code: RwSignal<String>, locked: RwSignal<bool>) -> ApiError {
+    const DEAD: &[&str] = &[
+        ErrorCode::TooManyAttempts.as_str(),
+        ErrorCode::CodeExpired.as_str(),
+        ErrorCode::CodeAlreadyUsed.as_str(),
+        ErrorCode::VerificationNotStarted.as_str(),
+    ];
+    const WRONG: &[&str] = &[ErrorCode::InvalidCode.as_str()];
+    let message = match refused.tries_left {
+        _ if refused.is_one_of(DEAD) => "This code can't be used any more.".to_string(),
+        Some(0) => "That code isn't right, and that was its last try.".to_string(),
+        Some(1) if refused.is_one_of(WRONG) => "That code isn't right. You have 1 try left.".to_string(),
+        Some(n) if refused.is_one_of(WRONG) => format!("That code isn't right. You have {n} tries left."),
+        _ => return refused,
+    };
+    code.set(String::new());
+    locked.set(refused.is_one_of(DEAD) || refused.tries_left == Some(0));
+    refused.message = message;
+    refused
 }
 
 /// WebOTP, where the browser has it: the SMS's last line (`@host #123456`) fills

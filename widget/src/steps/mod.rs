@@ -301,9 +301,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
                 .await
                 .map(|s| s.token.unwrap_or_default())
         }
-        (None, None) => {
-            Err(ApiError { code: "invalid_session".into(), message: "This page was opened without a flow.".into() })
-        }
+        (None, None) => Err(ApiError::new("invalid_session", "This page was opened without a flow.")),
     };
     let loaded = match opened {
         Ok(token) => {
@@ -317,10 +315,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
             let brand = ctx.session.with_untracked(|s| s.brand.clone());
             apply_theme(&root, &Theme::default().with_brand(&brand).with_appearance(&config.appearance));
             if ctx.session.with_untracked(|s| s.status == "completed") {
-                ctx.end(
-                    "This is already done",
-                    &ApiError { code: "flow_completed".into(), message: "Nothing more is needed here.".into() },
-                );
+                ctx.end("This is already done", &ApiError::new("flow_completed", "Nothing more is needed here."));
             } else {
                 ctx.advance(Step::Loading);
             }
@@ -329,7 +324,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     }
     if ctx.step.get_untracked() == Step::Loading {
         // A failure that is not the end (a network error): say so and stop here.
-        ctx.end("We couldn't load this", &ApiError { code: "load_failed".into(), message: ctx.error.get_untracked() });
+        ctx.end("We couldn't load this", &ApiError::new("load_failed", ctx.error.get_untracked()));
     }
     emit("ready", object(&[]));
 }
