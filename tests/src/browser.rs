@@ -111,6 +111,29 @@ impl Browser {
         self.session_command("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
     }
 
+    /// axe-core's serious and critical accessibility violations on the current
+    /// document (the current frame, after [`Browser::enter_frame`]), as
+    /// `"rule: what (selector…)"` lines. axe-core comes from `DOTS_AXE_JS`, which
+    /// `cargo xtask test` sets after installing it from npm.
+    pub fn accessibility_violations(&self) -> Vec<String> {
+        let path = std::env::var("DOTS_AXE_JS")
+            .expect("DOTS_AXE_JS names axe-core's axe.min.js (cargo xtask test installs it from npm)");
+        let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if self.exec("return typeof window.axe", json!([])) != "object" {
+            self.exec(&axe, json!([]));
+        }
+        let found = self.session_command(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']})
+                  .then(r => done(r.violations.filter(v => v.impact == 'serious' || v.impact == 'critical')
+                    .map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')')))
+                  .catch(e => done(['axe failed: ' + e]));", "args": []})),
+        );
+        found.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    }
+
     /// Polls a JavaScript expression until it is truthy; returns its value.
     pub fn wait_until(&self, expression: &str, what: &str) -> Value {
         let deadline = Instant::now() + WAIT;

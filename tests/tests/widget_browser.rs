@@ -18,13 +18,21 @@ fn screenshots() -> PathBuf {
         .unwrap_or_else(|| dots_e2e::workspace_root().join("screenshots"))
 }
 
-/// A screenshot of the current step in light and in dark.
+/// A screenshot of the current step in light and in dark, each checked by axe-core:
+/// no serious or critical accessibility violation.
 fn shoot(browser: &Browser, name: &str) {
     for (dark, scheme) in [(false, "light"), (true, "dark")] {
         browser.set_dark(dark);
         browser.screenshot(&screenshots().join(format!("{name}-{scheme}.png")));
+        accessible(browser, &format!("{name} ({scheme})"));
     }
     browser.set_dark(false);
+}
+
+/// axe-core finds no serious or critical violation in the current document or frame.
+fn accessible(browser: &Browser, what: &str) {
+    let violations = browser.accessibility_violations();
+    assert!(violations.is_empty(), "axe-core on {what}: {violations:#?}");
 }
 
 /// A server with settled-quickly sandbox payouts and one funded, branded app whose
@@ -446,6 +454,7 @@ fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, 
     browser.enter_frame("iframe.dots-frame");
     browser.wait_for("#dots-phone");
     if let Some(prefix) = shots {
+        accessible(browser, &format!("{prefix}, the phone step in its frame"));
         browser.leave_frame();
         shoot(browser, &format!("{prefix}-1-phone"));
         browser.enter_frame("iframe.dots-frame");
@@ -465,7 +474,11 @@ fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, 
     );
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
+    // Inside a host page the payee goes on there: no "close this window".
+    let words = browser.text(".dots-success p");
+    assert!(!words.contains("close this window"), "{words}");
     if let Some(prefix) = shots {
+        accessible(browser, &format!("{prefix}, the success screen in its frame"));
         browser.leave_frame();
         shoot(browser, &format!("{prefix}-2-success"));
         browser.enter_frame("iframe.dots-frame");
@@ -559,6 +572,21 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
         browser.exec("return document.querySelector('#inline-container iframe').style.display", json!([])),
         "none"
     );
+    // The host page's log shows its item numbers whole, and the result stays in its card.
+    let fits = browser.exec(
+        "const ol = document.getElementById('events'), cs = getComputedStyle(ol);
+         const ctx = document.createElement('canvas').getContext('2d'); ctx.font = cs.font;
+         const r = document.getElementById('result');
+         return [ol.children.length >= 10, ctx.measureText('10. ').width <= parseFloat(cs.paddingLeft),
+                 r.scrollWidth <= r.clientWidth]",
+        json!([]),
+    );
+    assert_eq!(fits, json!([true, true, true]), "[ten events, numbers fit, result fits]");
+    // Its payout-link form answers a national number in words, not the API's field names.
+    browser.type_into("#link-phone", "(201) 555-0141");
+    browser.click("#link-form button[type=submit]");
+    let answer = browser.wait_until("document.getElementById('link-url').innerText", "the link form's answer");
+    assert_eq!(answer, "Enter your mobile number with its country code, like +1 415 555 2671.");
 
     // Two more instances at once on the same page, one of them for a known, verified
     // payee (pre-authenticated: no phone step): each gets ready in its own frame.

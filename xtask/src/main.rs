@@ -95,6 +95,7 @@ fn test(extra: &[String]) -> Result {
     ensure_postgres()?;
     ensure_standardwebhooks()?;
     ensure_test_packages()?;
+    let axe = axe_core()?;
     build_widget()?;
     let mut build = cargo();
     build.args(["build", "-p", "dots-server", "-p", "dots-merchant", "--bins"]);
@@ -104,6 +105,7 @@ fn test(extra: &[String]) -> Result {
         .args(["test", "--workspace", "--exclude", "dots-widget", "--lib", "--bins", "--tests"])
         .args(extra)
         .env("DOTS_BIN", debug_dir().join("dots"))
+        .env("DOTS_AXE_JS", &axe)
         .env("DOTS_TEST_POSTGRES_URL", &postgres_url);
     let mut tally = run_tests(tests)?;
     eprintln!("xtask: {} of the passing tests ran on PostgreSQL", tally.postgres_passed);
@@ -302,16 +304,31 @@ fn minify(bundle: &Path) -> Result {
 
 /// esbuild from the npm registry, installed once beside the build.
 fn esbuild() -> Result<PathBuf> {
-    let prefix = debug_dir().parent().expect("target dir").join(format!("esbuild-{ESBUILD}"));
-    let bin = prefix.join("node_modules/.bin/esbuild");
-    if bin.exists() {
-        return Ok(bin);
+    npm_package("esbuild", ESBUILD, ".bin/esbuild", "to minify the widget's JavaScript")
+}
+
+/// `file` of npm package `name@version`, installed once beside the build (under
+/// `<target>/<name>-<version>`).
+fn npm_package(name: &str, version: &str, file: &str, why: &str) -> Result<PathBuf> {
+    let prefix = debug_dir().parent().expect("target dir").join(format!("{name}-{version}"));
+    let path = prefix.join("node_modules").join(file);
+    if path.exists() {
+        return Ok(path);
     }
     let mut npm = Command::new("npm");
     npm.arg("install").arg("--prefix").arg(&prefix);
-    npm.args(["--no-audit", "--no-fund", "--no-save", "--loglevel=error", &format!("esbuild@{ESBUILD}")]);
-    status(npm, "installing esbuild (npm) to minify the widget's JavaScript")?;
-    if bin.exists() { Ok(bin) } else { Err(format!("npm installed esbuild but {} is missing", bin.display())) }
+    npm.args(["--no-audit", "--no-fund", "--no-save", "--loglevel=error", &format!("{name}@{version}")]);
+    status(npm, &format!("installing {name} (npm) {why}"))?;
+    if path.exists() { Ok(path) } else { Err(format!("npm installed {name} but {} is missing", path.display())) }
+}
+
+/// The axe-core release the browser tests check accessibility with.
+const AXE_CORE: &str = "4.14.1";
+
+/// axe-core's `axe.min.js` from the npm registry, installed once beside the build;
+/// the browser tests read it from `DOTS_AXE_JS` and run it on every step.
+fn axe_core() -> Result<PathBuf> {
+    npm_package("axe-core", AXE_CORE, "axe-core/axe.min.js", "for the browser tests' accessibility checks")
 }
 
 /// Where the bundled widget goes: `<target>/widget`. The server's build script
