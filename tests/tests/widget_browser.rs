@@ -516,8 +516,19 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
     // applying means the nonce reached the one <style> element it adds.
     let overlay = browser.exec("return getComputedStyle(document.querySelector('.dots-overlay')).position", json!([]));
     assert_eq!(overlay, "fixed");
+    // The dialog takes its content's height (it was a fixed 720 px, half of it empty).
+    browser.wait_until(
+        "(() => { const h = document.querySelector('.dots-dialog').getBoundingClientRect().height;
+                  return h > 200 && h < 600 ? h : null; })()",
+        "the dialog to take its content's height",
+    );
     browser.enter_frame("iframe.dots-frame");
     assert_eq!(browser.exec("return document.activeElement.id", json!([])), "dots-phone", "focus is in the widget");
+    let card = browser.exec(
+        "return [Math.round(document.querySelector('.dots-card').getBoundingClientRect().height), innerHeight]",
+        json!([]),
+    );
+    assert!((card[0].as_i64().unwrap() - card[1].as_i64().unwrap()).abs() <= 1, "card and dialog agree: {card}");
     browser.press("\u{E00C}");
     browser.leave_frame();
     browser.wait_until("window.dotsLog.some(e => e.name == 'exit' && e.data.metadata.reason == 'user')", "onExit");

@@ -32,9 +32,10 @@
       ".dots-overlay{position:fixed;inset:0;z-index:2147483000;display:flex;align-items:center;justify-content:center;" +
       "background:rgba(15,18,30,.55)}" +
       ".dots-overlay[hidden]{display:none}" +
-      ".dots-dialog{width:min(440px,100vw - 24px);height:min(720px,100vh - 24px);border-radius:16px;overflow:hidden;" +
-      "box-shadow:0 20px 60px rgba(0,0,0,.35)}" +
-      "@media (max-width:480px){.dots-dialog{width:100vw;height:100vh;border-radius:0}}" +
+      // The dialog takes its content's height (from the frame's `resize`), within the window.
+      ".dots-dialog{width:min(440px,100vw - 24px);height:min(560px,100vh - 24px);max-height:calc(100vh - 24px);" +
+      "border-radius:16px;overflow:hidden;box-shadow:0 20px 60px rgba(0,0,0,.35)}" +
+      "@media (max-width:480px){.dots-dialog{width:100vw;height:100vh!important;max-height:none;border-radius:0}}" +
       ".dots-frame{display:block;width:100%;height:100%;border:0;color-scheme:normal}";
     document.head.appendChild(style);
   }
@@ -212,8 +213,10 @@
           }
           break;
         case "resize":
-          if (inline && typeof p.height === "number" && p.height >= 0) {
-            iframe.style.height = Math.min(Math.ceil(p.height), 4000) + "px";
+          if (typeof p.height === "number" && p.height >= 0) {
+            var height = Math.min(Math.ceil(p.height), 4000) + "px";
+            if (inline) iframe.style.height = height;
+            else dialog.style.height = height;
           }
           break;
         case "event":

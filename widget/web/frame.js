@@ -54,6 +54,11 @@ if (mode === "link") {
       const p = m.payload || {};
       const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale || "", embedded: true, modal };
       mount(root, JSON.stringify(config), (type, payload) => post(type, JSON.parse(payload)));
+      if (modal) {
+        // The dialog sizes to the card (the root fills the frame, so it cannot say).
+        const card = root.firstElementChild;
+        if (card) new ResizeObserver(() => post("resize", { height: card.getBoundingClientRect().height })).observe(card);
+      }
     } else if (m.type === "opened") {
       // The widget moves focus to each step; on opening, to the current one.
       const target = root.querySelector("[data-autofocus]") || focusables()[0];
