@@ -1077,7 +1077,7 @@ pub async fn session_state(
 }
 
 /// `over`'s keys on top of `base`'s (both brand objects; either may be null).
-fn overlay(base: &Value, over: &Value) -> Value {
+pub fn overlay(base: &Value, over: &Value) -> Value {
     let mut merged = base.as_object().cloned().unwrap_or_default();
     if let Some(over) = over.as_object() {
         merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));

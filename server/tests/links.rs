@@ -490,6 +490,12 @@ async fn a_claim_the_app_cannot_fund_leaves_the_link_active(t: TestApp) {
 
 async fn the_claim_page_is_served_locked_down(t: TestApp) {
     let app = t.create_app("Acme").await;
+    // A dark brand, with a name that needs escaping.
+    let brand = json!({"name": "Ada & <Co>", "primary_color": "#0b7a3b", "background_color": "#111418",
+                       "color_scheme": "dark"});
+    let (auth, body) = (basic(&app), json!({"brand": brand}).to_string());
+    let set = t.call(Method::PUT, "/v2/apps/me/settings", Some(&auth), &[], Some(&body)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.json);
     let link = create_link(&t, &app, 100).await;
     let path = link.json["url"].as_str().unwrap().splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
     let page = t.call(Method::GET, &path, None, &[], None).await;
@@ -501,6 +507,19 @@ async fn the_claim_page_is_served_locked_down(t: TestApp) {
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    // Branded from the first paint: the app's name in the title, its colours and
+    // scheme before any script runs (a style the CSP allows by this page's nonce).
+    assert!(html.contains("<title>Get paid by Ada &amp; &lt;Co&gt;</title>"), "{html}");
+    assert!(html.contains("data-scheme=\"dark\"") && html.contains("--dots-bg:#111418;"), "{html}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|n| n.split('\'').next()).expect("a style nonce");
+    assert!(html.contains(&format!("<style nonce=\"{nonce}\">#dots-root{{--dots-primary:#0b7a3b;")), "{html}");
+    assert!(html.contains("<link rel=\"icon\" href=\"data:image/svg+xml,") && html.contains("%230b7a3b"), "{html}");
+    // Another page load, another nonce; an unknown token gets the unbranded page.
+    let again = t.call(Method::GET, &path, None, &[], None).await;
+    assert_ne!(again.headers["content-security-policy"], page.headers["content-security-policy"]);
+    let unknown = t.call(Method::GET, "/claim/plt_nothing", None, &[], None).await;
+    let html = String::from_utf8(unknown.bytes.clone()).unwrap();
+    assert!(html.contains("<title>Get paid</title>") && !html.contains("<style"), "{html}");
 }
 
 async fn a_link_opens_a_bounded_number_of_sessions(t: TestApp) {

@@ -119,6 +119,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
 
     browser.wait_for("#dots-phone");
     assert_eq!(browser.text(".dots-title"), "Acme Payroll sent you $12.50");
+    assert_eq!(browser.exec("return document.title", json!([])), "Get paid by Acme Payroll");
     assert_eq!(browser.text(".dots-progress-text"), "Step 1 of 4");
     shoot(&browser, "link-1-phone");
     browser.type_into("#dots-phone", "+1 415 555 2671");

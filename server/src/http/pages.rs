@@ -11,6 +11,8 @@ use dots_shared::ErrorCode;
 
 use serde::Deserialize;
 
+use dots_shared::theme::Theme;
+
 use super::{AppState, Routes};
 use crate::error::Error;
 
@@ -116,32 +118,97 @@ async fn widget_file(Path((version, file)): Path<(String, String)>, request: Hea
     serve(asset, &request, "public, max-age=31536000, immutable")
 }
 
+/// The brand a page is dressed in from its first paint, before the widget has
+/// loaded: the app's name, and its brand (with the flow's or link's override) as
+/// CSS variables.
+struct PageBrand {
+    name: String,
+    theme: Theme,
+}
+
+impl PageBrand {
+    /// From an app's name and stored brand, and a flow's or link's override (JSON text).
+    fn new(name: String, app_brand: &str, over: Option<&str>) -> PageBrand {
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+        let brand = crate::flows::overlay(&parse(app_brand), &over.map(parse).unwrap_or_default());
+        let theme = Theme::default().with_brand(&brand);
+        PageBrand { name: theme.name.clone().unwrap_or(name), theme }
+    }
+}
+
+/// Text for HTML (the app's name in the title).
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A page the widget runs in. `frame_ancestors` is the CSP source list of who may
-/// frame it (`'none'` for full pages).
-fn widget_page(mode: &str, frame: &str, frame_ancestors: &str, status: StatusCode) -> Response {
+/// frame it (`'none'` for full pages). With a brand, the page has the app's name
+/// in its title and its colours from the first paint (a `<style>` allowed by this
+/// response's nonce; every value passed the theme's validators), and a favicon: the
+/// app's logo, or a dot in its colour.
+fn widget_page(
+    mode: &str,
+    frame: &str,
+    frame_ancestors: &str,
+    status: StatusCode,
+    brand: Option<&PageBrand>,
+) -> Response {
     if !widget_built() {
         return widget_not_built();
     }
     let v = WIDGET_VERSION;
+    let nonce = crate::store::random_base62(22);
+    let (title, scheme) = match brand {
+        Some(b) => (format!("Get paid by {}", escape_html(&b.name)), b.theme.scheme.as_str()),
+        None => ("Get paid".to_string(), "auto"),
+    };
+    let style = brand.map_or_else(String::new, |b| {
+        let vars: String = b.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+        format!("<style nonce=\"{nonce}\">#dots-root{{{vars}}}</style>\n")
+    });
+    let icon = match brand.and_then(|b| b.theme.logo_url.clone()) {
+        Some(logo) => logo,
+        None => {
+            let colour = brand.and_then(|b| b.theme.primary_color.clone()).unwrap_or_else(|| "#3b5bdb".into());
+            format!(
+                "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' \
+                 cy='8' r='7' fill='%23{}'/%3E%3C/svg%3E",
+                colour.trim_start_matches('#')
+            )
+        }
+    };
     let html = format!(
         r#"<!doctype html>
 <html lang="en" data-mode="{mode}" data-frame="{frame}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Get paid · Dots</title>
+<title>{title}</title>
+<link rel="icon" href="{icon}">
 <link rel="stylesheet" href="/widget/v1/{v}/widget.css">
-<link rel="modulepreload" href="/widget/v1/{v}/dots_widget.js">
+{style}<link rel="modulepreload" href="/widget/v1/{v}/dots_widget.js">
 <link rel="preload" href="/widget/v1/{v}/dots_widget_bg.wasm" as="fetch" type="application/wasm" crossorigin>
 <script type="module" src="/widget/v1/{v}/frame.js"></script>
 </head>
-<body><div id="dots-root" data-scheme="auto"></div></body>
+<body><div id="dots-root" data-scheme="{scheme}"></div></body>
 </html>
 "#
     );
     let csp = format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' https: data:; \
-         connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
+         img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {frame_ancestors}"
     );
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
@@ -156,9 +223,29 @@ fn widget_page(mode: &str, frame: &str, frame_ancestors: &str, status: StatusCod
 }
 
 /// A payout link's page: its URL carries the link's token, so no caching, no
-/// referrer, no framing. The widget opens a session with the token.
-async fn claim_page() -> Response {
-    widget_page("link", "page", "'none'", StatusCode::OK)
+/// referrer, no framing. The widget opens a session with the token; the page is
+/// dressed in the link's brand from its first paint. (After the page took the token
+/// out of the address bar, a reload is `/claim`: the widget brands it once loaded.)
+async fn claim_page(State(state): State<AppState>, token: Option<Path<String>>) -> Response {
+    let brand = match token {
+        Some(Path(token)) => {
+            let found = async {
+                let mut conn = state.store.reader().acquire().await.ok()?;
+                sqlx::query_as::<_, (String, String, Option<String>)>(
+                    "SELECT a.name, a.brand, l.brand FROM payout_links l JOIN apps a ON a.id = l.app_id
+                     WHERE l.token_hash = $1",
+                )
+                .bind(crate::secrets::token_hash(token.trim()))
+                .fetch_optional(&mut *conn)
+                .await
+                .ok()
+                .flatten()
+            };
+            found.await.map(|(name, app_brand, over)| PageBrand::new(name, &app_brand, over.as_deref()))
+        }
+        None => None,
+    };
+    widget_page("link", "page", "'none'", StatusCode::OK, brand.as_ref())
 }
 
 #[derive(Deserialize)]
@@ -181,29 +268,29 @@ async fn flow_page(
     let Ok(Query(q)) = query else {
         return Error::new(ErrorCode::InvalidQuery, "Only origin and mode are accepted, once each.").into_response();
     };
-    let refused = |status| widget_page("flow", "refused", "'none'", status);
+    let refused = |status| widget_page("flow", "refused", "'none'", status, None);
     let mut conn = match state.store.reader().acquire().await {
         Ok(conn) => conn,
         Err(e) => return Error::from(e).into_response(),
     };
-    let allowed: Option<String> = match sqlx::query_scalar(
-        "SELECT a.allowed_origins FROM flows f JOIN apps a ON a.id = f.app_id WHERE f.id = $1",
+    let (allowed, brand) = match sqlx::query_as::<_, (Option<String>, String, String, Option<String>)>(
+        "SELECT a.allowed_origins, a.name, a.brand, f.theme FROM flows f JOIN apps a ON a.id = f.app_id WHERE f.id = $1",
     )
     .bind(&id)
     .fetch_optional(&mut *conn)
     .await
     {
-        Ok(Some(allowed)) => allowed,
+        Ok(Some((allowed, name, app_brand, theme))) => (allowed, PageBrand::new(name, &app_brand, theme.as_deref())),
         Ok(None) => return refused(StatusCode::NOT_FOUND),
         Err(e) => return Error::from(e).into_response(),
     };
     let origins: Vec<String> = allowed.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
     match q.origin {
         // The flow as a page of its own (the `url` of `POST /v2/flows`): never framed.
-        None => widget_page("flow-page", "page", "'none'", StatusCode::OK),
+        None => widget_page("flow-page", "page", "'none'", StatusCode::OK, Some(&brand)),
         Some(origin) if origins.contains(&origin) => {
             let frame = if q.mode.as_deref() == Some("inline") { "inline" } else { "modal" };
-            widget_page("flow", frame, &origins.join(" "), StatusCode::OK)
+            widget_page("flow", frame, &origins.join(" "), StatusCode::OK, Some(&brand))
         }
         Some(_) => refused(StatusCode::FORBIDDEN),
     }
