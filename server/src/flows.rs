@@ -7,6 +7,7 @@
 
 use crate::contact::{Email, PhoneNumber};
 use crate::sms::mask_phone;
+use dots_shared::theme::Brand;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{ErrorCode, api, flow};
 use dots_shared::{Money, TransferStatus, ids};
@@ -1023,9 +1024,8 @@ pub async fn session_state(
         .bind(&session.app_id)
         .fetch_one(&mut *conn)
         .await?;
-    let app_brand = serde_json::from_str::<Value>(&app_brand).unwrap_or(Value::Null);
-    let flow_theme = session.theme.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
-    let mut brand = overlay(&app_brand, &flow_theme);
+    let app_brand = stored_brand(&app_brand);
+    let mut brand = app_brand.clone().with(&session.theme.as_deref().map(stored_brand).unwrap_or_default());
     let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
     let mut payout_link = None;
     let mut amount = 0;
@@ -1035,7 +1035,7 @@ pub async fn session_state(
         amount = link.amount;
         phone_hint = link.phone_number.as_deref().map(mask_phone);
         if let Some(over) = &link.brand {
-            brand = overlay(&brand, over);
+            brand = brand.with(&Brand::from_value(over));
         }
         payout_link = Some(flow::SessionLink {
             amount: link.amount,
@@ -1043,7 +1043,7 @@ pub async fn session_state(
             memo: link.memo,
             status: link.status,
             expires_at: link.expires_at,
-            brand: link.brand,
+            brand: link.brand.as_ref().map(Brand::from_value),
             phone_hint: phone_hint.clone(),
             // Only to the payee who claimed it, once they proved their phone here.
             payout: match session.follows_claim && session.verified_phone.is_some() {
@@ -1076,13 +1076,9 @@ pub async fn session_state(
     })
 }
 
-/// `over`'s keys on top of `base`'s (both brand objects; either may be null).
-pub fn overlay(base: &Value, over: &Value) -> Value {
-    let mut merged = base.as_object().cloned().unwrap_or_default();
-    if let Some(over) = over.as_object() {
-        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    Value::Object(merged)
+/// A brand as stored (JSON text); unreadable text is no brand.
+pub fn stored_brand(text: &str) -> Brand {
+    serde_json::from_str::<Value>(text).map(|v| Brand::from_value(&v)).unwrap_or_default()
 }
 
 #[cfg(test)]

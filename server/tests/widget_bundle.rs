@@ -59,6 +59,7 @@ async fn the_widget_stays_within_its_size_budget() {
         assert_eq!(file.status, StatusCode::OK, "{path}");
         total += file.bytes.len();
     }
+    eprintln!("the widget weighs {total} bytes brotli");
     assert!(total <= 120 * 1024, "the widget weighs {total} bytes brotli, over 120 KB");
     t.store.close().await;
     cleanup.run().await;

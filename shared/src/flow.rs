@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TransferStatus;
 use crate::api::{ComplianceRequirements, PayoutMethod};
+use crate::theme::Brand;
 
 /// `POST /flow/v1/sessions`: open a payout link's session with the token from its URL.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,8 +94,7 @@ pub struct SessionState {
     pub user_id: Option<String>,
     pub app: SessionApp,
     /// The app's brand with the flow's or link's override on top: what the widget shows.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub brand: serde_json::Value,
+    pub brand: Brand,
     pub payout_link: Option<SessionLink>,
     pub requirements: ComplianceRequirements,
     /// Where a flow opened as a page of its own sends the payee when done.
@@ -105,8 +105,7 @@ pub struct SessionState {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionApp {
     pub name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub brand: serde_json::Value,
+    pub brand: Brand,
 }
 
 /// The payout link a session claims.
@@ -119,8 +118,7 @@ pub struct SessionLink {
     /// `active`, `claimed`, `canceled` or `expired`.
     pub status: String,
     pub expires_at: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub brand: Option<serde_json::Value>,
+    pub brand: Option<Brand>,
     pub phone_hint: Option<String>,
     /// Once the link is claimed: the payout it made, for the payee who claimed it
     /// and has proven their phone in this session (`null` otherwise).

@@ -22,6 +22,7 @@ use crate::api::{
     PayoutMethod,
 };
 use crate::flow::{LinkPayout, SessionApp, SessionLink, SessionState};
+use crate::theme::Brand;
 
 /// A parsed JSON value the readers look into: serde_json's [`Value`] (the tests
 /// here, any Rust client), or in the widget the browser's own `JSON.parse` result,
@@ -36,8 +37,6 @@ pub trait Json: Sized {
     /// `null` (or, from the browser, `undefined`).
     fn is_null(&self) -> bool;
     fn items(&self) -> Option<Vec<Self>>;
-    /// The value as serde_json's [`Value`], for free-form parts (a brand).
-    fn to_value(&self) -> Value;
 }
 
 impl Json for Value {
@@ -63,10 +62,6 @@ impl Json for Value {
 
     fn items(&self) -> Option<Vec<Value>> {
         self.as_array().cloned()
-    }
-
-    fn to_value(&self) -> Value {
-        self.clone()
     }
 }
 
@@ -111,13 +106,6 @@ impl FromJson for bool {
 impl FromJson for i64 {
     fn from_json<J: Json>(value: &J) -> Option<Self> {
         value.integer()
-    }
-}
-
-/// Free-form parts (a brand) stay JSON.
-impl FromJson for Value {
-    fn from_json<J: Json>(value: &J) -> Option<Self> {
-        Some(value.to_value())
     }
 }
 
@@ -169,6 +157,16 @@ from_json!(SessionState {
     redirect_url,
 });
 from_json!(SessionApp { name, brand });
+from_json!(Brand {
+    name,
+    logo_url,
+    primary_color,
+    background_color,
+    text_color,
+    font_family,
+    corner_radius,
+    color_scheme
+});
 from_json!(SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint, payout });
 from_json!(LinkPayout { id, status, failure_code, payout_method, updated_at, resendable });
 from_json!(ComplianceRequirements { tax_id });
@@ -202,8 +200,31 @@ mod tests {
         proptest::option::of(text())
     }
 
-    fn brand() -> impl Strategy<Value = Value> {
-        prop_oneof![Just(json!({})), text().prop_map(|c| json!({"primary_color": c, "radius": 1.5, "dark": true}))]
+    fn brand() -> impl Strategy<Value = Brand> {
+        let part = || maybe_text();
+        (part(), part(), part(), part(), part(), part(), proptest::option::of(any::<i64>()), part()).prop_map(
+            |(
+                name,
+                logo_url,
+                primary_color,
+                background_color,
+                text_color,
+                font_family,
+                corner_radius,
+                color_scheme,
+            )| {
+                Brand {
+                    name,
+                    logo_url,
+                    primary_color,
+                    background_color,
+                    text_color,
+                    font_family,
+                    corner_radius,
+                    color_scheme,
+                }
+            },
+        )
     }
 
     fn status() -> impl Strategy<Value = TransferStatus> {

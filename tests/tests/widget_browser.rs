@@ -122,6 +122,12 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     assert_eq!(browser.exec("return document.title", json!([])), "Get paid by Acme Payroll");
     assert_eq!(browser.text(".dots-progress-text"), "Step 1 of 4");
     shoot(&browser, "link-1-phone");
+    // A national number is refused in the payee's words (the API's message names fields).
+    browser.type_into("#dots-phone", "(201) 555-0141");
+    browser.click(".dots-form button[type=submit]");
+    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    assert_eq!(refusal, "Enter your mobile number with its country code, like +1 201 555 0123.");
+    browser.exec("document.getElementById('dots-phone').value = ''", json!([]));
     browser.type_into("#dots-phone", "+1 415 555 2671");
     browser.click(".dots-form button[type=submit]");
 
@@ -161,6 +167,14 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
         .exec("const e = document.activeElement; return [e.tagName, getComputedStyle(e).outlineStyle]", json!([]));
     assert_eq!(focused, json!(["H2", "none"]), "the focused heading shows no ring");
     shoot(&browser, "link-4-payout-method");
+    // A routing number that fails its checksum: words for the payee, not the field's name.
+    browser.type_into("#dots-routing", "123456789");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    assert_eq!(refusal, "Check the routing number: 9 digits, printed at the bottom left of a check.");
+    browser
+        .exec("for (const id of ['dots-routing', 'dots-account']) document.getElementById(id).value = ''", json!([]));
     add_bank_and_review(&browser);
     assert!(browser.text(".dots-review").contains("Bank account ending 6789"));
     shoot(&browser, "link-5-review");
@@ -330,6 +344,62 @@ fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_work
     browser.type_into("#dots-code", &fresh);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for("#dots-routing");
+}
+
+#[test]
+fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
+    call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"tax_id_threshold": 1000}));
+    let phone = "+14155550177";
+    let link = demo.link(&app, phone, json!({}));
+    let browser = Browser::start_with(&["--lang=es-MX", "--accept-lang=es-MX,es"]);
+    browser.goto(link["url"].as_str().unwrap());
+    browser.wait_for("#dots-phone");
+    assert_eq!(browser.exec("return document.documentElement.lang", json!([])), "es");
+    assert!(browser.text(".dots-title").starts_with("Acme Payroll te envió "), "{}", browser.text(".dots-title"));
+    assert_eq!(browser.text(".dots-form h2"), "Confirma que eres tú");
+    assert_eq!(browser.text(".dots-progress-text"), "Paso 1 de 4");
+    shoot(&browser, "link-es-1-phone");
+    browser.type_into("#dots-phone", "(201) 555-0141");
+    browser.click(".dots-form button[type=submit]");
+    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    assert_eq!(refusal, "Escribe tu número de celular con el código de país, como +1 201 555 0123.");
+    shoot(&browser, "link-es-error-phone");
+    browser.exec("document.getElementById('dots-phone').value = ''", json!([]));
+    browser.type_into("#dots-phone", phone);
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-code");
+    assert_eq!(browser.text(".dots-form h2"), "Escribe tu código");
+    shoot(&browser, "link-es-2-code");
+    enter_code(&browser, &demo, &app, phone);
+    browser.wait_for("#dots-first");
+    assert_eq!(browser.text(".dots-form h2"), "Algunos datos");
+    shoot(&browser, "link-es-3-compliance");
+    browser.type_into("#dots-first", "Ada");
+    browser.type_into("#dots-last", "Lovelace");
+    browser.exec(
+        "const d = document.getElementById('dots-dob'); \
+         Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(d, '1990-12-10'); \
+         d.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
+    browser.type_into("#dots-tax", "123-45-6789");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-routing");
+    assert_eq!(browser.text(".dots-form h2"), "¿Adónde te lo enviamos?");
+    shoot(&browser, "link-es-4-payout-method");
+    add_bank_and_review(&browser);
+    assert!(browser.text(".dots-review").contains("Cuenta bancaria terminada en 6789"));
+    assert!(browser.text(".dots-form button[type=submit]").starts_with("Reclamar "));
+    shoot(&browser, "link-es-5-review");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('.dots-result h2') && document.querySelector('.dots-result h2').innerText.endsWith('fue pagado')",
+        "the payout paid, in Spanish",
+    );
+    assert!(browser.text(".dots-result p").starts_with("Pagado el "), "{}", browser.text(".dots-result p"));
+    shoot(&browser, "link-es-6-paid");
 }
 
 /// Waits for the payout page's heading to read `title`.

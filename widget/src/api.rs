@@ -9,6 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::json::{self, Js};
+use crate::words::{Words, fill, t};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
 
@@ -63,11 +64,11 @@ impl ApiError {
     }
 
     fn unexpected() -> ApiError {
-        ApiError::new("unexpected_answer", "Something went wrong on our side. Try again in a moment.")
+        ApiError::new("unexpected_answer", t().err_generic)
     }
 
     fn network() -> ApiError {
-        ApiError::new("network_error", "We couldn't reach the server. Check your connection and try again.")
+        ApiError::new("network_error", t().err_network)
     }
 }
 
@@ -130,11 +131,63 @@ async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<Js
         }
         return Ok(answer.0);
     }
+    // The server's `message` is written for developers; the payee reads the
+    // widget's words for the code.
     let error = answer.field("error").unwrap_or(Js(JsValue::NULL));
-    Err(ApiError {
-        code: text_of(&error, "code").unwrap_or_else(|| "server_error".into()),
-        message: text_of(&error, "message")
-            .unwrap_or_else(|| "Something went wrong on our side. Try again in a moment.".into()),
-        tries_left: error.field("tries_left").and_then(|n| n.integer()),
-    })
+    let code = text_of(&error, "code").unwrap_or_else(|| "server_error".into());
+    let tries_left = error.field("tries_left").and_then(|n| n.integer());
+    Err(ApiError { message: payee_words(&code, tries_left), code, tries_left })
+}
+
+/// A message of the catalogue.
+type Message = fn(&'static Words) -> &'static str;
+
+/// What each refusal means to a payee, by code (`ErrorCode` names fixed at compile time).
+const WORDS: &[(ErrorCode, Message)] = &[
+    (ErrorCode::InvalidPhoneNumber, |w| w.err_phone),
+    (ErrorCode::InvalidCountryCode, |w| w.err_phone),
+    (ErrorCode::PhoneMismatch, |w| w.err_phone_mismatch),
+    (ErrorCode::ResendTooSoon, |w| w.err_too_soon),
+    (ErrorCode::RateLimited, |w| w.err_rate_limited),
+    (ErrorCode::SmsFailed, |w| w.err_sms),
+    (ErrorCode::TooManyAttempts, |w| w.err_code_dead),
+    (ErrorCode::CodeExpired, |w| w.err_code_dead),
+    (ErrorCode::CodeAlreadyUsed, |w| w.err_code_dead),
+    (ErrorCode::VerificationNotStarted, |w| w.err_code_dead),
+    (ErrorCode::InvalidName, |w| w.err_name),
+    (ErrorCode::InvalidDateOfBirth, |w| w.err_date_of_birth),
+    (ErrorCode::InvalidTaxId, |w| w.err_tax_id),
+    (ErrorCode::InvalidAddress, |w| w.err_address),
+    (ErrorCode::InvalidRoutingNumber, |w| w.err_routing),
+    (ErrorCode::InvalidAccountNumber, |w| w.err_account),
+    (ErrorCode::InvalidAccountType, |w| w.err_account),
+    (ErrorCode::InvalidEmail, |w| w.err_email),
+    (ErrorCode::MissingField, |w| w.err_missing),
+    (ErrorCode::InvalidString, |w| w.err_text),
+    (ErrorCode::StringTooLong, |w| w.err_text),
+    (ErrorCode::AppInsufficientFunds, |w| w.err_app_funds),
+    (ErrorCode::ComplianceRequired, |w| w.err_compliance),
+    (ErrorCode::PayoutLinkNotClaimable, |w| w.err_link_unusable),
+    (ErrorCode::PayoutLinkNotFound, |w| w.err_link_unusable),
+    (ErrorCode::SessionExpired, |w| w.err_session_expired),
+    (ErrorCode::InvalidSession, |w| w.err_session_expired),
+    (ErrorCode::MissingSession, |w| w.err_session_expired),
+    (ErrorCode::SessionEnded, |w| w.err_session_ended),
+    (ErrorCode::PhoneNotVerified, |w| w.err_not_verified),
+    (ErrorCode::PayoutMethodNotFound, |w| w.err_method_missing),
+];
+
+/// A refusal in the payee's words: a wrong code says how many tries are left.
+fn payee_words(code: &str, tries_left: Option<i64>) -> String {
+    let w = t();
+    if code == ErrorCode::InvalidCode.as_str() {
+        return match tries_left {
+            Some(0) => w.err_code_last.into(),
+            Some(1) => w.err_code_wrong_one.into(),
+            Some(n) => fill(w.err_code_wrong, &[&n.to_string()]),
+            None => w.err_code_format.into(),
+        };
+    }
+    let words = WORDS.iter().find(|(c, _)| c.as_str() == code).map_or(w.err_generic, |(_, words)| words(w));
+    words.into()
 }

@@ -1,13 +1,12 @@
-//! JSON through the browser's own `JSON.parse`/`JSON.stringify` instead of
-//! serde_json's parser and serializer, which the widget would otherwise carry
-//! (measured: ~6 KB brotli, BENCHMARKS.md). Answers are read by the contract's
+//! JSON through the browser's own `JSON.parse`/`JSON.stringify`: the widget
+//! carries no JSON library (serde_json's parser and serializer were 8.3 KB brotli,
+//! its `Value` for the brand another 1.x KB; BENCHMARKS.md). Answers are read by the contract's
 //! [`FromJson`](dots_shared::read::FromJson) readers through [`Js`]; requests, the
 //! contract's `Serialize` types, become JavaScript objects through [`to_js`].
 
 use dots_shared::read::Json;
 use js_sys::{Array, Object, Reflect};
 use serde::ser::{self, Serialize};
-use serde_json::{Map, Number, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A parsed JSON value from the browser, as the contract's readers see it.
@@ -42,36 +41,6 @@ impl Json for Js {
     fn items(&self) -> Option<Vec<Js>> {
         let array = self.0.dyn_ref::<Array>()?;
         Some(array.iter().map(Js).collect())
-    }
-
-    fn to_value(&self) -> Value {
-        to_value(&self.0)
-    }
-}
-
-/// A JavaScript value as serde_json's `Value` (for the theme, which reads one).
-pub fn to_value(js: &JsValue) -> Value {
-    if let Some(b) = js.as_bool() {
-        Value::Bool(b)
-    } else if let Some(n) = js.as_f64() {
-        match Js(js.clone()).integer() {
-            Some(i) => Value::Number(i.into()),
-            None => Number::from_f64(n).map_or(Value::Null, Value::Number),
-        }
-    } else if let Some(s) = js.as_string() {
-        Value::String(s)
-    } else if let Some(array) = js.dyn_ref::<Array>() {
-        Value::Array(array.iter().map(|item| to_value(&item)).collect())
-    } else if js.is_object() {
-        let mut map = Map::new();
-        for key in Object::keys(js.unchecked_ref::<Object>()).iter() {
-            if let Some(k) = key.as_string() {
-                map.insert(k, to_value(&Reflect::get(js, &key).unwrap_or(JsValue::NULL)));
-            }
-        }
-        Value::Object(map)
-    } else {
-        Value::Null
     }
 }
 

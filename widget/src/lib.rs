@@ -6,13 +6,13 @@
 mod api;
 mod json;
 mod steps;
+mod words;
 
 use std::cell::RefCell;
 
 use dots_shared::read::Json;
-use dots_shared::theme::Theme;
+use dots_shared::theme::{Brand, Theme};
 use leptos::prelude::*;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 pub(crate) use json::object;
@@ -44,12 +44,14 @@ pub(crate) struct Config {
     pub link_token: Option<String>,
     /// a flow session's token (the host page's loader sent it).
     pub session_token: Option<String>,
-    pub appearance: Value,
+    /// The host page's `appearance`, as a brand.
+    pub appearance: Brand,
     /// In the loader's iframe (the payee can close it) rather than a page of its own.
     pub embedded: bool,
     /// In the loader's modal (it has a close button) rather than inline.
     pub modal: bool,
-    /// A BCP 47 tag for numbers and amounts (the strings are English).
+    /// A BCP 47 tag: the widget's language (English unless there are words for it)
+    /// and how numbers and amounts are written.
     pub locale: String,
 }
 
@@ -63,21 +65,33 @@ pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
     let config = Config {
         link_token: text("link_token"),
         session_token: text("session_token"),
-        appearance: field("appearance").to_value(),
+        appearance: Brand::from_appearance(&field("appearance")),
         embedded: field("embedded").boolean().unwrap_or(false),
         modal: field("modal").boolean().unwrap_or(false),
         locale: text("locale")
             .filter(|l| !l.is_empty() && l.len() <= 35)
-            .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+            .or_else(browser_language)
             .unwrap_or_else(|| "en-US".into()),
     };
     EMIT.with(|e| *e.borrow_mut() = Some(emit));
+    let words = words::choose(&config.locale);
+    // The page's language is the widget's (screen readers pronounce by it).
+    if let Some(html) = document().document_element() {
+        let _ = html.set_attribute("lang", words.lang);
+    }
     // Host appearance applies at once (before the session's brand arrives).
-    apply_theme(&el, &Theme::default().with_appearance(&config.appearance));
+    apply_theme(&el, &Theme::default().with_brand(&config.appearance));
     let root = el.clone();
     let handle = leptos::mount::mount_to(el, move || view! { <steps::Flow config=config.clone() root=root.clone() /> });
     // The widget lives as long as its page (the loader removes the iframe).
     handle.forget();
+}
+
+/// The payee's first preferred language (`navigator.languages`, what the browser
+/// asks sites for), else the browser's own.
+fn browser_language() -> Option<String> {
+    let navigator = web_sys::window()?.navigator();
+    navigator.languages().get(0).as_string().or_else(|| navigator.language())
 }
 
 /// Writes the theme as CSS variables through the CSSOM (allowed under a strict

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use dots_shared::theme::Theme;
 
+use crate::flows::stored_brand;
+
 use super::{AppState, Routes};
 use crate::error::Error;
 
@@ -129,8 +131,7 @@ struct PageBrand {
 impl PageBrand {
     /// From an app's name and stored brand, and a flow's or link's override (JSON text).
     fn new(name: String, app_brand: &str, over: Option<&str>) -> PageBrand {
-        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
-        let brand = crate::flows::overlay(&parse(app_brand), &over.map(parse).unwrap_or_default());
+        let brand = stored_brand(app_brand).with(&over.map(stored_brand).unwrap_or_default());
         let theme = Theme::default().with_brand(&brand);
         PageBrand { name: theme.name.clone().unwrap_or(name), theme }
     }

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 
 use super::{Ctx, Step};
 use crate::api::{self, ApiError};
+use crate::words::{fill, t};
 use crate::{emit_event, object};
 use dots_shared::ErrorCode;
 use dots_shared::flow;
@@ -32,7 +33,7 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed: String = code.get_untracked().chars().filter(char::is_ascii_digit).collect();
         if typed.len() != 6 {
-            ctx.error.set("Enter the 6 digits from the text message.".into());
+            ctx.error.set(t().err_code_format.into());
             return;
         }
         ctx.run(async move {
@@ -56,38 +57,38 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             wait.set(RESEND_AFTER_S);
             locked.set(false);
             code.set(String::new());
-            ctx.notice.set("We sent a new code.".into());
+            ctx.notice.set(t().code_resent.into());
             Ok(())
         });
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">"Enter your code"</h2>
-            <label for="dots-code">"6-digit code"</label>
+            <h2 tabindex="-1">{t().code_title}</h2>
+            <label for="dots-code">{t().code_label}</label>
             <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
                 pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint"
                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
             <p id="dots-code-hint" class="dots-hint">
                 {move || match (locked.get(), wait.get()) {
-                    (false, _) => "The code works for 10 minutes.".to_string(),
-                    (true, 0) => "Ask for a new code below.".to_string(),
-                    (true, s) => format!("You can ask for a new code in {s} s."),
+                    (false, _) => t().code_hint.to_string(),
+                    (true, 0) => t().code_locked_now.to_string(),
+                    (true, s) => fill(t().code_locked_wait, &[&s.to_string()]),
                 }}
             </p>
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get() || locked.get()>"Verify"</button>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get() || locked.get()>{t().verify}</button>
             <button type="button" class="dots-link" disabled=move || { wait.get() > 0 || ctx.busy.get() } on:click=resend>
                 {move || match wait.get() {
-                    0 => "Send a new code".to_string(),
-                    s => format!("Send a new code in {s} s"),
+                    0 => t().resend.to_string(),
+                    s => fill(t().resend_in, &[&s.to_string()]),
                 }}
             </button>
         </form>
     }
 }
 
-/// A refused code in the payee's words; the field is emptied for the next one,
-/// and a code that can take no more tries locks the step until a new one is sent.
-fn refused_code(mut refused: ApiError, code: RwSignal<String>, locked: RwSignal<bool>) -> ApiError {
+/// A refused code (`api` words it for the payee): the field is emptied for the next
+/// one, and a code that can take no more tries locks the step until a new one is sent.
+fn refused_code(refused: ApiError, code: RwSignal<String>, locked: RwSignal<bool>) -> ApiError {
     const DEAD: &[&str] = &[
         ErrorCode::TooManyAttempts.as_str(),
         ErrorCode::CodeExpired.as_str(),
@@ -95,16 +96,10 @@ fn refused_code(mut refused: ApiError, code: RwSignal<String>, locked: RwSignal<
         ErrorCode::VerificationNotStarted.as_str(),
     ];
     const WRONG: &[&str] = &[ErrorCode::InvalidCode.as_str()];
-    let message = match refused.tries_left {
-        _ if refused.is_one_of(DEAD) => "This code can't be used any more.".to_string(),
-        Some(0) => "That code isn't right, and that was its last try.".to_string(),
-        Some(1) if refused.is_one_of(WRONG) => "That code isn't right. You have 1 try left.".to_string(),
-        Some(n) if refused.is_one_of(WRONG) => format!("That code isn't right. You have {n} tries left."),
-        _ => return refused,
-    };
-    code.set(String::new());
-    locked.set(refused.is_one_of(DEAD) || refused.tries_left == Some(0));
-    refused.message = message;
+    if refused.is_one_of(DEAD) || refused.is_one_of(WRONG) {
+        code.set(String::new());
+        locked.set(refused.is_one_of(DEAD) || refused.tries_left == Some(0));
+    }
     refused
 }
 

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::{Ctx, Step};
 use crate::api;
+use crate::words::t;
 use dots_shared::api as wire;
 
 #[component]
@@ -37,17 +38,17 @@ pub(super) fn ComplianceStep(ctx: Ctx) -> impl IntoView {
         };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">"A few details"</h2>
-            <p class="dots-hint">"The sender needs these for tax reporting. We keep them encrypted."</p>
-            <label for="dots-first">"Legal first name"</label>
+            <h2 tabindex="-1">{t().details_title}</h2>
+            <p class="dots-hint">{t().details_intro}</p>
+            <label for="dots-first">{t().first_name}</label>
             <input id="dots-first" autocomplete="given-name" required data-autofocus
                 prop:value=move || first.get() on:input=move |ev| first.set(event_target_value(&ev)) />
-            {field("dots-last", "Legal last name", last, "text", "family-name")}
-            {field("dots-dob", "Date of birth", dob, "date", "bday")}
-            <label for="dots-tax">{if tax_required { "SSN or ITIN" } else { "SSN or ITIN (optional)" }}</label>
+            {field("dots-last", t().last_name, last, "text", "family-name")}
+            {field("dots-dob", t().date_of_birth, dob, "date", "bday")}
+            <label for="dots-tax">{if tax_required { t().tax_id } else { t().tax_id_optional }}</label>
             <input id="dots-tax" inputmode="numeric" autocomplete="off" placeholder="123-45-6789"
                 prop:value=move || tax.get() on:input=move |ev| tax.set(event_target_value(&ev)) />
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>"Continue"</button>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>{t().continue_label}</button>
         </form>
     }
 }

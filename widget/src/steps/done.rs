@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use dots_shared::ErrorCode;
 
 use super::Ctx;
+use crate::words::{fill, t};
 use crate::{emit, object};
 
 #[component]
@@ -12,8 +13,8 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
     // (A payout link's claim goes on to its payout's page, `status.rs`.) Inside a
     // host page the payee goes on there; a page of its own may be closed.
     let detail = match ctx.embedded {
-        true => format!("{} has what it needs.", ctx.app_name()),
-        false => "You can close this window.".to_string(),
+        true => fill(t().done_embedded, &[&ctx.app_name()]),
+        false => t().done_page.to_string(),
     };
     // A flow opened as a page of its own goes back to the app, if it said where.
     let back = ctx.session.with_untracked(|s| s.redirect_url.clone());
@@ -21,16 +22,18 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
         (true, _) => Some(
             view! {
                 <button type="button" class="dots-primary" data-autofocus
-                    on:click=move |_| emit("exit", object(&[("reason", "done".into())]))>"Done"</button>
+                    on:click=move |_| emit("exit", object(&[("reason", "done".into())]))>{t().done_button}</button>
             }
             .into_any(),
         ),
-        (false, Some(url)) => Some(view! { <a class="dots-primary" href=url data-autofocus>"Continue"</a> }.into_any()),
+        (false, Some(url)) => {
+            Some(view! { <a class="dots-primary" href=url data-autofocus>{t().continue_label}</a> }.into_any())
+        }
         (false, None) => None,
     };
     view! {
         <section class="dots-result dots-success">
-            <h2 tabindex="-1">"You're all set"</h2>
+            <h2 tabindex="-1">{t().done_title}</h2>
             <p>{detail}</p>
             {next}
         </section>
@@ -54,14 +57,14 @@ pub(super) fn EndedStep(ctx: Ctx) -> impl IntoView {
             <h2 tabindex="-1" data-autofocus>{title}</h2>
             <p>{message}</p>
             {if ctx.embedded {
-                view! { <button type="button" class="dots-primary" on:click=close>"Close"</button> }.into_any()
+                view! { <button type="button" class="dots-primary" on:click=close>{t().close}</button> }.into_any()
             } else if expired {
                 view! {
                     <button type="button" class="dots-primary"
-                        on:click=move |_| { let _ = window().location().reload(); }>"Start again"</button>
+                        on:click=move |_| { let _ = window().location().reload(); }>{t().start_again}</button>
                 }.into_any()
             } else {
-                view! { <p class="dots-hint">"Ask the sender for a new link."</p> }.into_any()
+                view! { <p class="dots-hint">{t().ask_new_link}</p> }.into_any()
             }}
         </section>
     }

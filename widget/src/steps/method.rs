@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use super::{Ctx, Step};
 use crate::api;
+use crate::words::{fill, t};
 use dots_shared::api::{CreatePayoutMethodRequest, List, PayoutMethod};
 
 /// A payout method as the payee sees it: its id, and how it reads.
@@ -14,10 +15,10 @@ pub(super) type Destination = (String, String);
 /// "Bank account ending 6789", "PayPal ana@example.com", "Venmo +1 …".
 pub(super) fn destination(method: &PayoutMethod) -> Destination {
     let label = match (&method.bank, &method.paypal, &method.venmo) {
-        (Some(bank), _, _) => format!("Bank account ending {}", bank.account_last4),
+        (Some(bank), _, _) => fill(t().bank_ending, &[&bank.account_last4]),
         (_, Some(paypal), _) => format!("PayPal {}", paypal.email),
         (_, _, Some(venmo)) => format!("Venmo {}", venmo.phone_number),
-        _ => "Your payout method".into(),
+        _ => t().your_method.into(),
     };
     (method.id.clone(), label)
 }
@@ -78,9 +79,9 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1" data-autofocus>"Where should we send it?"</h2>
+            <h2 tabindex="-1" data-autofocus>{t().method_title}</h2>
             <fieldset class="dots-choices">
-                <legend class="dots-sr">"Payout method"</legend>
+                <legend class="dots-sr">{t().method_legend}</legend>
                 {move || saved.get().into_iter().map(|(id, label)| {
                     let checked_id = id.clone();
                     view! {
@@ -96,14 +97,14 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                     <label class="dots-choice">
                         <input type="radio" name="dots-method" value="new" prop:checked=move || choice.get() == "new"
                             on:change=move |_| choice.set("new".into()) />
-                        "Add a new one"
+                        {t().method_new}
                     </label>
                 </Show>
             </fieldset>
             <Show when=move || choice.get() == "new">
                 <fieldset class="dots-kinds">
-                    <legend>"Send it to"</legend>
-                    {[("bank", "Bank account"), ("paypal", "PayPal"), ("venmo", "Venmo")].map(|(value, label)| view! {
+                    <legend>{t().method_kind}</legend>
+                    {[("bank", t().bank_account), ("paypal", t().paypal), ("venmo", t().venmo)].map(|(value, label)| view! {
                         <label class="dots-choice">
                             <input type="radio" name="dots-kind" value=value prop:checked=move || kind.get() == value
                                 on:change=move |_| kind.set(value.into()) />
@@ -113,18 +114,18 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                 </fieldset>
                 {move || match kind.get().as_str() {
                     "paypal" => view! {
-                        <label for="dots-paypal">"PayPal email"</label>
+                        <label for="dots-paypal">{t().paypal_email}</label>
                         <input id="dots-paypal" type="email" autocomplete="email" required
                             prop:value=move || paypal.get() on:input=move |ev| paypal.set(event_target_value(&ev)) />
                     }.into_any(),
-                    "venmo" => input("dots-venmo", "Venmo phone number", venmo, "tel").into_any(),
+                    "venmo" => input("dots-venmo", t().venmo_phone, venmo, "tel").into_any(),
                     _ => view! {
-                        {input("dots-routing", "Routing number", routing, "numeric")}
-                        {input("dots-account", "Account number", account, "numeric")}
+                        {input("dots-routing", t().routing_number, routing, "numeric")}
+                        {input("dots-account", t().account_number, account, "numeric")}
                     }.into_any(),
                 }}
             </Show>
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>"Continue"</button>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>{t().continue_label}</button>
         </form>
     }
 }

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
+use crate::words::{fill, t};
 use crate::{Config, apply_theme, emit, emit_event, object};
 
 mod code;
@@ -181,11 +182,11 @@ impl Ctx {
             let _ = window().location().reload();
         } else if error.is_one_of(ENDED) {
             // Ended by the sender: the message says so.
-            self.end("This session has ended", &error);
+            self.end(t().ended_title, &error);
         } else if error.is_session_over() {
-            self.end("Your session has expired", &error);
+            self.end(t().expired_title, &error);
         } else if error.is_one_of(UNUSABLE) || error.code == "flow_completed" {
-            self.end("This link can't be used", &error);
+            self.end(t().unusable_title, &error);
         } else {
             self.error.set(error.message);
         }
@@ -226,7 +227,8 @@ impl Ctx {
 
     fn app_name(&self) -> String {
         self.session.with(|s| {
-            s.brand["name"].as_str().unwrap_or(if s.app.name.is_empty() { "Dots" } else { &s.app.name }).to_string()
+            let name = s.brand.name.as_deref().unwrap_or(&s.app.name);
+            if name.is_empty() { "Dots" } else { name }.to_string()
         })
     }
 }
@@ -263,7 +265,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
             <Header ctx />
             <main class="dots-step">
                 {move || match ctx.step.get() {
-                    Step::Loading => view! { <p class="dots-loading">"Loading…"</p> }.into_any(),
+                    Step::Loading => view! { <p class="dots-loading">{t().loading}</p> }.into_any(),
                     Step::Phone => view! { <PhoneStep ctx /> }.into_any(),
                     Step::Code => view! { <CodeStep ctx /> }.into_any(),
                     Step::Compliance => view! { <ComplianceStep ctx /> }.into_any(),
@@ -276,7 +278,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
                 <p class="dots-error" role="alert">{move || ctx.error.get()}</p>
                 <p class="dots-notice" role="status" aria-live="polite">{move || ctx.notice.get()}</p>
             </main>
-            <footer class="dots-footer">"Secured by Dots"</footer>
+            <footer class="dots-footer">{t().secured_by}</footer>
         </div>
     }
 }
@@ -301,7 +303,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
                 .await
                 .map(|s| s.token.unwrap_or_default())
         }
-        (None, None) => Err(ApiError::new("invalid_session", "This page was opened without a flow.")),
+        (None, None) => Err(ApiError::new("invalid_session", t().no_flow)),
     };
     let loaded = match opened {
         Ok(token) => {
@@ -313,9 +315,9 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     match loaded {
         Ok(()) => {
             let brand = ctx.session.with_untracked(|s| s.brand.clone());
-            apply_theme(&root, &Theme::default().with_brand(&brand).with_appearance(&config.appearance));
+            apply_theme(&root, &Theme::default().with_brand(&brand).with_brand(&config.appearance));
             if ctx.session.with_untracked(|s| s.status == "completed") {
-                ctx.end("This is already done", &ApiError::new("flow_completed", "Nothing more is needed here."));
+                ctx.end(t().already_done_title, &ApiError::new("flow_completed", t().already_done));
             } else {
                 ctx.advance(Step::Loading);
             }
@@ -324,19 +326,19 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     }
     if ctx.step.get_untracked() == Step::Loading {
         // A failure that is not the end (a network error): say so and stop here.
-        ctx.end("We couldn't load this", &ApiError::new("load_failed", ctx.error.get_untracked()));
+        ctx.end(t().load_failed_title, &ApiError::new("load_failed", ctx.error.get_untracked()));
     }
     emit("ready", object(&[]));
 }
 
 #[component]
 fn Header(ctx: Ctx) -> impl IntoView {
-    let logo = move || ctx.session.with(|s| s.brand["logo_url"].as_str().map(str::to_string));
+    let logo = move || ctx.session.with(|s| s.brand.logo_url.clone());
     let title = move || {
         ctx.session.track();
         match (ctx.is_link(), ctx.amount()) {
-            (true, Some(amount)) => format!("{} sent you {amount}", ctx.app_name()),
-            _ => format!("Get paid by {}", ctx.app_name()),
+            (true, Some(amount)) => fill(t().title_sent_you, &[&ctx.app_name(), &amount]),
+            _ => fill(t().title_get_paid, &[&ctx.app_name()]),
         }
     };
     let memo = move || ctx.session.with(|s| s.payout_link.as_ref().and_then(|l| l.memo.clone()).unwrap_or_default());
@@ -352,18 +354,18 @@ fn Header(ctx: Ctx) -> impl IntoView {
                 {move || logo().map(|src| view! { <img class="dots-logo" src=src alt="" /> })}
                 <span class="dots-app">{move || ctx.app_name()}</span>
                 <Show when=move || ctx.embedded && ctx.modal>
-                    <button type="button" class="dots-close" aria-label="Close"
+                    <button type="button" class="dots-close" aria-label=t().close
                         on:click=move |_| emit("exit", object(&[("reason", "user".into())]))>"×"</button>
                 </Show>
             </div>
             <h1 class="dots-title">{title}</h1>
             <p class="dots-memo">{memo}</p>
             {move || progress().map(|(at, of)| view! {
-                <div class="dots-progress" role="progressbar" aria-label="Progress"
+                <div class="dots-progress" role="progressbar" aria-label=t().progress
                     aria-valuemin="1" aria-valuemax=of.to_string() aria-valuenow=at.to_string()
-                    aria-valuetext=format!("Step {at} of {of}")>
+                    aria-valuetext=fill(t().step_of, &[&at.to_string(), &of.to_string()])>
                     {(1..=of).map(|i| view! { <span class="dots-dot" class:dots-dot-done=move || { i <= at }></span> }).collect_view()}
-                    <span class="dots-progress-text">{format!("Step {at} of {of}")}</span>
+                    <span class="dots-progress-text">{fill(t().step_of, &[&at.to_string(), &of.to_string()])}</span>
                 </div>
             })}
         </header>

@@ -8,6 +8,7 @@ use super::{Ctx, Step};
 use crate::api;
 use crate::emit_event;
 use crate::object;
+use crate::words::{fill, t};
 use dots_shared::flow;
 
 #[component]
@@ -20,7 +21,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed = phone.get_untracked().trim().to_string();
         if !known && !plausible_phone(&typed) {
-            ctx.error.set("Enter your mobile number with its country code, like +1 201 555 0123.".into());
+            ctx.error.set(t().err_phone.into());
             return;
         }
         ctx.run(async move {
@@ -29,32 +30,32 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
             api::send_json::<_, ()>("POST", "/flow/v1/verification", &body).await?;
             emit_event("CODE_SENT", object(&[]));
             ctx.go(Step::Code);
-            ctx.notice.set("We sent you a code by text message.".into());
+            ctx.notice.set(t().code_sent.into());
             Ok(())
         });
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">"Confirm it's you"</h2>
-            {ctx.follows_claim().then(|| view! { <p>"This payment has been claimed. Confirm it's you to see where it is."</p> })}
+            <h2 tabindex="-1">{t().phone_title}</h2>
+            {ctx.follows_claim().then(|| view! { <p>{t().phone_claimed_intro}</p> })}
             {if known {
-                view! { <p>"We'll text a 6-digit code to " {hint.clone().unwrap_or_default()} "."</p> }.into_any()
+                view! { <p>{fill(t().phone_known, &[hint.as_deref().unwrap_or_default()])}</p> }.into_any()
             } else {
                 view! {
-                    <label for="dots-phone">"Mobile number"</label>
+                    <label for="dots-phone">{t().phone_label}</label>
                     <input id="dots-phone" type="tel" autocomplete="tel" inputmode="tel" required data-autofocus
                         placeholder="+1 201 555 0123" aria-describedby="dots-phone-hint"
                         prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev)) />
                     <p id="dots-phone-hint" class="dots-hint">
                         {match &hint {
-                            Some(h) => format!("Use the number the payment was sent to ({h})."),
-                            None => "We'll text you a code to confirm it's yours.".to_string(),
+                            Some(h) => fill(t().phone_hint_link, &[h]),
+                            None => t().phone_hint.to_string(),
                         }}
                     </p>
                 }.into_any()
             }}
             <button type="submit" class="dots-primary" data-autofocus=known.then_some("")
-                disabled=move || ctx.busy.get()>"Send code"</button>
+                disabled=move || ctx.busy.get()>{t().send_code}</button>
         </form>
     }
 }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::{Ctx, Step};
 use crate::api;
+use crate::words::{fill, t};
 use crate::{emit, emit_event, object};
 use dots_shared::{ErrorCode, api as wire, flow};
 
@@ -63,16 +64,16 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">"Review"</h2>
+            <h2 tabindex="-1">{t().review_title}</h2>
             <dl class="dots-review">
-                {amount.clone().map(|a| view! { <dt>"Amount"</dt><dd class="dots-amount">{a}</dd> })}
-                {destination.map(|d| view! { <dt>"To"</dt><dd>{d}</dd> })}
+                {amount.clone().map(|a| view! { <dt>{t().amount}</dt><dd class="dots-amount">{a}</dd> })}
+                {destination.map(|d| view! { <dt>{t().to}</dt><dd>{d}</dd> })}
             </dl>
             <button type="submit" class="dots-primary" data-autofocus disabled=move || ctx.busy.get()>
                 {match (link, amount) {
-                    (true, Some(a)) if ctx.follows_claim() => format!("Send {a}"),
-                    (true, Some(a)) => format!("Claim {a}"),
-                    _ => "Finish".to_string(),
+                    (true, Some(a)) if ctx.follows_claim() => fill(t().send_again, &[&a]),
+                    (true, Some(a)) => fill(t().claim, &[&a]),
+                    _ => t().finish.to_string(),
                 }}
             </button>
         </form>

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use super::method::destination;
 use super::{Ctx, Step};
+use crate::words::{fill, t};
 
 /// How often a payout on its way is looked at again.
 const POLL: Duration = Duration::from_secs(3);
@@ -27,7 +28,7 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
     ) {
         on_cleanup(move || timer.clear());
     }
-    let amount = ctx.amount().unwrap_or_else(|| "Your money".into());
+    let amount = ctx.amount().unwrap_or_else(|| t().your_money.into());
     let resend = move |_| {
         ctx.resending.set(true);
         ctx.method.set(None);
@@ -35,35 +36,37 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
     };
     move || {
         let Some(p) = payout() else {
-            return view! { <section class="dots-result"><h2 tabindex="-1" data-autofocus>"We can't find this payment"</h2></section> }.into_any();
+            return view! { <section class="dots-result"><h2 tabindex="-1" data-autofocus>{t().status_missing}</h2></section> }.into_any();
         };
-        let to = p.payout_method.as_ref().map_or_else(|| "your account".into(), |m| destination(m).1);
+        let to = p.payout_method.as_ref().map_or_else(|| t().your_account.into(), |m| destination(m).1);
         let (class, title, detail) = match p.status {
             TransferStatus::Completed => (
                 "dots-result dots-success",
-                format!("{amount} was paid"),
-                format!("Paid on {} to {to}.", ctx.locale.with_untracked(|l| local_date(&p.updated_at, l))),
+                fill(t().status_paid, &[&amount]),
+                fill(t().status_paid_on, &[&ctx.locale.with_untracked(|l| local_date(&p.updated_at, l)), &to]),
             ),
             TransferStatus::Failed | TransferStatus::Canceled | TransferStatus::Reversed => (
                 "dots-result dots-failure",
-                "This payment didn't go through".to_string(),
+                t().status_failed.to_string(),
                 format!(
                     "{} {}",
                     why(p.failure_code.as_deref().unwrap_or_default()),
                     match p.resendable {
-                        true => "The money is safe: choose another account and we'll send it again.",
-                        false => "Contact the sender for help.",
+                        true => t().status_resend_hint,
+                        false => t().status_contact,
                     }
                 ),
             ),
-            _ => ("dots-result dots-success", format!("{amount} is on its way"), format!("It goes to {to}.")),
+            _ => {
+                ("dots-result dots-success", fill(t().status_on_its_way, &[&amount]), fill(t().status_goes_to, &[&to]))
+            }
         };
         view! {
             <section class=class aria-live="polite">
                 <h2 tabindex="-1" data-autofocus=(!p.resendable).then_some("")>{title}</h2>
                 <p>{detail}</p>
                 {p.resendable.then(|| view! {
-                    <button type="button" class="dots-primary" data-autofocus on:click=resend>"Use another account"</button>
+                    <button type="button" class="dots-primary" data-autofocus on:click=resend>{t().use_another}</button>
                 })}
             </section>
         }
@@ -74,12 +77,12 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
 /// Why a payout did not go through, in the payee's words.
 fn why(code: &str) -> &'static str {
     match code {
-        "account_closed" => "The account is closed.",
-        "account_not_found" => "We couldn't find that account.",
-        "rail_rejected" => "The bank turned the payment down.",
-        "payout_method_removed" => "The account was removed before the payment went out.",
-        "canceled" => "The payment was canceled.",
-        _ => "The payment couldn't be delivered.",
+        "account_closed" => t().why_account_closed,
+        "account_not_found" => t().why_account_not_found,
+        "rail_rejected" => t().why_rail_rejected,
+        "payout_method_removed" => t().why_method_removed,
+        "canceled" => t().why_canceled,
+        _ => t().why_other,
     }
 }
 
