@@ -125,7 +125,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     // A national number is refused in the payee's words (the API's message names fields).
     browser.type_into("#dots-phone", "(201) 555-0141");
     browser.click(".dots-form button[type=submit]");
-    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    let refusal = browser.wait_until("document.getElementById('dots-phone-error').innerText", "the refusal");
     assert_eq!(refusal, "Enter your mobile number with its country code, like +1 201 555 0123.");
     browser.exec("document.getElementById('dots-phone').value = ''", json!([]));
     browser.type_into("#dots-phone", "+1 415 555 2671");
@@ -171,8 +171,26 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     browser.type_into("#dots-routing", "123456789");
     browser.type_into("#dots-account", "000123456789");
     browser.click(".dots-form button[type=submit]");
-    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    let refusal = browser.wait_until("document.getElementById('dots-routing-error').innerText", "the refusal");
     assert_eq!(refusal, "Check the routing number: 9 digits, printed at the bottom left of a check.");
+    // Under its field, tied to it for screen readers, and nowhere else.
+    let placed = browser.exec(
+        "const i = document.getElementById('dots-routing');
+         return [i.nextElementSibling.id, i.getAttribute('aria-invalid'), i.getAttribute('aria-describedby'),
+                 document.querySelector('.dots-step > .dots-error').innerText]",
+        json!([]),
+    );
+    assert_eq!(placed, json!(["dots-routing-error", "true", "dots-routing-error", ""]));
+    shoot(&browser, "link-error-routing-number");
+    // Changing the field answers its error.
+    browser.exec("document.getElementById('dots-routing').value = ''", json!([]));
+    browser.type_into("#dots-routing", "0");
+    let cleared = browser.exec(
+        "return [document.getElementById('dots-routing-error').innerText,
+                 document.getElementById('dots-routing').getAttribute('aria-invalid')]",
+        json!([]),
+    );
+    assert_eq!(cleared, json!(["", null]));
     browser
         .exec("for (const id of ['dots-routing', 'dots-account']) document.getElementById(id).value = ''", json!([]));
     add_bank_and_review(&browser);
@@ -230,9 +248,12 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     let wrong = if right == "000000" { "111111" } else { "000000" };
     browser.type_into("#dots-code", wrong);
     browser.click(".dots-form button[type=submit]");
-    let error = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    let error = browser.wait_until("document.getElementById('dots-code-error').innerText", "the refusal");
     assert!(error.as_str().unwrap().to_lowercase().contains("code"), "{error}");
-    assert_eq!(browser.exec("return document.querySelector('.dots-error').getAttribute('role')", json!([])), "alert");
+    assert_eq!(
+        browser.exec("return document.getElementById('dots-code-error').getAttribute('role')", json!([])),
+        "alert"
+    );
     assert!(browser.exec("return !!document.getElementById('dots-code')", json!([])) == true, "still on the code step");
     assert_eq!(notice(&browser), "", "\"we sent you a code\" stays under the refusal");
     shoot(&browser, "link-error-wrong-code");
@@ -304,14 +325,14 @@ fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_work
     browser.wait_for("#dots-code");
     let right = last_code(&demo.server, &app.basic, phone);
     let wrong = if right == "000000" { "111111" } else { "000000" };
-    let error = || browser.text(".dots-error");
+    let error = || browser.text("#dots-code-error");
     for left in [4, 3, 2, 1] {
         browser.type_into("#dots-code", wrong);
         browser.click(".dots-form button[type=submit]");
         let expected =
             if left == 1 { "You have 1 try left.".to_string() } else { format!("You have {left} tries left.") };
         browser.wait_until(
-            &format!("document.querySelector('.dots-error').innerText.endsWith({})", json!(expected)),
+            &format!("document.getElementById('dots-code-error').innerText.endsWith({})", json!(expected)),
             &expected,
         );
         // The wrong code does not stay in the field.
@@ -320,7 +341,7 @@ fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_work
     assert_eq!(error(), "That code isn't right. You have 1 try left.");
     browser.type_into("#dots-code", wrong);
     browser.click(".dots-form button[type=submit]");
-    browser.wait_until("document.querySelector('.dots-error').innerText.includes('last try')", "the last try");
+    browser.wait_until("document.getElementById('dots-code-error').innerText.includes('last try')", "the last try");
     // Locked: the screen says when a new code can be asked for; checking is off until then.
     let hint = browser.text("#dots-code-hint");
     assert!(hint.starts_with("You can ask for a new code in "), "{hint}");
@@ -363,7 +384,7 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     shoot(&browser, "link-es-1-phone");
     browser.type_into("#dots-phone", "(201) 555-0141");
     browser.click(".dots-form button[type=submit]");
-    let refusal = browser.wait_until("document.querySelector('.dots-error').innerText", "the refusal");
+    let refusal = browser.wait_until("document.getElementById('dots-phone-error').innerText", "the refusal");
     assert_eq!(refusal, "Escribe tu número de celular con el código de país, como +1 201 555 0123.");
     shoot(&browser, "link-es-error-phone");
     browser.exec("document.getElementById('dots-phone').value = ''", json!([]));

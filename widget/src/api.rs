@@ -40,11 +40,13 @@ pub struct ApiError {
     pub message: String,
     /// A wrong one-time code's tries left.
     pub tries_left: Option<i64>,
+    /// The request field it is about (`routing_number`…), if one.
+    pub param: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { code: code.into(), message: message.into(), tries_left: None }
+        ApiError { code: code.into(), message: message.into(), tries_left: None, param: None }
     }
 
     /// The server refused with one of `codes`. (Their names are looked up at
@@ -136,7 +138,8 @@ async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<Js
     let error = answer.field("error").unwrap_or(Js(JsValue::NULL));
     let code = text_of(&error, "code").unwrap_or_else(|| "server_error".into());
     let tries_left = error.field("tries_left").and_then(|n| n.integer());
-    Err(ApiError { message: payee_words(&code, tries_left), code, tries_left })
+    let param = text_of(&error, "param");
+    Err(ApiError { message: payee_words(&code, tries_left), code, tries_left, param })
 }
 
 /// A message of the catalogue.

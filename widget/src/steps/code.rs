@@ -7,7 +7,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{Ctx, Step};
+use super::{Ctx, Step, field_error};
 use crate::api::{self, ApiError};
 use crate::words::{fill, t};
 use crate::{emit_event, object};
@@ -33,7 +33,7 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed: String = code.get_untracked().chars().filter(char::is_ascii_digit).collect();
         if typed.len() != 6 {
-            ctx.error.set(t().err_code_format.into());
+            ctx.field_error("dots-code", t().err_code_format);
             return;
         }
         ctx.run(async move {
@@ -66,8 +66,11 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             <h2 tabindex="-1">{t().code_title}</h2>
             <label for="dots-code">{t().code_label}</label>
             <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
-                pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint"
-                prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
+                pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint dots-code-error"
+                aria-invalid=move || (ctx.field.get() == "dots-code").then_some("true")
+                prop:value=move || code.get()
+                on:input=move |ev| { code.set(event_target_value(&ev)); ctx.changed("dots-code"); } />
+            {field_error(ctx, "dots-code")}
             <p id="dots-code-hint" class="dots-hint">
                 {move || match (locked.get(), wait.get()) {
                     (false, _) => t().code_hint.to_string(),

@@ -3,7 +3,7 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use super::{Ctx, Step};
+use super::{Ctx, Step, input};
 use crate::api;
 use crate::words::t;
 use dots_shared::api as wire;
@@ -28,26 +28,14 @@ pub(super) fn ComplianceStep(ctx: Ctx) -> impl IntoView {
             Ok(())
         });
     };
-    let field =
-        |id: &'static str, label: &'static str, value: RwSignal<String>, kind: &'static str, auto: &'static str| {
-            view! {
-                <label for=id>{label}</label>
-                <input id=id type=kind autocomplete=auto required
-                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-            }
-        };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
             <h2 tabindex="-1">{t().details_title}</h2>
             <p class="dots-hint">{t().details_intro}</p>
-            <label for="dots-first">{t().first_name}</label>
-            <input id="dots-first" autocomplete="given-name" required data-autofocus
-                prop:value=move || first.get() on:input=move |ev| first.set(event_target_value(&ev)) />
-            {field("dots-last", t().last_name, last, "text", "family-name")}
-            {field("dots-dob", t().date_of_birth, dob, "date", "bday")}
-            <label for="dots-tax">{if tax_required { t().tax_id } else { t().tax_id_optional }}</label>
-            <input id="dots-tax" inputmode="numeric" autocomplete="off" placeholder="123-45-6789"
-                prop:value=move || tax.get() on:input=move |ev| tax.set(event_target_value(&ev)) />
+            {input(ctx, "dots-first", t().first_name, first, "text", "text", "given-name", true)}
+            {input(ctx, "dots-last", t().last_name, last, "text", "text", "family-name", false)}
+            {input(ctx, "dots-dob", t().date_of_birth, dob, "date", "text", "bday", false)}
+            {input(ctx, "dots-tax", if tax_required { t().tax_id } else { t().tax_id_optional }, tax, "text", "numeric", "off", false)}
             <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>{t().continue_label}</button>
         </form>
     }

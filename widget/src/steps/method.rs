@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{Ctx, Step};
+use super::{Ctx, Step, input};
 use crate::api;
 use crate::words::{fill, t};
 use dots_shared::api::{CreatePayoutMethodRequest, List, PayoutMethod};
@@ -70,13 +70,7 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
             Ok(())
         });
     };
-    let input = move |id: &'static str, label: &'static str, value: RwSignal<String>, mode: &'static str| {
-        view! {
-            <label for=id>{label}</label>
-            <input id=id inputmode=mode autocomplete="off" required
-                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-        }
-    };
+    let input = move |id, label, value, mode| input(ctx, id, label, value, "text", mode, "off", false);
     view! {
         <form class="dots-form" on:submit=submit novalidate>
             <h2 tabindex="-1" data-autofocus>{t().method_title}</h2>
@@ -113,11 +107,7 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                     }).collect_view()}
                 </fieldset>
                 {move || match kind.get().as_str() {
-                    "paypal" => view! {
-                        <label for="dots-paypal">{t().paypal_email}</label>
-                        <input id="dots-paypal" type="email" autocomplete="email" required
-                            prop:value=move || paypal.get() on:input=move |ev| paypal.set(event_target_value(&ev)) />
-                    }.into_any(),
+                    "paypal" => super::input(ctx, "dots-paypal", t().paypal_email, paypal, "email", "email", "email", false).into_any(),
                     "venmo" => input("dots-venmo", t().venmo_phone, venmo, "tel").into_any(),
                     _ => view! {
                         {input("dots-routing", t().routing_number, routing, "numeric")}

@@ -69,6 +69,8 @@ struct Ctx {
     busy: RwSignal<bool>,
     notice: RwSignal<String>,
     error: RwSignal<String>,
+    /// The field `error` is about (its input's id), shown under it; empty: under the step.
+    field: RwSignal<&'static str>,
     /// Where the money goes: the chosen payout method's id and how it reads.
     method: RwSignal<Option<Destination>>,
     /// Every step this session has needed so far (for the progress indicator: a
@@ -142,6 +144,7 @@ impl Ctx {
             }
         });
         self.error.set(String::new());
+        self.field.set("");
         self.notice.set(String::new());
         self.busy.set(false);
         self.step.set(step);
@@ -157,6 +160,20 @@ impl Ctx {
         // The code step is only ever reached from the phone step.
         let next = ORDER[after..].iter().copied().find(|s| *s != Step::Code && self.applies(*s));
         self.go(next.unwrap_or(Step::Review));
+    }
+
+    /// An error of the payee's own input, shown under it (the input `id`).
+    fn field_error(&self, id: &'static str, words: &str) {
+        self.field.set(id);
+        self.error.set(words.into());
+    }
+
+    /// The payee changed input `id`: its error is answered.
+    fn changed(&self, id: &'static str) {
+        if self.field.get_untracked() == id {
+            self.field.set("");
+            self.error.set(String::new());
+        }
     }
 
     fn end(&self, title: &str, error: &ApiError) {
@@ -188,6 +205,7 @@ impl Ctx {
         } else if error.is_one_of(UNUSABLE) || error.code == "flow_completed" {
             self.end(t().unusable_title, &error);
         } else {
+            self.field.set(field_of(error.param.as_deref()));
             self.error.set(error.message);
         }
     }
@@ -204,6 +222,7 @@ impl Ctx {
         }
         self.busy.set(true);
         self.error.set(String::new());
+        self.field.set("");
         spawn_local(async move {
             match action.await {
                 Ok(()) => self.busy.set(false),
@@ -241,6 +260,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
         busy: RwSignal::new(false),
         notice: RwSignal::new(String::new()),
         error: RwSignal::new(String::new()),
+        field: RwSignal::new(""),
         method: RwSignal::new(None),
         seen: RwSignal::new(Vec::new()),
         locale: RwSignal::new(config.locale.clone()),
@@ -275,11 +295,67 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
                     Step::Status => view! { <StatusStep ctx /> }.into_any(),
                     Step::Ended => view! { <EndedStep ctx /> }.into_any(),
                 }}
-                <p class="dots-error" role="alert">{move || ctx.error.get()}</p>
+                <p class="dots-error" role="alert">
+                    {move || if ctx.field.get().is_empty() { ctx.error.get() } else { String::new() }}
+                </p>
                 <p class="dots-notice" role="status" aria-live="polite">{move || ctx.notice.get()}</p>
             </main>
             <footer class="dots-footer">{t().secured_by}</footer>
         </div>
+    }
+}
+
+/// The input a refused request field was typed in: the first of its inputs on
+/// the page (a phone number is the phone step's or Venmo's); none is "".
+fn field_of(param: Option<&str>) -> &'static str {
+    const INPUTS: &[(&str, &[&str])] = &[
+        ("phone_number", &["dots-phone", "dots-venmo"]),
+        ("code", &["dots-code"]),
+        ("legal_first_name", &["dots-first"]),
+        ("legal_last_name", &["dots-last"]),
+        ("date_of_birth", &["dots-dob"]),
+        ("tax_id", &["dots-tax"]),
+        ("routing_number", &["dots-routing"]),
+        ("account_number", &["dots-account"]),
+        ("email", &["dots-paypal"]),
+    ];
+    let Some(ids) = INPUTS.iter().find(|(p, _)| Some(*p) == param).map(|(_, ids)| *ids) else { return "" };
+    ids.iter().copied().find(|id| document().get_element_by_id(id).is_some()).unwrap_or_default()
+}
+
+/// An input of the payee's with its label and its error under it (see
+/// [`field_error`]); `focus` marks the step's first input.
+#[allow(clippy::too_many_arguments)]
+fn input(
+    ctx: Ctx,
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    kind: &'static str,
+    mode: &'static str,
+    auto: &'static str,
+    focus: bool,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id type=kind inputmode=mode autocomplete=auto required data-autofocus=focus.then_some("")
+            aria-invalid=move || (ctx.field.get() == id).then_some("true") aria-describedby=format!("{id}-error")
+            prop:value=move || value.get()
+            on:input=move |ev| {
+                value.set(event_target_value(&ev));
+                ctx.changed(id);
+            } />
+        {field_error(ctx, id)}
+    }
+}
+
+/// The error of input `id`, under it (set by [`Ctx::fail`] or the step, cleared
+/// when the payee changes the value: [`Ctx::changed`]).
+fn field_error(ctx: Ctx, id: &'static str) -> impl IntoView {
+    view! {
+        <p class="dots-error dots-field-error" id=format!("{id}-error") role="alert">
+            {move || if ctx.field.get() == id { ctx.error.get() } else { String::new() }}
+        </p>
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use super::{Ctx, Step};
+use super::{Ctx, Step, field_error};
 use crate::api;
 use crate::emit_event;
 use crate::object;
@@ -21,7 +21,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed = phone.get_untracked().trim().to_string();
         if !known && !plausible_phone(&typed) {
-            ctx.error.set(t().err_phone.into());
+            ctx.field_error("dots-phone", t().err_phone);
             return;
         }
         ctx.run(async move {
@@ -44,8 +44,11 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
                 view! {
                     <label for="dots-phone">{t().phone_label}</label>
                     <input id="dots-phone" type="tel" autocomplete="tel" inputmode="tel" required data-autofocus
-                        placeholder="+1 201 555 0123" aria-describedby="dots-phone-hint"
-                        prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev)) />
+                        placeholder="+1 201 555 0123" aria-describedby="dots-phone-hint dots-phone-error"
+                        aria-invalid=move || (ctx.field.get() == "dots-phone").then_some("true")
+                        prop:value=move || phone.get()
+                        on:input=move |ev| { phone.set(event_target_value(&ev)); ctx.changed("dots-phone"); } />
+                    {field_error(ctx, "dots-phone")}
                     <p id="dots-phone-hint" class="dots-hint">
                         {match &hint {
                             Some(h) => fill(t().phone_hint_link, &[h]),
