@@ -370,6 +370,10 @@ pub struct AppSettingsRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub brand: Option<serde_json::Value>,
+    /// ISO 3166 alpha-2 (`US`, `MX`): where payees' phone numbers are read when
+    /// typed without a calling code.
+    #[serde(default)]
+    pub default_country: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -377,6 +381,7 @@ pub struct AppSettings {
     pub app_id: String,
     pub allowed_origins: Option<String>,
     pub brand: Option<String>,
+    pub default_country: Option<String>,
 }
 
 /// An app may list this many embedding origins.
@@ -424,16 +429,19 @@ impl AppSettings {
             }
         };
         let brand = req.brand.map(|b| brand(&b)).transpose()?;
-        Ok(AppSettings { app_id: app.id.clone(), allowed_origins, brand })
+        let default_country = req.default_country.map(|c| crate::contact::region(&c)).transpose()?;
+        Ok(AppSettings { app_id: app.id.clone(), allowed_origins, brand, default_country })
     }
 }
 
 pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxResult<api::AppSettings> {
     sqlx::query(
-        "UPDATE apps SET allowed_origins = COALESCE($1, allowed_origins), brand = COALESCE($2, brand) WHERE id = $3",
+        "UPDATE apps SET allowed_origins = COALESCE($1, allowed_origins), brand = COALESCE($2, brand),
+                         default_country = COALESCE($3, default_country) WHERE id = $4",
     )
     .bind(&s.allowed_origins)
     .bind(&s.brand)
+    .bind(&s.default_country)
     .bind(&s.app_id)
     .execute(&mut *conn)
     .await?;
@@ -441,12 +449,16 @@ pub async fn update_settings(conn: &mut AnyConnection, s: &AppSettings) -> TxRes
 }
 
 pub async fn get_settings(conn: &mut AnyConnection, app_id: &str) -> Result<api::AppSettings, Error> {
-    let row = sqlx::query("SELECT allowed_origins, brand FROM apps WHERE id = $1").bind(app_id).fetch_one(conn).await?;
+    let row = sqlx::query("SELECT allowed_origins, brand, default_country FROM apps WHERE id = $1")
+        .bind(app_id)
+        .fetch_one(conn)
+        .await?;
     let origins: String = row.try_get("allowed_origins")?;
     let brand: String = row.try_get("brand")?;
     Ok(api::AppSettings {
         allowed_origins: serde_json::from_str(&origins).unwrap_or(None),
         brand: serde_json::from_str::<Option<serde_json::Value>>(&brand).unwrap_or(None),
+        default_country: row.try_get("default_country")?,
     })
 }
 

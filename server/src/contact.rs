@@ -200,6 +200,20 @@ fn parse_country_code(code: &str) -> Result<CountryCode, Error> {
     ))
 }
 
+/// An ISO 3166 alpha-2 region the phone library knows (`mx` → `MX`), for an app's
+/// default country.
+pub fn region(code: &str) -> Result<String, Error> {
+    let upper = code.trim().to_ascii_uppercase();
+    match parse_country_code(&upper) {
+        Ok(CountryCode::Region(_)) => Ok(upper),
+        _ => Err(Error::invalid(
+            ErrorCode::InvalidCountryCode,
+            "default_country",
+            "default_country must be an ISO 3166 region such as US",
+        )),
+    }
+}
+
 /// Loads the phone-number metadata now, so the first user request does not pay for it.
 pub fn warm_up() {
     let _ = phone_number("+14155552671", None);

@@ -644,8 +644,9 @@ pub async fn code_destination(
     conn: &mut AnyConnection,
     session: &Session,
     typed: Option<&str>,
+    country_code: Option<&str>,
 ) -> Result<String, Error> {
-    let typed = typed.map(|p| PhoneNumber::parse(p, None)).transpose()?.map(PhoneNumber::into_string);
+    let typed = typed.map(|p| PhoneNumber::parse(p, country_code)).transpose()?.map(PhoneNumber::into_string);
     let expected: Option<String> = match (&session.payout_link_id, &session.user_id) {
         // After the claim the code goes to the payee who claimed it.
         (Some(_), Some(user)) if session.follows_claim => {
@@ -1020,10 +1021,12 @@ pub async fn session_state(
     session: &Session,
     now_ms: i64,
 ) -> Result<flow::SessionState, Error> {
-    let (app_name, app_brand) = sqlx::query_as::<_, (String, String)>("SELECT name, brand FROM apps WHERE id = $1")
-        .bind(&session.app_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (app_name, app_brand, default_country) = sqlx::query_as::<_, (String, String, Option<String>)>(
+        "SELECT name, brand, default_country FROM apps WHERE id = $1",
+    )
+    .bind(&session.app_id)
+    .fetch_one(&mut *conn)
+    .await?;
     let app_brand = stored_brand(&app_brand);
     let mut brand = app_brand.clone().with(&session.theme.as_deref().map(stored_brand).unwrap_or_default());
     let (mut verified, mut phone_hint) = (session.verified_phone.is_some(), None);
@@ -1068,7 +1071,7 @@ pub async fn session_state(
         verified,
         phone_hint,
         user_id: session.user().ok().map(str::to_string),
-        app: flow::SessionApp { name: app_name, brand: app_brand },
+        app: flow::SessionApp { name: app_name, brand: app_brand, default_country },
         brand,
         payout_link,
         requirements: api::ComplianceRequirements { tax_id },

@@ -609,7 +609,8 @@ async fn ledger_check_finds_a_tampered_balance(t: TestApp) {
 
 async fn app_settings_hold_embedding_origins_and_brand(t: TestApp) {
     let app = t.create_app("Acme").await;
-    assert_eq!(t.get(&app, "/v2/apps/me/settings").await.json, json!({"allowed_origins": [], "brand": {}}));
+    let fresh = json!({"allowed_origins": [], "brand": {}, "default_country": null});
+    assert_eq!(t.get(&app, "/v2/apps/me/settings").await.json, fresh);
     let put = |body: Value| {
         let (t, app) = (t.clone(), app.clone());
         async move { t.call(Method::PUT, "/v2/apps/me/settings", Some(&basic(&app)), &[], Some(&body.to_string())).await }

@@ -19,6 +19,7 @@ on_both_databases!(
     the_claim_page_is_served_locked_down,
     a_link_opens_a_bounded_number_of_sessions,
     a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_failure,
+    a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_default,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -652,4 +653,36 @@ async fn a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_f
     let host = flow.json["token"].as_str().unwrap().to_string();
     let r = t.flow(&host, Method::POST, "/flow/v1/payout-link/resend", Some(json!({"payout_method_id": good})));
     assert_eq!(r.await.code(), "payout_not_resendable");
+}
+
+async fn a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_default(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let auth = basic(&app);
+    let put = |body: Value| {
+        let (t, auth) = (t.clone(), auth.clone());
+        async move { t.call(Method::PUT, "/v2/apps/me/settings", Some(&auth), &[], Some(&body.to_string())).await }
+    };
+    let set = put(json!({"default_country": "mx"})).await;
+    assert_eq!((set.status, set.json["default_country"].as_str()), (StatusCode::OK, Some("MX")), "{}", set.json);
+    let before = t.snapshot().await;
+    for bad in ["ZZ", "USA", "1", ""] {
+        let r = put(json!({"default_country": bad})).await;
+        assert_eq!((r.code(), r.json["error"]["param"].as_str()), ("invalid_country_code", Some("default_country")));
+    }
+    assert_eq!(t.snapshot().await, before, "a refused setting changes nothing");
+    let link = create_link(&t, &app, 100).await;
+    let opened = t
+        .call(Method::POST, "/flow/v1/sessions", None, &[], Some(&json!({"link_token": token_of(&link)}).to_string()))
+        .await;
+    let token = opened.json["token"].as_str().unwrap().to_string();
+    let state = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!(state.json["app"]["default_country"], "MX", "the widget starts its country list there");
+    // The payee typed the national number and chose the United States.
+    let national = json!({"phone_number": "(201) 555-0177", "country_code": "US"});
+    let sent = t.flow(&token, Method::POST, "/flow/v1/verification", Some(national)).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    // Read in another country it is another number.
+    let elsewhere = json!({"phone_number": "(201) 555-0177", "country_code": "GB"});
+    let r = t.flow(&token, Method::POST, "/flow/v1/verification", Some(elsewhere)).await;
+    assert!(matches!(r.code(), "phone_mismatch" | "invalid_phone_number"), "{}", r.json);
 }

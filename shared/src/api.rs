@@ -299,6 +299,9 @@ pub struct AppSettings {
     pub allowed_origins: Option<Vec<String>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub brand: Option<serde_json::Value>,
+    /// ISO 3166 alpha-2: where a payee's phone number is read when typed without a
+    /// calling code (the widget's country list starts there); `null`: the payee's browser.
+    pub default_country: Option<String>,
 }
 
 /// A new API secret (shown once) and when the previous one stops working.

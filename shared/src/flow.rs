@@ -23,6 +23,10 @@ pub struct OpenLinkRequest {
 pub struct SendCodeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
+    /// Where `phone_number` is read when it has no `+` calling code: an ISO 3166
+    /// region (`US`) or a calling code (`1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
 }
 
 /// A code on its way.
@@ -106,6 +110,8 @@ pub struct SessionState {
 pub struct SessionApp {
     pub name: String,
     pub brand: Brand,
+    /// The app's default country for phone numbers (ISO 3166), if it set one.
+    pub default_country: Option<String>,
 }
 
 /// The payout link a session claims.

@@ -156,7 +156,7 @@ from_json!(SessionState {
     requirements,
     redirect_url,
 });
-from_json!(SessionApp { name, brand });
+from_json!(SessionApp { name, brand, default_country });
 from_json!(Brand {
     name,
     logo_url,
@@ -283,7 +283,7 @@ mod tests {
                     verified,
                     phone_hint,
                     user_id,
-                    app: SessionApp { name, brand: app_brand },
+                    app: SessionApp { name: name.clone(), brand: app_brand, default_country: Some(name) },
                     brand,
                     payout_link,
                     requirements: ComplianceRequirements { tax_id },

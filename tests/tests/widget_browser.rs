@@ -122,13 +122,16 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     assert_eq!(browser.exec("return document.title", json!([])), "Get paid by Acme Payroll");
     assert_eq!(browser.text(".dots-progress-text"), "Step 1 of 4");
     shoot(&browser, "link-1-phone");
-    // A national number is refused in the payee's words (the API's message names fields).
-    browser.type_into("#dots-phone", "(201) 555-0141");
+    // A number that is no phone number is refused in the payee's words (the API's
+    // message names fields), under the field.
+    browser.type_into("#dots-phone", "555-0141");
     browser.click(".dots-form button[type=submit]");
     let refusal = browser.wait_until("document.getElementById('dots-phone-error').innerText", "the refusal");
-    assert_eq!(refusal, "Enter your mobile number with its country code, like +1 201 555 0123.");
+    assert_eq!(refusal, "Check the number: choose your country, then type your mobile number.");
+    // People type national numbers: read in the country chosen (the United States here).
+    assert_eq!(browser.exec("return document.getElementById('dots-country').value", json!([])), "US");
     browser.exec("document.getElementById('dots-phone').value = ''", json!([]));
-    browser.type_into("#dots-phone", "+1 415 555 2671");
+    browser.type_into("#dots-phone", "(415) 555-2671");
     browser.click(".dots-form button[type=submit]");
 
     browser.wait_for("#dots-code");
@@ -382,10 +385,16 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     assert_eq!(browser.text(".dots-form h2"), "Confirma que eres tú");
     assert_eq!(browser.text(".dots-progress-text"), "Paso 1 de 4");
     shoot(&browser, "link-es-1-phone");
-    browser.type_into("#dots-phone", "(201) 555-0141");
+    // The country list starts at the payee's region, named in their language.
+    let country = browser.exec(
+        "const s = document.getElementById('dots-country'); return [s.value, s.selectedOptions[0].text]",
+        json!([]),
+    );
+    assert_eq!(country, json!(["MX", "México (+52)"]));
+    browser.type_into("#dots-phone", "555-0141");
     browser.click(".dots-form button[type=submit]");
     let refusal = browser.wait_until("document.getElementById('dots-phone-error').innerText", "the refusal");
-    assert_eq!(refusal, "Escribe tu número de celular con el código de país, como +1 201 555 0123.");
+    assert_eq!(refusal, "Revisa el número: elige tu país y escribe tu número de celular.");
     shoot(&browser, "link-es-error-phone");
     browser.exec("document.getElementById('dots-phone').value = ''", json!([]));
     browser.type_into("#dots-phone", phone);

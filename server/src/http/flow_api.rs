@@ -142,7 +142,9 @@ async fn send_code(
 ) -> Result<Reply, Error> {
     let session = &m.caller.0;
     let mut conn = state.store.reader().acquire().await?;
-    let destination = flows::code_destination(&mut conn, session, m.body.phone_number.as_deref()).await?;
+    let body = &m.body;
+    let destination =
+        flows::code_destination(&mut conn, session, body.phone_number.as_deref(), body.country_code.as_deref()).await?;
     let app_name: String =
         sqlx::query_scalar("SELECT name FROM apps WHERE id = $1").bind(&session.app_id).fetch_one(&mut *conn).await?;
     drop(conn);

@@ -55,6 +55,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_follow_up_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_follow_up_sessions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "default_country",
+        sqlite: include_str!("../../migrations/sqlite/0008_default_country.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_default_country.sql"),
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

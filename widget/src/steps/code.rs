@@ -51,8 +51,7 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
     };
     let resend = move |_: leptos::ev::MouseEvent| {
         ctx.run(async move {
-            let typed = ctx.typed_phone.get_untracked();
-            let body = flow::SendCodeRequest { phone_number: (!typed.is_empty()).then_some(typed) };
+            let body = ctx.typed_phone.get_untracked();
             api::send_json::<_, ()>("POST", "/flow/v1/verification", &body).await?;
             wait.set(RESEND_AFTER_S);
             locked.set(false);

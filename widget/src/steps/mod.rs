@@ -78,8 +78,8 @@ struct Ctx {
     seen: RwSignal<Vec<Step>>,
     /// How the payee writes numbers (`de-DE`…): the host's `locale`, else the browser's.
     locale: RwSignal<String>,
-    /// The number the payee typed, for a resend.
-    typed_phone: RwSignal<String>,
+    /// Where the last code went (the number and country the payee chose), for a resend.
+    typed_phone: RwSignal<flow::SendCodeRequest>,
     /// Title, words, and the error code of a flow that cannot go on.
     ended: RwSignal<(String, String, String)>,
     /// A claimed link's failed payout is being sent again, to another method.
@@ -264,7 +264,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
         method: RwSignal::new(None),
         seen: RwSignal::new(Vec::new()),
         locale: RwSignal::new(config.locale.clone()),
-        typed_phone: RwSignal::new(String::new()),
+        typed_phone: RwSignal::new(Default::default()),
         ended: RwSignal::new(Default::default()),
         resending: RwSignal::new(false),
         embedded: config.embedded,

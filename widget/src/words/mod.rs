@@ -32,7 +32,7 @@ macro_rules! catalogue {
 
 catalogue! {
     loading, secured_by, close, progress, step_of, title_sent_you, title_get_paid,
-    phone_title, phone_claimed_intro, phone_known, phone_label, phone_hint_link, phone_hint, send_code,
+    phone_title, phone_claimed_intro, phone_known, country_label, phone_label, phone_hint_link, phone_hint, send_code,
     code_sent, code_title, code_label, code_hint, code_locked_wait, code_locked_now, verify, resend,
     resend_in, code_resent,
     details_title, details_intro, first_name, last_name, date_of_birth, tax_id, tax_id_optional, continue_label,
