@@ -228,17 +228,7 @@ mod tests {
     }
 
     fn status() -> impl Strategy<Value = TransferStatus> {
-        (0..7usize).prop_map(|i| {
-            [
-                TransferStatus::Created,
-                TransferStatus::Flagged,
-                TransferStatus::Pending,
-                TransferStatus::Completed,
-                TransferStatus::Failed,
-                TransferStatus::Reversed,
-                TransferStatus::Canceled,
-            ][i]
-        })
+        proptest::sample::select(TransferStatus::ALL.to_vec())
     }
 
     fn payout() -> impl Strategy<Value = LinkPayout> {

@@ -236,12 +236,10 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     }
 }
 
-#[test]
-fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
-    let demo = Demo::start();
-    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
-    let phone = "+14155550188";
-    let link = demo.link(&app, phone, json!({}));
+/// A new link for `phone` opened in a new browser, its code sent: the link, the
+/// browser at the code step, the right code and a wrong one.
+fn at_the_code_step(demo: &Demo, app: &AppCredentials, phone: &str) -> (Value, Browser, String, &'static str) {
+    let link = demo.link(app, phone, json!({}));
     let browser = Browser::start();
     browser.goto(link["url"].as_str().unwrap());
     browser.type_into("#dots-phone", phone);
@@ -249,6 +247,15 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     browser.wait_for("#dots-code");
     let right = last_code(&demo.server, &app.basic, phone);
     let wrong = if right == "000000" { "111111" } else { "000000" };
+    (link, browser, right, wrong)
+}
+
+#[test]
+fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
+    let demo = Demo::start();
+    let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
+    let phone = "+14155550188";
+    let (link, browser, _, wrong) = at_the_code_step(&demo, &app, phone);
     browser.type_into("#dots-code", wrong);
     browser.click(".dots-form button[type=submit]");
     let error = browser.wait_until("document.getElementById('dots-code-error').innerText", "the refusal");
@@ -320,14 +327,7 @@ fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_work
     let demo = Demo::start();
     let app = demo.app("Acme", json!({"name": "Acme Payroll"}), &[]);
     let phone = "+14155550166";
-    let link = demo.link(&app, phone, json!({}));
-    let browser = Browser::start();
-    browser.goto(link["url"].as_str().unwrap());
-    browser.type_into("#dots-phone", phone);
-    browser.click(".dots-form button[type=submit]");
-    browser.wait_for("#dots-code");
-    let right = last_code(&demo.server, &app.basic, phone);
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let (_, browser, right, wrong) = at_the_code_step(&demo, &app, phone);
     let error = || browser.text("#dots-code-error");
     for left in [4, 3, 2, 1] {
         browser.type_into("#dots-code", wrong);
