@@ -98,6 +98,18 @@ impl Browser {
         self.session_command("GET", "/window", None).as_str().expect("a window handle").to_string()
     }
 
+    /// Sizes the viewport (what a page sees, `innerWidth`×`innerHeight`), e.g. 390×844
+    /// for a phone: the window is set, then grown by what its frame takes.
+    pub fn set_size(&self, width: i64, height: i64) {
+        self.session_command("POST", "/window/rect", Some(json!({"width": width, "height": height})));
+        let inner = self.exec("return [innerWidth, innerHeight]", json!([]));
+        let (w, h) = (inner[0].as_i64().unwrap_or(width), inner[1].as_i64().unwrap_or(height));
+        if (w, h) != (width, height) {
+            let rect = json!({"width": 2 * width - w, "height": 2 * height - h});
+            self.session_command("POST", "/window/rect", Some(rect));
+        }
+    }
+
     pub fn switch_to(&self, tab: &str) {
         self.session_command("POST", "/window", Some(json!({"handle": tab})));
     }

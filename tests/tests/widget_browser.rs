@@ -18,14 +18,19 @@ fn screenshots() -> PathBuf {
         .unwrap_or_else(|| dots_e2e::workspace_root().join("screenshots"))
 }
 
-/// A screenshot of the current step in light and in dark, each checked by axe-core:
-/// no serious or critical accessibility violation.
+/// A screenshot of the current step in light and in dark, on a desktop window and
+/// on a 390×844 phone, each checked by axe-core: no serious or critical
+/// accessibility violation.
 fn shoot(browser: &Browser, name: &str) {
-    for (dark, scheme) in [(false, "light"), (true, "dark")] {
-        browser.set_dark(dark);
-        browser.screenshot(&screenshots().join(format!("{name}-{scheme}.png")));
-        accessible(browser, &format!("{name} ({scheme})"));
+    for (size, (width, height)) in [("", (1024, 900)), ("-phone", (390, 844))] {
+        browser.set_size(width, height);
+        for (dark, scheme) in [(false, "light"), (true, "dark")] {
+            browser.set_dark(dark);
+            browser.screenshot(&screenshots().join(format!("{name}-{scheme}{size}.png")));
+            accessible(browser, &format!("{name} ({scheme}{size})"));
+        }
     }
+    browser.set_size(1024, 900);
     browser.set_dark(false);
 }
 
