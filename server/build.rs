@@ -3,7 +3,8 @@
 //! `$DOTS_WIDGET_DIR`) and the hand-written files in `widget/web/` (loader, frame
 //! boot script, stylesheet, TypeScript declarations; minified where `cargo xtask
 //! widget` minified that same source). Each file is stored as is and
-//! brotli-compressed (quality 11), and a hash of all of them versions their URLs.
+//! brotli-compressed (quality 11) and gzip-compressed (level 9, for clients without
+//! brotli), and a hash of all of them versions their URLs.
 //! Without a wasm bundle the server still builds; its widget routes then answer
 //! `widget_not_built`.
 
@@ -42,6 +43,7 @@ fn main() {
         }
         std::fs::write(out.join(&name), &bytes).expect("OUT_DIR is writable");
         std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)).expect("OUT_DIR is writable");
+        std::fs::write(out.join(format!("{name}.gz")), gzip(&bytes)).expect("OUT_DIR is writable");
     }
     std::fs::write(out.join("widget_version.txt"), format!("{:012x}", hash & 0xffff_ffff_ffff))
         .expect("OUT_DIR is writable");
@@ -69,4 +71,13 @@ fn brotli(bytes: &[u8]) -> Vec<u8> {
         writer.write_all(bytes).expect("compressing into memory");
     }
     compressed
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let mut writer = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    writer.write_all(bytes).expect("compressing into memory");
+    writer.finish().expect("compressing into memory")
 }

@@ -30,6 +30,18 @@ async fn the_embedded_widget_bundle_is_served_versioned() {
     assert_eq!(br.headers["content-encoding"], "br");
     assert!(br.bytes.len() < binary.bytes.len() / 2, "{} vs {}", br.bytes.len(), binary.bytes.len());
     assert_eq!(br.headers["vary"], "Accept-Encoding");
+    // A client without brotli gets gzip, which decompresses to the very file; one
+    // that refuses brotli (`q=0`) is not sent it.
+    for accept in ["gzip, deflate", "br;q=0, gzip"] {
+        let gz = t.call(Method::GET, &wasm, None, &[("accept-encoding", accept)], None).await;
+        assert_eq!(gz.headers["content-encoding"], "gzip", "{accept}");
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.bytes[..]), &mut plain).unwrap();
+        assert_eq!(plain, binary.bytes, "{accept}");
+        assert!(gz.bytes.len() < binary.bytes.len() / 2);
+    }
+    let identity = t.call(Method::GET, &wasm, None, &[("accept-encoding", "identity")], None).await;
+    assert!(identity.headers.get("content-encoding").is_none() && identity.bytes == binary.bytes);
     for (path, content_type) in [
         ("/widget/v1/dots.js", "text/javascript; charset=utf-8"),
         ("/widget/v1/dots.d.ts", "application/typescript; charset=utf-8"),

@@ -21,10 +21,11 @@ use crate::error::Error;
 /// A hash of the bundle: its files are served under it and cached for a year.
 pub const WIDGET_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/widget_version.txt"));
 
-/// An embedded file and its brotli form.
+/// An embedded file and its brotli and gzip forms.
 struct Asset {
     raw: &'static [u8],
     brotli: &'static [u8],
+    gzip: &'static [u8],
     content_type: &'static str,
 }
 
@@ -33,6 +34,7 @@ macro_rules! asset {
         Asset {
             raw: include_bytes!(concat!(env!("OUT_DIR"), "/", $name)),
             brotli: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".br")),
+            gzip: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gz")),
             content_type: $content_type,
         }
     };
@@ -65,21 +67,33 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// The compressed form when the client takes brotli, the raw one otherwise.
 fn serve(asset: &Asset, request: &HeaderMap, cache: &'static str) -> Response {
-    let brotli = !asset.brotli.is_empty()
-        && request
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.split(';').next().is_some_and(|e| e.trim() == "br")));
-    let mut response = if brotli { asset.brotli } else { asset.raw }.into_response();
+    // Brotli where the client takes it, else gzip, else the file as is.
+    let accepted = request.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (body, encoding) = match () {
+        _ if !asset.brotli.is_empty() && accepts(accepted, "br") => (asset.brotli, Some("br")),
+        _ if !asset.gzip.is_empty() && accepts(accepted, "gzip") => (asset.gzip, Some("gzip")),
+        _ => (asset.raw, None),
+    };
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    if brotli {
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+    if let Some(encoding) = encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
     }
     response
+}
+
+/// `Accept-Encoding` names `coding` without refusing it (`;q=0`).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|entry| {
+        let mut parts = entry.split(';');
+        let named = parts.next().is_some_and(|c| c.trim().eq_ignore_ascii_case(coding));
+        let refused = parts.any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>() == Ok(0.0)));
+        named && !refused
+    })
 }
 
 fn widget_not_built() -> Response {
