@@ -869,7 +869,17 @@ async fn followed_link(conn: &mut AnyConnection, session: &Session) -> Result<(S
 /// A link's payout as its payee follows it: status, reason, where it goes.
 async fn link_payout(conn: &mut AnyConnection, session: &Session) -> Result<flow::LinkPayout, Error> {
     let (_, user, payout_id) = followed_link(conn, session).await?;
-    let transfer = transfers::get(conn, &session.app_id, &payout_id).await?;
+    payout_view(conn, &session.app_id, &user, &payout_id).await
+}
+
+/// Payout `payout_id` of `user` as the link's page shows it.
+async fn payout_view(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user: &str,
+    payout_id: &str,
+) -> Result<flow::LinkPayout, Error> {
+    let transfer = transfers::get(conn, app_id, payout_id).await?;
     let failure_code = match transfer.status {
         TransferStatus::Failed | TransferStatus::Reversed => {
             transfer.status_history.last().and_then(|change| change.reason.clone())
@@ -878,7 +888,7 @@ async fn link_payout(conn: &mut AnyConnection, session: &Session) -> Result<flow
         _ => None,
     };
     let payout_method = match &transfer.payout_method_id {
-        Some(id) => payout_methods::get(conn, &session.app_id, &user, id).await.ok(),
+        Some(id) => payout_methods::get(conn, app_id, user, id).await.ok(),
         None => None,
     };
     Ok(flow::LinkPayout {
@@ -911,7 +921,7 @@ pub async fn resend(
             .await?;
     }
     let (link_id, user_id, failed) = followed_link(conn, session).await?;
-    let current = link_payout(conn, session).await?;
+    let current = payout_view(conn, &session.app_id, &user_id, &failed).await?;
     if !current.resendable {
         return Err(not_resendable("This payment's payout has not failed; it cannot be sent again.").into());
     }
@@ -926,7 +936,7 @@ pub async fn resend(
     let payout = NewTransfer {
         app,
         kind: dots_shared::TransferType::Payout,
-        user_id,
+        user_id: user_id.clone(),
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
         direction: None,
         payout_method_id: Some(payout_method_id.to_string()),
@@ -944,7 +954,7 @@ pub async fn resend(
     if moved.rows_affected() != 1 {
         return Err(not_resendable("This payment was sent again already.").into());
     }
-    Ok(link_payout(conn, session).await?)
+    Ok(payout_view(conn, &session.app_id, &user_id, &payout.id).await?)
 }
 
 /// Marks the flow completed (once) and announces it with opaque ids only.

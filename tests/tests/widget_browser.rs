@@ -93,6 +93,19 @@ fn notice(browser: &Browser) -> Value {
     browser.exec("return document.querySelector('.dots-notice').textContent", json!([]))
 }
 
+/// Fills the compliance step: name, date of birth (set as a date picker would) and tax id.
+fn fill_in_details(browser: &Browser) {
+    browser.type_into("#dots-first", "Ada");
+    browser.type_into("#dots-last", "Lovelace");
+    browser.exec(
+        "const d = document.getElementById('dots-dob'); \
+         Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(d, '1990-12-10'); \
+         d.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
+    browser.type_into("#dots-tax", "123-45-6789");
+}
+
 /// Enters a bank account on the payout-method step and waits for the review.
 fn add_bank_and_review(browser: &Browser) {
     browser.type_into("#dots-routing", "011000015");
@@ -148,15 +161,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     // No message of an earlier step stays under this one ("Phone confirmed.").
     assert_eq!(notice(&browser), "", "a stale notice on the compliance step");
     shoot(&browser, "link-3-compliance");
-    browser.type_into("#dots-first", "Ada");
-    browser.type_into("#dots-last", "Lovelace");
-    browser.exec(
-        "const d = document.getElementById('dots-dob'); \
-         Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(d, '1990-12-10'); \
-         d.dispatchEvent(new Event('input', {bubbles: true}));",
-        json!([]),
-    );
-    browser.type_into("#dots-tax", "123-45-6789");
+    fill_in_details(&browser);
     // Submitted from the keyboard: the next step's heading then takes focus the way
     // `:focus-visible` matches (a click would hide a focus ring that keys show).
     browser.press("\u{E007}");
@@ -411,15 +416,7 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     browser.wait_for("#dots-first");
     assert_eq!(browser.text(".dots-form h2"), "Algunos datos");
     shoot(&browser, "link-es-3-compliance");
-    browser.type_into("#dots-first", "Ada");
-    browser.type_into("#dots-last", "Lovelace");
-    browser.exec(
-        "const d = document.getElementById('dots-dob'); \
-         Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(d, '1990-12-10'); \
-         d.dispatchEvent(new Event('input', {bubbles: true}));",
-        json!([]),
-    );
-    browser.type_into("#dots-tax", "123-45-6789");
+    fill_in_details(&browser);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for("#dots-routing");
     assert_eq!(browser.text(".dots-form h2"), "¿Adónde te lo enviamos?");
