@@ -262,6 +262,7 @@ fn build_widget() -> Result {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    drop_unused_exports(&out.join("dots_widget_bg.wasm"))?;
     // Minifying saves bytes, it is not needed to run: without npm the widget is
     // served as written (and the size-budget test says by how much it is over).
     if let Err(e) = minify(&out) {
@@ -269,6 +270,33 @@ fn build_widget() -> Result {
         let _ = std::fs::remove_dir_all(out.join("web"));
     }
     Ok(())
+}
+
+/// Exports of the `wasm-streams` crate, which Leptos links in for server functions
+/// (`leptos/csr` turns on `server_fn/browser`): JavaScript stream classes exported
+/// from every Wasm that links the crate. The widget has no server functions and
+/// never builds those classes, but an export keeps its code, and theirs pulls in
+/// futures and stream plumbing. Their exports are removed from the module, with
+/// what only they reached (walrus' garbage collection); the glue's classes for them
+/// stay, unused (calling one would fail loudly, not silently).
+fn drop_unused_exports(wasm: &Path) -> Result {
+    let unused = |name: &str| name.starts_with("intounderlying") || name.starts_with("__wbg_intounderlying");
+    let mut module = walrus::ModuleConfig::new()
+        .generate_name_section(false)
+        .generate_producers_section(false)
+        .parse_file(wasm)
+        .map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let dropped: Vec<_> = module.exports.iter().filter(|e| unused(&e.name)).map(|e| e.id()).collect();
+    if dropped.is_empty() {
+        eprintln!(
+            "xtask: note: no wasm-streams exports in the widget any more (drop_unused_exports has nothing to do)"
+        );
+    }
+    for id in dropped {
+        module.exports.delete(id);
+    }
+    walrus::passes::gc::run(&mut module);
+    module.emit_wasm_file(wasm).map_err(|e| format!("{}: {e}", wasm.display()))
 }
 
 /// The esbuild release the JavaScript and CSS are minified with (npm, pinned).
@@ -290,8 +318,18 @@ fn minify(bundle: &Path) -> Result {
         minify.args(["--minify", "--allow-overwrite", "--log-level=warning", "--charset=utf8"]);
         status(minify, &format!("minifying {}", input.display()))
     };
+    // The glue is bundled from an entry that re-exports only what `frame.js` imports,
+    // so that classes nothing imports (wasm-streams', see `drop_unused_exports`) are
+    // shaken out.
     let glue = bundle.join("dots_widget.js");
-    run(&glue, &glue)?;
+    let entry = bundle.join("glue_entry.js");
+    std::fs::write(&entry, "export { default, mount } from \"./dots_widget.js\";\n")
+        .map_err(|e| format!("{}: {e}", entry.display()))?;
+    let mut shake = Command::new(&esbuild);
+    shake.arg(&entry).arg(format!("--outfile={}", glue.display()));
+    shake.args(["--bundle", "--format=esm", "--minify", "--allow-overwrite", "--log-level=warning", "--charset=utf8"]);
+    status(shake, &format!("minifying {}", glue.display()))?;
+    let _ = std::fs::remove_file(&entry);
     let web = bundle.join("web");
     std::fs::create_dir_all(&web).map_err(|e| format!("{}: {e}", web.display()))?;
     for name in MINIFIED_WEB_FILES {

@@ -66,8 +66,8 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             <label for="dots-code">{t().code_label}</label>
             <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
                 pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint dots-code-error"
-                aria-invalid=move || (ctx.field.get() == "dots-code").then_some("true")
-                prop:value=move || code.get()
+                aria-invalid=ctx.invalid("dots-code")
+                prop:value=code
                 on:input=move |ev| { code.set(event_target_value(&ev)); ctx.changed("dots-code"); } />
             {field_error(ctx, "dots-code")}
             <p id="dots-code-hint" class="dots-hint">

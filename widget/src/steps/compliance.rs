@@ -36,7 +36,7 @@ pub(super) fn ComplianceStep(ctx: Ctx) -> impl IntoView {
             {input(ctx, "dots-last", t().last_name, last, "text", "text", "family-name", false)}
             {input(ctx, "dots-dob", t().date_of_birth, dob, "date", "text", "bday", false)}
             {input(ctx, "dots-tax", if tax_required { t().tax_id } else { t().tax_id_optional }, tax, "text", "numeric", "off", false)}
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>{t().continue_label}</button>
+            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label}</button>
         </form>
     }
 }

@@ -69,7 +69,7 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
                 {amount.clone().map(|a| view! { <dt>{t().amount}</dt><dd class="dots-amount">{a}</dd> })}
                 {destination.map(|d| view! { <dt>{t().to}</dt><dd>{d}</dd> })}
             </dl>
-            <button type="submit" class="dots-primary" data-autofocus disabled=move || ctx.busy.get()>
+            <button type="submit" class="dots-primary" data-autofocus disabled=ctx.busy>
                 {match (link, amount) {
                     (true, Some(a)) if ctx.follows_claim() => fill(t().send_again, &[&a]),
                     (true, Some(a)) => fill(t().claim, &[&a]),
