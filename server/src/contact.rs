@@ -177,6 +177,14 @@ fn parse_phone_number(raw: &str, country_code: Option<&str>) -> Result<String, E
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// An E.164 number written the international way (`+1 415-555-0141`), for the
+/// person who typed it; the number itself when the library cannot format it.
+pub fn international(e164: &str) -> String {
+    phonenumber::parse(None, e164)
+        .map(|n| n.format().mode(phonenumber::Mode::International).to_string())
+        .unwrap_or_else(|_| e164.to_string())
+}
+
 enum CountryCode {
     Calling(String),
     Region(phonenumber::country::Id),
@@ -229,6 +237,13 @@ mod tests {
         assert_eq!(phone_number("4155552671", Some("1")).unwrap(), "+14155552671");
         assert_eq!(phone_number("(415) 555-2671", Some("US")).unwrap(), "+14155552671");
         assert_eq!(phone_number("020 7946 0958", Some("GB")).unwrap(), "+442079460958");
+    }
+
+    #[test]
+    fn numbers_are_written_back_the_international_way() {
+        assert_eq!(international("+14155552671"), "+1 415-555-2671");
+        assert_eq!(international("+442079460958"), "+44 20 7946 0958");
+        assert_eq!(international(&phone_number("55 1234 5678", Some("MX")).unwrap()), "+52 55 1234 5678");
     }
 
     #[test]

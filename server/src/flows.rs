@@ -537,7 +537,8 @@ pub struct LinkSummary {
 }
 
 /// Finds a link its page can open by its token: an active link (to claim) or a
-/// claimed one (to follow its payout); `link_not_claimable` otherwise.
+/// claimed one (to follow its payout). A canceled or expired link is refused with a
+/// code of its own, so its page can tell the payee which.
 pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<LinkSummary, Error> {
     let row = sqlx::query("SELECT id, app_id, user_id, status, expires_at FROM payout_links WHERE token_hash = $1")
         .bind(token_hash(token))
@@ -548,8 +549,13 @@ pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -
     let expires_at: i64 = row.try_get("expires_at")?;
     // A claimed link stays claimed whatever its expiry said.
     let status = if status == "claimed" { "claimed" } else { link_status(&status, expires_at, now_ms) };
-    if status != "active" && status != "claimed" {
-        return Err(Error::new(ErrorCode::PayoutLinkNotClaimable, format!("This payout link is {status}.")));
+    match status {
+        "active" | "claimed" => {}
+        "canceled" => return Err(Error::new(ErrorCode::PayoutLinkCanceled, "The app canceled this payout link.")),
+        "expired" => return Err(Error::new(ErrorCode::PayoutLinkExpired, "This payout link has expired.")),
+        other => {
+            return Err(Error::new(ErrorCode::PayoutLinkNotClaimable, format!("This payout link is {other}.")));
+        }
     }
     Ok(LinkSummary {
         id: row.try_get("id")?,

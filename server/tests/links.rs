@@ -169,7 +169,7 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
         (r.code(), r.json["error"]["message"].as_str()),
         ("session_ended", Some("The sender canceled this payment."))
     );
-    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    assert_eq!(open(&link).await.code(), "payout_link_canceled");
     let twice = t.post(&app, &format!("/v2/payout-links/{}/cancel", link.id()), json!({})).await;
     assert_eq!(twice.code(), "payout_link_not_active");
 
@@ -187,7 +187,7 @@ async fn claimed_expired_and_canceled_links_cannot_be_claimed(t: TestApp) {
     assert_eq!(t.get(&app, &format!("/v2/payout-links/{}", link.id())).await.json["status"], "expired");
     let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
     assert_eq!(r.code(), "session_ended");
-    assert_eq!(open(&link).await.code(), "payout_link_not_claimable");
+    assert_eq!(open(&link).await.code(), "payout_link_expired");
     assert_eq!(t.app_available(&app).await, 9_000, "only the first link paid");
 }
 
@@ -521,6 +521,20 @@ async fn the_claim_page_is_served_locked_down(t: TestApp) {
     let unknown = t.call(Method::GET, "/claim/plt_nothing", None, &[], None).await;
     let html = String::from_utf8(unknown.bytes.clone()).unwrap();
     assert!(html.contains("<title>Get paid</title>") && !html.contains("<style"), "{html}");
+    // The page names its link's id (the page leaves it in the address bar in
+    // place of the token); a reload by the id is branded the same.
+    let page = String::from_utf8(page.bytes.clone()).unwrap();
+    assert!(page.contains(&format!("data-link=\"{}\"", link.id())), "{page}");
+    assert!(page.contains("data-app=\"Ada &amp; &lt;Co&gt;\""), "{page}");
+    let reload = t.call(Method::GET, &format!("/claim?link={}", link.id()), None, &[], None).await;
+    let html = String::from_utf8(reload.bytes.clone()).unwrap();
+    assert!(html.contains("<title>Get paid by Ada &amp; &lt;Co&gt;</title>"), "{html}");
+    assert!(html.contains("data-scheme=\"dark\"") && html.contains("--dots-bg:#111418;"), "{html}");
+    for bare in ["/claim", "/claim?link=plt_nothing", "/claim?link=", "/claim?other=1"] {
+        let r = t.call(Method::GET, bare, None, &[], None).await;
+        let html = String::from_utf8(r.bytes.clone()).unwrap();
+        assert!(r.status == StatusCode::OK && html.contains("<title>Get paid</title>"), "{bare}: {html}");
+    }
 }
 
 async fn a_link_opens_a_bounded_number_of_sessions(t: TestApp) {
@@ -545,6 +559,7 @@ async fn prove_phone_again(t: &TestApp, app: &Creds, token: &str) -> String {
     tx.commit().await.unwrap();
     let sent = t.flow(token, Method::POST, "/flow/v1/verification", Some(json!({}))).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    assert_eq!(sent.json.get("phone_number"), None, "a number nobody typed is not written back");
     let code = t.last_code(app, PAYEE_PHONE).await;
     let checked = t.flow(token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
@@ -681,6 +696,9 @@ async fn a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_de
     let national = json!({"phone_number": "(201) 555-0177", "country_code": "US"});
     let sent = t.flow(&token, Method::POST, "/flow/v1/verification", Some(national)).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    // Written back the international way for the payee to check; the link's own
+    // phone, asked for without typing it, stays masked.
+    assert_eq!(sent.json["phone_number"], "+1 201-555-0177", "{}", sent.json);
     // Read in another country it is another number.
     let elsewhere = json!({"phone_number": "(201) 555-0177", "country_code": "GB"});
     let r = t.flow(&token, Method::POST, "/flow/v1/verification", Some(elsewhere)).await;

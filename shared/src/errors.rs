@@ -93,6 +93,8 @@ codes! {
     MissingSession = ("missing_session", 401),
     NotAPayoutLink = ("not_a_payout_link", 409),
     OperatorApiDisabled = ("operator_api_disabled", 401),
+    PayoutLinkCanceled = ("payout_link_canceled", 410),
+    PayoutLinkExpired = ("payout_link_expired", 410),
     PayoutLinkNotActive = ("payout_link_not_active", 409),
     PayoutLinkNotClaimable = ("payout_link_not_claimable", 409),
     PayoutLinkNotFound = ("payout_link_not_found", 404),

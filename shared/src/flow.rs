@@ -42,6 +42,11 @@ pub struct CodeSent {
     pub to: String,
     pub expires_at: String,
     pub resend_available_at: String,
+    /// The number the payee typed in this request, written back the international
+    /// way (`+1 415-555-0141`) so they can check it; absent when the request named
+    /// no number, so a link's or a user's phone is never shown in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
 }
 
 /// `POST /flow/v1/verification/check`.

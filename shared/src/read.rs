@@ -21,7 +21,7 @@ use crate::api::{
     Claimed, ClaimedPayout, ComplianceRequirements, FlowCreated, List, MaskedBank, MaskedPaypal, MaskedVenmo,
     PayoutMethod,
 };
-use crate::flow::{LinkPayout, SessionApp, SessionLink, SessionState};
+use crate::flow::{CodeSent, LinkPayout, SessionApp, SessionLink, SessionState};
 use crate::theme::Brand;
 
 /// A parsed JSON value the readers look into: serde_json's [`Value`] (the tests
@@ -177,6 +177,7 @@ from_json!(MaskedPaypal { email });
 from_json!(MaskedVenmo { phone_number });
 from_json!(Claimed { flow_id, payout_link_id, payout, session_token });
 from_json!(ClaimedPayout { id, status, amount, currency });
+from_json!(CodeSent { id, status, channel, to, expires_at, resend_available_at, phone_number });
 
 #[cfg(test)]
 mod tests {
@@ -315,7 +316,16 @@ mod tests {
                 payout: ClaimedPayout { id: id.clone(), status, amount, currency: "USD".into() },
                 session_token: token.clone(),
             });
-            round_trips(FlowCreated { id: id.clone(), url: id.clone(), token, expires_at: id });
+            round_trips(FlowCreated { id: id.clone(), url: id.clone(), token: token.clone(), expires_at: id.clone() });
+            round_trips(CodeSent {
+                id: id.clone(),
+                status: id.clone(),
+                channel: id.clone(),
+                to: id.clone(),
+                expires_at: id.clone(),
+                resend_available_at: id,
+                phone_number: token,
+            });
         }
     }
 

@@ -366,6 +366,19 @@ pub fn create_app(server: &Server) -> String {
 }
 
 /// An app's credentials.
+/// The two demo apps of `cargo xtask run`, name and brand: the browser tests walk
+/// the widget in both (a light brand, and a dark one with a serif font).
+pub fn demo_apps() -> [(&'static str, serde_json::Value); 2] {
+    [
+        ("Acme Payroll", serde_json::json!({"name": "Acme Payroll", "primary_color": "#0b7a3b", "corner_radius": 10})),
+        (
+            "Zest Rewards",
+            serde_json::json!({"name": "Zest Rewards", "primary_color": "#c2410c", "corner_radius": 18,
+                               "color_scheme": "dark", "font_family": "Georgia, serif"}),
+        ),
+    ]
+}
+
 pub struct AppCredentials {
     pub client_id: String,
     pub api_secret: String,

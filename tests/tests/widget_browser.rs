@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dots_e2e::browser::Browser;
 use dots_e2e::{
-    AppCredentials, Backend, Merchant, Server, TestDatabase, call, create_named_app, last_code, ledger_check,
+    AppCredentials, Backend, Merchant, Server, TestDatabase, call, create_named_app, demo_apps, last_code, ledger_check,
 };
 use serde_json::{Value, json};
 
@@ -53,6 +53,13 @@ impl Demo {
         let server =
             Server::start_with(&db.url, &[("DOTS_SANDBOX_SETTLE_MS", "100"), ("DOTS_WORKER_INTERVAL_MS", "50")]);
         Demo { db, server }
+    }
+
+    /// One of the two demo apps of `cargo xtask run` (0: Acme Payroll, light; 1: Zest
+    /// Rewards, dark, serif), so that what is screenshot is what the demo shows.
+    fn demo_app(&self, which: usize) -> AppCredentials {
+        let (name, brand) = demo_apps()[which].clone();
+        self.app(name, brand, &[])
     }
 
     fn app(&self, name: &str, brand: Value, origins: &[&str]) -> AppCredentials {
@@ -120,7 +127,7 @@ fn add_bank_and_review(browser: &Browser) {
 #[test]
 fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     let demo = Demo::start();
-    let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
+    let app = demo.demo_app(0);
     // A tax id is needed above $10 a year, so the compliance step shows.
     // Payouts above $10 wait for the app's review, so the payout's page shows it on its way.
     call(
@@ -139,6 +146,16 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     assert_eq!(browser.text(".dots-title"), "Acme Payroll sent you $12.50");
     assert_eq!(browser.exec("return document.title", json!([])), "Get paid by Acme Payroll");
     assert_eq!(browser.text(".dots-progress-text"), "Step 1 of 4");
+    // The token left the address bar; the link's id stays there, so what a reload
+    // gets from the server is branded from its first paint too.
+    let place = browser.exec("return location.pathname + location.search", json!([]));
+    assert_eq!(place, format!("/claim?link={}", link["id"].as_str().unwrap()));
+    let reloaded = browser.exec(
+        "const r = new XMLHttpRequest(); r.open('GET', location.href, false); r.send(); return r.responseText",
+        json!([]),
+    );
+    let reloaded = reloaded.as_str().unwrap_or_default();
+    assert!(reloaded.contains("<title>Get paid by Acme Payroll</title>") && reloaded.contains("#0b7a3b"), "{reloaded}");
     shoot(&browser, "link-1-phone");
     // A number that is no phone number is refused in the payee's words (the API's
     // message names fields), under the field.
@@ -154,6 +171,8 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
 
     browser.wait_for("#dots-code");
     assert_eq!(browser.exec("return document.activeElement.id", json!([])), "dots-code", "focus moves to the new step");
+    // The number typed is shown back formatted, to check.
+    assert_eq!(notice(&browser), "We sent a code by text message to +1\u{a0}415\u{2011}555\u{2011}2671.");
     shoot(&browser, "link-2-code");
     enter_code(&browser, &demo, &app, phone);
 
@@ -213,7 +232,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     browser.click(".dots-form button[type=submit]");
 
     wait_for_status(&browser, "$12.50 is on its way");
-    assert_eq!(browser.text(".dots-success p"), "It goes to Bank account ending 6789.");
+    assert_eq!(browser.text(".dots-success p"), "It goes to your bank account ending 6789.");
     assert_eq!(notice(&browser), "", "a stray notice under the success screen (\"Done.\")");
     shoot(&browser, "link-6-on-its-way");
 
@@ -230,7 +249,7 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     call(&demo.server, "POST", &format!("{payout}/approve"), &app.basic, json!({}));
     wait_for_status(&browser, "$12.50 was paid");
     let words = browser.text(".dots-success p");
-    assert!(words.starts_with("Paid on ") && words.ends_with(" to Bank account ending 6789."), "{words}");
+    assert!(words.starts_with("Paid on ") && words.ends_with(" to your bank account ending 6789."), "{words}");
     shoot(&browser, "link-7-paid");
 
     // The ledger: the payout settled on the sandbox rail.
@@ -288,7 +307,11 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     );
     browser.goto(link["url"].as_str().unwrap());
     browser.wait_for(".dots-failure");
-    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
+    assert_eq!(browser.text(".dots-failure h2"), "This payment was canceled");
+    // No session could be opened, yet the page names the app (the server wrote it in).
+    assert_eq!(browser.text(".dots-app"), "Acme Payroll");
+    assert_eq!(browser.text(".dots-failure p"), "The sender canceled this payment, so it can't be claimed.");
+    assert_eq!(browser.text(".dots-failure .dots-hint"), "Ask the sender for a new link.");
 
     // A link that expires while its page is open: the session ends with it, the
     // page says so and offers to start again, and starting again finds it expired.
@@ -304,12 +327,9 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     assert_eq!(browser.text(".dots-failure h2"), "Your session has expired");
     shoot(&browser, "link-error-session-expired");
     browser.click(".dots-failure button");
-    browser.wait_until(
-        "document.querySelector('.dots-failure h2').innerText == \"This link can't be used\"",
-        "the reload",
-    );
+    browser.wait_until("document.querySelector('.dots-failure h2').innerText == 'This link has expired'", "the reload");
     let words = browser.text(".dots-failure p");
-    assert!(words.to_lowercase().contains("expired"), "{words}");
+    assert!(words.starts_with("Payment links work for a limited time"), "{words}");
     shoot(&browser, "link-error-expired");
 
     // A link the sender cancels while its page is open: the session ends with it,
@@ -327,8 +347,7 @@ fn a_wrong_code_is_refused_in_words_and_a_used_or_expired_link_says_so() {
     browser.type_into("#dots-phone", phone);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-failure");
-    assert_eq!(browser.text(".dots-failure h2"), "This link can't be used");
-    assert!(browser.text(".dots-failure p").contains("canceled"), "{}", browser.text(".dots-failure p"));
+    assert_eq!(browser.text(".dots-failure h2"), "This payment was canceled");
     shoot(&browser, "link-error-canceled");
 }
 
@@ -383,7 +402,8 @@ fn a_code_out_of_tries_says_when_a_new_one_can_be_asked_for_and_the_new_one_work
 #[test]
 fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     let demo = Demo::start();
-    let app = demo.app("Acme", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b"}), &[]);
+    // The other demo app (dark, serif) in the other language.
+    let app = demo.demo_app(1);
     call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"tax_id_threshold": 1000}));
     let phone = "+14155550177";
     let link = demo.link(&app, phone, json!({}));
@@ -391,7 +411,7 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     browser.goto(link["url"].as_str().unwrap());
     browser.wait_for("#dots-phone");
     assert_eq!(browser.exec("return document.documentElement.lang", json!([])), "es");
-    assert!(browser.text(".dots-title").starts_with("Acme Payroll te envió "), "{}", browser.text(".dots-title"));
+    assert!(browser.text(".dots-title").starts_with("Zest Rewards te envió "), "{}", browser.text(".dots-title"));
     assert_eq!(browser.text(".dots-form h2"), "Confirma que eres tú");
     assert_eq!(browser.text(".dots-progress-text"), "Paso 1 de 4");
     shoot(&browser, "link-es-1-phone");
@@ -507,7 +527,7 @@ fn a_claimed_link_follows_its_payout_resends_a_failed_one_and_a_second_tab_moves
     browser.click(".dots-form button[type=submit]");
     wait_for_status(&browser, "$12.50 was paid");
     let words = browser.text(".dots-result p");
-    assert!(words.starts_with("Paid on ") && words.ends_with("to Bank account ending 6789."), "{words}");
+    assert!(words.starts_with("Paid on ") && words.ends_with("to your bank account ending 6789."), "{words}");
     shoot(&browser, "link-status-paid");
 
     // The second tab, still showing the failed payout, cannot send it a second
@@ -564,17 +584,28 @@ fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, 
     }
     browser.type_into("#dots-phone", phone);
     browser.click(".dots-form button[type=submit]");
-    enter_code(browser, demo, app, phone);
-    browser.wait_until("document.querySelector('.dots-form h2').innerText.startsWith('Where')", "payout method step");
-    if browser.exec("return !!document.querySelector('input[name=dots-kind]')", json!([])) == true {
-        browser.click("input[name=dots-kind][value=paypal]");
-        browser.type_into("#dots-paypal", "ada@example.com");
+    browser.wait_for("#dots-code");
+    if let Some(prefix) = shots {
+        browser.leave_frame();
+        shoot(browser, &format!("{prefix}-2-code"));
+        browser.enter_frame("iframe.dots-frame");
     }
+    enter_code(browser, demo, app, phone);
+    browser.wait_for("input[name=dots-kind]");
+    if let Some(prefix) = shots {
+        browser.leave_frame();
+        shoot(browser, &format!("{prefix}-3-payout-method"));
+        browser.enter_frame("iframe.dots-frame");
+    }
+    browser.click("input[name=dots-kind][value=paypal]");
+    browser.type_into("#dots-paypal", "ada@example.com");
     browser.click(".dots-form button[type=submit]");
-    browser.wait_until(
-        "document.querySelector('.dots-form h2') && document.querySelector('.dots-form h2').innerText == 'Review'",
-        "review",
-    );
+    browser.wait_for(".dots-review");
+    if let Some(prefix) = shots {
+        browser.leave_frame();
+        shoot(browser, &format!("{prefix}-4-review"));
+        browser.enter_frame("iframe.dots-frame");
+    }
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
     // Inside a host page the payee goes on there: no "close this window".
@@ -583,7 +614,7 @@ fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, 
     if let Some(prefix) = shots {
         accessible(browser, &format!("{prefix}, the success screen in its frame"));
         browser.leave_frame();
-        shoot(browser, &format!("{prefix}-2-success"));
+        shoot(browser, &format!("{prefix}-5-success"));
         browser.enter_frame("iframe.dots-frame");
     }
     browser.click(".dots-success button");
@@ -601,7 +632,7 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
     let demo = Demo::start();
     let browser = Browser::start();
     // The merchant's origin is only known once it listens: allow it afterwards.
-    let app = demo.app("Zest", json!({"name": "Zest Rewards", "primary_color": "#c2410c"}), &[]);
+    let app = demo.demo_app(1);
     let merchant = Merchant::start(&demo.server, &app, "Zest Rewards");
     call(&demo.server, "PUT", "/v2/apps/me/settings", &app.basic, json!({"allowed_origins": [merchant.url]}));
     browser.goto(&merchant.url);
@@ -729,6 +760,36 @@ fn the_embedded_flow_fires_on_success_with_opaque_ids_in_modal_and_inline_modes(
     browser.enter_frame("#extra-1 iframe");
     browser.wait_for("#dots-phone");
     browser.leave_frame();
+}
+
+#[test]
+fn a_payee_whose_browser_speaks_spanish_gets_the_embedded_flow_in_spanish() {
+    let demo = Demo::start();
+    // The other demo app (light) in the other language; the host page stays the
+    // merchant's own (English), the widget follows the browser.
+    let app = demo.demo_app(0);
+    let merchant = Merchant::start(&demo.server, &app, "Acme Payroll");
+    call(&demo.server, "PUT", "/v2/apps/me/settings", &app.basic, json!({"allowed_origins": [merchant.url]}));
+    let browser = Browser::start_with(&["--lang=es-MX", "--accept-lang=es-MX,es"]);
+    browser.goto(&merchant.url);
+    browser.click("#open-modal");
+    browser.enter_frame("iframe.dots-frame");
+    browser.wait_for("#dots-phone");
+    assert_eq!(browser.exec("return document.documentElement.lang", json!([])), "es");
+    assert_eq!(browser.text(".dots-form h2"), "Confirma que eres tú");
+    browser.leave_frame();
+    complete_embedded_flow(&browser, &demo, &app, "+14155550121", Some("flow-es-modal"));
+    browser.click("#destroy");
+    browser.click("#open-inline");
+    browser.wait_for("#inline-container iframe.dots-frame");
+    browser.enter_frame("iframe.dots-frame");
+    browser.wait_for("#dots-phone");
+    browser.type_into("#dots-phone", "+14155550122");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for("#dots-code");
+    assert_eq!(notice(&browser), "Te enviamos un código por SMS al +1\u{a0}415\u{2011}555\u{2011}0122.");
+    browser.leave_frame();
+    shoot(&browser, "flow-es-inline-2-code");
 }
 
 #[test]

@@ -123,9 +123,26 @@ async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<Js
         .ok()
         .and_then(|t| t.as_string())
         .unwrap_or_default();
+    answer(Answer { ok: response.ok(), body: text })
+}
+
+/// An HTTP answer's outcome and body: fetched here, or by the page while the Wasm
+/// was still loading (`frame.js` opens a link's session that way).
+#[derive(Clone, Debug, Default)]
+pub struct Answer {
+    pub ok: bool,
+    pub body: String,
+}
+
+/// An answer read as the contract's type.
+pub fn read<T: FromJson>(answer: Answer) -> Result<T, ApiError> {
+    typed(self::answer(answer)?)
+}
+
+fn answer(Answer { ok, body: text }: Answer) -> Result<JsValue, ApiError> {
     let answer = Js(json::parse(&text));
     let text_of = |value: &Js, name: &str| value.field(name).and_then(|f| f.string());
-    if response.ok() {
+    if ok {
         // Proving the phone (and claiming) replaces the session's token; the old one is dead.
         if let Some(token) = text_of(&answer, "session_token") {
             keep_for_this_tab(&token);
@@ -145,39 +162,43 @@ async fn send(method: &str, path: &str, body: Option<(&str, &str)>) -> Result<Js
 /// A message of the catalogue.
 type Message = fn(&'static Words) -> &'static str;
 
-/// What each refusal means to a payee, by code (`ErrorCode` names fixed at compile time).
-const WORDS: &[(ErrorCode, Message)] = &[
-    (ErrorCode::InvalidPhoneNumber, |w| w.err_phone),
-    (ErrorCode::InvalidCountryCode, |w| w.err_phone),
-    (ErrorCode::PhoneMismatch, |w| w.err_phone_mismatch),
-    (ErrorCode::ResendTooSoon, |w| w.err_too_soon),
-    (ErrorCode::RateLimited, |w| w.err_rate_limited),
-    (ErrorCode::SmsFailed, |w| w.err_sms),
-    (ErrorCode::TooManyAttempts, |w| w.err_code_dead),
-    (ErrorCode::CodeExpired, |w| w.err_code_dead),
-    (ErrorCode::CodeAlreadyUsed, |w| w.err_code_dead),
-    (ErrorCode::VerificationNotStarted, |w| w.err_code_dead),
-    (ErrorCode::InvalidName, |w| w.err_name),
-    (ErrorCode::InvalidDateOfBirth, |w| w.err_date_of_birth),
-    (ErrorCode::InvalidTaxId, |w| w.err_tax_id),
-    (ErrorCode::InvalidAddress, |w| w.err_address),
-    (ErrorCode::InvalidRoutingNumber, |w| w.err_routing),
-    (ErrorCode::InvalidAccountNumber, |w| w.err_account),
-    (ErrorCode::InvalidAccountType, |w| w.err_account),
-    (ErrorCode::InvalidEmail, |w| w.err_email),
-    (ErrorCode::MissingField, |w| w.err_missing),
-    (ErrorCode::InvalidString, |w| w.err_text),
-    (ErrorCode::StringTooLong, |w| w.err_text),
-    (ErrorCode::AppInsufficientFunds, |w| w.err_app_funds),
-    (ErrorCode::ComplianceRequired, |w| w.err_compliance),
-    (ErrorCode::PayoutLinkNotClaimable, |w| w.err_link_unusable),
-    (ErrorCode::PayoutLinkNotFound, |w| w.err_link_unusable),
-    (ErrorCode::SessionExpired, |w| w.err_session_expired),
-    (ErrorCode::InvalidSession, |w| w.err_session_expired),
-    (ErrorCode::MissingSession, |w| w.err_session_expired),
-    (ErrorCode::SessionEnded, |w| w.err_session_ended),
-    (ErrorCode::PhoneNotVerified, |w| w.err_not_verified),
-    (ErrorCode::PayoutMethodNotFound, |w| w.err_method_missing),
+/// What each refusal means to a payee, by code. The codes' names are taken at
+/// compile time (`as_str` is `const`): a table of `ErrorCode`s would bring every
+/// code's name into the Wasm, to compare at run time.
+const WORDS: &[(&str, Message)] = &[
+    (ErrorCode::InvalidPhoneNumber.as_str(), |w| w.err_phone),
+    (ErrorCode::InvalidCountryCode.as_str(), |w| w.err_phone),
+    (ErrorCode::PhoneMismatch.as_str(), |w| w.err_phone_mismatch),
+    (ErrorCode::ResendTooSoon.as_str(), |w| w.err_too_soon),
+    (ErrorCode::RateLimited.as_str(), |w| w.err_rate_limited),
+    (ErrorCode::SmsFailed.as_str(), |w| w.err_sms),
+    (ErrorCode::TooManyAttempts.as_str(), |w| w.err_code_dead),
+    (ErrorCode::CodeExpired.as_str(), |w| w.err_code_dead),
+    (ErrorCode::CodeAlreadyUsed.as_str(), |w| w.err_code_dead),
+    (ErrorCode::VerificationNotStarted.as_str(), |w| w.err_code_dead),
+    (ErrorCode::InvalidName.as_str(), |w| w.err_name),
+    (ErrorCode::InvalidDateOfBirth.as_str(), |w| w.err_date_of_birth),
+    (ErrorCode::InvalidTaxId.as_str(), |w| w.err_tax_id),
+    (ErrorCode::InvalidAddress.as_str(), |w| w.err_address),
+    (ErrorCode::InvalidRoutingNumber.as_str(), |w| w.err_routing),
+    (ErrorCode::InvalidAccountNumber.as_str(), |w| w.err_account),
+    (ErrorCode::InvalidAccountType.as_str(), |w| w.err_account),
+    (ErrorCode::InvalidEmail.as_str(), |w| w.err_email),
+    (ErrorCode::MissingField.as_str(), |w| w.err_missing),
+    (ErrorCode::InvalidString.as_str(), |w| w.err_text),
+    (ErrorCode::StringTooLong.as_str(), |w| w.err_text),
+    (ErrorCode::AppInsufficientFunds.as_str(), |w| w.err_app_funds),
+    (ErrorCode::ComplianceRequired.as_str(), |w| w.err_compliance),
+    (ErrorCode::PayoutLinkNotClaimable.as_str(), |w| w.err_link_unusable),
+    (ErrorCode::PayoutLinkCanceled.as_str(), |w| w.err_link_canceled),
+    (ErrorCode::PayoutLinkExpired.as_str(), |w| w.err_link_expired),
+    (ErrorCode::PayoutLinkNotFound.as_str(), |w| w.err_link_unusable),
+    (ErrorCode::SessionExpired.as_str(), |w| w.err_session_expired),
+    (ErrorCode::InvalidSession.as_str(), |w| w.err_session_expired),
+    (ErrorCode::MissingSession.as_str(), |w| w.err_session_expired),
+    (ErrorCode::SessionEnded.as_str(), |w| w.err_session_ended),
+    (ErrorCode::PhoneNotVerified.as_str(), |w| w.err_not_verified),
+    (ErrorCode::PayoutMethodNotFound.as_str(), |w| w.err_method_missing),
 ];
 
 /// A refusal in the payee's words: a wrong code says how many tries are left.
@@ -191,6 +212,6 @@ fn payee_words(code: &str, tries_left: Option<i64>) -> String {
             None => w.err_code_format.into(),
         };
     }
-    let words = WORDS.iter().find(|(c, _)| c.as_str() == code).map_or(w.err_generic, |(_, words)| words(w));
+    let words = WORDS.iter().find(|(c, _)| *c == code).map_or(w.err_generic, |(_, words)| words(w));
     words.into()
 }

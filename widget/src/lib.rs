@@ -53,6 +53,10 @@ pub(crate) struct Config {
     /// A BCP 47 tag: the widget's language (English unless there are words for it)
     /// and how numbers and amounts are written.
     pub locale: String,
+    /// A link's page opens the session and reads it while the Wasm loads
+    /// (`frame.js`): the answers to `POST /flow/v1/sessions` and `GET /flow/v1/session`.
+    pub opened: Option<api::Answer>,
+    pub state: Option<api::Answer>,
 }
 
 /// Mounts the widget into `el`. `config` is JSON (see [`Config`]); `emit` is
@@ -62,7 +66,13 @@ pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
     let raw = json::Js(json::parse(&config));
     let field = |key: &str| raw.field(key).unwrap_or(json::Js(JsValue::NULL));
     let text = |key: &str| field(key).string();
+    let answer = |key: &str| {
+        let answer = field(key);
+        Some(api::Answer { ok: answer.field("ok")?.boolean()?, body: answer.field("body")?.string()? })
+    };
     let config = Config {
+        opened: answer("opened"),
+        state: answer("state"),
         link_token: text("link_token"),
         session_token: text("session_token"),
         appearance: Brand::from_appearance(&field("appearance")),

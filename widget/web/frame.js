@@ -11,15 +11,35 @@ const ready = init({ module_or_path: new URL("./dots_widget_bg.wasm", import.met
 const mode = document.documentElement.dataset.mode;
 if (mode === "link") {
   // The link's token is in the path: kept for this tab only (a reload still works)
-  // and taken out of the address bar and history, as the flow page does below.
+  // and taken out of the address bar and history, as the flow page does below. The
+  // link's id (which opens nothing) stays, so the server brands a reload too.
   const fromPath = location.pathname.startsWith("/claim/") ? decodeURIComponent(location.pathname.slice(7)) : "";
   if (fromPath) {
     sessionStorage.setItem("dots-link", fromPath);
-    history.replaceState(null, "", "/claim" + location.search);
+    const query = new URLSearchParams(location.search);
+    const link = document.documentElement.dataset.link;
+    if (link) query.set("link", link);
+    history.replaceState(null, "", "/claim" + (query.size ? "?" + query : ""));
   }
   const token = sessionStorage.getItem("dots-link") || "";
-  await ready;
-  mount(root, JSON.stringify({ link_token: token, embedded: false }), () => {});
+  // The session is opened and read while the Wasm downloads (on a slow phone
+  // network that is most of the wait); the widget reads these answers as its own,
+  // and asks again itself if either did not arrive.
+  const answer = (r) => r.text().then((body) => ({ ok: r.ok, body }));
+  const opened = !token
+    ? null
+    : fetch("/flow/v1/sessions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": "page-" + Date.now() + "-" + Math.random() },
+        body: JSON.stringify({ link_token: token }),
+      }).then(answer, () => null);
+  const state = Promise.resolve(opened).then((o) =>
+    o && o.ok
+      ? fetch("/flow/v1/session", { headers: { Authorization: "Bearer " + JSON.parse(o.body).token } }).then(answer)
+      : null,
+  ).catch(() => null);
+  const [o, s] = await Promise.all([opened, state, ready]);
+  mount(root, JSON.stringify({ link_token: token, embedded: false, opened: o, state: s }), () => {});
 } else if (mode === "flow-page") {
   // The token comes in the fragment (never sent to a server); it is kept for this
   // tab only, so a reload still works, and taken out of the address bar and history.

@@ -14,17 +14,11 @@ use crate::{Result, build_widget, cargo, debug_dir, flag_value, status, workspac
 /// local demo only: the server listens on 127.0.0.1.
 const DEV_OPERATOR_KEY: &str = "dots-dev-operator-key-for-the-demo-only";
 
-/// The demo apps: name, brand, and the port of its host site.
+/// The demo apps (the browser tests use the same two): name, brand, and the port
+/// of its host site.
 fn demo_apps() -> [(&'static str, Value, u16); 2] {
-    [
-        ("Acme Payroll", json!({"name": "Acme Payroll", "primary_color": "#0b7a3b", "corner_radius": 10}), 8081),
-        (
-            "Zest Rewards",
-            json!({"name": "Zest Rewards", "primary_color": "#c2410c", "corner_radius": 18, "color_scheme": "dark",
-                   "font_family": "Georgia, serif"}),
-            8082,
-        ),
-    ]
+    let [(acme, acme_brand), (zest, zest_brand)] = dots_e2e::demo_apps();
+    [(acme, acme_brand, 8081), (zest, zest_brand, 8082)]
 }
 
 /// Children killed when `run` ends, however it ends.

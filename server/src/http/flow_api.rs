@@ -149,8 +149,9 @@ async fn send_code(
         sqlx::query_scalar("SELECT name FROM apps WHERE id = $1").bind(&session.app_id).fetch_one(&mut *conn).await?;
     drop(conn);
     let client = client.map(|address| (address, state.services.sms_per_client_per_hour));
-    let (code, plain) =
+    let (mut code, plain) =
         NewCode::generate(&state.services.keys, &session.app_id, session.subject(), &destination, client);
+    code.typed = body.phone_number.is_some();
     start_and_send(&state, m.idempotency, code, plain, &app_name).await
 }
 

@@ -178,6 +178,7 @@ fn widget_page(
     frame_ancestors: &str,
     status: StatusCode,
     brand: Option<&PageBrand>,
+    link: Option<&str>,
 ) -> Response {
     if !widget_built() {
         return widget_not_built();
@@ -203,9 +204,14 @@ fn widget_page(
             )
         }
     };
+    // An id the database gave back; escaped all the same.
+    let link = link.map_or_else(String::new, |id| format!(" data-link=\"{}\"", escape_html(id)));
+    // The app's name, for the widget's header when no session tells it (a link
+    // that was canceled or has expired).
+    let app = brand.map_or_else(String::new, |b| format!(" data-app=\"{}\"", escape_html(&b.name)));
     let html = format!(
         r#"<!doctype html>
-<html lang="en" data-mode="{mode}" data-frame="{frame}">
+<html lang="en" data-mode="{mode}" data-frame="{frame}"{link}{app}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -237,30 +243,46 @@ fn widget_page(
     response
 }
 
+#[derive(Deserialize)]
+struct ClaimPlace {
+    /// The link's id (not its token), which the page leaves in the address bar in
+    /// place of the token so that a reload is branded too.
+    link: Option<String>,
+}
+
 /// A payout link's page: its URL carries the link's token, so no caching, no
 /// referrer, no framing. The widget opens a session with the token; the page is
-/// dressed in the link's brand from its first paint. (After the page took the token
-/// out of the address bar, a reload is `/claim`: the widget brands it once loaded.)
-async fn claim_page(State(state): State<AppState>, token: Option<Path<String>>) -> Response {
-    let brand = match token {
-        Some(Path(token)) => {
-            let found = async {
-                let mut conn = state.store.reader().acquire().await.ok()?;
-                sqlx::query_as::<_, (String, String, Option<String>)>(
-                    "SELECT a.name, a.brand, l.brand FROM payout_links l JOIN apps a ON a.id = l.app_id
-                     WHERE l.token_hash = $1",
-                )
-                .bind(crate::secrets::token_hash(token.trim()))
-                .fetch_optional(&mut *conn)
-                .await
-                .ok()
-                .flatten()
-            };
-            found.await.map(|(name, app_brand, over)| PageBrand::new(name, &app_brand, over.as_deref()))
-        }
-        None => None,
+/// dressed in the link's brand from its first paint. The page then takes the token
+/// out of the address bar, leaving `/claim?link={id}`: a reload finds the brand by
+/// the id (which opens nothing) and the token in the tab's storage.
+async fn claim_page(
+    State(state): State<AppState>,
+    token: Option<Path<String>>,
+    place: Result<Query<ClaimPlace>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let (by, key) = match (token, place.ok().and_then(|Query(p)| p.link)) {
+        (Some(Path(token)), _) => ("l.token_hash", crate::secrets::token_hash(token.trim())),
+        (None, Some(id)) => ("l.id", id),
+        (None, None) => return widget_page("link", "page", "'none'", StatusCode::OK, None, None),
     };
-    widget_page("link", "page", "'none'", StatusCode::OK, brand.as_ref())
+    let found = async {
+        let mut conn = state.store.reader().acquire().await.ok()?;
+        sqlx::query_as::<_, (String, String, String, Option<String>)>(&format!(
+            "SELECT l.id, a.name, a.brand, l.brand FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE {by} = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .ok()
+        .flatten()
+    };
+    match found.await {
+        Some((id, name, app_brand, over)) => {
+            let brand = PageBrand::new(name, &app_brand, over.as_deref());
+            widget_page("link", "page", "'none'", StatusCode::OK, Some(&brand), Some(&id))
+        }
+        None => widget_page("link", "page", "'none'", StatusCode::OK, None, None),
+    }
 }
 
 #[derive(Deserialize)]
@@ -283,7 +305,7 @@ async fn flow_page(
     let Ok(Query(q)) = query else {
         return Error::new(ErrorCode::InvalidQuery, "Only origin and mode are accepted, once each.").into_response();
     };
-    let refused = |status| widget_page("flow", "refused", "'none'", status, None);
+    let refused = |status| widget_page("flow", "refused", "'none'", status, None, None);
     let mut conn = match state.store.reader().acquire().await {
         Ok(conn) => conn,
         Err(e) => return Error::from(e).into_response(),
@@ -302,10 +324,10 @@ async fn flow_page(
     let origins: Vec<String> = allowed.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
     match q.origin {
         // The flow as a page of its own (the `url` of `POST /v2/flows`): never framed.
-        None => widget_page("flow-page", "page", "'none'", StatusCode::OK, Some(&brand)),
+        None => widget_page("flow-page", "page", "'none'", StatusCode::OK, Some(&brand), None),
         Some(origin) if origins.contains(&origin) => {
             let frame = if q.mode.as_deref() == Some("inline") { "inline" } else { "modal" };
-            widget_page("flow", frame, &origins.join(" "), StatusCode::OK, Some(&brand))
+            widget_page("flow", frame, &origins.join(" "), StatusCode::OK, Some(&brand), None)
         }
         Some(_) => refused(StatusCode::FORBIDDEN),
     }

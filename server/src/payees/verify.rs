@@ -38,6 +38,8 @@ pub struct NewCode {
     pub code_hash: String,
     /// The caller's network address and its hourly limit (flow API only).
     pub client: Option<(String, i64)>,
+    /// The payee typed the number in this request: the answer writes it back.
+    pub typed: bool,
 }
 
 impl NewCode {
@@ -60,6 +62,7 @@ impl NewCode {
                 destination: destination.to_string(),
                 code_hash,
                 client,
+                typed: false,
             },
             code,
         )
@@ -117,6 +120,7 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
         status: "sent".into(),
         channel: "sms".into(),
         to: mask_phone(&code.destination),
+        phone_number: code.typed.then(|| crate::contact::international(&code.destination)),
         expires_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + CODE_TTL_MS),
         resend_available_at: dots_shared::time::rfc3339_from_unix_ms(now_ms + RESEND_COOLDOWN_MS),
     })

@@ -23,6 +23,14 @@ pub(super) fn destination(method: &PayoutMethod) -> Destination {
     (method.id.clone(), label)
 }
 
+/// How a method reads inside a sentence: "It goes to your bank account ending 6789."
+pub(super) fn in_sentence(method: &PayoutMethod) -> String {
+    match &method.bank {
+        Some(bank) => fill(t().bank_ending_sentence, &[&bank.account_last4]),
+        None => destination(method).1,
+    }
+}
+
 #[component]
 pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
     let saved = RwSignal::new(Vec::<Destination>::new());
@@ -115,7 +123,7 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                     }.into_any(),
                 }}
             </Show>
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get()>{t().continue_label}</button>
+            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label}</button>
         </form>
     }
 }

@@ -168,6 +168,17 @@ impl Ctx {
         self.error.set(words.into());
     }
 
+    /// `aria-invalid` of input `id`. One closure type for every input: each
+    /// distinct reactive closure is its own copy of Leptos' effect code in the Wasm.
+    fn invalid(self, id: &'static str) -> impl Fn() -> Option<&'static str> + Copy + Send + Sync + 'static {
+        move || (self.field.get() == id).then_some("true")
+    }
+
+    /// The error under input `id` (one closure type, as for [`Ctx::invalid`]).
+    fn error_of(self, id: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+        move || if self.field.get() == id { self.error.get() } else { String::new() }
+    }
+
     /// The payee changed input `id`: its error is answered.
     fn changed(&self, id: &'static str) {
         if self.field.get_untracked() == id {
@@ -186,6 +197,8 @@ impl Ctx {
     fn fail(&self, error: ApiError) {
         const ENDED: &[&str] = &[ErrorCode::SessionEnded.as_str()];
         const UNUSABLE: &[&str] = &[ErrorCode::PayoutLinkNotFound.as_str(), ErrorCode::PayoutLinkNotClaimable.as_str()];
+        const CANCELED: &[&str] = &[ErrorCode::PayoutLinkCanceled.as_str()];
+        const EXPIRED: &[&str] = &[ErrorCode::PayoutLinkExpired.as_str()];
         self.busy.set(false);
         // An earlier "we sent you a code" is not what the payee needs under a refusal.
         self.notice.set(String::new());
@@ -202,6 +215,10 @@ impl Ctx {
             self.end(t().ended_title, &error);
         } else if error.is_session_over() {
             self.end(t().expired_title, &error);
+        } else if error.is_one_of(CANCELED) {
+            self.end(t().link_canceled_title, &error);
+        } else if error.is_one_of(EXPIRED) {
+            self.end(t().link_expired_title, &error);
         } else if error.is_one_of(UNUSABLE) || error.code == "flow_completed" {
             self.end(t().unusable_title, &error);
         } else {
@@ -244,10 +261,18 @@ impl Ctx {
         Some(self.locale.with_untracked(|locale| format_money(money, locale)))
     }
 
+    /// The app's name: the session's, else the page's (the server names the app of
+    /// a link it could not open a session for), else "Dots".
     fn app_name(&self) -> String {
         self.session.with(|s| {
             let name = s.brand.name.as_deref().unwrap_or(&s.app.name);
-            if name.is_empty() { "Dots" } else { name }.to_string()
+            match name {
+                "" => document()
+                    .document_element()
+                    .and_then(|html| html.get_attribute("data-app"))
+                    .unwrap_or_else(|| "Dots".into()),
+                name => name.to_string(),
+            }
         })
     }
 }
@@ -296,7 +321,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
                     Step::Ended => view! { <EndedStep ctx /> }.into_any(),
                 }}
                 <p class="dots-error" role="alert">
-                    {move || if ctx.field.get().is_empty() { ctx.error.get() } else { String::new() }}
+                    {ctx.error_of("")}
                 </p>
                 <p class="dots-notice" role="status" aria-live="polite">{move || ctx.notice.get()}</p>
             </main>
@@ -339,8 +364,8 @@ fn input(
     view! {
         <label for=id>{label}</label>
         <input id=id type=kind inputmode=mode autocomplete=auto required data-autofocus=focus.then_some("")
-            aria-invalid=move || (ctx.field.get() == id).then_some("true") aria-describedby=format!("{id}-error")
-            prop:value=move || value.get()
+            aria-invalid=ctx.invalid(id) aria-describedby=format!("{id}-error")
+            prop:value=value
             on:input=move |ev| {
                 value.set(event_target_value(&ev));
                 ctx.changed(id);
@@ -354,7 +379,7 @@ fn input(
 fn field_error(ctx: Ctx, id: &'static str) -> impl IntoView {
     view! {
         <p class="dots-error dots-field-error" id=format!("{id}-error") role="alert">
-            {move || if ctx.field.get() == id { ctx.error.get() } else { String::new() }}
+            {ctx.error_of(id)}
         </p>
     }
 }
@@ -373,18 +398,24 @@ fn focus_step() {
 async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     let opened = match (&config.session_token, &config.link_token) {
         (Some(token), _) => Ok(token.clone()),
-        (None, Some(link)) => {
-            let open = flow::OpenLinkRequest { link_token: link.clone() };
-            api::send_json::<_, wire::FlowCreated>("POST", "/flow/v1/sessions", &open)
-                .await
-                .map(|s| s.token.unwrap_or_default())
+        (None, Some(link)) => match config.opened.clone() {
+            // Opened by the page while the Wasm was loading.
+            Some(answer) => api::read::<wire::FlowCreated>(answer),
+            None => {
+                let open = flow::OpenLinkRequest { link_token: link.clone() };
+                api::send_json::<_, wire::FlowCreated>("POST", "/flow/v1/sessions", &open).await
+            }
         }
+        .map(|s| s.token.unwrap_or_default()),
         (None, None) => Err(ApiError::new("invalid_session", t().no_flow)),
     };
     let loaded = match opened {
         Ok(token) => {
             api::set_session_token(token);
-            ctx.refresh().await
+            match config.state.clone() {
+                Some(state) => api::read::<SessionState>(state).map(|s| ctx.session.set(s)),
+                None => ctx.refresh().await,
+            }
         }
         Err(e) => Err(e),
     };

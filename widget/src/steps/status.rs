@@ -7,7 +7,7 @@ use std::time::Duration;
 use dots_shared::TransferStatus;
 use leptos::prelude::*;
 
-use super::method::destination;
+use super::method::in_sentence;
 use super::{Ctx, Step};
 use crate::words::{fill, t};
 
@@ -38,7 +38,7 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
         let Some(p) = payout() else {
             return view! { <section class="dots-result"><h2 tabindex="-1" data-autofocus>{t().status_missing}</h2></section> }.into_any();
         };
-        let to = p.payout_method.as_ref().map_or_else(|| t().your_account.into(), |m| destination(m).1);
+        let to = p.payout_method.as_ref().map_or_else(|| t().your_account.into(), in_sentence);
         let (class, title, detail) = match p.status {
             TransferStatus::Completed => (
                 "dots-result dots-success",

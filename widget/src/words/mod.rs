@@ -33,14 +33,14 @@ macro_rules! catalogue {
 catalogue! {
     loading, secured_by, close, progress, step_of, title_sent_you, title_get_paid,
     phone_title, phone_claimed_intro, phone_known, country_label, phone_label, phone_hint_link, phone_hint, send_code,
-    code_sent, code_title, code_label, code_hint, code_locked_wait, code_locked_now, verify, resend,
+    code_sent, code_sent_to, code_title, code_label, code_hint, code_locked_wait, code_locked_now, verify, resend,
     resend_in, code_resent,
     details_title, details_intro, first_name, last_name, date_of_birth, tax_id, tax_id_optional, continue_label,
     method_title, method_legend, method_new, method_kind, bank_account, paypal, venmo, paypal_email,
-    venmo_phone, routing_number, account_number, bank_ending, your_method,
+    venmo_phone, routing_number, account_number, bank_ending, bank_ending_sentence, your_method,
     review_title, amount, to, claim, send_again, finish,
     done_title, done_embedded, done_page, done_button,
-    ended_title, expired_title, unusable_title, already_done_title, already_done, load_failed_title,
+    ended_title, expired_title, unusable_title, link_canceled_title, link_expired_title, already_done_title, already_done, load_failed_title,
     start_again, ask_new_link, no_flow,
     status_missing, status_on_its_way, status_goes_to, status_paid, status_paid_on, status_failed,
     status_resend_hint, status_contact, use_another, your_money, your_account,
@@ -48,7 +48,7 @@ catalogue! {
     err_generic, err_network, err_phone, err_phone_mismatch, err_too_soon, err_rate_limited, err_sms,
     err_code_format, err_code_wrong_one, err_code_wrong, err_code_last, err_code_dead,
     err_name, err_date_of_birth, err_tax_id, err_address, err_routing, err_account, err_email, err_missing,
-    err_text, err_app_funds, err_compliance, err_link_unusable, err_session_expired, err_session_ended,
+    err_text, err_app_funds, err_compliance, err_link_unusable, err_link_canceled, err_link_expired, err_session_expired, err_session_ended,
     err_not_verified, err_method_missing,
 }
 
