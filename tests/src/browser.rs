@@ -220,11 +220,13 @@ impl Browser {
     /// `prefers-color-scheme` as the page sees it.
     pub fn set_dark(&self, dark: bool) {
         let params = json!({"media": "", "features": [{"name": "prefers-color-scheme", "value": if dark { "dark" } else { "light" }}]});
-        self.session_command(
-            "POST",
-            "/goog/cdp/execute",
-            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": params})),
-        );
+        self.cdp("Emulation.setEmulatedMedia", params);
+    }
+
+    /// A Chrome DevTools Protocol command on the current tab (network throttling,
+    /// cache clearing, scripts run before a page's own).
+    pub fn cdp(&self, command: &str, params: Value) -> Value {
+        self.session_command("POST", "/goog/cdp/execute", Some(json!({"cmd": command, "params": params})))
     }
 
     /// A PNG of the viewport.
