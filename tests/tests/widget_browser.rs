@@ -574,49 +574,36 @@ fn complete_embedded_flow(browser: &Browser, demo: &Demo, app: &AppCredentials, 
     // This flow's onExit(done) is the next one: an earlier flow's must not count.
     let done = "window.dotsLog.filter(e => e.name == 'exit' && e.data.metadata.reason == 'done').length";
     let done_before = browser.exec(&format!("return {done}"), json!([])).as_u64().unwrap_or(0);
+    // A step in its frame checked by axe-core, then the whole page shot (and checked).
+    let shoot_step = |step: &str| {
+        if let Some(prefix) = shots {
+            accessible(browser, &format!("{prefix}, {step} in its frame"));
+            browser.leave_frame();
+            shoot(browser, &format!("{prefix}-{step}"));
+            browser.enter_frame("iframe.dots-frame");
+        }
+    };
     browser.enter_frame("iframe.dots-frame");
     browser.wait_for("#dots-phone");
-    if let Some(prefix) = shots {
-        accessible(browser, &format!("{prefix}, the phone step in its frame"));
-        browser.leave_frame();
-        shoot(browser, &format!("{prefix}-1-phone"));
-        browser.enter_frame("iframe.dots-frame");
-    }
+    shoot_step("1-phone");
     browser.type_into("#dots-phone", phone);
     browser.click(".dots-form button[type=submit]");
     browser.wait_for("#dots-code");
-    if let Some(prefix) = shots {
-        browser.leave_frame();
-        shoot(browser, &format!("{prefix}-2-code"));
-        browser.enter_frame("iframe.dots-frame");
-    }
+    shoot_step("2-code");
     enter_code(browser, demo, app, phone);
     browser.wait_for("input[name=dots-kind]");
-    if let Some(prefix) = shots {
-        browser.leave_frame();
-        shoot(browser, &format!("{prefix}-3-payout-method"));
-        browser.enter_frame("iframe.dots-frame");
-    }
+    shoot_step("3-payout-method");
     browser.click("input[name=dots-kind][value=paypal]");
     browser.type_into("#dots-paypal", "ada@example.com");
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-review");
-    if let Some(prefix) = shots {
-        browser.leave_frame();
-        shoot(browser, &format!("{prefix}-4-review"));
-        browser.enter_frame("iframe.dots-frame");
-    }
+    shoot_step("4-review");
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
     // Inside a host page the payee goes on there: no "close this window".
     let words = browser.text(".dots-success p");
     assert!(!words.contains("close this window"), "{words}");
-    if let Some(prefix) = shots {
-        accessible(browser, &format!("{prefix}, the success screen in its frame"));
-        browser.leave_frame();
-        shoot(browser, &format!("{prefix}-5-success"));
-        browser.enter_frame("iframe.dots-frame");
-    }
+    shoot_step("5-success");
     browser.click(".dots-success button");
     browser.leave_frame();
     browser.wait_until(&format!("{done} > {done_before}"), "onExit(done)");
