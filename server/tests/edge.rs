@@ -419,6 +419,8 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("DELETE", "/v2/users/{id}/payout-methods/{pm}") => json!({}),
         ("POST", "/v2/payout-links") => json!({"amount": 100, "currency": "USD", "email": "ada@example.com"}),
         ("POST", "/v2/payout-links/{id}/cancel") => json!({}),
+        ("POST", "/v2/transfers/{id}/reverse") => json!({"reason": "sent twice"}),
+        ("POST", "/v2/dev/payouts/{id}/return") => json!({}),
         ("POST", "/v2/flows") => json!({"steps": ["payout_method"], "user_id": user}),
         ("POST", "/v2/flows/{id}/revoke") => json!({}),
         ("POST", "/flow/v1/sessions") => json!({"link_token": "plt_x"}),

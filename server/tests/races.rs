@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{TestApp, at_once};
 use serde_json::json;
 
 on_both_databases!(
@@ -18,30 +18,6 @@ on_both_databases!(
 );
 
 const DEBIT: i64 = 100;
-
-/// Fires `n` requests at once and returns their statuses and codes.
-async fn at_once<F, Fut>(n: usize, request: F) -> Vec<common::Resp>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = common::Resp> + Send + 'static,
-{
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = barrier.clone();
-            let fut = request(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                fut.await
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.expect("request task"));
-    }
-    out
-}
 
 fn tally(responses: &[common::Resp]) -> (usize, usize) {
     let ok = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();

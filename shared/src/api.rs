@@ -59,6 +59,15 @@ pub struct CreateTransferRequest {
     pub payout_method_id: Option<String>,
 }
 
+/// `POST /v2/transfers/{id}/reverse`: undo a completed balance transfer or refill.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReverseTransferRequest {
+    /// Why, in 1 to 200 characters; kept in the transfer's status history.
+    pub reason: String,
+}
+
 /// `POST /v2/payouts`: a payout transfer out of the user's wallet.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

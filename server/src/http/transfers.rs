@@ -4,7 +4,9 @@ use axum::Json;
 
 use axum::extract::{RawQuery, State};
 
-use dots_shared::api::{CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, Transaction, Transfer};
+use dots_shared::api::{
+    CreatePayoutRequest, CreateTransferRequest, List, RefillRequest, ReverseTransferRequest, Transaction, Transfer,
+};
 use dots_shared::ids::{TransactionId, TransferId};
 
 use super::extract::{AppAuth, Id, LedgerMutation, Mutation, NoFields, list_query, replay_or};
@@ -23,6 +25,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/transfers", create)
         .get("/v2/transfers/{id}", read)
         .post("/v2/transfers/{id}/cancel", cancel)
+        .post("/v2/transfers/{id}/reverse", reverse)
+        .post("/v2/dev/payouts/{id}/return", dev_return)
         .post("/v2/transfers/{id}/approve", approve)
         .post("/v2/transfers/{id}/deny", deny)
         .post("/v2/payouts", payout)
@@ -32,7 +36,20 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(refill, create, payout, approve, deny, cancel, read, list, list_transactions, read_transaction))]
+#[openapi(paths(
+    refill,
+    create,
+    payout,
+    approve,
+    deny,
+    cancel,
+    reverse,
+    dev_return,
+    read,
+    list,
+    list_transactions,
+    read_transaction
+))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill (complete at once).", body = Transfer)))]
@@ -142,6 +159,44 @@ async fn cancel(
             Box::pin(async move {
                 let canceled = Some("canceled_by_app");
                 let t = transfers::set_status(conn, app_id, id, TransferStatus::Canceled, canceled, now).await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            })
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v2/transfers/{id}/reverse", tag = "Transfers", request_body = ReverseTransferRequest, params(("id" = String, Path, description = "A transfer id (tr_…).")), responses((status = 200, description = "The balance transfer or refill, reversed: its money moved back.", body = Transfer)))]
+async fn reverse(
+    State(state): State<AppState>,
+    Id(id): Id<TransferId>,
+    m: Mutation<AppAuth, ReverseTransferRequest>,
+) -> Result<Reply, Error> {
+    let args = (m.caller.0.id, id, m.body.reason);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id, reason), now| {
+            Box::pin(async move {
+                let t = transfers::reverse(conn, app_id, id, reason, now).await?;
+                Ok(Reply::json(StatusCode::OK, &t)?)
+            })
+        })
+        .await
+}
+
+/// Sandbox only: the sandbox rail returns a completed payout, as a bank's return
+/// would (the real rails' returns come with them).
+#[utoipa::path(post, path = "/v2/dev/payouts/{id}/return", tag = "Sandbox", params(("id" = String, Path, description = "A payout's transfer id (tr_…), completed by the sandbox rail.")), responses((status = 200, description = "The payout, reversed: its money is back in the user's wallet.", body = Transfer)))]
+async fn dev_return(
+    State(state): State<AppState>,
+    Id(id): Id<TransferId>,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    let args = (m.caller.0.id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id), now| {
+            Box::pin(async move {
+                let t = transfers::returned(conn, app_id, id, "sandbox", "returned_by_rail", now).await?;
                 Ok(Reply::json(StatusCode::OK, &t)?)
             })
         })

@@ -338,6 +338,66 @@ pub async fn set_status(
     Ok(transfer)
 }
 
+/// Reverses a completed balance transfer or refill (→ `reversed`): the money goes
+/// back the way it came, only if the wallet it came to still holds it
+/// (`insufficient_funds` otherwise, nothing changed). A payout cannot be reversed
+/// by the app: its money has left for the payee's bank, and moving it back into the
+/// wallet would make money; a payout is reversed when its rail returns it
+/// ([`returned`]). `reason` goes into the status history.
+pub async fn reverse(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(
+            Error::invalid(ErrorCode::MissingField, "reason", "reason must say why, in 1 to 200 characters.").into()
+        );
+    }
+    let current = load_state(conn, app_id, transfer_id).await?;
+    if current.kind == TransferType::Payout {
+        return Err(Error::new(
+            ErrorCode::PayoutReversalByRailOnly,
+            "A payout's money has left for the payee's account; only its payout rail can return it.",
+        )
+        .into());
+    }
+    if current.status != TransferStatus::Completed {
+        return Err(Error::new(
+            ErrorCode::TransferNotReversible,
+            format!("Only a completed transfer can be reversed; this one is {}.", current.status.as_str()),
+        )
+        .into());
+    }
+    set_status(conn, app_id, transfer_id, TransferStatus::Reversed, Some(reason), now_ms).await
+}
+
+/// A completed payout its rail returned (an ACH return, a PayPal refund; in the
+/// sandbox, the test helper): → `reversed`, the money back in the user's wallet,
+/// `return_code` in the status history. Only `rail` can return its own payouts.
+pub async fn returned(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    rail: &str,
+    return_code: &str,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
+    let current = load_state(conn, app_id, transfer_id).await?;
+    let paid_by_rail = current.kind == TransferType::Payout && current.rail.as_deref() == Some(rail);
+    if !paid_by_rail || current.status != TransferStatus::Completed {
+        return Err(Error::new(
+            ErrorCode::TransferNotReversible,
+            format!("Only a completed payout of the {rail} rail can be returned by it."),
+        )
+        .into());
+    }
+    set_status(conn, app_id, transfer_id, TransferStatus::Reversed, Some(return_code), now_ms).await
+}
+
 /// Approves (→ `pending`) or denies (→ `canceled`) a payout flagged for review.
 pub async fn review(
     conn: &mut AnyConnection,
@@ -365,6 +425,8 @@ struct TransferState {
     user_wallet: Option<String>,
     /// A payout rail may hold it.
     handed_to_rail: bool,
+    /// Which rail (`sandbox`…), once handed to one.
+    rail: Option<String>,
 }
 
 async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> TxResult<TransferState> {
@@ -388,6 +450,7 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
         user_id: row.try_get("user_id")?,
         user_wallet: row.try_get("user_wallet")?,
         handed_to_rail: row.try_get::<Option<String>, _>("rail")?.is_some(),
+        rail: row.try_get("rail")?,
     })
 }
 

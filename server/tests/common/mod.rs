@@ -446,6 +446,30 @@ impl TestApp {
     }
 }
 
+/// Fires `n` requests at once and returns their statuses and codes.
+pub async fn at_once<F, Fut>(n: usize, request: F) -> Vec<Resp>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Resp> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let fut = request(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("request task"));
+    }
+    out
+}
+
 /// The six digits after "code: " in an SMS.
 pub fn code_in(sms: &str) -> String {
     let start = sms.find("code: ").expect("the SMS carries a code") + "code: ".len();
