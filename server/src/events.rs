@@ -11,6 +11,7 @@ use crate::store::writes::{Arg, Col, RowsSql, Writes};
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
+pub const USER_UPDATED: &str = "user.updated";
 pub const PAYOUT_LINK_CREATED: &str = "payout_link.created";
 pub const PAYOUT_LINK_CLAIMED: &str = "payout_link.claimed";
 pub const PAYOUT_LINK_CANCELED: &str = "payout_link.canceled";

@@ -49,6 +49,7 @@ pub const DEFAULT_ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 pub const EVENT_TYPES: &[&str] = &[
     "user.created",
     "user.verified",
+    "user.updated",
     "transfer.created",
     "transfer.updated",
     "payout_link.created",

@@ -408,6 +408,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/v2/apps/me/secret/rotate") => json!({"grace_seconds": 60}),
         ("PUT", "/v2/apps/me/settings") => json!({"brand": {"name": "Acme"}, "allowed_origins": ["https://a.io"]}),
         ("POST", "/v2/users") => user_body("+12015550999"),
+        ("PATCH", "/v2/users/{id}") => json!({"first_name": "Augusta"}),
         ("POST", "/v2/users/{id}/verification") => json!({}),
         ("POST", "/v2/users/{id}/verification/check") => json!({"code": "123456"}),
         ("PUT", "/v2/users/{id}/compliance") | ("PUT", "/flow/v1/compliance") => {

@@ -14,6 +14,7 @@ fn operation<'a>(doc: &'a utoipa::openapi::OpenApi, path: &str, method: &Method)
         Method::GET => item.get.as_ref(),
         Method::POST => item.post.as_ref(),
         Method::PUT => item.put.as_ref(),
+        Method::PATCH => item.patch.as_ref(),
         Method::DELETE => item.delete.as_ref(),
         _ => None,
     }
@@ -55,6 +56,7 @@ fn every_api_route_is_in_the_document() {
             (Method::GET, item.get.is_some()),
             (Method::POST, item.post.is_some()),
             (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
             (Method::DELETE, item.delete.is_some()),
         ] {
             if present {

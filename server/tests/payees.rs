@@ -14,6 +14,8 @@ on_both_databases!(
     sends_are_cooled_down_and_rate_limited_per_phone,
     payout_methods_are_validated_masked_and_sealed,
     compliance_keeps_only_the_last_four_of_a_tax_id,
+    a_user_is_changed_and_a_new_phone_is_proven_again_before_a_payout,
+    bad_user_changes_are_refused_and_change_nothing,
 );
 
 async fn sms_to(t: &TestApp, app: &common::Creds, phone: &str) -> Vec<String> {
@@ -242,4 +244,86 @@ async fn compliance_keeps_only_the_last_four_of_a_tax_id(t: TestApp) {
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{}", r.json);
     }
     assert_eq!(t.snapshot().await, before);
+}
+
+async fn patch(t: &TestApp, app: &common::Creds, user: &str, body: serde_json::Value) -> common::Resp {
+    let auth = common::basic(app);
+    t.call(axum::http::Method::PATCH, &format!("/v2/users/{user}"), Some(&auth), &[], Some(&body.to_string())).await
+}
+
+async fn a_user_is_changed_and_a_new_phone_is_proven_again_before_a_payout(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let user = t.create_payee(&app).await;
+    assert_eq!(t.transfer(&app, "balance", &user, 1_000).await.status, StatusCode::CREATED);
+    let events = || t.count("SELECT COUNT(*) FROM events WHERE type = 'user.updated'");
+    // Names and email: changed, announced, the phone still proven.
+    let r = patch(&t, &app, &user, json!({"first_name": " Augusta ", "email": "Ada@Example.COM"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!((r.json["first_name"].as_str(), r.json["last_name"].as_str()), (Some("Augusta"), Some("Lovelace")));
+    assert_eq!((r.json["email"].as_str(), r.json["phone_verified"].as_bool()), (Some("Ada@example.com"), Some(true)));
+    assert_eq!(events().await, 1);
+    // The same values again, or nothing at all: no change, no event.
+    let same =
+        patch(&t, &app, &user, json!({"first_name": "Augusta", "phone_number": phone_of(&t, &app, &user).await})).await;
+    assert_eq!((same.status, same.json["phone_verified"].as_bool()), (StatusCode::OK, Some(true)), "{}", same.json);
+    assert_eq!(patch(&t, &app, &user, json!({})).await.status, StatusCode::OK);
+    assert_eq!(events().await, 1);
+    // A new phone (national digits with a region, as on create) is unproven until proven.
+    let r = patch(&t, &app, &user, json!({"phone_number": "(201) 555-0166", "country_code": "US"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (r.json["phone_number"].as_str(), r.json["phone_verified"].as_bool()),
+        (Some("+12015550166"), Some(false))
+    );
+    let payout = json!({"user_id": user, "amount": 500, "currency": "USD"});
+    let before = t.snapshot().await;
+    assert_eq!(t.post(&app, "/v2/payouts", payout.clone()).await.code(), "phone_not_verified");
+    assert_eq!(t.snapshot().await, before, "a refused payout moves nothing");
+    // (The first code went out seconds ago: step its clock past the resend cool-down.)
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE verifications SET created_at = created_at - 60000").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    t.verify_user(&app, &user).await;
+    assert_eq!(t.post(&app, "/v2/payouts", payout).await.status, StatusCode::CREATED);
+    assert_eq!(events().await, 2);
+    // A retry with the same key is the first answer.
+    let auth = common::basic(&app);
+    let body = json!({"last_name": "King"}).to_string();
+    let key = [("idempotency-key", "rename-1")];
+    let path = format!("/v2/users/{user}");
+    let first = t.call(axum::http::Method::PATCH, &path, Some(&auth), &key, Some(&body)).await;
+    let again = t.call(axum::http::Method::PATCH, &path, Some(&auth), &key, Some(&body)).await;
+    assert_eq!((first.status, &first.json), (again.status, &again.json));
+    assert_eq!(events().await, 3);
+}
+
+async fn bad_user_changes_are_refused_and_change_nothing(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let user = t.create_user(&app).await;
+    let taken = t.create_user(&app).await;
+    let taken_phone = phone_of(&t, &app, &taken).await;
+    let other = t.create_app("Other").await;
+    let before = t.snapshot().await;
+    for (body, code, param) in [
+        (json!({"first_name": "  "}), "invalid_name", "first_name"),
+        (json!({"last_name": "x".repeat(101)}), "invalid_name", "last_name"),
+        (json!({"email": "ada@"}), "invalid_email", "email"),
+        (json!({"phone_number": "555"}), "invalid_phone_number", "phone_number"),
+        (json!({"country_code": "US"}), "missing_field", "phone_number"),
+        (json!({"phone_number": taken_phone}), "phone_number_taken", "phone_number"),
+        (json!({"wallet": "w"}), "unknown_field", "wallet"),
+        (json!({"first_name": 7}), "invalid_field", "first_name"),
+    ] {
+        let r = patch(&t, &app, &user, body.clone()).await;
+        assert_eq!((r.code(), r.param()), (code, param), "{body}: {}", r.json);
+        assert!(r.status.is_client_error(), "{body}: {}", r.json);
+    }
+    let r = patch(&t, &other, &user, json!({"first_name": "Mallory"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "user_not_found"), "{}", r.json);
+    assert_eq!(t.snapshot().await, before, "no refused change changed anything");
+    // Another app may hold the same phone number.
+    let elsewhere = t.create_user(&other).await;
+    let r = patch(&t, &other, &elsewhere, json!({"phone_number": taken_phone})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
 }

@@ -32,6 +32,25 @@ pub struct CreateUserRequest {
     pub country_code: Option<String>,
 }
 
+/// `PATCH /v2/users/{id}`: the fields to change, each optional. A new phone number
+/// must be proven again before the user's next payout.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// E.164, or national digits together with `country_code`.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub country_code: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -94,6 +94,7 @@ impl Routes {
     route_method!(get, GET);
     route_method!(post, POST);
     route_method!(put, PUT);
+    route_method!(patch, PATCH);
     route_method!(delete, DELETE);
 }
 

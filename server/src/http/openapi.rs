@@ -56,7 +56,7 @@ pub(super) struct EventFilter {
     info(
         title = "Dots API",
         description = "Payouts: apps, their users (payees) and wallets, transfers, payout links, flows and webhooks. \
-            Money is integer minor units with a currency. Every POST, PUT and DELETE takes an Idempotency-Key; \
+            Money is integer minor units with a currency. Every POST, PUT, PATCH and DELETE takes an Idempotency-Key; \
             a retry with the same key and body gets the first answer again.",
         license(name = "MIT OR Apache-2.0")
     ),
@@ -92,6 +92,7 @@ pub fn document() -> OpenApi {
             (HttpMethod::Get, &mut item.get),
             (HttpMethod::Post, &mut item.post),
             (HttpMethod::Put, &mut item.put),
+            (HttpMethod::Patch, &mut item.patch),
             (HttpMethod::Delete, &mut item.delete),
         ] {
             if let Some(operation) = operation {

@@ -1,16 +1,16 @@
-//! `/v2/users`: create, read, list, and a user's wallet.
+//! `/v2/users`: create, read, change, list, and a user's wallet.
 
 use axum::Json;
 
 use axum::extract::{RawQuery, State};
 
-use dots_shared::api::{CreateUserRequest, List, User, Wallet};
+use dots_shared::api::{CreateUserRequest, List, UpdateUserRequest, User, Wallet};
 use dots_shared::ids::UserId;
 
 use super::extract::{AppAuth, Id, Mutation, list_query};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
-use crate::payees::users::{self, NewUser};
+use crate::payees::users::{self, NewUser, UserChanges};
 use axum::http::StatusCode;
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -18,12 +18,13 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/users", list)
         .post("/v2/users", create)
         .get("/v2/users/{id}", read)
+        .patch("/v2/users/{id}", update)
         .get("/v2/users/{id}/wallet", wallet)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, read, wallet, list))]
+#[openapi(paths(create, read, update, wallet, list))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/users", tag = "Users", request_body = CreateUserRequest, responses((status = 201, description = "The user, with their wallet.", body = User)))]
@@ -41,6 +42,22 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRe
 async fn read(State(state): State<AppState>, AppAuth(app): AppAuth, Id(id): Id<UserId>) -> Result<Json<User>, Error> {
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(users::get(&mut conn, &app.id, &id).await?))
+}
+
+#[utoipa::path(patch, path = "/v2/users/{id}", tag = "Users", request_body = UpdateUserRequest, params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user, changed. A new phone number is unproven until the user proves it again.", body = User)))]
+async fn update(
+    State(state): State<AppState>,
+    Id(id): Id<UserId>,
+    m: Mutation<AppAuth, UpdateUserRequest>,
+) -> Result<Reply, Error> {
+    let changes = UserChanges::validate(m.body)?;
+    let args = (m.caller.0.id, id, changes);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, id, changes), now| {
+            Box::pin(async move { ok(StatusCode::OK, &users::update(conn, app_id, id, changes, now).await?) })
+        })
+        .await
 }
 
 #[utoipa::path(get, path = "/v2/users/{id}/wallet", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), responses((status = 200, description = "The user's wallet.", body = Wallet)))]

@@ -1,7 +1,7 @@
 //! Users are an app's payees: each gets a wallet at creation.
 
 use dots_shared::ErrorCode;
-use dots_shared::api::{self, CreateUserRequest, List};
+use dots_shared::api::{self, CreateUserRequest, List, UpdateUserRequest};
 use dots_shared::time::rfc3339_from_unix_ms;
 use dots_shared::{Currency, ids};
 use sqlx::any::AnyRow;
@@ -36,6 +36,83 @@ impl NewUser {
             phone_number: PhoneNumber::parse(&req.phone_number, req.country_code.as_deref())?,
         })
     }
+}
+
+/// A user's changes, validated as a new user's fields are.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<Email>,
+    pub phone_number: Option<PhoneNumber>,
+}
+
+impl UserChanges {
+    pub fn validate(req: UpdateUserRequest) -> Result<UserChanges, Error> {
+        if req.country_code.is_some() && req.phone_number.is_none() {
+            return Err(Error::invalid(
+                ErrorCode::MissingField,
+                "phone_number",
+                "country_code only says how to read phone_number; send both",
+            ));
+        }
+        Ok(UserChanges {
+            first_name: req.first_name.as_deref().map(|n| name(n, "first_name")).transpose()?,
+            last_name: req.last_name.as_deref().map(|n| name(n, "last_name")).transpose()?,
+            email: req.email.as_deref().map(Email::parse).transpose()?,
+            phone_number: req
+                .phone_number
+                .as_deref()
+                .map(|p| PhoneNumber::parse(p, req.country_code.as_deref()))
+                .transpose()?,
+        })
+    }
+}
+
+/// Changes a user. A phone number that changes is unproven again (`phone_verified`
+/// false: no payout until the user proves the new one); the same number sent again
+/// changes nothing. `user.updated` is recorded when anything changed.
+pub async fn update(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user_id: &str,
+    changes: &UserChanges,
+    now_ms: i64,
+) -> TxResult<api::User> {
+    let before = get(conn, app_id, user_id).await?;
+    let first_name = changes.first_name.as_deref().unwrap_or(&before.first_name);
+    let last_name = changes.last_name.as_deref().unwrap_or(&before.last_name);
+    let email = changes.email.as_deref().unwrap_or(&before.email);
+    let phone = changes.phone_number.as_deref().unwrap_or(&before.phone_number);
+    let new_phone = phone != before.phone_number;
+    if (first_name, last_name, email, new_phone) == (&*before.first_name, &*before.last_name, &*before.email, false) {
+        return Ok(before);
+    }
+    let updated = sqlx::query(
+        "UPDATE users SET first_name = $1, last_name = $2, email = $3, phone_number = $4,
+         phone_verified_at = CASE WHEN $5 = 1 THEN NULL ELSE phone_verified_at END
+         WHERE id = $6 AND app_id = $7",
+    )
+    .bind(first_name)
+    .bind(last_name)
+    .bind(email)
+    .bind(phone)
+    .bind(i64::from(new_phone))
+    .bind(user_id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::new(ErrorCode::PhoneNumberTaken, "This app already has a user with that phone number.")
+                .with_param("phone_number")
+                .into());
+        }
+        other => other?,
+    };
+    let user = get(conn, app_id, user_id).await?;
+    events::record(conn, app_id, events::USER_UPDATED, &user, now_ms).await?;
+    Ok(user)
 }
 
 fn name(raw: &str, field: &str) -> Result<String, Error> {
