@@ -103,16 +103,18 @@ pub async fn update(
     .execute(&mut *conn)
     .await;
     match updated {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::new(ErrorCode::PhoneNumberTaken, "This app already has a user with that phone number.")
-                .with_param("phone_number")
-                .into());
-        }
+        Err(e) if is_unique_violation(&e) => return Err(phone_number_taken().into()),
         other => other?,
     };
     let user = get(conn, app_id, user_id).await?;
     events::record(conn, app_id, events::USER_UPDATED, &user, now_ms).await?;
     Ok(user)
+}
+
+/// Another user of the app has that phone number (the database's unique key said so).
+fn phone_number_taken() -> Error {
+    Error::new(ErrorCode::PhoneNumberTaken, "This app already has a user with that phone number.")
+        .with_param("phone_number")
 }
 
 fn name(raw: &str, field: &str) -> Result<String, Error> {
@@ -157,11 +159,7 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     .execute(&mut *conn)
     .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::new(ErrorCode::PhoneNumberTaken, "This app already has a user with that phone number.")
-                .with_param("phone_number")
-                .into());
-        }
+        Err(e) if is_unique_violation(&e) => return Err(phone_number_taken().into()),
         other => other?,
     };
     let created = get(conn, &user.app_id, &id).await?;
