@@ -24,6 +24,8 @@ fn screenshots() -> PathBuf {
 fn shoot(browser: &Browser, name: &str) {
     for (size, (width, height)) in [("", (1024, 900)), ("-phone", (390, 844))] {
         browser.set_size(width, height);
+        // An inline widget may sit below the fold of a phone-sized host page.
+        browser.exec("document.querySelector('iframe.dots-frame')?.scrollIntoView({block: 'nearest'})", json!([]));
         for (dark, scheme) in [(false, "light"), (true, "dark")] {
             browser.set_dark(dark);
             browser.screenshot(&screenshots().join(format!("{name}-{scheme}{size}.png")));
