@@ -247,7 +247,8 @@ pub async fn mark_submitting(
 ) -> TxResult<()> {
     let state = load_state(conn, app_id, transfer_id).await?;
     if state.status == TransferStatus::Created {
-        set_status(conn, app_id, transfer_id, TransferStatus::Pending, Some("submitted_to_rail"), now_ms).await?;
+        change_status(conn, app_id, transfer_id, state, TransferStatus::Pending, Some("submitted_to_rail"), now_ms)
+            .await?;
     }
     let marked = sqlx::query(
         "UPDATE transfers SET rail = $1 WHERE id = $2 AND status = 'pending' AND (rail IS NULL OR rail = $1)",
@@ -294,6 +295,19 @@ pub async fn set_status(
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
     let current = load_state(conn, app_id, transfer_id).await?;
+    change_status(conn, app_id, transfer_id, current, to, reason, now_ms).await
+}
+
+/// [`set_status`] for a transfer its caller has already read (`current`).
+async fn change_status(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    transfer_id: &str,
+    current: TransferState,
+    to: TransferStatus,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> TxResult<api::Transfer> {
     if !current.status.can_become(to) {
         let code = if to == TransferStatus::Canceled {
             ErrorCode::TransferNotCancelable
@@ -304,7 +318,7 @@ pub async fn set_status(
             Error::new(code, format!("A {} transfer cannot become {}.", current.status.as_str(), to.as_str())).into()
         );
     }
-    if to == TransferStatus::Canceled && current.handed_to_rail {
+    if to == TransferStatus::Canceled && current.rail.is_some() {
         return Err(Error::new(
             ErrorCode::TransferNotCancelable,
             "The payout was handed to its payout rail and can no longer be canceled.",
@@ -372,7 +386,7 @@ pub async fn reverse(
         )
         .into());
     }
-    set_status(conn, app_id, transfer_id, TransferStatus::Reversed, Some(reason), now_ms).await
+    change_status(conn, app_id, transfer_id, current, TransferStatus::Reversed, Some(reason), now_ms).await
 }
 
 /// A completed payout its rail returned (an ACH return, a PayPal refund; in the
@@ -395,7 +409,7 @@ pub async fn returned(
         )
         .into());
     }
-    set_status(conn, app_id, transfer_id, TransferStatus::Reversed, Some(return_code), now_ms).await
+    change_status(conn, app_id, transfer_id, current, TransferStatus::Reversed, Some(return_code), now_ms).await
 }
 
 /// Approves (→ `pending`) or denies (→ `canceled`) a payout flagged for review.
@@ -407,12 +421,13 @@ pub async fn review(
     reason: &str,
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
-    if load_state(conn, app_id, transfer_id).await?.status != TransferStatus::Flagged {
+    let current = load_state(conn, app_id, transfer_id).await?;
+    if current.status != TransferStatus::Flagged {
         return Err(
             Error::new(ErrorCode::TransferNotFlagged, "Only a flagged payout can be approved or denied.").into()
         );
     }
-    set_status(conn, app_id, transfer_id, to, Some(reason), now_ms).await
+    change_status(conn, app_id, transfer_id, current, to, Some(reason), now_ms).await
 }
 
 struct TransferState {
@@ -423,9 +438,7 @@ struct TransferState {
     app_wallet: String,
     user_id: Option<String>,
     user_wallet: Option<String>,
-    /// A payout rail may hold it.
-    handed_to_rail: bool,
-    /// Which rail (`sandbox`…), once handed to one.
+    /// Which rail (`sandbox`…) may hold it, once handed to one.
     rail: Option<String>,
 }
 
@@ -449,7 +462,6 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
         app_wallet: row.try_get("app_wallet")?,
         user_id: row.try_get("user_id")?,
         user_wallet: row.try_get("user_wallet")?,
-        handed_to_rail: row.try_get::<Option<String>, _>("rail")?.is_some(),
         rail: row.try_get("rail")?,
     })
 }
