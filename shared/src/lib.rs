@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod errors;
+pub mod fees;
 pub mod flow;
 pub mod ids;
 pub mod money;
@@ -13,5 +14,6 @@ pub mod time;
 pub mod transfer;
 
 pub use errors::ErrorCode;
+pub use fees::{Fee, FeeParty, FeeSchedule};
 pub use money::{Currency, Money, MoneyError};
 pub use transfer::{Direction, TransferStatus, TransferType};
