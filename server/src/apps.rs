@@ -2,7 +2,7 @@
 
 use dots_shared::ErrorCode;
 use dots_shared::api::{self, CreateAppRequest};
-use dots_shared::{Currency, ids};
+use dots_shared::{Currency, FeeParty, FeeSchedule, ids};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use subtle::ConstantTimeEq;
@@ -283,6 +283,9 @@ pub struct AppRulesRequest {
     #[schema(value_type = Option<dots_shared::api::Threshold>)]
     #[serde(default)]
     pub tax_id_threshold: Option<RuleValue>,
+    /// Who pays a payout's fee when the payout does not say: `app` or `user`.
+    #[serde(default)]
+    pub fee_party: Option<String>,
 }
 
 /// A threshold in minor units, or `"off"`.
@@ -304,6 +307,7 @@ pub struct AppRules {
     pub app_id: String,
     /// `(column, new value)`; `None` turns the rule off.
     pub changes: Vec<(&'static str, Option<i64>)>,
+    pub fee_party: Option<FeeParty>,
 }
 
 impl AppRules {
@@ -329,7 +333,8 @@ impl AppRules {
                 }
             }
         }
-        Ok(AppRules { app_id: app.id.clone(), changes })
+        let fee_party = crate::ledger::transfers::parse_fee_party(req.fee_party.as_deref())?;
+        Ok(AppRules { app_id: app.id.clone(), changes, fee_party })
     }
 }
 
@@ -342,21 +347,87 @@ pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules) -> TxResul
             .execute(&mut *conn)
             .await?;
     }
+    if let Some(party) = rules.fee_party {
+        sqlx::query("UPDATE apps SET fee_party = $1 WHERE id = $2")
+            .bind(party.as_str())
+            .bind(&rules.app_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(get_rules(conn, &rules.app_id).await?)
 }
 
 pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<api::AppRules, Error> {
-    let row =
-        sqlx::query("SELECT review_threshold, first_payout_review_threshold, tax_id_threshold FROM apps WHERE id = $1")
-            .bind(app_id)
-            .fetch_one(conn)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT review_threshold, first_payout_review_threshold, tax_id_threshold, {FEE_COLUMNS} FROM apps WHERE id = $1"
+    ))
+    .bind(app_id)
+    .fetch_one(conn)
+    .await?;
     let rule = |c: &str| -> Result<api::Threshold, Error> { Ok(api::Threshold(row.try_get::<Option<i64>, _>(c)?)) };
+    let fees = FeeTerms::from_row(&row)?;
     Ok(api::AppRules {
         review_threshold: rule("review_threshold")?,
         first_payout_review_threshold: rule("first_payout_review_threshold")?,
         tax_id_threshold: rule("tax_id_threshold")?,
+        fee_party: fees.party,
+        fees: fees.schedule,
     })
+}
+
+/// `PUT /v2/apps/{id}/fees` (operator): an app's whole payout fee schedule. Amounts
+/// are minor units of the app's currency; absent fields are 0 (or no bound).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeeScheduleRequest {
+    /// Charged on every payout.
+    #[serde(default)]
+    pub fixed: i64,
+    /// Basis points of the amount (100 = 1 %), rounded half up to a minor unit.
+    #[serde(default)]
+    pub bps: i64,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeeScheduleChange {
+    pub app_id: String,
+    pub schedule: FeeSchedule,
+}
+
+impl FeeScheduleChange {
+    pub fn validate(app_id: String, req: FeeScheduleRequest) -> Result<FeeScheduleChange, Error> {
+        let schedule = FeeSchedule { fixed: req.fixed, bps: req.bps, min: req.min, max: req.max };
+        schedule.check().map_err(|e| {
+            Error::invalid(ErrorCode::InvalidFeeSchedule, e.field, format!("{} {}", e.field, e.message))
+        })?;
+        Ok(FeeScheduleChange { app_id, schedule })
+    }
+}
+
+/// Sets an app's fee schedule; later payouts and payout links are charged by it
+/// (a link keeps the fee it was made with).
+pub async fn set_fees(conn: &mut AnyConnection, change: &FeeScheduleChange) -> TxResult<api::AppRules> {
+    let s = change.schedule;
+    let updated = sqlx::query("UPDATE apps SET fee_fixed = $1, fee_bps = $2, fee_min = $3, fee_max = $4 WHERE id = $5")
+        .bind(s.fixed)
+        .bind(s.bps)
+        .bind(s.min)
+        .bind(s.max)
+        .bind(&change.app_id)
+        .execute(&mut *conn)
+        .await?;
+    if updated.rows_affected() != 1 {
+        return Err(not_found().into());
+    }
+    Ok(get_rules(conn, &change.app_id).await?)
+}
+
+pub fn not_found() -> Error {
+    Error::new(ErrorCode::AppNotFound, "No such app.")
 }
 
 /// Where the app's pages may embed the Flow widget, and how it looks.
@@ -564,4 +635,35 @@ pub fn brand(value: &serde_json::Value) -> Result<String, Error> {
         }
     }
     Ok(value.to_string())
+}
+
+/// An app's payout fee schedule and who pays by default (`apps` columns `fee_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeTerms {
+    pub schedule: FeeSchedule,
+    pub party: FeeParty,
+}
+
+pub const FEE_COLUMNS: &str = "fee_fixed, fee_bps, fee_min, fee_max, fee_party";
+
+impl FeeTerms {
+    /// From a row holding [`FEE_COLUMNS`].
+    pub fn from_row(row: &sqlx::any::AnyRow) -> Result<FeeTerms, Error> {
+        let party: String = row.try_get("fee_party")?;
+        Ok(FeeTerms {
+            schedule: FeeSchedule {
+                fixed: row.try_get("fee_fixed")?,
+                bps: row.try_get("fee_bps")?,
+                min: row.try_get("fee_min")?,
+                max: row.try_get("fee_max")?,
+            },
+            party: FeeParty::parse(&party).ok_or_else(|| Error::internal(format!("unexpected fee_party {party:?}")))?,
+        })
+    }
+
+    pub async fn of_app(conn: &mut AnyConnection, app_id: &str) -> Result<FeeTerms, Error> {
+        let row =
+            sqlx::query(&format!("SELECT {FEE_COLUMNS} FROM apps WHERE id = $1")).bind(app_id).fetch_one(conn).await?;
+        FeeTerms::from_row(&row)
+    }
 }

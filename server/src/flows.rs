@@ -10,7 +10,7 @@ use crate::sms::mask_phone;
 use dots_shared::theme::Brand;
 use dots_shared::time::{parse_rfc3339_ms, rfc3339_from_unix_ms};
 use dots_shared::{ErrorCode, api, flow};
-use dots_shared::{Money, TransferStatus, ids};
+use dots_shared::{Fee, FeeParty, Money, TransferStatus, ids};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -54,6 +54,10 @@ pub struct CreatePayoutLinkRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub brand: Option<Value>,
+    /// Who pays the payout's fee: `app` or `user` (the app's rule when absent).
+    /// The fee is worked out now and kept for the claim.
+    #[serde(default)]
+    pub fee_party: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +71,7 @@ pub struct NewPayoutLink {
     pub expires_at: i64,
     pub user_id: Option<String>,
     pub brand: Option<String>,
+    pub fee_party: Option<FeeParty>,
     pub token_hash: String,
     pub token_sealed: String,
 }
@@ -114,6 +119,7 @@ impl NewPayoutLink {
             }
         };
         let brand = req.brand.map(|b| crate::apps::brand(&b)).transpose()?;
+        let fee_party = transfers::parse_fee_party(req.fee_party.as_deref())?;
         let id = new_id(ids::PAYOUT_LINK);
         let token = format!("plt_{}", random_base62(32));
         Ok(NewPayoutLink {
@@ -128,6 +134,7 @@ impl NewPayoutLink {
             expires_at,
             user_id: req.user_id,
             brand,
+            fee_party,
         })
     }
 }
@@ -154,10 +161,12 @@ pub async fn create_link(
             _ => phone = Some(user.phone_number),
         }
     }
+    let terms = crate::apps::FeeTerms::of_app(conn, &l.app.id).await?;
+    let fee = crate::payouts::fee_for(&terms, l.fee_party, l.money)?;
     sqlx::query(
         "INSERT INTO payout_links (id, app_id, token_hash, token_encrypted, amount, currency, phone_number, email, memo,
-                                   brand, status, user_id, expires_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13)",
+                                   brand, status, user_id, expires_at, created_at, updated_at, fee, fee_party)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13, $14, $15)",
     )
     .bind(&l.id)
     .bind(&l.app.id)
@@ -172,6 +181,8 @@ pub async fn create_link(
     .bind(&l.user_id)
     .bind(l.expires_at)
     .bind(now_ms)
+    .bind(fee.amount)
+    .bind(fee.party.as_str())
     .execute(&mut *conn)
     .await?;
     let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
@@ -186,8 +197,15 @@ fn without_url(link: &api::PayoutLink) -> api::PayoutLink {
     api::PayoutLink { url: None, ..link.clone() }
 }
 
-const LINK_COLUMNS: &str = "id, token_encrypted, amount, currency, phone_number, email, memo, brand, status, user_id,
-    payout_transfer_id, expires_at, claimed_at, created_at";
+const LINK_COLUMNS: &str = "id, token_encrypted, amount, fee, fee_party, currency, phone_number, email, memo, brand,
+    status, user_id, payout_transfer_id, expires_at, claimed_at, created_at";
+
+/// A link's fee, from a row with its `fee` and `fee_party`.
+fn link_fee(row: &AnyRow) -> Result<Fee, Error> {
+    let party: String = row.try_get("fee_party")?;
+    let party = FeeParty::parse(&party).ok_or_else(|| Error::internal(format!("unexpected fee_party {party:?}")))?;
+    Ok(Fee { amount: row.try_get("fee")?, party })
+}
 
 /// A link's status as the world sees it: an active link past its time is expired.
 fn link_status(stored: &str, expires_at: i64, now_ms: i64) -> &str {
@@ -208,11 +226,16 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
     let expires_at: i64 = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
     let brand: Option<String> = row.try_get("brand")?;
+    let amount: i64 = row.try_get("amount")?;
+    let fee = link_fee(row)?;
     Ok(api::PayoutLink {
         id,
         url,
         status: link_status(&status, expires_at, now_ms).to_string(),
-        amount: row.try_get("amount")?,
+        amount,
+        fee: fee.amount,
+        net: fee.net(amount),
+        fee_party: fee.party,
         currency: row.try_get("currency")?,
         phone_number: row.try_get("phone_number")?,
         email: row.try_get("email")?,
@@ -791,7 +814,8 @@ pub async fn claim(
         .into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.currency, a.id, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, a.id, a.wallet_id
+         FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
     .fetch_one(&mut *conn)
@@ -806,22 +830,28 @@ pub async fn claim(
         money,
         direction: Some(dots_shared::Direction::AppToUser),
         payout_method_id: None,
+        fee_party: None,
+        quoted_fee: None,
     };
-    transfers::create_balance(conn, &balance, now_ms).await.map_err(|e| match e {
+    // The app's wallet funds the amount, and the fee too when the app pays it: short
+    // of either, the payee is told the sender cannot pay now.
+    let app_short = |e| match e {
         crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
             ErrorCode::AppInsufficientFunds,
             "The sender cannot fund this payout right now; try again later.",
         )
         .into(),
         other => other,
-    })?;
+    };
+    transfers::create_balance(conn, &balance, now_ms).await.map_err(app_short)?;
     let payout = NewTransfer {
         kind: dots_shared::TransferType::Payout,
         direction: None,
         payout_method_id: Some(payout_method_id.into()),
+        quoted_fee: Some(link_fee(&row)?),
         ..balance
     };
-    let payout = crate::payouts::create(conn, &payout, now_ms).await?;
+    let payout = crate::payouts::create(conn, &payout, now_ms).await.map_err(app_short)?;
     sqlx::query("UPDATE payout_links SET payout_transfer_id = $1 WHERE id = $2")
         .bind(&payout.id)
         .bind(&link_id)
@@ -932,7 +962,8 @@ pub async fn resend(
         return Err(not_resendable("This payment's payout has not failed; it cannot be sent again.").into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.currency, a.wallet_id FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, a.wallet_id
+         FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
     .fetch_one(&mut *conn)
@@ -946,6 +977,8 @@ pub async fn resend(
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
         direction: None,
         payout_method_id: Some(payout_method_id.to_string()),
+        fee_party: None,
+        quoted_fee: Some(link_fee(&row)?),
     };
     let payout = crate::payouts::create(conn, &payout, now_ms).await?;
     let moved = sqlx::query(
@@ -1056,8 +1089,11 @@ pub async fn session_state(
         if let Some(over) = &link.brand {
             brand = brand.with(&Brand::from_value(over));
         }
+        let fee = Fee { amount: link.fee, party: link.fee_party };
         payout_link = Some(flow::SessionLink {
             amount: link.amount,
+            fee: fee.paid_by_user(),
+            net: link.net,
             currency: link.currency,
             memo: link.memo,
             status: link.status,

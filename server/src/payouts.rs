@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dots_shared::api;
-use dots_shared::{ErrorCode, TransferStatus};
+use dots_shared::{ErrorCode, Fee, FeeParty, Money, TransferStatus};
 use sqlx::{AnyConnection, Row};
 
+use crate::apps::{FEE_COLUMNS, FeeTerms};
 use crate::error::{Error, Reply, TxResult};
 use crate::ledger::transfers;
 use crate::ledger::transfers::NewTransfer;
@@ -26,13 +27,38 @@ use crate::writer::Writer;
 pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
     let user_wallet = crate::ledger::user_wallet(conn, &t.app.id, &t.user_id).await?;
     let checks = payout_checks(conn, t, now_ms).await?;
-    transfers::reserve_payout(conn, t, &user_wallet, &checks.method_id, checks.review, now_ms).await
+    transfers::reserve_payout(conn, t, &user_wallet, &checks.method_id, checks.review, checks.fee, now_ms).await
 }
 
 struct PayoutChecks {
     method_id: String,
     /// Why the payout must wait for review, if it must.
     review: Option<&'static str>,
+    fee: Fee,
+}
+
+/// The fee of a payout of `money` under the app's terms (`terms`: its schedule
+/// and default payer; `party`: the request's choice). A payout whose fee would
+/// leave the payee nothing is refused.
+pub fn fee_for(terms: &FeeTerms, party: Option<FeeParty>, money: Money) -> Result<Fee, Error> {
+    let fee = Fee { amount: terms.schedule.fee_for(money.amount()), party: party.unwrap_or(terms.party) };
+    check_fee(fee, money)?;
+    Ok(fee)
+}
+
+/// The payee must receive something: a fee they pay must be less than the amount.
+fn check_fee(fee: Fee, money: Money) -> Result<(), Error> {
+    if fee.net(money.amount()) <= 0 {
+        return Err(Error::invalid(
+            ErrorCode::AmountBelowFee,
+            "amount",
+            format!(
+                "The payout's fee ({} minor units) is not less than its amount; the payee would receive nothing.",
+                fee.amount
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Everything a payout needs before it may reserve funds: a verified phone, a live
@@ -82,10 +108,19 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
             .with_param("payout_method_id")
     })?;
     crate::payees::compliance::require_for_payout(conn, &t.app.id, &t.user_id, t.money.amount(), now_ms).await?;
-    let rules = sqlx::query("SELECT review_threshold, first_payout_review_threshold FROM apps WHERE id = $1")
-        .bind(&t.app.id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let rules = sqlx::query(&format!(
+        "SELECT review_threshold, first_payout_review_threshold, {FEE_COLUMNS} FROM apps WHERE id = $1"
+    ))
+    .bind(&t.app.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let fee = match t.quoted_fee {
+        Some(quoted) => {
+            check_fee(quoted, t.money)?;
+            quoted
+        }
+        None => fee_for(&FeeTerms::from_row(&rules)?, t.fee_party, t.money)?,
+    };
     let amount = t.money.amount();
     let above = |column: &str| -> Result<bool, sqlx::Error> {
         Ok(rules.try_get::<Option<i64>, _>(column)?.is_some_and(|threshold| amount > threshold))
@@ -103,7 +138,7 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
     } else {
         None
     };
-    Ok(PayoutChecks { method_id, review })
+    Ok(PayoutChecks { method_id, review, fee })
 }
 
 /// How soon a payout still processing at the rail is asked about again.
@@ -182,7 +217,7 @@ async fn release_lease(store: &Store, id: &str, until: i64) -> Result<(), String
 /// Moves one leased payout one step.
 async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str, id: &str) -> Result<(), String> {
     let row = sqlx::query(
-        "SELECT status, amount, currency, user_id, payout_method_id, rail_ref FROM transfers WHERE id = $1",
+        "SELECT status, amount, fee, fee_party, currency, user_id, payout_method_id, rail_ref FROM transfers WHERE id = $1",
     )
     .bind(id)
     .fetch_one(store.reader())
@@ -219,9 +254,12 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             });
             expect_ok(marking.await)?;
             let currency: String = row.get("currency");
+            // The rail pays what the payee receives: the amount less a fee they pay.
+            let (amount, fee): (i64, i64) = (row.get("amount"), row.get("fee"));
+            let fee_party: Option<String> = row.get("fee_party");
             let payout = RailPayout {
                 transfer_id: id,
-                amount: row.get("amount"),
+                amount: if fee_party.as_deref() == Some(FeeParty::User.as_str()) { amount - fee } else { amount },
                 currency: &currency,
                 destination: &destination,
             };

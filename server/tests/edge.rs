@@ -405,6 +405,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
     let v = match (method.as_str(), path) {
         ("POST", "/v2/apps") => json!({"name": "Acme"}),
         ("PUT", "/v2/apps/me/rules") => json!({"review_threshold": 1000}),
+        ("PUT", "/v2/apps/{id}/fees") => json!({"fixed": 25, "bps": 100}),
         ("POST", "/v2/apps/me/secret/rotate") => json!({"grace_seconds": 60}),
         ("PUT", "/v2/apps/me/settings") => json!({"brand": {"name": "Acme"}, "allowed_origins": ["https://a.io"]}),
         ("POST", "/v2/users") => user_body("+12015550999"),
@@ -458,7 +459,7 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
     for route in &routes {
         let path = route.path;
         let method = &route.method;
-        let credentials = if path == "/v2/apps" {
+        let credentials = if path == "/v2/apps" || path == "/v2/apps/{id}/fees" {
             operator.clone()
         } else if path.starts_with("/flow/v1/") {
             session.clone()

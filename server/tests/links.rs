@@ -20,6 +20,7 @@ on_both_databases!(
     a_link_opens_a_bounded_number_of_sessions,
     a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_failure,
     a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_default,
+    a_link_keeps_the_fee_it_was_made_with_and_its_payee_sees_it,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -703,4 +704,61 @@ async fn a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_de
     let elsewhere = json!({"phone_number": "(201) 555-0177", "country_code": "GB"});
     let r = t.flow(&token, Method::POST, "/flow/v1/verification", Some(elsewhere)).await;
     assert!(matches!(r.code(), "phone_mismatch" | "invalid_phone_number"), "{}", r.json);
+}
+
+async fn a_link_keeps_the_fee_it_was_made_with_and_its_payee_sees_it(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    // $0.50 + 2 %: the fee of $25.00 is $1.00.
+    assert_eq!(t.set_fees(&app, json!({"fixed": 50, "bps": 200})).await.status, StatusCode::OK);
+    let body = json!({"amount": 2_500, "currency": "USD", "phone_number": PAYEE_PHONE, "fee_party": "user"});
+    let link = t.post(&app, "/v2/payout-links", body).await;
+    assert_eq!(link.status, StatusCode::CREATED, "{}", link.json);
+    assert_eq!(
+        (&link.json["fee"], &link.json["net"], &link.json["fee_party"]),
+        (&json!(100), &json!(2_400), &json!("user"))
+    );
+    // A later price does not change what the link promised.
+    assert_eq!(t.set_fees(&app, json!({"fixed": 999})).await.status, StatusCode::OK);
+    let session = verified_session(&t, &app, &link).await;
+    let state = t.flow(&session, Method::GET, "/flow/v1/session", None).await;
+    let shown = &state.json["payout_link"];
+    assert_eq!(
+        (&shown["amount"], &shown["fee"], &shown["net"]),
+        (&json!(2_500), &json!(100), &json!(2_400)),
+        "{}",
+        state.json
+    );
+    let method = add_bank(&t, &session).await;
+    let claimed = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.json);
+    let payout = t.get(&app, &format!("/v2/transfers/{}", claimed.json["payout"]["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (&payout.json["fee"], &payout.json["net"], &payout.json["fee_party"]),
+        (&json!(100), &json!(2_400), &json!("user"))
+    );
+    t.settle_payouts().await;
+    assert_eq!(t.app_available(&app).await, 7_500);
+    assert_eq!(t.count("SELECT balance FROM accounts WHERE id = 'sys_fee_revenue_USD'").await, 100);
+
+    // The app pays this one's fee ($9.99 now): its wallet must hold the amount and the fee.
+    let body = json!({"amount": 7_500, "currency": "USD", "phone_number": PAYEE_PHONE});
+    let link = t.post(&app, "/v2/payout-links", body).await;
+    assert_eq!(
+        (&link.json["fee"], &link.json["net"], &link.json["fee_party"]),
+        (&json!(999), &json!(7_500), &json!("app"))
+    );
+    let session = verified_session_after_cooldown(&t, &app, &link).await;
+    let state = t.flow(&session, Method::GET, "/flow/v1/session", None).await;
+    let shown = &state.json["payout_link"];
+    assert_eq!((&shown["fee"], &shown["net"]), (&json!(0), &json!(7_500)), "the payee bears no fee: {}", state.json);
+    let before = t.snapshot().await;
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "app_insufficient_funds"), "{}", r.json);
+    assert_eq!(t.snapshot().await, before, "short of the fee, nothing moves and the link stays active");
+    t.refill(&app, 999).await;
+    let r = t.flow(&session, Method::POST, "/flow/v1/claim", Some(json!({"payout_method_id": method}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(t.app_available(&app).await, 0);
+    assert_eq!(t.count("SELECT balance FROM accounts WHERE id = 'sys_fee_revenue_USD'").await, 1_099);
 }

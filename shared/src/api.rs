@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Direction, TransferStatus, TransferType};
+use crate::{Direction, FeeParty, FeeSchedule, TransferStatus, TransferType};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -76,6 +76,9 @@ pub struct CreateTransferRequest {
     /// Payouts only: where the money goes; the user's newest method when absent.
     #[serde(default)]
     pub payout_method_id: Option<String>,
+    /// Payouts only: who pays the fee (`app` or `user`); the app's rule when absent.
+    #[serde(default)]
+    pub fee_party: Option<String>,
 }
 
 /// `POST /v2/transfers/{id}/reverse`: undo a completed balance transfer or refill.
@@ -98,6 +101,9 @@ pub struct CreatePayoutRequest {
     pub currency: String,
     #[serde(default)]
     pub payout_method_id: Option<String>,
+    /// Who pays the fee (`app` or `user`); the app's rule when absent.
+    #[serde(default)]
+    pub fee_party: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,8 +153,17 @@ pub struct Transfer {
     pub kind: TransferType,
     pub status: TransferStatus,
     pub user_id: Option<String>,
+    /// What leaves the paying wallet, in minor units (for a payout: the user's wallet).
     pub amount: i64,
+    /// The payout fee, in minor units (0 for other transfers); its own transaction.
+    pub fee: i64,
+    /// What reaches the destination: `amount - fee` when the user pays the fee,
+    /// else `amount` (the app's wallet pays the fee besides).
+    pub net: i64,
     pub currency: String,
+    /// Payouts only: who pays the fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_party: Option<FeeParty>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +333,10 @@ pub struct AppRules {
     pub first_payout_review_threshold: Threshold,
     /// Above this much paid to a payee in a calendar year, a tax id is required.
     pub tax_id_threshold: Threshold,
+    /// Who pays a payout's fee unless the payout names it.
+    pub fee_party: FeeParty,
+    /// The payout fee schedule the operator set for this app.
+    pub fees: FeeSchedule,
 }
 
 /// Where the app's pages may embed the widget, and its brand (`/v2/apps/me/settings`).
@@ -351,6 +370,11 @@ pub struct PayoutLink {
     /// `active`, `claimed`, `canceled` or `expired`.
     pub status: String,
     pub amount: i64,
+    /// The payout's fee, worked out when the link was made and kept for its claim.
+    pub fee: i64,
+    /// What the payee receives.
+    pub net: i64,
+    pub fee_party: FeeParty,
     pub currency: String,
     pub phone_number: Option<String>,
     pub email: Option<String>,

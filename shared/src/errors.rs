@@ -31,7 +31,9 @@ macro_rules! codes {
 }
 
 codes! {
+    AmountBelowFee = ("amount_below_fee", 422),
     AppInsufficientFunds = ("app_insufficient_funds", 409),
+    AppNotFound = ("app_not_found", 404),
     BalanceLimitExceeded = ("balance_limit_exceeded", 409),
     BodyTimeout = ("body_timeout", 408),
     BodyTooLarge = ("body_too_large", 413),
@@ -67,6 +69,8 @@ codes! {
     InvalidExpiresAt = ("invalid_expires_at", 422),
     BodyInvalidField = ("invalid_field", 400),
     InvalidField = ("invalid_field", 422),
+    InvalidFeeParty = ("invalid_fee_party", 422),
+    InvalidFeeSchedule = ("invalid_fee_schedule", 422),
     InvalidGraceSeconds = ("invalid_grace_seconds", 422),
     InvalidHeader = ("invalid_header", 400),
     InvalidIdempotencyKey = ("invalid_idempotency_key", 400),

@@ -124,6 +124,10 @@ pub struct SessionApp {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionLink {
     pub amount: i64,
+    /// The fee the payee bears (0 when the app pays it).
+    pub fee: i64,
+    /// What the payee receives: `amount - fee`.
+    pub net: i64,
     pub currency: String,
     pub memo: Option<String>,
     /// `active`, `claimed`, `canceled` or `expired`.

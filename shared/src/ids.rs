@@ -82,6 +82,8 @@ macro_rules! id_types {
 }
 
 id_types! {
+    /// An app (`app_…`).
+    AppId = APP;
     /// A payee (`usr_…`).
     UserId = USER;
     /// A transfer (`tr_…`).

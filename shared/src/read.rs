@@ -167,7 +167,7 @@ from_json!(Brand {
     corner_radius,
     color_scheme
 });
-from_json!(SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint, payout });
+from_json!(SessionLink { amount, fee, net, currency, memo, status, expires_at, brand, phone_hint, payout });
 from_json!(LinkPayout { id, status, failure_code, payout_method, updated_at, resendable });
 from_json!(ComplianceRequirements { tax_id });
 from_json!(FlowCreated { id, url, token, expires_at });
@@ -248,11 +248,22 @@ mod tests {
     fn link() -> impl Strategy<Value = SessionLink> {
         (
             (any::<i64>(), text(), maybe_text(), text(), text()),
-            (proptest::option::of(brand()), maybe_text(), proptest::option::of(payout())),
+            (proptest::option::of(brand()), maybe_text(), proptest::option::of(payout()), any::<(i64, i64)>()),
         )
-            .prop_map(|((amount, currency, memo, status, expires_at), (brand, phone_hint, payout))| {
-                SessionLink { amount, currency, memo, status, expires_at, brand, phone_hint, payout }
-            })
+            .prop_map(
+                |((amount, currency, memo, status, expires_at), (brand, phone_hint, payout, (fee, net)))| SessionLink {
+                    amount,
+                    fee,
+                    net,
+                    currency,
+                    memo,
+                    status,
+                    expires_at,
+                    brand,
+                    phone_hint,
+                    payout,
+                },
+            )
     }
 
     fn session() -> impl Strategy<Value = SessionState> {

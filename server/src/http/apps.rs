@@ -3,17 +3,20 @@
 use axum::extract::State;
 use dots_shared::ErrorCode;
 
-use super::extract::{AppAuth, Mutation, OperatorAuth};
+use super::extract::{AppAuth, Id, Mutation, OperatorAuth};
 use super::ok;
 use super::{AppState, Routes};
 use crate::apps::{self, AppRules, AppRulesRequest, AppSettings, AppSettingsRequest, NewApp};
+use crate::apps::{FeeScheduleChange, FeeScheduleRequest};
 use crate::error::{Error, Reply};
 use axum::http::StatusCode;
 use dots_shared::api::{self, App, CreateAppRequest, SecretRotation, Wallet};
+use dots_shared::ids::AppId;
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .post("/v2/apps", create)
+        .put("/v2/apps/{id}/fees", set_fees)
         .get("/v2/apps/me/wallet", wallet)
         .post("/v2/apps/me/secret/rotate", rotate_secret)
         .get("/v2/apps/me/rules", rules)
@@ -25,7 +28,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, wallet, rotate_secret, rules, update_rules, settings, update_settings, dev_sms))]
+#[openapi(paths(create, set_fees, wallet, rotate_secret, rules, update_rules, settings, update_settings, dev_sms))]
 pub(super) struct Doc;
 
 #[utoipa::path(get, path = "/v2/apps/me/rules", tag = "Apps", responses((status = 200, description = "The payout rules.", body = api::AppRules)))]
@@ -102,6 +105,23 @@ async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateA
                 // The secret is shown once and never stored, not even in the idempotency record.
                 Ok(Reply::once(StatusCode::CREATED, &created, &App { api_secret: None, ..created.clone() })?)
             })
+        })
+        .await
+}
+
+/// Operator: an app's payout fee schedule (the whole of it). Later payouts are
+/// charged by it; a payout link keeps the fee it was made with.
+#[utoipa::path(put, path = "/v2/apps/{id}/fees", tag = "Apps", request_body = FeeScheduleRequest, params(("id" = String, Path, description = "An app id (app_…).")), responses((status = 200, description = "The app's payout rules, with the new fee schedule.", body = api::AppRules)))]
+async fn set_fees(
+    State(state): State<AppState>,
+    Id(id): Id<AppId>,
+    m: Mutation<OperatorAuth, FeeScheduleRequest>,
+) -> Result<Reply, Error> {
+    let change = FeeScheduleChange::validate(id.to_string(), m.body)?;
+    state
+        .writer
+        .run(m.idempotency, change, |conn, change, _| {
+            Box::pin(async move { ok(StatusCode::OK, &apps::set_fees(conn, change).await?) })
         })
         .await
 }

@@ -107,7 +107,7 @@ pub fn document() -> OpenApi {
 /// mutation the Idempotency-Key header.
 fn common(path: &str, method: &HttpMethod, operation: &mut Operation) {
     let scheme = match (path, method) {
-        ("/v2/apps", HttpMethod::Post) => Some("operator"),
+        ("/v2/apps", HttpMethod::Post) | ("/v2/apps/{id}/fees", _) => Some("operator"),
         ("/flow/v1/sessions", _) => None,
         (p, _) if p.starts_with("/flow/v1/") => Some("flow_session"),
         _ => Some("app"),

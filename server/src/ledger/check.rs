@@ -2,7 +2,7 @@
 //! database in one consistent snapshot. Tests run it after every scenario and
 //! `dots ledger check` runs it in production.
 
-use dots_shared::{Direction, TransferStatus, TransferType};
+use dots_shared::{Direction, Fee, FeeParty, TransferStatus, TransferType};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -118,17 +118,18 @@ async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sq
         format!("CAST(COALESCE(SUM(CASE WHEN a.kind IN ({kinds}) THEN e.amount ELSE 0 END), 0) AS BIGINT)")
     };
     let sql = format!(
-        "SELECT t.id, t.kind, t.status, t.direction, t.amount,
-                {} AS user_net, {} AS app_net, {} AS clearing_net, {} AS external_net
+        "SELECT t.id, t.kind, t.status, t.direction, t.amount, t.fee, t.fee_party,
+                {} AS user_net, {} AS app_net, {} AS clearing_net, {} AS external_net, {} AS fee_net
          FROM transfers t
          LEFT JOIN transactions x ON x.transfer_id = t.id
          LEFT JOIN entries e ON e.transaction_id = x.id
          LEFT JOIN accounts a ON a.id = e.account_id
-         GROUP BY t.id, t.kind, t.status, t.direction, t.amount",
+         GROUP BY t.id, t.kind, t.status, t.direction, t.amount, t.fee, t.fee_party",
         sum_of("'user_wallet'"),
         sum_of("'app_wallet'"),
         sum_of("'payout_clearing'"),
         sum_of("'external_payouts'"),
+        sum_of("'fee_revenue'"),
     );
     let mut violations = Vec::new();
     for row in sqlx::query(&sql).fetch_all(conn).await? {
@@ -137,21 +138,28 @@ async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sq
         let status = TransferStatus::parse(&row.try_get::<String, _>("status")?);
         let direction = row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse);
         let amount: i64 = row.try_get("amount")?;
-        let actual: [i64; 4] = [
+        let fee_amount: i64 = row.try_get("fee")?;
+        // A transfer without a fee party (not a payout) has no fee; an unknown party is reported.
+        let fee = match row.try_get::<Option<String>, _>("fee_party")?.as_deref().map(FeeParty::parse) {
+            None => Some(Fee { amount: fee_amount, party: FeeParty::App }),
+            Some(party) => party.map(|party| Fee { amount: fee_amount, party }),
+        };
+        let actual: [i64; 5] = [
             row.try_get("user_net")?,
             row.try_get("app_net")?,
             row.try_get("clearing_net")?,
             row.try_get("external_net")?,
+            row.try_get("fee_net")?,
         ];
-        let expected = match (kind, status) {
-            (Some(kind), Some(status)) => expected_effect(kind, status, direction, amount),
+        let expected = match (kind, status, fee) {
+            (Some(kind), Some(status), Some(fee)) => expected_effect(kind, status, direction, amount, fee),
             _ => None,
         };
         match expected {
             Some(expected) if expected == actual => {}
             Some(expected) => violations.push(Violation {
                 rule: "transfer_fully_applied",
-                detail: format!("{id}: net [user, app, clearing, external] is {actual:?}, expected {expected:?}"),
+                detail: format!("{id}: net [user, app, clearing, external, fees] is {actual:?}, expected {expected:?}"),
             }),
             None => violations.push(Violation { rule: "transfer_state_known", detail: id }),
         }
@@ -159,24 +167,28 @@ async fn transfer_effects(conn: &mut AnyConnection) -> Result<Vec<Violation>, sq
     Ok(violations)
 }
 
-/// Net change of [user wallet, app wallet, payout clearing, external payouts].
+/// Net change of [user wallet, app wallet, payout clearing, external payouts, fee
+/// revenue]. A payout's fee is charged while it is on its way or paid, and returned
+/// to whoever paid it when its money comes back (DESIGN.md §3 Fees).
 fn expected_effect(
     kind: TransferType,
     status: TransferStatus,
     direction: Option<Direction>,
     amount: i64,
-) -> Option<[i64; 4]> {
+    fee: Fee,
+) -> Option<[i64; 5]> {
     use TransferStatus::*;
+    let (net, app_fee) = (fee.net(amount), fee.amount - fee.paid_by_user());
     Some(match (kind, status) {
-        (TransferType::Refill, Completed) => [0, amount, 0, 0],
-        (TransferType::Refill | TransferType::Balance, Reversed) => [0, 0, 0, 0],
+        (TransferType::Refill, Completed) => [0, amount, 0, 0, 0],
+        (TransferType::Refill | TransferType::Balance, Reversed) => [0, 0, 0, 0, 0],
         (TransferType::Balance, Completed) => match direction? {
-            Direction::AppToUser => [amount, -amount, 0, 0],
-            Direction::UserToApp => [-amount, amount, 0, 0],
+            Direction::AppToUser => [amount, -amount, 0, 0, 0],
+            Direction::UserToApp => [-amount, amount, 0, 0, 0],
         },
-        (TransferType::Payout, s) if s.holds_reservation() => [-amount, 0, amount, 0],
-        (TransferType::Payout, Completed) => [-amount, 0, 0, amount],
-        (TransferType::Payout, Failed | Canceled | Reversed) => [0, 0, 0, 0],
+        (TransferType::Payout, s) if s.holds_reservation() => [-amount, -app_fee, net, 0, fee.amount],
+        (TransferType::Payout, Completed) => [-amount, -app_fee, 0, net, fee.amount],
+        (TransferType::Payout, Failed | Canceled | Reversed) => [0, 0, 0, 0, 0],
         _ => return None,
     })
 }

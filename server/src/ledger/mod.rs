@@ -65,17 +65,24 @@ pub enum SystemAccount {
     PayoutClearing,
     /// Money that left to payees' external accounts.
     ExternalPayouts,
+    /// The operator's payout fees.
+    FeeRevenue,
 }
 
 impl SystemAccount {
-    pub const ALL: [SystemAccount; 3] =
-        [SystemAccount::RefillSource, SystemAccount::PayoutClearing, SystemAccount::ExternalPayouts];
+    pub const ALL: [SystemAccount; 4] = [
+        SystemAccount::RefillSource,
+        SystemAccount::PayoutClearing,
+        SystemAccount::ExternalPayouts,
+        SystemAccount::FeeRevenue,
+    ];
 
     pub fn kind(self) -> &'static str {
         match self {
             SystemAccount::RefillSource => "refill_source",
             SystemAccount::PayoutClearing => "payout_clearing",
             SystemAccount::ExternalPayouts => "external_payouts",
+            SystemAccount::FeeRevenue => "fee_revenue",
         }
     }
 

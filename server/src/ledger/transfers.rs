@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use dots_shared::api::{self, CreatePayoutRequest, CreateTransferRequest, List, RefillRequest};
 use dots_shared::time::rfc3339_from_unix_ms;
-use dots_shared::{Currency, Direction, Money, TransferStatus, TransferType, ids};
+use dots_shared::{Currency, Direction, Fee, FeeParty, Money, TransferStatus, TransferType, ids};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -40,6 +40,20 @@ pub struct NewTransfer {
     pub direction: Option<Direction>,
     /// Payouts only.
     pub payout_method_id: Option<String>,
+    /// Payouts only: who pays the fee, when the request says (else the app's rule).
+    pub fee_party: Option<FeeParty>,
+    /// Payouts only: a fee worked out earlier (a payout link's, fixed when it was
+    /// made) instead of the app's schedule now.
+    pub quoted_fee: Option<Fee>,
+}
+
+/// `fee_party` of a request: `app`, `user`, or absent.
+pub fn parse_fee_party(raw: Option<&str>) -> Result<Option<FeeParty>, Error> {
+    raw.map(|p| {
+        FeeParty::parse(p)
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidFeeParty, "fee_party", "fee_party must be app or user"))
+    })
+    .transpose()
 }
 
 impl NewTransfer {
@@ -67,12 +81,12 @@ impl NewTransfer {
                 ));
             }
         };
-        if kind == TransferType::Balance && req.payout_method_id.is_some() {
-            return Err(Error::invalid(
-                ErrorCode::InvalidField,
-                "payout_method_id",
-                "payout_method_id applies to payouts only",
-            ));
+        for (field, given) in
+            [("payout_method_id", req.payout_method_id.is_some()), ("fee_party", req.fee_party.is_some())]
+        {
+            if kind == TransferType::Balance && given {
+                return Err(Error::invalid(ErrorCode::InvalidField, field, format!("{field} applies to payouts only")));
+            }
         }
         Ok(NewTransfer {
             app: app.clone(),
@@ -81,6 +95,8 @@ impl NewTransfer {
             money: money_for(app, &req.amount, &req.currency)?,
             direction,
             payout_method_id: req.payout_method_id,
+            fee_party: parse_fee_party(req.fee_party.as_deref())?,
+            quoted_fee: None,
         })
     }
 
@@ -92,6 +108,8 @@ impl NewTransfer {
             money: money_for(app, &req.amount, &req.currency)?,
             direction: None,
             payout_method_id: req.payout_method_id,
+            fee_party: parse_fee_party(req.fee_party.as_deref())?,
+            quoted_fee: None,
         })
     }
 }
@@ -132,6 +150,7 @@ impl<'a> Immediate<'a> {
                 direction: None,
                 money: refill.money,
                 payout_method_id: None,
+                fee: None,
             },
             posting: Posting {
                 kind: "refill",
@@ -150,7 +169,8 @@ impl<'a> Immediate<'a> {
             Direction::AppToUser => (app_wallet, user),
             Direction::UserToApp => (user, app_wallet),
         };
-        Immediate { row: TransferRow::of(id, t, None), posting: Posting { kind: "balance", from, to, money: t.money } }
+        let row = TransferRow::of(id, t, None, None);
+        Immediate { row, posting: Posting { kind: "balance", from, to, money: t.money } }
     }
 
     /// Adds its rows — the transfer, its history, the transaction and its entries —
@@ -179,34 +199,59 @@ pub async fn create_balance(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i
     Immediate::balance(&id, t, &user_wallet).apply(conn, now_ms).await
 }
 
-/// A payout that `payouts::create` allowed: its funds leave the wallet
-/// `user_wallet` for payout clearing now and stay there until it settles, fails or
-/// is canceled. `review` (why it must wait for a person, if it must) makes it
-/// `flagged`.
+/// A payout that `payouts::create` allowed: what the payee is to receive leaves
+/// the wallet `user_wallet` for payout clearing now and stays there until it
+/// settles, fails or is canceled; its fee (`fee`, worked out by the caller) goes
+/// to the operator's fee revenue now, from the user's wallet or the app's, and
+/// comes back if the payout's money does. `review` (why it must wait for a person,
+/// if it must) makes it `flagged`.
 pub async fn reserve_payout(
     conn: &mut AnyConnection,
     t: &NewTransfer,
     user_wallet: &str,
     method_id: &str,
     review: Option<&'static str>,
+    fee: Fee,
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
     let app = &t.app;
     let id = new_id(ids::TRANSFER);
     let path: &[TransferStatus] = if review.is_some() { &[TransferStatus::Flagged] } else { &[] };
-    let row = TransferRow::of(&id, t, Some(method_id));
+    let row = TransferRow::of(&id, t, Some(method_id), Some(fee));
     // The balances move at once (conditionally); every row is written afterwards
     // in one round trip.
     let mut writes = Writes::new();
     let history = insert(&mut writes, &row, path, review, now_ms);
-    let posting = Posting {
+    let user = Leg::user_wallet(user_wallet, &t.user_id);
+    let net = Money::new(fee.net(t.money.amount()), app.currency).map_err(Error::internal)?;
+    let reserve = Posting {
         kind: "payout_reserve",
-        from: Leg::user_wallet(user_wallet, &t.user_id),
+        from: user.clone(),
         to: Leg::system(SystemAccount::PayoutClearing, app.currency),
-        money: t.money,
+        money: net,
     };
-    let transaction = post(conn, &mut writes, &app.id, &id, &posting, now_ms).await?;
-    let transfer = created(&row, history, vec![transaction], now_ms);
+    let mut transactions = vec![post(conn, &mut writes, &app.id, &id, &reserve, now_ms).await?];
+    if fee.amount > 0 {
+        let charge = Posting {
+            kind: "payout_fee",
+            from: match fee.party {
+                FeeParty::User => user,
+                FeeParty::App => Leg::app_wallet(&app.wallet_id),
+            },
+            to: Leg::system(SystemAccount::FeeRevenue, app.currency),
+            money: Money::new(fee.amount, app.currency).map_err(Error::internal)?,
+        };
+        let charged = post(conn, &mut writes, &app.id, &id, &charge, now_ms).await.map_err(|e| match e {
+            crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
+                ErrorCode::InsufficientFunds,
+                "The app's wallet does not hold enough to pay this payout's fee.",
+            )
+            .into(),
+            other => other,
+        })?;
+        transactions.push(charged);
+    }
+    let transfer = created(&row, history, transactions, now_ms);
     announce_created(conn, writes, &app.id, transfer, now_ms).await
 }
 
@@ -225,6 +270,9 @@ fn created(
         status: status_history.last().map(|c| c.status).unwrap_or(TransferStatus::Created),
         user_id: row.user_id.map(str::to_string),
         amount: row.money.amount(),
+        fee: row.fee.map_or(0, |f| f.amount),
+        net: row.fee.map_or(row.money.amount(), |f| f.net(row.money.amount())),
+        fee_party: row.fee.map(|f| f.party),
         currency: row.money.currency().code().to_string(),
         direction: row.direction,
         payout_method_id: row.payout_method_id.map(str::to_string),
@@ -343,7 +391,7 @@ async fn change_status(
     }
     record_change(conn, transfer_id, Some(current.status), to, reason, now_ms).await?;
     let mut writes = Writes::new();
-    for posting in postings_for(&current, to) {
+    for posting in postings_for(&current, to)? {
         post(conn, &mut writes, app_id, transfer_id, &posting, now_ms).await?;
     }
     writes.run(conn).await?;
@@ -435,6 +483,8 @@ struct TransferState {
     status: TransferStatus,
     direction: Option<Direction>,
     money: Money,
+    /// Payouts' fee; nothing for other transfers.
+    fee: Fee,
     app_wallet: String,
     user_id: Option<String>,
     user_wallet: Option<String>,
@@ -444,7 +494,8 @@ struct TransferState {
 
 async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -> TxResult<TransferState> {
     let row = sqlx::query(
-        "SELECT t.kind, t.status, t.direction, t.amount, t.currency, t.rail, t.user_id, a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
+        "SELECT t.kind, t.status, t.direction, t.amount, t.fee, t.fee_party, t.currency, t.rail, t.user_id,
+                a.wallet_id AS app_wallet, u.wallet_id AS user_wallet
          FROM transfers t JOIN apps a ON a.id = t.app_id LEFT JOIN users u ON u.id = t.user_id
          WHERE t.id = $1 AND t.app_id = $2",
     )
@@ -459,6 +510,7 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
         status: parse_column(&row, "status", TransferStatus::parse)?,
         direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
         money: Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?,
+        fee: fee_of(&row)?.unwrap_or(Fee::none(FeeParty::App)),
         app_wallet: row.try_get("app_wallet")?,
         user_id: row.try_get("user_id")?,
         user_wallet: row.try_get("user_wallet")?,
@@ -466,8 +518,23 @@ async fn load_state(conn: &mut AnyConnection, app_id: &str, transfer_id: &str) -
     })
 }
 
-/// The postings a status change implies.
-fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
+/// A payout's fee and who paid it, from a row with `fee` and `fee_party`; `None`
+/// for a transfer that is not a payout.
+fn fee_of(row: &AnyRow) -> Result<Option<Fee>, Error> {
+    let party: Option<String> = row.try_get("fee_party")?;
+    party
+        .map(|p| {
+            let party = FeeParty::parse(&p).ok_or_else(|| Error::internal(format!("unexpected fee_party {p:?}")))?;
+            Ok(Fee { amount: row.try_get("fee")?, party })
+        })
+        .transpose()
+}
+
+/// The postings a status change implies. A payout's fee is the operator's while
+/// the payout is on its way or paid; whenever its money comes back (canceled,
+/// failed, returned by the rail) the fee goes back to whoever paid it, in the same
+/// database transaction (DESIGN.md §3 Fees).
+fn postings_for(t: &TransferState, to: TransferStatus) -> Result<Vec<Posting>, Error> {
     use TransferStatus::*;
     let currency = t.money.currency();
     let app = || Leg::app_wallet(&t.app_wallet);
@@ -477,22 +544,36 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Vec<Posting> {
     };
     let clearing = || Leg::system(SystemAccount::PayoutClearing, currency);
     let external = || Leg::system(SystemAccount::ExternalPayouts, currency);
-    let (kind, from, to) = match (t.kind, t.status, to) {
+    let net = Money::new(t.fee.net(t.money.amount()), currency).map_err(Error::internal)?;
+    let (kind, from, to, money_back) = match (t.kind, t.status, to) {
         (TransferType::Payout, from, Canceled | Failed) if from.holds_reservation() => {
-            ("payout_release", clearing(), user())
+            ("payout_release", clearing(), user(), true)
         }
-        (TransferType::Payout, Pending, Completed) => ("payout_settlement", clearing(), external()),
-        (TransferType::Payout, Completed, Reversed) => ("payout_reversal", external(), user()),
+        (TransferType::Payout, Pending, Completed) => ("payout_settlement", clearing(), external(), false),
+        (TransferType::Payout, Completed, Reversed) => ("payout_reversal", external(), user(), true),
         (TransferType::Balance, Completed, Reversed) => match t.direction.unwrap_or_default() {
-            Direction::AppToUser => ("balance_reversal", user(), app()),
-            Direction::UserToApp => ("balance_reversal", app(), user()),
+            Direction::AppToUser => ("balance_reversal", user(), app(), false),
+            Direction::UserToApp => ("balance_reversal", app(), user(), false),
         },
         (TransferType::Refill, Completed, Reversed) => {
-            ("refill_reversal", app(), Leg::system(SystemAccount::RefillSource, currency))
+            ("refill_reversal", app(), Leg::system(SystemAccount::RefillSource, currency), false)
         }
-        _ => return Vec::new(),
+        _ => return Ok(Vec::new()),
     };
-    vec![Posting { kind, from, to, money: t.money }]
+    let money = if t.kind == TransferType::Payout { net } else { t.money };
+    let mut postings = vec![Posting { kind, from, to, money }];
+    if money_back && t.fee.amount > 0 {
+        postings.push(Posting {
+            kind: "fee_refund",
+            from: Leg::system(SystemAccount::FeeRevenue, currency),
+            to: match t.fee.party {
+                FeeParty::User => user(),
+                FeeParty::App => app(),
+            },
+            money: Money::new(t.fee.amount, currency).map_err(Error::internal)?,
+        });
+    }
+    Ok(postings)
 }
 
 pub(super) struct TransferRow<'a> {
@@ -503,10 +584,12 @@ pub(super) struct TransferRow<'a> {
     direction: Option<Direction>,
     money: Money,
     payout_method_id: Option<&'a str>,
+    /// Payouts only.
+    fee: Option<Fee>,
 }
 
 impl<'a> TransferRow<'a> {
-    fn of(id: &'a str, t: &'a NewTransfer, payout_method_id: Option<&'a str>) -> TransferRow<'a> {
+    fn of(id: &'a str, t: &'a NewTransfer, payout_method_id: Option<&'a str>, fee: Option<Fee>) -> TransferRow<'a> {
         TransferRow {
             id,
             app: &t.app,
@@ -515,14 +598,16 @@ impl<'a> TransferRow<'a> {
             direction: t.direction,
             money: t.money,
             payout_method_id,
+            fee,
         }
     }
 }
 
 static TRANSFERS: RowsSql = RowsSql {
-    sql: "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id,
-                                 created_at, updated_at)
-          SELECT id, app_id, user_id, kind, direction, status, amount, currency, payout_method_id, at_ms, at_ms FROM {rows}",
+    sql: "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency,
+                                 payout_method_id, created_at, updated_at)
+          SELECT id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency, payout_method_id,
+                 at_ms, at_ms FROM {rows}",
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -531,6 +616,8 @@ static TRANSFERS: RowsSql = RowsSql {
         Col::Text("direction"),
         Col::Text("status"),
         Col::Int("amount"),
+        Col::Int("fee"),
+        Col::Text("fee_party"),
         Col::Text("currency"),
         Col::Text("payout_method_id"),
         Col::Int("at_ms"),
@@ -576,6 +663,8 @@ fn insert(
             row.direction.map(Direction::as_str).into(),
             status.as_str().into(),
             money.amount().into(),
+            row.fee.map_or(0, |f| f.amount).into(),
+            row.fee.map(|f| f.party.as_str()).into(),
             money.currency().code().into(),
             row.payout_method_id.into(),
             now_ms.into(),
@@ -720,7 +809,8 @@ async fn fetch_transfers(
 ) -> Result<Vec<api::Transfer>, Error> {
     let (clauses, args) = filter.sql(4);
     let sql = format!(
-        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.payout_method_id, t.amount, t.currency, t.created_at, t.updated_at
+        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.payout_method_id, t.amount, t.fee, t.fee_party,
+                t.currency, t.created_at, t.updated_at
          FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses} ORDER BY t.seq DESC LIMIT $3"
     );
     let mut query = sqlx::query(&sql).bind(app_id).bind(before_seq).bind(limit);
@@ -734,13 +824,18 @@ async fn fetch_transfers(
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("id")?;
+            let amount: i64 = row.try_get("amount")?;
+            let fee = fee_of(row)?;
             Ok(api::Transfer {
                 kind: parse_column(row, "kind", TransferType::parse)?,
                 status: parse_column(row, "status", TransferStatus::parse)?,
                 user_id: row.try_get("user_id")?,
                 direction: row.try_get::<Option<String>, _>("direction")?.as_deref().and_then(Direction::parse),
                 payout_method_id: row.try_get("payout_method_id")?,
-                amount: row.try_get("amount")?,
+                amount,
+                fee: fee.map_or(0, |f| f.amount),
+                net: fee.map_or(amount, |f| f.net(amount)),
+                fee_party: fee.map(|f| f.party),
                 currency: row.try_get("currency")?,
                 transactions: transactions.remove(&id).unwrap_or_default(),
                 status_history: history.remove(&id).unwrap_or_default(),

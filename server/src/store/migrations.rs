@@ -10,6 +10,10 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// The SQLite script rebuilds a table that others reference (SQLite cannot alter
+    /// a constraint in place): it runs with foreign keys off, and must leave none
+    /// broken (`PRAGMA foreign_key_check`) to commit.
+    sqlite_rebuilds_tables: bool,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -18,48 +22,63 @@ const MIGRATIONS: &[Migration] = &[
         name: "ledger",
         sqlite: include_str!("../../migrations/sqlite/0001_ledger.sql"),
         postgres: include_str!("../../migrations/postgres/0001_ledger.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 2,
         name: "payouts",
         sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 3,
         name: "webhooks",
         sqlite: include_str!("../../migrations/sqlite/0003_webhooks.sql"),
         postgres: include_str!("../../migrations/postgres/0003_webhooks.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 4,
         name: "deliveries_due_by_endpoint",
         sqlite: include_str!("../../migrations/sqlite/0004_deliveries_due_by_endpoint.sql"),
         postgres: include_str!("../../migrations/postgres/0004_deliveries_due_by_endpoint.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 5,
         name: "secret_rotation",
         sqlite: include_str!("../../migrations/sqlite/0005_secret_rotation.sql"),
         postgres: include_str!("../../migrations/postgres/0005_secret_rotation.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 6,
         name: "system_accounts",
         sqlite: include_str!("../../migrations/sqlite/0006_system_accounts.sql"),
         postgres: include_str!("../../migrations/postgres/0006_system_accounts.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 7,
         name: "follow_up_sessions",
         sqlite: include_str!("../../migrations/sqlite/0007_follow_up_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_follow_up_sessions.sql"),
+        sqlite_rebuilds_tables: false,
     },
     Migration {
         version: 8,
         name: "default_country",
         sqlite: include_str!("../../migrations/sqlite/0008_default_country.sql"),
         postgres: include_str!("../../migrations/postgres/0008_default_country.sql"),
+        sqlite_rebuilds_tables: false,
+    },
+    Migration {
+        version: 9,
+        name: "fees",
+        sqlite: include_str!("../../migrations/sqlite/0009_fees.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_fees.sql"),
+        sqlite_rebuilds_tables: true,
     },
 ];
 
@@ -96,16 +115,44 @@ async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection) -> Resu
             Backend::Sqlite => migration.sqlite,
             Backend::Postgres => migration.postgres,
         };
-        let mut tx = conn.begin().await?;
-        tx.execute(sqlx::raw_sql(sql)).await?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let foreign_keys_off = backend == Backend::Sqlite && migration.sqlite_rebuilds_tables;
+        if foreign_keys_off {
+            // A no-op inside a transaction, so it is set before one begins.
+            conn.execute("PRAGMA foreign_keys = OFF").await?;
+        }
+        let applied = apply_one(migration, sql, foreign_keys_off, conn).await;
+        if foreign_keys_off {
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+        }
+        applied?;
         tracing::info!(version = migration.version, name = migration.name, "migration applied");
     }
     Ok(())
+}
+
+async fn apply_one(
+    migration: &Migration,
+    sql: &str,
+    check_foreign_keys: bool,
+    conn: &mut sqlx::AnyConnection,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    tx.execute(sqlx::raw_sql(sql)).await?;
+    if check_foreign_keys {
+        let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
+        if !broken.is_empty() {
+            return Err(sqlx::Error::Protocol(format!(
+                "migration {} would leave {} rows with a broken foreign key",
+                migration.version,
+                broken.len()
+            )));
+        }
+    }
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }

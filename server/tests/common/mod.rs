@@ -318,6 +318,10 @@ impl TestApp {
         self.call(Method::POST, path, Some(&basic(creds)), &[], Some(body)).await
     }
 
+    pub async fn put(&self, creds: &Creds, path: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(&basic(creds)), &[], Some(&body.to_string())).await
+    }
+
     pub async fn get(&self, creds: &Creds, path: &str) -> Resp {
         self.call(Method::GET, path, Some(&basic(creds)), &[], None).await
     }
@@ -333,6 +337,13 @@ impl TestApp {
             client_id: r.json["client_id"].as_str().unwrap().into(),
             secret: r.json["api_secret"].as_str().unwrap().into(),
         }
+    }
+
+    /// `PUT /v2/apps/{id}/fees` as the operator: the app's payout fee schedule.
+    pub async fn set_fees(&self, creds: &Creds, schedule: Value) -> Resp {
+        let bearer = format!("Bearer {OPERATOR_KEY}");
+        let path = format!("/v2/apps/{}/fees", creds.id);
+        self.call(Method::PUT, &path, Some(&bearer), &[], Some(&schedule.to_string())).await
     }
 
     /// A user with a unique valid US number.
