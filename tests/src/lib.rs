@@ -354,6 +354,11 @@ fn read_webhook(mut stream: TcpStream) -> Option<String> {
 }
 
 /// The JSON body of a 2xx answer (anything else fails the test).
+/// `PUT /v2/apps/{id}/fees` as the operator: the app's payout fee schedule.
+pub fn set_fees(server: &Server, app: &AppCredentials, schedule: serde_json::Value) -> serde_json::Value {
+    call(server, "PUT", &format!("/v2/apps/{}/fees", app.id), &format!("Bearer {OPERATOR_KEY}"), schedule)
+}
+
 pub fn call(server: &Server, method: &str, path: &str, auth: &str, body: serde_json::Value) -> serde_json::Value {
     let (status, text) = server.request(method, path, Some(auth), Some(&body.to_string()));
     assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
@@ -380,6 +385,8 @@ pub fn demo_apps() -> [(&'static str, serde_json::Value); 2] {
 }
 
 pub struct AppCredentials {
+    /// `app_…`: what the operator's routes name.
+    pub id: String,
     pub client_id: String,
     pub api_secret: String,
     /// `Basic …`, for `Authorization`.
@@ -393,7 +400,7 @@ pub fn create_named_app(server: &Server, name: &str) -> AppCredentials {
         (app["client_id"].as_str().unwrap().to_string(), app["api_secret"].as_str().unwrap().to_string());
     let basic =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{api_secret}")));
-    AppCredentials { client_id, api_secret, basic }
+    AppCredentials { id: app["id"].as_str().unwrap().to_string(), client_id, api_secret, basic }
 }
 
 /// The example merchant backend (`examples/merchant`, serving `examples/host-site`)

@@ -139,8 +139,10 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
         &app.basic,
         json!({"tax_id_threshold": 1000, "review_threshold": 1000}),
     );
+    // A fee of $0.50 that the payee bears: the review shows it and what they receive.
+    dots_e2e::set_fees(&demo.server, &app, json!({"fixed": 50}));
     let phone = "+14155552671";
-    let link = demo.link(&app, phone, json!({}));
+    let link = demo.link(&app, phone, json!({"fee_party": "user"}));
     let browser = Browser::start();
     browser.goto(link["url"].as_str().unwrap());
 
@@ -228,7 +230,9 @@ fn a_payout_link_is_claimed_on_its_page_from_phone_to_completed_payout() {
     browser
         .exec("for (const id of ['dots-routing', 'dots-account']) document.getElementById(id).value = ''", json!([]));
     add_bank_and_review(&browser);
-    assert!(browser.text(".dots-review").contains("Bank account ending 6789"));
+    let review = browser.text(".dots-review");
+    assert!(review.contains("Bank account ending 6789"), "{review}");
+    assert!(review.contains("Fee\n$0.50") && review.contains("You receive\n$12.00"), "{review}");
     shoot(&browser, "link-5-review");
     assert_eq!(browser.text(".dots-form button[type=submit]"), "Claim $12.50");
     browser.click(".dots-form button[type=submit]");
@@ -407,6 +411,8 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     // The other demo app (dark, serif) in the other language.
     let app = demo.demo_app(1);
     call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"tax_id_threshold": 1000}));
+    // The app pays this link's fee: the payee sees no fee at all.
+    dots_e2e::set_fees(&demo.server, &app, json!({"fixed": 50}));
     let phone = "+14155550177";
     let link = demo.link(&app, phone, json!({}));
     let browser = Browser::start_with(&["--lang=es-MX", "--accept-lang=es-MX,es"]);
@@ -444,7 +450,8 @@ fn a_payee_whose_browser_speaks_spanish_claims_a_link_in_spanish() {
     assert_eq!(browser.text(".dots-form h2"), "¿Adónde te lo enviamos?");
     shoot(&browser, "link-es-4-payout-method");
     add_bank_and_review(&browser);
-    assert!(browser.text(".dots-review").contains("Cuenta bancaria terminada en 6789"));
+    let review = browser.text(".dots-review");
+    assert!(review.contains("Cuenta bancaria terminada en 6789") && !review.contains("Comisión"), "{review}");
     assert!(browser.text(".dots-form button[type=submit]").starts_with("Reclamar "));
     shoot(&browser, "link-es-5-review");
     browser.click(".dots-form button[type=submit]");

@@ -254,9 +254,14 @@ impl Ctx {
     }
 
     fn amount(&self) -> Option<String> {
+        self.link_money(|link| link.amount)
+    }
+
+    /// A sum of the payout link's (`pick` chooses which), formatted in its currency.
+    fn link_money(&self, pick: impl Fn(&dots_shared::flow::SessionLink) -> i64) -> Option<String> {
         let money = self.session.with_untracked(|s| {
             let link = s.payout_link.as_ref()?;
-            Money::new(link.amount, Currency::parse(&link.currency).ok()?).ok()
+            Money::new(pick(link), Currency::parse(&link.currency).ok()?).ok()
         })?;
         Some(self.locale.with_untracked(|locale| format_money(money, locale)))
     }

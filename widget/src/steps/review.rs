@@ -19,6 +19,9 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
     let link = ctx.is_link();
     let destination = ctx.method.with_untracked(|m| m.as_ref().map(|(_, label)| label.clone()));
     let amount = ctx.amount();
+    // A fee the payee bears, and what they receive. No row when the app pays the
+    // fee: a zero fee is no sum of money (`Money` is at least one minor unit).
+    let fee = ctx.link_money(|l| l.fee).zip(ctx.link_money(|l| l.net));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         ctx.run(async move {
@@ -67,6 +70,10 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
             <h2 tabindex="-1">{t().review_title}</h2>
             <dl class="dots-review">
                 {amount.clone().map(|a| view! { <dt>{t().amount}</dt><dd class="dots-amount">{a}</dd> })}
+                {fee.map(|(fee, net)| view! {
+                    <dt>{t().fee}</dt><dd>{fee}</dd>
+                    <dt>{t().you_receive}</dt><dd class="dots-amount">{net}</dd>
+                })}
                 {destination.map(|d| view! { <dt>{t().to}</dt><dd>{d}</dd> })}
             </dl>
             <button type="submit" class="dots-primary" data-autofocus disabled=ctx.busy>

@@ -54,6 +54,8 @@ pub const EN: Words = Words {
     your_method: "Your payout method",
     review_title: "Review",
     amount: "Amount",
+    fee: "Fee",
+    you_receive: "You receive",
     to: "To",
     claim: "Claim {}",
     send_again: "Send {}",

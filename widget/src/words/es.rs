@@ -54,6 +54,8 @@ pub const ES: Words = Words {
     your_method: "Tu método de pago",
     review_title: "Revisa",
     amount: "Monto",
+    fee: "Comisión",
+    you_receive: "Recibes",
     to: "Para",
     claim: "Reclamar {}",
     send_again: "Enviar {}",
