@@ -87,18 +87,24 @@ const MIGRATIONS: &[Migration] = &[
 const MIGRATION_LOCK: i64 = 0x0064_6f74_736d_6967;
 
 pub async fn migrate(store: &Store) -> Result<(), sqlx::Error> {
+    migrate_up_to(store, i64::MAX).await
+}
+
+/// Applies the pending migrations up to version `last` (tests upgrade a database
+/// holding data from an older schema).
+async fn migrate_up_to(store: &Store, last: i64) -> Result<(), sqlx::Error> {
     let mut conn = store.write.acquire().await?;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
     }
-    let result = apply_pending(store.backend, &mut conn).await;
+    let result = apply_pending(store.backend, &mut conn, last).await;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
     }
     result
 }
 
-async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection, last: i64) -> Result<(), sqlx::Error> {
     conn.execute(sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
@@ -110,7 +116,7 @@ async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection) -> Resu
         .iter()
         .map(|row| row.get::<i64, _>(0))
         .collect();
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last && !applied.contains(&m.version)) {
         let sql = match backend {
             Backend::Sqlite => migration.sqlite,
             Backend::Postgres => migration.postgres,
@@ -155,4 +161,84 @@ async fn apply_one(
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 0009 rebuilds `accounts` on SQLite: a database holding wallets,
+    /// users and ledger entries keeps every row, balance and reference, and foreign
+    /// keys are enforced again afterwards.
+    #[tokio::test]
+    async fn the_fees_migration_keeps_a_sqlite_ledger_whole() {
+        let dir = std::env::temp_dir().join(format!("dots-migration-{}", crate::store::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("dots.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        migrate_up_to(&store, 8).await.unwrap();
+        let mut conn = store.write.acquire().await.unwrap();
+        for sql in [
+            "INSERT INTO accounts (id, kind, app_id, currency, balance, created_at)
+             VALUES ('wal_app', 'app_wallet', 'app_1', 'USD', 700, 1), ('wal_user', 'user_wallet', 'app_1', 'USD', 300, 1)",
+            "UPDATE accounts SET balance = -1000 WHERE id = 'sys_refill_source_USD'",
+            "INSERT INTO apps (id, name, client_id, secret_hash, currency, wallet_id, created_at)
+             VALUES ('app_1', 'Acme', 'ci_1', 'h', 'USD', 'wal_app', 1)",
+            "INSERT INTO users (id, app_id, first_name, last_name, email, phone_number, wallet_id, created_at)
+             VALUES ('usr_1', 'app_1', 'Ada', 'L', 'a@example.com', '+14155552671', 'wal_user', 1)",
+            "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, currency, created_at, updated_at)
+             VALUES ('tr_1', 'app_1', NULL, 'refill', NULL, 'completed', 1000, 'USD', 1, 1),
+                    ('tr_2', 'app_1', 'usr_1', 'balance', 'app_to_user', 'completed', 300, 'USD', 1, 1)",
+            "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
+             VALUES ('txn_1', 'app_1', 'tr_1', 'refill', 1000, 'USD', 1), ('txn_2', 'app_1', 'tr_2', 'balance', 300, 'USD', 1)",
+            "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES
+             ('txn_1', 'sys_refill_source_USD', -1000, 'USD'), ('txn_1', 'wal_app', 1000, 'USD'),
+             ('txn_2', 'wal_app', -300, 'USD'), ('txn_2', 'wal_user', 300, 'USD')",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
+        }
+        let before = accounts(&mut conn).await;
+        drop(conn);
+
+        migrate(&store).await.unwrap();
+
+        let mut conn = store.write.acquire().await.unwrap();
+        assert_eq!(accounts(&mut conn).await, before, "every account, its seq and balance, kept");
+        let fee_accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE kind = 'fee_revenue'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(fee_accounts, dots_shared::Currency::all().count() as i64);
+        assert!(sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await.unwrap().is_empty());
+        let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(enforced, 1, "foreign keys are on again");
+        // References still hold and are enforced: an entry on a missing account is refused.
+        let dangling = sqlx::query(
+            "INSERT INTO entries (transaction_id, account_id, amount, currency) VALUES ('txn_1', 'wal_gone', 1, 'USD')",
+        )
+        .execute(&mut *conn)
+        .await;
+        assert!(dangling.is_err(), "a foreign key to accounts is enforced");
+        // A wallet still cannot go below zero, and new accounts follow the old ones.
+        let negative = sqlx::query("UPDATE accounts SET balance = -1 WHERE id = 'wal_user'").execute(&mut *conn).await;
+        assert!(negative.is_err());
+        sqlx::query(
+            "INSERT INTO accounts (id, kind, currency, created_at) VALUES ('wal_new', 'user_wallet', 'USD', 2)",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let newest: String = sqlx::query_scalar("SELECT id FROM accounts ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(newest, "wal_new");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    async fn accounts(conn: &mut sqlx::AnyConnection) -> Vec<(i64, String, String, i64)> {
+        let sql = "SELECT seq, id, kind, balance FROM accounts WHERE kind <> 'fee_revenue' ORDER BY seq";
+        sqlx::query_as(sql).fetch_all(conn).await.unwrap()
+    }
 }
