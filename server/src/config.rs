@@ -34,6 +34,10 @@ pub struct Settings {
     /// `DOTS_SMS_PROVIDER=http` with `DOTS_SMS_BASE_URL`, `DOTS_SMS_ACCOUNT`,
     /// `DOTS_SMS_TOKEN`, `DOTS_SMS_FROM`; otherwise the dev outbox.
     pub sms_http: Option<SmsHttpSettings>,
+    /// `DOTS_SMTP_URL` (`smtps://user:pass@host`, `smtp://host:port?tls=required`, …)
+    /// and `DOTS_SMTP_FROM`: where payout-link emails go out; without it, in the
+    /// sandbox, the dev email outbox (`GET /v2/dev/emails`).
+    pub smtp: Option<SmtpSettings>,
     /// `DOTS_SANDBOX_SETTLE_MS` (default 2000): how long sandbox payouts take.
     pub sandbox_settle_ms: i64,
     /// `DOTS_WORKER_INTERVAL_MS` (default 250): how often the payout worker looks for work.
@@ -118,6 +122,14 @@ impl Limits {
 }
 
 #[derive(Clone)]
+pub struct SmtpSettings {
+    /// Never logged: it may hold the relay's password.
+    pub url: String,
+    /// `Acme Payouts <payouts@example.com>`; `payouts@<public host>` by default.
+    pub from: Option<String>,
+}
+
+#[derive(Clone)]
 pub struct SmsHttpSettings {
     pub base_url: String,
     pub account: String,
@@ -171,6 +183,13 @@ pub struct SettingsArgs {
     /// The sender number or name of the HTTP SMS provider.
     #[arg(long, env = "DOTS_SMS_FROM")]
     pub sms_from: Option<String>,
+    /// SMTP relay for payout-link emails: smtps://user:pass@host[:port], or smtp://host:port?tls=required
+    /// (smtp:// without tls= is unencrypted: a local relay or a test server only)
+    #[arg(long, env = "DOTS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From of payout-link emails (default payouts@<public host>)
+    #[arg(long, env = "DOTS_SMTP_FROM")]
+    pub smtp_from: Option<String>,
     /// How long sandbox payouts take to settle, in ms.
     #[arg(long, env = "DOTS_SANDBOX_SETTLE_MS", default_value_t = 2000)]
     pub sandbox_settle_ms: u32,
@@ -254,6 +273,7 @@ impl Settings {
                 .map(str::to_string)
                 .collect(),
             sms_http,
+            smtp: nonempty(a.smtp_url).map(|url| SmtpSettings { url, from: nonempty(a.smtp_from) }),
             sandbox_settle_ms: i64::from(a.sandbox_settle_ms),
             worker_interval_ms: u64::from(a.worker_interval_ms),
             worker_lease_ms: i64::from(a.worker_lease_ms).max(100),
@@ -287,6 +307,7 @@ impl Settings {
             encryption_key: None,
             older_encryption_keys: Vec::new(),
             sms_http: None,
+            smtp: None,
             sandbox_settle_ms: 2000,
             worker_interval_ms: 250,
             worker_lease_ms: 30_000,

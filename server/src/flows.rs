@@ -58,6 +58,158 @@ pub struct CreatePayoutLinkRequest {
     /// The fee is worked out now and kept for the claim.
     #[serde(default)]
     pub fee_party: Option<String>,
+    /// `{"method": "sms" | "email"}`: the server sends the link to the payee's phone
+    /// or email (branded with the app), and retries a failed send; `none` (the
+    /// default): the app delivers the URL itself.
+    #[serde(default)]
+    pub delivery: Option<DeliveryRequest>,
+}
+
+/// How a link reaches its payee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeliveryMethod {
+    /// The app delivers the URL itself.
+    #[default]
+    None,
+    Sms,
+    Email,
+}
+
+impl DeliveryMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMethod::None => "none",
+            DeliveryMethod::Sms => "sms",
+            DeliveryMethod::Email => "email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryMethod> {
+        [DeliveryMethod::None, DeliveryMethod::Sms, DeliveryMethod::Email].into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// `delivery` of a request: `{"method": "sms" | "email" | "none"}`.
+    pub fn from_request(delivery: Option<&DeliveryRequest>) -> Result<Option<DeliveryMethod>, Error> {
+        delivery
+            .and_then(|d| d.method.as_deref())
+            .map(|m| {
+                DeliveryMethod::parse(m).ok_or_else(|| {
+                    Error::invalid(
+                        ErrorCode::InvalidDelivery,
+                        "delivery.method",
+                        "delivery.method must be sms, email or none",
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
+/// `delivery` of `POST /v2/payout-links` and `POST /v2/payout-links/{id}/send`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryRequest {
+    /// `sms` (to the link's phone), `email` (to its email) or `none` (the app
+    /// delivers the URL itself; the default).
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// Sends of one link an app may ask for per hour (the first included).
+pub const SENDS_PER_HOUR: i64 = 3;
+
+/// The link's delivery as the API shows it, from its row.
+pub fn delivery_shown(row: &sqlx::any::AnyRow) -> Result<api::LinkDelivery, Error> {
+    Ok(api::LinkDelivery {
+        method: row.try_get("delivery_method")?,
+        status: row.try_get("delivery_status")?,
+        attempts: row.try_get("delivery_attempts")?,
+        delivered_at: row.try_get::<Option<i64>, _>("delivered_at")?.map(dots_shared::time::rfc3339_from_unix_ms),
+    })
+}
+
+/// Makes the link's delivery by `method` due now, in the caller's transaction (the
+/// link's creation or a resend): the link must be active and have the destination
+/// the method needs, and the app may ask at most [`SENDS_PER_HOUR`] sends of it an hour.
+pub async fn schedule_delivery(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    link_id: &str,
+    method: DeliveryMethod,
+    now_ms: i64,
+) -> TxResult<()> {
+    let row =
+        sqlx::query("SELECT status, expires_at, phone_number, email FROM payout_links WHERE id = $1 AND app_id = $2")
+            .bind(link_id)
+            .bind(app_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(link_not_found)?;
+    let active = row.try_get::<String, _>("status")? == "active" && row.try_get::<i64, _>("expires_at")? > now_ms;
+    if !active {
+        return Err(Error::new(
+            ErrorCode::PayoutLinkNotActive,
+            "Only an active link can be sent; this one was claimed, canceled or has expired.",
+        )
+        .into());
+    }
+    let missing = match method {
+        DeliveryMethod::None => return Ok(()),
+        DeliveryMethod::Sms => row.try_get::<Option<String>, _>("phone_number")?.is_none().then_some("a phone_number"),
+        DeliveryMethod::Email => row.try_get::<Option<String>, _>("email")?.is_none().then_some("an email"),
+    };
+    if let Some(what) = missing {
+        return Err(Error::invalid(
+            ErrorCode::InvalidDelivery,
+            "delivery.method",
+            format!("delivery by {} needs the link to have {what}", method.as_str()),
+        )
+        .into());
+    }
+    crate::payees::verify::rate_limit(conn, &format!("link_send:{link_id}"), 3_600_000, SENDS_PER_HOUR, now_ms)
+        .await
+        .map_err(|e| match e {
+        crate::error::TxError::Rejected(_) => Error::new(
+            ErrorCode::RateLimited,
+            format!("This link was sent {SENDS_PER_HOUR} times in the last hour; try again later."),
+        )
+        .into(),
+        other => other,
+    })?;
+    sqlx::query(
+        "UPDATE payout_links SET delivery_method = $1, delivery_status = 'pending', delivery_attempts = 0,
+                delivery_due_at = $2, delivery_lease_until = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(method.as_str())
+    .bind(now_ms)
+    .bind(link_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The method a resend uses: the one asked for, else the link's own.
+pub async fn method_for_resend(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    link_id: &str,
+    asked: Option<DeliveryMethod>,
+) -> Result<DeliveryMethod, Error> {
+    let own: Option<String> =
+        sqlx::query_scalar("SELECT delivery_method FROM payout_links WHERE id = $1 AND app_id = $2")
+            .bind(link_id)
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?;
+    let own = own.ok_or_else(link_not_found)?;
+    match asked.or(DeliveryMethod::parse(&own)) {
+        Some(DeliveryMethod::None) | None => Err(Error::invalid(
+            ErrorCode::InvalidDelivery,
+            "delivery.method",
+            "this link has no delivery method; name one: sms or email",
+        )),
+        Some(method) => Ok(method),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +224,7 @@ pub struct NewPayoutLink {
     pub user_id: Option<String>,
     pub brand: Option<String>,
     pub fee_party: Option<FeeParty>,
+    pub delivery: DeliveryMethod,
     pub token_hash: String,
     pub token_sealed: String,
 }
@@ -120,6 +273,7 @@ impl NewPayoutLink {
         };
         let brand = req.brand.map(|b| crate::apps::brand(&b)).transpose()?;
         let fee_party = transfers::parse_fee_party(req.fee_party.as_deref())?;
+        let delivery = DeliveryMethod::from_request(req.delivery.as_ref())?.unwrap_or_default();
         let id = new_id(ids::PAYOUT_LINK);
         let token = format!("plt_{}", random_base62(32));
         Ok(NewPayoutLink {
@@ -135,6 +289,7 @@ impl NewPayoutLink {
             user_id: req.user_id,
             brand,
             fee_party,
+            delivery,
         })
     }
 }
@@ -147,8 +302,11 @@ pub async fn create_link(
     now_ms: i64,
 ) -> TxResult<api::PayoutLink> {
     let mut phone = l.phone_number.as_deref().map(str::to_owned);
+    let mut email = l.email.as_deref().map(str::to_owned);
     if let Some(user_id) = &l.user_id {
         let user = users::get(conn, &l.app.id, user_id).await.map_err(|e| e.with_param("user_id"))?;
+        // A known payee's email is where an emailed link goes, unless the app names another.
+        email = email.or(Some(user.email));
         match &phone {
             Some(p) if *p != user.phone_number => {
                 return Err(Error::invalid(
@@ -175,7 +333,7 @@ pub async fn create_link(
     .bind(l.money.amount())
     .bind(l.money.currency().code())
     .bind(&phone)
-    .bind(l.email.as_deref())
+    .bind(&email)
     .bind(&l.memo)
     .bind(&l.brand)
     .bind(&l.user_id)
@@ -185,6 +343,7 @@ pub async fn create_link(
     .bind(fee.party.as_str())
     .execute(&mut *conn)
     .await?;
+    schedule_delivery(conn, &l.app.id, &l.id, l.delivery, now_ms).await?;
     let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
     events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &without_url(&link), now_ms).await?;
     Ok(link)
@@ -198,7 +357,8 @@ fn without_url(link: &api::PayoutLink) -> api::PayoutLink {
 }
 
 const LINK_COLUMNS: &str = "id, token_encrypted, amount, fee, fee_party, currency, phone_number, email, memo, brand,
-    status, user_id, payout_transfer_id, expires_at, claimed_at, created_at";
+    status, user_id, payout_transfer_id, expires_at, claimed_at, created_at,
+    delivery_method, delivery_status, delivery_attempts, delivered_at";
 
 /// A link's fee, from a row with its `fee` and `fee_party`.
 fn link_fee(row: &AnyRow) -> Result<Fee, Error> {
@@ -246,6 +406,7 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
         expires_at: rfc3339_from_unix_ms(expires_at),
         claimed_at: row.try_get::<Option<i64>, _>("claimed_at")?.map(rfc3339_from_unix_ms),
         created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        delivery: delivery_shown(row)?,
     })
 }
 

@@ -5,11 +5,13 @@ pub mod apps;
 pub mod clients;
 pub mod config;
 pub mod contact;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod flows;
 pub mod http;
 pub mod ledger;
+pub mod link_delivery;
 pub mod lists;
 pub mod outbound;
 pub mod payees;
@@ -37,6 +39,12 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));
     tokio::spawn(payouts::run_worker(
+        store.clone(),
+        state.writer.clone(),
+        state.services.clone(),
+        Duration::from_millis(settings.worker_interval_ms),
+    ));
+    tokio::spawn(link_delivery::run_worker(
         store.clone(),
         state.writer.clone(),
         state.services.clone(),

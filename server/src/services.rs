@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::email::{DevEmailOutbox, EmailSender, Smtp};
 use crate::rails::{PayoutRail, SandboxRail};
 use crate::secrets::Keys;
 use crate::sms::{DevOutbox, HttpSms, SmsSender};
@@ -14,6 +15,10 @@ pub struct Services {
     pub sms: Arc<dyn SmsSender>,
     /// The dev outbox, when it is the SMS sender (sandbox only).
     pub outbox: Option<Arc<DevOutbox>>,
+    /// Payout-link emails: SMTP when `DOTS_SMTP_URL` is set, else (sandbox) the dev outbox.
+    pub email: Option<Arc<dyn EmailSender>>,
+    /// The dev email outbox, when it is the email sender (sandbox only).
+    pub email_outbox: Option<Arc<DevEmailOutbox>>,
     pub rail: Arc<dyn PayoutRail>,
     /// Where payees reach this server: payout-link and flow URLs start here.
     pub public_url: String,
@@ -40,11 +45,27 @@ impl Services {
             // The only rail so far is the sandbox's; a live rail plugs in here.
             return Err("no live payout rail is configured yet: run with DOTS_SANDBOX=true".into());
         }
+        let (email, email_outbox): (Option<Arc<dyn EmailSender>>, _) = match &settings.smtp {
+            Some(smtp) => {
+                let from = match &smtp.from {
+                    Some(from) => from.clone(),
+                    None => format!("payouts@{}", host_of(&settings.public_url())),
+                };
+                (Some(Arc::new(Smtp::new(&smtp.url, &from)?)), None)
+            }
+            None if settings.sandbox => {
+                let outbox = Arc::new(DevEmailOutbox::default());
+                (Some(outbox.clone()), Some(outbox))
+            }
+            None => (None, None),
+        };
         let rail: Arc<dyn PayoutRail> = Arc::new(SandboxRail::new(store.clone(), settings.sandbox_settle_ms));
         Ok(Services {
             keys,
             sms,
             outbox,
+            email,
+            email_outbox,
             rail,
             public_url: settings.public_url(),
             worker_lease_ms: settings.worker_lease_ms,
@@ -57,7 +78,12 @@ impl Services {
 
     /// The host name SMS messages bind their codes to (WebOTP's `@host #code`).
     pub fn public_host(&self) -> String {
-        let without_scheme = self.public_url.split("://").nth(1).unwrap_or(&self.public_url);
-        without_scheme.split(['/', ':']).next().unwrap_or("localhost").to_string()
+        host_of(&self.public_url)
     }
+}
+
+/// The host name of a URL (`https://pay.example.com:8443/x` → `pay.example.com`).
+fn host_of(url: &str) -> String {
+    let without_scheme = url.split("://").nth(1).unwrap_or(url);
+    without_scheme.split(['/', ':']).next().unwrap_or("localhost").to_string()
 }

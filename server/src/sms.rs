@@ -26,11 +26,47 @@ pub trait SmsSender: Send + Sync {
     fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// The development outbox: the last [`DevOutbox::CAPACITY`] messages, in memory
-/// only (codes never reach the database or the logs).
-#[derive(Default)]
+/// The last `capacity` things sent, newest last, with when: in memory only (what
+/// the dev outboxes keep — codes and links never reach the database or the logs).
+pub struct Kept<T> {
+    items: Mutex<VecDeque<(T, i64)>>,
+    capacity: usize,
+}
+
+impl<T: Clone> Kept<T> {
+    pub fn new(capacity: usize) -> Kept<T> {
+        Kept { items: Mutex::new(VecDeque::with_capacity(capacity)), capacity }
+    }
+
+    pub fn keep(&self, item: T) {
+        let mut items = self.items.lock().expect("outbox lock");
+        if items.len() == self.capacity {
+            items.pop_front();
+        }
+        items.push_back((item, crate::store::now_ms()));
+    }
+
+    /// The kept items `wanted` picks, newest first, with when they were kept.
+    pub fn recent(&self, wanted: impl Fn(&T) -> bool) -> Vec<(T, String)> {
+        let items = self.items.lock().expect("outbox lock");
+        items
+            .iter()
+            .rev()
+            .filter(|(item, _)| wanted(item))
+            .map(|(item, at)| (item.clone(), dots_shared::time::rfc3339_from_unix_ms(*at)))
+            .collect()
+    }
+}
+
+/// The development SMS outbox: the last [`DevOutbox::CAPACITY`] messages.
 pub struct DevOutbox {
-    messages: Mutex<VecDeque<(Sms, i64)>>,
+    messages: Kept<Sms>,
+}
+
+impl Default for DevOutbox {
+    fn default() -> DevOutbox {
+        DevOutbox { messages: Kept::new(DevOutbox::CAPACITY) }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -45,16 +81,10 @@ impl DevOutbox {
 
     /// The app's messages, newest first, optionally only those to `to`.
     pub fn recent(&self, app_id: &str, to: Option<&str>) -> Vec<DevSms> {
-        let messages = self.messages.lock().expect("outbox lock");
-        messages
-            .iter()
-            .rev()
-            .filter(|(sms, _)| sms.app_id == app_id && to.is_none_or(|to| sms.to == to))
-            .map(|(sms, at)| DevSms {
-                to: sms.to.clone(),
-                body: sms.body.clone(),
-                created_at: dots_shared::time::rfc3339_from_unix_ms(*at),
-            })
+        self.messages
+            .recent(|sms| sms.app_id == app_id && to.is_none_or(|to| sms.to == to))
+            .into_iter()
+            .map(|(sms, created_at)| DevSms { to: sms.to, body: sms.body, created_at })
             .collect()
     }
 }
@@ -62,11 +92,7 @@ impl DevOutbox {
 impl SmsSender for DevOutbox {
     fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let mut messages = self.messages.lock().expect("outbox lock");
-            if messages.len() == Self::CAPACITY {
-                messages.pop_front();
-            }
-            messages.push_back((sms.clone(), crate::store::now_ms()));
+            self.messages.keep(sms.clone());
             tracing::info!(to = %mask_phone(&sms.to), "sms kept in the dev outbox (GET /v2/dev/sms)");
             Ok(())
         })

@@ -55,6 +55,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "payout_link.created",
     "payout_link.claimed",
     "payout_link.canceled",
+    "payout_link.delivered",
+    "payout_link.delivery_failed",
     "flow.completed",
     "flow.revoked",
     "payout_method.created",

@@ -386,6 +386,24 @@ pub struct PayoutLink {
     pub expires_at: String,
     pub claimed_at: Option<String>,
     pub created_at: String,
+    /// How the link reaches its payee.
+    pub delivery: LinkDelivery,
+}
+
+/// How a payout link reaches its payee: the server sends it (`sms`, `email`) or the
+/// app does (`none`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkDelivery {
+    /// `none`, `sms` or `email`.
+    pub method: String,
+    /// `pending` (being sent, or waiting to be tried again), `sent` or `failed`
+    /// (given up after five tries); `null` when the app delivers the link.
+    pub status: Option<String>,
+    /// Sends tried since the last (re)send was asked for.
+    pub attempts: i64,
+    /// When the last send was accepted by the SMS provider or the email relay.
+    pub delivered_at: Option<String>,
 }
 
 /// A flow just made: its session token is shown once.

@@ -62,6 +62,7 @@ codes! {
     InvalidCurrency = ("invalid_currency", 422),
     InvalidCursor = ("invalid_cursor", 400),
     InvalidDateOfBirth = ("invalid_date_of_birth", 422),
+    InvalidDelivery = ("invalid_delivery", 422),
     InvalidDescription = ("invalid_description", 422),
     InvalidDirection = ("invalid_direction", 422),
     InvalidEmail = ("invalid_email", 422),

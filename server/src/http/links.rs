@@ -10,7 +10,10 @@ use dots_shared::ids::{FlowId, PayoutLinkId};
 use super::extract::{AppAuth, Id, Mutation, NoFields, list_query};
 use super::{AppState, Routes, ok};
 use crate::error::{Error, Reply};
-use crate::flows::{self, CreateFlowRequest, CreatePayoutLinkRequest, NewFlow, NewPayoutLink};
+use crate::flows::{
+    self, CreateFlowRequest, CreatePayoutLinkRequest, DeliveryMethod, DeliveryRequest, NewFlow, NewPayoutLink,
+};
+use crate::link_delivery;
 use crate::store::now_ms;
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -19,6 +22,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/payout-links", create)
         .get("/v2/payout-links/{id}", read)
         .post("/v2/payout-links/{id}/cancel", cancel)
+        .post("/v2/payout-links/{id}/send", send)
+        .get("/v2/dev/emails", dev_emails)
         .post("/v2/flows", create_flow)
         .get("/v2/flows/{id}", read_flow)
         .post("/v2/flows/{id}/revoke", revoke_flow)
@@ -26,14 +31,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, read, list, cancel, create_flow, revoke_flow, read_flow))]
+#[openapi(paths(create, read, list, cancel, send, dev_emails, create_flow, revoke_flow, read_flow))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/payout-links", tag = "Payout links", request_body = CreatePayoutLinkRequest, responses((status = 201, description = "The link; its url is the page the payee opens.", body = api::PayoutLink)))]
 async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayoutLinkRequest>) -> Result<Reply, Error> {
     let link = NewPayoutLink::validate(&state.services.keys, &m.caller.0, m.body, now_ms())?;
+    let (id, delivered) = (link.id.clone(), link.delivery != DeliveryMethod::None);
     let args = (state.services.clone(), link);
-    state
+    let reply = state
         .writer
         .run(m.idempotency, args, |conn, (s, link), now| {
             // The answer holds the link's bearer URL, which a retry must show again: sealed.
@@ -44,7 +50,77 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
                 )?)
             })
         })
-        .await
+        .await?;
+    if delivered && reply.status.is_success() && !reply.replayed {
+        deliver_now(&state, id);
+    }
+    Ok(reply)
+}
+
+/// Hands a link whose delivery just committed to the sender at once; the delivery
+/// worker takes up whatever this does not finish (a crash, a relay that is down).
+fn deliver_now(state: &AppState, link_id: String) {
+    let (store, writer, services) = (state.store.clone(), state.writer.clone(), state.services.clone());
+    tokio::spawn(async move {
+        if let Err(e) = link_delivery::deliver_one(&store, &writer, &services, &link_id).await {
+            tracing::warn!(link = %link_id, error = %e, "a payout link's delivery will be retried by the worker");
+        }
+    });
+}
+
+/// Sends the link to its payee again (or for the first time), by SMS or email: at
+/// most three times an hour per link. The outcome comes as `payout_link.delivered`
+/// or `payout_link.delivery_failed`, and in the link's `delivery`.
+#[utoipa::path(post, path = "/v2/payout-links/{id}/send", tag = "Payout links", request_body = DeliveryRequest, params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 202, description = "The link, its delivery pending.", body = api::PayoutLink)))]
+async fn send(
+    State(state): State<AppState>,
+    Id(id): Id<PayoutLinkId>,
+    m: Mutation<AppAuth, DeliveryRequest>,
+) -> Result<Reply, Error> {
+    let asked = DeliveryMethod::from_request(Some(&m.body))?;
+    let args = (state.services.clone(), m.caller.0.id, id.to_string(), asked);
+    let reply = state
+        .writer
+        .run(m.idempotency, args, |conn, (s, app_id, id, asked), now| {
+            Box::pin(async move {
+                let method = flows::method_for_resend(conn, app_id, id, *asked).await?;
+                flows::schedule_delivery(conn, app_id, id, method, now).await?;
+                Ok(Reply::sealed(
+                    StatusCode::ACCEPTED,
+                    &flows::get_link(conn, &s.keys, &s.public_url, app_id, id, now).await?,
+                )?)
+            })
+        })
+        .await?;
+    if reply.status.is_success() && !reply.replayed {
+        deliver_now(&state, id.to_string());
+    }
+    Ok(reply)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevEmailQuery {
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Sandbox only: the app's recent emails from the dev outbox, newest first.
+#[utoipa::path(get, path = "/v2/dev/emails", tag = "Sandbox", params(("to" = Option<String>, Query, description = "Only emails to this address.")), responses((status = 200, description = "The app's recent emails in the sandbox outbox, newest first.", body = api::List<crate::email::DevEmail>)))]
+async fn dev_emails(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    query: Result<axum::extract::Query<DevEmailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<api::List<crate::email::DevEmail>>, Error> {
+    let Some(outbox) = &state.services.email_outbox else {
+        return Err(Error::new(
+            dots_shared::ErrorCode::RouteNotFound,
+            "The dev email outbox exists only in the sandbox without DOTS_SMTP_URL.",
+        ));
+    };
+    let axum::extract::Query(query) =
+        query.map_err(|_| Error::new(dots_shared::ErrorCode::InvalidQuery, "Only to is accepted."))?;
+    Ok(Json(api::List { data: outbox.recent(&app.id, query.to.as_deref()), has_more: false }))
 }
 
 #[utoipa::path(get, path = "/v2/payout-links/{id}", tag = "Payout links", params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 200, description = "The link.", body = api::PayoutLink)))]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use dots_shared::theme::Theme;
 
 use crate::flows::stored_brand;
+use crate::link_delivery::escape_html;
 
 use super::{AppState, Routes};
 use crate::error::Error;
@@ -149,22 +150,6 @@ impl PageBrand {
         let theme = Theme::default().with_brand(&brand);
         PageBrand { name: theme.name.clone().unwrap_or(name), theme }
     }
-}
-
-/// Text for HTML (the app's name in the title).
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A page the widget runs in. `frame_ancestors` is the CSP source list of who may

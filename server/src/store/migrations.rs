@@ -80,6 +80,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0009_fees.sql"),
         sqlite_rebuilds_tables: true,
     },
+    Migration {
+        version: 10,
+        name: "link_delivery",
+        sqlite: include_str!("../../migrations/sqlite/0010_link_delivery.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_link_delivery.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -73,8 +73,17 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_with(backend, |_| {}, scenario).await
+}
+
+/// [`run`] with settings of the scenario's own (`adjust`).
+pub async fn run_with<F, Fut>(backend: Backend, adjust: impl FnOnce(&mut dots_server::config::Settings), scenario: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (database_url, cleanup) = fresh_database(backend).await;
-    let app = TestApp::start(&database_url).await;
+    let app = TestApp::start_with(&database_url, adjust).await;
     let outcome = tokio::spawn(scenario(app.clone())).await;
     let report = dots_server::ledger::check(&app.store).await.expect("ledger check ran");
     let leaks = stored_secrets(&app.store).await;
@@ -503,4 +512,148 @@ pub fn unique_phone() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id() % 1000) * 10_000;
     format!("+1201555{:04}", n % 10_000)
+}
+
+/// One message a [`SmtpServer`] received: its envelope and its data, unstuffed.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A small SMTP server on a loopback port for the tests: it accepts every message
+/// (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps it.
+#[derive(Clone)]
+pub struct SmtpServer {
+    pub addr: std::net::SocketAddr,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind SMTP");
+        let server = SmtpServer { addr: listener.local_addr().unwrap(), received: Default::default() };
+        let received = server.received.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let received = received.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read);
+                    let _ = write.write_all(b"220 dots-test ESMTP\r\n").await;
+                    let (mut from, mut to) = (String::new(), Vec::new());
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let command = line.trim_end().to_string();
+                        let upper = command.to_ascii_uppercase();
+                        let answer: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                            b"250 dots-test\r\n"
+                        } else if let Some(rest) = upper.strip_prefix("MAIL FROM:") {
+                            from = command[command.len() - rest.len()..].trim_matches(['<', '>', ' ']).to_string();
+                            b"250 OK\r\n"
+                        } else if let Some(rest) = upper.strip_prefix("RCPT TO:") {
+                            to.push(command[command.len() - rest.len()..].trim_matches(['<', '>', ' ']).to_string());
+                            b"250 OK\r\n"
+                        } else if upper == "DATA" {
+                            let _ = write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await;
+                            let mut data = String::new();
+                            loop {
+                                line.clear();
+                                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                                data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            }
+                            received.lock().unwrap().push(Received {
+                                from: std::mem::take(&mut from),
+                                to: std::mem::take(&mut to),
+                                data,
+                            });
+                            b"250 OK queued\r\n"
+                        } else if upper == "QUIT" {
+                            let _ = write.write_all(b"221 Bye\r\n").await;
+                            return;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        let _ = write.write_all(answer).await;
+                    }
+                });
+            }
+        });
+        server
+    }
+
+    /// The messages received so far, waiting up to 10 s for at least `n`.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the SMTP server received {} messages, not {n}", self.received.lock().unwrap().len());
+    }
+}
+
+/// The decoded body of the MIME part of `data` whose type is `content_type`
+/// (7bit, 8bit, quoted-printable or base64), from a multipart message, with `\n`
+/// line ends.
+pub fn mime_part(data: &str, content_type: &str) -> Option<String> {
+    let boundary = data.split("boundary=").nth(1)?.trim_start_matches('"').split(['"', '\r', '\n', ';']).next()?;
+    for part in data.split(&format!("--{boundary}")) {
+        let Some((headers, body)) = part.split_once("\r\n\r\n") else { continue };
+        let headers = headers.to_ascii_lowercase();
+        if !headers.contains(&format!("content-type: {content_type}")) {
+            continue;
+        }
+        let body = body.trim_end_matches("\r\n");
+        let decoded = if headers.contains("content-transfer-encoding: base64") {
+            let joined: String = body.split_whitespace().collect();
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(joined).ok()?).ok()?
+        } else if headers.contains("content-transfer-encoding: quoted-printable") {
+            decode_quoted_printable(body)
+        } else {
+            body.to_string()
+        };
+        return Some(decoded.replace("\r\n", "\n"));
+    }
+    None
+}
+
+fn decode_quoted_printable(body: &str) -> String {
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A header's value in a message's top headers (`Subject`, `From`, …).
+pub fn header_of(data: &str, name: &str) -> Option<String> {
+    let top = data.split("\r\n\r\n").next()?;
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    top.lines().find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_string())
 }
