@@ -12,12 +12,14 @@ pub struct Error {
     pub param: Option<String>,
     /// A wrong one-time code's tries left (`invalid_code`).
     pub tries_left: Option<i64>,
+    /// A refused batch's refused items.
+    pub items: Option<Vec<dots_shared::api::ItemError>>,
 }
 
 impl Error {
     /// An error with `code`, whose status and type follow from it.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error { code, message: message.into(), param: None, tries_left: None }
+        Error { code, message: message.into(), param: None, tries_left: None, items: None }
     }
 
     /// A value that is not acceptable, naming its field.
@@ -53,6 +55,7 @@ impl Error {
                 message: self.message.clone(),
                 param: self.param.clone(),
                 tries_left: self.tries_left,
+                items: self.items.clone(),
             },
         }
     }

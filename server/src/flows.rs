@@ -984,35 +984,17 @@ pub async fn claim(
     let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
     let app = crate::ledger::AppWallet { id: row.try_get("id")?, wallet_id: row.try_get("wallet_id")?, currency };
     let money = Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?;
-    let balance = NewTransfer {
+    let payout = NewTransfer {
         app: app.clone(),
-        kind: dots_shared::TransferType::Balance,
+        kind: dots_shared::TransferType::Payout,
         user_id: user_id.clone(),
         money,
-        direction: Some(dots_shared::Direction::AppToUser),
-        payout_method_id: None,
-        fee_party: None,
-        quoted_fee: None,
-    };
-    // The app's wallet funds the amount, and the fee too when the app pays it: short
-    // of either, the payee is told the sender cannot pay now.
-    let app_short = |e| match e {
-        crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
-            ErrorCode::AppInsufficientFunds,
-            "The sender cannot fund this payout right now; try again later.",
-        )
-        .into(),
-        other => other,
-    };
-    transfers::create_balance(conn, &balance, now_ms).await.map_err(app_short)?;
-    let payout = NewTransfer {
-        kind: dots_shared::TransferType::Payout,
         direction: None,
         payout_method_id: Some(payout_method_id.into()),
+        fee_party: None,
         quoted_fee: Some(link_fee(&row)?),
-        ..balance
     };
-    let payout = crate::payouts::create(conn, &payout, now_ms).await.map_err(app_short)?;
+    let (_, payout) = crate::payouts::fund_and_pay(conn, &payout, now_ms).await?;
     sqlx::query("UPDATE payout_links SET payout_transfer_id = $1 WHERE id = $2")
         .bind(&payout.id)
         .bind(&link_id)

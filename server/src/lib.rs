@@ -2,6 +2,7 @@
 //! it runs is here, so tests build the same application in-process.
 
 pub mod apps;
+pub mod batches;
 pub mod clients;
 pub mod config;
 pub mod contact;
@@ -48,6 +49,11 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         store.clone(),
         state.writer.clone(),
         state.services.clone(),
+        Duration::from_millis(settings.worker_interval_ms),
+    ));
+    tokio::spawn(batches::run_worker(
+        store.clone(),
+        state.writer.clone(),
         Duration::from_millis(settings.worker_interval_ms),
     ));
     let deliverer = std::sync::Arc::new(webhooks::Deliverer::new(store.clone(), state.services.clone()));

@@ -30,6 +30,37 @@ pub async fn create(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> T
     transfers::reserve_payout(conn, t, &user_wallet, &checks.method_id, checks.review, checks.fee, now_ms).await
 }
 
+/// Pays a known payee from the app's wallet, in the caller's transaction: the
+/// amount moves app wallet → payee wallet (a balance transfer), then a payout of it
+/// leaves for `method_id` (or the payee's one method). A wallet short of the amount,
+/// or of a fee the app pays, is `app_insufficient_funds`; any refusal leaves both
+/// undone. A payout-link claim and a batch item pay this way.
+pub async fn fund_and_pay(
+    conn: &mut AnyConnection,
+    payout: &NewTransfer,
+    now_ms: i64,
+) -> TxResult<(api::Transfer, api::Transfer)> {
+    let app_short = |e| match e {
+        crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
+            ErrorCode::AppInsufficientFunds,
+            "The sender cannot fund this payout right now; try again later.",
+        )
+        .into(),
+        other => other,
+    };
+    let balance = NewTransfer {
+        kind: dots_shared::TransferType::Balance,
+        direction: Some(dots_shared::Direction::AppToUser),
+        payout_method_id: None,
+        fee_party: None,
+        quoted_fee: None,
+        ..payout.clone()
+    };
+    let funded = transfers::create_balance(conn, &balance, now_ms).await.map_err(app_short)?;
+    let paid = create(conn, payout, now_ms).await.map_err(app_short)?;
+    Ok((funded, paid))
+}
+
 struct PayoutChecks {
     method_id: String,
     /// Why the payout must wait for review, if it must.
@@ -83,25 +114,29 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
                 .await?
                 .ok_or_else(|| crate::payees::payout_methods::not_found().with_param("payout_method_id"))?,
         ),
-        None => {
-            // Only a payee's one method is taken without being named: with several,
-            // guessing (say, the newest) would pay whoever added a method last.
-            let live: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 2",
-            )
-            .bind(&t.user_id)
-            .fetch_all(&mut *conn)
-            .await?;
-            if live.len() > 1 {
-                return Err(Error::invalid(
-                    ErrorCode::PayoutMethodAmbiguous,
-                    "payout_method_id",
-                    "The payee has several payout methods; name one with payout_method_id.",
+        None => match crate::payees::payout_methods::default_of(conn, &t.user_id).await? {
+            Some(default) => Some(default),
+            None => {
+                // Without a default, only a payee's one method is taken without being
+                // named: with several, guessing (say, the newest) would pay whoever added
+                // a method last.
+                let live: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM payout_methods WHERE user_id = $1 AND deleted_at IS NULL ORDER BY seq DESC LIMIT 2",
                 )
-                .into());
+                .bind(&t.user_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                if live.len() > 1 {
+                    return Err(Error::invalid(
+                        ErrorCode::PayoutMethodAmbiguous,
+                        "payout_method_id",
+                        "The payee has several payout methods and no default; name one with payout_method_id.",
+                    )
+                    .into());
+                }
+                live.into_iter().next()
             }
-            live.into_iter().next()
-        }
+        },
     };
     let method_id = method_id.ok_or_else(|| {
         Error::new(ErrorCode::PayoutMethodRequired, "The payee has no payout method yet.")

@@ -57,9 +57,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "payout_link.canceled",
     "payout_link.delivered",
     "payout_link.delivery_failed",
+    "payout_batch.created",
+    "payout_batch.completed",
     "flow.completed",
     "flow.revoked",
     "payout_method.created",
+    "payout_method.updated",
     "payout_method.deleted",
 ];
 

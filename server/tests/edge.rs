@@ -419,9 +419,13 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
             json!({"type": "paypal", "email": "ada@example.com"})
         }
         ("DELETE", "/v2/users/{id}/payout-methods/{pm}") => json!({}),
+        ("POST", "/v2/users/{id}/payout-methods/{pm}/default") => json!({}),
         ("POST", "/v2/payout-links") => json!({"amount": 100, "currency": "USD", "email": "ada@example.com"}),
         ("POST", "/v2/payout-links/{id}/cancel") => json!({}),
         ("POST", "/v2/payout-links/{id}/send") => json!({"method": "sms"}),
+        ("POST", "/v2/payout-batches") => {
+            json!({"items": [{"amount": 100, "currency": "USD", "phone_number": "+12015550123"}]})
+        }
         ("POST", "/v2/transfers/{id}/reverse") => json!({"reason": "sent twice"}),
         ("POST", "/v2/dev/payouts/{id}/return") => json!({}),
         ("POST", "/v2/flows") => json!({"steps": ["payout_method"], "user_id": user}),

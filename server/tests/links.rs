@@ -21,6 +21,7 @@ on_both_databases!(
     a_claimed_link_shows_its_payee_the_payout_and_resends_it_once_after_a_failure,
     a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_default,
     a_link_keeps_the_fee_it_was_made_with_and_its_payee_sees_it,
+    an_unauthenticated_flow_recognises_an_existing_payee_by_their_phone,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -761,4 +762,34 @@ async fn a_link_keeps_the_fee_it_was_made_with_and_its_payee_sees_it(t: TestApp)
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(t.app_available(&app).await, 0);
     assert_eq!(t.count("SELECT balance FROM accounts WHERE id = 'sys_fee_revenue_USD'").await, 1_099);
+}
+
+/// The "log in" branch: a payee the app already knows proves their phone in a flow
+/// opened without a user, and the flow is theirs — no second user is made.
+async fn an_unauthenticated_flow_recognises_an_existing_payee_by_their_phone(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let known = t.post(&app, "/v2/users", common::user_body(PAYEE_PHONE)).await;
+    assert_eq!(known.status, StatusCode::CREATED, "{}", known.json);
+    let users_before = t.count("SELECT COUNT(*) FROM users").await;
+    let flow = t.post(&app, "/v2/flows", json!({"steps": ["verify_phone", "payout_method"]})).await;
+    assert_eq!(flow.status, StatusCode::CREATED, "{}", flow.json);
+    let token = flow.json["token"].as_str().unwrap().to_string();
+    let state = t.flow(&token, Method::GET, "/flow/v1/session", None).await;
+    assert_eq!((&state.json["pre_authenticated"], &state.json["user_id"]), (&json!(false), &Value::Null));
+    let sent =
+        t.flow(&token, Method::POST, "/flow/v1/verification", Some(json!({"phone_number": "+1 (201) 555-0177"}))).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    let code = t.last_code(&app, PAYEE_PHONE).await;
+    let checked = t.flow(&token, Method::POST, "/flow/v1/verification/check", Some(json!({"code": code}))).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
+    assert_eq!(checked.json["user_id"], known.id(), "recognised, not duplicated");
+    assert_eq!(t.count("SELECT COUNT(*) FROM users").await, users_before);
+    assert_eq!(t.get(&app, &format!("/v2/users/{}", known.id())).await.json["phone_verified"], true);
+    let token = checked.json["session_token"].as_str().unwrap().to_string();
+    add_bank(&t, &token).await;
+    assert_eq!(t.flow(&token, Method::POST, "/flow/v1/complete", Some(json!({}))).await.status, StatusCode::OK);
+    let done = t.get(&app, &format!("/v2/flows/{}", flow.id())).await;
+    assert_eq!((&done.json["status"], &done.json["user_id"]), (&json!("completed"), &json!(known.id())));
+    let methods = t.get(&app, &format!("/v2/users/{}/payout-methods", known.id())).await;
+    assert_eq!(methods.json["data"].as_array().unwrap().len(), 1, "the method went to the known payee");
 }

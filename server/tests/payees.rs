@@ -2,7 +2,7 @@
 
 mod common;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use common::{TestApp, code_in};
 use serde_json::json;
 
@@ -16,6 +16,7 @@ on_both_databases!(
     compliance_keeps_only_the_last_four_of_a_tax_id,
     a_user_is_changed_and_a_new_phone_is_proven_again_before_a_payout,
     bad_user_changes_are_refused_and_change_nothing,
+    a_payout_naming_no_method_goes_to_the_default,
 );
 
 async fn sms_to(t: &TestApp, app: &common::Creds, phone: &str) -> Vec<String> {
@@ -326,4 +327,67 @@ async fn bad_user_changes_are_refused_and_change_nothing(t: TestApp) {
     let elsewhere = t.create_user(&other).await;
     let r = patch(&t, &other, &elsewhere, json!({"phone_number": taken_phone})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
+
+async fn a_payout_naming_no_method_goes_to_the_default(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let user = t.create_payee(&app).await;
+    assert_eq!(t.transfer(&app, "balance", &user, 5_000).await.status, StatusCode::CREATED);
+    let methods = t.get(&app, &format!("/v2/users/{user}/payout-methods")).await;
+    let first = methods.json["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(methods.json["data"][0]["default"], true, "a payee's first method is their default");
+    let second = t.add_bank_account(&app, &user, "000555666777").await;
+    let listed = t.get(&app, &format!("/v2/users/{user}/payout-methods")).await;
+    let defaults: Vec<(&str, bool)> = listed.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_str().unwrap(), m["default"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(defaults, [(second.as_str(), false), (first.as_str(), true)]);
+    let pay = |t: TestApp, app: common::Creds, user: String| async move {
+        t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD"})).await
+    };
+    let paid = pay(t.clone(), app.clone(), user.clone()).await;
+    assert_eq!(paid.json["payout_method_id"], first.as_str(), "{}", paid.json);
+    // The payee's choice changes: later payouts go to the new default.
+    let path = format!("/v2/users/{user}/payout-methods/{second}/default");
+    let made = t.post(&app, &path, json!({})).await;
+    assert_eq!((made.status, &made.json["default"]), (StatusCode::OK, &json!(true)), "{}", made.json);
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'payout_method.updated'").await, 1);
+    assert_eq!(t.post(&app, &path, json!({})).await.status, StatusCode::OK, "making it default again is a no-op");
+    assert_eq!(t.count("SELECT COUNT(*) FROM events WHERE type = 'payout_method.updated'").await, 1);
+    let first_now = t.get(&app, &format!("/v2/users/{user}/payout-methods")).await;
+    assert_eq!(first_now.json["data"][1]["default"], false);
+    assert_eq!(pay(t.clone(), app.clone(), user.clone()).await.json["payout_method_id"], second.as_str());
+    // The default deleted with two methods left: no guess; the payout must name one.
+    let third = t.add_bank_account(&app, &user, "000888999000").await;
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/v2/users/{user}/payout-methods/{second}"),
+            Some(&common::basic(&app)),
+            &[],
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let before = t.snapshot().await;
+    let r = pay(t.clone(), app.clone(), user.clone()).await;
+    assert_eq!(
+        (r.status, r.code(), r.param()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "payout_method_required", "payout_method_id"),
+        "{}",
+        r.json
+    );
+    assert_eq!(t.snapshot().await, before);
+    let body = json!({"user_id": user, "amount": 100, "currency": "USD", "payout_method_id": third});
+    assert_eq!(t.post(&app, "/v2/payouts", body).await.status, StatusCode::CREATED);
+    // Not another user's method, nor a deleted one.
+    let other = t.create_payee(&app).await;
+    let r = t.post(&app, &format!("/v2/users/{other}/payout-methods/{first}/default"), json!({})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "payout_method_not_found"));
+    let r = t.post(&app, &format!("/v2/users/{user}/payout-methods/{second}/default"), json!({})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "payout_method_not_found"));
 }

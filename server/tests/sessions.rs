@@ -174,17 +174,11 @@ async fn payout_method_changes_are_announced_and_never_guessed(t: TestApp) {
         "{}",
         one.json
     );
-    // Two: the payout must name one; which is newest is no reason to pay it.
+    // Two: a payout naming none goes to the payee's default, their first method —
+    // never to the newest because it is newest.
     let second = t.add_bank_account(&app, &user, "000987654321").await;
-    let before = t.snapshot().await;
-    let guessed = t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD"})).await;
-    assert_eq!(
-        (guessed.status, guessed.code(), guessed.param()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "payout_method_required", "payout_method_id"),
-        "{}",
-        guessed.json
-    );
-    assert_eq!(t.snapshot().await, before);
+    let defaulted = t.post(&app, "/v2/payouts", json!({"user_id": user, "amount": 100, "currency": "USD"})).await;
+    assert_eq!(defaulted.json["payout_method_id"], first.as_str(), "{}", defaulted.json);
     let named = t
         .post(
             &app,

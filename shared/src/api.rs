@@ -238,6 +238,56 @@ pub struct ErrorDetail {
     /// After a wrong one-time code (`invalid_code`): how many tries that code has left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<i64>,
+    /// A refused batch (`batch_items_refused`): every refused item, with why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemError>>,
+}
+
+/// Why one item of a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ItemError {
+    /// The item's position in the request, from 0.
+    pub index: usize,
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+/// A batch of payouts (`POST /v2/payout-batches`): made together, in one database
+/// transaction, or not at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PayoutBatch {
+    pub id: String,
+    /// `processing` while any of its payouts is on its way; `completed` once every
+    /// one is final (completed, failed, canceled or reversed).
+    pub status: String,
+    pub currency: String,
+    /// The sum of the items' amounts, in minor units.
+    pub total_amount: i64,
+    /// The sum of the fees the app's wallet pays besides.
+    pub total_app_fees: i64,
+    pub items: Vec<BatchItem>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+/// One item of a batch and what it made: a payout to a known user, or a payout link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchItem {
+    pub index: usize,
+    /// `payout` or `payout_link`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub amount: i64,
+    pub user_id: Option<String>,
+    pub transfer_id: Option<String>,
+    pub payout_link_id: Option<String>,
+    /// The payout's or the link's status now.
+    pub status: String,
 }
 
 /// A payee's compliance details, as the app (`PUT /v2/users/{id}/compliance`) or the
@@ -562,6 +612,9 @@ pub struct PayoutMethod {
     pub kind: String,
     pub user_id: String,
     pub created_at: String,
+    /// The method a payout goes to when it names none (a payee's first method,
+    /// until another is made the default).
+    pub default: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<MaskedBank>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

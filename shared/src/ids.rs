@@ -10,6 +10,7 @@ pub const EVENT: &str = "evt_";
 pub const VERIFICATION: &str = "ver_";
 pub const PAYOUT_METHOD: &str = "pm_";
 pub const PAYOUT_LINK: &str = "pl_";
+pub const PAYOUT_BATCH: &str = "pb_";
 pub const FLOW: &str = "flow_";
 pub const WEBHOOK: &str = "we_";
 pub const DELIVERY: &str = "whd_";
@@ -92,6 +93,8 @@ id_types! {
     TransactionId = TRANSACTION;
     /// A payout link (`pl_…`).
     PayoutLinkId = PAYOUT_LINK;
+    /// A payout batch (`pb_…`).
+    PayoutBatchId = PAYOUT_BATCH;
     /// A payout method (`pm_…`).
     PayoutMethodId = PAYOUT_METHOD;
     /// A flow (`flow_…`).

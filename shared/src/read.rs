@@ -171,7 +171,7 @@ from_json!(SessionLink { amount, fee, net, currency, memo, status, expires_at, b
 from_json!(LinkPayout { id, status, failure_code, payout_method, updated_at, resendable });
 from_json!(ComplianceRequirements { tax_id });
 from_json!(FlowCreated { id, url, token, expires_at });
-from_json!(PayoutMethod { id, kind = "type", user_id, created_at, bank, paypal, venmo });
+from_json!(PayoutMethod { id, kind = "type", user_id, created_at, default, bank, paypal, venmo });
 from_json!(MaskedBank { account_last4, account_type, routing_number });
 from_json!(MaskedPaypal { email });
 from_json!(MaskedVenmo { phone_number });
@@ -295,12 +295,13 @@ mod tests {
     }
 
     fn method() -> impl Strategy<Value = PayoutMethod> {
-        (text(), 0..3usize, text(), text(), (text(), text(), text())).prop_map(
-            |(id, which, user_id, created_at, (a, b, c))| PayoutMethod {
+        (text(), 0..3usize, text(), text(), (text(), text(), text()), any::<bool>()).prop_map(
+            |(id, which, user_id, created_at, (a, b, c), default)| PayoutMethod {
                 id,
                 kind: ["bank", "paypal", "venmo"][which].into(),
                 user_id,
                 created_at,
+                default,
                 bank: (which == 0).then(|| MaskedBank { account_last4: a.clone(), account_type: b, routing_number: c }),
                 paypal: (which == 1).then(|| MaskedPaypal { email: a.clone() }),
                 venmo: (which == 2).then_some(MaskedVenmo { phone_number: a }),

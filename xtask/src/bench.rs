@@ -1,4 +1,5 @@
-//! `cargo xtask bench ledger|claim`: measured load against the release server.
+//! `cargo xtask bench ledger|claim`: measured load against the release server
+//! (`bench batch` is in `bench_batch.rs`).
 //!
 //! ledger: N concurrent clients make balance transfers (each with an
 //! Idempotency-Key, webhooks on) among 1,000 user wallets of one app, on SQLite and
@@ -58,11 +59,12 @@ pub fn bench(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         Some("ledger") => ledger(&options(&args[1..])?),
         Some("claim") => claim(&options(&args[1..])?),
+        Some("batch") => crate::bench_batch::batch(&args[1..]),
         Some("widget") => crate::bench_widget::widget(&args[1..]),
         Some("slowloris") => crate::bench_slowloris::slowloris(),
         Some("instructions") => crate::bench_instructions::instructions(&args[1..]),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | widget [--runs 10] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | batch [--backend sqlite|postgres] | widget [--runs 10] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
                 .into())
         }
     }

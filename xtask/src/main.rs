@@ -11,6 +11,7 @@
 //! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
 
 mod bench;
+mod bench_batch;
 mod bench_instructions;
 mod bench_slowloris;
 mod bench_widget;

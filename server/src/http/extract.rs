@@ -24,6 +24,8 @@ use crate::writer::{Idempotency, open_replay, stored_reply};
 
 /// Request bodies are small JSON objects; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A payout batch's body (1,000 items of up to a few hundred bytes each).
+pub const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// An app authenticated by HTTP Basic `client_id:api_secret`.
@@ -86,6 +88,7 @@ path_ids! {
     TransferId => crate::ledger::transfers::not_found(),
     TransactionId => crate::ledger::transfers::transaction_not_found(),
     PayoutLinkId => crate::flows::link_not_found(),
+    PayoutBatchId => crate::batches::not_found(),
     PayoutMethodId => crate::payees::payout_methods::not_found(),
     WebhookId => crate::webhooks::endpoint_not_found(),
     EventId => crate::webhooks::event_not_found(),
@@ -185,7 +188,18 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for Mutation<P, T>
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        Mutation::read(req, state, true).await
+        Mutation::read(req, state, true, MAX_BODY_BYTES).await
+    }
+}
+
+/// A [`Mutation`] whose body may be as large as a payout batch's.
+pub struct BatchMutation<P, T>(pub Mutation<P, T>);
+
+impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for BatchMutation<P, T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        Mutation::read(req, state, true, MAX_BATCH_BODY_BYTES).await.map(BatchMutation)
     }
 }
 
@@ -198,25 +212,25 @@ impl<P: Principal, T: DeserializeOwned> FromRequest<AppState> for LedgerMutation
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        Mutation::read(req, state, false).await.map(LedgerMutation)
+        Mutation::read(req, state, false, MAX_BODY_BYTES).await.map(LedgerMutation)
     }
 }
 
 impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
     /// Reads caller, key and body; with `replay_here`, a known key is answered
     /// now from its stored response.
-    async fn read(req: Request, state: &AppState, replay_here: bool) -> Result<Self, Response> {
+    async fn read(req: Request, state: &AppState, replay_here: bool, max_bytes: usize) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let caller = P::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
         let key = idempotency_key(&parts.headers).map_err(IntoResponse::into_response)?;
         let limits = &state.services.limits;
-        let read = tokio::time::timeout(limits.body_timeout(), axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+        let read = tokio::time::timeout(limits.body_timeout(), axum::body::to_bytes(body, max_bytes)).await;
         let bytes = match read {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) if is_too_large(&e) => {
                 return Err(Error::new(
                     ErrorCode::BodyTooLarge,
-                    format!("The body must be at most {MAX_BODY_BYTES} bytes."),
+                    format!("The body must be at most {max_bytes} bytes."),
                 )
                 .into_response());
             }

@@ -5,10 +5,11 @@ use axum::extract::{RawQuery, State};
 use axum::Json;
 use axum::http::StatusCode;
 use dots_shared::api;
-use dots_shared::ids::{FlowId, PayoutLinkId};
+use dots_shared::ids::{FlowId, PayoutBatchId, PayoutLinkId};
 
-use super::extract::{AppAuth, Id, Mutation, NoFields, list_query};
+use super::extract::{AppAuth, BatchMutation, Id, Mutation, NoFields, list_query};
 use super::{AppState, Routes, ok};
+use crate::batches::{self, CreateBatchRequest, NewBatch};
 use crate::error::{Error, Reply};
 use crate::flows::{
     self, CreateFlowRequest, CreatePayoutLinkRequest, DeliveryMethod, DeliveryRequest, NewFlow, NewPayoutLink,
@@ -24,6 +25,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/payout-links/{id}/cancel", cancel)
         .post("/v2/payout-links/{id}/send", send)
         .get("/v2/dev/emails", dev_emails)
+        .post("/v2/payout-batches", create_batch)
+        .get("/v2/payout-batches/{id}", read_batch)
         .post("/v2/flows", create_flow)
         .get("/v2/flows/{id}", read_flow)
         .post("/v2/flows/{id}/revoke", revoke_flow)
@@ -31,7 +34,19 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, read, list, cancel, send, dev_emails, create_flow, revoke_flow, read_flow))]
+#[openapi(paths(
+    create,
+    read,
+    list,
+    cancel,
+    send,
+    dev_emails,
+    create_batch,
+    read_batch,
+    create_flow,
+    revoke_flow,
+    read_flow
+))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/payout-links", tag = "Payout links", request_body = CreatePayoutLinkRequest, responses((status = 201, description = "The link; its url is the page the payee opens.", body = api::PayoutLink)))]
@@ -96,6 +111,43 @@ async fn send(
         deliver_now(&state, id.to_string());
     }
     Ok(reply)
+}
+
+/// Up to 1,000 payouts to known users (funded from the app's wallet) and payout
+/// links, made together or not at all: a refused batch lists every refused item
+/// (`batch_items_refused`, with `items`) and changes nothing.
+#[utoipa::path(post, path = "/v2/payout-batches", tag = "Payout links", request_body = CreateBatchRequest, responses((status = 201, description = "The batch and what each item made.", body = api::PayoutBatch)))]
+async fn create_batch(
+    State(state): State<AppState>,
+    BatchMutation(m): BatchMutation<AppAuth, CreateBatchRequest>,
+) -> Result<Reply, Error> {
+    let batch = NewBatch::validate(&state.services.keys, &m.caller.0, m.body, now_ms())?;
+    let links = batch.links_to_deliver();
+    let args = (state.services.clone(), batch);
+    let reply = state
+        .writer
+        .run(m.idempotency, args, |conn, (s, batch), now| {
+            Box::pin(async move {
+                ok(StatusCode::CREATED, &batches::create(conn, &s.keys, &s.public_url, batch, now).await?)
+            })
+        })
+        .await?;
+    if reply.status.is_success() && !reply.replayed {
+        for link in links {
+            deliver_now(&state, link);
+        }
+    }
+    Ok(reply)
+}
+
+#[utoipa::path(get, path = "/v2/payout-batches/{id}", tag = "Payout links", params(("id" = String, Path, description = "A payout batch id (pb_…).")), responses((status = 200, description = "The batch, its items as they stand now.", body = api::PayoutBatch)))]
+async fn read_batch(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    Id(id): Id<PayoutBatchId>,
+) -> Result<Json<api::PayoutBatch>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(batches::get(&mut conn, &app.id, &id).await?))
 }
 
 #[derive(serde::Deserialize)]

@@ -29,11 +29,21 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .get("/v2/users/{id}/payout-methods", list_methods)
         .post("/v2/users/{id}/payout-methods", add_method)
         .delete("/v2/users/{id}/payout-methods/{pm}", delete_method)
+        .post("/v2/users/{id}/payout-methods/{pm}/default", make_default)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(send_code, check_code, read_compliance, update_compliance, list_methods, add_method, delete_method))]
+#[openapi(paths(
+    send_code,
+    check_code,
+    read_compliance,
+    update_compliance,
+    list_methods,
+    add_method,
+    delete_method,
+    make_default
+))]
 pub(super) struct Doc;
 
 async fn user_phone(state: &AppState, app_id: &str, user_id: &UserId) -> Result<String, Error> {
@@ -159,6 +169,24 @@ async fn add_method(
         .writer
         .run(m.idempotency, method, |conn, method, now| {
             Box::pin(async move { ok(StatusCode::CREATED, &payout_methods::create(conn, method, now).await?) })
+        })
+        .await
+}
+
+/// Makes the method the user's default: payouts that name no method go to it.
+#[utoipa::path(post, path = "/v2/users/{id}/payout-methods/{pm}/default", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…)."), ("pm" = String, Path, description = "A payout method id (pm_…).")), responses((status = 200, description = "The method, now the default.", body = api::PayoutMethod)))]
+async fn make_default(
+    State(state): State<AppState>,
+    Ids(user_id, id): Ids<UserId, PayoutMethodId>,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    let args = (m.caller.0.id, user_id, id);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (app_id, user_id, id), now| {
+            Box::pin(
+                async move { ok(StatusCode::OK, &payout_methods::make_default(conn, app_id, user_id, id, now).await?) },
+            )
         })
         .await
 }

@@ -161,9 +161,10 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
     if count >= MAX_METHODS_PER_USER {
         return Err(Error::new(ErrorCode::TooManyPayoutMethods, "Delete a payout method before adding another.").into());
     }
+    // A payee's first method is their default.
     sqlx::query(
-        "INSERT INTO payout_methods (id, app_id, user_id, kind, details_encrypted, display, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO payout_methods (id, app_id, user_id, kind, details_encrypted, display, created_at, is_default)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&m.id)
     .bind(&m.app_id)
@@ -172,6 +173,7 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
     .bind(&m.sealed)
     .bind(m.destination.masked_json())
     .bind(now_ms)
+    .bind(i64::from(count == 0))
     .execute(&mut *conn)
     .await?;
     let created = get(conn, &m.app_id, &m.user_id, &m.id).await?;
@@ -188,6 +190,7 @@ fn from_row(row: &AnyRow) -> Result<api::PayoutMethod, Error> {
         kind: kind.clone(),
         user_id: row.try_get("user_id")?,
         created_at: dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
+        default: row.try_get::<i64, _>("is_default")? == 1,
         bank: None,
         paypal: None,
         venmo: None,
@@ -208,7 +211,7 @@ pub fn not_found() -> Error {
 
 pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str) -> Result<api::PayoutMethod, Error> {
     let row = sqlx::query(
-        "SELECT id, kind, user_id, display, created_at FROM payout_methods
+        "SELECT id, kind, user_id, display, created_at, is_default FROM payout_methods
          WHERE id = $1 AND user_id = $2 AND app_id = $3 AND deleted_at IS NULL",
     )
     .bind(id)
@@ -223,7 +226,7 @@ pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str, id: &str
 /// The user's methods, newest first.
 pub async fn list(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Result<Vec<api::PayoutMethod>, Error> {
     let rows = sqlx::query(
-        "SELECT id, kind, user_id, display, created_at FROM payout_methods
+        "SELECT id, kind, user_id, display, created_at, is_default FROM payout_methods
          WHERE user_id = $1 AND app_id = $2 AND deleted_at IS NULL ORDER BY seq DESC",
     )
     .bind(user_id)
@@ -240,8 +243,12 @@ pub async fn delete(
     id: &str,
     now_ms: i64,
 ) -> TxResult<api::Deleted> {
+    // A deleted method is no one's default; no other is made default in its place
+    // (a guess would pay wherever was added last): a payout names one, or the
+    // payee's only method is taken.
     let deleted = sqlx::query(
-        "UPDATE payout_methods SET deleted_at = $1 WHERE id = $2 AND user_id = $3 AND app_id = $4 AND deleted_at IS NULL",
+        "UPDATE payout_methods SET deleted_at = $1, is_default = 0
+         WHERE id = $2 AND user_id = $3 AND app_id = $4 AND deleted_at IS NULL",
     )
     .bind(now_ms)
     .bind(id)
@@ -255,6 +262,40 @@ pub async fn delete(
     let data = serde_json::json!({"id": id, "user_id": user_id, "deleted": true});
     crate::events::record(conn, app_id, crate::events::PAYOUT_METHOD_DELETED, &data, now_ms).await?;
     Ok(api::Deleted { id: id.to_string(), deleted: true })
+}
+
+/// Makes method `id` the user's default (the one a payout without a method goes
+/// to), in place of any other.
+pub async fn make_default(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    user_id: &str,
+    id: &str,
+    now_ms: i64,
+) -> TxResult<api::PayoutMethod> {
+    get(conn, app_id, user_id, id).await?;
+    sqlx::query("UPDATE payout_methods SET is_default = 0 WHERE user_id = $1 AND is_default = 1 AND id <> $2")
+        .bind(user_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let changed = sqlx::query("UPDATE payout_methods SET is_default = 1 WHERE id = $1 AND is_default = 0")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let method = get(conn, app_id, user_id, id).await?;
+    if changed.rows_affected() == 1 {
+        crate::events::record(conn, app_id, crate::events::PAYOUT_METHOD_UPDATED, &method, now_ms).await?;
+    }
+    Ok(method)
+}
+
+/// The user's default method, if they have a live one.
+pub async fn default_of(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM payout_methods WHERE user_id = $1 AND is_default = 1 AND deleted_at IS NULL")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The destination of one of the user's live methods, unsealed for a payout rail.

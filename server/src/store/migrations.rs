@@ -87,6 +87,20 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0010_link_delivery.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 11,
+        name: "payout_batches",
+        sqlite: include_str!("../../migrations/sqlite/0011_payout_batches.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_payout_batches.sql"),
+        sqlite_rebuilds_tables: false,
+    },
+    Migration {
+        version: 12,
+        name: "default_payout_method",
+        sqlite: include_str!("../../migrations/sqlite/0012_default_payout_method.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_default_payout_method.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
