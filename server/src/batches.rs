@@ -60,6 +60,10 @@ pub struct BatchItemRequest {
     pub fee_party: Option<String>,
     #[serde(default)]
     pub delivery: Option<DeliveryRequest>,
+    /// The app's own notes, on the item's payout (and its funding transfer) or link.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +98,7 @@ impl Item {
                 payout_method_id: req.payout_method_id,
                 fee_party: transfers::parse_fee_party(req.fee_party.as_deref())?,
                 quoted_fee: None,
+                metadata: crate::metadata::from_request(req.metadata.as_ref())?,
             }));
         }
         if req.payout_method_id.is_some() {
@@ -114,6 +119,7 @@ impl Item {
             brand: None,
             fee_party: req.fee_party,
             delivery: req.delivery,
+            metadata: req.metadata,
         };
         Ok(Item::Link(Box::new(NewPayoutLink::validate(keys, app, link, now_ms)?)))
     }

@@ -21,6 +21,7 @@ use crate::error::{Error, TxResult};
 use crate::events;
 use crate::ledger::transfers::{self, NewTransfer};
 use crate::lists::Page;
+use crate::metadata::{self, Metadata};
 use crate::payees::{payout_methods, users};
 use crate::secrets::{Keys, token_hash};
 use crate::store::{new_id, random_base62};
@@ -63,6 +64,10 @@ pub struct CreatePayoutLinkRequest {
     /// default): the app delivers the URL itself.
     #[serde(default)]
     pub delivery: Option<DeliveryRequest>,
+    /// The app's own notes: up to 20 string keys and values; its payout carries them too.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 /// How a link reaches its payee.
@@ -225,6 +230,7 @@ pub struct NewPayoutLink {
     pub brand: Option<String>,
     pub fee_party: Option<FeeParty>,
     pub delivery: DeliveryMethod,
+    pub metadata: Metadata,
     pub token_hash: String,
     pub token_sealed: String,
 }
@@ -274,6 +280,7 @@ impl NewPayoutLink {
         let brand = req.brand.map(|b| crate::apps::brand(&b)).transpose()?;
         let fee_party = transfers::parse_fee_party(req.fee_party.as_deref())?;
         let delivery = DeliveryMethod::from_request(req.delivery.as_ref())?.unwrap_or_default();
+        let metadata = metadata::from_request(req.metadata.as_ref())?;
         let id = new_id(ids::PAYOUT_LINK);
         let token = format!("plt_{}", random_base62(32));
         Ok(NewPayoutLink {
@@ -290,6 +297,7 @@ impl NewPayoutLink {
             brand,
             fee_party,
             delivery,
+            metadata,
         })
     }
 }
@@ -323,8 +331,8 @@ pub async fn create_link(
     let fee = crate::payouts::fee_for(&terms, l.fee_party, l.money)?;
     sqlx::query(
         "INSERT INTO payout_links (id, app_id, token_hash, token_encrypted, amount, currency, phone_number, email, memo,
-                                   brand, status, user_id, expires_at, created_at, updated_at, fee, fee_party)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13, $14, $15)",
+                                   brand, status, user_id, expires_at, created_at, updated_at, fee, fee_party, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13, $14, $15, $16)",
     )
     .bind(&l.id)
     .bind(&l.app.id)
@@ -341,6 +349,7 @@ pub async fn create_link(
     .bind(now_ms)
     .bind(fee.amount)
     .bind(fee.party.as_str())
+    .bind(metadata::to_text(&l.metadata))
     .execute(&mut *conn)
     .await?;
     schedule_delivery(conn, &l.app.id, &l.id, l.delivery, now_ms).await?;
@@ -358,7 +367,7 @@ fn without_url(link: &api::PayoutLink) -> api::PayoutLink {
 
 const LINK_COLUMNS: &str = "id, token_encrypted, amount, fee, fee_party, currency, phone_number, email, memo, brand,
     status, user_id, payout_transfer_id, expires_at, claimed_at, created_at,
-    delivery_method, delivery_status, delivery_attempts, delivered_at";
+    delivery_method, delivery_status, delivery_attempts, delivered_at, metadata";
 
 /// A link's fee, from a row with its `fee` and `fee_party`.
 fn link_fee(row: &AnyRow) -> Result<Fee, Error> {
@@ -407,6 +416,7 @@ fn link_from_row(keys: &Keys, public_url: &str, row: &AnyRow, now_ms: i64) -> Re
         claimed_at: row.try_get::<Option<i64>, _>("claimed_at")?.map(rfc3339_from_unix_ms),
         created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
         delivery: delivery_shown(row)?,
+        metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
     })
 }
 
@@ -440,18 +450,18 @@ pub async fn list_links(
     keys: &Keys,
     public_url: &str,
     app_id: &str,
+    filter: &metadata::ListFilter,
     page: &Page,
     now_ms: i64,
 ) -> Result<api::List<api::PayoutLink>, Error> {
     let before = page.cursor_seq(conn, crate::lists::Listed::PayoutLinks, app_id).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {LINK_COLUMNS} FROM payout_links WHERE app_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
-    ))
-    .bind(app_id)
-    .bind(before)
-    .bind(page.limit() + 1)
-    .fetch_all(conn)
-    .await?;
+    let (clauses, args) = filter.sql(crate::store::Backend::of(conn), "l", 4);
+    let sql = format!(
+        "SELECT {LINK_COLUMNS} FROM payout_links l WHERE l.app_id = $1 AND l.seq < $2{clauses}
+         ORDER BY l.seq DESC LIMIT $3"
+    );
+    let query = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1);
+    let rows = metadata::bind_all(query, args).fetch_all(conn).await?;
     let links = rows.iter().map(|r| link_from_row(keys, public_url, r, now_ms)).collect::<Result<Vec<_>, _>>()?;
     Ok(page.finish(links))
 }
@@ -494,6 +504,10 @@ pub struct CreateFlowRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub theme: Option<Value>,
+    /// The app's own notes: up to 20 string keys and values.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -511,6 +525,7 @@ pub struct NewFlow {
     pub purpose: &'static str,
     /// The phone this session has proven already (a follow-up of the claim that proved it).
     pub verified_phone: Option<String>,
+    pub metadata: Metadata,
 }
 
 /// A follow-up session's `purpose` (see [`Session::follows_claim`]).
@@ -555,6 +570,7 @@ impl NewFlow {
             theme: req.theme.map(|t| crate::apps::brand(&t)).transpose()?,
             expires_at: now_ms + FLOW_TTL_MS,
             purpose: "flow",
+            metadata: metadata::from_request(req.metadata.as_ref())?,
             verified_phone: None,
         })
     }
@@ -577,6 +593,7 @@ impl NewFlow {
             theme: None,
             expires_at: (now_ms + FLOW_TTL_MS).min(link.expires_at),
             purpose: "flow",
+            metadata: Metadata::new(),
             verified_phone: None,
         }
     }
@@ -602,6 +619,7 @@ impl NewFlow {
             theme: None,
             expires_at: now_ms + FLOW_TTL_MS,
             purpose: PURPOSE_FOLLOW_UP,
+            metadata: Metadata::new(),
             verified_phone,
         }
     }
@@ -650,8 +668,8 @@ pub async fn create_flow(
     }
     sqlx::query(
         "INSERT INTO flows (id, app_id, user_id, payout_link_id, steps, redirect_url, theme, status, token_hash,
-                            expires_at, created_at, purpose, verified_phone)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12)",
+                            expires_at, created_at, purpose, verified_phone, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $13)",
     )
     .bind(&f.id)
     .bind(&f.app_id)
@@ -665,6 +683,7 @@ pub async fn create_flow(
     .bind(now_ms)
     .bind(f.purpose)
     .bind(&f.verified_phone)
+    .bind(metadata::to_text(&f.metadata))
     .execute(&mut *conn)
     .await?;
     // `url` is the flow as a page of its own (link or redirect the payee there); it
@@ -686,8 +705,8 @@ pub fn without_token(created: &api::FlowCreated) -> api::FlowCreated {
 
 pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str) -> Result<api::Flow, Error> {
     let row = sqlx::query(
-        "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at, created_at
-         FROM flows WHERE id = $1 AND app_id = $2",
+        "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at, created_at,
+                metadata FROM flows WHERE id = $1 AND app_id = $2",
     )
     .bind(id)
     .bind(app_id)
@@ -705,6 +724,7 @@ pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, 
         status: row.try_get("status")?,
         expires_at: rfc3339_from_unix_ms(row.try_get("expires_at")?),
         completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(rfc3339_from_unix_ms),
+        metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
         created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
     })
 }
@@ -892,6 +912,7 @@ pub async fn verified(
                 .fetch_one(&mut *conn)
                 .await?;
             let new_user = users::NewUser {
+                metadata: Default::default(),
                 app_id: session.app_id.clone(),
                 currency: dots_shared::Currency::parse(&currency).map_err(Error::internal)?,
                 first_name: String::new(),
@@ -975,7 +996,7 @@ pub async fn claim(
         .into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.fee, l.fee_party, l.currency, a.id, a.wallet_id
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.id, a.wallet_id
          FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
@@ -993,6 +1014,7 @@ pub async fn claim(
         payout_method_id: Some(payout_method_id.into()),
         fee_party: None,
         quoted_fee: Some(link_fee(&row)?),
+        metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
     };
     let (_, payout) = crate::payouts::fund_and_pay(conn, &payout, now_ms).await?;
     sqlx::query("UPDATE payout_links SET payout_transfer_id = $1 WHERE id = $2")
@@ -1105,7 +1127,7 @@ pub async fn resend(
         return Err(not_resendable("This payment's payout has not failed; it cannot be sent again.").into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.fee, l.fee_party, l.currency, a.wallet_id
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.wallet_id
          FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
@@ -1122,6 +1144,7 @@ pub async fn resend(
         payout_method_id: Some(payout_method_id.to_string()),
         fee_party: None,
         quoted_fee: Some(link_fee(&row)?),
+        metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
     };
     let payout = crate::payouts::create(conn, &payout, now_ms).await?;
     let moved = sqlx::query(

@@ -14,6 +14,7 @@ pub mod http;
 pub mod ledger;
 pub mod link_delivery;
 pub mod lists;
+pub mod metadata;
 pub mod outbound;
 pub mod payees;
 pub mod payouts;

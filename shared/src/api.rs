@@ -30,7 +30,15 @@ pub struct CreateUserRequest {
     /// A calling code (`"1"`, `"+44"`) or an ISO 3166 region (`"US"`).
     #[serde(default)]
     pub country_code: Option<String>,
+    /// The app's own notes: up to 20 string keys and values.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
 }
+
+/// The app's own notes on an object: string keys (letters, digits, `_`, `-`, `.`;
+/// at most 40) and string values (at most 500 characters), at most 20 of them.
+pub type Metadata = std::collections::BTreeMap<String, String>;
 
 /// `PATCH /v2/users/{id}`: the fields to change, each optional. A new phone number
 /// must be proven again before the user's next payout.
@@ -49,6 +57,10 @@ pub struct UpdateUserRequest {
     pub phone_number: Option<String>,
     #[serde(default)]
     pub country_code: Option<String>,
+    /// Keys to set; a key given as `null` is removed.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +70,9 @@ pub struct RefillRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount: serde_json::Number,
     pub currency: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +94,9 @@ pub struct CreateTransferRequest {
     /// Payouts only: who pays the fee (`app` or `user`); the app's rule when absent.
     #[serde(default)]
     pub fee_party: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// `POST /v2/transfers/{id}/reverse`: undo a completed balance transfer or refill.
@@ -104,6 +122,9 @@ pub struct CreatePayoutRequest {
     /// Who pays the fee (`app` or `user`); the app's rule when absent.
     #[serde(default)]
     pub fee_party: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +163,7 @@ pub struct User {
     pub phone_number: String,
     pub phone_verified: bool,
     pub wallet: Wallet,
+    pub metadata: Metadata,
     pub created_at: String,
 }
 
@@ -170,6 +192,7 @@ pub struct Transfer {
     pub payout_method_id: Option<String>,
     pub transactions: Vec<Transaction>,
     pub status_history: Vec<StatusChange>,
+    pub metadata: Metadata,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -438,6 +461,7 @@ pub struct PayoutLink {
     pub created_at: String,
     /// How the link reaches its payee.
     pub delivery: LinkDelivery,
+    pub metadata: Metadata,
 }
 
 /// How a payout link reaches its payee: the server sends it (`sms`, `email`) or the
@@ -481,6 +505,7 @@ pub struct Flow {
     pub status: String,
     pub expires_at: String,
     pub completed_at: Option<String>,
+    pub metadata: Metadata,
     pub created_at: String,
 }
 

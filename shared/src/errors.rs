@@ -80,6 +80,7 @@ codes! {
     InvalidIdempotencyKey = ("invalid_idempotency_key", 400),
     InvalidJson = ("invalid_json", 400),
     InvalidMemo = ("invalid_memo", 422),
+    InvalidMetadata = ("invalid_metadata", 422),
     InvalidName = ("invalid_name", 422),
     InvalidOrigin = ("invalid_origin", 422),
     InvalidOverlap = ("invalid_overlap", 422),

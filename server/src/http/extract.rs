@@ -371,6 +371,11 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// `metadata[key]=value`, `created_after`, `created_before`.
+    pub fn metadata(&self) -> Result<crate::metadata::ListFilter, Error> {
+        crate::metadata::ListFilter::from_pairs(&self.filters)
+    }
+
     pub fn filter(&self, name: &str) -> Option<&str> {
         self.filters.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
@@ -390,6 +395,7 @@ impl ListQuery {
                 .filter("type")
                 .map(|v| TransferType::parse(v).ok_or_else(|| bad("type", "is not a transfer type.")))
                 .transpose()?,
+            list: self.metadata()?,
         })
     }
 }
@@ -417,6 +423,9 @@ pub fn list_query(raw: Option<&str>, allowed_filters: &[&str]) -> Result<ListQue
             }
             "starting_after" => page.starting_after = Some(value.clone()),
             other if allowed_filters.contains(&other) => filters.push((name.clone(), value.clone())),
+            other if other.starts_with("metadata[") && allowed_filters.contains(&"metadata") => {
+                filters.push((name.clone(), value.clone()))
+            }
             other => {
                 return Err(Error::new(ErrorCode::UnknownParameter, format!("Unknown query parameter {other}."))
                     .with_param(other));

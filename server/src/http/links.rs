@@ -192,10 +192,11 @@ async fn list(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<api::List<api::PayoutLink>>, Error> {
-    let page = list_query(query.as_deref(), &[])?.page;
+    let query = list_query(query.as_deref(), &crate::metadata::FILTERS)?;
+    let filter = query.metadata()?;
     let mut conn = state.store.reader().acquire().await?;
     let s = &state.services;
-    Ok(Json(flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &page, now_ms()).await?))
+    Ok(Json(flows::list_links(&mut conn, &s.keys, &s.public_url, &app.id, &filter, &query.page, now_ms()).await?))
 }
 
 #[utoipa::path(post, path = "/v2/payout-links/{id}/cancel", tag = "Payout links", params(("id" = String, Path, description = "A payout link id (pl_…).")), responses((status = 200, description = "The canceled link.", body = api::PayoutLink)))]

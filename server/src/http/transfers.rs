@@ -219,7 +219,8 @@ async fn list(
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<Transfer>>, Error> {
-    let query = list_query(query.as_deref(), &["user_id", "status", "type"])?;
+    let query =
+        list_query(query.as_deref(), &["user_id", "status", "type", "metadata", "created_after", "created_before"])?;
     let (page, filter) = (query.page.clone(), query.history()?);
     let mut conn = state.store.reader().acquire().await?;
     check_user_filter(&mut conn, &app.id, &filter).await?;

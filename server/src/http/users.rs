@@ -65,13 +65,15 @@ async fn wallet(State(state): State<AppState>, auth: AppAuth, path: Id<UserId>) 
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }
 
+/// Filters: `metadata[key]=value` (any number), `created_after`, `created_before` (RFC 3339).
 #[utoipa::path(get, path = "/v2/users", tag = "Users", params(super::openapi::PageQuery), responses((status = 200, description = "Users, newest first.", body = List<User>)))]
 async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<User>>, Error> {
-    let page = list_query(query.as_deref(), &[])?.page;
+    let query = list_query(query.as_deref(), &crate::metadata::FILTERS)?;
+    let filter = query.metadata()?;
     let mut conn = state.store.reader().acquire().await?;
-    Ok(Json(users::list(&mut conn, &app.id, &page).await?))
+    Ok(Json(users::list(&mut conn, &app.id, &filter, &query.page).await?))
 }

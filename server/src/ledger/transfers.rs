@@ -15,6 +15,7 @@ use super::{Leg, Posting, SystemAccount, move_balances, post, record_posting};
 use crate::error::{Error, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
+use crate::metadata::Metadata;
 use crate::store::new_id;
 use crate::store::writes::{Col, RowsSql, Writes};
 
@@ -22,11 +23,16 @@ use crate::store::writes::{Col, RowsSql, Writes};
 pub struct Refill {
     pub app: AppWallet,
     pub money: Money,
+    pub metadata: Metadata,
 }
 
 impl Refill {
     pub fn validate(app: &AppWallet, req: RefillRequest) -> Result<Refill, Error> {
-        Ok(Refill { app: app.clone(), money: money_for(app, &req.amount, &req.currency)? })
+        Ok(Refill {
+            app: app.clone(),
+            money: money_for(app, &req.amount, &req.currency)?,
+            metadata: crate::metadata::from_request(req.metadata.as_ref())?,
+        })
     }
 }
 
@@ -45,6 +51,8 @@ pub struct NewTransfer {
     /// Payouts only: a fee worked out earlier (a payout link's, fixed when it was
     /// made) instead of the app's schedule now.
     pub quoted_fee: Option<Fee>,
+    /// The app's notes.
+    pub metadata: Metadata,
 }
 
 /// `fee_party` of a request: `app`, `user`, or absent.
@@ -97,6 +105,7 @@ impl NewTransfer {
             payout_method_id: req.payout_method_id,
             fee_party: parse_fee_party(req.fee_party.as_deref())?,
             quoted_fee: None,
+            metadata: crate::metadata::from_request(req.metadata.as_ref())?,
         })
     }
 
@@ -110,6 +119,7 @@ impl NewTransfer {
             payout_method_id: req.payout_method_id,
             fee_party: parse_fee_party(req.fee_party.as_deref())?,
             quoted_fee: None,
+            metadata: crate::metadata::from_request(req.metadata.as_ref())?,
         })
     }
 }
@@ -151,6 +161,7 @@ impl<'a> Immediate<'a> {
                 money: refill.money,
                 payout_method_id: None,
                 fee: None,
+                metadata: &refill.metadata,
             },
             posting: Posting {
                 kind: "refill",
@@ -278,6 +289,7 @@ fn created(
         payout_method_id: row.payout_method_id.map(str::to_string),
         transactions,
         status_history,
+        metadata: row.metadata.clone(),
         created_at: at.clone(),
         updated_at: at,
     }
@@ -586,6 +598,7 @@ pub(super) struct TransferRow<'a> {
     payout_method_id: Option<&'a str>,
     /// Payouts only.
     fee: Option<Fee>,
+    metadata: &'a Metadata,
 }
 
 impl<'a> TransferRow<'a> {
@@ -599,15 +612,16 @@ impl<'a> TransferRow<'a> {
             money: t.money,
             payout_method_id,
             fee,
+            metadata: &t.metadata,
         }
     }
 }
 
 static TRANSFERS: RowsSql = RowsSql {
     sql: "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency,
-                                 payout_method_id, created_at, updated_at)
+                                 payout_method_id, metadata, created_at, updated_at)
           SELECT id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency, payout_method_id,
-                 at_ms, at_ms FROM {rows}",
+                 metadata, at_ms, at_ms FROM {rows}",
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -620,6 +634,7 @@ static TRANSFERS: RowsSql = RowsSql {
         Col::Text("fee_party"),
         Col::Text("currency"),
         Col::Text("payout_method_id"),
+        Col::Text("metadata"),
         Col::Int("at_ms"),
     ],
 };
@@ -667,6 +682,7 @@ fn insert(
             row.fee.map(|f| f.party.as_str()).into(),
             money.currency().code().into(),
             row.payout_method_id.into(),
+            crate::metadata::to_text(row.metadata).into(),
             now_ms.into(),
         ],
     );
@@ -756,6 +772,8 @@ pub struct HistoryFilter {
     pub status: Option<TransferStatus>,
     pub kind: Option<TransferType>,
     pub transfer_id: Option<String>,
+    /// `metadata[key]=value`, `created_after`, `created_before` (transfers' list).
+    pub list: crate::metadata::ListFilter,
 }
 
 impl HistoryFilter {
@@ -808,16 +826,17 @@ async fn fetch_transfers(
     limit: i64,
 ) -> Result<Vec<api::Transfer>, Error> {
     let (clauses, args) = filter.sql(4);
+    let (listed, list_args) = filter.list.sql(crate::store::Backend::of(conn), "t", 4 + args.len());
     let sql = format!(
         "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.payout_method_id, t.amount, t.fee, t.fee_party,
-                t.currency, t.created_at, t.updated_at
-         FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses} ORDER BY t.seq DESC LIMIT $3"
+                t.currency, t.metadata, t.created_at, t.updated_at
+         FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses}{listed} ORDER BY t.seq DESC LIMIT $3"
     );
     let mut query = sqlx::query(&sql).bind(app_id).bind(before_seq).bind(limit);
     for arg in args {
         query = query.bind(arg);
     }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let rows = crate::metadata::bind_all(query, list_args).fetch_all(&mut *conn).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
     let mut transactions = group_by_transfer(fetch_transactions(conn, app_id, &ids).await?);
     let mut history = fetch_history(conn, &ids).await?;
@@ -839,6 +858,7 @@ async fn fetch_transfers(
                 currency: row.try_get("currency")?,
                 transactions: transactions.remove(&id).unwrap_or_default(),
                 status_history: history.remove(&id).unwrap_or_default(),
+                metadata: crate::metadata::parse(&row.try_get::<String, _>("metadata")?),
                 created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
                 updated_at: rfc3339_from_unix_ms(row.try_get("updated_at")?),
                 id,

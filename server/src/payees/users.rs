@@ -12,7 +12,8 @@ use crate::contact::{Email, PhoneNumber};
 use crate::error::{Error, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
-use crate::store::{is_unique_violation, new_id};
+use crate::metadata::{self, ListFilter, Metadata};
+use crate::store::{Backend, is_unique_violation, new_id};
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -23,6 +24,7 @@ pub struct NewUser {
     /// None for a payee who came by phone alone (kept as an empty address).
     pub email: Option<Email>,
     pub phone_number: PhoneNumber,
+    pub metadata: Metadata,
 }
 
 impl NewUser {
@@ -34,6 +36,7 @@ impl NewUser {
             last_name: name(&req.last_name, "last_name")?,
             email: Some(Email::parse(&req.email)?),
             phone_number: PhoneNumber::parse(&req.phone_number, req.country_code.as_deref())?,
+            metadata: metadata::from_request(req.metadata.as_ref())?,
         })
     }
 }
@@ -45,6 +48,8 @@ pub struct UserChanges {
     pub last_name: Option<String>,
     pub email: Option<Email>,
     pub phone_number: Option<PhoneNumber>,
+    /// Keys to set (`Some`) or remove (`None`).
+    pub metadata: Option<std::collections::BTreeMap<String, Option<String>>>,
 }
 
 impl UserChanges {
@@ -65,6 +70,7 @@ impl UserChanges {
                 .as_deref()
                 .map(|p| PhoneNumber::parse(p, req.country_code.as_deref()))
                 .transpose()?,
+            metadata: metadata::changes(req.metadata.as_ref())?,
         })
     }
 }
@@ -85,12 +91,18 @@ pub async fn update(
     let email = changes.email.as_deref().unwrap_or(&before.email);
     let phone = changes.phone_number.as_deref().unwrap_or(&before.phone_number);
     let new_phone = phone != before.phone_number;
-    if (first_name, last_name, email, new_phone) == (&*before.first_name, &*before.last_name, &*before.email, false) {
+    let notes = match &changes.metadata {
+        Some(changes) => metadata::merged(&before.metadata, changes)?,
+        None => before.metadata.clone(),
+    };
+    if (first_name, last_name, email, new_phone, &notes)
+        == (&*before.first_name, &*before.last_name, &*before.email, false, &before.metadata)
+    {
         return Ok(before);
     }
     let updated = sqlx::query(
         "UPDATE users SET first_name = $1, last_name = $2, email = $3, phone_number = $4,
-         phone_verified_at = CASE WHEN $5 = 1 THEN NULL ELSE phone_verified_at END
+         phone_verified_at = CASE WHEN $5 = 1 THEN NULL ELSE phone_verified_at END, metadata = $8
          WHERE id = $6 AND app_id = $7",
     )
     .bind(first_name)
@@ -100,6 +112,7 @@ pub async fn update(
     .bind(i64::from(new_phone))
     .bind(user_id)
     .bind(app_id)
+    .bind(metadata::to_text(&notes))
     .execute(&mut *conn)
     .await;
     match updated {
@@ -145,8 +158,8 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     .execute(&mut *conn)
     .await?;
     let inserted = sqlx::query(
-        "INSERT INTO users (id, app_id, first_name, last_name, email, phone_number, wallet_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO users (id, app_id, first_name, last_name, email, phone_number, wallet_id, created_at, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(&user.app_id)
@@ -156,6 +169,7 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     .bind(user.phone_number.as_str())
     .bind(&wallet_id)
     .bind(now_ms)
+    .bind(metadata::to_text(&user.metadata))
     .execute(&mut *conn)
     .await;
     match inserted {
@@ -168,7 +182,7 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
 }
 
 const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.phone_number, u.phone_verified_at,
-    u.created_at, u.wallet_id, a.balance, a.currency,
+    u.created_at, u.wallet_id, a.balance, a.currency, u.metadata,
     (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM transfers t
       WHERE t.user_id = u.id AND t.kind = 'payout' AND t.status IN ('created', 'flagged', 'pending')) AS pending";
 
@@ -186,6 +200,7 @@ fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
             pending: row.try_get("pending")?,
             currency: row.try_get("currency")?,
         },
+        metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
         created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
     })
 }
@@ -204,13 +219,20 @@ pub async fn get(conn: &mut AnyConnection, app_id: &str, user_id: &str) -> Resul
     Ok(user_from_row(&row)?)
 }
 
-pub async fn list(conn: &mut AnyConnection, app_id: &str, page: &Page) -> Result<List<api::User>, Error> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    filter: &ListFilter,
+    page: &Page,
+) -> Result<List<api::User>, Error> {
     let before = page.cursor_seq(conn, Listed::Users, app_id).await?;
+    let (clauses, args) = filter.sql(Backend::of(conn), "u", 4);
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id
-         WHERE u.app_id = $1 AND u.seq < $2 ORDER BY u.seq DESC LIMIT $3"
+         WHERE u.app_id = $1 AND u.seq < $2{clauses} ORDER BY u.seq DESC LIMIT $3"
     );
-    let rows = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1).fetch_all(conn).await?;
+    let query = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1);
+    let rows = metadata::bind_all(query, args).fetch_all(conn).await?;
     let users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(page.finish(users))
 }

@@ -101,6 +101,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0012_default_payout_method.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 13,
+        name: "metadata",
+        sqlite: include_str!("../../migrations/sqlite/0013_metadata.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_metadata.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
