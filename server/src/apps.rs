@@ -283,6 +283,14 @@ pub struct AppRulesRequest {
     #[schema(value_type = Option<dots_shared::api::Threshold>)]
     #[serde(default)]
     pub tax_id_threshold: Option<RuleValue>,
+    /// The least a payee may withdraw in a flow's payout step.
+    #[schema(value_type = Option<dots_shared::api::Threshold>)]
+    #[serde(default)]
+    pub flow_payout_min: Option<RuleValue>,
+    /// The most a payee may withdraw in a flow's payout step.
+    #[schema(value_type = Option<dots_shared::api::Threshold>)]
+    #[serde(default)]
+    pub flow_payout_max: Option<RuleValue>,
     /// Who pays a payout's fee when the payout does not say: `app` or `user`.
     #[serde(default)]
     pub fee_party: Option<String>,
@@ -317,6 +325,8 @@ impl AppRules {
             ("review_threshold", req.review_threshold),
             ("first_payout_review_threshold", req.first_payout_review_threshold),
             ("tax_id_threshold", req.tax_id_threshold),
+            ("flow_payout_min", req.flow_payout_min),
+            ("flow_payout_max", req.flow_payout_max),
         ] {
             match value {
                 None => {}
@@ -354,12 +364,24 @@ pub async fn update_rules(conn: &mut AnyConnection, rules: &AppRules) -> TxResul
             .execute(&mut *conn)
             .await?;
     }
-    Ok(get_rules(conn, &rules.app_id).await?)
+    let now = get_rules(conn, &rules.app_id).await?;
+    if let (Some(min), Some(max)) = (now.flow_payout_min.0, now.flow_payout_max.0)
+        && min > max
+    {
+        return Err(Error::invalid(
+            ErrorCode::InvalidAmount,
+            "flow_payout_min",
+            "flow_payout_min must not be above flow_payout_max",
+        )
+        .into());
+    }
+    Ok(now)
 }
 
 pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<api::AppRules, Error> {
     let row = sqlx::query(&format!(
-        "SELECT review_threshold, first_payout_review_threshold, tax_id_threshold, {FEE_COLUMNS} FROM apps WHERE id = $1"
+        "SELECT review_threshold, first_payout_review_threshold, tax_id_threshold, flow_payout_min, flow_payout_max,
+                {FEE_COLUMNS} FROM apps WHERE id = $1"
     ))
     .bind(app_id)
     .fetch_one(conn)
@@ -370,6 +392,8 @@ pub async fn get_rules(conn: &mut AnyConnection, app_id: &str) -> Result<api::Ap
         review_threshold: rule("review_threshold")?,
         first_payout_review_threshold: rule("first_payout_review_threshold")?,
         tax_id_threshold: rule("tax_id_threshold")?,
+        flow_payout_min: rule("flow_payout_min")?,
+        flow_payout_max: rule("flow_payout_max")?,
         fee_party: fees.party,
         fees: fees.schedule,
     })

@@ -31,7 +31,7 @@ pub const LINK_DEFAULT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const LINK_MAX_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
 /// A flow's session token lives an hour (Plaid's link tokens live four).
 pub const FLOW_TTL_MS: i64 = 3600 * 1000;
-pub const STEPS: &[&str] = &["verify_phone", "compliance", "payout_method"];
+pub const STEPS: &[&str] = &["verify_phone", "compliance", "payout_method", "payout"];
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -548,6 +548,13 @@ impl NewFlow {
                     format!("steps is a list of distinct {}", STEPS.join(", ")),
                 ));
             }
+        }
+        if req.steps.iter().position(|s| s == "payout").is_some_and(|at| at + 1 != req.steps.len()) {
+            return Err(Error::invalid(
+                ErrorCode::InvalidSteps,
+                "steps",
+                "payout is the last step: the payee withdraws once everything else is done",
+            ));
         }
         if let Some(url) = &req.redirect_url
             && !redirect_url_ok(url)
@@ -1171,20 +1178,105 @@ pub async fn complete(conn: &mut AnyConnection, session: &Session, now_ms: i64) 
             .execute(&mut *conn)
             .await?;
     if done.rows_affected() == 1 {
-        let user_id: Option<String> = sqlx::query_scalar("SELECT user_id FROM flows WHERE id = $1")
-            .bind(&session.flow_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        events::record(
-            conn,
-            &session.app_id,
-            events::FLOW_COMPLETED,
-            &json!({"flow_id": session.flow_id, "user_id": user_id}),
-            now_ms,
-        )
-        .await?;
+        let (user_id, payout): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT user_id, payout_transfer_id FROM flows WHERE id = $1")
+                .bind(&session.flow_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let mut data = json!({"flow_id": session.flow_id, "user_id": user_id});
+        if let Some(payout) = payout {
+            data["payout_transfer_id"] = payout.into();
+        }
+        events::record(conn, &session.app_id, events::FLOW_COMPLETED, &data, now_ms).await?;
     }
     Ok(())
+}
+
+/// What the payee of a flow with a `payout` step may withdraw now.
+pub async fn payout_offer(conn: &mut AnyConnection, session: &Session) -> Result<flow::PayoutOffer, Error> {
+    if !session.steps.iter().any(|s| s == "payout") {
+        return Err(Error::new(ErrorCode::InvalidSteps, "This flow has no payout step.").with_param("steps"));
+    }
+    let user = users::get(conn, &session.app_id, session.user()?).await?;
+    let row = sqlx::query(&format!(
+        "SELECT flow_payout_min, flow_payout_max, {} FROM apps WHERE id = $1",
+        crate::apps::FEE_COLUMNS
+    ))
+    .bind(&session.app_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let terms = crate::apps::FeeTerms::from_row(&row)?;
+    Ok(flow::PayoutOffer {
+        available: user.wallet.available,
+        currency: user.wallet.currency,
+        min: row.try_get("flow_payout_min")?,
+        max: row.try_get("flow_payout_max")?,
+        fees: terms.schedule,
+        fee_party: terms.party,
+    })
+}
+
+/// The flow's `payout` step: the payee withdraws `amount` (their whole balance when
+/// absent), within the app's bounds, to one of their methods; the app's fee rule
+/// applies. Once, per flow: the flow keeps the payout, and completes with it when
+/// its other steps are done (`flow.completed` carries `payout_transfer_id`).
+pub async fn withdraw(
+    conn: &mut AnyConnection,
+    session: &Session,
+    amount: Option<i64>,
+    payout_method_id: &str,
+    now_ms: i64,
+) -> TxResult<api::ClaimedPayout> {
+    let offer = payout_offer(conn, session).await?;
+    let user_id = session.user()?.to_string();
+    let amount = amount.unwrap_or(offer.available);
+    let bad = |message: String| Error::invalid(ErrorCode::InvalidAmount, "amount", message);
+    if amount <= 0 {
+        return Err(match offer.available {
+            0 => crate::ledger::insufficient_funds(),
+            _ => bad("amount must be a whole number of minor units above 0".into()),
+        }
+        .into());
+    }
+    if let Some(min) = offer.min.filter(|min| amount < *min) {
+        return Err(bad(format!("at least {min} minor units may be withdrawn here")).into());
+    }
+    if let Some(max) = offer.max.filter(|max| amount > *max) {
+        return Err(bad(format!("at most {max} minor units may be withdrawn here")).into());
+    }
+    // One payout per flow: of two concurrent withdrawals only one takes the flow.
+    let taken = sqlx::query("UPDATE flows SET payout_transfer_id = '' WHERE id = $1 AND payout_transfer_id IS NULL")
+        .bind(&session.flow_id)
+        .execute(&mut *conn)
+        .await?;
+    if taken.rows_affected() != 1 {
+        return Err(Error::new(ErrorCode::FlowPayoutMade, "This flow's payout was made already.").into());
+    }
+    let currency = dots_shared::Currency::parse(&offer.currency).map_err(Error::internal)?;
+    let wallet: String = sqlx::query_scalar("SELECT wallet_id FROM apps WHERE id = $1")
+        .bind(&session.app_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let payout = NewTransfer {
+        app: crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: wallet, currency },
+        kind: dots_shared::TransferType::Payout,
+        user_id,
+        money: Money::new(amount, currency).map_err(|e| bad(e.to_string()))?,
+        direction: None,
+        payout_method_id: Some(payout_method_id.to_string()),
+        fee_party: None,
+        quoted_fee: None,
+        metadata: Metadata::new(),
+    };
+    let paid = crate::payouts::create(conn, &payout, now_ms).await?;
+    sqlx::query("UPDATE flows SET payout_transfer_id = $1 WHERE id = $2")
+        .bind(&paid.id)
+        .bind(&session.flow_id)
+        .execute(&mut *conn)
+        .await?;
+    require_steps(conn, session).await?;
+    complete(conn, session, now_ms).await?;
+    Ok(api::ClaimedPayout { id: paid.id, status: paid.status, amount: paid.amount, currency: paid.currency })
 }
 
 /// A host-page flow completes only when each of its steps is done.
@@ -1208,6 +1300,11 @@ pub async fn require_steps(conn: &mut AnyConnection, session: &Session) -> TxRes
                 .await?
                     > 0
             }
+            "payout" => sqlx::query_scalar::<_, Option<String>>("SELECT payout_transfer_id FROM flows WHERE id = $1")
+                .bind(&session.flow_id)
+                .fetch_one(&mut *conn)
+                .await?
+                .is_some_and(|id| !id.is_empty()),
             "compliance" => {
                 sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM compliance WHERE user_id = $1 AND legal_first_name IS NOT NULL

@@ -423,6 +423,7 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/v2/payout-links") => json!({"amount": 100, "currency": "USD", "email": "ada@example.com"}),
         ("POST", "/v2/payout-links/{id}/cancel") => json!({}),
         ("POST", "/v2/payout-links/{id}/send") => json!({"method": "sms"}),
+        ("POST", "/flow/v1/payout") => json!({"payout_method_id": "pm_1"}),
         ("POST", "/v2/payout-batches") => {
             json!({"items": [{"amount": 100, "currency": "USD", "phone_number": "+12015550123"}]})
         }

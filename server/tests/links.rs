@@ -22,6 +22,7 @@ on_both_databases!(
     a_national_number_is_read_in_the_chosen_country_and_the_app_sets_its_default,
     a_link_keeps_the_fee_it_was_made_with_and_its_payee_sees_it,
     an_unauthenticated_flow_recognises_an_existing_payee_by_their_phone,
+    a_flow_payout_step_withdraws_the_wallet_once_within_the_apps_bounds,
 );
 
 const PAYEE_PHONE: &str = "+12015550177";
@@ -792,4 +793,84 @@ async fn an_unauthenticated_flow_recognises_an_existing_payee_by_their_phone(t: 
     assert_eq!((&done.json["status"], &done.json["user_id"]), (&json!("completed"), &json!(known.id())));
     let methods = t.get(&app, &format!("/v2/users/{}/payout-methods", known.id())).await;
     assert_eq!(methods.json["data"].as_array().unwrap().len(), 1, "the method went to the known payee");
+}
+
+/// The flow's `payout` step (issue 16, part 3, the server's side): a pre-authenticated
+/// payee withdraws their wallet, within the app's bounds and under its fee rule, once;
+/// the flow completes with the payout.
+async fn a_flow_payout_step_withdraws_the_wallet_once_within_the_apps_bounds(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    t.refill(&app, 10_000).await;
+    let user = t.create_payee(&app).await;
+    assert_eq!(t.transfer(&app, "balance", &user, 5_000).await.status, StatusCode::CREATED);
+    let method = t.get(&app, &format!("/v2/users/{user}/payout-methods")).await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rules = json!({"flow_payout_min": 100, "flow_payout_max": 4_000, "fee_party": "user"});
+    let set = t.call(Method::PUT, "/v2/apps/me/rules", Some(&basic(&app)), &[], Some(&rules.to_string())).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.json);
+    assert_eq!(t.set_fees(&app, json!({"fixed": 50})).await.status, StatusCode::OK);
+    let r = t.post(&app, "/v2/flows", json!({"steps": ["payout", "payout_method"], "user_id": user})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_steps"), "payout comes last");
+    let flow = t.post(&app, "/v2/flows", json!({"steps": ["payout_method", "payout"], "user_id": user})).await;
+    assert_eq!(flow.status, StatusCode::CREATED, "{}", flow.json);
+    let token = flow.json["token"].as_str().unwrap().to_string();
+    let offer = t.flow(&token, Method::GET, "/flow/v1/payout", None).await;
+    assert_eq!(
+        offer.json,
+        json!({"available": 5_000, "currency": "USD", "min": 100, "max": 4_000,
+               "fees": {"fixed": 50, "bps": 0, "min": null, "max": null}, "fee_party": "user"})
+    );
+    let before = t.snapshot().await;
+    for (amount, why) in
+        [(None, "the whole balance is above the app's maximum"), (Some(99), "below the minimum"), (Some(0), "nothing")]
+    {
+        let mut body = json!({"payout_method_id": method});
+        if let Some(a) = amount {
+            body["amount"] = a.into();
+        }
+        let r = t.flow(&token, Method::POST, "/flow/v1/payout", Some(body)).await;
+        assert_eq!(
+            (r.status, r.code(), r.param()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", "amount"),
+            "{why}: {}",
+            r.json
+        );
+    }
+    assert_eq!(t.snapshot().await, before);
+    // Two withdrawals at once: one is made, once.
+    let answers = common::at_once(2, |_| {
+        let (t, token, method) = (t.clone(), token.clone(), method.clone());
+        async move {
+            t.flow(&token, Method::POST, "/flow/v1/payout", Some(json!({"amount": 3_000, "payout_method_id": method})))
+                .await
+        }
+    })
+    .await;
+    let made: Vec<_> = answers.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert_eq!(made.len(), 1, "{:?}", answers.iter().map(|r| r.json.to_string()).collect::<Vec<_>>());
+    for r in answers.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert!(matches!(r.code(), "flow_payout_made" | "session_ended"), "{}", r.json);
+    }
+    let payout = t.get(&app, &format!("/v2/transfers/{}", made[0].json["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (&payout.json["amount"], &payout.json["fee"], &payout.json["net"]),
+        (&json!(3_000), &json!(50), &json!(2_950))
+    );
+    assert_eq!(t.user_wallet(&app, &user).await, (2_000, 3_000));
+    let done = t.get(&app, &format!("/v2/flows/{}", flow.id())).await;
+    assert_eq!(done.json["status"], "completed");
+    let event = t
+        .count(&format!(
+            "SELECT COUNT(*) FROM events WHERE type = 'flow.completed' AND data LIKE '%\"payout_transfer_id\":\"{}\"%'",
+            made[0].json["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(event, 1, "flow.completed carries the payout");
+    // A flow without the step offers nothing.
+    let plain = t.post(&app, "/v2/flows", json!({"steps": ["payout_method"], "user_id": user})).await;
+    let plain = plain.json["token"].as_str().unwrap().to_string();
+    let r = t.flow(&plain, Method::GET, "/flow/v1/payout", None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_steps"));
 }

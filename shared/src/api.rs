@@ -406,6 +406,10 @@ pub struct AppRules {
     pub first_payout_review_threshold: Threshold,
     /// Above this much paid to a payee in a calendar year, a tax id is required.
     pub tax_id_threshold: Threshold,
+    /// The least a payee may withdraw in a flow's `payout` step (`null`: one minor unit).
+    pub flow_payout_min: Threshold,
+    /// The most a payee may withdraw in a flow's `payout` step (`null`: their balance).
+    pub flow_payout_max: Threshold,
     /// Who pays a payout's fee unless the payout names it.
     pub fee_party: FeeParty,
     /// The payout fee schedule the operator set for this app.

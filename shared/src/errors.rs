@@ -49,6 +49,7 @@ codes! {
     EventNotFound = ("event_not_found", 404),
     FlowIncomplete = ("flow_incomplete", 409),
     FlowNotFound = ("flow_not_found", 404),
+    FlowPayoutMade = ("flow_payout_made", 409),
     IdempotencyKeyReused = ("idempotency_key_reused", 409),
     InsufficientFunds = ("insufficient_funds", 409),
     InternalError = ("internal_error", 500),

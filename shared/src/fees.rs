@@ -106,17 +106,20 @@ impl FeeSchedule {
     /// checked schedule and an amount up to the largest amount it is never
     /// negative and never above `fixed + amount` or `max`.
     pub fn fee_for(&self, amount: i64) -> i64 {
-        let scaled = i128::from(amount) * i128::from(self.bps);
+        // In i64: amount × bps is at most 10^12 × 10^4 for checked input, far below
+        // i64's 9.2 × 10^18 (saturating beyond); no i128 (the widget computes fees
+        // too, and i128 division would cost it kilobytes).
+        let scaled = amount.saturating_mul(self.bps);
         // Half up: add half the divisor before the (floor) division; amounts are positive.
-        let percent = (scaled + i128::from(MAX_BPS / 2)) / i128::from(MAX_BPS);
-        let mut fee = i128::from(self.fixed) + percent;
+        let percent = scaled.saturating_add(MAX_BPS / 2) / MAX_BPS;
+        let mut fee = self.fixed.saturating_add(percent);
         if let Some(min) = self.min {
-            fee = fee.max(i128::from(min));
+            fee = fee.max(min);
         }
         if let Some(max) = self.max {
-            fee = fee.min(i128::from(max));
+            fee = fee.min(max);
         }
-        i64::try_from(fee).unwrap_or(i64::MAX)
+        fee
     }
 }
 

@@ -85,6 +85,32 @@ pub struct Completed {
     pub status: String,
 }
 
+/// `GET /flow/v1/payout`: what the payee of a flow with a `payout` step may withdraw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PayoutOffer {
+    /// The wallet's spendable balance, in minor units.
+    pub available: i64,
+    pub currency: String,
+    /// The app's bounds on one withdrawal (`null`: none beyond the balance).
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// The app's fee schedule and who pays it: the widget shows the fee of the amount typed.
+    pub fees: crate::FeeSchedule,
+    pub fee_party: crate::FeeParty,
+}
+
+/// `POST /flow/v1/payout`: withdraw `amount` (the whole balance when absent) to a
+/// method of the payee's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    #[serde(default)]
+    pub amount: Option<i64>,
+    pub payout_method_id: String,
+}
+
 /// `GET /flow/v1/session`: everything the widget needs to choose its steps and
 /// dress itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -35,6 +35,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/flow/v1/claim", claim)
         .post("/flow/v1/payout-link/resend", resend)
         .post("/flow/v1/complete", complete)
+        .get("/flow/v1/payout", payout_offer)
+        .post("/flow/v1/payout", withdraw)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
@@ -50,7 +52,9 @@ pub(super) fn routes(routes: Routes) -> Routes {
     add_method,
     claim,
     resend,
-    complete
+    complete,
+    payout_offer,
+    withdraw
 ))]
 pub(super) struct Doc;
 
@@ -276,6 +280,31 @@ async fn resend(State(state): State<AppState>, m: Mutation<FlowAuth, ResendReque
         .writer
         .run(m.idempotency, args, |conn, (session, method_id), now| {
             Box::pin(async move { ok(StatusCode::OK, &flows::resend(conn, session, method_id, now).await?) })
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/flow/v1/payout", tag = "Flow sessions", responses((status = 200, description = "What the payee may withdraw: balance, the app's bounds and fee rule.", body = flow::PayoutOffer)))]
+async fn payout_offer(
+    State(state): State<AppState>,
+    FlowAuth(session): FlowAuth,
+) -> Result<Json<flow::PayoutOffer>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(Json(flows::payout_offer(&mut conn, &session).await?))
+}
+
+/// The flow's payout step: the payee withdraws their wallet (or part of it) to one
+/// of their methods; the flow completes with it.
+#[utoipa::path(post, path = "/flow/v1/payout", tag = "Flow sessions", request_body = flow::WithdrawRequest, responses((status = 201, description = "The payout made; the flow is completed.", body = api::ClaimedPayout)))]
+async fn withdraw(State(state): State<AppState>, m: Mutation<FlowAuth, flow::WithdrawRequest>) -> Result<Reply, Error> {
+    let args = (m.caller.0, m.body);
+    state
+        .writer
+        .run(m.idempotency, args, |conn, (session, req), now| {
+            Box::pin(async move {
+                let paid = flows::withdraw(conn, session, req.amount, &req.payout_method_id, now).await?;
+                ok(StatusCode::CREATED, &paid)
+            })
         })
         .await
 }

@@ -108,6 +108,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0013_metadata.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 14,
+        name: "flow_payouts",
+        sqlite: include_str!("../../migrations/sqlite/0014_flow_payouts.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_flow_payouts.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
