@@ -1193,7 +1193,11 @@ pub async fn complete(conn: &mut AnyConnection, session: &Session, now_ms: i64) 
 }
 
 /// What the payee of a flow with a `payout` step may withdraw now.
-pub async fn payout_offer(conn: &mut AnyConnection, session: &Session) -> Result<flow::PayoutOffer, Error> {
+pub async fn payout_offer(
+    conn: &mut AnyConnection,
+    session: &Session,
+    amount: Option<i64>,
+) -> Result<flow::PayoutOffer, Error> {
     if !session.steps.iter().any(|s| s == "payout") {
         return Err(Error::new(ErrorCode::InvalidSteps, "This flow has no payout step.").with_param("steps"));
     }
@@ -1206,13 +1210,20 @@ pub async fn payout_offer(conn: &mut AnyConnection, session: &Session) -> Result
     .fetch_one(&mut *conn)
     .await?;
     let terms = crate::apps::FeeTerms::from_row(&row)?;
+    let max: Option<i64> = row.try_get("flow_payout_max")?;
+    let available = user.wallet.available;
+    let amount = amount.unwrap_or_else(|| max.map_or(available, |max| max.min(available)));
+    let fee = Fee { amount: terms.schedule.fee_for(amount), party: terms.party };
     Ok(flow::PayoutOffer {
-        available: user.wallet.available,
+        available,
         currency: user.wallet.currency,
         min: row.try_get("flow_payout_min")?,
-        max: row.try_get("flow_payout_max")?,
+        max,
         fees: terms.schedule,
         fee_party: terms.party,
+        amount,
+        fee: fee.paid_by_user(),
+        net: fee.net(amount),
     })
 }
 
@@ -1227,7 +1238,7 @@ pub async fn withdraw(
     payout_method_id: &str,
     now_ms: i64,
 ) -> TxResult<api::ClaimedPayout> {
-    let offer = payout_offer(conn, session).await?;
+    let offer = payout_offer(conn, session, None).await?;
     let user_id = session.user()?.to_string();
     let amount = amount.unwrap_or(offer.available);
     let bad = |message: String| Error::invalid(ErrorCode::InvalidAmount, "amount", message);

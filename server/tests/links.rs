@@ -820,8 +820,18 @@ async fn a_flow_payout_step_withdraws_the_wallet_once_within_the_apps_bounds(t: 
     assert_eq!(
         offer.json,
         json!({"available": 5_000, "currency": "USD", "min": 100, "max": 4_000,
-               "fees": {"fixed": 50, "bps": 0, "min": null, "max": null}, "fee_party": "user"})
+               "fees": {"fixed": 50, "bps": 0, "min": null, "max": null}, "fee_party": "user",
+               "amount": 4_000, "fee": 50, "net": 3_950})
     );
+    let priced = t.flow(&token, Method::GET, "/flow/v1/payout?amount=1000", None).await;
+    assert_eq!(
+        (&priced.json["amount"], &priced.json["fee"], &priced.json["net"]),
+        (&json!(1_000), &json!(50), &json!(950))
+    );
+    for bad in ["amount=0", "amount=x", "amount=-5", "other=1"] {
+        let r = t.flow(&token, Method::GET, &format!("/flow/v1/payout?{bad}"), None).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{bad}: {}", r.json);
+    }
     let before = t.snapshot().await;
     for (amount, why) in
         [(None, "the whole balance is above the app's maximum"), (Some(99), "below the minimum"), (Some(0), "nothing")]

@@ -95,9 +95,14 @@ pub struct PayoutOffer {
     /// The app's bounds on one withdrawal (`null`: none beyond the balance).
     pub min: Option<i64>,
     pub max: Option<i64>,
-    /// The app's fee schedule and who pays it: the widget shows the fee of the amount typed.
+    /// The app's fee schedule and who pays it.
     pub fees: crate::FeeSchedule,
     pub fee_party: crate::FeeParty,
+    /// A withdrawal of `amount` (the query's, else the most the payee may take):
+    /// the fee the payee bears on it (0 when the app pays) and what arrives.
+    pub amount: i64,
+    pub fee: i64,
+    pub net: i64,
 }
 
 /// `POST /flow/v1/payout`: withdraw `amount` (the whole balance when absent) to a

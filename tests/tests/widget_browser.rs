@@ -922,3 +922,58 @@ fn a_planted_session_dies_when_its_victim_verifies_in_the_browser() {
     );
     assert_eq!(methods["status"], "claimed", "{methods}");
 }
+
+#[test]
+fn a_flow_with_a_payout_step_withdraws_the_wallet_to_a_bank_account() {
+    let demo = Demo::start();
+    let app = demo.demo_app(0);
+    // The payee bears a $0.50 fee and may take at most $20.00 at a time.
+    dots_e2e::set_fees(&demo.server, &app, json!({"fixed": 50}));
+    call(&demo.server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"fee_party": "user", "flow_payout_max": 2000}));
+    let phone = "+14155550161";
+    let body = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone_number": phone});
+    let user = call(&demo.server, "POST", "/v2/users", &app.basic, body);
+    let user = user["id"].as_str().unwrap().to_string();
+    call(&demo.server, "POST", "/v2/refills", &app.basic, json!({"amount": 10_000, "currency": "USD"}));
+    let body = json!({"type": "balance", "user_id": user, "amount": 2_500, "currency": "USD"});
+    call(&demo.server, "POST", "/v2/transfers", &app.basic, body);
+    let body = json!({"steps": ["verify_phone", "payout_method", "payout"], "user_id": user});
+    let flow = call(&demo.server, "POST", "/v2/flows", &app.basic, body);
+    let browser = Browser::start();
+    browser.goto(flow["url"].as_str().unwrap());
+    // The payee proves the phone the app knows, then adds a bank account.
+    browser.wait_for("#dots-phone, .dots-form button[type=submit]");
+    browser.click(".dots-form button[type=submit]");
+    enter_code(&browser, &demo, &app, phone);
+    browser.wait_for("#dots-routing");
+    browser.type_into("#dots-routing", "011000015");
+    browser.type_into("#dots-account", "000123456789");
+    browser.click(".dots-form button[type=submit]");
+    // The review: all the app lets the payee take ($20.00 of $25.00), the fee, what arrives.
+    browser.wait_until(
+        "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
+        "review",
+    );
+    let review = browser.text(".dots-review");
+    assert!(review.contains("Amount\n$20.00") && review.contains("Fee\n$0.50"), "{review}");
+    assert!(review.contains("You receive\n$19.50") && review.contains("Bank account ending 6789"), "{review}");
+    assert_eq!(browser.text(".dots-form button[type=submit]"), "Withdraw $20.00");
+    shoot(&browser, "flow-payout-1-review");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_for(".dots-success");
+    assert_eq!(browser.text(".dots-success h2"), "$19.50 is on its way");
+    shoot(&browser, "flow-payout-2-done");
+    let flow =
+        call(&demo.server, "GET", &format!("/v2/flows/{}", flow["id"].as_str().unwrap()), &app.basic, Value::Null);
+    assert_eq!(flow["status"], "completed");
+    let payouts =
+        call(&demo.server, "GET", &format!("/v2/transfers?user_id={user}&type=payout"), &app.basic, Value::Null);
+    let payout = &payouts["data"][0];
+    assert_eq!(
+        (&payout["amount"], &payout["fee"], &payout["net"]),
+        (&json!(2_000), &json!(50), &json!(1_950)),
+        "{payout}"
+    );
+    let wallet = call(&demo.server, "GET", &format!("/v2/users/{user}/wallet"), &app.basic, Value::Null);
+    assert_eq!(wallet["available"], 500);
+}

@@ -284,13 +284,31 @@ async fn resend(State(state): State<AppState>, m: Mutation<FlowAuth, ResendReque
         .await
 }
 
-#[utoipa::path(get, path = "/flow/v1/payout", tag = "Flow sessions", responses((status = 200, description = "What the payee may withdraw: balance, the app's bounds and fee rule.", body = flow::PayoutOffer)))]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferQuery {
+    #[serde(default)]
+    amount: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/flow/v1/payout", tag = "Flow sessions", params(("amount" = Option<i64>, Query, description = "A withdrawal to price, in minor units (the most the payee may take when absent).")), responses((status = 200, description = "What the payee may withdraw: balance, the app's bounds and fee rule, and the fee and net of `amount`.", body = flow::PayoutOffer)))]
 async fn payout_offer(
     State(state): State<AppState>,
     FlowAuth(session): FlowAuth,
+    query: Result<axum::extract::Query<OfferQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<flow::PayoutOffer>, Error> {
+    let axum::extract::Query(query) = query
+        .map_err(|_| Error::new(ErrorCode::InvalidQuery, "Only amount, a whole number of minor units, is accepted."))?;
+    let amount = query.amount.filter(|a| (1..=dots_shared::money::MAX_AMOUNT_MINOR).contains(a));
+    if query.amount.is_some() && amount.is_none() {
+        return Err(Error::invalid(
+            ErrorCode::InvalidQuery,
+            "amount",
+            "amount must be a positive number of minor units",
+        ));
+    }
     let mut conn = state.store.reader().acquire().await?;
-    Ok(Json(flows::payout_offer(&mut conn, &session).await?))
+    Ok(Json(flows::payout_offer(&mut conn, &session, amount).await?))
 }
 
 /// The flow's payout step: the payee withdraws their wallet (or part of it) to one

@@ -16,6 +16,14 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
         true => fill(t().done_embedded, &[&ctx.app_name()]),
         false => t().done_page.to_string(),
     };
+    // A withdrawal: what is on its way (what the payee receives).
+    let title = match ctx.withdraws() {
+        true => {
+            let net = super::amount::offer().net;
+            fill(t().status_on_its_way, &[&ctx.withdrawal_money(net).unwrap_or_default()])
+        }
+        false => t().done_title.to_string(),
+    };
     // A flow opened as a page of its own goes back to the app, if it said where.
     let back = ctx.session.with_untracked(|s| s.redirect_url.clone());
     let next = match (ctx.embedded, back) {
@@ -33,7 +41,7 @@ pub(super) fn DoneStep(ctx: Ctx) -> impl IntoView {
     };
     view! {
         <section class="dots-result dots-success">
-            <h2 tabindex="-1">{t().done_title}</h2>
+            <h2 tabindex="-1">{title}</h2>
             <p>{detail}</p>
             {next}
         </section>

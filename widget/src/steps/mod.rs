@@ -13,6 +13,7 @@ use crate::api::{self, ApiError};
 use crate::words::{fill, t};
 use crate::{Config, apply_theme, emit, emit_event, object};
 
+mod amount;
 mod code;
 mod compliance;
 mod done;
@@ -123,7 +124,7 @@ impl Ctx {
                     self.wants("compliance")
                 }
             }
-            Step::Method => link || self.wants("payout_method"),
+            Step::Method => link || self.wants("payout_method") || self.wants("payout"),
             Step::Review => true,
             _ => false,
         }
@@ -257,13 +258,29 @@ impl Ctx {
         self.link_money(|link| link.amount)
     }
 
+    /// A flow that pays out (its `payout` step) rather than a link's claim.
+    fn withdraws(&self) -> bool {
+        !self.is_link() && self.wants("payout")
+    }
+
+    /// `money` as the payee's locale writes it.
+    fn format(&self, money: Money) -> String {
+        self.locale.with_untracked(|locale| format_money(money, locale))
+    }
+
+    /// Minor units of the withdrawal's currency, formatted.
+    fn withdrawal_money(&self, minor: i64) -> Option<String> {
+        let currency = amount::offer().currency?;
+        Money::new(minor, currency).ok().map(|m| self.format(m))
+    }
+
     /// A sum of the payout link's (`pick` chooses which), formatted in its currency.
     fn link_money(&self, pick: impl Fn(&dots_shared::flow::SessionLink) -> i64) -> Option<String> {
         let money = self.session.with_untracked(|s| {
             let link = s.payout_link.as_ref()?;
             Money::new(pick(link), Currency::parse(&link.currency).ok()?).ok()
         })?;
-        Some(self.locale.with_untracked(|locale| format_money(money, locale)))
+        Some(self.format(money))
     }
 
     /// The app's name: the session's, else the page's (the server names the app of
@@ -417,9 +434,17 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     let loaded = match opened {
         Ok(token) => {
             api::set_session_token(token);
-            match config.state.clone() {
+            let state = match config.state.clone() {
                 Some(state) => api::read::<SessionState>(state).map(|s| ctx.session.set(s)),
                 None => ctx.refresh().await,
+            };
+            // A flow that pays out: what the payee may withdraw, read once, now.
+            match state {
+                Ok(()) if ctx.withdraws() && ctx.session.with_untracked(|s| s.status == "active") => {
+                    // Priced at all the payee may take, unless they type less on the review.
+                    api::get::<amount::Offer>("/flow/v1/payout").await.map(amount::set_offer)
+                }
+                other => other,
             }
         }
         Err(e) => Err(e),

@@ -10,6 +10,17 @@ use crate::words::{fill, t};
 use crate::{emit, emit_event, object};
 use dots_shared::{ErrorCode, api as wire, flow};
 
+/// What the widget reads of the payout a withdrawal made: its id.
+struct Paid {
+    id: String,
+}
+
+impl dots_shared::read::FromJson for Paid {
+    fn from_json<J: dots_shared::read::Json>(value: &J) -> Option<Paid> {
+        Some(Paid { id: dots_shared::read::FromJson::from_json(&value.field("id")?)? })
+    }
+}
+
 /// An empty body (`{}`).
 #[derive(serde::Serialize)]
 struct NoFields {}
@@ -18,10 +29,16 @@ struct NoFields {}
 pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
     let link = ctx.is_link();
     let destination = ctx.method.with_untracked(|m| m.as_ref().map(|(_, label)| label.clone()));
-    let amount = ctx.amount();
+    let withdraws = ctx.withdraws();
+    let offer = super::amount::offer();
+    let (chosen, fee_minor, net_minor) = (offer.amount, offer.fee, offer.net);
+    let amount = if withdraws { ctx.withdrawal_money(chosen) } else { ctx.amount() };
     // A fee the payee bears, and what they receive. No row when the app pays the
     // fee: a zero fee is no sum of money (`Money` is at least one minor unit).
-    let fee = ctx.link_money(|l| l.fee).zip(ctx.link_money(|l| l.net));
+    let fee = match withdraws {
+        true => ctx.withdrawal_money(fee_minor).zip(ctx.withdrawal_money(net_minor)),
+        false => ctx.link_money(|l| l.fee).zip(ctx.link_money(|l| l.net)),
+    };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         ctx.run(async move {
@@ -42,7 +59,17 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
                 ctx.go(Step::Status);
                 return Ok(());
             }
-            let success = if ctx.is_link() {
+            let success = if withdraws {
+                let payout_method_id =
+                    ctx.method.with_untracked(|m| m.as_ref().map(|(id, _)| id.clone())).unwrap_or_default();
+                let request = flow::WithdrawRequest { amount: Some(chosen), payout_method_id };
+                let paid = api::send_json::<_, Paid>("POST", "/flow/v1/payout", &request).await?;
+                object(&[
+                    ("flow_id", flow_id.into()),
+                    ("user_id", user_id.into()),
+                    ("payout_transfer_id", paid.id.into()),
+                ])
+            } else if ctx.is_link() {
                 let payout_method_id =
                     ctx.method.with_untracked(|m| m.as_ref().map(|(id, _)| id.clone())).unwrap_or_default();
                 let claim = flow::ClaimRequest { payout_method_id };
@@ -78,6 +105,7 @@ pub(super) fn ReviewStep(ctx: Ctx) -> impl IntoView {
             </dl>
             <button type="submit" class="dots-primary" data-autofocus disabled=ctx.busy>
                 {match (link, amount) {
+                    (false, Some(a)) if withdraws => fill(t().withdraw, &[&a]),
                     (true, Some(a)) if ctx.follows_claim() => fill(t().send_again, &[&a]),
                     (true, Some(a)) => fill(t().claim, &[&a]),
                     _ => t().finish.to_string(),

@@ -60,6 +60,7 @@ pub const EN: Words = Words {
     claim: "Claim {}",
     send_again: "Send {}",
     finish: "Finish",
+    withdraw: "Withdraw {}",
     done_title: "You're all set",
     done_embedded: "{} has what it needs.",
     done_page: "You can close this window.",

@@ -60,6 +60,7 @@ pub const ES: Words = Words {
     claim: "Reclamar {}",
     send_again: "Enviar {}",
     finish: "Terminar",
+    withdraw: "Retirar {}",
     done_title: "¡Listo!",
     done_embedded: "{} ya tiene lo que necesita.",
     done_page: "Ya puedes cerrar esta ventana.",

@@ -38,7 +38,7 @@ catalogue! {
     details_title, details_intro, first_name, last_name, date_of_birth, tax_id, tax_id_optional, continue_label,
     method_title, method_legend, method_new, method_kind, bank_account, paypal, venmo, paypal_email,
     venmo_phone, routing_number, account_number, bank_ending, bank_ending_sentence, your_method,
-    review_title, amount, fee, you_receive, to, claim, send_again, finish,
+    review_title, amount, fee, you_receive, to, claim, send_again, finish, withdraw,
     done_title, done_embedded, done_page, done_button,
     ended_title, expired_title, unusable_title, link_canceled_title, link_expired_title, already_done_title, already_done, load_failed_title,
     start_again, ask_new_link, no_flow,
