@@ -265,8 +265,7 @@ pub async fn create(
     events::record(conn, &batch.app.id, events::PAYOUT_BATCH_CREATED, &Summary::of(&created), now_ms).await?;
     if !any_payout {
         // Links only: nothing of the batch is on its way; it is done.
-        complete(conn, &batch.app.id, &batch.id, now_ms).await?;
-        return Ok(get(conn, &batch.app.id, &batch.id).await?);
+        return Ok(complete(conn, &batch.app.id, &batch.id, now_ms).await?.unwrap_or(created));
     }
     Ok(created)
 }
@@ -376,7 +375,9 @@ impl Summary {
     }
 }
 
-async fn complete(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<()> {
+/// Marks a processing batch completed and announces it; returns it as it is now,
+/// or `None` when it was completed already.
+async fn complete(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64) -> TxResult<Option<api::PayoutBatch>> {
     let done = sqlx::query(
         "UPDATE payout_batches SET status = 'completed', completed_at = $1 WHERE id = $2 AND status = 'processing'",
     )
@@ -384,11 +385,12 @@ async fn complete(conn: &mut AnyConnection, app_id: &str, id: &str, now_ms: i64)
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 1 {
-        let batch = get(conn, app_id, id).await?;
-        events::record(conn, app_id, events::PAYOUT_BATCH_COMPLETED, &Summary::of(&batch), now_ms).await?;
+    if done.rows_affected() != 1 {
+        return Ok(None);
     }
-    Ok(())
+    let batch = get(conn, app_id, id).await?;
+    events::record(conn, app_id, events::PAYOUT_BATCH_COMPLETED, &Summary::of(&batch), now_ms).await?;
+    Ok(Some(batch))
 }
 
 /// Completes every processing batch none of whose payouts is still on its way

@@ -252,12 +252,18 @@ pub async fn reserve_payout(
             to: Leg::system(SystemAccount::FeeRevenue, app.currency),
             money: Money::new(fee.amount, app.currency).map_err(Error::internal)?,
         };
+        // A wallet short of the fee: the app's says so in its own words (a payee's
+        // short wallet keeps the ledger's usual refusal).
         let charged = post(conn, &mut writes, &app.id, &id, &charge, now_ms).await.map_err(|e| match e {
-            crate::error::TxError::Rejected(e) if e.code == ErrorCode::InsufficientFunds => Error::new(
-                ErrorCode::InsufficientFunds,
-                "The app's wallet does not hold enough to pay this payout's fee.",
-            )
-            .into(),
+            crate::error::TxError::Rejected(e)
+                if e.code == ErrorCode::InsufficientFunds && fee.party == FeeParty::App =>
+            {
+                Error::new(
+                    ErrorCode::InsufficientFunds,
+                    "The app's wallet does not hold enough to pay this payout's fee.",
+                )
+                .into()
+            }
             other => other,
         })?;
         transactions.push(charged);
