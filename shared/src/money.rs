@@ -97,6 +97,31 @@ impl Money {
         Money::new(minor, currency)
     }
 
+    /// What a person typed — `12`, `12.5`, `12,50`: digits, then a decimal point or
+    /// comma and at most the currency's minor digits, no grouping — in minor units.
+    /// Anything else is refused, never rounded or guessed (`1,000` is not a
+    /// thousand here, nor a one: it has three decimals).
+    pub fn from_typed(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let exponent = usize::from(currency.exponent());
+        let text = text.trim();
+        let (whole, fraction) = text.split_once(['.', ',']).unwrap_or((text, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let pointless = fraction.is_empty() && whole.len() < text.len();
+        if whole.is_empty()
+            || whole.len() > 13
+            || !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > exponent
+            || pointless
+        {
+            return Err(MoneyError::InvalidAmount);
+        }
+        let padding = std::iter::repeat_n(b'0', exponent - fraction.len());
+        let minor =
+            whole.bytes().chain(fraction.bytes()).chain(padding).fold(0, |n: i64, b| n * 10 + i64::from(b - b'0'));
+        Money::new(minor, currency)
+    }
+
     pub fn amount(self) -> i64 {
         self.amount
     }
@@ -153,6 +178,41 @@ mod tests {
         assert_eq!((usd(123_456).len(), Money::new(123_456, Currency::USD).unwrap().decimal()), (9, "1234.56".into()));
         assert_eq!(Money::new(7, Currency::USD).unwrap().decimal(), "0.07");
         assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).unwrap().decimal(), "500");
+    }
+
+    #[test]
+    fn typed_amounts_are_read_exactly_or_refused() {
+        let usd = |text| Money::from_typed(text, Currency::USD).map(Money::amount);
+        assert_eq!((usd("12"), usd(" 12.5 "), usd("12,50"), usd("0.07")), (Ok(1200), Ok(1250), Ok(1250), Ok(7)));
+        for refused in ["", "12.", ".5", "1,000", "12.505", "1 000", "-5", "+5", "1e3", "0", "0.00", "12.5.0", "$12"] {
+            assert_eq!(usd(refused), Err(MoneyError::InvalidAmount), "{refused:?}");
+        }
+        let yen = Currency::parse("JPY").unwrap();
+        assert_eq!(
+            (Money::from_typed("500", yen).map(Money::amount), Money::from_typed("500.5", yen)),
+            (Ok(500), Err(MoneyError::InvalidAmount))
+        );
+        assert_eq!(usd("99999999999999"), Err(MoneyError::InvalidAmount), "fourteen digits");
+        assert_eq!(usd("10000000000"), Ok(MAX_AMOUNT_MINOR));
+        assert_eq!(usd("10000000000.01"), Err(MoneyError::InvalidAmount));
+    }
+
+    proptest! {
+        /// Every amount reads back from its decimal, with a point or a comma; and
+        /// whatever is typed is either refused or read as the amount it writes.
+        #[test]
+        fn typed_amounts_round_trip(minor in 1..=MAX_AMOUNT_MINOR, currency in prop::sample::select(Currency::all().collect::<Vec<_>>()), typed in "[0-9.,]{0,16}") {
+            let money = Money::new(minor, currency).unwrap();
+            prop_assert_eq!(Money::from_typed(&money.decimal(), currency), Ok(money));
+            prop_assert_eq!(Money::from_typed(&money.decimal().replace('.', ","), currency), Ok(money));
+            if let Ok(read) = Money::from_typed(&typed, currency) {
+                let (whole, fraction) = typed.split_once(['.', ',']).unwrap_or((&typed, ""));
+                let decimal = read.decimal();
+                let (read_whole, read_fraction) = decimal.split_once('.').unwrap_or((&decimal, ""));
+                prop_assert_eq!(whole.trim_start_matches('0'), read_whole.trim_start_matches('0'));
+                prop_assert_eq!(read_fraction.trim_end_matches('0'), fraction.trim_end_matches('0'));
+            }
+        }
     }
 
     #[test]
