@@ -7,9 +7,17 @@
 //! brotli), and a hash of all of them versions their URLs.
 //! Without a wasm bundle the server still builds; its widget routes then answer
 //! `widget_not_built`.
+//!
+//! The widget's languages other than English (compiled into the Wasm) are written
+//! here from its catalogue (`widget/src/words`, included below) as
+//! `words-{lang}.json`, served in the bundle; `words_assets.rs` lists them.
 
 use std::io::Write;
 use std::path::PathBuf;
+
+#[allow(dead_code)]
+#[path = "../widget/src/words/mod.rs"]
+mod words;
 
 const BUNDLE_FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
 const WEB_FILES: [&str; 4] = ["dots.js", "dots.d.ts", "frame.js", "widget.css"];
@@ -37,7 +45,19 @@ fn main() {
     let bundled =
         BUNDLE_FILES.iter().map(|name| (name.to_string(), std::fs::read(bundle.join(name)).unwrap_or_default()));
     let written = WEB_FILES.iter().map(|name| (name.to_string(), web_file(&web, &bundle.join("web"), name)));
-    for (name, bytes) in bundled.chain(written) {
+    println!("cargo:rerun-if-changed=../widget/src/words");
+    let languages = words::LANGUAGES[1..].iter().map(|w| (format!("words-{}.json", w.lang()), words_json(w)));
+    let languages: Vec<_> = languages.collect();
+    let listed: String = languages
+        .iter()
+        .map(|(name, _)| format!("({name:?}, asset!({name:?}, \"application/json; charset=utf-8\")),"))
+        .collect();
+    std::fs::write(
+        out.join("words_assets.rs"),
+        format!("/// The widget's other languages (`frame.js` fetches the payee's).\nconst WORDS: [(&str, Asset); {}] = [{listed}];\n", languages.len()),
+    )
+    .expect("OUT_DIR is writable");
+    for (name, bytes) in bundled.chain(written).chain(languages) {
         for b in &bytes {
             hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -59,6 +79,29 @@ fn web_file(web: &std::path::Path, minified: &std::path::Path, name: &str) -> Ve
         (Ok(from), Ok(small)) if from == source && !small.is_empty() => small,
         _ => source,
     }
+}
+
+/// A language as the widget reads it (`Words::from_list`): a JSON array of the tag,
+/// then every message in the catalogue's order.
+fn words_json(words: &words::Words) -> Vec<u8> {
+    let mut json = String::from("[");
+    for text in std::iter::once(words.lang()).chain(words.entries().into_iter().map(|(_, text)| text)) {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => json.push_str("\\\""),
+                '\\' => json.push_str("\\\\"),
+                c if (c as u32) < 0x20 => json.push_str(&format!("\\u{:04x}", c as u32)),
+                c => json.push(c),
+            }
+        }
+        json.push('"');
+    }
+    json.push(']');
+    json.into_bytes()
 }
 
 fn brotli(bytes: &[u8]) -> Vec<u8> {

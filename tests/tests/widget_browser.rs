@@ -954,15 +954,39 @@ fn a_flow_with_a_payout_step_withdraws_the_wallet_to_a_bank_account() {
         "document.querySelector('.dots-review') && document.querySelector('.dots-review').innerText",
         "review",
     );
+    assert_eq!(browser.exec("return document.getElementById('dots-amount').value", json!([])), "20.00");
     let review = browser.text(".dots-review");
-    assert!(review.contains("Amount\n$20.00") && review.contains("Fee\n$0.50"), "{review}");
-    assert!(review.contains("You receive\n$19.50") && review.contains("Bank account ending 6789"), "{review}");
+    assert!(review.contains("Fee\n$0.50") && review.contains("You receive\n$19.50"), "{review}");
+    assert!(review.contains("Bank account ending 6789"), "{review}");
     assert_eq!(browser.text(".dots-form button[type=submit]"), "Withdraw $20.00");
     shoot(&browser, "flow-payout-1-review");
+    // More than the app allows: said under the field, nothing moves.
+    browser.type_into("#dots-amount", "25");
+    assert_eq!(browser.text(".dots-form button[type=submit]"), "Continue");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until("document.getElementById('dots-amount-error').innerText", "the amount's error");
+    assert_eq!(browser.text("#dots-amount-error"), "Enter an amount from $0.01 to $20.00.");
+    assert_eq!(
+        browser.exec("return document.getElementById('dots-amount').getAttribute('aria-invalid')", json!([])),
+        "true"
+    );
+    // A smaller amount: priced by the server (its fee, what arrives), then withdrawn.
+    browser.type_into("#dots-amount", "12,5");
+    browser.click(".dots-form button[type=submit]");
+    browser.wait_until(
+        "document.querySelector('.dots-form button[type=submit]').innerText == 'Withdraw $12.50'",
+        "priced",
+    );
+    let review = browser.text(".dots-review");
+    assert!(review.contains("Fee\n$0.50") && review.contains("You receive\n$12.00"), "{review}");
+    assert_eq!(browser.exec("return document.activeElement.type", json!([])), "submit", "focus on the withdrawal");
+    shoot(&browser, "flow-payout-2-typed");
+    let none = call(&demo.server, "GET", &format!("/v2/transfers?user_id={user}&type=payout"), &app.basic, Value::Null);
+    assert_eq!(none["data"], json!([]), "pricing moves no money");
     browser.click(".dots-form button[type=submit]");
     browser.wait_for(".dots-success");
-    assert_eq!(browser.text(".dots-success h2"), "$19.50 is on its way");
-    shoot(&browser, "flow-payout-2-done");
+    assert_eq!(browser.text(".dots-success h2"), "$12.00 is on its way");
+    shoot(&browser, "flow-payout-3-done");
     let flow =
         call(&demo.server, "GET", &format!("/v2/flows/{}", flow["id"].as_str().unwrap()), &app.basic, Value::Null);
     assert_eq!(flow["status"], "completed");
@@ -971,9 +995,9 @@ fn a_flow_with_a_payout_step_withdraws_the_wallet_to_a_bank_account() {
     let payout = &payouts["data"][0];
     assert_eq!(
         (&payout["amount"], &payout["fee"], &payout["net"]),
-        (&json!(2_000), &json!(50), &json!(1_950)),
+        (&json!(1_250), &json!(50), &json!(1_200)),
         "{payout}"
     );
     let wallet = call(&demo.server, "GET", &format!("/v2/users/{user}/wallet"), &app.basic, Value::Null);
-    assert_eq!(wallet["available"], 500);
+    assert_eq!(wallet["available"], 1_250);
 }

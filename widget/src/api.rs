@@ -66,11 +66,11 @@ impl ApiError {
     }
 
     fn unexpected() -> ApiError {
-        ApiError::new("unexpected_answer", t().err_generic)
+        ApiError::new("unexpected_answer", t().err_generic())
     }
 
     fn network() -> ApiError {
-        ApiError::new("network_error", t().err_network)
+        ApiError::new("network_error", t().err_network())
     }
 }
 
@@ -166,39 +166,39 @@ type Message = fn(&'static Words) -> &'static str;
 /// compile time (`as_str` is `const`): a table of `ErrorCode`s would bring every
 /// code's name into the Wasm, to compare at run time.
 const WORDS: &[(&str, Message)] = &[
-    (ErrorCode::InvalidPhoneNumber.as_str(), |w| w.err_phone),
-    (ErrorCode::InvalidCountryCode.as_str(), |w| w.err_phone),
-    (ErrorCode::PhoneMismatch.as_str(), |w| w.err_phone_mismatch),
-    (ErrorCode::ResendTooSoon.as_str(), |w| w.err_too_soon),
-    (ErrorCode::RateLimited.as_str(), |w| w.err_rate_limited),
-    (ErrorCode::SmsFailed.as_str(), |w| w.err_sms),
-    (ErrorCode::TooManyAttempts.as_str(), |w| w.err_code_dead),
-    (ErrorCode::CodeExpired.as_str(), |w| w.err_code_dead),
-    (ErrorCode::CodeAlreadyUsed.as_str(), |w| w.err_code_dead),
-    (ErrorCode::VerificationNotStarted.as_str(), |w| w.err_code_dead),
-    (ErrorCode::InvalidName.as_str(), |w| w.err_name),
-    (ErrorCode::InvalidDateOfBirth.as_str(), |w| w.err_date_of_birth),
-    (ErrorCode::InvalidTaxId.as_str(), |w| w.err_tax_id),
-    (ErrorCode::InvalidAddress.as_str(), |w| w.err_address),
-    (ErrorCode::InvalidRoutingNumber.as_str(), |w| w.err_routing),
-    (ErrorCode::InvalidAccountNumber.as_str(), |w| w.err_account),
-    (ErrorCode::InvalidAccountType.as_str(), |w| w.err_account),
-    (ErrorCode::InvalidEmail.as_str(), |w| w.err_email),
-    (ErrorCode::MissingField.as_str(), |w| w.err_missing),
-    (ErrorCode::InvalidString.as_str(), |w| w.err_text),
-    (ErrorCode::StringTooLong.as_str(), |w| w.err_text),
-    (ErrorCode::AppInsufficientFunds.as_str(), |w| w.err_app_funds),
-    (ErrorCode::ComplianceRequired.as_str(), |w| w.err_compliance),
-    (ErrorCode::PayoutLinkNotClaimable.as_str(), |w| w.err_link_unusable),
-    (ErrorCode::PayoutLinkCanceled.as_str(), |w| w.err_link_canceled),
-    (ErrorCode::PayoutLinkExpired.as_str(), |w| w.err_link_expired),
-    (ErrorCode::PayoutLinkNotFound.as_str(), |w| w.err_link_unusable),
-    (ErrorCode::SessionExpired.as_str(), |w| w.err_session_expired),
-    (ErrorCode::InvalidSession.as_str(), |w| w.err_session_expired),
-    (ErrorCode::MissingSession.as_str(), |w| w.err_session_expired),
-    (ErrorCode::SessionEnded.as_str(), |w| w.err_session_ended),
-    (ErrorCode::PhoneNotVerified.as_str(), |w| w.err_not_verified),
-    (ErrorCode::PayoutMethodNotFound.as_str(), |w| w.err_method_missing),
+    (ErrorCode::InvalidPhoneNumber.as_str(), |w| w.err_phone()),
+    (ErrorCode::InvalidCountryCode.as_str(), |w| w.err_phone()),
+    (ErrorCode::PhoneMismatch.as_str(), |w| w.err_phone_mismatch()),
+    (ErrorCode::ResendTooSoon.as_str(), |w| w.err_too_soon()),
+    (ErrorCode::RateLimited.as_str(), |w| w.err_rate_limited()),
+    (ErrorCode::SmsFailed.as_str(), |w| w.err_sms()),
+    (ErrorCode::TooManyAttempts.as_str(), |w| w.err_code_dead()),
+    (ErrorCode::CodeExpired.as_str(), |w| w.err_code_dead()),
+    (ErrorCode::CodeAlreadyUsed.as_str(), |w| w.err_code_dead()),
+    (ErrorCode::VerificationNotStarted.as_str(), |w| w.err_code_dead()),
+    (ErrorCode::InvalidName.as_str(), |w| w.err_name()),
+    (ErrorCode::InvalidDateOfBirth.as_str(), |w| w.err_date_of_birth()),
+    (ErrorCode::InvalidTaxId.as_str(), |w| w.err_tax_id()),
+    (ErrorCode::InvalidAddress.as_str(), |w| w.err_address()),
+    (ErrorCode::InvalidRoutingNumber.as_str(), |w| w.err_routing()),
+    (ErrorCode::InvalidAccountNumber.as_str(), |w| w.err_account()),
+    (ErrorCode::InvalidAccountType.as_str(), |w| w.err_account()),
+    (ErrorCode::InvalidEmail.as_str(), |w| w.err_email()),
+    (ErrorCode::MissingField.as_str(), |w| w.err_missing()),
+    (ErrorCode::InvalidString.as_str(), |w| w.err_text()),
+    (ErrorCode::StringTooLong.as_str(), |w| w.err_text()),
+    (ErrorCode::AppInsufficientFunds.as_str(), |w| w.err_app_funds()),
+    (ErrorCode::ComplianceRequired.as_str(), |w| w.err_compliance()),
+    (ErrorCode::PayoutLinkNotClaimable.as_str(), |w| w.err_link_unusable()),
+    (ErrorCode::PayoutLinkCanceled.as_str(), |w| w.err_link_canceled()),
+    (ErrorCode::PayoutLinkExpired.as_str(), |w| w.err_link_expired()),
+    (ErrorCode::PayoutLinkNotFound.as_str(), |w| w.err_link_unusable()),
+    (ErrorCode::SessionExpired.as_str(), |w| w.err_session_expired()),
+    (ErrorCode::InvalidSession.as_str(), |w| w.err_session_expired()),
+    (ErrorCode::MissingSession.as_str(), |w| w.err_session_expired()),
+    (ErrorCode::SessionEnded.as_str(), |w| w.err_session_ended()),
+    (ErrorCode::PhoneNotVerified.as_str(), |w| w.err_not_verified()),
+    (ErrorCode::PayoutMethodNotFound.as_str(), |w| w.err_method_missing()),
 ];
 
 /// A refusal in the payee's words: a wrong code says how many tries are left.
@@ -206,12 +206,12 @@ fn payee_words(code: &str, tries_left: Option<i64>) -> String {
     let w = t();
     if code == ErrorCode::InvalidCode.as_str() {
         return match tries_left {
-            Some(0) => w.err_code_last.into(),
-            Some(1) => w.err_code_wrong_one.into(),
-            Some(n) => fill(w.err_code_wrong, &[&n.to_string()]),
-            None => w.err_code_format.into(),
+            Some(0) => w.err_code_last().into(),
+            Some(1) => w.err_code_wrong_one().into(),
+            Some(n) => fill(w.err_code_wrong(), &[&n.to_string()]),
+            None => w.err_code_format().into(),
         };
     }
-    let words = WORDS.iter().find(|(c, _)| *c == code).map_or(w.err_generic, |(_, words)| words(w));
+    let words = WORDS.iter().find(|(c, _)| *c == code).map_or(w.err_generic(), |(_, words)| words(w));
     words.into()
 }

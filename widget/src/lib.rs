@@ -50,8 +50,8 @@ pub(crate) struct Config {
     pub embedded: bool,
     /// In the loader's modal (it has a close button) rather than inline.
     pub modal: bool,
-    /// A BCP 47 tag: the widget's language (English unless there are words for it)
-    /// and how numbers and amounts are written.
+    /// A BCP 47 tag: the widget's language (English unless `frame.js` fetched the
+    /// words for it) and how numbers and amounts are written.
     pub locale: String,
     /// A link's page opens the session and reads it while the Wasm loads
     /// (`frame.js`): the answers to `POST /flow/v1/sessions` and `GET /flow/v1/session`.
@@ -84,10 +84,12 @@ pub fn mount(el: web_sys::HtmlElement, config: String, emit: js_sys::Function) {
             .unwrap_or_else(|| "en-US".into()),
     };
     EMIT.with(|e| *e.borrow_mut() = Some(emit));
-    let words = words::choose(&config.locale);
+    // `frame.js` fetched the payee's language, unless it is English or not served.
+    let served = <Vec<String> as dots_shared::read::FromJson>::from_json(&field("words"));
+    let words = words::choose(&config.locale, served.and_then(words::Words::from_list));
     // The page's language is the widget's (screen readers pronounce by it).
     if let Some(html) = document().document_element() {
-        let _ = html.set_attribute("lang", words.lang);
+        let _ = html.set_attribute("lang", words.lang());
     }
     // Host appearance applies at once (before the session's brand arrives).
     apply_theme(&el, &Theme::default().with_brand(&config.appearance));

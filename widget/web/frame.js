@@ -8,6 +8,15 @@ import init, { mount } from "./dots_widget.js";
 const root = document.getElementById("dots-root");
 const ready = init({ module_or_path: new URL("./dots_widget_bg.wasm", import.meta.url) });
 
+// The payee's language is the host's `locale`, else the browser's. Only English is
+// in the Wasm: another language's words are served beside it and fetched while it
+// downloads (none served for that language: the widget speaks English).
+const words = (locale) => {
+  const lang = (locale || navigator.languages[0] || navigator.language || "").split(/[-_]/)[0].toLowerCase();
+  if (!/^[a-z]{2,3}$/.test(lang) || lang === "en") return null;
+  return fetch(new URL(`./words-${lang}.json`, import.meta.url)).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+};
+
 const mode = document.documentElement.dataset.mode;
 if (mode === "link") {
   // The link's token is in the path: kept for this tab only (a reload still works)
@@ -38,8 +47,8 @@ if (mode === "link") {
       ? fetch("/flow/v1/session", { headers: { Authorization: "Bearer " + JSON.parse(o.body).token } }).then(answer)
       : null,
   ).catch(() => null);
-  const [o, s] = await Promise.all([opened, state, ready]);
-  mount(root, JSON.stringify({ link_token: token, embedded: false, opened: o, state: s }), () => {});
+  const [o, s, w] = await Promise.all([opened, state, words(""), ready]);
+  mount(root, JSON.stringify({ link_token: token, embedded: false, opened: o, state: s, words: w }), () => {});
 } else if (mode === "flow-page") {
   // The token comes in the fragment (never sent to a server); it is kept for this
   // tab only, so a reload still works, and taken out of the address bar and history.
@@ -48,8 +57,8 @@ if (mode === "link") {
     sessionStorage.setItem(key, decodeURIComponent(location.hash.slice(1)));
     history.replaceState(null, "", location.pathname + location.search);
   }
-  await ready;
-  mount(root, JSON.stringify({ session_token: sessionStorage.getItem(key) || "", embedded: false }), () => {});
+  const [w] = await Promise.all([words(""), ready]);
+  mount(root, JSON.stringify({ session_token: sessionStorage.getItem(key) || "", embedded: false, words: w }), () => {});
 } else {
   const params = new URLSearchParams(location.search);
   const hostOrigin = params.get("origin");
@@ -70,9 +79,9 @@ if (mode === "link") {
     if (!m || m.v !== 1 || m.session_id !== sessionId) return;
     if (m.type === "init" && !started) {
       started = true;
-      await ready;
       const p = m.payload || {};
-      const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale || "", embedded: true, modal };
+      const [w] = await Promise.all([words(p.locale), ready]);
+      const config = { session_token: p.token, appearance: p.appearance || {}, locale: p.locale || "", embedded: true, modal, words: w };
       mount(root, JSON.stringify(config), (type, payload) => post(type, JSON.parse(payload)));
       if (modal) {
         // The dialog sizes to the card (the root fills the frame, so it cannot say).

@@ -50,6 +50,8 @@ const BUNDLE: [(&str, Asset); 4] = [
     ("widget.css", asset!("widget.css", "text/css; charset=utf-8")),
 ];
 
+include!(concat!(env!("OUT_DIR"), "/words_assets.rs"));
+
 fn widget_built() -> bool {
     !BUNDLE[1].1.raw.is_empty()
 }
@@ -123,7 +125,7 @@ async fn widget_manifest() -> Response {
 
 /// A versioned bundle file: immutable, so cached for a year.
 async fn widget_file(Path((version, file)): Path<(String, String)>, request: HeaderMap) -> Response {
-    let Some((_, asset)) = BUNDLE.iter().find(|(name, _)| *name == file) else {
+    let Some((_, asset)) = BUNDLE.iter().chain(&WORDS).find(|(name, _)| *name == file) else {
         return Error::new(ErrorCode::RouteNotFound, "No such file.").into_response();
     };
     if !widget_built() {

@@ -1,5 +1,6 @@
 //! A flow that pays out (`payout`): what the payee may withdraw, read when the flow
-//! starts — all the app lets them take — and its fee and what arrives.
+//! starts — all the app lets them take — and its fee and what arrives; priced
+//! again by the server when the payee types a smaller amount on the review.
 
 use dots_shared::Currency;
 use dots_shared::read::{FromJson, Json};
@@ -12,6 +13,8 @@ pub(super) struct Offer {
     pub amount: i64,
     pub fee: i64,
     pub net: i64,
+    /// The least the app lets the payee take (one minor unit when it sets none).
+    pub min: i64,
 }
 
 impl FromJson for Offer {
@@ -22,21 +25,34 @@ impl FromJson for Offer {
             amount: FromJson::from_json(&value.field("amount")?)?,
             fee: FromJson::from_json(&value.field("fee")?)?,
             net: FromJson::from_json(&value.field("net")?)?,
+            min: value.field("min").and_then(|min| FromJson::from_json(&min)).unwrap_or(1),
         })
     }
 }
 
 thread_local! {
-    /// The flow's offer, read once when the flow starts. Not a signal: nothing
-    /// redraws when it is set, and a signal of a new type costs reactive machinery.
-    static OFFER: std::cell::Cell<Offer> = std::cell::Cell::new(Offer::default());
+    /// The amount priced last, and the most the payee may take (the first offer's
+    /// amount). Not a signal: the review is drawn again when it is priced anew,
+    /// and a signal of a new type costs reactive machinery.
+    static OFFER: std::cell::Cell<(Offer, i64)> = std::cell::Cell::new((Offer::default(), 0));
 }
 
-/// The flow's offer.
+/// The amount priced last: its fee and what arrives.
 pub(super) fn offer() -> Offer {
-    OFFER.with(std::cell::Cell::get)
+    OFFER.with(std::cell::Cell::get).0
 }
 
+/// The most the payee may take.
+pub(super) fn most() -> i64 {
+    OFFER.with(std::cell::Cell::get).1
+}
+
+/// The flow's first offer: all the app lets the payee take.
 pub(super) fn set_offer(offer: Offer) {
-    OFFER.with(|o| o.set(offer));
+    OFFER.with(|o| o.set((offer, offer.amount)));
+}
+
+/// The amount the payee typed, priced by the server.
+pub(super) fn reprice(offer: Offer) {
+    OFFER.with(|o| o.set((offer, o.get().1)));
 }

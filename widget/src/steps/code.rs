@@ -33,7 +33,7 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed: String = code.get_untracked().chars().filter(char::is_ascii_digit).collect();
         if typed.len() != 6 {
-            ctx.field_error("dots-code", t().err_code_format);
+            ctx.field_error("dots-code", t().err_code_format());
             return;
         }
         ctx.run(async move {
@@ -56,14 +56,14 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             wait.set(RESEND_AFTER_S);
             locked.set(false);
             code.set(String::new());
-            ctx.notice.set(t().code_resent.into());
+            ctx.notice.set(t().code_resent().into());
             Ok(())
         });
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">{t().code_title}</h2>
-            <label for="dots-code">{t().code_label}</label>
+            <h2 tabindex="-1">{t().code_title()}</h2>
+            <label for="dots-code">{t().code_label()}</label>
             <input id="dots-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
                 pattern="[0-9]*" required data-autofocus aria-describedby="dots-code-hint dots-code-error"
                 aria-invalid=ctx.invalid("dots-code")
@@ -72,16 +72,16 @@ pub(super) fn CodeStep(ctx: Ctx) -> impl IntoView {
             {field_error(ctx, "dots-code")}
             <p id="dots-code-hint" class="dots-hint">
                 {move || match (locked.get(), wait.get()) {
-                    (false, _) => t().code_hint.to_string(),
-                    (true, 0) => t().code_locked_now.to_string(),
-                    (true, s) => fill(t().code_locked_wait, &[&s.to_string()]),
+                    (false, _) => t().code_hint().to_string(),
+                    (true, 0) => t().code_locked_now().to_string(),
+                    (true, s) => fill(t().code_locked_wait(), &[&s.to_string()]),
                 }}
             </p>
-            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get() || locked.get()>{t().verify}</button>
+            <button type="submit" class="dots-primary" disabled=move || ctx.busy.get() || locked.get()>{t().verify()}</button>
             <button type="button" class="dots-link" disabled=move || { wait.get() > 0 || ctx.busy.get() } on:click=resend>
                 {move || match wait.get() {
-                    0 => t().resend.to_string(),
-                    s => fill(t().resend_in, &[&s.to_string()]),
+                    0 => t().resend().to_string(),
+                    s => fill(t().resend_in(), &[&s.to_string()]),
                 }}
             </button>
         </form>

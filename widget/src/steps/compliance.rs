@@ -30,13 +30,13 @@ pub(super) fn ComplianceStep(ctx: Ctx) -> impl IntoView {
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">{t().details_title}</h2>
-            <p class="dots-hint">{t().details_intro}</p>
-            {input(ctx, "dots-first", t().first_name, first, "text", "text", "given-name", true)}
-            {input(ctx, "dots-last", t().last_name, last, "text", "text", "family-name", false)}
-            {input(ctx, "dots-dob", t().date_of_birth, dob, "date", "text", "bday", false)}
-            {input(ctx, "dots-tax", if tax_required { t().tax_id } else { t().tax_id_optional }, tax, "text", "numeric", "off", false)}
-            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label}</button>
+            <h2 tabindex="-1">{t().details_title()}</h2>
+            <p class="dots-hint">{t().details_intro()}</p>
+            {input(ctx, "dots-first", t().first_name(), first, "text", "text", "given-name", true)}
+            {input(ctx, "dots-last", t().last_name(), last, "text", "text", "family-name", false)}
+            {input(ctx, "dots-dob", t().date_of_birth(), dob, "date", "text", "bday", false)}
+            {input(ctx, "dots-tax", if tax_required { t().tax_id() } else { t().tax_id_optional() }, tax, "text", "numeric", "off", false)}
+            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label()}</button>
         </form>
     }
 }

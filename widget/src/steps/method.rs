@@ -15,10 +15,10 @@ pub(super) type Destination = (String, String);
 /// "Bank account ending 6789", "PayPal ana@example.com", "Venmo +1 …".
 pub(super) fn destination(method: &PayoutMethod) -> Destination {
     let label = match (&method.bank, &method.paypal, &method.venmo) {
-        (Some(bank), _, _) => fill(t().bank_ending, &[&bank.account_last4]),
+        (Some(bank), _, _) => fill(t().bank_ending(), &[&bank.account_last4]),
         (_, Some(paypal), _) => format!("PayPal {}", paypal.email),
         (_, _, Some(venmo)) => format!("Venmo {}", venmo.phone_number),
-        _ => t().your_method.into(),
+        _ => t().your_method().into(),
     };
     (method.id.clone(), label)
 }
@@ -26,7 +26,7 @@ pub(super) fn destination(method: &PayoutMethod) -> Destination {
 /// How a method reads inside a sentence: "It goes to your bank account ending 6789."
 pub(super) fn in_sentence(method: &PayoutMethod) -> String {
     match &method.bank {
-        Some(bank) => fill(t().bank_ending_sentence, &[&bank.account_last4]),
+        Some(bank) => fill(t().bank_ending_sentence(), &[&bank.account_last4]),
         None => destination(method).1,
     }
 }
@@ -81,9 +81,9 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
     let input = move |id, label, value, mode| input(ctx, id, label, value, "text", mode, "off", false);
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1" data-autofocus>{t().method_title}</h2>
+            <h2 tabindex="-1" data-autofocus>{t().method_title()}</h2>
             <fieldset class="dots-choices">
-                <legend class="dots-sr">{t().method_legend}</legend>
+                <legend class="dots-sr">{t().method_legend()}</legend>
                 {move || saved.get().into_iter().map(|(id, label)| {
                     let checked_id = id.clone();
                     view! {
@@ -99,14 +99,14 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                     <label class="dots-choice">
                         <input type="radio" name="dots-method" value="new" prop:checked=move || choice.get() == "new"
                             on:change=move |_| choice.set("new".into()) />
-                        {t().method_new}
+                        {t().method_new()}
                     </label>
                 </Show>
             </fieldset>
             <Show when=move || choice.get() == "new">
                 <fieldset class="dots-kinds">
-                    <legend>{t().method_kind}</legend>
-                    {[("bank", t().bank_account), ("paypal", t().paypal), ("venmo", t().venmo)].map(|(value, label)| view! {
+                    <legend>{t().method_kind()}</legend>
+                    {[("bank", t().bank_account()), ("paypal", t().paypal()), ("venmo", t().venmo())].map(|(value, label)| view! {
                         <label class="dots-choice">
                             <input type="radio" name="dots-kind" value=value prop:checked=move || kind.get() == value
                                 on:change=move |_| kind.set(value.into()) />
@@ -115,15 +115,15 @@ pub(super) fn MethodStep(ctx: Ctx) -> impl IntoView {
                     }).collect_view()}
                 </fieldset>
                 {move || match kind.get().as_str() {
-                    "paypal" => super::input(ctx, "dots-paypal", t().paypal_email, paypal, "email", "email", "email", false).into_any(),
-                    "venmo" => input("dots-venmo", t().venmo_phone, venmo, "tel").into_any(),
+                    "paypal" => super::input(ctx, "dots-paypal", t().paypal_email(), paypal, "email", "email", "email", false).into_any(),
+                    "venmo" => input("dots-venmo", t().venmo_phone(), venmo, "tel").into_any(),
                     _ => view! {
-                        {input("dots-routing", t().routing_number, routing, "numeric")}
-                        {input("dots-account", t().account_number, account, "numeric")}
+                        {input("dots-routing", t().routing_number(), routing, "numeric")}
+                        {input("dots-account", t().account_number(), account, "numeric")}
                     }.into_any(),
                 }}
             </Show>
-            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label}</button>
+            <button type="submit" class="dots-primary" disabled=ctx.busy>{t().continue_label()}</button>
         </form>
     }
 }

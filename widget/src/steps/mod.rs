@@ -213,15 +213,15 @@ impl Ctx {
             let _ = window().location().reload();
         } else if error.is_one_of(ENDED) {
             // Ended by the sender: the message says so.
-            self.end(t().ended_title, &error);
+            self.end(t().ended_title(), &error);
         } else if error.is_session_over() {
-            self.end(t().expired_title, &error);
+            self.end(t().expired_title(), &error);
         } else if error.is_one_of(CANCELED) {
-            self.end(t().link_canceled_title, &error);
+            self.end(t().link_canceled_title(), &error);
         } else if error.is_one_of(EXPIRED) {
-            self.end(t().link_expired_title, &error);
+            self.end(t().link_expired_title(), &error);
         } else if error.is_one_of(UNUSABLE) || error.code == "flow_completed" {
-            self.end(t().unusable_title, &error);
+            self.end(t().unusable_title(), &error);
         } else {
             self.field.set(field_of(error.param.as_deref()));
             self.error.set(error.message);
@@ -332,7 +332,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
             <Header ctx />
             <main class="dots-step">
                 {move || match ctx.step.get() {
-                    Step::Loading => view! { <p class="dots-loading">{t().loading}</p> }.into_any(),
+                    Step::Loading => view! { <p class="dots-loading">{t().loading()}</p> }.into_any(),
                     Step::Phone => view! { <PhoneStep ctx /> }.into_any(),
                     Step::Code => view! { <CodeStep ctx /> }.into_any(),
                     Step::Compliance => view! { <ComplianceStep ctx /> }.into_any(),
@@ -347,7 +347,7 @@ pub(crate) fn Flow(config: Config, root: web_sys::HtmlElement) -> impl IntoView 
                 </p>
                 <p class="dots-notice" role="status" aria-live="polite">{move || ctx.notice.get()}</p>
             </main>
-            <footer class="dots-footer">{t().secured_by}</footer>
+            <footer class="dots-footer">{t().secured_by()}</footer>
         </div>
     }
 }
@@ -429,7 +429,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
             }
         }
         .map(|s| s.token.unwrap_or_default()),
-        (None, None) => Err(ApiError::new("invalid_session", t().no_flow)),
+        (None, None) => Err(ApiError::new("invalid_session", t().no_flow())),
     };
     let loaded = match opened {
         Ok(token) => {
@@ -454,7 +454,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
             let brand = ctx.session.with_untracked(|s| s.brand.clone());
             apply_theme(&root, &Theme::default().with_brand(&brand).with_brand(&config.appearance));
             if ctx.session.with_untracked(|s| s.status == "completed") {
-                ctx.end(t().already_done_title, &ApiError::new("flow_completed", t().already_done));
+                ctx.end(t().already_done_title(), &ApiError::new("flow_completed", t().already_done()));
             } else {
                 ctx.advance(Step::Loading);
             }
@@ -463,7 +463,7 @@ async fn start(ctx: Ctx, config: Config, root: web_sys::HtmlElement) {
     }
     if ctx.step.get_untracked() == Step::Loading {
         // A failure that is not the end (a network error): say so and stop here.
-        ctx.end(t().load_failed_title, &ApiError::new("load_failed", ctx.error.get_untracked()));
+        ctx.end(t().load_failed_title(), &ApiError::new("load_failed", ctx.error.get_untracked()));
     }
     emit("ready", object(&[]));
 }
@@ -474,8 +474,8 @@ fn Header(ctx: Ctx) -> impl IntoView {
     let title = move || {
         ctx.session.track();
         match (ctx.is_link(), ctx.amount()) {
-            (true, Some(amount)) => fill(t().title_sent_you, &[&ctx.app_name(), &amount]),
-            _ => fill(t().title_get_paid, &[&ctx.app_name()]),
+            (true, Some(amount)) => fill(t().title_sent_you(), &[&ctx.app_name(), &amount]),
+            _ => fill(t().title_get_paid(), &[&ctx.app_name()]),
         }
     };
     let memo = move || ctx.session.with(|s| s.payout_link.as_ref().and_then(|l| l.memo.clone()).unwrap_or_default());
@@ -491,18 +491,18 @@ fn Header(ctx: Ctx) -> impl IntoView {
                 {move || logo().map(|src| view! { <img class="dots-logo" src=src alt="" /> })}
                 <span class="dots-app">{move || ctx.app_name()}</span>
                 <Show when=move || ctx.embedded && ctx.modal>
-                    <button type="button" class="dots-close" aria-label=t().close
+                    <button type="button" class="dots-close" aria-label=t().close()
                         on:click=move |_| emit("exit", object(&[("reason", "user".into())]))>"×"</button>
                 </Show>
             </div>
             <h1 class="dots-title">{title}</h1>
             <p class="dots-memo">{memo}</p>
             {move || progress().map(|(at, of)| view! {
-                <div class="dots-progress" role="progressbar" aria-label=t().progress
+                <div class="dots-progress" role="progressbar" aria-label=t().progress()
                     aria-valuemin="1" aria-valuemax=of.to_string() aria-valuenow=at.to_string()
-                    aria-valuetext=fill(t().step_of, &[&at.to_string(), &of.to_string()])>
+                    aria-valuetext=fill(t().step_of(), &[&at.to_string(), &of.to_string()])>
                     {(1..=of).map(|i| view! { <span class="dots-dot" class:dots-dot-done=move || { i <= at }></span> }).collect_view()}
-                    <span class="dots-progress-text">{fill(t().step_of, &[&at.to_string(), &of.to_string()])}</span>
+                    <span class="dots-progress-text">{fill(t().step_of(), &[&at.to_string(), &of.to_string()])}</span>
                 </div>
             })}
         </header>

@@ -23,7 +23,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
         ev.prevent_default();
         let typed = phone.get_untracked().trim().to_string();
         if !known && !plausible_phone(&typed) {
-            ctx.field_error("dots-phone", t().err_phone);
+            ctx.field_error("dots-phone", t().err_phone());
             return;
         }
         ctx.run(async move {
@@ -39,21 +39,21 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
             // The number typed, written back the international way, to check (kept
             // on one line: no-break spaces and hyphens).
             ctx.notice.set(match sent.phone_number {
-                Some(number) => fill(t().code_sent_to, &[&number.replace(' ', "\u{a0}").replace('-', "\u{2011}")]),
-                None => t().code_sent.into(),
+                Some(number) => fill(t().code_sent_to(), &[&number.replace(' ', "\u{a0}").replace('-', "\u{2011}")]),
+                None => t().code_sent().into(),
             });
             Ok(())
         });
     };
     view! {
         <form class="dots-form" on:submit=submit novalidate>
-            <h2 tabindex="-1">{t().phone_title}</h2>
-            {ctx.follows_claim().then(|| view! { <p>{t().phone_claimed_intro}</p> })}
+            <h2 tabindex="-1">{t().phone_title()}</h2>
+            {ctx.follows_claim().then(|| view! { <p>{t().phone_claimed_intro()}</p> })}
             {if known {
-                view! { <p>{fill(t().phone_known, &[hint.as_deref().unwrap_or_default()])}</p> }.into_any()
+                view! { <p>{fill(t().phone_known(), &[hint.as_deref().unwrap_or_default()])}</p> }.into_any()
             } else {
                 view! {
-                    <label for="dots-country">{t().country_label}</label>
+                    <label for="dots-country">{t().country_label()}</label>
                     <select id="dots-country" autocomplete="country"
                         on:change=move |ev| country.set(event_target_value(&ev))>
                         {COUNTRIES.iter().map(|(code, dial)| {
@@ -61,7 +61,7 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
                             view! { <option value=*code selected=country.get_untracked() == *code>{format!("{name} (+{dial})")}</option> }
                         }).collect_view()}
                     </select>
-                    <label for="dots-phone">{t().phone_label}</label>
+                    <label for="dots-phone">{t().phone_label()}</label>
                     <input id="dots-phone" type="tel" autocomplete="tel" inputmode="tel" required data-autofocus
                         aria-describedby="dots-phone-hint dots-phone-error"
                         aria-invalid=ctx.invalid("dots-phone")
@@ -70,14 +70,14 @@ pub(super) fn PhoneStep(ctx: Ctx) -> impl IntoView {
                     {field_error(ctx, "dots-phone")}
                     <p id="dots-phone-hint" class="dots-hint">
                         {match &hint {
-                            Some(h) => fill(t().phone_hint_link, &[h]),
-                            None => t().phone_hint.to_string(),
+                            Some(h) => fill(t().phone_hint_link(), &[h]),
+                            None => t().phone_hint().to_string(),
                         }}
                     </p>
                 }.into_any()
             }}
             <button type="submit" class="dots-primary" data-autofocus=known.then_some("")
-                disabled=ctx.busy>{t().send_code}</button>
+                disabled=ctx.busy>{t().send_code()}</button>
         </form>
     }
 }

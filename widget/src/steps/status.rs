@@ -28,7 +28,7 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
     ) {
         on_cleanup(move || timer.clear());
     }
-    let amount = ctx.amount().unwrap_or_else(|| t().your_money.into());
+    let amount = ctx.amount().unwrap_or_else(|| t().your_money().into());
     let resend = move |_| {
         ctx.resending.set(true);
         ctx.method.set(None);
@@ -36,37 +36,39 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
     };
     move || {
         let Some(p) = payout() else {
-            return view! { <section class="dots-result"><h2 tabindex="-1" data-autofocus>{t().status_missing}</h2></section> }.into_any();
+            return view! { <section class="dots-result"><h2 tabindex="-1" data-autofocus>{t().status_missing()}</h2></section> }.into_any();
         };
-        let to = p.payout_method.as_ref().map_or_else(|| t().your_account.into(), in_sentence);
+        let to = p.payout_method.as_ref().map_or_else(|| t().your_account().into(), in_sentence);
         let (class, title, detail) = match p.status {
             TransferStatus::Completed => (
                 "dots-result dots-success",
-                fill(t().status_paid, &[&amount]),
-                fill(t().status_paid_on, &[&ctx.locale.with_untracked(|l| local_date(&p.updated_at, l)), &to]),
+                fill(t().status_paid(), &[&amount]),
+                fill(t().status_paid_on(), &[&ctx.locale.with_untracked(|l| local_date(&p.updated_at, l)), &to]),
             ),
             TransferStatus::Failed | TransferStatus::Canceled | TransferStatus::Reversed => (
                 "dots-result dots-failure",
-                t().status_failed.to_string(),
+                t().status_failed().to_string(),
                 format!(
                     "{} {}",
                     why(p.failure_code.as_deref().unwrap_or_default()),
                     match p.resendable {
-                        true => t().status_resend_hint,
-                        false => t().status_contact,
+                        true => t().status_resend_hint(),
+                        false => t().status_contact(),
                     }
                 ),
             ),
-            _ => {
-                ("dots-result dots-success", fill(t().status_on_its_way, &[&amount]), fill(t().status_goes_to, &[&to]))
-            }
+            _ => (
+                "dots-result dots-success",
+                fill(t().status_on_its_way(), &[&amount]),
+                fill(t().status_goes_to(), &[&to]),
+            ),
         };
         view! {
             <section class=class aria-live="polite">
                 <h2 tabindex="-1" data-autofocus=(!p.resendable).then_some("")>{title}</h2>
                 <p>{detail}</p>
                 {p.resendable.then(|| view! {
-                    <button type="button" class="dots-primary" data-autofocus on:click=resend>{t().use_another}</button>
+                    <button type="button" class="dots-primary" data-autofocus on:click=resend>{t().use_another()}</button>
                 })}
             </section>
         }
@@ -77,12 +79,12 @@ pub(super) fn StatusStep(ctx: Ctx) -> impl IntoView {
 /// Why a payout did not go through, in the payee's words.
 fn why(code: &str) -> &'static str {
     match code {
-        "account_closed" => t().why_account_closed,
-        "account_not_found" => t().why_account_not_found,
-        "rail_rejected" => t().why_rail_rejected,
-        "payout_method_removed" => t().why_method_removed,
-        "canceled" => t().why_canceled,
-        _ => t().why_other,
+        "account_closed" => t().why_account_closed(),
+        "account_not_found" => t().why_account_not_found(),
+        "rail_rejected" => t().why_rail_rejected(),
+        "payout_method_removed" => t().why_method_removed(),
+        "canceled" => t().why_canceled(),
+        _ => t().why_other(),
     }
 }
 

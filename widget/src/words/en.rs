@@ -1,8 +1,8 @@
 //! English, the fallback language.
 
-use super::Words;
+use super::{Messages, Words};
 
-pub const EN: Words = Words {
+pub const EN: Words = Words::new(Messages {
     lang: "en",
     loading: "Loading…",
     secured_by: "Secured by Dots",
@@ -123,4 +123,5 @@ pub const EN: Words = Words {
     err_session_ended: "The sender ended this session.",
     err_not_verified: "Confirm your phone number first.",
     err_method_missing: "That payout method is gone. Choose another one.",
-};
+    err_amount: "Enter an amount from {} to {}.",
+});

@@ -1,8 +1,8 @@
 //! Spanish.
 
-use super::Words;
+use super::{Messages, Words};
 
-pub const ES: Words = Words {
+pub const ES: Words = Words::new(Messages {
     lang: "es",
     loading: "Cargando…",
     secured_by: "Protegido por Dots",
@@ -123,4 +123,5 @@ pub const ES: Words = Words {
     err_session_ended: "Quien te paga terminó esta sesión.",
     err_not_verified: "Primero confirma tu número de teléfono.",
     err_method_missing: "Ese método de pago ya no existe. Elige otro.",
-};
+    err_amount: "Escribe un monto de {} a {}.",
+});

@@ -4,27 +4,70 @@
 //! placeholders. `{}` in a message is filled in order by [`fill`]. The language is
 //! the host's `locale` or the browser's, else English.
 //!
+//! Only English (the fallback) is compiled into the Wasm. The server's build script
+//! includes this module and writes every other language beside the bundle as
+//! `words-{lang}.json` (the tag, then each message in this catalogue's order);
+//! `frame.js` fetches the payee's while the Wasm downloads, and [`Words::from_list`]
+//! reads it. A payee in English downloads no other language.
+//!
 //! This module is plain Rust (no browser APIs): the test crate includes it.
 
 mod en;
+#[cfg(not(target_arch = "wasm32"))]
 mod es;
 
 use std::cell::Cell;
 
 macro_rules! catalogue {
     ($($key:ident),* $(,)?) => {
-        /// One language's messages.
-        pub struct Words {
+        /// One language's messages as its file writes them, every one named (a
+        /// message missing from a language does not compile); [`Words::new`] lists them.
+        pub struct Messages {
             /// The language's BCP 47 tag.
             pub lang: &'static str,
             $(pub $key: &'static str,)*
         }
 
+        /// Where each message is in a [`Words`] (the tag first).
+        #[allow(non_camel_case_types, dead_code)]
+        enum Key { lang, $($key),* }
+
+        const COUNT: usize = 1 + [$(stringify!($key)),*].len();
+
+        /// One language's messages: the tag, then every message in the catalogue's
+        /// order (the order a served language lists them in). A list, so reading a
+        /// served language is one check of its length, not code per message.
+        pub struct Words([&'static str; COUNT]);
+
+        #[allow(dead_code)]
         impl Words {
-            /// Every message with its key (for the tests).
-            #[allow(dead_code)]
+            pub const fn new(messages: Messages) -> Words {
+                Words([messages.lang, $(messages.$key),*])
+            }
+
+            /// The language's BCP 47 tag.
+            pub fn lang(&self) -> &'static str {
+                self.0[Key::lang as usize]
+            }
+
+            $(pub fn $key(&self) -> &'static str {
+                self.0[Key::$key as usize]
+            })*
+
+            /// Every message with its key (for the tests and the served files).
             pub fn entries(&self) -> Vec<(&'static str, &'static str)> {
-                vec![$((stringify!($key), self.$key)),*]
+                vec![$((stringify!($key), self.$key())),*]
+            }
+
+            /// A served language (`words-{lang}.json`): its tag, then every message in
+            /// this catalogue's order; kept for the page's life. None if the list is
+            /// not one whole catalogue.
+            pub fn from_list(list: Vec<String>) -> Option<&'static Words> {
+                if list.len() != COUNT {
+                    return None;
+                }
+                let list: &'static [String] = list.leak();
+                Some(Box::leak(Box::new(Words(std::array::from_fn(|i| list[i].as_str())))))
             }
         }
     };
@@ -49,20 +92,26 @@ catalogue! {
     err_code_format, err_code_wrong_one, err_code_wrong, err_code_last, err_code_dead,
     err_name, err_date_of_birth, err_tax_id, err_address, err_routing, err_account, err_email, err_missing,
     err_text, err_app_funds, err_compliance, err_link_unusable, err_link_canceled, err_link_expired, err_session_expired, err_session_ended,
-    err_not_verified, err_method_missing,
+    err_not_verified, err_method_missing, err_amount,
 }
 
-/// The languages, English first (the fallback).
-pub const LANGUAGES: [&Words; 2] = [&en::EN, &es::ES];
+/// The languages compiled in, English first (the fallback): only English in the
+/// Wasm, every language elsewhere (the tests, and the build script that writes the
+/// served files).
+#[cfg(target_arch = "wasm32")]
+pub const LANGUAGES: &[&Words] = &[&en::EN];
+#[cfg(not(target_arch = "wasm32"))]
+pub const LANGUAGES: &[&Words] = &[&en::EN, &es::ES];
 
 thread_local! {
     static CHOSEN: Cell<&'static Words> = const { Cell::new(&en::EN) };
 }
 
-/// The words for `locale` (`es-MX` → Spanish); English when there are none.
-pub fn choose(locale: &str) -> &'static Words {
+/// The words for `locale` (`es-MX` → Spanish): `served` if it is that language
+/// (fetched beside the Wasm), else a compiled-in one; English when there are none.
+pub fn choose(locale: &str, served: Option<&'static Words>) -> &'static Words {
     let lang = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-    let words = LANGUAGES.into_iter().find(|w| w.lang == lang).unwrap_or(&en::EN);
+    let words = served.into_iter().chain(LANGUAGES.iter().copied()).find(|w| w.lang() == lang).unwrap_or(&en::EN);
     CHOSEN.with(|c| c.set(words));
     words
 }
