@@ -14,6 +14,8 @@ use crate::store::{Store, new_id, random_base62};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthedApp {
     pub id: String,
+    /// The API key it authenticated with (the audit log's actor).
+    pub client_id: String,
     pub name: String,
     pub currency: Currency,
     pub wallet_id: String,
@@ -177,6 +179,7 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<Stor
     let currency: String = row.try_get("currency")?;
     let app = AuthedApp {
         id: row.try_get("id")?,
+        client_id: client_id.to_string(),
         name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,

@@ -410,7 +410,7 @@ pub async fn complete_finished(store: &Store, writer: &Writer) -> Result<usize, 
     }
     let n = finished.len();
     writer
-        .run(None, finished, |conn, finished, now| {
+        .run(crate::writer::Origin::default(), finished, |conn, finished, now| {
             Box::pin(async move {
                 for (app_id, id) in finished {
                     complete(conn, app_id, id, now).await?;

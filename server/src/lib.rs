@@ -2,6 +2,7 @@
 //! it runs is here, so tests build the same application in-process.
 
 pub mod apps;
+pub mod audit;
 pub mod batches;
 pub mod clients;
 pub mod config;

@@ -94,7 +94,7 @@ pub async fn deliver_one(store: &Store, writer: &Writer, services: &Services, id
         tracing::warn!(link = %id, error = %e, "a payout link's delivery failed");
     }
     let args = (id.to_string(), outcome.err());
-    let recorded = writer.run(None, args, |conn, (id, failure), now| {
+    let recorded = writer.run(crate::writer::Origin::default(), args, |conn, (id, failure), now| {
         Box::pin(async move {
             record(conn, id, failure.as_deref(), now).await?;
             Ok(Reply::done())

@@ -49,6 +49,7 @@ pub enum Listed {
     Transactions,
     PayoutLinks,
     Events,
+    AuditLog,
 }
 
 impl Listed {
@@ -59,6 +60,7 @@ impl Listed {
             Listed::Transactions => "transactions",
             Listed::PayoutLinks => "payout_links",
             Listed::Events => "events",
+            Listed::AuditLog => "audit_log",
         }
     }
 }

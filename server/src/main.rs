@@ -124,7 +124,7 @@ async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Err
     let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
     let writer = Writer::new(store.clone(), services);
     let reply = writer
-        .run(None, new_app, |conn, app, now| {
+        .run(dots_server::writer::Origin::default(), new_app, |conn, app, now| {
             Box::pin(async move {
                 let created = dots_server::apps::create(conn, app, now).await?;
                 Ok(dots_server::error::Reply::json(http::StatusCode::CREATED, &created)?)

@@ -281,7 +281,7 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             drop(conn);
             // Committed before the rail hears of it: from now on the payout cannot be canceled.
             let args = (app_id.to_string(), id.to_string(), rail.name());
-            let marking = writer.run(None, args, |conn, (app_id, id, rail), now| {
+            let marking = writer.run(crate::writer::Origin::default(), args, |conn, (app_id, id, rail), now| {
                 Box::pin(async move {
                     transfers::mark_submitting(conn, app_id, id, rail, now).await?;
                     Ok(Reply::done())
@@ -306,7 +306,7 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
                 }
             };
             let args = (app_id.to_string(), id.to_string(), rail_ref);
-            let recording = writer.run(None, args, |conn, (app_id, id, rail_ref), _| {
+            let recording = writer.run(crate::writer::Origin::default(), args, |conn, (app_id, id, rail_ref), _| {
                 Box::pin(async move {
                     transfers::record_rail_ref(conn, app_id, id, rail_ref).await?;
                     Ok(Reply::done())
@@ -334,7 +334,7 @@ async fn fail(writer: &Writer, app_id: &str, id: &str, code: &str) -> Result<(),
 /// The ledger's status door, through the writer.
 async fn set_status(writer: &Writer, app_id: &str, id: &str, to: TransferStatus, reason: &str) -> Result<(), String> {
     let args = (app_id.to_string(), id.to_string(), reason.to_string());
-    let change = writer.run(None, args, move |conn, (app_id, id, reason), now| {
+    let change = writer.run(crate::writer::Origin::default(), args, move |conn, (app_id, id, reason), now| {
         Box::pin(async move {
             transfers::set_status(conn, app_id, id, to, Some(reason), now).await?;
             Ok(Reply::done())

@@ -27,6 +27,7 @@ use http::StatusCode;
 use sqlx::{AnyConnection, Row};
 use tracing::Instrument;
 
+use crate::audit::{self, Audit};
 use crate::error::{Error, Reply, TxError, TxResult};
 use crate::ledger::batch::{self, WalletIds};
 use crate::ledger::transfers::{NewTransfer, Refill};
@@ -87,6 +88,31 @@ pub struct Idempotency {
     pub fingerprint: String,
 }
 
+/// The request behind a job: its Idempotency-Key, and who made it — recorded in
+/// the audit log with the change, in its transaction, when the change is kept. The
+/// background workers' jobs have neither.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub idempotency: Option<Idempotency>,
+    pub audit: Option<Audit>,
+}
+
+impl Origin {
+    /// The same request without its key: every try is a change of its own.
+    pub fn without_key(self) -> Origin {
+        Origin { idempotency: None, ..self }
+    }
+
+    /// A change to `app_id`'s data by someone who is not the app (the operator, a
+    /// link's holder): the app's audit log shows it.
+    pub fn on_app(mut self, app_id: &str) -> Origin {
+        if let Some(audit) = &mut self.audit {
+            audit.actor.app_id = Some(app_id.to_string());
+        }
+        self
+    }
+}
+
 /// Keys are kept at least this long (DESIGN.md: 24 h).
 pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 48 * 3600 * 1000;
 
@@ -111,6 +137,7 @@ pub struct Writer {
 
 struct Job {
     idempotency: Option<Idempotency>,
+    audit: Option<Audit>,
     task: Task,
     answer: tokio::sync::oneshot::Sender<Result<Reply, Failure>>,
     /// The request's span, so what the work logs carries its request id.
@@ -152,30 +179,35 @@ impl Writer {
     /// its result into the answer. `Ok` carries every final answer, rejections
     /// included; `Err` is an infrastructure failure (nothing committed, or — when
     /// the database vanished mid-commit — unknown: retry with the key).
-    pub async fn run<A, F>(&self, idempotency: Option<Idempotency>, args: A, f: F) -> Result<Reply, Error>
+    pub async fn run<A, F>(&self, origin: Origin, args: A, f: F) -> Result<Reply, Error>
     where
         A: Send + Sync + 'static,
         F: for<'a> Fn(&'a mut AnyConnection, &'a A, i64) -> WorkFuture<'a> + Send + Sync + 'static,
     {
-        self.submit(idempotency, Task::Work(Arc::new(Call { args, f }))).await
+        self.submit(origin, Task::Work(Arc::new(Call { args, f }))).await
     }
 
     /// A refill, group-committed with the batch's other refills and balance transfers.
-    pub async fn refill(&self, idempotency: Option<Idempotency>, refill: Refill) -> Result<Reply, Error> {
-        self.submit(idempotency, Task::Refill(Arc::new(refill))).await
+    pub async fn refill(&self, origin: Origin, refill: Refill) -> Result<Reply, Error> {
+        self.submit(origin, Task::Refill(Arc::new(refill))).await
     }
 
     /// A balance transfer, group-committed like [`Writer::refill`].
-    pub async fn balance(&self, idempotency: Option<Idempotency>, transfer: NewTransfer) -> Result<Reply, Error> {
-        self.submit(idempotency, Task::Balance(Arc::new(transfer))).await
+    pub async fn balance(&self, origin: Origin, transfer: NewTransfer) -> Result<Reply, Error> {
+        self.submit(origin, Task::Balance(Arc::new(transfer))).await
     }
 
-    async fn submit(&self, idempotency: Option<Idempotency>, task: Task) -> Result<Reply, Error> {
+    async fn submit(&self, origin: Origin, task: Task) -> Result<Reply, Error> {
         let mut attempt = 1;
         loop {
             let (answer, answered) = tokio::sync::oneshot::channel();
-            let job =
-                Job { idempotency: idempotency.clone(), task: task.clone(), answer, span: tracing::Span::current() };
+            let job = Job {
+                idempotency: origin.idempotency.clone(),
+                audit: origin.audit.clone(),
+                task: task.clone(),
+                answer,
+                span: tracing::Span::current(),
+            };
             if self.queue.send(job).await.is_err() {
                 return Err(Error::unavailable("The server is shutting down."));
             }
@@ -270,8 +302,15 @@ async fn run_batch(store: &Store, services: &Services, wallets: &WalletIds, batc
         }
         let outcome = async {
             sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-            let result =
+            let mut result =
                 execute(&mut tx, services, job.idempotency.as_ref(), &job.task, now).instrument(job.span.clone()).await;
+            // The change, kept, goes in the audit log beside it.
+            if let (Ok(reply), Some(audit)) = (&result, &job.audit)
+                && Audit::records(reply)
+                && let Err(e) = audit.record(&mut tx, reply, now).await
+            {
+                result = Err(e);
+            }
             if result.is_err() {
                 sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
             }
@@ -419,6 +458,11 @@ async fn run_group(
         }
         if !reply.status.is_success() {
             tracing::info!(parent: &jobs[i].span, status = reply.status.as_u16(), "request rejected");
+        }
+        if let Some(audit) = &jobs[i].audit
+            && Audit::records(&reply)
+        {
+            writes.row(&audit::ROWS, &audit.row(&reply, now));
         }
         replies[i] = Some(reply);
     }

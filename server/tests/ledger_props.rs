@@ -237,7 +237,7 @@ async fn run_sequence(case: &Case, ops: &[Op]) -> Result<(), TestCaseError> {
                 let reply = t
                     .state
                     .writer
-                    .run(None, args, move |conn, (app_id, id), now| {
+                    .run(Default::default(), args, move |conn, (app_id, id), now| {
                         Box::pin(async move {
                             let reason = Some("property test");
                             let changed = transfers::set_status(conn, app_id, id, to_status, reason, now).await?;

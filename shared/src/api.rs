@@ -590,6 +590,37 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// One change in the app's audit log (`GET /v2/audit-log`): who made it, what,
+/// which object, when and from where. Only changes that were kept are recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor: AuditActor,
+    /// The method and route: `POST /v2/users/{id}/payout-methods`.
+    pub action: String,
+    /// The path as requested (without its query).
+    pub path: String,
+    /// The object the change made or changed, when its answer names one.
+    pub object_id: Option<String>,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// The client's address, as the server saw it (or a trusted proxy forwarded it).
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub created: String,
+}
+
+/// Who made a change: `api_key` (the app's client id), `payee` (a flow session),
+/// `link_holder` (whoever opened a payout link) or `operator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditActor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {

@@ -42,7 +42,7 @@ async fn update_rules(State(state): State<AppState>, m: Mutation<AppAuth, AppRul
     let rules = AppRules::validate(&m.caller.0, m.body)?;
     state
         .writer
-        .run(m.idempotency, rules, |conn, rules, _| {
+        .run(m.origin, rules, |conn, rules, _| {
             Box::pin(async move { ok(StatusCode::OK, &apps::update_rules(conn, rules).await?) })
         })
         .await
@@ -62,7 +62,7 @@ async fn update_settings(
     let settings = AppSettings::validate(&m.caller.0, m.body)?;
     state
         .writer
-        .run(m.idempotency, settings, |conn, settings, _| {
+        .run(m.origin, settings, |conn, settings, _| {
             Box::pin(async move { ok(StatusCode::OK, &apps::update_settings(conn, settings).await?) })
         })
         .await
@@ -99,7 +99,7 @@ async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateA
     let app = NewApp::validate(m.body)?;
     state
         .writer
-        .run(m.idempotency, app, |conn, app, now| {
+        .run(m.origin, app, |conn, app, now| {
             Box::pin(async move {
                 let created = apps::create(conn, app, now).await?;
                 // The secret is shown once and never stored, not even in the idempotency record.
@@ -120,7 +120,7 @@ async fn set_fees(
     let change = FeeScheduleChange::validate(id.to_string(), m.body)?;
     state
         .writer
-        .run(m.idempotency, change, |conn, change, _| {
+        .run(m.origin.on_app(&id.to_string()), change, |conn, change, _| {
             Box::pin(async move { ok(StatusCode::OK, &apps::set_fees(conn, change).await?) })
         })
         .await
@@ -135,7 +135,7 @@ async fn rotate_secret(
     let rotation = crate::apps::SecretRotation::validate(&m.caller.0, m.body)?;
     state
         .writer
-        .run(m.idempotency, rotation, |conn, r, now| {
+        .run(m.origin, rotation, |conn, r, now| {
             Box::pin(async move {
                 let rotated = apps::rotate_secret(conn, r, now).await?;
                 Ok(Reply::once(StatusCode::OK, &rotated, &SecretRotation { api_secret: None, ..rotated.clone() })?)

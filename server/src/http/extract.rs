@@ -17,10 +17,11 @@ use sqlx::Row;
 
 use super::{AppState, edge};
 use crate::apps::AuthedApp;
+use crate::audit::{Actor, ActorKind, Audit};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::HistoryFilter;
 use crate::lists::{MAX_LIMIT, Page};
-use crate::writer::{Idempotency, open_replay, stored_reply};
+use crate::writer::{Idempotency, Origin, open_replay, stored_reply};
 
 /// Request bodies are small JSON objects; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -161,17 +162,27 @@ pub struct NoFields {}
 /// Whoever owns the idempotency keys of a request.
 pub trait Principal: FromRequestParts<AppState, Rejection = Error> + Send {
     fn owner(&self) -> String;
+    /// Who the audit log says made a change.
+    fn actor(&self) -> Actor;
 }
 
 impl Principal for AppAuth {
     fn owner(&self) -> String {
         self.0.id.clone()
     }
+
+    fn actor(&self) -> Actor {
+        Actor { app_id: Some(self.0.id.clone()), kind: ActorKind::ApiKey, id: self.0.client_id.clone() }
+    }
 }
 
 impl Principal for OperatorAuth {
     fn owner(&self) -> String {
         "operator".to_string()
+    }
+
+    fn actor(&self) -> Actor {
+        Actor { app_id: None, kind: ActorKind::Operator, id: "operator".into() }
     }
 }
 
@@ -180,7 +191,8 @@ impl Principal for OperatorAuth {
 /// known key is answered here, from the stored response, before any validation.
 pub struct Mutation<P, T> {
     pub caller: P,
-    pub idempotency: Option<Idempotency>,
+    /// Its Idempotency-Key and who made it (the audit log), for the writer.
+    pub origin: Origin,
     pub body: T,
 }
 
@@ -265,7 +277,10 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
             return Err(reply.into_response());
         }
         let refused = match parse_body(value) {
-            Ok(body) => return Ok(Mutation { caller, idempotency, body }),
+            Ok(body) => {
+                let audit = Some(audit(&parts, state, caller.actor()));
+                return Ok(Mutation { caller, origin: Origin { idempotency, audit }, body });
+            }
             Err(refused) => refused,
         };
         if replay_here {
@@ -274,6 +289,16 @@ impl<P: Principal, T: DeserializeOwned> Mutation<P, T> {
         }
         Err(replay_or(state, idempotency.as_ref(), refused).await.into_response())
     }
+}
+
+/// What the audit log records of a request: its actor, route, path, address and id.
+fn audit(parts: &Parts, state: &AppState, actor: Actor) -> Audit {
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map_or(parts.uri.path(), |p| p.as_str());
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+    let ip = peer
+        .map(|peer| crate::clients::client_address(peer, &parts.headers, &state.services.trusted_proxies).to_string());
+    let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    Audit { actor, action: format!("{} {route}", parts.method), path: parts.uri.path().to_string(), ip, request_id }
 }
 
 /// A request refused before it reached the writer: if its key was answered

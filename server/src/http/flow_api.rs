@@ -15,6 +15,7 @@ use axum::Json;
 use super::extract::{Mutation, NoFields, Principal};
 use super::payees::start_and_send;
 use super::{AppState, Routes, ok};
+use crate::audit::{Actor, ActorKind};
 use crate::error::{Error, Reply};
 use crate::flows::{self, NewFlow, Session};
 use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
@@ -80,6 +81,10 @@ impl Principal for FlowAuth {
     fn owner(&self) -> String {
         format!("flow:{}", self.0.flow_id)
     }
+
+    fn actor(&self) -> Actor {
+        Actor { app_id: Some(self.0.app_id.clone()), kind: ActorKind::Payee, id: self.0.flow_id.clone() }
+    }
 }
 
 /// Anyone holding a payout link's URL may open a session for it; the claim still
@@ -97,6 +102,11 @@ impl FromRequestParts<AppState> for Anonymous {
 impl Principal for Anonymous {
     fn owner(&self) -> String {
         "anonymous".into()
+    }
+
+    /// The link's app is named by the handler, once it has found the link.
+    fn actor(&self) -> Actor {
+        Actor { app_id: None, kind: ActorKind::LinkHolder, id: "anonymous".into() }
     }
 }
 
@@ -120,10 +130,14 @@ async fn open_link(State(state): State<AppState>, m: Mutation<Anonymous, OpenLin
     let link = flows::link_by_token(&mut conn, m.body.link_token.trim(), now_ms()).await?;
     drop(conn);
     // No idempotency here: every opening of the link is a session of its own.
+    let mut origin = m.origin.without_key().on_app(&link.app_id);
+    if let Some(audit) = &mut origin.audit {
+        audit.actor.id = link.id.clone();
+    }
     let args = (state.services.clone(), NewFlow::for_link(&link, now_ms()));
     state
         .writer
-        .run(None, args, |conn, (s, flow), now| {
+        .run(origin, args, |conn, (s, flow), now| {
             Box::pin(async move { ok(StatusCode::CREATED, &flows::create_flow(conn, &s.public_url, flow, now).await?) })
         })
         .await
@@ -156,7 +170,7 @@ async fn send_code(
     let (mut code, plain) =
         NewCode::generate(&state.services.keys, &session.app_id, session.subject(), &destination, client);
     code.typed = body.phone_number.is_some();
-    start_and_send(&state, m.idempotency, code, plain, &app_name).await
+    start_and_send(&state, m.origin, code, plain, &app_name).await
 }
 
 #[utoipa::path(post, path = "/flow/v1/verification/check", tag = "Flow sessions", request_body = CheckCodeRequest, responses((status = 200, description = "The phone is proven; the session has a new token.", body = flow::CodeChecked)))]
@@ -175,7 +189,7 @@ async fn check_code(State(state): State<AppState>, m: Mutation<FlowAuth, CheckCo
     let args = (state.services.clone(), session, m.body.code.trim().to_string(), email);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, session, code, email), now| {
+        .run(m.origin, args, |conn, (s, session, code, email), now| {
             Box::pin(async move {
                 match verify::check(conn, &s.keys, &session.app_id, &session.subject(), code, now).await? {
                     Checked::Refused(error) => Ok(Reply::from_error(&error)),
@@ -223,7 +237,7 @@ async fn update_compliance(
     let update = ComplianceUpdate::validate(&state.services.keys, &session.app_id, user, m.body, now_ms())?;
     state
         .writer
-        .run(m.idempotency, update, |conn, u, now| {
+        .run(m.origin, update, |conn, u, now| {
             Box::pin(async move { ok(StatusCode::OK, &compliance::for_payee(compliance::update(conn, u, now).await?)) })
         })
         .await
@@ -251,7 +265,7 @@ async fn add_method(
     let method = NewPayoutMethod::new(&state.services.keys, &session.app_id, user, destination);
     state
         .writer
-        .run(m.idempotency, method, |conn, method, now| {
+        .run(m.origin, method, |conn, method, now| {
             Box::pin(async move { ok(StatusCode::CREATED, &payout_methods::create(conn, method, now).await?) })
         })
         .await
@@ -262,7 +276,7 @@ async fn claim(State(state): State<AppState>, m: Mutation<FlowAuth, ClaimRequest
     let args = (m.caller.0, m.body.payout_method_id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (session, method_id), now| {
+        .run(m.origin, args, |conn, (session, method_id), now| {
             Box::pin(async move {
                 let claimed = flows::claim(conn, session, method_id, now).await?;
                 // The follow-up token is answered once; what is kept for a replay never holds it.
@@ -278,7 +292,7 @@ async fn resend(State(state): State<AppState>, m: Mutation<FlowAuth, ResendReque
     let args = (m.caller.0, m.body.payout_method_id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (session, method_id), now| {
+        .run(m.origin, args, |conn, (session, method_id), now| {
             Box::pin(async move { ok(StatusCode::OK, &flows::resend(conn, session, method_id, now).await?) })
         })
         .await
@@ -318,7 +332,7 @@ async fn withdraw(State(state): State<AppState>, m: Mutation<FlowAuth, flow::Wit
     let args = (m.caller.0, m.body);
     state
         .writer
-        .run(m.idempotency, args, |conn, (session, req), now| {
+        .run(m.origin, args, |conn, (session, req), now| {
             Box::pin(async move {
                 let paid = flows::withdraw(conn, session, req.amount, &req.payout_method_id, now).await?;
                 ok(StatusCode::CREATED, &paid)
@@ -334,7 +348,7 @@ async fn complete(State(state): State<AppState>, m: Mutation<FlowAuth, NoFields>
     }
     state
         .writer
-        .run(m.idempotency, m.caller.0, |conn, session, now| {
+        .run(m.origin, m.caller.0, |conn, session, now| {
             Box::pin(async move {
                 flows::require_steps(conn, session).await?;
                 flows::complete(conn, session, now).await?;

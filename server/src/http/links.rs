@@ -56,7 +56,7 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreatePayout
     let args = (state.services.clone(), link);
     let reply = state
         .writer
-        .run(m.idempotency, args, |conn, (s, link), now| {
+        .run(m.origin, args, |conn, (s, link), now| {
             // The answer holds the link's bearer URL, which a retry must show again: sealed.
             Box::pin(async move {
                 Ok(Reply::sealed(
@@ -96,7 +96,7 @@ async fn send(
     let args = (state.services.clone(), m.caller.0.id, id.to_string(), asked);
     let reply = state
         .writer
-        .run(m.idempotency, args, |conn, (s, app_id, id, asked), now| {
+        .run(m.origin, args, |conn, (s, app_id, id, asked), now| {
             Box::pin(async move {
                 let method = flows::method_for_resend(conn, app_id, id, *asked).await?;
                 flows::schedule_delivery(conn, app_id, id, method, now).await?;
@@ -126,7 +126,7 @@ async fn create_batch(
     let args = (state.services.clone(), batch);
     let reply = state
         .writer
-        .run(m.idempotency, args, |conn, (s, batch), now| {
+        .run(m.origin, args, |conn, (s, batch), now| {
             Box::pin(async move {
                 ok(StatusCode::CREATED, &batches::create(conn, &s.keys, &s.public_url, batch, now).await?)
             })
@@ -208,7 +208,7 @@ async fn cancel(
     let args = (state.services.clone(), m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, app_id, id), now| {
+        .run(m.origin, args, |conn, (s, app_id, id), now| {
             Box::pin(async move {
                 let link = flows::cancel_link(conn, &s.keys, &s.public_url, app_id, id, now).await?;
                 Ok(Reply::sealed(StatusCode::OK, &link)?)
@@ -223,7 +223,7 @@ async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateF
     let args = (state.services.clone(), flow);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, flow), now| {
+        .run(m.origin, args, |conn, (s, flow), now| {
             Box::pin(async move {
                 let created = flows::create_flow(conn, &s.public_url, flow, now).await?;
                 // The token is answered once; the idempotent replay cannot show it.
@@ -243,7 +243,7 @@ async fn revoke_flow(
     let args = (state.services.clone(), m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, app_id, id), now| {
+        .run(m.origin, args, |conn, (s, app_id, id), now| {
             Box::pin(async move { ok(StatusCode::OK, &flows::revoke(conn, &s.public_url, app_id, id, now).await?) })
         })
         .await

@@ -3,6 +3,7 @@
 //! writer or a read function.
 
 mod apps;
+mod audit;
 pub mod edge;
 pub mod extract;
 mod flow_api;
@@ -113,6 +114,7 @@ pub fn routes() -> Vec<Route> {
     let table = flow_api::routes(table);
     let table = pages::routes(table);
     let table = webhooks::routes(table);
+    let table = audit::routes(table);
     transfers::routes(table).0
 }
 

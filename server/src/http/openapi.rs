@@ -51,6 +51,16 @@ pub(super) struct EventFilter {
     kind: Option<String>,
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(super) struct AuditFilter {
+    /// Only changes by this actor (a client id, a flow id, `operator`).
+    actor_id: Option<String>,
+    /// Only changes to this object.
+    object_id: Option<String>,
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
@@ -74,6 +84,7 @@ pub fn document() -> OpenApi {
         super::links::Doc::openapi(),
         super::flow_api::Doc::openapi(),
         super::webhooks::Doc::openapi(),
+        super::audit::Doc::openapi(),
         super::transfers::Doc::openapi(),
     ] {
         doc.merge(part);

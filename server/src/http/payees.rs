@@ -54,7 +54,7 @@ async fn user_phone(state: &AppState, app_id: &str, user_id: &UserId) -> Result<
 /// Generates a code, commits its hash, then sends it. A replayed request sends nothing.
 pub async fn start_and_send(
     state: &AppState,
-    idem: Option<crate::writer::Idempotency>,
+    origin: crate::writer::Origin,
     code: NewCode,
     plain: String,
     app_name: &str,
@@ -63,7 +63,7 @@ pub async fn start_and_send(
     let app_id = code.app_id.clone();
     let reply = state
         .writer
-        .run(idem, code, |conn, code, now| {
+        .run(origin, code, |conn, code, now| {
             Box::pin(async move { Ok(Reply::json(StatusCode::CREATED, &verify::start(conn, code, now).await?)?) })
         })
         .await?;
@@ -89,7 +89,7 @@ async fn send_code(
     let app = &m.caller.0;
     let phone = user_phone(&state, &app.id, &user_id).await?;
     let (code, plain) = NewCode::generate(&state.services.keys, &app.id, format!("user:{user_id}"), &phone, None);
-    start_and_send(&state, m.idempotency, code, plain, &app.name).await
+    start_and_send(&state, m.origin, code, plain, &app.name).await
 }
 
 #[utoipa::path(post, path = "/v2/users/{id}/verification/check", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CheckCodeRequest, responses((status = 200, description = "The user, now verified.", body = api::User)))]
@@ -103,7 +103,7 @@ async fn check_code(
     let args = (state.services.clone(), app.id.clone(), user_id, m.body.code.trim().to_string());
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, app_id, user_id, code), now| {
+        .run(m.origin, args, |conn, (s, app_id, user_id, code), now| {
             Box::pin(async move {
                 let subject = format!("user:{user_id}");
                 match verify::check(conn, &s.keys, app_id, &subject, code, now).await? {
@@ -138,7 +138,7 @@ async fn update_compliance(
     let update = ComplianceUpdate::validate(&state.services.keys, &app.id, &user_id, m.body, now_ms())?;
     state
         .writer
-        .run(m.idempotency, update, |conn, u, now| {
+        .run(m.origin, update, |conn, u, now| {
             Box::pin(async move { ok(StatusCode::OK, &compliance::update(conn, u, now).await?) })
         })
         .await
@@ -167,7 +167,7 @@ async fn add_method(
     let method = NewPayoutMethod::new(&state.services.keys, &app.id, &user_id, destination);
     state
         .writer
-        .run(m.idempotency, method, |conn, method, now| {
+        .run(m.origin, method, |conn, method, now| {
             Box::pin(async move { ok(StatusCode::CREATED, &payout_methods::create(conn, method, now).await?) })
         })
         .await
@@ -183,7 +183,7 @@ async fn make_default(
     let args = (m.caller.0.id, user_id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, user_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, user_id, id), now| {
             Box::pin(
                 async move { ok(StatusCode::OK, &payout_methods::make_default(conn, app_id, user_id, id, now).await?) },
             )
@@ -200,7 +200,7 @@ async fn delete_method(
     let args = (m.caller.0.id, user_id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, user_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, user_id, id), now| {
             Box::pin(async move { ok(StatusCode::OK, &payout_methods::delete(conn, app_id, user_id, id, now).await?) })
         })
         .await

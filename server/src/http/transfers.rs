@@ -14,7 +14,7 @@ use super::{AppState, Routes};
 use crate::error::{Error, Reply};
 use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::payees::users;
-use crate::writer::Idempotency;
+use crate::writer::Origin;
 use axum::http::StatusCode;
 use dots_shared::{TransferStatus, TransferType};
 
@@ -58,8 +58,8 @@ async fn refill(
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
 ) -> Result<Reply, Error> {
     match Refill::validate(&m.caller.0.wallet(), m.body) {
-        Ok(refill) => state.writer.refill(m.idempotency, refill).await,
-        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+        Ok(refill) => state.writer.refill(m.origin, refill).await,
+        Err(refused) => replay_or(&state, m.origin.idempotency.as_ref(), refused).await,
     }
 }
 
@@ -69,9 +69,9 @@ async fn create(
     LedgerMutation(m): LedgerMutation<AppAuth, CreateTransferRequest>,
 ) -> Result<Reply, Error> {
     match NewTransfer::validate(&m.caller.0.wallet(), m.body) {
-        Ok(t) if t.kind == TransferType::Balance => state.writer.balance(m.idempotency, t).await,
-        Ok(payout) => create_payout(&state, m.idempotency, payout).await,
-        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+        Ok(t) if t.kind == TransferType::Balance => state.writer.balance(m.origin, t).await,
+        Ok(payout) => create_payout(&state, m.origin, payout).await,
+        Err(refused) => replay_or(&state, m.origin.idempotency.as_ref(), refused).await,
     }
 }
 
@@ -81,22 +81,18 @@ async fn payout(
     LedgerMutation(m): LedgerMutation<AppAuth, CreatePayoutRequest>,
 ) -> Result<Reply, Error> {
     match NewTransfer::payout(&m.caller.0.wallet(), m.body) {
-        Ok(payout) => create_payout(&state, m.idempotency, payout).await,
-        Err(refused) => replay_or(&state, m.idempotency.as_ref(), refused).await,
+        Ok(payout) => create_payout(&state, m.origin, payout).await,
+        Err(refused) => replay_or(&state, m.origin.idempotency.as_ref(), refused).await,
     }
 }
 
 /// A validated payout, through the writer to `payouts::create` (which decides
 /// whether this payee may be paid). Callers answer a request refused by validation
 /// with its key's earlier answer first (`replay_or`).
-async fn create_payout(
-    state: &AppState,
-    idempotency: Option<Idempotency>,
-    payout: NewTransfer,
-) -> Result<Reply, Error> {
+async fn create_payout(state: &AppState, origin: Origin, payout: NewTransfer) -> Result<Reply, Error> {
     state
         .writer
-        .run(idempotency, payout, |conn, payout, now| {
+        .run(origin, payout, |conn, payout, now| {
             Box::pin(async move {
                 let transfer = crate::payouts::create(conn, payout, now).await?;
                 Ok(Reply::json(StatusCode::CREATED, &transfer)?)
@@ -132,7 +128,7 @@ async fn review(
     let args = (m.caller.0.id, id, approve);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id, approve), now| {
+        .run(m.origin, args, |conn, (app_id, id, approve), now| {
             Box::pin(async move {
                 let (to, reason) = if *approve {
                     (TransferStatus::Pending, "approved_in_review")
@@ -155,7 +151,7 @@ async fn cancel(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, id), now| {
             Box::pin(async move {
                 let canceled = Some("canceled_by_app");
                 let t = transfers::set_status(conn, app_id, id, TransferStatus::Canceled, canceled, now).await?;
@@ -174,7 +170,7 @@ async fn reverse(
     let args = (m.caller.0.id, id, m.body.reason);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id, reason), now| {
+        .run(m.origin, args, |conn, (app_id, id, reason), now| {
             Box::pin(async move {
                 let t = transfers::reverse(conn, app_id, id, reason, now).await?;
                 Ok(Reply::json(StatusCode::OK, &t)?)
@@ -194,7 +190,7 @@ async fn dev_return(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, id), now| {
             Box::pin(async move {
                 let t = transfers::returned(conn, app_id, id, "sandbox", "returned_by_rail", now).await?;
                 Ok(Reply::json(StatusCode::OK, &t)?)

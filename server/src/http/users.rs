@@ -32,7 +32,7 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateUserRe
     let user = NewUser::validate(&m.caller.0, m.body)?;
     state
         .writer
-        .run(m.idempotency, user, |conn, user, now| {
+        .run(m.origin, user, |conn, user, now| {
             Box::pin(async move { ok(StatusCode::CREATED, &users::insert(conn, user, now).await?) })
         })
         .await
@@ -54,7 +54,7 @@ async fn update(
     let args = (m.caller.0.id, id, changes);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id, changes), now| {
+        .run(m.origin, args, |conn, (app_id, id, changes), now| {
             Box::pin(async move { ok(StatusCode::OK, &users::update(conn, app_id, id, changes, now).await?) })
         })
         .await

@@ -39,7 +39,7 @@ async fn create(State(state): State<AppState>, m: Mutation<AppAuth, CreateWebhoo
     let endpoint = NewEndpoint::validate(&s.keys, &m.caller.0.id, m.body, s.webhooks.allow_private)?;
     state
         .writer
-        .run(m.idempotency, endpoint, |conn, endpoint, now| {
+        .run(m.origin, endpoint, |conn, endpoint, now| {
             Box::pin(
                 async move { secret_once(StatusCode::CREATED, webhooks::create_endpoint(conn, endpoint, now).await?) },
             )
@@ -72,7 +72,7 @@ async fn delete(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, id), now| {
             Box::pin(async move { ok(StatusCode::OK, &webhooks::delete_endpoint(conn, app_id, id, now).await?) })
         })
         .await
@@ -102,7 +102,7 @@ async fn rotate(
     let args = (state.services.clone(), m.caller.0.id, id, overlap_ms);
     state
         .writer
-        .run(m.idempotency, args, |conn, (s, app_id, id, overlap_ms), now| {
+        .run(m.origin, args, |conn, (s, app_id, id, overlap_ms), now| {
             Box::pin(async move {
                 secret_once(StatusCode::OK, webhooks::rotate_secret(conn, &s.keys, app_id, id, *overlap_ms, now).await?)
             })
@@ -119,7 +119,7 @@ async fn enable(
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, id), now| {
+        .run(m.origin, args, |conn, (app_id, id), now| {
             Box::pin(async move { ok(StatusCode::OK, &webhooks::enable_endpoint(conn, app_id, id, now).await?) })
         })
         .await
@@ -174,7 +174,7 @@ async fn redeliver(
     let args = (m.caller.0.id, id, m.body.endpoint_id);
     state
         .writer
-        .run(m.idempotency, args, |conn, (app_id, event_id, endpoint_id), now| {
+        .run(m.origin, args, |conn, (app_id, event_id, endpoint_id), now| {
             Box::pin(async move {
                 ok(StatusCode::OK, &webhooks::redeliver(conn, app_id, event_id, endpoint_id.as_deref(), now).await?)
             })

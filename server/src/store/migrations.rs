@@ -115,6 +115,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0014_flow_payouts.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 15,
+        name: "audit_log",
+        sqlite: include_str!("../../migrations/sqlite/0015_audit_log.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_audit_log.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
