@@ -69,7 +69,13 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         max_connections = limits.max_connections,
         "dots is serving"
     );
-    serve_connections(listener, http::router(state), &limits, shutdown_signal()).await;
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Open event streams end now, so the graceful shutdown need not wait for them.
+        stopping.send_replace(true);
+    };
+    serve_connections(listener, http::router(state), &limits, shutdown).await;
     store.close().await;
     Ok(())
 }

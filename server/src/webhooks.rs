@@ -949,6 +949,67 @@ pub fn backoff_ms(base_ms: i64, attempts: i64) -> i64 {
     (wait + jitter).max(1)
 }
 
+/// How long a hole in the event log's sequence is waited for before the stream
+/// goes past it. On PostgreSQL several servers commit concurrently, so an event may
+/// become visible after one with a later `seq`; a rolled-back insert leaves a hole
+/// for ever. Dots' transactions last milliseconds (a 1,000-item batch a few
+/// seconds), so a hole older than this is a rollback.
+pub const STREAM_HOLE_GRACE_MS: i64 = 10_000;
+
+/// Where an app's event stream starts: after the event `last_event_id` (the
+/// client's `Last-Event-ID`), or after everything so far.
+pub async fn stream_start(conn: &mut AnyConnection, app_id: &str, last_event_id: Option<&str>) -> Result<i64, Error> {
+    match last_event_id {
+        Some(id) => sqlx::query_scalar::<_, i64>("SELECT seq FROM events WHERE id = $1 AND app_id = $2")
+            .bind(id)
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or_else(|| {
+                Error::new(ErrorCode::InvalidCursor, "Last-Event-ID is not an event of this app.")
+                    .with_param("Last-Event-ID")
+            }),
+        None => {
+            Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM events").fetch_one(conn).await?.unwrap_or(0))
+        }
+    }
+}
+
+/// The app's events after `after` (a position in the whole log), oldest first, up to
+/// the last position with no hole younger than [`STREAM_HOLE_GRACE_MS`] before it;
+/// and that position, where the next read starts.
+pub async fn stream_next(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    after: i64,
+    now_ms: i64,
+) -> Result<(Vec<api::Event>, i64), Error> {
+    let positions: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT seq, created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT 500")
+            .bind(after)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut safe = after;
+    for (seq, created_at) in positions {
+        if seq != safe + 1 && created_at > now_ms - STREAM_HOLE_GRACE_MS {
+            break;
+        }
+        safe = seq;
+    }
+    if safe == after {
+        return Ok((Vec::new(), after));
+    }
+    let rows = sqlx::query(
+        "SELECT id, type, data, created_at FROM events WHERE app_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+    )
+    .bind(app_id)
+    .bind(after)
+    .bind(safe)
+    .fetch_all(conn)
+    .await?;
+    Ok((rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?, safe))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,9 @@ pub struct AppState {
     pub credentials: Arc<crate::apps::Credentials>,
     /// `DOTS_OPERATOR_KEY`, held as a keyed hash; `None` turns the operator API off.
     pub operator_key: Option<Arc<crate::apps::OperatorKey>>,
+    /// Set when the server begins to stop: open event streams end (a graceful
+    /// shutdown waits for every response to finish).
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
                 .map(crate::apps::OperatorKey::new)
                 .transpose()?
                 .map(Arc::new),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 }

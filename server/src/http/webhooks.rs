@@ -24,13 +24,14 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/webhooks/{id}/enable", enable)
         .get("/v2/webhooks/{id}/deliveries", deliveries)
         .get("/v2/events", events)
+        .get("/v2/events/stream", stream)
         .get("/v2/events/{id}", event)
         .post("/v2/events/{id}/redeliver", redeliver)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, list, read, delete, rotate, enable, deliveries, events, event, redeliver))]
+#[openapi(paths(create, list, read, delete, rotate, enable, deliveries, events, stream, event, redeliver))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/webhooks", tag = "Webhooks", request_body = CreateWebhookRequest, responses((status = 201, description = "The endpoint with its signing secret (shown once).", body = WebhookEndpoint)))]
@@ -146,6 +147,78 @@ async fn events(
     let query = list_query(query.as_deref(), &["type"])?;
     let mut conn = state.store.reader().acquire().await?;
     Ok(Json(webhooks::list_events(&mut conn, &app.id, &query.page, query.filter("type")).await?))
+}
+
+/// How often an open stream looks for new events.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[utoipa::path(get, path = "/v2/events/stream", tag = "Webhooks", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an evt_… id; browsers send it when they reconnect).")), responses((status = 200, description = "Server-Sent Events: each of the app's events as it happens (`id:` the event id, `event:` its type, `data:` the event as `GET /v2/events/{id}` answers it), in the order they were recorded; a comment every 15 s keeps the connection open.", content_type = "text/event-stream", body = String)))]
+async fn stream(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    headers: axum::http::HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    // It takes no parameters: where to resume is the Last-Event-ID header.
+    let query = list_query(query.as_deref(), &[])?;
+    if query.page.limit.is_some() || query.page.starting_after.is_some() {
+        return Err(Error::new(ErrorCode::UnknownParameter, "The stream takes no query; resume with Last-Event-ID.")
+            .with_param("query"));
+    }
+    let last_event_id = match headers.get("last-event-id").map(|v| v.to_str().map(str::trim)) {
+        None | Some(Ok("")) => None,
+        Some(Ok(id)) if id.len() <= 64 => Some(id),
+        Some(_) => {
+            return Err(
+                Error::new(ErrorCode::InvalidCursor, "Last-Event-ID is not an event id.").with_param("Last-Event-ID")
+            );
+        }
+    };
+    let mut conn = state.store.reader().acquire().await?;
+    let after = webhooks::stream_start(&mut conn, &app.id, last_event_id).await?;
+    drop(conn);
+    struct Tail {
+        state: AppState,
+        app_id: String,
+        after: i64,
+        ready: std::collections::VecDeque<api::Event>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    }
+    let tail = Tail { stopping: state.stopping.subscribe(), state, app_id: app.id, after, ready: Default::default() };
+    // Each step yields the next event, reading the log again when none is ready;
+    // the stream ends when the server stops (or the log cannot be read: the client
+    // reconnects with its Last-Event-ID).
+    let events = futures_util::stream::unfold(tail, |mut tail| async move {
+        loop {
+            if let Some(event) = tail.ready.pop_front() {
+                let sse = Event::default().id(event.id.clone()).event(event.kind.clone()).json_data(&event);
+                return Some((sse.map_err(|e| Error::internal(e.to_string())), tail));
+            }
+            if *tail.stopping.borrow() {
+                return None;
+            }
+            let read = async {
+                let mut conn = tail.state.store.reader().acquire().await?;
+                webhooks::stream_next(&mut conn, &tail.app_id, tail.after, crate::store::now_ms()).await
+            };
+            match read.await {
+                Ok((events, after)) if !events.is_empty() || after != tail.after => {
+                    (tail.ready, tail.after) = (events.into(), after);
+                }
+                Ok(_) => tokio::select! {
+                    () = tokio::time::sleep(STREAM_POLL) => {}
+                    _ = tail.stopping.changed() => return None,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "an event stream could not read the log");
+                    return None;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
 #[utoipa::path(get, path = "/v2/events/{id}", tag = "Webhooks", params(("id" = String, Path, description = "An event id (evt_…).")), responses((status = 200, description = "The event.", body = api::Event)))]

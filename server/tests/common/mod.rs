@@ -305,6 +305,19 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// A GET whose answer is read as it arrives (an event stream): its status and
+    /// headers now, its body event by event ([`EventStream::next`]).
+    pub async fn open_stream(&self, path: &str, headers: &[(&str, &str)]) -> (Resp, EventStream) {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(req.body(Body::empty()).expect("request")).await.expect("router");
+        let (status, headers) = (response.status(), response.headers().clone());
+        let stream = EventStream { body: response.into_body(), buffer: String::new() };
+        (Resp { status, headers, bytes: Vec::new(), json: Value::Null }, stream)
+    }
+
     /// Runs `req` through the router and reads the whole answer.
     async fn send(&self, req: Request<Body>) -> Resp {
         let response = self.router.clone().oneshot(req).await.expect("router is infallible");
@@ -467,6 +480,50 @@ impl TestApp {
 }
 
 /// Fires `n` requests at once and returns their statuses and codes.
+/// A Server-Sent Events body, read as it arrives.
+pub struct EventStream {
+    body: Body,
+    buffer: String,
+}
+
+/// One event of a stream: its `id:`, `event:` and `data:` (parsed JSON).
+#[derive(Debug)]
+pub struct StreamedEvent {
+    pub id: String,
+    pub kind: String,
+    pub data: Value,
+}
+
+impl EventStream {
+    /// The next event (comments skipped), or None if none arrives within `wait`
+    /// or the stream ends.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<StreamedEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (String::new(), String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some(StreamedEvent { id, kind, data: serde_json::from_str(&data).expect("JSON data") });
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame()).await.ok()??.ok()?;
+            if let Ok(bytes) = frame.into_data() {
+                self.buffer.push_str(std::str::from_utf8(&bytes).expect("UTF-8 events"));
+            }
+        }
+    }
+}
+
 pub async fn at_once<F, Fut>(n: usize, request: F) -> Vec<Resp>
 where
     F: Fn(usize) -> Fut,
