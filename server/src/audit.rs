@@ -38,6 +38,8 @@ pub enum ActorKind {
     Payee,
     /// Whoever holds a payout link's URL (opening its session).
     LinkHolder,
+    /// A member of an app's team, in the dashboard.
+    Member,
 }
 
 impl ActorKind {
@@ -47,6 +49,7 @@ impl ActorKind {
             ActorKind::Operator => "operator",
             ActorKind::Payee => "payee",
             ActorKind::LinkHolder => "link_holder",
+            ActorKind::Member => "member",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ledger;
 pub mod link_delivery;
 pub mod lists;
+pub mod members;
 pub mod metadata;
 pub mod outbound;
 pub mod payees;

@@ -52,6 +52,23 @@ enum KeysCommand {
 enum AppsCommand {
     /// Create an app; prints its API secret once.
     Create(CreateApp),
+    /// Invite someone to an app's team (its first owner, say); prints the
+    /// single-use link (7 days) once.
+    Invite(InviteMember),
+}
+
+#[derive(Args)]
+struct InviteMember {
+    /// The app's id (app_…).
+    #[arg(long)]
+    app: String,
+    #[arg(long)]
+    email: String,
+    /// owner, admin, reviewer or viewer.
+    #[arg(long, default_value = "owner")]
+    role: String,
+    #[command(flatten)]
+    settings: Box<SettingsArgs>,
 }
 
 #[derive(Args)]
@@ -105,6 +122,7 @@ async fn main() -> ExitCode {
         },
         Commands::Migrate(db) => Store::open(&db.database_url, 2).await.map(|_| ExitCode::SUCCESS).map_err(Into::into),
         Commands::Apps(AppsCommand::Create(create)) => create_app(create).await,
+        Commands::Apps(AppsCommand::Invite(invite)) => invite_member(invite).await,
         Commands::Ledger(LedgerCommand::Check { json, database }) => ledger_check(&database.database_url, json).await,
         Commands::Keys(KeysCommand::Rotate { settings }) => rotate_keys(*settings).await,
     };
@@ -144,6 +162,38 @@ async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Err
         println!("api_secret:  {}", app.api_secret.as_deref().unwrap_or(""));
         println!("The API secret is shown only now; store it safely.");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn invite_member(args: InviteMember) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use dots_server::members;
+    let settings = Settings::from_args(*args.settings)?;
+    let invitation = members::NewInvitation {
+        app_id: args.app,
+        email: members::normalize_email(&args.email).map_err(|e| e.message)?,
+        role: members::parse_role(&args.role).map_err(|e| e.message)?,
+        invited_by: "operator".into(),
+        token: members::new_token("dmi_"),
+    };
+    let store = Store::open(&settings.database_url, 2).await?;
+    let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
+    let writer = Writer::new(store.clone(), services.clone());
+    let reply = writer
+        .run(dots_server::writer::Origin::default(), (services, invitation), |conn, (services, invitation), now| {
+            Box::pin(async move {
+                let made = members::invite(conn, &services.public_url, invitation, now).await?;
+                Ok(dots_server::error::Reply::json(http::StatusCode::CREATED, &made)?)
+            })
+        })
+        .await?;
+    store.close().await;
+    if !reply.status.is_success() {
+        return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
+    }
+    let made: dots_shared::api::Invitation = serde_json::from_slice(&reply.body)?;
+    println!("invited {} to {} as {}", made.email, made.app_id, made.role);
+    println!("link: {}", made.url.as_deref().unwrap_or(""));
+    println!("The link works once, until {}; it is shown only now.", made.expires_at);
     Ok(ExitCode::SUCCESS)
 }
 

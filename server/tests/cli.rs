@@ -69,6 +69,20 @@ async fn cli_creates_apps_and_checks_the_ledger(backend: Backend) {
     tx.commit().await.unwrap();
     assert_eq!(dots(&url, &["ledger", "check"]).status.code(), Some(0));
 
+    // The operator invites the app's first owner; the printed link makes the account.
+    let invited = dots(&url, &["apps", "invite", "--app", &creds.id, "--email", "ada@example.com"]);
+    assert!(invited.status.success(), "{}", String::from_utf8_lossy(&invited.stderr));
+    let printed = String::from_utf8_lossy(&invited.stdout);
+    let link = printed.lines().find_map(|l| l.strip_prefix("link: ")).expect("the link is printed");
+    let token = link.rsplit('#').next().unwrap();
+    let body = serde_json::json!({"token": token, "password": "correct horse battery staple"}).to_string();
+    let joined = t.call(axum::http::Method::POST, "/dashboard/api/invitations/accept", None, &[], Some(&body)).await;
+    assert_eq!(joined.json["memberships"][0]["role"], "owner", "{}", joined.json);
+    assert_eq!(
+        dots(&url, &["apps", "invite", "--app", "app_unknown", "--email", "x@example.com"]).status.code(),
+        Some(2)
+    );
+
     assert_eq!(dots(&url, &["apps", "create"]).status.code(), Some(2), "--name is required");
     assert_eq!(dots(&url, &["apps", "create", "--name", "X", "--currency", "ABC"]).status.code(), Some(2));
     assert_eq!(dots(&url, &["frobnicate"]).status.code(), Some(2));

@@ -406,6 +406,10 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/v2/apps") => json!({"name": "Acme"}),
         ("PUT", "/v2/apps/me/rules") => json!({"review_threshold": 1000}),
         ("PUT", "/v2/apps/{id}/fees") => json!({"fixed": 25, "bps": 100}),
+        ("POST", "/v2/apps/{id}/invitations") => json!({"email": "ada@example.com", "role": "owner"}),
+        ("POST", "/dashboard/api/invitations/accept") => json!({"token": "dmi_x", "password": "a long passphrase"}),
+        ("POST", "/dashboard/api/sign-in") => json!({"email": "ada@example.com", "password": "a long passphrase"}),
+        ("POST", "/dashboard/api/sign-out") => json!({}),
         ("POST", "/v2/apps/me/secret/rotate") => json!({"grace_seconds": 60}),
         ("PUT", "/v2/apps/me/settings") => json!({"brand": {"name": "Acme"}, "allowed_origins": ["https://a.io"]}),
         ("POST", "/v2/users") => user_body("+12015550999"),
@@ -465,7 +469,7 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
     for route in &routes {
         let path = route.path;
         let method = &route.method;
-        let credentials = if path == "/v2/apps" || path == "/v2/apps/{id}/fees" {
+        let credentials = if path == "/v2/apps" || path == "/v2/apps/{id}/fees" || path == "/v2/apps/{id}/invitations" {
             operator.clone()
         } else if path.starts_with("/flow/v1/") {
             session.clone()

@@ -590,6 +590,50 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// A member of an app's team (`/dashboard/api`): their account and their role in
+/// each app they belong to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    pub id: String,
+    pub email: String,
+    pub memberships: Vec<Membership>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Membership {
+    pub app_id: String,
+    pub app_name: String,
+    /// `owner`, `admin`, `reviewer` or `viewer`.
+    pub role: String,
+}
+
+/// A signed-in dashboard session: who, and the token every change it makes must
+/// carry in `X-CSRF-Token` (the session itself is an HttpOnly cookie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DashboardSession {
+    pub member: Member,
+    pub csrf_token: String,
+    /// When the session ends whatever happens (it ends sooner after 30 idle minutes).
+    pub expires_at: String,
+}
+
+/// An invitation to join an app's team. `url` (the single-use link) is shown only
+/// when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invitation {
+    pub id: String,
+    pub app_id: String,
+    pub email: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub expires_at: String,
+}
+
 /// One change in the app's audit log (`GET /v2/audit-log`): who made it, what,
 /// which object, when and from where. Only changes that were kept are recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

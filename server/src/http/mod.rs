@@ -4,6 +4,7 @@
 
 mod apps;
 mod audit;
+mod dashboard;
 pub mod edge;
 pub mod extract;
 mod flow_api;
@@ -119,6 +120,7 @@ pub fn routes() -> Vec<Route> {
     let table = pages::routes(table);
     let table = webhooks::routes(table);
     let table = audit::routes(table);
+    let table = dashboard::routes(table);
     transfers::routes(table).0
 }
 

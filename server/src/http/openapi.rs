@@ -85,6 +85,7 @@ pub fn document() -> OpenApi {
         super::flow_api::Doc::openapi(),
         super::webhooks::Doc::openapi(),
         super::audit::Doc::openapi(),
+        super::dashboard::Doc::openapi(),
         super::transfers::Doc::openapi(),
     ] {
         doc.merge(part);
@@ -98,6 +99,15 @@ pub fn document() -> OpenApi {
     components.add_security_scheme("app", scheme(HttpAuthScheme::Basic, "The app's client_id and api_secret."));
     components.add_security_scheme("operator", scheme(HttpAuthScheme::Bearer, "The operator key (DOTS_OPERATOR_KEY)."));
     components.add_security_scheme("flow_session", scheme(HttpAuthScheme::Bearer, "A flow session token (fst_…)."));
+    components.add_security_scheme(
+        "dashboard_session",
+        SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+            utoipa::openapi::security::ApiKeyValue::with_description(
+                crate::members::SESSION_COOKIE,
+                "A signed-in member's session cookie (POST /dashboard/api/sign-in); changes also send X-CSRF-Token.",
+            ),
+        )),
+    );
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, operation) in [
             (HttpMethod::Get, &mut item.get),
@@ -118,8 +128,9 @@ pub fn document() -> OpenApi {
 /// mutation the Idempotency-Key header.
 fn common(path: &str, method: &HttpMethod, operation: &mut Operation) {
     let scheme = match (path, method) {
-        ("/v2/apps", HttpMethod::Post) | ("/v2/apps/{id}/fees", _) => Some("operator"),
-        ("/flow/v1/sessions", _) => None,
+        ("/v2/apps", HttpMethod::Post) | ("/v2/apps/{id}/fees" | "/v2/apps/{id}/invitations", _) => Some("operator"),
+        ("/flow/v1/sessions" | "/dashboard/api/sign-in" | "/dashboard/api/invitations/accept", _) => None,
+        (p, _) if p.starts_with("/dashboard/api/") => Some("dashboard_session"),
         (p, _) if p.starts_with("/flow/v1/") => Some("flow_session"),
         _ => Some("app"),
     };

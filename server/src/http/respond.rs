@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{Error, Reply};
+use dots_shared::ErrorCode;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -16,6 +17,9 @@ impl IntoResponse for Error {
             // browsers stop the widget's fetch to show a password dialog.
             let challenge = if self.code.is_flow_session() {
                 "Bearer realm=\"dots-flow\", error=\"invalid_token\""
+            } else if matches!(self.code, ErrorCode::NotSignedIn | ErrorCode::SignInFailed) {
+                // The dashboard's own sign-in, never a browser's password dialog.
+                "Session realm=\"dots-dashboard\""
             } else {
                 "Basic realm=\"dots\""
             };

@@ -122,6 +122,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0015_audit_log.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 16,
+        name: "members",
+        sqlite: include_str!("../../migrations/sqlite/0016_members.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_members.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -1,0 +1,302 @@
+//! The dashboard's sign-in (`crate::members`): invitations (made by the operator),
+//! accepting one, signing in and out, and the session a signed-in browser holds —
+//! an HttpOnly, SameSite=Strict cookie, with `X-CSRF-Token` and a same-origin
+//! `Origin` on every change it makes.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dots_shared::ErrorCode;
+use dots_shared::api::{DashboardSession, Invitation, Member};
+use dots_shared::ids::AppId;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::extract::{Id, Mutation, NoFields, OperatorAuth, Principal};
+use super::flow_api::Anonymous;
+use super::{AppState, Routes, edge, ok};
+use crate::audit::{Actor, ActorKind};
+use crate::error::{Error, Reply};
+use crate::members::{self, NewInvitation};
+use crate::store::now_ms;
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/v2/apps/{id}/invitations", invite)
+        .post("/dashboard/api/invitations/accept", accept)
+        .post("/dashboard/api/sign-in", sign_in)
+        .get("/dashboard/api/session", session)
+        .post("/dashboard/api/sign-out", sign_out)
+}
+
+/// This module's operations, for the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(invite, accept, sign_in, session, sign_out))]
+pub(super) struct Doc;
+
+/// A signed-in member, from the session cookie. A change (any method but GET and
+/// HEAD) must also come from this server's own pages: a same-origin `Origin` (or
+/// `Sec-Fetch-Site`) and the session's `X-CSRF-Token`.
+pub struct MemberAuth {
+    pub signed_in: members::SignedIn,
+    token: String,
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name && !value.is_empty()).then(|| value.to_string())
+    })
+}
+
+impl FromRequestParts<AppState> for MemberAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MemberAuth, Error> {
+        let not_signed_in = || Error::new(ErrorCode::NotSignedIn, "Sign in to the dashboard.");
+        let token = cookie(&parts.headers, members::SESSION_COOKIE).ok_or_else(not_signed_in)?;
+        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || token.len() > 64 {
+            return Err(not_signed_in());
+        }
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            edge::same_site_only(&parts.headers, &state.services.public_url)?;
+            let offered = parts.headers.get("x-csrf-token").map(HeaderValue::as_bytes).unwrap_or_default();
+            if !bool::from(offered.ct_eq(members::csrf_token(&token).as_bytes())) {
+                return Err(Error::new(
+                    ErrorCode::CsrfTokenInvalid,
+                    "A change needs the session's X-CSRF-Token (from GET /dashboard/api/session).",
+                ));
+            }
+        }
+        let now = now_ms();
+        let mut conn = state.store.reader().acquire().await?;
+        let signed_in = members::session(&mut conn, &token, now).await?;
+        drop(conn);
+        if signed_in.stale {
+            let id = signed_in.session_id.clone();
+            state
+                .writer
+                .run(Default::default(), id, |conn, id, now| {
+                    Box::pin(async move {
+                        members::touch(conn, id, now).await?;
+                        ok(StatusCode::OK, &())
+                    })
+                })
+                .await?;
+        }
+        Ok(MemberAuth { signed_in, token })
+    }
+}
+
+impl Principal for MemberAuth {
+    fn owner(&self) -> String {
+        format!("member:{}", self.signed_in.member_id)
+    }
+
+    fn actor(&self) -> Actor {
+        Actor { app_id: None, kind: ActorKind::Member, id: self.signed_in.member_id.clone() }
+    }
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure when served over HTTPS.
+fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue {
+    let secure = if state.services.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie =
+        format!("{}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}", members::SESSION_COOKIE);
+    HeaderValue::from_str(&cookie).expect("a cookie of visible ASCII")
+}
+
+/// Whether `password` is the one `hash` was made from, checked on a blocking thread
+/// (argon2 is slow on purpose).
+async fn verified(hash: String, password: String) -> Result<bool, Error> {
+    tokio::task::spawn_blocking(move || members::verify_password(&hash, &password)).await.map_err(Error::internal)
+}
+
+/// An anonymous call's change, made as the member `id` it proved to be. Without its
+/// Idempotency-Key: anonymous callers share no key space.
+fn by_member(origin: crate::writer::Origin, app_id: Option<String>, id: &str) -> crate::writer::Origin {
+    let mut origin = origin.without_key();
+    if let Some(audit) = &mut origin.audit {
+        audit.actor = Actor { app_id, kind: ActorKind::Member, id: id.to_string() };
+    }
+    origin
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+    /// `owner`, `admin`, `reviewer` or `viewer`.
+    pub role: String,
+}
+
+/// Operator: invites `email` to the app's team with `role` — the way an app's first
+/// owner is made. The answer's `url` is the single-use link (7 days), shown once.
+#[utoipa::path(post, path = "/v2/apps/{id}/invitations", tag = "Dashboard", request_body = InviteRequest, params(("id" = String, Path, description = "An app id (app_…).")), responses((status = 201, description = "The invitation, with its link (shown once).", body = Invitation)))]
+async fn invite(
+    State(state): State<AppState>,
+    Id(app_id): Id<AppId>,
+    m: Mutation<OperatorAuth, InviteRequest>,
+) -> Result<Reply, Error> {
+    let invitation = NewInvitation {
+        app_id: app_id.to_string(),
+        email: members::normalize_email(&m.body.email)?,
+        role: members::parse_role(&m.body.role)?,
+        invited_by: "operator".into(),
+        token: members::new_token("dmi_"),
+    };
+    let args = (state.services.clone(), invitation);
+    state
+        .writer
+        .run(m.origin.on_app(&app_id.to_string()), args, |conn, (services, invitation), now| {
+            Box::pin(async move {
+                let made = members::invite(conn, &services.public_url, invitation, now).await?;
+                Ok(Reply::once(StatusCode::CREATED, &made, &Invitation { url: None, ..made.clone() })?)
+            })
+        })
+        .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRequest {
+    /// The token of the invitation's link (after `#`).
+    pub token: String,
+    /// The new account's password (12 to 128 characters), or the existing
+    /// account's, to prove it.
+    pub password: String,
+}
+
+/// Accepts an invitation: makes the account (or proves the existing one's
+/// password) and joins the app with the invited role.
+#[utoipa::path(post, path = "/dashboard/api/invitations/accept", tag = "Dashboard", request_body = AcceptRequest, responses((status = 201, description = "The member, with their memberships.", body = Member)))]
+async fn accept(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    m: Mutation<Anonymous, AcceptRequest>,
+) -> Result<Reply, Error> {
+    edge::same_site_only(&headers, &state.services.public_url)?;
+    let token = m.body.token.trim().to_string();
+    let mut conn = state.store.reader().acquire().await?;
+    let open = members::open_invitation(&mut conn, &token, now_ms()).await?;
+    drop(conn);
+    let password = m.body.password;
+    let new_hash = match open.account {
+        Some((_, hash)) => {
+            if !verified(hash, password).await? {
+                return Err(Error::new(ErrorCode::SignInFailed, "That is not this account's password."));
+            }
+            None
+        }
+        None => {
+            members::check_password(&password, &open.email)?;
+            Some(
+                tokio::task::spawn_blocking(move || members::hash_password(&password))
+                    .await
+                    .map_err(Error::internal)?,
+            )
+        }
+    };
+    // Who: the invitation's holder (the account may not exist yet); the app's log shows it.
+    let origin = by_member(m.origin, Some(open.app_id.clone()), &open.id);
+    state
+        .writer
+        .run(origin, (token, new_hash), |conn, (token, hash), now| {
+            Box::pin(async move { ok(StatusCode::CREATED, &members::accept(conn, token, hash.as_deref(), now).await?) })
+        })
+        .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Signs in: the session cookie is set, and the answer carries the CSRF token its
+/// changes need. Five wrong passwords in a row lock the account for 15 minutes.
+#[utoipa::path(post, path = "/dashboard/api/sign-in", tag = "Dashboard", request_body = SignInRequest, responses((status = 200, description = "Signed in: the member, their memberships and the session's CSRF token; the session cookie is set.", body = DashboardSession)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    m: Mutation<Anonymous, SignInRequest>,
+) -> Result<Response, Error> {
+    edge::same_site_only(&headers, &state.services.public_url)?;
+    let failed = || Error::new(ErrorCode::SignInFailed, "The email or password is wrong.");
+    let email = members::normalize_email(&m.body.email).map_err(|_| failed())?;
+    let mut conn = state.store.reader().acquire().await?;
+    let account = members::account(&mut conn, &email).await?;
+    drop(conn);
+    let now = now_ms();
+    if let Some(until) = account.as_ref().and_then(|a| a.locked_until).filter(|until| *until > now) {
+        return Err(members::locked(until, now));
+    }
+    // An unknown email costs the same hashing as a wrong password.
+    let hash = account.as_ref().map_or_else(|| members::decoy_hash().to_string(), |a| a.password_hash.clone());
+    let password = m.body.password;
+    let right = verified(hash, password).await?;
+    let Some(account) = account else { return Err(failed()) };
+    if !right {
+        let locked = state
+            .writer
+            .run(Default::default(), account.id.clone(), |conn, id, now| {
+                Box::pin(async move { ok(StatusCode::OK, &members::count_failure(conn, id, now).await?) })
+            })
+            .await?;
+        return Err(match locked.body.as_slice() {
+            b"true" => members::locked(now + members::LOCK_MS, now),
+            _ => failed(),
+        });
+    }
+    let token = members::new_token("dms_");
+    let origin = by_member(m.origin, None, &account.id);
+    let reply = state
+        .writer
+        .run(origin, (account.id, token.clone()), |conn, (id, token), now| {
+            Box::pin(async move { ok(StatusCode::OK, &members::start_session(conn, id, token, now).await?) })
+        })
+        .await?;
+    let mut response = reply.into_response();
+    if response.status().is_success() {
+        let cookie = session_cookie(&state, &token, members::SESSION_ABSOLUTE_MS / 1000);
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+/// The signed-in member, and the CSRF token of their session.
+#[utoipa::path(get, path = "/dashboard/api/session", tag = "Dashboard", responses((status = 200, description = "The member, their memberships and the session's CSRF token.", body = DashboardSession)))]
+async fn session(State(state): State<AppState>, auth: MemberAuth) -> Result<Response, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    let member = members::member(&mut conn, &auth.signed_in.member_id).await?;
+    let session = DashboardSession {
+        member,
+        csrf_token: members::csrf_token(&auth.token),
+        expires_at: dots_shared::time::rfc3339_from_unix_ms(auth.signed_in.expires_at),
+    };
+    let mut response = axum::Json(session).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Signs out: the session ends on the server (its cookie opens nothing any more)
+/// and the browser is told to forget it.
+#[utoipa::path(post, path = "/dashboard/api/sign-out", tag = "Dashboard", responses((status = 200, description = "Signed out.")))]
+async fn sign_out(State(state): State<AppState>, m: Mutation<MemberAuth, NoFields>) -> Result<Response, Error> {
+    let id = m.caller.signed_in.session_id.clone();
+    let reply = state
+        .writer
+        .run(m.origin.without_key(), id, |conn, id, now| {
+            Box::pin(async move {
+                members::sign_out(conn, id, now).await?;
+                ok(StatusCode::OK, &serde_json::json!({"signed_out": true}))
+            })
+        })
+        .await?;
+    let mut response = reply.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    Ok(response)
+}

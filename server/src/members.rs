@@ -1,0 +1,452 @@
+//! An app's team (issue 17, part 2): people who sign in to the dashboard with an
+//! email and a password, each with a role in each app they belong to.
+//!
+//! - **Accounts.** One per email address (lower-cased), whatever apps it belongs
+//!   to; the password is kept as an argon2id PHC string (RFC 9106's second
+//!   recommended setting as the `argon2` crate defaults it: 19 MiB, 2 passes), never
+//!   in plain text, and is 12 to 128 characters.
+//! - **Joining.** The operator (or, later, an owner) invites an email with a role:
+//!   a single-use link valid for 7 days, of which only the token's SHA-256 is kept.
+//!   Accepting it makes the account (choosing its password) or, for an account that
+//!   exists, adds the membership once its password is proven.
+//! - **Signing in.** A wrong password counts; the fifth in a row locks the account
+//!   for 15 minutes (a right one does not get in meanwhile). An unknown email takes
+//!   as long and is answered the same as a wrong password. A session is a random
+//!   token in an HttpOnly, SameSite=Strict cookie, kept as its SHA-256; it ends after
+//!   30 idle minutes, after 12 hours whatever happens, and at sign-out. Changes
+//!   made with it carry `X-CSRF-Token` (derived from the token) and a same-origin
+//!   `Origin`.
+//!
+//! Hashing a password is deliberately slow (tens of milliseconds): the HTTP layer
+//! does it on a blocking thread, never inside the writer's transaction.
+
+use dots_shared::time::rfc3339_from_unix_ms;
+use dots_shared::{ErrorCode, api};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+use crate::apps::hash_secret;
+use crate::error::{Error, TxResult};
+use crate::store::{new_id, random_base62};
+
+/// The roles, from most to least power.
+pub const ROLES: [&str; 4] = ["owner", "admin", "reviewer", "viewer"];
+pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+pub const SESSION_ABSOLUTE_MS: i64 = 12 * 3600 * 1000;
+/// Wrong passwords in a row that lock the account, and for how long.
+pub const MAX_FAILED_SIGN_INS: i64 = 5;
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "dots_session";
+/// A session's last use is written at most this often.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// The password's argon2id hash (PHC string, with a random salt).
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random source failed");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a salt");
+    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 with its defaults").to_string()
+}
+
+/// Whether `password` is the one `hash` was made from (constant time in the hash).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash no password matches, verified against when the email is unknown so that
+/// the answer takes as long as for a wrong password.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&random_base62(32)))
+}
+
+/// A password a member may choose.
+pub fn check_password(password: &str, email: &str) -> Result<(), Error> {
+    let weak = |why: &str| Error::invalid(ErrorCode::WeakPassword, "password", why.to_string());
+    let length = password.chars().count();
+    if length < 12 {
+        return Err(weak("The password must be at least 12 characters."));
+    }
+    if length > 128 {
+        return Err(weak("The password must be at most 128 characters."));
+    }
+    if password.trim().eq_ignore_ascii_case(email.trim()) || password.chars().all(|c| password.starts_with(c)) {
+        return Err(weak("The password must not be the email address or one character repeated."));
+    }
+    Ok(())
+}
+
+/// The email an account is known by: valid, lower-cased.
+pub fn normalize_email(raw: &str) -> Result<String, Error> {
+    Ok(crate::contact::Email::parse(raw)?.into_string().to_lowercase())
+}
+
+pub fn parse_role(role: &str) -> Result<&'static str, Error> {
+    ROLES
+        .into_iter()
+        .find(|r| *r == role)
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "role", "role must be owner, admin, reviewer or viewer"))
+}
+
+/// The CSRF token of the session whose cookie is `token`: readable by the
+/// dashboard's own pages (it comes in their answers), not by another site's.
+pub fn csrf_token(token: &str) -> String {
+    let digest = Sha256::digest(format!("dots-csrf:{token}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new invitation's token and a new session's token (shown once, kept hashed).
+pub fn new_token(prefix: &str) -> String {
+    format!("{prefix}{}", random_base62(40))
+}
+
+/// An invitation to make: `email` joins `app_id` as `role`.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub app_id: String,
+    pub email: String,
+    pub role: &'static str,
+    /// Who invited (the operator, or a member's id).
+    pub invited_by: String,
+    pub token: String,
+}
+
+/// Records the invitation; its answer carries the link (`url`), shown this once.
+pub async fn invite(
+    conn: &mut AnyConnection,
+    public_url: &str,
+    invitation: &NewInvitation,
+    now_ms: i64,
+) -> TxResult<api::Invitation> {
+    let app: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
+        .bind(&invitation.app_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if app.is_none() {
+        return Err(Error::new(ErrorCode::AppNotFound, "No such app.").into());
+    }
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT m.id FROM members m JOIN memberships s ON s.member_id = m.id WHERE m.email = $1 AND s.app_id = $2",
+    )
+    .bind(&invitation.email)
+    .bind(&invitation.app_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_some() {
+        return Err(Error::new(ErrorCode::MemberExists, "That email is already a member of this app.").into());
+    }
+    let id = new_id("inv_");
+    let expires_at = now_ms + INVITATION_TTL_MS;
+    sqlx::query(
+        "INSERT INTO member_invitations (id, app_id, email, role, token_hash, invited_by, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&invitation.app_id)
+    .bind(&invitation.email)
+    .bind(invitation.role)
+    .bind(hash_secret(&invitation.token))
+    .bind(&invitation.invited_by)
+    .bind(expires_at)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(api::Invitation {
+        id,
+        app_id: invitation.app_id.clone(),
+        email: invitation.email.clone(),
+        role: invitation.role.to_string(),
+        url: Some(format!("{public_url}/dashboard/accept#{}", invitation.token)),
+        expires_at: rfc3339_from_unix_ms(expires_at),
+    })
+}
+
+/// An open invitation, as the one who holds its link may read it.
+#[derive(Debug, Clone)]
+pub struct OpenInvitation {
+    pub id: String,
+    pub app_id: String,
+    pub email: String,
+    /// The account of that email, if there is one, and its password hash.
+    pub account: Option<(String, String)>,
+}
+
+fn invitation_invalid() -> Error {
+    Error::new(ErrorCode::InvitationInvalid, "This invitation link is not valid: it was used, or it has expired.")
+}
+
+/// The invitation whose link holds `token`, while it may be accepted.
+pub async fn open_invitation(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<OpenInvitation, Error> {
+    let row = sqlx::query(
+        "SELECT i.id, i.app_id, i.email, m.id AS member_id, m.password_hash FROM member_invitations i
+         LEFT JOIN members m ON m.email = i.email
+         WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2",
+    )
+    .bind(hash_secret(token))
+    .bind(now_ms)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(invitation_invalid)?;
+    let account = match row.try_get::<Option<String>, _>("member_id")? {
+        Some(id) => Some((id, row.try_get("password_hash")?)),
+        None => None,
+    };
+    Ok(OpenInvitation { id: row.try_get("id")?, app_id: row.try_get("app_id")?, email: row.try_get("email")?, account })
+}
+
+/// Accepts the invitation (once: compare-and-set), making the account with
+/// `new_password_hash` if the email has none, and the membership.
+pub async fn accept(
+    conn: &mut AnyConnection,
+    token: &str,
+    new_password_hash: Option<&str>,
+    now_ms: i64,
+) -> TxResult<api::Member> {
+    let row = sqlx::query(
+        "UPDATE member_invitations SET accepted_at = $1
+         WHERE token_hash = $2 AND accepted_at IS NULL AND expires_at > $1 RETURNING app_id, email, role",
+    )
+    .bind(now_ms)
+    .bind(hash_secret(token))
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(invitation_invalid)?;
+    let (app_id, email, role): (String, String, String) =
+        (row.try_get("app_id")?, row.try_get("email")?, row.try_get("role")?);
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT id FROM members WHERE email = $1").bind(&email).fetch_optional(&mut *conn).await?;
+    let member_id = match (existing, new_password_hash) {
+        (Some(id), _) => id,
+        (None, Some(hash)) => {
+            let id = new_id("mem_");
+            sqlx::query(
+                "INSERT INTO members (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(&id)
+            .bind(&email)
+            .bind(hash)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+            id
+        }
+        // The account was made since the link was read: prove its password again.
+        (None, None) => return Err(invitation_invalid().into()),
+    };
+    let joined = sqlx::query(
+        "INSERT INTO memberships (member_id, app_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (member_id, app_id) DO NOTHING",
+    )
+    .bind(&member_id)
+    .bind(&app_id)
+    .bind(&role)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    if joined.rows_affected() == 0 {
+        return Err(Error::new(ErrorCode::MemberExists, "That email is already a member of this app.").into());
+    }
+    Ok(member(conn, &member_id).await?)
+}
+
+/// The account and its memberships.
+pub async fn member(conn: &mut AnyConnection, member_id: &str) -> Result<api::Member, Error> {
+    let email: String = sqlx::query_scalar("SELECT email FROM members WHERE id = $1")
+        .bind(member_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(not_signed_in)?;
+    let rows = sqlx::query(
+        "SELECT s.app_id, a.name, s.role FROM memberships s JOIN apps a ON a.id = s.app_id
+         WHERE s.member_id = $1 ORDER BY s.created_at, s.app_id",
+    )
+    .bind(member_id)
+    .fetch_all(conn)
+    .await?;
+    let memberships = rows
+        .iter()
+        .map(|r| {
+            Ok(api::Membership { app_id: r.try_get("app_id")?, app_name: r.try_get("name")?, role: r.try_get("role")? })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(api::Member { id: member_id.to_string(), email, memberships })
+}
+
+/// What signing in needs of an account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub password_hash: String,
+    pub locked_until: Option<i64>,
+}
+
+pub async fn account(conn: &mut AnyConnection, email: &str) -> Result<Option<Account>, Error> {
+    let row = sqlx::query("SELECT id, password_hash, locked_until FROM members WHERE email = $1")
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => Some(Account {
+            id: row.try_get("id")?,
+            password_hash: row.try_get("password_hash")?,
+            locked_until: row.try_get("locked_until")?,
+        }),
+        None => None,
+    })
+}
+
+/// The refusal of a locked account, saying for how long.
+pub fn locked(until_ms: i64, now_ms: i64) -> Error {
+    let minutes = ((until_ms - now_ms) + 59_999) / 60_000;
+    Error::new(
+        ErrorCode::AccountLocked,
+        format!("Too many wrong passwords: signing in is paused for this account for {minutes} more minute(s)."),
+    )
+}
+
+/// Counts a wrong password; the fifth in a row locks the account. Whether it is
+/// locked now.
+pub async fn count_failure(conn: &mut AnyConnection, member_id: &str, now_ms: i64) -> TxResult<bool> {
+    let failed: i64 = sqlx::query_scalar(
+        "UPDATE members SET failed_sign_ins = failed_sign_ins + 1, updated_at = $1 WHERE id = $2 RETURNING failed_sign_ins",
+    )
+    .bind(now_ms)
+    .bind(member_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if failed < MAX_FAILED_SIGN_INS {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE members SET locked_until = $1, failed_sign_ins = 0 WHERE id = $2")
+        .bind(now_ms + LOCK_MS)
+        .bind(member_id)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Signs the account in: its failures are forgotten and a session starts, under
+/// `token` (the cookie's value; only its hash is kept).
+pub async fn start_session(
+    conn: &mut AnyConnection,
+    member_id: &str,
+    token: &str,
+    now_ms: i64,
+) -> TxResult<api::DashboardSession> {
+    // Still not locked (a lock may have landed while the password was checked).
+    let locked_until: Option<i64> = sqlx::query_scalar(
+        "UPDATE members SET failed_sign_ins = 0, updated_at = $1 WHERE id = $2 RETURNING locked_until",
+    )
+    .bind(now_ms)
+    .bind(member_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(until) = locked_until.filter(|until| *until > now_ms) {
+        return Err(locked(until, now_ms).into());
+    }
+    let expires_at = now_ms + SESSION_ABSOLUTE_MS;
+    sqlx::query(
+        "INSERT INTO member_sessions (id, token_hash, member_id, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(new_id("mss_"))
+    .bind(hash_secret(token))
+    .bind(member_id)
+    .bind(now_ms)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(api::DashboardSession {
+        member: member(conn, member_id).await?,
+        csrf_token: csrf_token(token),
+        expires_at: rfc3339_from_unix_ms(expires_at),
+    })
+}
+
+fn not_signed_in() -> Error {
+    Error::new(ErrorCode::NotSignedIn, "Sign in to the dashboard (the session has ended or never began).")
+}
+
+/// A live session, found by its cookie.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_id: String,
+    pub member_id: String,
+    pub expires_at: i64,
+    /// Its last use is old enough to be written again ([`touch`]).
+    pub stale: bool,
+}
+
+/// The session whose cookie is `token`, unless it ended (signed out, idle for
+/// [`SESSION_IDLE_MS`], or past [`SESSION_ABSOLUTE_MS`]).
+pub async fn session(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<SignedIn, Error> {
+    let row = sqlx::query(
+        "SELECT id, member_id, last_seen_at, expires_at FROM member_sessions
+         WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3",
+    )
+    .bind(hash_secret(token))
+    .bind(now_ms)
+    .bind(now_ms - SESSION_IDLE_MS)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(not_signed_in)?;
+    let last_seen: i64 = row.try_get("last_seen_at")?;
+    Ok(SignedIn {
+        session_id: row.try_get("id")?,
+        member_id: row.try_get("member_id")?,
+        expires_at: row.try_get("expires_at")?,
+        stale: now_ms - last_seen >= TOUCH_EVERY_MS,
+    })
+}
+
+/// Records the session's use (its idle limit starts again).
+pub async fn touch(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
+    sqlx::query("UPDATE member_sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(session_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends the session: its cookie opens nothing any more.
+pub async fn sign_out(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
+    sqlx::query("UPDATE member_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(session_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hashed_with_argon2id_and_checked() {
+        let hash = hash_password("correct horse battery");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(verify_password(&hash, "correct horse battery"));
+        assert!(!verify_password(&hash, "correct horse batterY"));
+        assert!(!verify_password("not a hash", "correct horse battery"));
+        assert_ne!(hash, hash_password("correct horse battery"), "salted");
+        assert!(!verify_password(decoy_hash(), ""));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for weak in ["short", "aaaaaaaaaaaaaaaa", "ada@example.com", &"x".repeat(129)] {
+            assert!(check_password(weak, "ada@example.com").is_err(), "{weak}");
+        }
+        assert!(check_password("a long passphrase", "ada@example.com").is_ok());
+        assert_eq!(csrf_token("dms_x").len(), 32);
+        assert_ne!(csrf_token("dms_x"), csrf_token("dms_y"));
+    }
+}

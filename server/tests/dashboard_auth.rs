@@ -1,0 +1,234 @@
+//! The dashboard's sign-in (issue 17, part 2): the operator invites an app's first
+//! owner; the single-use link makes the account (argon2id); signing in sets an
+//! HttpOnly, SameSite=Strict session cookie; changes need its CSRF token and a
+//! same-origin request; sign-out ends the session on the server; five wrong
+//! passwords lock the account; sessions end when idle or old — on SQLite and
+//! PostgreSQL.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Creds, OPERATOR_KEY, Resp, TestApp};
+use serde_json::{Value, json};
+
+on_both_databases!(
+    an_invited_owner_signs_in_and_out,
+    five_wrong_passwords_lock_the_account,
+    sessions_end_when_idle_or_old,
+    an_account_joins_a_second_app_by_proving_its_password,
+);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn invite(t: &TestApp, app: &Creds, email: &str, role: &str) -> Resp {
+    let bearer = format!("Bearer {OPERATOR_KEY}");
+    let body = json!({"email": email, "role": role}).to_string();
+    t.call(Method::POST, &format!("/v2/apps/{}/invitations", app.id), Some(&bearer), &[], Some(&body)).await
+}
+
+fn token_of(invitation: &Resp) -> String {
+    invitation.json["url"].as_str().unwrap().rsplit('#').next().unwrap().to_string()
+}
+
+async fn accept(t: &TestApp, token: &str, password: &str) -> Resp {
+    let body = json!({"token": token, "password": password}).to_string();
+    t.call(Method::POST, "/dashboard/api/invitations/accept", None, &[], Some(&body)).await
+}
+
+async fn sign_in(t: &TestApp, email: &str, password: &str) -> Resp {
+    let body = json!({"email": email, "password": password}).to_string();
+    t.call(Method::POST, "/dashboard/api/sign-in", None, &[], Some(&body)).await
+}
+
+/// The session cookie's `name=value`, from a sign-in's Set-Cookie.
+fn cookie_of(signed_in: &Resp) -> String {
+    let set = signed_in.headers["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn member(t: &TestApp, app: &Creds, email: &str) -> (String, String) {
+    let invitation = invite(t, app, email, "owner").await;
+    assert_eq!(invitation.status, StatusCode::CREATED, "{}", invitation.json);
+    assert_eq!(accept(t, &token_of(&invitation), PASSWORD).await.status, StatusCode::CREATED);
+    let signed_in = sign_in(t, email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.json);
+    (cookie_of(&signed_in), signed_in.json["csrf_token"].as_str().unwrap().to_string())
+}
+
+/// Moves a clock-kept value (a lock's end, a session's last use) into the past.
+async fn change(t: &TestApp, sql: &str, value: i64) {
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query(sql).bind(value).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn an_invited_owner_signs_in_and_out(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    // The operator invites the app's first owner: a link shown once.
+    let bearer = format!("Bearer {OPERATOR_KEY}");
+    let body = json!({"email": "Ada@Example.com", "role": "owner"}).to_string();
+    let path = format!("/v2/apps/{}/invitations", app.id);
+    let keyed = [("idempotency-key", "invite-ada")];
+    let invitation = t.call(Method::POST, &path, Some(&bearer), &keyed, Some(&body)).await;
+    assert_eq!(invitation.status, StatusCode::CREATED, "{}", invitation.json);
+    assert_eq!((&invitation.json["email"], &invitation.json["role"]), (&json!("ada@example.com"), &json!("owner")));
+    let url = invitation.json["url"].as_str().unwrap();
+    assert!(url.contains("/dashboard/accept#dmi_"), "{url}");
+    let again = t.call(Method::POST, &path, Some(&bearer), &keyed, Some(&body)).await;
+    assert_eq!((again.json["id"].clone(), again.json.get("url")), (invitation.json["id"].clone(), None), "shown once");
+    let token = token_of(&invitation);
+    // Not the operator: not allowed; a bad role or email: refused.
+    let as_app = t.post(&app, &path, json!({"email": "eve@example.com", "role": "owner"})).await;
+    assert_eq!(as_app.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(invite(&t, &app, "eve@example.com", "king").await.code(), "invalid_field");
+    assert_eq!(invite(&t, &app, "not an email", "owner").await.code(), "invalid_email");
+
+    // The link makes the account, with a password of some length.
+    assert_eq!(accept(&t, &token, "short").await.code(), "weak_password");
+    let joined = accept(&t, &token, PASSWORD).await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.json);
+    assert_eq!(joined.json["memberships"], json!([{"app_id": app.id, "app_name": "Acme", "role": "owner"}]));
+    assert_eq!(accept(&t, &token, PASSWORD).await.code(), "invitation_invalid", "single use");
+    assert_eq!(invite(&t, &app, "ada@example.com", "viewer").await.code(), "member_exists");
+    let stored = t.count(&format!("SELECT COUNT(*) FROM members WHERE password_hash LIKE '$argon2id$%' AND password_hash NOT LIKE '%{PASSWORD}%'")).await;
+    assert_eq!(stored, 1, "kept as an argon2id hash, never the password");
+
+    // A wrong password and an unknown email get the same answer, and no password dialog.
+    let wrong = sign_in(&t, "ada@example.com", "not the password").await;
+    let unknown = sign_in(&t, "nobody@example.com", PASSWORD).await;
+    for refused in [&wrong, &unknown] {
+        assert_eq!((refused.status, refused.code()), (StatusCode::UNAUTHORIZED, "sign_in_failed"));
+        assert!(refused.headers["www-authenticate"].to_str().unwrap().starts_with("Session"));
+    }
+    assert_eq!(wrong.json["error"]["message"], unknown.json["error"]["message"]);
+
+    let signed_in = sign_in(&t, "ADA@example.com", PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.json);
+    let set_cookie = signed_in.headers["set-cookie"].to_str().unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    assert!(!signed_in.bytes.windows(4).any(|w| w == b"dms_"), "the session token is only in the cookie");
+    let cookie = cookie_of(&signed_in);
+    let csrf = signed_in.json["csrf_token"].as_str().unwrap().to_string();
+    let session = t.call(Method::GET, "/dashboard/api/session", None, &[("cookie", &cookie)], None).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.json);
+    assert_eq!(
+        (&session.json["csrf_token"], &session.json["member"]["email"]),
+        (&json!(csrf), &json!("ada@example.com"))
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM member_sessions WHERE token_hash LIKE 'dms_%'").await, 0, "kept hashed");
+
+    // A change without the CSRF token, or from another site, is refused.
+    let out = |headers: Vec<(&'static str, String)>| {
+        let t = &t;
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            t.call(Method::POST, "/dashboard/api/sign-out", None, &headers, Some("{}")).await
+        }
+    };
+    assert_eq!(out(vec![("cookie", cookie.clone())]).await.code(), "csrf_token_invalid");
+    assert_eq!(
+        out(vec![("cookie", cookie.clone()), ("x-csrf-token", "0".repeat(32))]).await.code(),
+        "csrf_token_invalid"
+    );
+    let cross_site =
+        vec![("cookie", cookie.clone()), ("x-csrf-token", csrf.clone()), ("origin", "https://evil.example".into())];
+    assert_eq!(out(cross_site).await.code(), "cross_site_request");
+    let cross_sign_in = t
+        .call(
+            Method::POST,
+            "/dashboard/api/sign-in",
+            None,
+            &[("origin", "https://evil.example")],
+            Some(&json!({"email": "ada@example.com", "password": PASSWORD}).to_string()),
+        )
+        .await;
+    assert_eq!(cross_sign_in.code(), "cross_site_request");
+
+    // Signed out: the server forgets the session, the browser is told to.
+    let signed_out = out(vec![("cookie", cookie.clone()), ("x-csrf-token", csrf.clone())]).await;
+    assert_eq!(signed_out.status, StatusCode::OK, "{}", signed_out.json);
+    assert!(signed_out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    let after = t.call(Method::GET, "/dashboard/api/session", None, &[("cookie", &cookie)], None).await;
+    assert_eq!((after.status, after.code()), (StatusCode::UNAUTHORIZED, "not_signed_in"));
+    let none = t.call(Method::GET, "/dashboard/api/session", None, &[], None).await;
+    assert_eq!(none.code(), "not_signed_in");
+
+    // The app's audit log has the invitation and the joining.
+    let log = t.get(&app, "/v2/audit-log").await.json;
+    let actions: Vec<(&str, &str)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"]["type"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert!(actions.contains(&("operator", "POST /v2/apps/{id}/invitations")), "{actions:?}");
+    assert!(actions.contains(&("member", "POST /dashboard/api/invitations/accept")), "{actions:?}");
+}
+
+async fn five_wrong_passwords_lock_the_account(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    member(&t, &app, "ada@example.com").await;
+    for _ in 0..4 {
+        assert_eq!(sign_in(&t, "ada@example.com", "guess guess guess").await.code(), "sign_in_failed");
+    }
+    let fifth = sign_in(&t, "ada@example.com", "guess guess guess").await;
+    assert_eq!((fifth.status, fifth.code()), (StatusCode::TOO_MANY_REQUESTS, "account_locked"));
+    // Locked: the right password does not get in either.
+    assert_eq!(sign_in(&t, "ada@example.com", PASSWORD).await.code(), "account_locked");
+    // Fifteen minutes later it does (the lock's end, moved to the past).
+    change(&t, "UPDATE members SET locked_until = $1", 1).await;
+    assert_eq!(sign_in(&t, "ada@example.com", PASSWORD).await.status, StatusCode::OK);
+
+    // Wrong passwords at once are all counted: the account locks all the same.
+    member(&t, &app, "grace@example.com").await;
+    let tries = common::at_once(8, |_| {
+        let t = t.clone();
+        async move { sign_in(&t, "grace@example.com", "guess guess guess").await }
+    })
+    .await;
+    assert!(
+        tries.iter().all(|r| r.status.is_client_error()),
+        "{:?}",
+        tries.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(sign_in(&t, "grace@example.com", PASSWORD).await.code(), "account_locked");
+}
+
+async fn sessions_end_when_idle_or_old(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let (cookie, _) = member(&t, &app, "ada@example.com").await;
+    let session = |cookie: String| {
+        let t = &t;
+        async move { t.call(Method::GET, "/dashboard/api/session", None, &[("cookie", &cookie)], None).await }
+    };
+    assert_eq!(session(cookie.clone()).await.status, StatusCode::OK);
+    // Thirty-one idle minutes.
+    change(&t, "UPDATE member_sessions SET last_seen_at = $1", dots_server::store::now_ms() - 31 * 60 * 1000).await;
+    assert_eq!(session(cookie).await.code(), "not_signed_in");
+    // Past its twelve hours, however recently used.
+    let signed_in = sign_in(&t, "ada@example.com", PASSWORD).await;
+    let cookie = cookie_of(&signed_in);
+    change(&t, "UPDATE member_sessions SET expires_at = $1", dots_server::store::now_ms() - 1).await;
+    assert_eq!(session(cookie).await.code(), "not_signed_in");
+}
+
+async fn an_account_joins_a_second_app_by_proving_its_password(t: TestApp) {
+    let first = t.create_app("Acme").await;
+    let second = t.create_app("Globex").await;
+    member(&t, &first, "ada@example.com").await;
+    let invitation = invite(&t, &second, "ada@example.com", "viewer").await;
+    let token = token_of(&invitation);
+    assert_eq!(accept(&t, &token, "someone else's password").await.code(), "sign_in_failed");
+    let joined = accept(&t, &token, PASSWORD).await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.json);
+    let roles: Vec<(Value, Value)> = joined.json["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["app_name"].clone(), m["role"].clone()))
+        .collect();
+    assert_eq!(roles, vec![(json!("Acme"), json!("owner")), (json!("Globex"), json!("viewer"))]);
+    assert_eq!(t.count("SELECT COUNT(*) FROM members").await, 1, "one account");
+}
