@@ -16,6 +16,8 @@ pub struct AuthedApp {
     pub id: String,
     /// The API key it authenticated with (the audit log's actor).
     pub client_id: String,
+    /// The dashboard member acting for the app, when it is not its API key.
+    pub member: Option<String>,
     pub name: String,
     pub currency: Currency,
     pub wallet_id: String,
@@ -180,6 +182,7 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<Stor
     let app = AuthedApp {
         id: row.try_get("id")?,
         client_id: client_id.to_string(),
+        member: None,
         name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,

@@ -42,6 +42,53 @@ pub const SESSION_COOKIE: &str = "dots_session";
 /// A session's last use is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
+/// The least role that may call `route` (the router's template) with `method`
+/// from the dashboard. Reading is for every member; approving or denying a flagged
+/// payout is a reviewer's; the app's settings, rules, keys and webhooks are its
+/// owners'; every other change (users, payouts, links, refills) is an admin's.
+pub fn role_needed(method: &str, route: &str) -> &'static str {
+    match (method, route) {
+        ("GET" | "HEAD", _) => "viewer",
+        ("POST", "/v2/transfers/{id}/approve" | "/v2/transfers/{id}/deny") => "reviewer",
+        (_, "/v2/apps/me/rules" | "/v2/apps/me/settings" | "/v2/apps/me/secret/rotate") => "owner",
+        (_, route) if route.starts_with("/v2/webhooks") => "owner",
+        _ => "admin",
+    }
+}
+
+/// Whether `role` may do what `needed` may (an owner may do everything).
+pub fn role_allows(role: &str, needed: &str) -> bool {
+    let rank = |r: &str| ROLES.iter().position(|x| *x == r).unwrap_or(ROLES.len());
+    rank(role) <= rank(needed)
+}
+
+/// The app `app_id` as its member `member_id` acts in it, and the member's role.
+pub async fn acting_in(
+    conn: &mut AnyConnection,
+    member_id: &str,
+    app_id: &str,
+) -> Result<(crate::apps::AuthedApp, String), Error> {
+    let row = sqlx::query(
+        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, s.role FROM memberships s
+         JOIN apps a ON a.id = s.app_id WHERE s.member_id = $1 AND s.app_id = $2",
+    )
+    .bind(member_id)
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| Error::new(ErrorCode::NotAMember, "You are not a member of that app's team."))?;
+    let currency: String = row.try_get("currency")?;
+    let app = crate::apps::AuthedApp {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        client_id: row.try_get("client_id")?,
+        currency: dots_shared::Currency::parse(&currency).map_err(Error::internal)?,
+        wallet_id: row.try_get("wallet_id")?,
+        member: Some(member_id.to_string()),
+    };
+    Ok((app, row.try_get("role")?))
+}
+
 /// The password's argon2id hash (PHC string, with a random salt).
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher, SaltString};
@@ -447,6 +494,15 @@ mod tests {
         }
         assert!(check_password("a long passphrase", "ada@example.com").is_ok());
         assert_eq!(csrf_token("dms_x").len(), 32);
+        assert_eq!(role_needed("GET", "/v2/transfers"), "viewer");
+        assert_eq!(role_needed("POST", "/v2/transfers/{id}/approve"), "reviewer");
+        assert_eq!(role_needed("POST", "/v2/payouts"), "admin");
+        assert_eq!(role_needed("POST", "/v2/webhooks/{id}/rotate-secret"), "owner");
+        assert!(role_allows("owner", "admin") && role_allows("admin", "reviewer") && role_allows("reviewer", "viewer"));
+        assert!(
+            !role_allows("reviewer", "admin") && !role_allows("viewer", "reviewer") && !role_allows("admin", "owner")
+        );
+        assert!(!role_allows("king", "viewer"), "an unknown role may do nothing");
         assert_ne!(csrf_token("dms_x"), csrf_token("dms_y"));
     }
 }

@@ -16,6 +16,7 @@ on_both_databases!(
     five_wrong_passwords_lock_the_account,
     sessions_end_when_idle_or_old,
     an_account_joins_a_second_app_by_proving_its_password,
+    roles_are_enforced_by_the_server_on_every_route,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -47,7 +48,12 @@ fn cookie_of(signed_in: &Resp) -> String {
 }
 
 async fn member(t: &TestApp, app: &Creds, email: &str) -> (String, String) {
-    let invitation = invite(t, app, email, "owner").await;
+    member_as(t, app, email, "owner").await
+}
+
+/// A signed-in member of `app` with `role`: their session cookie and CSRF token.
+async fn member_as(t: &TestApp, app: &Creds, email: &str, role: &str) -> (String, String) {
+    let invitation = invite(t, app, email, role).await;
     assert_eq!(invitation.status, StatusCode::CREATED, "{}", invitation.json);
     assert_eq!(accept(t, &token_of(&invitation), PASSWORD).await.status, StatusCode::CREATED);
     let signed_in = sign_in(t, email, PASSWORD).await;
@@ -231,4 +237,83 @@ async fn an_account_joins_a_second_app_by_proving_its_password(t: TestApp) {
         .collect();
     assert_eq!(roles, vec![(json!("Acme"), json!("owner")), (json!("Globex"), json!("viewer"))]);
     assert_eq!(t.count("SELECT COUNT(*) FROM members").await, 1, "one account");
+}
+
+/// A request from the dashboard's own page: the member's session, the app it acts
+/// for, and (for a change) the CSRF token.
+async fn as_member(
+    t: &TestApp,
+    (cookie, csrf): &(String, String),
+    app: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Resp {
+    let body = body.map(|b| b.to_string());
+    let headers = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("dots-app", app)];
+    t.call(method, path, None, &headers, body.as_deref()).await
+}
+
+async fn roles_are_enforced_by_the_server_on_every_route(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let other = t.create_app("Globex").await;
+    let owner = member_as(&t, &app, "olive@example.com", "owner").await;
+    let admin = member_as(&t, &app, "adam@example.com", "admin").await;
+    let reviewer = member_as(&t, &app, "rita@example.com", "reviewer").await;
+    let viewer = member_as(&t, &app, "vic@example.com", "viewer").await;
+    // A flagged payout for the reviewer, made by the app's server.
+    t.refill(&app, 20_000).await;
+    let rules = t.put(&app, "/v2/apps/me/rules", json!({"review_threshold": 1000})).await;
+    assert_eq!(rules.status, StatusCode::OK, "{}", rules.json);
+    let payee = t.create_payee(&app).await;
+    t.transfer(&app, "balance", &payee, 10_000).await;
+    let flagged = t.post(&app, "/v2/payouts", json!({"user_id": payee, "amount": 3_000, "currency": "USD"})).await;
+    assert_eq!(flagged.json["status"], "flagged", "{}", flagged.json);
+
+    // Everyone reads.
+    for who in [&owner, &admin, &reviewer, &viewer] {
+        let users = as_member(&t, who, &app.id, Method::GET, "/v2/users", None).await;
+        assert_eq!(users.status, StatusCode::OK, "{}", users.json);
+    }
+    // An admin moves money and makes users; the audit log says it was them.
+    let made = as_member(&t, &admin, &app.id, Method::POST, "/v2/users", Some(common::user_body("+12015550161"))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let log = t.get(&app, &format!("/v2/audit-log?object_id={}", made.id())).await.json;
+    assert_eq!(log["data"][0]["actor"]["type"], "member", "{log}");
+    // A reviewer approves the flagged payout but cannot make one: the server says no,
+    // whatever a page shows (403, error type permission).
+    let approve = format!("/v2/transfers/{}/approve", flagged.id());
+    let approved = as_member(&t, &reviewer, &app.id, Method::POST, &approve, Some(json!({}))).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.json);
+    let payout = json!({"user_id": payee, "amount": 100, "currency": "USD"});
+    let forged = as_member(&t, &reviewer, &app.id, Method::POST, "/v2/payouts", Some(payout.clone())).await;
+    assert_eq!((forged.status, forged.code()), (StatusCode::FORBIDDEN, "insufficient_role"), "{}", forged.json);
+    assert_eq!(forged.json["error"]["type"], "permission");
+    for (who, method, path, body) in [
+        (&viewer, Method::POST, "/v2/users", common::user_body("+12015550162")),
+        (&viewer, Method::POST, approve.as_str(), json!({})),
+        (&admin, Method::PUT, "/v2/apps/me/rules", json!({"review_threshold": 5000})),
+        (&admin, Method::POST, "/v2/webhooks", json!({"url": "https://example.com/h"})),
+    ] {
+        let refused = as_member(&t, who, &app.id, method.clone(), path, Some(body)).await;
+        assert_eq!(refused.code(), "insufficient_role", "{method} {path}: {}", refused.json);
+    }
+    let owned =
+        as_member(&t, &owner, &app.id, Method::PUT, "/v2/apps/me/rules", Some(json!({"review_threshold": 5000}))).await;
+    assert_eq!(owned.status, StatusCode::OK, "{}", owned.json);
+    // Another app is not theirs; no app named is no app; a change needs the CSRF token.
+    let theirs = as_member(&t, &owner, &other.id, Method::GET, "/v2/users", None).await;
+    assert_eq!((theirs.status, theirs.code()), (StatusCode::FORBIDDEN, "not_a_member"));
+    let unnamed = t.call(Method::GET, "/v2/users", None, &[("cookie", owner.0.as_str())], None).await;
+    assert_eq!(unnamed.code(), "not_a_member");
+    let no_csrf = [("cookie", admin.0.as_str()), ("dots-app", app.id.as_str())];
+    let body = common::user_body("+12015550163").to_string();
+    let unsure = t.call(Method::POST, "/v2/users", None, &no_csrf, Some(&body)).await;
+    assert_eq!(unsure.code(), "csrf_token_invalid");
+    // Nothing the refusals touched changed: one user made by a member, the payout approved once.
+    assert_eq!(t.count("SELECT COUNT(*) FROM users").await, 2);
+    // A signed-out session acts for no app.
+    let out = as_member(&t, &viewer, &app.id, Method::POST, "/dashboard/api/sign-out", Some(json!({}))).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.json);
+    assert_eq!(as_member(&t, &viewer, &app.id, Method::GET, "/v2/users", None).await.code(), "not_signed_in");
 }

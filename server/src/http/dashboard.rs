@@ -50,6 +50,33 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
+/// Whether the request carries a dashboard session cookie.
+pub(super) fn has_session(headers: &HeaderMap) -> bool {
+    cookie(headers, members::SESSION_COOKIE).is_some()
+}
+
+/// The app a signed-in member acts for (`Dots-App: app_…`), if they belong to its
+/// team and their role may call this route (`members::role_needed`): the server
+/// decides, whatever the page shows.
+pub(super) async fn member_acting(parts: &mut Parts, state: &AppState) -> Result<crate::apps::AuthedApp, Error> {
+    let auth = MemberAuth::from_request_parts(parts, state).await?;
+    let app_id = parts.headers.get("dots-app").and_then(|v| v.to_str().ok()).unwrap_or_default().trim().to_string();
+    if app_id.is_empty() {
+        return Err(Error::new(ErrorCode::NotAMember, "Name the app you act for in the Dots-App header."));
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    let (app, role) = members::acting_in(&mut conn, &auth.signed_in.member_id, &app_id).await?;
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map_or(parts.uri.path(), |p| p.as_str());
+    let needed = members::role_needed(parts.method.as_str(), route);
+    if !members::role_allows(&role, needed) {
+        return Err(Error::new(
+            ErrorCode::InsufficientRole,
+            format!("Your role in this app ({role}) may not do this; it needs {needed} or above."),
+        ));
+    }
+    Ok(app)
+}
+
 impl FromRequestParts<AppState> for MemberAuth {
     type Rejection = Error;
 

@@ -36,6 +36,11 @@ impl FromRequestParts<AppState> for AppAuth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AppAuth, Error> {
+        // A dashboard member acting for the app (session cookie, `Dots-App`), as
+        // their role allows this route.
+        if parts.headers.get(header::AUTHORIZATION).is_none() && super::dashboard::has_session(&parts.headers) {
+            return super::dashboard::member_acting(parts, state).await.map(AppAuth);
+        }
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             Error::new(ErrorCode::MissingCredentials, "Authenticate with HTTP Basic client_id:api_secret.")
         })?;
@@ -168,11 +173,18 @@ pub trait Principal: FromRequestParts<AppState, Rejection = Error> + Send {
 
 impl Principal for AppAuth {
     fn owner(&self) -> String {
-        self.0.id.clone()
+        match &self.0.member {
+            // A member's Idempotency-Keys are their own, not the app's server's.
+            Some(member) => format!("{}:{member}", self.0.id),
+            None => self.0.id.clone(),
+        }
     }
 
     fn actor(&self) -> Actor {
-        Actor { app_id: Some(self.0.id.clone()), kind: ActorKind::ApiKey, id: self.0.client_id.clone() }
+        match &self.0.member {
+            Some(member) => Actor { app_id: Some(self.0.id.clone()), kind: ActorKind::Member, id: member.clone() },
+            None => Actor { app_id: Some(self.0.id.clone()), kind: ActorKind::ApiKey, id: self.0.client_id.clone() },
+        }
     }
 }
 
