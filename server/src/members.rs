@@ -17,6 +17,12 @@
 //!   made with it carry `X-CSRF-Token` (derived from the token) and a same-origin
 //!   `Origin`.
 //!
+//! - **Two-factor.** A member turns on TOTP (RFC 6238: HMAC-SHA1, 30-second steps,
+//!   6 digits, one step either side accepted, each step's code accepted once) by
+//!   confirming a first code; they get ten single-use recovery codes (kept hashed).
+//!   The secret is sealed like every secret at rest. Owners and admins can move
+//!   money: their changes are refused until their two-factor sign-in is on.
+//!
 //! Hashing a password is deliberately slow (tens of milliseconds): the HTTP layer
 //! does it on a blocking thread, never inside the writer's transaction.
 
@@ -42,6 +48,208 @@ pub const SESSION_COOKIE: &str = "dots_session";
 /// A session's last use is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
+/// The roles whose changes need two-factor sign-in on (they can move money).
+pub const TWO_FACTOR_ROLES: [&str; 2] = ["owner", "admin"];
+/// A TOTP step, in seconds.
+pub const TOTP_STEP_S: i64 = 30;
+const RECOVERY_CODES: usize = 10;
+
+/// What a member's TOTP secret is sealed to.
+pub fn totp_context(member_id: &str) -> String {
+    format!("member-totp:{member_id}")
+}
+
+/// The 6-digit TOTP code of `secret` for `step` (RFC 6238 with HMAC-SHA1).
+pub fn totp_code(secret: &[u8], step: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(&step.to_be_bytes());
+    let hash = mac.finalize().into_bytes();
+    let offset = usize::from(hash[19] & 0x0f);
+    let bits = u32::from_be_bytes([hash[offset] & 0x7f, hash[offset + 1], hash[offset + 2], hash[offset + 3]]);
+    format!("{:06}", bits % 1_000_000)
+}
+
+/// The step `code` belongs to, if it is the secret's code within one step of now.
+pub fn totp_step_of(secret: &[u8], code: &str, now_ms: i64) -> Option<i64> {
+    use subtle::ConstantTimeEq;
+    let now = now_ms.div_euclid(1000 * TOTP_STEP_S);
+    (now - 1..=now + 1).find(|step| bool::from(totp_code(secret, *step).as_bytes().ct_eq(code.as_bytes())))
+}
+
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// RFC 4648 base32 without padding (what authenticator apps read).
+pub fn base32(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let bits = u64::from_be_bytes([0, 0, 0, buf[0], buf[1], buf[2], buf[3], buf[4]]);
+        for i in 0..(chunk.len() * 8).div_ceil(5) {
+            out.push(char::from(BASE32[((bits >> (35 - 5 * i)) & 31) as usize]));
+        }
+    }
+    out
+}
+
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let (mut out, mut bits, mut count) = (Vec::new(), 0u64, 0);
+    for c in text.bytes() {
+        let value = BASE32.iter().position(|b| *b == c.to_ascii_uppercase())? as u64;
+        bits = (bits << 5) | value;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Starts turning two-factor sign-in on: a new secret, sealed, not yet in force.
+pub async fn start_totp(
+    conn: &mut AnyConnection,
+    keys: &crate::secrets::Keys,
+    member_id: &str,
+    now_ms: i64,
+) -> TxResult<api::TotpSetup> {
+    let row = sqlx::query("SELECT email, totp_enabled_at FROM members WHERE id = $1")
+        .bind(member_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(not_signed_in)?;
+    if row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some() {
+        return Err(Error::new(ErrorCode::TwoFactorAlreadyOn, "Two-factor sign-in is already on.").into());
+    }
+    let email: String = row.try_get("email")?;
+    let mut secret = [0u8; 20];
+    getrandom::fill(&mut secret).expect("the operating system's random source failed");
+    let secret = base32(&secret);
+    sqlx::query("UPDATE members SET totp_secret_encrypted = $1, updated_at = $2 WHERE id = $3")
+        .bind(keys.seal(&totp_context(member_id), &secret))
+        .bind(now_ms)
+        .bind(member_id)
+        .execute(conn)
+        .await?;
+    let otpauth_url =
+        format!("otpauth://totp/Dots:{email}?secret={secret}&issuer=Dots&algorithm=SHA1&digits=6&period={TOTP_STEP_S}");
+    Ok(api::TotpSetup { secret, otpauth_url })
+}
+
+/// The member's TOTP secret (sealed at rest), whether it is in force, and the last
+/// step a code was accepted for.
+pub async fn totp_secret(
+    conn: &mut AnyConnection,
+    keys: &crate::secrets::Keys,
+    member_id: &str,
+) -> Result<Option<(Vec<u8>, bool)>, Error> {
+    let row = sqlx::query("SELECT totp_secret_encrypted, totp_enabled_at FROM members WHERE id = $1")
+        .bind(member_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(not_signed_in)?;
+    let Some(sealed) = row.try_get::<Option<String>, _>("totp_secret_encrypted")? else { return Ok(None) };
+    let secret = keys.open(&totp_context(member_id), &sealed).map_err(Error::internal)?;
+    let enabled = row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some();
+    Ok(Some((base32_decode(&secret).ok_or_else(|| Error::internal("a stored TOTP secret is not base32"))?, enabled)))
+}
+
+/// A second factor a sign-in (or the confirmation of TOTP) offers, checked.
+#[derive(Debug, Clone)]
+pub enum SecondFactor {
+    /// The account has none.
+    None,
+    /// A TOTP code of this step.
+    Totp(i64),
+    /// A recovery code, by its hash.
+    Recovery(String),
+}
+
+/// Uses the factor once: a TOTP step no earlier than one already used, a recovery
+/// code not used before (compare-and-set, so a code works once under any race).
+async fn spend(conn: &mut AnyConnection, member_id: &str, factor: &SecondFactor, now_ms: i64) -> TxResult<()> {
+    let spent = match factor {
+        SecondFactor::None => return Ok(()),
+        SecondFactor::Totp(step) => sqlx::query(
+            "UPDATE members SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(member_id)
+        .execute(conn)
+        .await?,
+        SecondFactor::Recovery(hash) => sqlx::query(
+            "UPDATE member_recovery_codes SET used_at = $1 WHERE member_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(member_id)
+        .bind(hash)
+        .execute(conn)
+        .await?,
+    };
+    if spent.rows_affected() != 1 {
+        return Err(Error::new(ErrorCode::SignInFailed, "That code was used already; wait for the next one.").into());
+    }
+    Ok(())
+}
+
+/// The factor `code` is for a member whose TOTP secret is `secret`: a TOTP code
+/// near now, or else maybe a recovery code (checked when spent).
+pub fn second_factor(secret: &[u8], code: &str, now_ms: i64) -> SecondFactor {
+    let code = code.trim();
+    match totp_step_of(secret, code, now_ms) {
+        Some(step) => SecondFactor::Totp(step),
+        None => SecondFactor::Recovery(hash_secret(&code.to_ascii_lowercase())),
+    }
+}
+
+/// Whether `hash` is an unused recovery code of the member's.
+pub async fn has_recovery_code(conn: &mut AnyConnection, member_id: &str, hash: &str) -> Result<bool, Error> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT member_id FROM member_recovery_codes WHERE member_id = $1 AND code_hash = $2 AND used_at IS NULL",
+    )
+    .bind(member_id)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Turns two-factor sign-in on with a first code of the new secret (`step`); the
+/// answer holds the recovery codes, shown this once.
+pub async fn confirm_totp(
+    conn: &mut AnyConnection,
+    member_id: &str,
+    step: i64,
+    now_ms: i64,
+) -> TxResult<api::RecoveryCodes> {
+    let on = sqlx::query(
+        "UPDATE members SET totp_enabled_at = $1, totp_last_step = $2, updated_at = $1
+         WHERE id = $3 AND totp_enabled_at IS NULL AND totp_secret_encrypted IS NOT NULL",
+    )
+    .bind(now_ms)
+    .bind(step)
+    .bind(member_id)
+    .execute(&mut *conn)
+    .await?;
+    if on.rows_affected() != 1 {
+        return Err(Error::new(ErrorCode::TwoFactorAlreadyOn, "Two-factor sign-in is already on.").into());
+    }
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let raw = random_base62(12).to_ascii_lowercase();
+        let code = format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..]);
+        sqlx::query("INSERT INTO member_recovery_codes (member_id, code_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(member_id)
+            .bind(hash_secret(&code))
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+        codes.push(code);
+    }
+    Ok(api::RecoveryCodes { recovery_codes: codes })
+}
+
 /// The least role that may call `route` (the router's template) with `method`
 /// from the dashboard. Reading is for every member; approving or denying a flagged
 /// payout is a reviewer's; the app's settings, rules, keys and webhooks are its
@@ -62,15 +270,17 @@ pub fn role_allows(role: &str, needed: &str) -> bool {
     rank(role) <= rank(needed)
 }
 
-/// The app `app_id` as its member `member_id` acts in it, and the member's role.
+/// The app `app_id` as its member `member_id` acts in it, the member's role, and
+/// whether their two-factor sign-in is on.
 pub async fn acting_in(
     conn: &mut AnyConnection,
     member_id: &str,
     app_id: &str,
-) -> Result<(crate::apps::AuthedApp, String), Error> {
+) -> Result<(crate::apps::AuthedApp, String, bool), Error> {
     let row = sqlx::query(
-        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, s.role FROM memberships s
-         JOIN apps a ON a.id = s.app_id WHERE s.member_id = $1 AND s.app_id = $2",
+        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, s.role, m.totp_enabled_at FROM memberships s
+         JOIN apps a ON a.id = s.app_id JOIN members m ON m.id = s.member_id
+         WHERE s.member_id = $1 AND s.app_id = $2",
     )
     .bind(member_id)
     .bind(app_id)
@@ -86,7 +296,7 @@ pub async fn acting_in(
         wallet_id: row.try_get("wallet_id")?,
         member: Some(member_id.to_string()),
     };
-    Ok((app, row.try_get("role")?))
+    Ok((app, row.try_get("role")?, row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some()))
 }
 
 /// The password's argon2id hash (PHC string, with a random salt).
@@ -383,8 +593,10 @@ pub async fn start_session(
     conn: &mut AnyConnection,
     member_id: &str,
     token: &str,
+    factor: &SecondFactor,
     now_ms: i64,
 ) -> TxResult<api::DashboardSession> {
+    spend(conn, member_id, factor, now_ms).await?;
     // Still not locked (a lock may have landed while the password was checked).
     let locked_until: Option<i64> = sqlx::query_scalar(
         "UPDATE members SET failed_sign_ins = 0, updated_at = $1 WHERE id = $2 RETURNING locked_until",
@@ -485,6 +697,26 @@ mod tests {
         assert!(!verify_password("not a hash", "correct horse battery"));
         assert_ne!(hash, hash_password("correct horse battery"), "salted");
         assert!(!verify_password(decoy_hash(), ""));
+    }
+
+    #[test]
+    fn totp_codes_are_rfc_6238s() {
+        // RFC 6238 appendix B (SHA-1), the last 6 of its 8 digits.
+        let secret = b"12345678901234567890";
+        for (time_s, code) in
+            [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")]
+        {
+            assert_eq!(totp_code(secret, time_s / TOTP_STEP_S), code, "{time_s}");
+        }
+        assert_eq!(totp_step_of(secret, "287082", 59_000), Some(1));
+        assert_eq!(totp_step_of(secret, "287082", 89_000), Some(1), "one step late is accepted");
+        assert_eq!(totp_step_of(secret, "287082", 120_000), None, "two steps late is not");
+        assert_eq!(base32(secret), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(base32_decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").as_deref(), Some(&secret[..]));
+        assert_eq!(base32(b"f"), "MY");
+        assert_eq!(base32(b"fooba"), "MZXW6YTB");
+        assert_eq!(base32_decode("MZXW6YTBOI").as_deref(), Some(&b"foobar"[..]));
+        assert!(base32_decode("1!").is_none());
     }
 
     #[test]

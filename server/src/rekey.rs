@@ -16,7 +16,7 @@ struct Sealed {
     context: fn(&str) -> String,
 }
 
-const SEALED: [Sealed; 5] = [
+const SEALED: [Sealed; 6] = [
     Sealed { table: "payout_links", id: "id", column: "token_encrypted", context: crate::flows::link_token_context },
     Sealed {
         table: "payout_methods",
@@ -42,6 +42,7 @@ const SEALED: [Sealed; 5] = [
         column: "previous_secret_encrypted",
         context: crate::webhooks::secret_context,
     },
+    Sealed { table: "members", id: "id", column: "totp_secret_encrypted", context: crate::members::totp_context },
 ];
 
 /// What a re-sealing pass did.

@@ -17,6 +17,7 @@ on_both_databases!(
     sessions_end_when_idle_or_old,
     an_account_joins_a_second_app_by_proving_its_password,
     roles_are_enforced_by_the_server_on_every_route,
+    two_factor_sign_in_needs_a_code_each_time_and_each_code_works_once,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -275,6 +276,12 @@ async fn roles_are_enforced_by_the_server_on_every_route(t: TestApp) {
         let users = as_member(&t, who, &app.id, Method::GET, "/v2/users", None).await;
         assert_eq!(users.status, StatusCode::OK, "{}", users.json);
     }
+    // Owners and admins can move money: not before their two-factor sign-in is on.
+    let early =
+        as_member(&t, &admin, &app.id, Method::POST, "/v2/users", Some(common::user_body("+12015550160"))).await;
+    assert_eq!((early.status, early.code()), (StatusCode::FORBIDDEN, "two_factor_setup_required"), "{}", early.json);
+    enroll(&t, &owner).await;
+    enroll(&t, &admin).await;
     // An admin moves money and makes users; the audit log says it was them.
     let made = as_member(&t, &admin, &app.id, Method::POST, "/v2/users", Some(common::user_body("+12015550161"))).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
@@ -316,4 +323,70 @@ async fn roles_are_enforced_by_the_server_on_every_route(t: TestApp) {
     let out = as_member(&t, &viewer, &app.id, Method::POST, "/dashboard/api/sign-out", Some(json!({}))).await;
     assert_eq!(out.status, StatusCode::OK, "{}", out.json);
     assert_eq!(as_member(&t, &viewer, &app.id, Method::GET, "/v2/users", None).await.code(), "not_signed_in");
+}
+
+/// The member's current step's TOTP code, from the secret the setup showed.
+fn code_at(secret: &str, offset: i64) -> String {
+    let secret = dots_server::members::base32_decode(secret).unwrap();
+    let step = dots_server::store::now_ms() / 30_000 + offset;
+    dots_server::members::totp_code(&secret, step)
+}
+
+/// Turns two-factor sign-in on: its secret and recovery codes.
+async fn enroll(t: &TestApp, who: &(String, String)) -> (String, Vec<String>) {
+    let headers = [("cookie", who.0.as_str()), ("x-csrf-token", who.1.as_str())];
+    let setup = t.call(Method::POST, "/dashboard/api/two-factor", None, &headers, Some("{}")).await;
+    assert_eq!(setup.status, StatusCode::CREATED, "{}", setup.json);
+    let secret = setup.json["secret"].as_str().unwrap().to_string();
+    assert!(setup.json["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/Dots:"), "{}", setup.json);
+    let wrong = json!({"code": "000000"}).to_string();
+    let refused = t.call(Method::POST, "/dashboard/api/two-factor/confirm", None, &headers, Some(&wrong)).await;
+    // (One in a million: 000000 may be the current code; then it is on already.)
+    if refused.status != StatusCode::OK {
+        assert_eq!(refused.code(), "invalid_code", "{}", refused.json);
+        let body = json!({"code": code_at(&secret, 0)}).to_string();
+        let on = t.call(Method::POST, "/dashboard/api/two-factor/confirm", None, &headers, Some(&body)).await;
+        assert_eq!(on.status, StatusCode::OK, "{}", on.json);
+        let codes: Vec<String> =
+            on.json["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        return (secret, codes);
+    }
+    let codes =
+        refused.json["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    (secret, codes)
+}
+
+async fn sign_in_with(t: &TestApp, email: &str, code: &str) -> Resp {
+    let body = json!({"email": email, "password": PASSWORD, "code": code}).to_string();
+    t.call(Method::POST, "/dashboard/api/sign-in", None, &[], Some(&body)).await
+}
+
+async fn two_factor_sign_in_needs_a_code_each_time_and_each_code_works_once(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let ada = member(&t, &app, "ada@example.com").await;
+    let (secret, recovery) = enroll(&t, &ada).await;
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(t.count("SELECT COUNT(*) FROM members WHERE totp_secret_encrypted LIKE 'v2$%'").await, 1, "sealed");
+    let headers = [("cookie", ada.0.as_str()), ("x-csrf-token", ada.1.as_str())];
+    let again = t.call(Method::POST, "/dashboard/api/two-factor", None, &headers, Some("{}")).await;
+    assert_eq!(again.code(), "two_factor_already_on");
+
+    // The password alone no longer signs in.
+    let bare = sign_in(&t, "ada@example.com", PASSWORD).await;
+    assert_eq!((bare.status, bare.code()), (StatusCode::UNAUTHORIZED, "two_factor_code_required"));
+    assert!(bare.headers["www-authenticate"].to_str().unwrap().starts_with("Session"));
+    assert_eq!(sign_in_with(&t, "ada@example.com", "123456x").await.code(), "sign_in_failed");
+    // The next step's code (the current one confirmed the setup) works, once.
+    let next = code_at(&secret, 1);
+    assert_eq!(sign_in_with(&t, "ada@example.com", &next).await.status, StatusCode::OK);
+    assert_eq!(sign_in_with(&t, "ada@example.com", &next).await.code(), "sign_in_failed", "a code works once");
+    // A recovery code works in its place, once.
+    assert_eq!(sign_in_with(&t, "ada@example.com", &recovery[0]).await.status, StatusCode::OK);
+    assert_eq!(sign_in_with(&t, "ada@example.com", &recovery[0]).await.code(), "sign_in_failed");
+    assert_eq!(t.count("SELECT COUNT(*) FROM member_recovery_codes WHERE used_at IS NOT NULL").await, 1);
+    // Wrong codes count like wrong passwords (one wrong code above, one replayed recovery code).
+    for _ in 0..3 {
+        assert_eq!(sign_in_with(&t, "ada@example.com", "999999x").await.code(), "sign_in_failed");
+    }
+    assert_eq!(sign_in_with(&t, "ada@example.com", "999999x").await.code(), "account_locked");
 }

@@ -620,6 +620,22 @@ pub struct DashboardSession {
     pub expires_at: String,
 }
 
+/// Two-factor sign-in being set up: the secret for an authenticator app (base32),
+/// also as an `otpauth://` link (a QR code's content). Shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+/// Two-factor sign-in is on: the single-use recovery codes, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
 /// An invitation to join an app's team. `url` (the single-use link) is shown only
 /// when it is made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,11 +28,13 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/dashboard/api/sign-in", sign_in)
         .get("/dashboard/api/session", session)
         .post("/dashboard/api/sign-out", sign_out)
+        .post("/dashboard/api/two-factor", start_two_factor)
+        .post("/dashboard/api/two-factor/confirm", confirm_two_factor)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(invite, accept, sign_in, session, sign_out))]
+#[openapi(paths(invite, accept, sign_in, session, sign_out, start_two_factor, confirm_two_factor))]
 pub(super) struct Doc;
 
 /// A signed-in member, from the session cookie. A change (any method but GET and
@@ -65,13 +67,20 @@ pub(super) async fn member_acting(parts: &mut Parts, state: &AppState) -> Result
         return Err(Error::new(ErrorCode::NotAMember, "Name the app you act for in the Dots-App header."));
     }
     let mut conn = state.store.reader().acquire().await?;
-    let (app, role) = members::acting_in(&mut conn, &auth.signed_in.member_id, &app_id).await?;
+    let (app, role, two_factor) = members::acting_in(&mut conn, &auth.signed_in.member_id, &app_id).await?;
     let route = parts.extensions.get::<axum::extract::MatchedPath>().map_or(parts.uri.path(), |p| p.as_str());
     let needed = members::role_needed(parts.method.as_str(), route);
     if !members::role_allows(&role, needed) {
         return Err(Error::new(
             ErrorCode::InsufficientRole,
             format!("Your role in this app ({role}) may not do this; it needs {needed} or above."),
+        ));
+    }
+    // Owners and admins can move money: their changes need two-factor sign-in on.
+    if needed != "viewer" && members::TWO_FACTOR_ROLES.contains(&role.as_str()) && !two_factor {
+        return Err(Error::new(
+            ErrorCode::TwoFactorSetupRequired,
+            "Turn on two-factor sign-in (POST /dashboard/api/two-factor) before making changes as an owner or admin.",
         ));
     }
     Ok(app)
@@ -240,6 +249,10 @@ async fn accept(
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
+    /// The authenticator's 6-digit code, or a recovery code, once two-factor
+    /// sign-in is on.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// Signs in: the session cookie is set, and the answer carries the CSRF token its
@@ -265,6 +278,25 @@ async fn sign_in(
     let password = m.body.password;
     let right = verified(hash, password).await?;
     let Some(account) = account else { return Err(failed()) };
+    // The second factor, once the password is right.
+    let mut factor = members::SecondFactor::None;
+    let mut right = right;
+    if right {
+        let mut conn = state.store.reader().acquire().await?;
+        if let Some((secret, true)) = members::totp_secret(&mut conn, &state.services.keys, &account.id).await? {
+            let Some(code) = m.body.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+                return Err(Error::new(
+                    ErrorCode::TwoFactorCodeRequired,
+                    "Enter the code from your authenticator app (or a recovery code).",
+                )
+                .with_param("code"));
+            };
+            factor = members::second_factor(&secret, code, now);
+            if let members::SecondFactor::Recovery(hash) = &factor {
+                right = members::has_recovery_code(&mut conn, &account.id, hash).await?;
+            }
+        }
+    }
     if !right {
         let locked = state
             .writer
@@ -281,8 +313,8 @@ async fn sign_in(
     let origin = by_member(m.origin, None, &account.id);
     let reply = state
         .writer
-        .run(origin, (account.id, token.clone()), |conn, (id, token), now| {
-            Box::pin(async move { ok(StatusCode::OK, &members::start_session(conn, id, token, now).await?) })
+        .run(origin, (account.id, token.clone(), factor), |conn, (id, token, factor), now| {
+            Box::pin(async move { ok(StatusCode::OK, &members::start_session(conn, id, token, factor, now).await?) })
         })
         .await?;
     let mut response = reply.into_response();
@@ -326,4 +358,63 @@ async fn sign_out(State(state): State<AppState>, m: Mutation<MemberAuth, NoField
     let mut response = reply.into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
     Ok(response)
+}
+
+/// Starts turning two-factor sign-in on: a new secret for an authenticator app,
+/// shown once; it is in force once a first code confirms it.
+#[utoipa::path(post, path = "/dashboard/api/two-factor", tag = "Dashboard", responses((status = 201, description = "The secret (base32) and its otpauth:// link, shown once.", body = dots_shared::api::TotpSetup)))]
+async fn start_two_factor(State(state): State<AppState>, m: Mutation<MemberAuth, NoFields>) -> Result<Reply, Error> {
+    let args = (state.services.clone(), m.caller.signed_in.member_id.clone());
+    state
+        .writer
+        .run(m.origin.without_key(), args, |conn, (services, member_id), now| {
+            Box::pin(async move {
+                let setup = members::start_totp(conn, &services.keys, member_id, now).await?;
+                let hidden = dots_shared::api::TotpSetup { secret: String::new(), otpauth_url: String::new() };
+                Ok(Reply::once(StatusCode::CREATED, &setup, &hidden)?)
+            })
+        })
+        .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTwoFactorRequest {
+    /// The authenticator's current 6-digit code.
+    pub code: String,
+}
+
+/// Confirms two-factor sign-in with a first code: it is on from now, and the
+/// answer holds ten single-use recovery codes, shown once.
+#[utoipa::path(post, path = "/dashboard/api/two-factor/confirm", tag = "Dashboard", request_body = ConfirmTwoFactorRequest, responses((status = 200, description = "On: the recovery codes, shown once.", body = dots_shared::api::RecoveryCodes)))]
+async fn confirm_two_factor(
+    State(state): State<AppState>,
+    m: Mutation<MemberAuth, ConfirmTwoFactorRequest>,
+) -> Result<Reply, Error> {
+    let member_id = m.caller.signed_in.member_id.clone();
+    let mut conn = state.store.reader().acquire().await?;
+    let pending = members::totp_secret(&mut conn, &state.services.keys, &member_id).await?;
+    drop(conn);
+    let step = match pending {
+        Some((_, true)) => return Err(Error::new(ErrorCode::TwoFactorAlreadyOn, "Two-factor sign-in is already on.")),
+        Some((secret, false)) => members::totp_step_of(&secret, m.body.code.trim(), now_ms()),
+        None => None,
+    };
+    let Some(step) = step else {
+        return Err(Error::invalid(
+            ErrorCode::InvalidCode,
+            "code",
+            "That is not the authenticator's current code (start with POST /dashboard/api/two-factor).",
+        ));
+    };
+    state
+        .writer
+        .run(m.origin.without_key(), (member_id, step), |conn, (member_id, step), now| {
+            Box::pin(async move {
+                let codes = members::confirm_totp(conn, member_id, *step, now).await?;
+                let hidden = dots_shared::api::RecoveryCodes { recovery_codes: Vec::new() };
+                Ok(Reply::once(StatusCode::OK, &codes, &hidden)?)
+            })
+        })
+        .await
 }

@@ -17,7 +17,10 @@ impl IntoResponse for Error {
             // browsers stop the widget's fetch to show a password dialog.
             let challenge = if self.code.is_flow_session() {
                 "Bearer realm=\"dots-flow\", error=\"invalid_token\""
-            } else if matches!(self.code, ErrorCode::NotSignedIn | ErrorCode::SignInFailed) {
+            } else if matches!(
+                self.code,
+                ErrorCode::NotSignedIn | ErrorCode::SignInFailed | ErrorCode::TwoFactorCodeRequired
+            ) {
                 // The dashboard's own sign-in, never a browser's password dialog.
                 "Session realm=\"dots-dashboard\""
             } else {

@@ -129,6 +129,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0016_members.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 17,
+        name: "two_factor",
+        sqlite: include_str!("../../migrations/sqlite/0017_two_factor.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_two_factor.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
