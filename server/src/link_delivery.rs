@@ -257,7 +257,7 @@ impl Words<'_> {
     }
 
     fn html(&self, colour: &str) -> String {
-        let e = escape_html;
+        let e = crate::email::escape_html;
         let memo =
             self.memo.map(|m| format!("<p style=\"margin:0 0 16px;color:#4b5563\">{}</p>", e(m))).unwrap_or_default();
         format!(
@@ -300,22 +300,6 @@ fn day_of(ms: i64) -> String {
     let at = dots_shared::time::rfc3339_from_unix_ms(ms);
     let (year, month, day) = (&at[0..4], at[5..7].parse::<usize>().unwrap_or(1), at[8..10].trim_start_matches('0'));
     format!("{day} {} {year}", MONTHS[month.clamp(1, 12) - 1])
-}
-
-/// Text for HTML: the app's name and words in pages and emails.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -252,14 +252,14 @@ pub async fn confirm_totp(
 
 /// The least role that may call `route` (the router's template) with `method`
 /// from the dashboard. Reading is for every member; approving or denying a flagged
-/// payout is a reviewer's; the app's settings, rules, keys and webhooks are its
-/// owners'; every other change (users, payouts, links, refills) is an admin's.
+/// payout is a reviewer's; the app's settings, rules, keys, webhooks and team are
+/// its owners'; every other change (users, payouts, links, refills) is an admin's.
 pub fn role_needed(method: &str, route: &str) -> &'static str {
     match (method, route) {
         ("GET" | "HEAD", _) => "viewer",
         ("POST", "/v2/transfers/{id}/approve" | "/v2/transfers/{id}/deny") => "reviewer",
         (_, "/v2/apps/me/rules" | "/v2/apps/me/settings" | "/v2/apps/me/secret/rotate") => "owner",
-        (_, route) if route.starts_with("/v2/webhooks") => "owner",
+        (_, route) if route.starts_with("/v2/webhooks") || route.starts_with("/v2/members") => "owner",
         _ => "admin",
     }
 }
@@ -420,7 +420,122 @@ pub async fn invite(
         role: invitation.role.to_string(),
         url: Some(format!("{public_url}/dashboard/accept#{}", invitation.token)),
         expires_at: rfc3339_from_unix_ms(expires_at),
+        emailed: None,
     })
+}
+
+/// The invitation's email: the app's name, the role and the link.
+pub fn invitation_email(app_name: &str, invitation: &api::Invitation) -> crate::email::Email {
+    let link = invitation.url.clone().unwrap_or_default();
+    let app = crate::email::escape_html(app_name);
+    crate::email::Email {
+        app_id: invitation.app_id.clone(),
+        to: invitation.email.clone(),
+        subject: format!("Join {app_name} on Dots"),
+        text: format!(
+            "You are invited to join {app_name}'s team on Dots as {role}.\n\nAccept: {link}\n\nThe link works once, for 7 days.",
+            role = invitation.role
+        ),
+        html: format!(
+            "<p>You are invited to join <strong>{app}</strong>'s team on Dots as {role}.</p>\
+             <p><a href=\"{href}\">Accept the invitation</a></p><p>The link works once, for 7 days.</p>",
+            role = invitation.role,
+            href = crate::email::escape_html(&link)
+        ),
+    }
+}
+
+/// The app's team.
+pub async fn team(conn: &mut AnyConnection, app_id: &str) -> Result<Vec<api::TeamMember>, Error> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.email, s.role, m.totp_enabled_at, s.created_at FROM memberships s
+         JOIN members m ON m.id = s.member_id WHERE s.app_id = $1 ORDER BY s.created_at, m.id",
+    )
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| team_member(r).map_err(Error::from)).collect()
+}
+
+fn team_member(row: &sqlx::any::AnyRow) -> Result<api::TeamMember, sqlx::Error> {
+    Ok(api::TeamMember {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: row.try_get("role")?,
+        two_factor: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
+        joined: rfc3339_from_unix_ms(row.try_get("created_at")?),
+    })
+}
+
+fn member_not_found() -> Error {
+    Error::new(ErrorCode::MemberNotFound, "No such member of this app's team.")
+}
+
+/// Changes a member's role (`role`), or takes them off the team (`None`). An
+/// app keeps at least one owner. Their sessions end either way: what they may do
+/// is decided again at their next sign-in.
+pub async fn change_member(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    member_id: &str,
+    role: Option<&str>,
+    now_ms: i64,
+) -> TxResult<Option<api::TeamMember>> {
+    let current: String = sqlx::query_scalar("SELECT role FROM memberships WHERE app_id = $1 AND member_id = $2")
+        .bind(app_id)
+        .bind(member_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(member_not_found)?;
+    if current == "owner" && role != Some("owner") {
+        // Counted under the rows' locks on PostgreSQL (SQLite has one writer).
+        let lock = if crate::store::Backend::of(conn) == crate::store::Backend::Postgres { " FOR UPDATE" } else { "" };
+        let owners: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT member_id FROM memberships WHERE app_id = $1 AND role = 'owner'{lock}"
+        ))
+        .bind(app_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        if owners.len() <= 1 {
+            return Err(
+                Error::new(ErrorCode::LastOwner, "An app keeps at least one owner: make another owner first.").into()
+            );
+        }
+    }
+    match role {
+        Some(role) => {
+            sqlx::query("UPDATE memberships SET role = $1 WHERE app_id = $2 AND member_id = $3")
+                .bind(role)
+                .bind(app_id)
+                .bind(member_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM memberships WHERE app_id = $1 AND member_id = $2")
+                .bind(app_id)
+                .bind(member_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE member_sessions SET revoked_at = $1 WHERE member_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(member_id)
+        .execute(&mut *conn)
+        .await?;
+    if role.is_none() {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT m.id, m.email, s.role, m.totp_enabled_at, s.created_at FROM memberships s
+         JOIN members m ON m.id = s.member_id WHERE s.app_id = $1 AND s.member_id = $2",
+    )
+    .bind(app_id)
+    .bind(member_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(Some(team_member(&row)?))
 }
 
 /// An open invitation, as the one who holds its link may read it.

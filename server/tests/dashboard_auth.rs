@@ -18,6 +18,7 @@ on_both_databases!(
     an_account_joins_a_second_app_by_proving_its_password,
     roles_are_enforced_by_the_server_on_every_route,
     two_factor_sign_in_needs_a_code_each_time_and_each_code_works_once,
+    owners_run_the_team_and_a_changed_role_ends_the_members_sessions,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -389,4 +390,54 @@ async fn two_factor_sign_in_needs_a_code_each_time_and_each_code_works_once(t: T
         assert_eq!(sign_in_with(&t, "ada@example.com", "999999x").await.code(), "sign_in_failed");
     }
     assert_eq!(sign_in_with(&t, "ada@example.com", "999999x").await.code(), "account_locked");
+}
+
+async fn owners_run_the_team_and_a_changed_role_ends_the_members_sessions(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let owner = member_as(&t, &app, "olive@example.com", "owner").await;
+    enroll(&t, &owner).await;
+    // The owner invites an admin from the dashboard: the link goes out by email.
+    let body = json!({"email": "adam@example.com", "role": "admin"});
+    let invited = as_member(&t, &owner, &app.id, Method::POST, "/v2/members/invitations", Some(body)).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.json);
+    assert_eq!(invited.json["emailed"], true, "{}", invited.json);
+    let url = invited.json["url"].as_str().unwrap();
+    let emails = t.get(&app, "/v2/dev/emails?to=adam%40example.com").await.json;
+    assert_eq!(emails["data"][0]["subject"], "Join Acme on Dots", "{emails}");
+    assert!(emails["data"][0]["text"].as_str().unwrap().contains(url), "{emails}");
+    let token = url.rsplit('#').next().unwrap();
+    assert_eq!(accept(&t, token, PASSWORD).await.status, StatusCode::CREATED);
+    let signed_in = sign_in(&t, "adam@example.com", PASSWORD).await;
+    let admin = (cookie_of(&signed_in), signed_in.json["csrf_token"].as_str().unwrap().to_string());
+    let team = as_member(&t, &owner, &app.id, Method::GET, "/v2/members", None).await.json;
+    let roles: Vec<(&str, &str)> =
+        team.as_array().unwrap().iter().map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
+    assert_eq!(roles, [("olive@example.com", "owner"), ("adam@example.com", "admin")]);
+    let (olive, adam) = (team[0]["id"].as_str().unwrap().to_string(), team[1]["id"].as_str().unwrap().to_string());
+    assert_eq!((&team[0]["two_factor"], &team[1]["two_factor"]), (&json!(true), &json!(false)));
+    // The team is the owners' to run.
+    let body = json!({"email": "eve@example.com", "role": "owner"});
+    let refused = as_member(&t, &admin, &app.id, Method::POST, "/v2/members/invitations", Some(body)).await;
+    assert_eq!(refused.code(), "insufficient_role");
+
+    // Made a viewer: what the admin could do ends with their sessions now.
+    let path = format!("/v2/members/{adam}");
+    let changed = as_member(&t, &owner, &app.id, Method::PUT, &path, Some(json!({"role": "viewer"}))).await;
+    assert_eq!((changed.status, &changed.json["role"]), (StatusCode::OK, &json!("viewer")), "{}", changed.json);
+    let after = t.call(Method::GET, "/dashboard/api/session", None, &[("cookie", admin.0.as_str())], None).await;
+    assert_eq!(after.code(), "not_signed_in");
+    // An app keeps an owner.
+    let own = format!("/v2/members/{olive}");
+    let demoted = as_member(&t, &owner, &app.id, Method::PUT, &own, Some(json!({"role": "admin"}))).await;
+    assert_eq!((demoted.status, demoted.code()), (StatusCode::CONFLICT, "last_owner"));
+    assert_eq!(as_member(&t, &owner, &app.id, Method::DELETE, &own, Some(json!({}))).await.code(), "last_owner");
+    // Taken off the team, and no such member after that.
+    let removed = as_member(&t, &owner, &app.id, Method::DELETE, &path, Some(json!({}))).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.json);
+    assert_eq!(as_member(&t, &owner, &app.id, Method::DELETE, &path, Some(json!({}))).await.code(), "member_not_found");
+    let bogus = as_member(&t, &owner, &app.id, Method::PUT, "/v2/members/x", Some(json!({"role": "viewer"}))).await;
+    assert_eq!(bogus.code(), "member_not_found");
+    let team = as_member(&t, &owner, &app.id, Method::GET, "/v2/members", None).await.json;
+    assert_eq!(team.as_array().unwrap().len(), 1);
+    assert_eq!(sign_in(&t, "adam@example.com", PASSWORD).await.json["member"]["memberships"], json!([]));
 }

@@ -620,6 +620,18 @@ pub struct DashboardSession {
     pub expires_at: String,
 }
 
+/// A member of the app's team, as its owners see them (`GET /v2/members`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamMember {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    /// Whether their two-factor sign-in is on.
+    pub two_factor: bool,
+    pub joined: String,
+}
+
 /// Two-factor sign-in being set up: the secret for an authenticator app (base32),
 /// also as an `otpauth://` link (a QR code's content). Shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -648,6 +660,9 @@ pub struct Invitation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub expires_at: String,
+    /// Whether the link went out by email (answered once, when it is made by a team).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emailed: Option<bool>,
 }
 
 /// One change in the app's audit log (`GET /v2/audit-log`): who made it, what,

@@ -13,7 +13,7 @@ use dots_shared::ids::AppId;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::extract::{Id, Mutation, NoFields, OperatorAuth, Principal};
+use super::extract::{AppAuth, Id, Mutation, NoFields, OperatorAuth, Principal};
 use super::flow_api::Anonymous;
 use super::{AppState, Routes, edge, ok};
 use crate::audit::{Actor, ActorKind};
@@ -30,11 +30,27 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/dashboard/api/sign-out", sign_out)
         .post("/dashboard/api/two-factor", start_two_factor)
         .post("/dashboard/api/two-factor/confirm", confirm_two_factor)
+        .get("/v2/members", team)
+        .post("/v2/members/invitations", invite_member)
+        .put("/v2/members/{id}", change_role)
+        .delete("/v2/members/{id}", remove_member)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(invite, accept, sign_in, session, sign_out, start_two_factor, confirm_two_factor))]
+#[openapi(paths(
+    invite,
+    accept,
+    sign_in,
+    session,
+    sign_out,
+    start_two_factor,
+    confirm_two_factor,
+    team,
+    invite_member,
+    change_role,
+    remove_member
+))]
 pub(super) struct Doc;
 
 /// A signed-in member, from the session cookie. A change (any method but GET and
@@ -414,6 +430,106 @@ async fn confirm_two_factor(
                 let codes = members::confirm_totp(conn, member_id, *step, now).await?;
                 let hidden = dots_shared::api::RecoveryCodes { recovery_codes: Vec::new() };
                 Ok(Reply::once(StatusCode::OK, &codes, &hidden)?)
+            })
+        })
+        .await
+}
+
+/// The app's team: who, their role, whether their two-factor sign-in is on.
+#[utoipa::path(get, path = "/v2/members", tag = "Dashboard", responses((status = 200, description = "The team.", body = Vec<dots_shared::api::TeamMember>)))]
+async fn team(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+) -> Result<axum::Json<Vec<dots_shared::api::TeamMember>>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(members::team(&mut conn, &app.id).await?))
+}
+
+/// Invites `email` to the team with `role` (owners; or the app's API key): the
+/// single-use link goes out by email (the sandbox's dev outbox) and is shown once
+/// in the answer too, with whether the email went.
+#[utoipa::path(post, path = "/v2/members/invitations", tag = "Dashboard", request_body = InviteRequest, responses((status = 201, description = "The invitation, its link (shown once) and whether it was emailed.", body = Invitation)))]
+async fn invite_member(State(state): State<AppState>, m: Mutation<AppAuth, InviteRequest>) -> Result<Response, Error> {
+    let app = m.caller.0.clone();
+    let invitation = NewInvitation {
+        app_id: app.id.clone(),
+        email: members::normalize_email(&m.body.email)?,
+        role: members::parse_role(&m.body.role)?,
+        invited_by: m.caller.actor().id,
+        token: members::new_token("dmi_"),
+    };
+    let args = (state.services.clone(), invitation);
+    let reply = state
+        .writer
+        .run(m.origin, args, |conn, (services, invitation), now| {
+            Box::pin(async move {
+                let made = members::invite(conn, &services.public_url, invitation, now).await?;
+                Ok(Reply::once(StatusCode::CREATED, &made, &Invitation { url: None, ..made.clone() })?)
+            })
+        })
+        .await?;
+    if reply.status != StatusCode::CREATED || reply.replayed {
+        return Ok(reply.into_response());
+    }
+    let mut made: Invitation = serde_json::from_slice(&reply.body).map_err(Error::internal)?;
+    let email = members::invitation_email(&app.name, &made);
+    let sent = match &state.services.email {
+        Some(sender) => sender.send(&email).await,
+        None => Err("no email sender is configured (DOTS_SMTP_URL)".into()),
+    };
+    if let Err(e) = &sent {
+        tracing::warn!(error = %e, "an invitation could not be emailed");
+    }
+    made.emailed = Some(sent.is_ok());
+    Ok((StatusCode::CREATED, axum::Json(made)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRoleRequest {
+    /// `owner`, `admin`, `reviewer` or `viewer`.
+    pub role: String,
+}
+
+/// The member's path id, or that member's 404.
+fn member_id(id: &str) -> Result<&str, Error> {
+    let well_formed =
+        id.starts_with("mem_") && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    well_formed.then_some(id).ok_or_else(|| Error::new(ErrorCode::MemberNotFound, "No such member of this app's team."))
+}
+
+/// Changes a member's role (owners); their sessions end. An app keeps an owner.
+#[utoipa::path(put, path = "/v2/members/{id}", tag = "Dashboard", request_body = ChangeRoleRequest, params(("id" = String, Path, description = "A member id (mem_…).")), responses((status = 200, description = "The member with the new role.", body = dots_shared::api::TeamMember)))]
+async fn change_role(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    m: Mutation<AppAuth, ChangeRoleRequest>,
+) -> Result<Reply, Error> {
+    let args = (m.caller.0.id.clone(), member_id(&id)?.to_string(), members::parse_role(&m.body.role)?);
+    state
+        .writer
+        .run(m.origin, args, |conn, (app_id, id, role), now| {
+            Box::pin(
+                async move { ok(StatusCode::OK, &members::change_member(conn, app_id, id, Some(role), now).await?) },
+            )
+        })
+        .await
+}
+
+/// Takes a member off the team (owners); their sessions end. An app keeps an owner.
+#[utoipa::path(delete, path = "/v2/members/{id}", tag = "Dashboard", params(("id" = String, Path, description = "A member id (mem_…).")), responses((status = 200, description = "Removed.", body = dots_shared::api::Deleted)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    let args = (m.caller.0.id.clone(), member_id(&id)?.to_string());
+    state
+        .writer
+        .run(m.origin, args, |conn, (app_id, id), now| {
+            Box::pin(async move {
+                members::change_member(conn, app_id, id, None, now).await?;
+                ok(StatusCode::OK, &dots_shared::api::Deleted { id: id.clone(), deleted: true })
             })
         })
         .await

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use dots_shared::theme::Theme;
 
+use crate::email::escape_html;
 use crate::flows::stored_brand;
-use crate::link_delivery::escape_html;
 
 use super::{AppState, Routes};
 use crate::error::Error;
