@@ -137,8 +137,7 @@ pub async fn start_totp(
     Ok(api::TotpSetup { secret, otpauth_url })
 }
 
-/// The member's TOTP secret (sealed at rest), whether it is in force, and the last
-/// step a code was accepted for.
+/// The member's TOTP secret (sealed at rest) and whether it is in force.
 pub async fn totp_secret(
     conn: &mut AnyConnection,
     keys: &crate::secrets::Keys,
@@ -150,9 +149,14 @@ pub async fn totp_secret(
         .await?
         .ok_or_else(not_signed_in)?;
     let Some(sealed) = row.try_get::<Option<String>, _>("totp_secret_encrypted")? else { return Ok(None) };
-    let secret = keys.open(&totp_context(member_id), &sealed).map_err(Error::internal)?;
     let enabled = row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some();
-    Ok(Some((base32_decode(&secret).ok_or_else(|| Error::internal("a stored TOTP secret is not base32"))?, enabled)))
+    Ok(Some((open_totp(keys, member_id, &sealed)?, enabled)))
+}
+
+/// A sealed TOTP secret, opened.
+pub fn open_totp(keys: &crate::secrets::Keys, member_id: &str, sealed: &str) -> Result<Vec<u8>, Error> {
+    let secret = keys.open(&totp_context(member_id), sealed).map_err(Error::internal)?;
+    base32_decode(&secret).ok_or_else(|| Error::internal("a stored TOTP secret is not base32"))
 }
 
 /// A second factor a sign-in (or the confirmation of TOTP) offers, checked.
@@ -445,15 +449,16 @@ pub fn invitation_email(app_name: &str, invitation: &api::Invitation) -> crate::
     }
 }
 
+/// A team member's row, as [`team_member`] reads it.
+const TEAM: &str = "SELECT m.id, m.email, s.role, m.totp_enabled_at, s.created_at FROM memberships s
+     JOIN members m ON m.id = s.member_id";
+
 /// The app's team.
 pub async fn team(conn: &mut AnyConnection, app_id: &str) -> Result<Vec<api::TeamMember>, Error> {
-    let rows = sqlx::query(
-        "SELECT m.id, m.email, s.role, m.totp_enabled_at, s.created_at FROM memberships s
-         JOIN members m ON m.id = s.member_id WHERE s.app_id = $1 ORDER BY s.created_at, m.id",
-    )
-    .bind(app_id)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(&format!("{TEAM} WHERE s.app_id = $1 ORDER BY s.created_at, m.id"))
+        .bind(app_id)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(|r| team_member(r).map_err(Error::from)).collect()
 }
 
@@ -527,14 +532,11 @@ pub async fn change_member(
     if role.is_none() {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT m.id, m.email, s.role, m.totp_enabled_at, s.created_at FROM memberships s
-         JOIN members m ON m.id = s.member_id WHERE s.app_id = $1 AND s.member_id = $2",
-    )
-    .bind(app_id)
-    .bind(member_id)
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(&format!("{TEAM} WHERE s.app_id = $1 AND s.member_id = $2"))
+        .bind(app_id)
+        .bind(member_id)
+        .fetch_one(conn)
+        .await?;
     Ok(Some(team_member(&row)?))
 }
 
@@ -655,18 +657,26 @@ pub struct Account {
     pub id: String,
     pub password_hash: String,
     pub locked_until: Option<i64>,
+    /// The sealed TOTP secret, when two-factor sign-in is on.
+    pub two_factor: Option<String>,
 }
 
 pub async fn account(conn: &mut AnyConnection, email: &str) -> Result<Option<Account>, Error> {
-    let row = sqlx::query("SELECT id, password_hash, locked_until FROM members WHERE email = $1")
-        .bind(email)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, password_hash, locked_until, totp_secret_encrypted, totp_enabled_at FROM members WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(conn)
+    .await?;
     Ok(match row {
         Some(row) => Some(Account {
             id: row.try_get("id")?,
             password_hash: row.try_get("password_hash")?,
             locked_until: row.try_get("locked_until")?,
+            two_factor: match row.try_get::<Option<i64>, _>("totp_enabled_at")? {
+                Some(_) => row.try_get("totp_secret_encrypted")?,
+                None => None,
+            },
         }),
         None => None,
     })

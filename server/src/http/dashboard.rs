@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::extract::{AppAuth, Id, Mutation, NoFields, OperatorAuth, Principal};
 use super::flow_api::Anonymous;
-use super::{AppState, Routes, edge, ok};
+use super::{AppState, Routes, ok};
 use crate::audit::{Actor, ActorKind};
 use crate::error::{Error, Reply};
 use crate::members::{self, NewInvitation};
@@ -111,8 +111,8 @@ impl FromRequestParts<AppState> for MemberAuth {
         if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || token.len() > 64 {
             return Err(not_signed_in());
         }
+        // (Cross-site requests were refused at the edge, for every dashboard and API path.)
         if !matches!(parts.method, Method::GET | Method::HEAD) {
-            edge::same_site_only(&parts.headers, &state.services.public_url)?;
             let offered = parts.headers.get("x-csrf-token").map(HeaderValue::as_bytes).unwrap_or_default();
             if !bool::from(offered.ct_eq(members::csrf_token(&token).as_bytes())) {
                 return Err(Error::new(
@@ -163,6 +163,11 @@ fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue 
 /// (argon2 is slow on purpose).
 async fn verified(hash: String, password: String) -> Result<bool, Error> {
     tokio::task::spawn_blocking(move || members::verify_password(&hash, &password)).await.map_err(Error::internal)
+}
+
+/// `password`'s argon2id hash, made on a blocking thread.
+async fn hashed(password: String) -> Result<String, Error> {
+    tokio::task::spawn_blocking(move || members::hash_password(&password)).await.map_err(Error::internal)
 }
 
 /// An anonymous call's change, made as the member `id` it proved to be. Without its
@@ -223,12 +228,7 @@ pub struct AcceptRequest {
 /// Accepts an invitation: makes the account (or proves the existing one's
 /// password) and joins the app with the invited role.
 #[utoipa::path(post, path = "/dashboard/api/invitations/accept", tag = "Dashboard", request_body = AcceptRequest, responses((status = 201, description = "The member, with their memberships.", body = Member)))]
-async fn accept(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    m: Mutation<Anonymous, AcceptRequest>,
-) -> Result<Reply, Error> {
-    edge::same_site_only(&headers, &state.services.public_url)?;
+async fn accept(State(state): State<AppState>, m: Mutation<Anonymous, AcceptRequest>) -> Result<Reply, Error> {
     let token = m.body.token.trim().to_string();
     let mut conn = state.store.reader().acquire().await?;
     let open = members::open_invitation(&mut conn, &token, now_ms()).await?;
@@ -243,11 +243,7 @@ async fn accept(
         }
         None => {
             members::check_password(&password, &open.email)?;
-            Some(
-                tokio::task::spawn_blocking(move || members::hash_password(&password))
-                    .await
-                    .map_err(Error::internal)?,
-            )
+            Some(hashed(password).await?)
         }
     };
     // Who: the invitation's holder (the account may not exist yet); the app's log shows it.
@@ -274,12 +270,7 @@ pub struct SignInRequest {
 /// Signs in: the session cookie is set, and the answer carries the CSRF token its
 /// changes need. Five wrong passwords in a row lock the account for 15 minutes.
 #[utoipa::path(post, path = "/dashboard/api/sign-in", tag = "Dashboard", request_body = SignInRequest, responses((status = 200, description = "Signed in: the member, their memberships and the session's CSRF token; the session cookie is set.", body = DashboardSession)))]
-async fn sign_in(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    m: Mutation<Anonymous, SignInRequest>,
-) -> Result<Response, Error> {
-    edge::same_site_only(&headers, &state.services.public_url)?;
+async fn sign_in(State(state): State<AppState>, m: Mutation<Anonymous, SignInRequest>) -> Result<Response, Error> {
     let failed = || Error::new(ErrorCode::SignInFailed, "The email or password is wrong.");
     let email = members::normalize_email(&m.body.email).map_err(|_| failed())?;
     let mut conn = state.store.reader().acquire().await?;
@@ -297,20 +288,19 @@ async fn sign_in(
     // The second factor, once the password is right.
     let mut factor = members::SecondFactor::None;
     let mut right = right;
-    if right {
-        let mut conn = state.store.reader().acquire().await?;
-        if let Some((secret, true)) = members::totp_secret(&mut conn, &state.services.keys, &account.id).await? {
-            let Some(code) = m.body.code.as_deref().filter(|c| !c.trim().is_empty()) else {
-                return Err(Error::new(
-                    ErrorCode::TwoFactorCodeRequired,
-                    "Enter the code from your authenticator app (or a recovery code).",
-                )
-                .with_param("code"));
-            };
-            factor = members::second_factor(&secret, code, now);
-            if let members::SecondFactor::Recovery(hash) = &factor {
-                right = members::has_recovery_code(&mut conn, &account.id, hash).await?;
-            }
+    if right && let Some(sealed) = &account.two_factor {
+        let secret = members::open_totp(&state.services.keys, &account.id, sealed)?;
+        let Some(code) = m.body.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+            return Err(Error::new(
+                ErrorCode::TwoFactorCodeRequired,
+                "Enter the code from your authenticator app (or a recovery code).",
+            )
+            .with_param("code"));
+        };
+        factor = members::second_factor(&secret, code, now);
+        if let members::SecondFactor::Recovery(hash) = &factor {
+            let mut conn = state.store.reader().acquire().await?;
+            right = members::has_recovery_code(&mut conn, &account.id, hash).await?;
         }
     }
     if !right {

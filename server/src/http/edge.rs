@@ -11,7 +11,7 @@
 //! - **Headers** the server reads ([`READ_HEADERS`]): invalid UTF-8 or over
 //!   [`MAX_HEADER_BYTES`] is `400 invalid_header`, a control character (other
 //!   than a tab) `422 invalid_string`.
-//! - **Cross-site.** A `/v2` request a browser marks as coming from another site
+//! - **Cross-site.** A `/v2` or `/dashboard/api` request a browser marks as coming from another site
 //!   (`Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin` that is not
 //!   this server's public origin) is `403 cross_site_request`: API clients send
 //!   neither header, and a page elsewhere must not use a browser's cached
@@ -70,7 +70,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Err(e) = check_headers(req.headers_mut()) {
         return e.into_response();
     }
-    if req.uri().path().starts_with("/v2/")
+    let path = req.uri().path();
+    if (path.starts_with("/v2/") || path.starts_with("/dashboard/api/"))
         && let Err(e) = same_site_only(req.headers(), &state.services.public_url)
     {
         return e.into_response();
