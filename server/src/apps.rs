@@ -273,6 +273,31 @@ pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wa
     })
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// The app's completed payouts of the 30 days to `now_ms` (UTC days, today's
+/// included), oldest first; days without any are there with zero.
+pub async fn volume(conn: &mut AnyConnection, app: &AuthedApp, now_ms: i64) -> Result<api::Volume, Error> {
+    let first = now_ms.div_euclid(DAY_MS) - 29;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT created_at / 86400000 AS day, CAST(SUM(amount) AS BIGINT), COUNT(*) FROM transfers
+         WHERE app_id = $1 AND kind = 'payout' AND status = 'completed' AND created_at >= $2
+         GROUP BY created_at / 86400000",
+    )
+    .bind(&app.id)
+    .bind(first * DAY_MS)
+    .fetch_all(conn)
+    .await?;
+    let days = (first..first + 30)
+        .map(|day| {
+            let (amount, count) = rows.iter().find(|r| r.0 == day).map_or((0, 0), |r| (r.1, r.2));
+            let date = dots_shared::time::rfc3339_from_unix_ms(day * DAY_MS)[..10].to_string();
+            api::VolumeDay { date, amount, count }
+        })
+        .collect();
+    Ok(api::Volume { currency: app.currency.code().to_string(), days })
+}
+
 /// The app's payout rules. A field left out keeps its rule; `"off"` turns it off.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

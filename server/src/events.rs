@@ -9,23 +9,7 @@ use crate::error::{Error, TxResult};
 use crate::store::new_id;
 use crate::store::writes::{Arg, Col, RowsSql, Writes};
 
-pub const USER_CREATED: &str = "user.created";
-pub const USER_VERIFIED: &str = "user.verified";
-pub const USER_UPDATED: &str = "user.updated";
-pub const PAYOUT_LINK_CREATED: &str = "payout_link.created";
-pub const PAYOUT_LINK_CLAIMED: &str = "payout_link.claimed";
-pub const PAYOUT_LINK_CANCELED: &str = "payout_link.canceled";
-pub const PAYOUT_BATCH_CREATED: &str = "payout_batch.created";
-pub const PAYOUT_BATCH_COMPLETED: &str = "payout_batch.completed";
-pub const PAYOUT_LINK_DELIVERED: &str = "payout_link.delivered";
-pub const PAYOUT_LINK_DELIVERY_FAILED: &str = "payout_link.delivery_failed";
-pub const FLOW_COMPLETED: &str = "flow.completed";
-pub const FLOW_REVOKED: &str = "flow.revoked";
-pub const PAYOUT_METHOD_CREATED: &str = "payout_method.created";
-pub const PAYOUT_METHOD_UPDATED: &str = "payout_method.updated";
-pub const PAYOUT_METHOD_DELETED: &str = "payout_method.deleted";
-pub const TRANSFER_CREATED: &str = "transfer.created";
-pub const TRANSFER_UPDATED: &str = "transfer.updated";
+pub use dots_shared::api::event_types::*;
 
 pub async fn record<T: Serialize>(
     conn: &mut AnyConnection,

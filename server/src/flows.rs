@@ -171,16 +171,16 @@ pub async fn schedule_delivery(
         )
         .into());
     }
-    crate::payees::verify::rate_limit(conn, &format!("link_send:{link_id}"), 3_600_000, SENDS_PER_HOUR, now_ms)
-        .await
-        .map_err(|e| match e {
-        crate::error::TxError::Rejected(_) => Error::new(
-            ErrorCode::RateLimited,
-            format!("This link was sent {SENDS_PER_HOUR} times in the last hour; try again later."),
-        )
-        .into(),
-        other => other,
-    })?;
+    crate::limits::rate_limit(conn, &format!("link_send:{link_id}"), 3_600_000, SENDS_PER_HOUR, now_ms).await.map_err(
+        |e| match e {
+            crate::error::TxError::Rejected(_) => Error::new(
+                ErrorCode::RateLimited,
+                format!("This link was sent {SENDS_PER_HOUR} times in the last hour; try again later."),
+            )
+            .into(),
+            other => other,
+        },
+    )?;
     sqlx::query(
         "UPDATE payout_links SET delivery_method = $1, delivery_status = 'pending', delivery_attempts = 0,
                 delivery_due_at = $2, delivery_lease_until = NULL, updated_at = $2 WHERE id = $3",
@@ -668,7 +668,7 @@ pub async fn create_flow(
     // comes from the claim and is not counted.
     if let Some(link_id) = f.payout_link_id.as_ref().filter(|_| f.verified_phone.is_none()) {
         let key = format!("link-sessions:{link_id}");
-        crate::payees::verify::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
+        crate::limits::rate_limit(conn, &key, 3600 * 1000, SESSIONS_PER_LINK_PER_HOUR, now_ms).await?;
     }
     if let Some(user_id) = &f.user_id {
         users::get(conn, &f.app_id, user_id).await.map_err(|e| e.with_param("user_id"))?;

@@ -13,6 +13,7 @@ pub mod events;
 pub mod flows;
 pub mod http;
 pub mod ledger;
+pub mod limits;
 pub mod link_delivery;
 pub mod lists;
 pub mod members;

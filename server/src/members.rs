@@ -45,6 +45,14 @@ pub const MAX_FAILED_SIGN_INS: i64 = 5;
 pub const LOCK_MS: i64 = 15 * 60 * 1000;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "dots_session";
+/// A password reset's link works this long, once.
+pub const RESET_TTL_MS: i64 = 3600 * 1000;
+/// Sign-in tries one client address may make in [`SIGN_IN_WINDOW_MS`], whatever the
+/// accounts (one account's wrong passwords lock it sooner: [`MAX_FAILED_SIGN_INS`]).
+pub const SIGN_INS_PER_CLIENT: i64 = 30;
+pub const SIGN_IN_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Reset links one address may ask for in an hour, and one account may be sent.
+pub const RESETS_PER_HOUR: i64 = 5;
 /// A session's last use is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
@@ -630,11 +638,12 @@ pub async fn accept(
 
 /// The account and its memberships.
 pub async fn member(conn: &mut AnyConnection, member_id: &str) -> Result<api::Member, Error> {
-    let email: String = sqlx::query_scalar("SELECT email FROM members WHERE id = $1")
-        .bind(member_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(not_signed_in)?;
+    let (email, two_factor): (String, Option<i64>) =
+        sqlx::query_as("SELECT email, totp_enabled_at FROM members WHERE id = $1")
+            .bind(member_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(not_signed_in)?;
     let rows = sqlx::query(
         "SELECT s.app_id, a.name, s.role FROM memberships s JOIN apps a ON a.id = s.app_id
          WHERE s.member_id = $1 ORDER BY s.created_at, s.app_id",
@@ -648,7 +657,7 @@ pub async fn member(conn: &mut AnyConnection, member_id: &str) -> Result<api::Me
             Ok(api::Membership { app_id: r.try_get("app_id")?, app_name: r.try_get("name")?, role: r.try_get("role")? })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(api::Member { id: member_id.to_string(), email, memberships })
+    Ok(api::Member { id: member_id.to_string(), email, two_factor: two_factor.is_some(), memberships })
 }
 
 /// What signing in needs of an account.
@@ -687,7 +696,11 @@ pub fn locked(until_ms: i64, now_ms: i64) -> Error {
     let minutes = ((until_ms - now_ms) + 59_999) / 60_000;
     Error::new(
         ErrorCode::AccountLocked,
-        format!("Too many wrong passwords: signing in is paused for this account for {minutes} more minute(s)."),
+        format!(
+            "Too many wrong passwords: signing in to this account is paused for {minutes} more minute{}. \
+             If you forgot the password, choose a new one.",
+            if minutes == 1 { "" } else { "s" }
+        ),
     )
 }
 
@@ -796,6 +809,107 @@ pub async fn touch(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> T
         .execute(conn)
         .await?;
     Ok(())
+}
+
+fn reset_link_invalid() -> Error {
+    Error::new(
+        ErrorCode::ResetLinkInvalid,
+        "This link to choose a new password was used, or it has expired. Ask for a new one.",
+    )
+}
+
+/// Starts a password reset for `email`'s account, if there is one: a single-use
+/// link (an hour), kept hashed. `None` when no account has that email (the caller
+/// answers alike).
+pub async fn start_reset(
+    conn: &mut AnyConnection,
+    public_url: &str,
+    email: &str,
+    token: &str,
+    now_ms: i64,
+) -> TxResult<Option<String>> {
+    let Some(member_id) = sqlx::query_scalar::<_, String>("SELECT id FROM members WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    crate::limits::rate_limit(conn, &format!("password-reset:{member_id}"), 3_600_000, RESETS_PER_HOUR, now_ms).await?;
+    sqlx::query(
+        "INSERT INTO member_password_resets (id, member_id, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id("mpr_"))
+    .bind(&member_id)
+    .bind(hash_secret(token))
+    .bind(now_ms + RESET_TTL_MS)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(Some(format!("{public_url}/dashboard/reset#{token}")))
+}
+
+/// The reset email: the link, and what to do if it was not asked for.
+pub fn reset_email(to: &str, link: &str) -> crate::email::Email {
+    crate::email::Email {
+        // No app's outbox shows it: it is the member's, not an app's.
+        app_id: String::new(),
+        to: to.to_string(),
+        subject: "Choose a new Dots dashboard password".into(),
+        text: format!(
+            "Someone (we hope you) asked to choose a new password for your Dots dashboard account.\n\n\
+             Choose it here: {link}\n\nThe link works once, for an hour. If you did not ask, ignore this email: \
+             your password stays as it is."
+        ),
+        html: format!(
+            "<p>Someone (we hope you) asked to choose a new password for your Dots dashboard account.</p>\
+             <p><a href=\"{href}\">Choose a new password</a></p><p>The link works once, for an hour. If you did not \
+             ask, ignore this email: your password stays as it is.</p>",
+            href = crate::email::escape_html(link)
+        ),
+    }
+}
+
+/// The account a reset link is for (its id and email), while the link works.
+pub async fn open_reset(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<(String, String), Error> {
+    sqlx::query_as(
+        "SELECT m.id, m.email FROM member_password_resets r JOIN members m ON m.id = r.member_id
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2",
+    )
+    .bind(hash_secret(token))
+    .bind(now_ms)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(reset_link_invalid)
+}
+
+/// Uses the reset link (once: compare-and-set): the account gets `password_hash`,
+/// is unlocked, and every session it had ends, as does every other reset link.
+pub async fn finish_reset(conn: &mut AnyConnection, token: &str, password_hash: &str, now_ms: i64) -> TxResult<String> {
+    let member_id: String = sqlx::query_scalar(
+        "UPDATE member_password_resets SET used_at = $1
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING member_id",
+    )
+    .bind(now_ms)
+    .bind(hash_secret(token))
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(reset_link_invalid)?;
+    sqlx::query(
+        "UPDATE members SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(now_ms)
+    .bind(&member_id)
+    .execute(&mut *conn)
+    .await?;
+    for table in [
+        "member_sessions SET revoked_at = $1 WHERE member_id = $2 AND revoked_at IS NULL",
+        "member_password_resets SET used_at = $1 WHERE member_id = $2 AND used_at IS NULL",
+    ] {
+        sqlx::query(&format!("UPDATE {table}")).bind(now_ms).bind(&member_id).execute(&mut *conn).await?;
+    }
+    Ok(member_id)
 }
 
 /// Ends the session: its cookie opens nothing any more.

@@ -46,25 +46,7 @@ pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 4;
 /// The old secret keeps signing for this long after a rotation unless told otherwise.
 pub const DEFAULT_ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 
-pub const EVENT_TYPES: &[&str] = &[
-    "user.created",
-    "user.verified",
-    "user.updated",
-    "transfer.created",
-    "transfer.updated",
-    "payout_link.created",
-    "payout_link.claimed",
-    "payout_link.canceled",
-    "payout_link.delivered",
-    "payout_link.delivery_failed",
-    "payout_batch.created",
-    "payout_batch.completed",
-    "flow.completed",
-    "flow.revoked",
-    "payout_method.created",
-    "payout_method.updated",
-    "payout_method.deleted",
-];
+pub use dots_shared::api::event_types::ALL as EVENT_TYPES;
 
 // ---- endpoints -------------------------------------------------------------------------
 

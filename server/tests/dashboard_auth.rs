@@ -19,7 +19,19 @@ on_both_databases!(
     roles_are_enforced_by_the_server_on_every_route,
     two_factor_sign_in_needs_a_code_each_time_and_each_code_works_once,
     owners_run_the_team_and_a_changed_role_ends_the_members_sessions,
+    sign_in_tries_from_one_address_are_limited_whatever_the_accounts,
+    the_dashboards_reads_search_users_chart_payouts_and_follow_the_stream,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forgotten_password_is_reset_by_email_on_sqlite() {
+    forgotten_password(dots_server::store::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forgotten_password_is_reset_by_email_on_postgres() {
+    forgotten_password(dots_server::store::Backend::Postgres).await;
+}
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -440,4 +452,167 @@ async fn owners_run_the_team_and_a_changed_role_ends_the_members_sessions(t: Tes
     let team = as_member(&t, &owner, &app.id, Method::GET, "/v2/members", None).await.json;
     assert_eq!(team.as_array().unwrap().len(), 1);
     assert_eq!(sign_in(&t, "adam@example.com", PASSWORD).await.json["member"]["memberships"], json!([]));
+}
+
+/// A reset link goes by email (SMTP, to a server this test starts) to an account's
+/// address only; it sets a new password once, unlocks the account and ends its
+/// sessions; the answer is the same for an email without an account.
+async fn forgotten_password(backend: dots_server::store::Backend) {
+    let smtp = common::SmtpServer::start().await;
+    let addr = smtp.addr;
+    common::run_with(
+        backend,
+        move |s| s.smtp = Some(dots_server::config::SmtpSettings { url: format!("smtp://{addr}"), from: None }),
+        move |t| async move {
+            let app = t.create_app("Acme").await;
+            let (cookie, _) = member(&t, &app, "olive@example.com").await;
+            for _ in 0..5 {
+                sign_in(&t, "olive@example.com", "not the password at all").await;
+            }
+            assert_eq!(sign_in(&t, "olive@example.com", PASSWORD).await.code(), "account_locked");
+            let ask = |email: &'static str| {
+                let t = t.clone();
+                async move {
+                    let body = json!({"email": email}).to_string();
+                    t.call(Method::POST, "/dashboard/api/password-reset", None, &[], Some(&body)).await
+                }
+            };
+            let (unknown, known) = (ask("nobody@example.com").await, ask("Olive@Example.com").await);
+            assert_eq!((unknown.status, &unknown.json), (known.status, &known.json), "the same answer either way");
+            assert_eq!(known.status, StatusCode::ACCEPTED);
+            let received = smtp.wait_for(1).await;
+            assert_eq!(received.len(), 1, "no email for an address without an account");
+            assert_eq!(received[0].to, ["olive@example.com".to_string()]);
+            let text = common::mime_part(&received[0].data, "text/plain").expect("a plain-text part");
+            let token: String = text
+                .split("/dashboard/reset#")
+                .nth(1)
+                .expect("the link")
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(token.starts_with("dmr_"), "{text}");
+
+            let confirm = |password: &'static str| {
+                let (t, token) = (t.clone(), token.clone());
+                async move {
+                    let body = json!({"token": token, "password": password}).to_string();
+                    t.call(Method::POST, "/dashboard/api/password-reset/confirm", None, &[], Some(&body)).await
+                }
+            };
+            assert_eq!(confirm("short").await.code(), "weak_password");
+            let done = confirm("a brand new passphrase").await;
+            assert_eq!(done.status, StatusCode::OK, "{}", done.json);
+            // Used once; the old session and password open nothing; the lock is gone.
+            assert_eq!(confirm("another new passphrase").await.code(), "reset_link_invalid");
+            let session =
+                t.call(Method::GET, "/dashboard/api/session", None, &[("cookie", cookie.as_str())], None).await;
+            assert_eq!(session.code(), "not_signed_in");
+            assert_eq!(sign_in(&t, "olive@example.com", PASSWORD).await.code(), "sign_in_failed");
+            assert_eq!(sign_in(&t, "olive@example.com", "a brand new passphrase").await.status, StatusCode::OK);
+            assert_eq!(t.count("SELECT COUNT(*) FROM member_password_resets WHERE used_at IS NULL").await, 0);
+        },
+    )
+    .await;
+}
+
+/// One address may try signing in so many times in 15 minutes, whatever the
+/// accounts (guessing one password each across many accounts); another address
+/// is not held back.
+async fn sign_in_tries_from_one_address_are_limited_whatever_the_accounts(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    member(&t, &app, "olive@example.com").await;
+    let from = |peer: &'static str, email: String| {
+        let t = t.clone();
+        async move {
+            let body = json!({"email": email, "password": "not the password at all"}).to_string();
+            t.call_from(peer.parse().unwrap(), Method::POST, "/dashboard/api/sign-in", &[], Some(&body)).await
+        }
+    };
+    for i in 0..30 {
+        assert_eq!(from("198.51.100.7:4000", format!("guess{i}@example.com")).await.code(), "sign_in_failed");
+    }
+    assert_eq!(from("198.51.100.7:4000", "guess@example.com".into()).await.code(), "rate_limited");
+    let elsewhere = from("203.0.113.9:4000", "olive@example.com".into()).await;
+    assert_eq!(elsewhere.code(), "sign_in_failed", "another address is not held back");
+}
+
+/// What the dashboard's pages read besides the app API's lists: users found by
+/// name, email or phone; the last 30 days' completed payouts a day at a time; and
+/// the app's event stream, named by `?app=` (a browser's EventSource sends no
+/// header of its own), for members only.
+async fn the_dashboards_reads_search_users_chart_payouts_and_follow_the_stream(t: TestApp) {
+    let app = t.create_app("Acme").await;
+    let viewer = member_as(&t, &app, "vera@example.com", "viewer").await;
+    let mut ids = Vec::new();
+    for (first, last, email, phone) in [
+        ("Grace", "Hopper", "grace@navy.example", "+14155552680"),
+        ("Ada", "Lovelace", "ada@example.com", "+14155552681"),
+        ("Alan", "Turing", "alan_t@example.com", "+442071838750"),
+    ] {
+        let body = json!({"first_name": first, "last_name": last, "email": email, "phone_number": phone});
+        ids.push(t.post(&app, "/v2/users", body).await.id());
+    }
+    let found = |query: &'static str| {
+        let (t, viewer, app_id) = (t.clone(), viewer.clone(), app.id.clone());
+        async move {
+            let answer = as_member(&t, &viewer, &app_id, Method::GET, &format!("/v2/users?search={query}"), None).await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.json);
+            let names: Vec<String> = answer.json["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["last_name"].as_str().unwrap().into())
+                .collect();
+            names
+        }
+    };
+    assert_eq!(found("hopp").await, ["Hopper"]);
+    assert_eq!(found("grace%20HOPPER").await, ["Hopper"]);
+    assert_eq!(found("NAVY.example").await, ["Hopper"]);
+    assert_eq!(found("(415)%20555-2681").await, ["Lovelace"]);
+    assert_eq!(found("415555").await, ["Lovelace", "Hopper"]);
+    // `_` and `%` are what they are, not patterns.
+    assert_eq!(found("n_t").await, ["Turing"]);
+    assert_eq!(found("%25").await, Vec::<String>::new());
+    let long = "x".repeat(101);
+    let refused = as_member(&t, &viewer, &app.id, Method::GET, &format!("/v2/users?search={long}"), None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::BAD_REQUEST, "invalid_query"));
+
+    // The chart: completed payouts of the last 30 days, zero days included.
+    t.refill(&app, 10_000).await;
+    let payee = t.create_payee(&app).await;
+    for amount in [1250, 750] {
+        assert_eq!(t.transfer(&app, "balance", &payee, amount).await.status, StatusCode::CREATED);
+        let payout = t.post(&app, "/v2/payouts", json!({"user_id": payee, "amount": amount, "currency": "USD"})).await;
+        assert_eq!(payout.status, StatusCode::CREATED, "{}", payout.json);
+    }
+    t.settle_payouts().await;
+    let volume = as_member(&t, &viewer, &app.id, Method::GET, "/v2/apps/me/volume", None).await.json;
+    let days = volume["days"].as_array().unwrap();
+    assert_eq!((days.len(), volume["currency"].as_str()), (30, Some("USD")));
+    let today = dots_shared::time::rfc3339_from_unix_ms(dots_server::store::now_ms())[..10].to_string();
+    assert_eq!(days[29], json!({"date": today, "amount": 2000, "count": 2}));
+    assert!(days[..29].iter().all(|d| d["amount"] == 0 && d["count"] == 0), "{volume}");
+
+    // The stream, for a member naming the app in the query …
+    let headers = [("cookie", viewer.0.as_str())];
+    let (opened, mut stream) = t.open_stream(&format!("/v2/events/stream?app={}", app.id), &headers).await;
+    assert_eq!(opened.status, StatusCode::OK);
+    let wait = std::time::Duration::from_secs(10);
+    t.create_user(&app).await;
+    let event = stream.next(wait).await.expect("the app's events as they happen");
+    assert_eq!(event.kind, "user.created");
+    // … not for an app they are not on, nor as a query an API key sends.
+    let other = t.create_app("Globex").await;
+    let (refused, _) = t.open_stream(&format!("/v2/events/stream?app={}", other.id), &headers).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let basic = common::basic(&app);
+    let (stray, _) =
+        t.open_stream(&format!("/v2/events/stream?app={}", app.id), &[("authorization", basic.as_str())]).await;
+    assert_eq!(stray.status, StatusCode::BAD_REQUEST);
+    // A signed-out member's open stream ends: what it may read is looked at again.
+    let signed_out = as_member(&t, &viewer, &app.id, Method::POST, "/dashboard/api/sign-out", None).await;
+    assert_eq!(signed_out.status, StatusCode::OK, "{}", signed_out.json);
+    assert!(stream.ends_within(wait).await, "the stream outlived its session");
 }

@@ -411,6 +411,8 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/dashboard/api/sign-in") => json!({"email": "ada@example.com", "password": "a long passphrase"}),
         ("POST", "/dashboard/api/sign-out" | "/dashboard/api/two-factor") => json!({}),
         ("POST", "/dashboard/api/two-factor/confirm") => json!({"code": "123456"}),
+        ("POST", "/dashboard/api/password-reset") => json!({"email": "ada@example.com"}),
+        ("POST", "/dashboard/api/password-reset/confirm") => json!({"token": "dmr_x", "password": "a long passphrase"}),
         ("POST", "/v2/members/invitations") => json!({"email": "ada@example.com", "role": "viewer"}),
         ("PUT", "/v2/members/{id}") => json!({"role": "viewer"}),
         ("DELETE", "/v2/members/{id}") => json!({}),

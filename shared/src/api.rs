@@ -597,6 +597,8 @@ pub struct Event {
 pub struct Member {
     pub id: String,
     pub email: String,
+    /// Whether their two-factor sign-in is on (owners and admins need it to make changes).
+    pub two_factor: bool,
     pub memberships: Vec<Membership>,
 }
 
@@ -849,4 +851,66 @@ mod schemas {
     }
 
     impl utoipa::ToSchema for super::Secret {}
+}
+
+/// The types of the events of an app (webhooks, `GET /v2/events`, the event stream).
+pub mod event_types {
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_VERIFIED: &str = "user.verified";
+    pub const USER_UPDATED: &str = "user.updated";
+    pub const PAYOUT_LINK_CREATED: &str = "payout_link.created";
+    pub const PAYOUT_LINK_CLAIMED: &str = "payout_link.claimed";
+    pub const PAYOUT_LINK_CANCELED: &str = "payout_link.canceled";
+    pub const PAYOUT_BATCH_CREATED: &str = "payout_batch.created";
+    pub const PAYOUT_BATCH_COMPLETED: &str = "payout_batch.completed";
+    pub const PAYOUT_LINK_DELIVERED: &str = "payout_link.delivered";
+    pub const PAYOUT_LINK_DELIVERY_FAILED: &str = "payout_link.delivery_failed";
+    pub const FLOW_COMPLETED: &str = "flow.completed";
+    pub const FLOW_REVOKED: &str = "flow.revoked";
+    pub const PAYOUT_METHOD_CREATED: &str = "payout_method.created";
+    pub const PAYOUT_METHOD_UPDATED: &str = "payout_method.updated";
+    pub const PAYOUT_METHOD_DELETED: &str = "payout_method.deleted";
+    pub const TRANSFER_CREATED: &str = "transfer.created";
+    pub const TRANSFER_UPDATED: &str = "transfer.updated";
+
+    /// Every event type.
+    pub const ALL: [&str; 17] = [
+        USER_CREATED,
+        USER_VERIFIED,
+        USER_UPDATED,
+        PAYOUT_LINK_CREATED,
+        PAYOUT_LINK_CLAIMED,
+        PAYOUT_LINK_CANCELED,
+        PAYOUT_BATCH_CREATED,
+        PAYOUT_BATCH_COMPLETED,
+        PAYOUT_LINK_DELIVERED,
+        PAYOUT_LINK_DELIVERY_FAILED,
+        FLOW_COMPLETED,
+        FLOW_REVOKED,
+        PAYOUT_METHOD_CREATED,
+        PAYOUT_METHOD_UPDATED,
+        PAYOUT_METHOD_DELETED,
+        TRANSFER_CREATED,
+        TRANSFER_UPDATED,
+    ];
+}
+
+/// `GET /v2/apps/me/volume`: the app's completed payouts of the last 30 days, a day
+/// at a time (UTC), oldest first; days without any are there with zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Volume {
+    pub currency: String,
+    pub days: Vec<VolumeDay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VolumeDay {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Paid out that day, in minor units.
+    pub amount: i64,
+    /// How many payouts.
+    pub count: i64,
 }

@@ -127,6 +127,7 @@ codes! {
     PhoneNumberTaken = ("phone_number_taken", 409),
     RateLimited = ("rate_limited", 429),
     ResendTooSoon = ("resend_too_soon", 429),
+    ResetLinkInvalid = ("reset_link_invalid", 404),
     RouteNotFound = ("route_not_found", 404),
     ServerBusy = ("server_busy", 503),
     ServiceUnavailable = ("service_unavailable", 503),

@@ -18,9 +18,9 @@ pub const CLIENT_ID: &str = "ci_";
 pub const API_SECRET: &str = "sk_";
 
 /// The prefixes of the bearer tokens and secrets we issue: payout-link tokens,
-/// flow session tokens, API secrets, webhook secrets. None may be kept or logged
-/// in plain text.
-pub const SECRET_PREFIXES: [&str; 4] = ["plt_", "fst_", API_SECRET, "whsec_"];
+/// flow session tokens, API secrets, webhook secrets, and the dashboard's session,
+/// invitation and password-reset tokens. None may be kept or logged in plain text.
+pub const SECRET_PREFIXES: [&str; 7] = ["plt_", "fst_", API_SECRET, "whsec_", "dms_", "dmi_", "dmr_"];
 
 /// Where `text` holds a token or secret in plain text: one of [`SECRET_PREFIXES`]
 /// at the start of a word, followed by at least 16 of its characters (up to 24

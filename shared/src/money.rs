@@ -141,9 +141,18 @@ impl Money {
 
     /// For people: `$1,234.50`, `€12.00`, `¥500`, `1,000.00 MXN`; integer arithmetic only.
     pub fn display(self) -> String {
-        let exponent = u32::from(self.currency.exponent());
+        Money::display_balance(self.amount, self.currency)
+    }
+
+    /// A balance or a total for people, as [`Money::display`] writes an amount, but
+    /// zero too (`$0.00`) and below it (`-$5.00`).
+    pub fn display_balance(amount: i64, currency: Currency) -> String {
+        if amount < 0 {
+            return format!("-{}", Money::display_balance(amount.saturating_neg(), currency));
+        }
+        let exponent = u32::from(currency.exponent());
         let unit = 10_i64.pow(exponent);
-        let (whole, minor) = (self.amount / unit, self.amount % unit);
+        let (whole, minor) = (amount / unit, amount % unit);
         let digits = whole.to_string();
         let mut grouped = String::new();
         for (i, c) in digits.chars().enumerate() {
@@ -154,7 +163,7 @@ impl Money {
         }
         let number =
             if exponent == 0 { grouped } else { format!("{grouped}.{minor:0width$}", width = exponent as usize) };
-        match self.currency.code() {
+        match currency.code() {
             "USD" => format!("${number}"),
             "EUR" => format!("€{number}"),
             "GBP" => format!("£{number}"),
@@ -174,6 +183,8 @@ mod tests {
         let usd = |a| Money::new(a, Currency::USD).unwrap().display();
         assert_eq!((usd(1), usd(1250), usd(123_456_789)), ("$0.01".into(), "$12.50".into(), "$1,234,567.89".into()));
         assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).unwrap().display(), "¥500");
+        let balance = |a| Money::display_balance(a, Currency::USD);
+        assert_eq!((balance(0), balance(-500), balance(7)), ("$0.00".into(), "-$5.00".into(), "$0.07".into()));
         assert_eq!(Money::new(100_000, Currency::parse("MXN").unwrap()).unwrap().display(), "1,000.00 MXN");
         assert_eq!((usd(123_456).len(), Money::new(123_456, Currency::USD).unwrap().decimal()), (9, "1234.56".into()));
         assert_eq!(Money::new(7, Currency::USD).unwrap().decimal(), "0.07");

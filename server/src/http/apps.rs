@@ -18,6 +18,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/apps", create)
         .put("/v2/apps/{id}/fees", set_fees)
         .get("/v2/apps/me/wallet", wallet)
+        .get("/v2/apps/me/volume", volume)
         .post("/v2/apps/me/secret/rotate", rotate_secret)
         .get("/v2/apps/me/rules", rules)
         .put("/v2/apps/me/rules", update_rules)
@@ -28,7 +29,18 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, set_fees, wallet, rotate_secret, rules, update_rules, settings, update_settings, dev_sms))]
+#[openapi(paths(
+    create,
+    set_fees,
+    wallet,
+    volume,
+    rotate_secret,
+    rules,
+    update_rules,
+    settings,
+    update_settings,
+    dev_sms
+))]
 pub(super) struct Doc;
 
 #[utoipa::path(get, path = "/v2/apps/me/rules", tag = "Apps", responses((status = 200, description = "The payout rules.", body = api::AppRules)))]
@@ -142,6 +154,14 @@ async fn rotate_secret(
             })
         })
         .await
+}
+
+/// The app's completed payouts of the last 30 days (UTC), a day at a time: the
+/// dashboard's overview chart.
+#[utoipa::path(get, path = "/v2/apps/me/volume", tag = "Apps", responses((status = 200, description = "Paid out each day, oldest first.", body = api::Volume)))]
+async fn volume(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<api::Volume>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(apps::volume(&mut conn, &app, crate::store::now_ms()).await?))
 }
 
 #[utoipa::path(get, path = "/v2/apps/me/wallet", tag = "Apps", responses((status = 200, description = "The app's wallet.", body = Wallet)))]

@@ -28,6 +28,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/dashboard/api/sign-in", sign_in)
         .get("/dashboard/api/session", session)
         .post("/dashboard/api/sign-out", sign_out)
+        .post("/dashboard/api/password-reset", request_reset)
+        .post("/dashboard/api/password-reset/confirm", confirm_reset)
         .post("/dashboard/api/two-factor", start_two_factor)
         .post("/dashboard/api/two-factor/confirm", confirm_two_factor)
         .get("/v2/members", team)
@@ -44,6 +46,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
     sign_in,
     session,
     sign_out,
+    request_reset,
+    confirm_reset,
     start_two_factor,
     confirm_two_factor,
     team,
@@ -68,6 +72,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
+/// The dashboard session token the request's cookie carries.
+pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, members::SESSION_COOKIE)
+}
+
 /// Whether the request carries a dashboard session cookie.
 pub(super) fn has_session(headers: &HeaderMap) -> bool {
     cookie(headers, members::SESSION_COOKIE).is_some()
@@ -78,7 +87,7 @@ pub(super) fn has_session(headers: &HeaderMap) -> bool {
 /// decides, whatever the page shows.
 pub(super) async fn member_acting(parts: &mut Parts, state: &AppState) -> Result<crate::apps::AuthedApp, Error> {
     let auth = MemberAuth::from_request_parts(parts, state).await?;
-    let app_id = parts.headers.get("dots-app").and_then(|v| v.to_str().ok()).unwrap_or_default().trim().to_string();
+    let app_id = named_app(parts);
     if app_id.is_empty() {
         return Err(Error::new(ErrorCode::NotAMember, "Name the app you act for in the Dots-App header."));
     }
@@ -101,6 +110,21 @@ pub(super) async fn member_acting(parts: &mut Parts, state: &AppState) -> Result
     }
     Ok(app)
 }
+
+/// The app a member's request names: `Dots-App`, or, for the event stream (which a
+/// browser's `EventSource` opens without headers of its own), `?app=`.
+fn named_app(parts: &Parts) -> String {
+    let header = parts.headers.get("dots-app").and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
+    if !header.is_empty() || parts.uri.path() != EVENT_STREAM {
+        return header.to_string();
+    }
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+    pairs.into_iter().find(|(k, _)| k == "app").map(|(_, v)| v.trim().to_string()).unwrap_or_default()
+}
+
+/// The event stream's path: a member names the app in its query.
+pub(super) const EVENT_STREAM: &str = "/v2/events/stream";
 
 impl FromRequestParts<AppState> for MemberAuth {
     type Rejection = Error;
@@ -272,6 +296,10 @@ pub struct SignInRequest {
 #[utoipa::path(post, path = "/dashboard/api/sign-in", tag = "Dashboard", request_body = SignInRequest, responses((status = 200, description = "Signed in: the member, their memberships and the session's CSRF token; the session cookie is set.", body = DashboardSession)))]
 async fn sign_in(State(state): State<AppState>, m: Mutation<Anonymous, SignInRequest>) -> Result<Response, Error> {
     let failed = || Error::new(ErrorCode::SignInFailed, "The email or password is wrong.");
+    let limit = (members::SIGN_INS_PER_CLIENT, members::SIGN_IN_WINDOW_MS);
+    if let Some(refused) = per_client(&state, &m.origin, "sign-in", limit.0, limit.1).await? {
+        return Ok(refused.into_response());
+    }
     let email = members::normalize_email(&m.body.email).map_err(|_| failed())?;
     let mut conn = state.store.reader().acquire().await?;
     let account = members::account(&mut conn, &email).await?;
@@ -330,6 +358,107 @@ async fn sign_in(State(state): State<AppState>, m: Mutation<Anonymous, SignInReq
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(response)
+}
+
+/// Counts a try from the request's client address (when it is known) under
+/// `what`: past `max` in `window_ms`, the refusal (429 `rate_limited`) to answer,
+/// whatever the account.
+async fn per_client(
+    state: &AppState,
+    origin: &crate::writer::Origin,
+    what: &str,
+    max: i64,
+    window_ms: i64,
+) -> Result<Option<Reply>, Error> {
+    let Some(ip) = origin.audit.as_ref().and_then(|a| a.ip.clone()) else { return Ok(None) };
+    let key = format!("{what}-client:{ip}");
+    let counted = state
+        .writer
+        .run(Default::default(), key, move |conn, key, now| {
+            Box::pin(async move {
+                crate::limits::rate_limit(conn, key, window_ms, max, now).await?;
+                ok(StatusCode::OK, &())
+            })
+        })
+        .await?;
+    Ok((!counted.status.is_success()).then_some(counted))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// Asks for a link to choose a new password: emailed to the account's address if
+/// there is an account (the answer is the same either way), working once, for an hour.
+#[utoipa::path(post, path = "/dashboard/api/password-reset", tag = "Dashboard", request_body = ResetRequest, responses((status = 202, description = "If the email has an account, the link is on its way.")))]
+async fn request_reset(State(state): State<AppState>, m: Mutation<Anonymous, ResetRequest>) -> Result<Response, Error> {
+    let email = members::normalize_email(&m.body.email)?;
+    if let Some(refused) =
+        per_client(&state, &m.origin, "password-reset", members::RESETS_PER_HOUR * 2, 3_600_000).await?
+    {
+        return Ok(refused.into_response());
+    }
+    let token = members::new_token("dmr_");
+    let args = (state.services.public_url.clone(), email.clone(), token);
+    let made = state
+        .writer
+        .run(m.origin.without_key(), args, |conn, (public_url, email, token), now| {
+            Box::pin(
+                async move { ok(StatusCode::OK, &members::start_reset(conn, public_url, email, token, now).await?) },
+            )
+        })
+        .await?;
+    // Too many links for one account answers as any other: nothing tells whether it exists.
+    let link: Option<String> = match made.status {
+        StatusCode::OK => serde_json::from_slice(&made.body).map_err(Error::internal)?,
+        _ => None,
+    };
+    if let (Some(link), Some(sender)) = (link, state.services.email.clone()) {
+        // Sent after answering, so that the answer takes as long with an account as without.
+        tokio::spawn(async move {
+            if let Err(e) = sender.send(&members::reset_email(&email, &link)).await {
+                tracing::warn!(error = %e, "a password reset could not be emailed");
+            }
+        });
+    }
+    let answer = serde_json::json!({"sent": true});
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmResetRequest {
+    /// The token of the reset link (after `#`).
+    pub token: String,
+    /// The new password (12 to 128 characters).
+    pub password: String,
+}
+
+/// Chooses a new password with a reset link: the account is unlocked and every
+/// session it had is signed out.
+#[utoipa::path(post, path = "/dashboard/api/password-reset/confirm", tag = "Dashboard", request_body = ConfirmResetRequest, responses((status = 200, description = "The password is changed.")))]
+async fn confirm_reset(
+    State(state): State<AppState>,
+    m: Mutation<Anonymous, ConfirmResetRequest>,
+) -> Result<Reply, Error> {
+    let token = m.body.token.trim().to_string();
+    let mut conn = state.store.reader().acquire().await?;
+    let (member_id, email) = members::open_reset(&mut conn, &token, now_ms()).await?;
+    drop(conn);
+    members::check_password(&m.body.password, &email)?;
+    let hash = hashed(m.body.password).await?;
+    let origin = by_member(m.origin, None, &member_id);
+    state
+        .writer
+        .run(origin, (token, hash), |conn, (token, hash), now| {
+            Box::pin(async move {
+                members::finish_reset(conn, token, hash, now).await?;
+                ok(StatusCode::OK, &serde_json::json!({"reset": true}))
+            })
+        })
+        .await
 }
 
 /// The signed-in member, and the CSRF token of their session.

@@ -129,7 +129,14 @@ pub fn document() -> OpenApi {
 fn common(path: &str, method: &HttpMethod, operation: &mut Operation) {
     let scheme = match (path, method) {
         ("/v2/apps", HttpMethod::Post) | ("/v2/apps/{id}/fees" | "/v2/apps/{id}/invitations", _) => Some("operator"),
-        ("/flow/v1/sessions" | "/dashboard/api/sign-in" | "/dashboard/api/invitations/accept", _) => None,
+        (
+            "/flow/v1/sessions"
+            | "/dashboard/api/sign-in"
+            | "/dashboard/api/invitations/accept"
+            | "/dashboard/api/password-reset"
+            | "/dashboard/api/password-reset/confirm",
+            _,
+        ) => None,
         (p, _) if p.starts_with("/dashboard/api/") => Some("dashboard_session"),
         (p, _) if p.starts_with("/flow/v1/") => Some("flow_session"),
         _ => Some("app"),

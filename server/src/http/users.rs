@@ -4,6 +4,7 @@ use axum::Json;
 
 use axum::extract::{RawQuery, State};
 
+use dots_shared::ErrorCode;
 use dots_shared::api::{CreateUserRequest, List, UpdateUserRequest, User, Wallet};
 use dots_shared::ids::UserId;
 
@@ -65,15 +66,21 @@ async fn wallet(State(state): State<AppState>, auth: AppAuth, path: Id<UserId>) 
     Ok(Json(read(State(state), auth, path).await?.0.wallet))
 }
 
-/// Filters: `metadata[key]=value` (any number), `created_after`, `created_before` (RFC 3339).
-#[utoipa::path(get, path = "/v2/users", tag = "Users", params(super::openapi::PageQuery), responses((status = 200, description = "Users, newest first.", body = List<User>)))]
+/// Filters: `metadata[key]=value` (any number), `created_after`, `created_before` (RFC 3339),
+/// `search` (a name or email containing it, any case, or a phone containing its digits).
+#[utoipa::path(get, path = "/v2/users", tag = "Users", params(super::openapi::PageQuery, ("search" = Option<String>, Query, description = "Users whose name or email contains this (any case), or whose phone contains its digits; at most 100 characters.")), responses((status = 200, description = "Users, newest first.", body = List<User>)))]
 async fn list(
     State(state): State<AppState>,
     AppAuth(app): AppAuth,
     RawQuery(query): RawQuery,
 ) -> Result<Json<List<User>>, Error> {
-    let query = list_query(query.as_deref(), &crate::metadata::FILTERS)?;
+    let filters: Vec<&str> = crate::metadata::FILTERS.iter().copied().chain(["search"]).collect();
+    let query = list_query(query.as_deref(), &filters)?;
     let filter = query.metadata()?;
+    let search = query.filter("search").map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 100) {
+        return Err(Error::invalid(ErrorCode::InvalidQuery, "search", "search is at most 100 characters."));
+    }
     let mut conn = state.store.reader().acquire().await?;
-    Ok(Json(users::list(&mut conn, &app.id, &filter, &query.page).await?))
+    Ok(Json(users::list(&mut conn, &app.id, &filter, search, &query.page).await?))
 }

@@ -151,6 +151,8 @@ async fn events(
 
 /// How often an open stream looks for new events.
 const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often a dashboard member's open stream checks that they may still read it.
+const MEMBER_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[utoipa::path(get, path = "/v2/events/stream", tag = "Webhooks", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an evt_… id; browsers send it when they reconnect).")), responses((status = 200, description = "Server-Sent Events: each of the app's events as it happens (`id:` the event id, `event:` its type, `data:` the event as `GET /v2/events/{id}` answers it), in the order they were recorded; a comment every 15 s keeps the connection open.", content_type = "text/event-stream", body = String)))]
 async fn stream(
@@ -161,11 +163,16 @@ async fn stream(
 ) -> Result<axum::response::Response, Error> {
     use axum::response::IntoResponse;
     use axum::response::sse::{Event, KeepAlive, Sse};
-    // It takes no parameters: where to resume is the Last-Event-ID header.
-    let query = list_query(query.as_deref(), &[])?;
-    if query.page.limit.is_some() || query.page.starting_after.is_some() {
-        return Err(Error::new(ErrorCode::UnknownParameter, "The stream takes no query; resume with Last-Event-ID.")
-            .with_param("query"));
+    // Where to resume is the Last-Event-ID header. Its only parameter is the app a
+    // dashboard session follows (`?app=`, read by `member_acting`); API keys have one app.
+    let query = list_query(query.as_deref(), &["app"])?;
+    let stray = query.filter("app").is_some() && !super::dashboard::has_session(&headers);
+    if query.page.limit.is_some() || query.page.starting_after.is_some() || stray {
+        return Err(Error::new(
+            ErrorCode::UnknownParameter,
+            "The stream takes no query (a dashboard session may name its app); resume with Last-Event-ID.",
+        )
+        .with_param("query"));
     }
     let last_event_id = match headers.get("last-event-id").map(|v| v.to_str().map(str::trim)) {
         None | Some(Ok("")) => None,
@@ -185,8 +192,18 @@ async fn stream(
         after: i64,
         ready: std::collections::VecDeque<api::Event>,
         stopping: tokio::sync::watch::Receiver<bool>,
+        /// A member's session token and id, and when they were last found still allowed.
+        member: Option<(String, String, std::time::Instant)>,
     }
-    let tail = Tail { stopping: state.stopping.subscribe(), state, app_id: app.id, after, ready: Default::default() };
+    let member = app.member.clone().and_then(|id| Some((super::dashboard::session_token(&headers)?, id)));
+    let tail = Tail {
+        stopping: state.stopping.subscribe(),
+        state,
+        app_id: app.id,
+        after,
+        ready: Default::default(),
+        member: member.map(|(token, id)| (token, id, std::time::Instant::now())),
+    };
     // Each step yields the next event, reading the log again when none is ready;
     // the stream ends when the server stops (or the log cannot be read: the client
     // reconnects with its Last-Event-ID).
@@ -198,6 +215,21 @@ async fn stream(
             }
             if *tail.stopping.borrow() {
                 return None;
+            }
+            // A member's stream ends with their session or their place on the team
+            // (signed out, timed out, removed): what they may read is looked at again.
+            if let Some((token, member_id, checked)) = &mut tail.member
+                && checked.elapsed() >= MEMBER_RECHECK
+            {
+                let allowed = async {
+                    let mut conn = tail.state.store.reader().acquire().await?;
+                    crate::members::session(&mut conn, token, crate::store::now_ms()).await?;
+                    crate::members::acting_in(&mut conn, member_id, &tail.app_id).await
+                };
+                if allowed.await.is_err() {
+                    return None;
+                }
+                *checked = std::time::Instant::now();
             }
             let read = async {
                 let mut conn = tail.state.store.reader().acquire().await?;

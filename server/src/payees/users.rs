@@ -12,7 +12,7 @@ use crate::contact::{Email, PhoneNumber};
 use crate::error::{Error, TxResult};
 use crate::events;
 use crate::lists::{Listed, Page};
-use crate::metadata::{self, ListFilter, Metadata};
+use crate::metadata::{self, FilterArg, ListFilter, Metadata};
 use crate::store::{Backend, is_unique_violation, new_id};
 
 #[derive(Debug, Clone)]
@@ -223,10 +223,28 @@ pub async fn list(
     conn: &mut AnyConnection,
     app_id: &str,
     filter: &ListFilter,
+    search: Option<&str>,
     page: &Page,
 ) -> Result<List<api::User>, Error> {
     let before = page.cursor_seq(conn, Listed::Users, app_id).await?;
-    let (clauses, args) = filter.sql(Backend::of(conn), "u", 4);
+    let (mut clauses, mut args) = filter.sql(Backend::of(conn), "u", 4);
+    if let Some(term) = search {
+        // Name or email containing the words (any case), or a phone containing the digits.
+        let n = 4 + args.len();
+        let like = |s: &str| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let digits: String = term.chars().filter(char::is_ascii_digit).collect();
+        clauses.push_str(&format!(
+            " AND (LOWER(u.first_name || ' ' || u.last_name) LIKE ${n} ESCAPE '\\' OR LOWER(u.email) LIKE ${} ESCAPE '\\' \
+             OR u.phone_number LIKE ${} ESCAPE '\\')",
+            n + 1,
+            n + 2
+        ));
+        let words = like(&term.to_lowercase());
+        args.push(FilterArg::Text(words.clone()));
+        args.push(FilterArg::Text(words));
+        // No digits typed: no phone matches (a pattern that cannot match an E.164 number).
+        args.push(FilterArg::Text(if digits.is_empty() { "x".into() } else { like(&digits) }));
+    }
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN accounts a ON a.id = u.wallet_id
          WHERE u.app_id = $1 AND u.seq < $2{clauses} ORDER BY u.seq DESC LIMIT $3"

@@ -136,6 +136,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0017_two_factor.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 18,
+        name: "password_resets",
+        sqlite: include_str!("../../migrations/sqlite/0018_password_resets.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_password_resets.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -524,6 +524,20 @@ impl EventStream {
     }
 }
 
+impl EventStream {
+    /// Whether the stream ends within `wait` (what it sends meanwhile is dropped).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+}
+
 pub async fn at_once<F, Fut>(n: usize, request: F) -> Vec<Resp>
 where
     F: Fn(usize) -> Fut,
