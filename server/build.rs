@@ -8,6 +8,10 @@
 //! Without a wasm bundle the server still builds; its widget routes then answer
 //! `widget_not_built`.
 //!
+//! The dashboard (`dashboard/`, built by `cargo xtask widget` too, into
+//! `<target>/dashboard` or `$DOTS_DASHBOARD_DIR`) is embedded the same way, with its
+//! own version (`dashboard_version.txt`).
+//!
 //! The widget's languages other than English (compiled into the Wasm) are written
 //! here from its catalogue (`widget/src/words`, included below) as
 //! `words-{lang}.json`, served in the bundle; `words_assets.rs` lists them.
@@ -21,6 +25,8 @@ mod words;
 
 const BUNDLE_FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
 const WEB_FILES: [&str; 4] = ["dots.js", "dots.d.ts", "frame.js", "widget.css"];
+const DASHBOARD_FILES: [&str; 2] = ["dots_dashboard.js", "dots_dashboard_bg.wasm"];
+const DASHBOARD_WEB_FILES: [&str; 2] = ["boot.js", "dashboard.css"];
 
 fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -32,19 +38,8 @@ fn main() {
     // directory share this compiled script and its last output, and each must
     // embed its own files.
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let web = manifest_dir.join("../widget/web");
     println!("cargo:rerun-if-env-changed=DOTS_WIDGET_DIR");
-    for name in WEB_FILES {
-        println!("cargo:rerun-if-changed=../widget/web/{name}");
-    }
-    // FNV-1a over every file: the version in the bundle's URLs.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in BUNDLE_FILES {
-        println!("cargo:rerun-if-changed={}", bundle.join(name).display());
-    }
-    let bundled =
-        BUNDLE_FILES.iter().map(|name| (name.to_string(), std::fs::read(bundle.join(name)).unwrap_or_default()));
-    let written = WEB_FILES.iter().map(|name| (name.to_string(), web_file(&web, &bundle.join("web"), name)));
+    let widget = app_files(&manifest_dir, "widget/web", &bundle, &BUNDLE_FILES, &WEB_FILES);
     println!("cargo:rerun-if-changed=../widget/src/words");
     let languages = words::LANGUAGES[1..].iter().map(|w| (format!("words-{}.json", w.lang()), words_json(w)));
     let languages: Vec<_> = languages.collect();
@@ -57,7 +52,45 @@ fn main() {
         format!("/// The widget's other languages (`frame.js` fetches the payee's).\nconst WORDS: [(&str, Asset); {}] = [{listed}];\n", languages.len()),
     )
     .expect("OUT_DIR is writable");
-    for (name, bytes) in bundled.chain(written).chain(languages) {
+    let hash = embed(&out, widget.into_iter().chain(languages));
+    std::fs::write(out.join("widget_version.txt"), hash).expect("OUT_DIR is writable");
+
+    let dashboard = std::env::var_os("DOTS_DASHBOARD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bundle.parent().expect("the bundle is inside the target directory").join("dashboard"));
+    println!("cargo:rerun-if-env-changed=DOTS_DASHBOARD_DIR");
+    let files = app_files(&manifest_dir, "dashboard/web", &dashboard, &DASHBOARD_FILES, &DASHBOARD_WEB_FILES);
+    let hash = embed(&out, files.into_iter());
+    std::fs::write(out.join("dashboard_version.txt"), hash).expect("OUT_DIR is writable");
+}
+
+/// A Wasm app's files: what wasm-bindgen left in `bundle` (empty when it was not
+/// built) and the hand-written files of `web` (a path in the workspace).
+fn app_files(
+    manifest_dir: &std::path::Path,
+    web: &str,
+    bundle: &std::path::Path,
+    bundle_files: &[&str],
+    web_files: &[&str],
+) -> Vec<(String, Vec<u8>)> {
+    for name in web_files {
+        println!("cargo:rerun-if-changed=../{web}/{name}");
+    }
+    for name in bundle_files {
+        println!("cargo:rerun-if-changed={}", bundle.join(name).display());
+    }
+    let source = manifest_dir.join("..").join(web);
+    let built =
+        bundle_files.iter().map(|name| (name.to_string(), std::fs::read(bundle.join(name)).unwrap_or_default()));
+    let written = web_files.iter().map(|name| (name.to_string(), web_file(&source, &bundle.join("web"), name)));
+    built.chain(written).collect()
+}
+
+/// Writes each file, raw, brotli- and gzip-compressed, into `out`; answers the
+/// version of them all (a hash, FNV-1a) that their URLs carry.
+fn embed(out: &std::path::Path, files: impl Iterator<Item = (String, Vec<u8>)>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, bytes) in files {
         for b in &bytes {
             hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -65,12 +98,12 @@ fn main() {
         std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)).expect("OUT_DIR is writable");
         std::fs::write(out.join(format!("{name}.gz")), gzip(&bytes)).expect("OUT_DIR is writable");
     }
-    std::fs::write(out.join("widget_version.txt"), format!("{:012x}", hash & 0xffff_ffff_ffff))
-        .expect("OUT_DIR is writable");
+    format!("{:012x}", hash & 0xffff_ffff_ffff)
 }
 
-/// A file of `widget/web/`, minified if `cargo xtask widget` minified this very
-/// source (it leaves `<name>` and `<name>.source` in `<bundle>/web/`), else as written.
+/// A hand-written file (of `widget/web/` or `dashboard/web/`), minified if `cargo
+/// xtask widget` minified this very source (it leaves `<name>` and `<name>.source`
+/// in `<bundle>/web/`), else as written.
 fn web_file(web: &std::path::Path, minified: &std::path::Path, name: &str) -> Vec<u8> {
     println!("cargo:rerun-if-changed={}", minified.join(name).display());
     println!("cargo:rerun-if-changed={}", minified.join(format!("{name}.source")).display());

@@ -167,3 +167,40 @@ async fn the_flow_page_is_framed_only_by_the_apps_allowed_origins() {
     t.store.close().await;
     cleanup.run().await;
 }
+
+/// The dashboard: one page for every place under `/dashboard` (the app routes in
+/// the browser), never framed or cached; its bundle versioned, compressed and
+/// cached like the widget's; its first load within 350 KB brotli (issue 17; `cargo
+/// xtask bench dashboard` measures the same files and the time to the sign-in form).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_versioned_and_within_its_size_budget() {
+    let (url, cleanup) = common::fresh_database(dots_server::store::Backend::Sqlite).await;
+    let t = TestApp::start(&url).await;
+    let page = t.call(Method::GET, "/dashboard", None, &[("accept-encoding", "br")], None).await;
+    assert_eq!(page.status, StatusCode::OK, "build the bundle first (cargo xtask widget)");
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && csp.ends_with("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let html = String::from_utf8_lossy(&page.bytes).to_string();
+    let assets: Vec<&str> = html.split('"').filter(|p| p.starts_with("/dashboard-assets/")).collect();
+    assert_eq!(assets.len(), 4, "stylesheet, glue, wasm and boot script: {html}");
+    let mut total = page.bytes.len();
+    for path in &assets {
+        let file = t.call(Method::GET, path, None, &[("accept-encoding", "br")], None).await;
+        assert_eq!((file.status, file.headers["content-encoding"].to_str().unwrap()), (StatusCode::OK, "br"), "{path}");
+        assert!(file.headers["cache-control"].to_str().unwrap().contains("immutable"), "{path}");
+        total += file.bytes.len();
+    }
+    eprintln!("the dashboard's first load weighs {total} bytes brotli");
+    assert!(total <= 350 * 1024, "the dashboard weighs {total} bytes brotli, over 350 KB");
+    // Every place in it is the same page; its API's unknown routes are not.
+    let deep = t.call(Method::GET, "/dashboard/users/usr_123", None, &[], None).await;
+    assert_eq!(deep.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&deep.bytes).contains("id=\"dots-dashboard\""));
+    let api = t.call(Method::GET, "/dashboard/api/nothing", None, &[], None).await;
+    assert_eq!((api.status, api.code()), (StatusCode::NOT_FOUND, "route_not_found"));
+    let stale = t.call(Method::GET, "/dashboard-assets/000000000000/boot.js", None, &[], None).await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::NOT_FOUND, "widget_version_gone"));
+    t.store.close().await;
+    cleanup.run().await;
+}

@@ -34,6 +34,43 @@ const MOBILE: (u64, u64, u64) = (150, 1_600_000 / 8, 750_000 / 8);
 const FIRST_INPUT: &str = "new MutationObserver((_, o) => { if (document.getElementById('dots-phone')) { \
      window.dotsFirstInput = performance.now(); o.disconnect(); } }).observe(document, {subtree: true, childList: true});";
 
+/// Each file as a browser taking brotli gets it: its name, bytes sent and encoding.
+pub fn transfer_sizes<'a>(server: &Server, files: &[(&'a str, String)]) -> Result<Vec<(&'a str, usize, String)>> {
+    runtime().block_on(async {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<hyper::body::Bytes>>();
+        let mut sizes = Vec::new();
+        for (name, path) in files {
+            let request = hyper::Request::get(format!("{}{path}", server.url))
+                .header("accept-encoding", "br")
+                .body(Empty::new())
+                .expect("request");
+            let response = client.request(request).await.map_err(|e| format!("GET {path}: {e}"))?;
+            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap_or("").to_string());
+            let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            sizes.push((*name, body.len(), encoding.unwrap_or_else(|| "identity".into())));
+        }
+        Ok(sizes)
+    })
+}
+
+/// Prints the sizes and their total against `budget` bytes.
+pub fn print_sizes(what: &str, sizes: &[(&str, usize, String)], budget: usize) -> usize {
+    let total: usize = sizes.iter().map(|(_, n, _)| n).sum();
+    println!();
+    println!("{what} transfer size (brotli as served):");
+    for (name, bytes, encoding) in sizes {
+        println!("  {name:<24} {:>8.1} KB  ({encoding})", *bytes as f64 / 1024.0);
+    }
+    println!(
+        "  {:<24} {:>8.1} KB  (budget {} KB: {})",
+        "total",
+        total as f64 / 1024.0,
+        budget / 1024,
+        if total <= budget { "within" } else { "OVER" }
+    );
+    total
+}
+
 pub fn widget(args: &[String]) -> Result {
     let runs: usize = match args {
         [] => 10,
@@ -58,21 +95,7 @@ pub fn widget(args: &[String]) -> Result {
         ("wasm-bindgen glue", manifest["js"].as_str().unwrap_or_default().to_string()),
         ("wasm", manifest["wasm"].as_str().unwrap_or_default().to_string()),
     ];
-    let sizes = runtime().block_on(async {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<hyper::body::Bytes>>();
-        let mut sizes = Vec::new();
-        for (name, path) in &files {
-            let request = hyper::Request::get(format!("{}{path}", server.url))
-                .header("accept-encoding", "br")
-                .body(Empty::new())
-                .expect("request");
-            let response = client.request(request).await.map_err(|e| format!("GET {path}: {e}"))?;
-            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap_or("").to_string());
-            let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-            sizes.push((*name, body.len(), encoding.unwrap_or_else(|| "identity".into())));
-        }
-        Ok::<_, String>(sizes)
-    })?;
+    let sizes = transfer_sizes(&server, &files)?;
     let total: usize = sizes.iter().map(|(_, n, _)| n).sum();
 
     let app = create_named_app(&server, "Bench");
@@ -118,18 +141,7 @@ pub fn widget(args: &[String]) -> Result {
     }
     drop(browser);
 
-    println!();
-    println!("widget transfer size (brotli as served):");
-    for (name, bytes, encoding) in &sizes {
-        println!("  {name:<24} {:>8.1} KB  ({encoding})", *bytes as f64 / 1024.0);
-    }
-    println!(
-        "  {:<24} {:>8.1} KB  (budget {} KB: {})",
-        "total",
-        total as f64 / 1024.0,
-        BUDGET_BYTES / 1024,
-        if total <= BUDGET_BYTES { "within" } else { "OVER" }
-    );
+    print_sizes("widget", &sizes, BUDGET_BYTES);
     let cold = times_ms[0];
     let mut warm = times_ms[1..].to_vec();
     warm.sort_by(f64::total_cmp);

@@ -1,6 +1,7 @@
 //! `cargo xtask run`: the whole thing on the embedded default — the Dots server
-//! (SQLite file `./dots.db`, widget embedded) and the example host site for two
-//! demo apps with different brands, each served by the example merchant backend.
+//! (SQLite file `./dots.db`, widget and dashboard embedded) and the example host
+//! site for two demo apps with different brands, each served by the example
+//! merchant backend; each app's dashboard owner is invited (the link is printed).
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -71,19 +72,23 @@ pub fn run(flags: &[String]) -> Result {
         wait_for(&site, name)?;
         let credentials =
             format!("{}:{}", app["client_id"].as_str().unwrap_or(""), app["api_secret"].as_str().unwrap_or(""));
-        sites.push((name, site, credentials));
+        sites.push((name, site, credentials, app["owner_invitation"].clone()));
     }
     println!();
     println!("  Dots API        {dots_url}   (health: {dots_url}/health)");
     println!("  database        {database_url}");
     println!("  operator key    {operator_key}   (POST /v2/apps with Authorization: Bearer <key>)");
-    for (name, site, _) in &sites {
+    for (name, site, _, _) in &sites {
         println!("  demo host site  http://{site}   ({name}: the widget in a modal or inline, payout links)");
     }
     // Sandbox-only demo apps on a loopback server: their credentials are printed so
     // the codes the widget asks for can be read from the dev outbox.
-    for (name, _, credentials) in &sites {
+    for (name, _, credentials, _) in &sites {
         println!("  {name} codes: curl -su '{credentials}' {dots_url}/v2/dev/sms | jq -r '.data[0].body'");
+    }
+    for (name, _, _, owner) in &sites {
+        let (email, url) = (owner["email"].as_str().unwrap_or(""), owner["url"].as_str().unwrap_or(""));
+        println!("  {name} dashboard: join as {email} at {url}");
     }
     println!("  walk-through    README.md, \"Try it with curl\"");
     println!();
@@ -117,5 +122,19 @@ async fn demo_app(dots_url: &str, operator_key: &str, name: &str, brand: &Value,
     http.try_ok("POST", "/v2/refills", &auth, json!({"amount": 1_000_000, "currency": "USD"}))
         .await
         .ok_or("funding a demo app failed")?;
+    // The dashboard's first owner: the operator's invitation (its link is printed;
+    // without SMTP no email goes).
+    let email = format!("owner@{}.example", name.split(' ').next().unwrap_or("demo").to_lowercase());
+    let invited = http
+        .try_ok(
+            "POST",
+            &format!("/v2/apps/{}/invitations", app["id"].as_str().unwrap_or("")),
+            &operator,
+            json!({"email": email, "role": "owner"}),
+        )
+        .await
+        .ok_or("inviting a demo app's owner failed")?;
+    let mut app = app;
+    app["owner_invitation"] = json!({"email": email, "url": invited["url"]});
     Ok(app)
 }

@@ -8,10 +8,11 @@
 //!   SQLite and PostgreSQL, end-to-end tests, the widget's wasm32 build and its
 //!   browser tests (headless Chromium, installed from apt when missing).
 //!   Starts the local PostgreSQL when it is down and fails when it cannot run.
-//! - `cargo xtask widget` — builds the widget for wasm32-unknown-unknown.
+//! - `cargo xtask widget` — builds the widget and the dashboard for wasm32-unknown-unknown.
 
 mod bench;
 mod bench_batch;
+mod bench_dashboard;
 mod bench_instructions;
 mod bench_slowloris;
 mod bench_widget;
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
             status(build, "building the dots binary").and_then(|()| schemathesis::schemathesis_suite(&debug_dir().join("dots")))
         }
         _ => {
-            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | schemathesis | bench ledger|claim|widget|slowloris|instructions"
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | schemathesis | bench ledger|claim|widget|dashboard|slowloris|instructions"
                 .into())
         }
     };
@@ -235,8 +236,42 @@ fn postgres_ready() -> bool {
     Command::new("pg_isready").args(["-h", "127.0.0.1", "-p", "5432", "-q"]).status().is_ok_and(|s| s.success())
 }
 
-/// Builds the widget for wasm32 and runs wasm-bindgen on it (`--target web`),
-/// leaving `dots_widget.js` and `dots_widget_bg.wasm` in [`widget_bundle_dir`],
+/// A Leptos app compiled to wasm32 and served by the server: the widget and the dashboard.
+struct WasmApp {
+    /// The cargo package.
+    package: &'static str,
+    /// Its library's name (wasm-bindgen names the files after it).
+    lib: &'static str,
+    /// What the page's script imports from the glue (the rest is shaken out).
+    exports: &'static str,
+    /// Its hand-written files (in `<package dir>/web/`) that are minified.
+    web: &'static str,
+    minified: &'static [&'static str],
+    /// Where the bundle goes, under the target directory (the server's build reads it).
+    out: &'static str,
+}
+
+const WIDGET: WasmApp = WasmApp {
+    package: "dots-widget",
+    lib: "dots_widget",
+    exports: "default, mount",
+    web: "widget/web",
+    minified: &["dots.js", "frame.js", "widget.css"],
+    out: "widget",
+};
+
+const DASHBOARD: WasmApp = WasmApp {
+    package: "dots-dashboard",
+    lib: "dots_dashboard",
+    exports: "default, start",
+    web: "dashboard/web",
+    minified: &["boot.js", "dashboard.css"],
+    out: "dashboard",
+};
+
+/// Builds the widget and the dashboard for wasm32 (one cargo build, so the two
+/// share its work) and runs wasm-bindgen on each (`--target web`), leaving
+/// `<lib>.js` and `<lib>_bg.wasm` in `<target>/widget` and `<target>/dashboard`,
 /// where the server's build embeds them from.
 fn build_widget() -> Result {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
@@ -246,11 +281,19 @@ fn build_widget() -> Result {
         status(add, "installing the wasm32 target")?;
     }
     let mut build = cargo();
-    build.args(["build", "-p", "dots-widget", "--target", WASM_TARGET, "--profile", "wasm-release"]);
-    status(build, "building the widget for wasm32")?;
+    build.args(["build", "-p", WIDGET.package, "-p", DASHBOARD.package, "--target", WASM_TARGET]);
+    build.args(["--profile", "wasm-release"]);
+    status(build, "building the widget and the dashboard for wasm32")?;
+    for app in [&WIDGET, &DASHBOARD] {
+        bindgen(app)?;
+    }
+    Ok(())
+}
+
+fn bindgen(app: &WasmApp) -> Result {
     let target_dir = debug_dir().parent().expect("target dir").to_path_buf();
-    let wasm = target_dir.join(WASM_TARGET).join("wasm-release").join("dots_widget.wasm");
-    let out = widget_bundle_dir();
+    let wasm = target_dir.join(WASM_TARGET).join("wasm-release").join(format!("{}.wasm", app.lib));
+    let out = target_dir.join(app.out);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     eprintln!("xtask: wasm-bindgen → {}", out.display());
     wasm_bindgen_cli_support::Bindgen::new()
@@ -263,11 +306,11 @@ fn build_widget() -> Result {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    drop_unused_exports(&out.join("dots_widget_bg.wasm"))?;
-    // Minifying saves bytes, it is not needed to run: without npm the widget is
-    // served as written (and the size-budget test says by how much it is over).
-    if let Err(e) = minify(&out) {
-        eprintln!("xtask: WARNING: the widget's JavaScript is not minified ({e}); it still works, only larger");
+    drop_unused_exports(&out.join(format!("{}_bg.wasm", app.lib)))?;
+    // Minifying saves bytes, it is not needed to run: without npm the app is
+    // served as written (and the size-budget tests say by how much it is over).
+    if let Err(e) = minify(app, &out) {
+        eprintln!("xtask: WARNING: {}'s JavaScript is not minified ({e}); it still works, only larger", app.package);
         let _ = std::fs::remove_dir_all(out.join("web"));
     }
     Ok(())
@@ -302,16 +345,13 @@ fn drop_unused_exports(wasm: &Path) -> Result {
 
 /// The esbuild release the JavaScript and CSS are minified with (npm, pinned).
 const ESBUILD: &str = "0.25.12";
-/// The hand-written files a first visit downloads, minified into `<bundle>/web/`.
-const MINIFIED_WEB_FILES: [&str; 3] = ["dots.js", "frame.js", "widget.css"];
-
-/// Minifies what a payee's browser downloads besides the wasm: the wasm-bindgen
-/// glue (in place) and the loader, frame script and stylesheet of `widget/web/`
-/// (measured: 3.1 KB less brotli in all, of a 120 KB budget). Each minified web
-/// file is written with a copy of the source it came from (`<name>.source`): the
-/// server's build takes it only while that copy equals `widget/web/<name>`, so an
-/// edit there is served as written until this runs again, never a stale file.
-fn minify(bundle: &Path) -> Result {
+/// Minifies what a browser downloads besides the wasm: the wasm-bindgen glue (in
+/// place) and the app's hand-written scripts and stylesheet (for the widget,
+/// measured: 3.1 KB less brotli in all, of a 120 KB budget). Each minified web file
+/// is written with a copy of the source it came from (`<name>.source`): the
+/// server's build takes it only while that copy equals the source, so an edit
+/// there is served as written until this runs again, never a stale file.
+fn minify(app: &WasmApp, bundle: &Path) -> Result {
     let esbuild = esbuild()?;
     let run = |input: &Path, output: &Path| {
         let mut minify = Command::new(&esbuild);
@@ -319,12 +359,12 @@ fn minify(bundle: &Path) -> Result {
         minify.args(["--minify", "--allow-overwrite", "--log-level=warning", "--charset=utf8"]);
         status(minify, &format!("minifying {}", input.display()))
     };
-    // The glue is bundled from an entry that re-exports only what `frame.js` imports,
+    // The glue is bundled from an entry that re-exports only what the page imports,
     // so that classes nothing imports (wasm-streams', see `drop_unused_exports`) are
     // shaken out.
-    let glue = bundle.join("dots_widget.js");
+    let glue = bundle.join(format!("{}.js", app.lib));
     let entry = bundle.join("glue_entry.js");
-    std::fs::write(&entry, "export { default, mount } from \"./dots_widget.js\";\n")
+    std::fs::write(&entry, format!("export {{ {} }} from \"./{}.js\";\n", app.exports, app.lib))
         .map_err(|e| format!("{}: {e}", entry.display()))?;
     let mut shake = Command::new(&esbuild);
     shake.arg(&entry).arg(format!("--outfile={}", glue.display()));
@@ -333,8 +373,8 @@ fn minify(bundle: &Path) -> Result {
     let _ = std::fs::remove_file(&entry);
     let web = bundle.join("web");
     std::fs::create_dir_all(&web).map_err(|e| format!("{}: {e}", web.display()))?;
-    for name in MINIFIED_WEB_FILES {
-        let source = workspace_root().join("widget/web").join(name);
+    for name in app.minified {
+        let source = workspace_root().join(app.web).join(name);
         run(&source, &web.join(name))?;
         std::fs::copy(&source, web.join(format!("{name}.source"))).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -368,10 +408,4 @@ const AXE_CORE: &str = "4.14.1";
 /// the browser tests read it from `DOTS_AXE_JS` and run it on every step.
 fn axe_core() -> Result<PathBuf> {
     npm_package("axe-core", AXE_CORE, "axe-core/axe.min.js", "for the browser tests' accessibility checks")
-}
-
-/// Where the bundled widget goes: `<target>/widget`. The server's build script
-/// reads it through `DOTS_WIDGET_DIR`, which cargo xtask sets.
-fn widget_bundle_dir() -> PathBuf {
-    debug_dir().parent().expect("target dir").join("widget")
 }

@@ -1,8 +1,9 @@
 //! What browsers load from us: the loader (`/widget/v1/dots.js`) and its types,
 //! the versioned widget bundle, and the two pages the widget runs in — a payout
 //! link's page (`/claim/{token}`, full page, never framed) and a flow's iframe
-//! target (`/flow/{id}`, framed only by the app's allowed origins). Everything is
-//! compiled into the binary, brotli-compressed at build time.
+//! target (`/flow/{id}`, framed only by the app's allowed origins); and the
+//! dashboard — one page for every path under `/dashboard` and its versioned
+//! bundle. Everything is compiled into the binary, brotli-compressed at build time.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -52,6 +53,15 @@ const BUNDLE: [(&str, Asset); 4] = [
 
 include!(concat!(env!("OUT_DIR"), "/words_assets.rs"));
 
+/// A hash of the dashboard's bundle, which its files are served under.
+pub const DASHBOARD_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/dashboard_version.txt"));
+const DASHBOARD: [(&str, Asset); 4] = [
+    ("dots_dashboard.js", asset!("dots_dashboard.js", "text/javascript; charset=utf-8")),
+    ("dots_dashboard_bg.wasm", asset!("dots_dashboard_bg.wasm", "application/wasm")),
+    ("boot.js", asset!("boot.js", "text/javascript; charset=utf-8")),
+    ("dashboard.css", asset!("dashboard.css", "text/css; charset=utf-8")),
+];
+
 fn widget_built() -> bool {
     !BUNDLE[1].1.raw.is_empty()
 }
@@ -66,6 +76,10 @@ pub(super) fn routes(routes: Routes) -> Routes {
         // Where the claim page stands once it has taken the token out of the address bar.
         .get("/claim", claim_page)
         .get("/flow/{id}", flow_page)
+        .get("/dashboard", dashboard_page)
+        .get("/dashboard/", dashboard_page)
+        .get("/dashboard/{*place}", dashboard_page)
+        .get("/dashboard-assets/{version}/{file}", dashboard_file)
 }
 
 /// The compressed form when the client takes brotli, the raw one otherwise.
@@ -318,4 +332,68 @@ async fn flow_page(
         }
         Some(_) => refused(StatusCode::FORBIDDEN),
     }
+}
+
+/// A versioned file of the dashboard's bundle: immutable, so cached for a year.
+async fn dashboard_file(Path((version, file)): Path<(String, String)>, request: HeaderMap) -> Response {
+    let Some((_, asset)) = DASHBOARD.iter().find(|(name, _)| *name == file) else {
+        return Error::new(ErrorCode::RouteNotFound, "No such file.").into_response();
+    };
+    if DASHBOARD[1].1.raw.is_empty() {
+        return dashboard_not_built();
+    }
+    if version != DASHBOARD_VERSION {
+        return Error::new(ErrorCode::WidgetVersionGone, "That dashboard version is not served any more.")
+            .into_response();
+    }
+    serve(asset, &request, "public, max-age=31536000, immutable")
+}
+
+fn dashboard_not_built() -> Response {
+    Error::new(ErrorCode::WidgetNotBuilt, "This server was built without the dashboard bundle (cargo xtask widget).")
+        .into_response()
+}
+
+/// The dashboard's one page, for every place in it (`/dashboard/users/usr_…`):
+/// the app routes in the browser. Never framed, never cached; its scripts and
+/// styles only from this server.
+async fn dashboard_page(place: Option<Path<String>>) -> Response {
+    if place.is_some_and(|Path(p)| p == "api" || p.starts_with("api/")) {
+        return Error::new(ErrorCode::RouteNotFound, "No such dashboard API route.").into_response();
+    }
+    if DASHBOARD[1].1.raw.is_empty() {
+        return dashboard_not_built();
+    }
+    let v = DASHBOARD_VERSION;
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Dots dashboard</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232948c7'/%3E%3C/svg%3E">
+<link rel="stylesheet" href="/dashboard-assets/{v}/dashboard.css">
+<link rel="modulepreload" href="/dashboard-assets/{v}/dots_dashboard.js">
+<link rel="preload" href="/dashboard-assets/{v}/dots_dashboard_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+<script type="module" src="/dashboard-assets/{v}/boot.js"></script>
+</head>
+<body><div id="dots-dashboard"><p class="loading" role="status">Loading the dashboard…</p><noscript>The dashboard needs JavaScript.</noscript></div></body>
+</html>
+"#
+    );
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    response
 }
