@@ -11,6 +11,38 @@ use serde_json::{Value, json};
 
 use crate::{free_port, http_get, http_request};
 
+/// Where screenshots go: `screenshots/` of the workspace (README, "Screenshots"),
+/// or `$DOTS_SCREENSHOTS`.
+pub fn screenshots() -> std::path::PathBuf {
+    std::env::var_os("DOTS_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("screenshots"))
+}
+
+/// A screenshot of the current page in light and in dark, on a desktop window and
+/// on a 390×844 phone, each checked by axe-core: no serious or critical
+/// accessibility violation.
+pub fn shoot(browser: &Browser, name: &str) {
+    for (size, (width, height)) in [("", (1024, 900)), ("-phone", (390, 844))] {
+        browser.set_size(width, height);
+        // An inline widget may sit below the fold of a phone-sized host page.
+        browser.exec("document.querySelector('iframe.dots-frame')?.scrollIntoView({block: 'nearest'})", json!([]));
+        for (dark, scheme) in [(false, "light"), (true, "dark")] {
+            browser.set_dark(dark);
+            browser.screenshot(&screenshots().join(format!("{name}-{scheme}{size}.png")));
+            accessible(browser, &format!("{name} ({scheme}{size})"));
+        }
+    }
+    browser.set_size(1024, 900);
+    browser.set_dark(false);
+}
+
+/// axe-core finds no serious or critical violation in the current document or frame.
+pub fn accessible(browser: &Browser, what: &str) {
+    let violations = browser.accessibility_violations();
+    assert!(violations.is_empty(), "axe-core on {what}: {violations:#?}");
+}
+
 /// How long any wait in a browser test may take before the test fails.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -112,6 +144,12 @@ impl Browser {
 
     pub fn switch_to(&self, tab: &str) {
         self.session_command("POST", "/window", Some(json!({"handle": tab})));
+    }
+
+    /// The value of the current page's cookie `name`, HttpOnly ones included.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let cookies = self.session_command("GET", "/cookie", None);
+        cookies.as_array()?.iter().find(|c| c["name"] == name).and_then(|c| c["value"].as_str()).map(str::to_string)
     }
 
     pub fn goto(&self, url: &str) {

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod browser;
+pub mod mail;
 
 pub const OPERATOR_KEY: &str = "e2e-operator-key-of-at-least-32-bytes";
 /// The end-to-end PostgreSQL servers' encryption key.

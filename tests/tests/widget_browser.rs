@@ -3,44 +3,13 @@
 //! modal and inline modes, the ways it must refuse, and two brands. Screenshots of
 //! every step, light and dark, go to `screenshots/` (README, "Screenshots").
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dots_e2e::browser::Browser;
+use dots_e2e::browser::{Browser, accessible, shoot};
 use dots_e2e::{
     AppCredentials, Backend, Merchant, Server, TestDatabase, call, create_named_app, demo_apps, last_code, ledger_check,
 };
 use serde_json::{Value, json};
-
-fn screenshots() -> PathBuf {
-    std::env::var_os("DOTS_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dots_e2e::workspace_root().join("screenshots"))
-}
-
-/// A screenshot of the current step in light and in dark, on a desktop window and
-/// on a 390×844 phone, each checked by axe-core: no serious or critical
-/// accessibility violation.
-fn shoot(browser: &Browser, name: &str) {
-    for (size, (width, height)) in [("", (1024, 900)), ("-phone", (390, 844))] {
-        browser.set_size(width, height);
-        // An inline widget may sit below the fold of a phone-sized host page.
-        browser.exec("document.querySelector('iframe.dots-frame')?.scrollIntoView({block: 'nearest'})", json!([]));
-        for (dark, scheme) in [(false, "light"), (true, "dark")] {
-            browser.set_dark(dark);
-            browser.screenshot(&screenshots().join(format!("{name}-{scheme}{size}.png")));
-            accessible(browser, &format!("{name} ({scheme}{size})"));
-        }
-    }
-    browser.set_size(1024, 900);
-    browser.set_dark(false);
-}
-
-/// axe-core finds no serious or critical violation in the current document or frame.
-fn accessible(browser: &Browser, what: &str) {
-    let violations = browser.accessibility_violations();
-    assert!(violations.is_empty(), "axe-core on {what}: {violations:#?}");
-}
 
 /// A server with settled-quickly sandbox payouts and one funded, branded app whose
 /// pages may be framed by `origins`.

@@ -1,0 +1,425 @@
+//! The dashboard in a real browser (headless Chromium over WebDriver), as an app's
+//! team uses it: the operator invites the first owner, who joins, turns on
+//! two-factor sign-in and signs in with it, and invites an admin and a reviewer
+//! (their invitations read from this test's SMTP server). The admin adds a user
+//! and sends a payout link, a second browser claims it, and the admin's transfer
+//! list shows it completed without a reload. The reviewer approves a held payout
+//! but has no way to make one, and the server refuses a forged one (403
+//! `permission`); a cross-site form post is refused; a signed-out session's cookie
+//! opens nothing; five wrong passwords lock the account; a forgotten password is
+//! reset by email. Every page is screenshot light and dark, desktop and phone, and
+//! checked with axe-core; the audit log holds a row for every change made.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dots_e2e::browser::{Browser, shoot};
+use dots_e2e::mail::SmtpServer;
+use dots_e2e::{
+    AppCredentials, Backend, OPERATOR_KEY, Server, TestDatabase, call, create_named_app, demo_apps, http_request_with,
+    last_code, ledger_check, verified_payee,
+};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The refusal under a form once its answer came (its button is pressable again).
+const ANSWERED: &str = "!document.querySelector('main button[type=submit]').disabled \
+     && document.querySelector('main .error')?.innerText";
+
+/// RFC 6238's code (HMAC-SHA1, 6 digits) for a base32 secret at a 30-second step.
+fn totp(secret: &str, step: u64) -> String {
+    use sha1::{Digest, Sha1};
+    let mut key = Vec::new();
+    let (mut bits, mut value) = (0u32, 0u32);
+    for c in secret.chars().filter(|c| *c != '=' && !c.is_whitespace()) {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c.to_ascii_uppercase()).expect("base32") as u32;
+        value = (value << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            key.push((value >> bits) as u8);
+        }
+    }
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(&key);
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha1::new().chain_update(pad(0x36)).chain_update(step.to_be_bytes()).finalize();
+    let mac = Sha1::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    let at = (mac[19] & 0x0f) as usize;
+    let number = u32::from_be_bytes([mac[at] & 0x7f, mac[at + 1], mac[at + 2], mac[at + 3]]);
+    format!("{:06}", number % 1_000_000)
+}
+
+fn step_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() / 30
+}
+
+/// Waits until the page's heading reads `title` and nothing is loading.
+fn at_page(browser: &Browser, title: &str) {
+    browser.wait_until(
+        &format!(
+            "!document.querySelector('.loading') && document.querySelector('main h1')?.innerText == {title:?} ? true : null"
+        ),
+        &format!("the page “{title}”"),
+    );
+}
+
+/// Follows the navigation's link to `path` (under /dashboard) and waits for its page.
+fn open(browser: &Browser, path: &str, title: &str) {
+    let path = if path == "/" { "" } else { path };
+    browser.click(&format!("nav a[href='/dashboard{path}']"));
+    at_page(browser, title);
+}
+
+/// Sets a `<select>` as a person choosing an option does.
+fn choose(browser: &Browser, css: &str, value: &str) {
+    browser.exec(
+        "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
+         s.dispatchEvent(new Event('change', {bubbles: true}));",
+        json!([css, value]),
+    );
+}
+
+fn sign_in(browser: &Browser, email: &str, password: &str, secret: Option<&str>) {
+    browser.wait_for("#email");
+    browser.type_into("#email", email);
+    browser.type_into("#password", password);
+    browser.click("main button[type=submit]");
+    if let Some(secret) = secret {
+        browser.wait_for("#code");
+        // The next step's code: the current one may have been used to turn it on
+        // (each works once), and the server takes one step either side.
+        browser.type_into("#code", &totp(secret, step_now() + 1));
+        browser.click("main button[type=submit]");
+    }
+    at_page(browser, "Overview");
+}
+
+/// Opens an invitation's link and joins with a new password; the sign-in page follows.
+fn join(browser: &Browser, url: &str) {
+    browser.goto(url);
+    browser.wait_for("#new-password");
+    browser.type_into("#new-password", PASSWORD);
+    browser.click("main button[type=submit]");
+    browser.wait_until("document.querySelector('.banner.good')?.innerText", "the joined notice");
+}
+
+/// Turns on two-factor sign-in from the Security page; answers the secret.
+fn turn_on_two_factor(browser: &Browser) -> String {
+    open(browser, "/security", "Security");
+    browser.click("main button.primary");
+    browser.wait_for("#totp-secret");
+    let secret = browser.text("#totp-secret");
+    browser.type_into("#totp-code", &totp(&secret, step_now()));
+    browser.click("main button[type=submit]");
+    browser.wait_for("#recovery-codes");
+    secret
+}
+
+/// The invitation emailed to `email`: its link.
+fn invitation(smtp: &SmtpServer, server: &Server, email: &str) -> String {
+    let token = smtp.wait_for(email, "/dashboard/accept#").token_after("/dashboard/accept#").expect("a token");
+    format!("{}/dashboard/accept#{token}", server.url)
+}
+
+fn invite(browser: &Browser, email: &str, role: &str) {
+    browser.type_into("#invite-email", email);
+    choose(browser, "#invite-role", role);
+    browser.click("form[aria-label='Invite someone'] button[type=submit]");
+    browser.wait_until(
+        &format!("document.querySelector('.banner.good')?.innerText.includes({email:?}) ? true : null"),
+        "the invitation's notice",
+    );
+}
+
+/// A payee claims a payout link in their own browser: phone code, bank account, claim.
+fn claim(server: &Server, app: &AppCredentials, url: &str, phone: &str) {
+    let payee = Browser::start();
+    payee.goto(url);
+    payee.wait_until("document.querySelector('#dots-phone, #dots-code') ? true : null", "the first step");
+    if payee.exec("return !!document.querySelector('#dots-phone')", json!([])) == true {
+        payee.type_into("#dots-phone", phone);
+        payee.click(".dots-form button[type=submit]");
+    }
+    payee.wait_for("#dots-code");
+    payee.type_into("#dots-code", &last_code(server, &app.basic, phone));
+    payee.click(".dots-form button[type=submit]");
+    payee.wait_for("#dots-routing");
+    payee.type_into("#dots-routing", "011000015");
+    payee.type_into("#dots-account", "000123456789");
+    payee.click(".dots-form button[type=submit]");
+    payee.wait_until("document.querySelector('.dots-review')?.innerText", "the review");
+    payee.click(".dots-form button[type=submit]");
+    payee.wait_for(".dots-success");
+}
+
+/// A raw request with the session cookie `cookie` (no browser): its status and body.
+fn with_cookie(server: &Server, method: &str, path: &str, cookie: &str) -> (u16, String) {
+    let cookie = format!("dots_session={cookie}");
+    http_request_with(&server.addr, method, path, &[("Cookie", cookie.as_str())], None).expect("an answer")
+}
+
+#[test]
+fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
+    let smtp = SmtpServer::start();
+    let db = TestDatabase::new(Backend::Sqlite);
+    let smtp_url = smtp.url();
+    let server = Server::start_with(
+        &db.url,
+        &[("DOTS_SANDBOX_SETTLE_MS", "100"), ("DOTS_WORKER_INTERVAL_MS", "50"), ("DOTS_SMTP_URL", &smtp_url)],
+    );
+    let (name, brand) = demo_apps()[0].clone();
+    let app = create_named_app(&server, name);
+    call(&server, "PUT", "/v2/apps/me/settings", &app.basic, json!({"brand": brand, "allowed_origins": []}));
+    call(&server, "POST", "/v2/refills", &app.basic, json!({"amount": 100_000, "currency": "USD"}));
+    // Payouts above $50 wait for a reviewer.
+    call(&server, "PUT", "/v2/apps/me/rules", &app.basic, json!({"review_threshold": 5000}));
+
+    // The operator invites the app's first owner.
+    let operator = format!("Bearer {OPERATOR_KEY}");
+    let invited = call(
+        &server,
+        "POST",
+        &format!("/v2/apps/{}/invitations", app.id),
+        &operator,
+        json!({"email": "olive@acme.test", "role": "owner"}),
+    );
+    let owner = Browser::start();
+    owner.goto(invited["url"].as_str().unwrap());
+    owner.wait_for("#new-password");
+    // The token left the address bar.
+    assert_eq!(owner.exec("return location.hash", json!([])), "");
+    shoot(&owner, "dashboard-01-accept");
+    owner.type_into("#new-password", PASSWORD);
+    owner.click("main button[type=submit]");
+    let joined = owner.wait_until("document.querySelector('.banner.good')?.innerText", "the joined notice");
+    assert_eq!(joined, "You joined Acme Payroll. Sign in to start.");
+    shoot(&owner, "dashboard-02-sign-in");
+
+    // An owner moves money and runs the team: two-factor sign-in first.
+    sign_in(&owner, "olive@acme.test", PASSWORD, None);
+    let banner = owner.text(".banner.warn");
+    assert!(banner.starts_with("Turn on two-factor sign-in"), "{banner}");
+    let secret = turn_on_two_factor(&owner);
+    shoot(&owner, "dashboard-03-security");
+    owner.click("header button");
+    sign_in(&owner, "olive@acme.test", PASSWORD, Some(&secret));
+
+    // The owner invites an admin and a reviewer; the links come by email.
+    open(&owner, "/members", "Team");
+    invite(&owner, "adam@acme.test", "admin");
+    invite(&owner, "rita@acme.test", "reviewer");
+    owner.wait_until("document.querySelectorAll('tbody tr').length", "the team");
+    shoot(&owner, "dashboard-05-team");
+    let (admin_link, reviewer_link) =
+        (invitation(&smtp, &server, "adam@acme.test"), invitation(&smtp, &server, "rita@acme.test"));
+
+    // The admin joins, turns on two-factor sign-in, and adds a user.
+    let admin = Browser::start();
+    join(&admin, &admin_link);
+    sign_in(&admin, "adam@acme.test", PASSWORD, None);
+    turn_on_two_factor(&admin);
+    open(&admin, "/users", "Users");
+    admin.click("main .actions button.primary");
+    admin.type_into("#first-name", "Grace");
+    admin.type_into("#last-name", "Hopper");
+    admin.type_into("#user-email", "grace@example.com");
+    admin.type_into("#user-phone", "(415) 555-2680");
+    admin.click("form[aria-label='New user'] button[type=submit]");
+    at_page(&admin, "Grace Hopper");
+    let user_id = admin.text(".facts dd.id");
+    assert!(user_id.starts_with("usr_"), "{user_id}");
+    shoot(&admin, "dashboard-06-user");
+    open(&admin, "/users", "Users");
+    admin.type_into("#user-search", "hopper\n");
+    admin.wait_until("document.querySelectorAll('tbody tr').length == 1 ? true : null", "one user found");
+    shoot(&admin, "dashboard-07-users");
+
+    // … and sends them a payout link by text message.
+    open(&admin, "/links", "Payout links");
+    admin.click("main .actions button.primary");
+    admin.type_into("#link-amount", "12.50");
+    admin.type_into("#link-phone", "+14155552680");
+    admin.type_into("#link-memo", "October invoice");
+    admin.click("form[aria-label='New payout link'] button[type=submit]");
+    let url =
+        admin.wait_until("document.querySelector('li[data-status=active] .link-url')?.value", "the link's address");
+    shoot(&admin, "dashboard-08-links");
+
+    // The admin watches the transfers while a second browser claims the link.
+    open(&admin, "/transfers", "Transfers");
+    admin.exec("window.stillThisPage = true", json!([]));
+    claim(&server, &app, url.as_str().unwrap(), "+14155552680");
+    admin.wait_until(
+        "document.querySelector('tbody tr[data-type=payout][data-status=completed]') && window.stillThisPage ? true : null",
+        "the claimed payout completed in the admin's list, without a reload",
+    );
+    assert_eq!(admin.text("tbody tr[data-type=payout][data-status=completed] td:nth-child(2)"), "$12.50");
+    shoot(&admin, "dashboard-09-transfers");
+    admin.click("tbody tr[data-type=payout][data-status=completed] a");
+    at_page(&admin, "Payout of $12.50");
+    assert_eq!(admin.text("#transfer-status"), "Completed");
+    shoot(&admin, "dashboard-10-transfer");
+    open(&admin, "/", "Overview");
+    let chart = admin.wait_until("document.querySelector('.chart figcaption')?.innerText", "the chart");
+    assert_eq!(chart, "$12.50 paid out in 1 payout over the last 30 days.");
+    shoot(&admin, "dashboard-04-overview");
+    for (path, title, shot) in [
+        ("/transfers/new-payout", "New payout", "dashboard-11-new-payout"),
+        ("/transfers/new-balance", "New balance transfer", "dashboard-12-new-balance"),
+        ("/transfers/new-refill", "Add money", "dashboard-13-refill"),
+    ] {
+        open(&admin, "/transfers", "Transfers");
+        admin.click(&format!("main .actions a[href='/dashboard{path}']"));
+        at_page(&admin, title);
+        shoot(&admin, shot);
+    }
+    // Money moves from the dashboard: $5 to Grace's wallet (the user's page links here).
+    let fund = format!("/transfers/new-balance?user_id={user_id}");
+    admin.goto(&format!("{}/dashboard{fund}", server.url));
+    at_page(&admin, "New balance transfer");
+    admin.type_into("#money-amount", "5");
+    admin.click("main button[type=submit]");
+    at_page(&admin, "Balance transfer of $5.00");
+
+    // A payout above $50 waits for review.
+    let payee = verified_payee(&server, &app.basic, "+14155552691", json!({"type": "paypal", "email": "p@q.co"}));
+    call(
+        &server,
+        "POST",
+        "/v2/transfers",
+        &app.basic,
+        json!({"type": "balance", "user_id": payee, "amount": 6000, "currency": "USD"}),
+    );
+    let held =
+        call(&server, "POST", "/v2/payouts", &app.basic, json!({"user_id": payee, "amount": 6000, "currency": "USD"}));
+    assert_eq!(held["status"], "flagged");
+    let held = held["id"].as_str().unwrap().to_string();
+
+    // The reviewer joins (no two-factor needed to review), sees it and approves it …
+    let reviewer = Browser::start();
+    join(&reviewer, &reviewer_link);
+    sign_in(&reviewer, "rita@acme.test", PASSWORD, None);
+    assert_eq!(reviewer.exec("return document.querySelectorAll('.banner.warn').length", json!([])), 0);
+    open(&reviewer, "/transfers", "Transfers");
+    // … has no way to make one …
+    assert_eq!(reviewer.exec("return document.querySelectorAll('main .actions a').length", json!([])), 0);
+    reviewer.click(&format!("tbody tr[data-id='{held}'] a"));
+    at_page(&reviewer, "Payout of $60.00");
+    assert_eq!(reviewer.text("#transfer-status"), "Needs review");
+    shoot(&reviewer, "dashboard-14-review");
+    reviewer.click("main .actions button.primary");
+    reviewer.wait_until(
+        "document.getElementById('transfer-status')?.innerText != 'Needs review' ? true : null",
+        "approved",
+    );
+    // … and the server refuses the request a forged page would make.
+    let forged = reviewer.exec(
+        "const s = new XMLHttpRequest(); s.open('GET', '/dashboard/api/session', false); s.send();
+         const r = new XMLHttpRequest(); r.open('POST', '/v2/payouts', false);
+         r.setRequestHeader('Content-Type', 'application/json');
+         r.setRequestHeader('X-CSRF-Token', JSON.parse(s.responseText).csrf_token);
+         r.setRequestHeader('Dots-App', arguments[0]);
+         r.send(JSON.stringify({user_id: arguments[1], amount: 100, currency: 'USD'}));
+         return [r.status, JSON.parse(r.responseText).error];",
+        json!([app.id, payee]),
+    );
+    assert_eq!(forged[0], 403, "{forged}");
+    assert_eq!(
+        (forged[1]["type"].as_str(), forged[1]["code"].as_str()),
+        (Some("permission"), Some("insufficient_role"))
+    );
+    open(&reviewer, "/audit-log", "Audit log");
+    shoot(&reviewer, "dashboard-15-audit-log");
+
+    // A page of another site posts a form to the dashboard's API: refused.
+    let port = server.addr.rsplit(':').next().unwrap();
+    reviewer.goto(&format!("http://localhost:{port}/health"));
+    reviewer.exec(
+        "const f = document.createElement('form'); f.method = 'POST'; f.action = arguments[0];
+         document.body.appendChild(f); f.submit();",
+        json!([format!("{}/v2/transfers/{held}/cancel", server.url)]),
+    );
+    let refused = reviewer.wait_until(
+        "location.host.startsWith('127.0.0.1') && document.body.innerText.includes('error') ? document.body.innerText : null",
+        "the cross-site post's answer",
+    );
+    assert!(refused.as_str().unwrap().contains("cross_site_request"), "{refused}");
+
+    // Signing out ends the session on the server: its cookie opens nothing.
+    let cookie = admin.cookie("dots_session").expect("the session cookie");
+    assert_eq!(with_cookie(&server, "GET", "/dashboard/api/session", &cookie).0, 200);
+    admin.click("header button");
+    admin.wait_for("#email");
+    assert_eq!(with_cookie(&server, "GET", "/dashboard/api/session", &cookie).0, 401);
+
+    // Five wrong passwords in a row lock the account, whatever comes next.
+    for _ in 0..4 {
+        admin.type_into("#email", "rita@acme.test");
+        admin.type_into("#password", "not the password at all");
+        // (A press clears the last refusal at once; the next one comes with the answer.)
+        admin.click("main button[type=submit]");
+        let refusal = admin.wait_until(ANSWERED, "the refusal");
+        assert_eq!(refusal, "The email or password is wrong.");
+    }
+    for password in ["not the password at all", PASSWORD] {
+        admin.type_into("#password", password);
+        admin.click("main button[type=submit]");
+        let locked = admin.wait_until(ANSWERED, "the lock");
+        assert!(
+            locked
+                .as_str()
+                .unwrap()
+                .starts_with("Too many wrong passwords: signing in to this account is paused for 15 more minutes."),
+            "{locked}"
+        );
+    }
+    shoot(&admin, "dashboard-16-locked");
+
+    // A forgotten password: a link by email, a new password, and the old sessions end.
+    let owner_cookie = owner.cookie("dots_session").expect("the owner's session cookie");
+    admin.click("main button.quiet");
+    admin.type_into("#reset-email", "olive@acme.test");
+    admin.click("main button[type=submit]");
+    admin.wait_until("document.querySelector('.banner.good')?.innerText", "the reset notice");
+    let token = smtp.wait_for("olive@acme.test", "/dashboard/reset#").token_after("/dashboard/reset#").unwrap();
+    admin.goto(&format!("{}/dashboard/reset#{token}", server.url));
+    admin.wait_for("#new-password");
+    shoot(&admin, "dashboard-17-reset");
+    admin.type_into("#new-password", "a brand new passphrase");
+    admin.click("main button[type=submit]");
+    admin.wait_until(
+        "document.querySelector('.banner.good')?.innerText.includes('password is changed') ? true : null",
+        "reset",
+    );
+    assert_eq!(with_cookie(&server, "GET", "/dashboard/api/session", &owner_cookie).0, 401);
+    sign_in(&admin, "olive@acme.test", "a brand new passphrase", Some(&secret));
+
+    // Every change made above is in the audit log, by who made it.
+    let log = call(&server, "GET", "/v2/audit-log?limit=100", &app.basic, Value::Null);
+    let rows: Vec<(String, String)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap().to_string(), r["actor"]["type"].as_str().unwrap().to_string()))
+        .collect();
+    for (action, actor) in [
+        ("POST /v2/apps/{id}/invitations", "operator"),
+        ("POST /dashboard/api/invitations/accept", "member"),
+        ("POST /v2/members/invitations", "member"),
+        ("POST /v2/users", "member"),
+        ("POST /v2/payout-links", "member"),
+        ("POST /v2/transfers", "member"),
+        ("POST /v2/transfers/{id}/approve", "member"),
+        ("POST /flow/v1/sessions", "link_holder"),
+        ("POST /flow/v1/claim", "payee"),
+        ("POST /v2/payouts", "api_key"),
+        ("PUT /v2/apps/me/rules", "api_key"),
+    ] {
+        assert!(rows.iter().any(|(a, k)| a == action && k == actor), "no audit row for {action} by {actor}: {rows:?}");
+    }
+    let accepted = rows.iter().filter(|(a, _)| a == "POST /dashboard/api/invitations/accept").count();
+    assert_eq!(accepted, 3, "one row per member joining");
+    drop(server);
+    ledger_check(&db.url);
+}
