@@ -273,6 +273,21 @@ pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wa
     })
 }
 
+/// The app as `GET /v2/apps/me` shows it.
+pub async fn me(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::App, Error> {
+    let created_at: i64 =
+        sqlx::query_scalar("SELECT created_at FROM apps WHERE id = $1").bind(&app.id).fetch_one(&mut *conn).await?;
+    Ok(api::App {
+        id: app.id.clone(),
+        name: app.name.clone(),
+        client_id: app.client_id.clone(),
+        api_secret: None,
+        currency: app.currency.code().to_string(),
+        wallet: wallet(conn, app).await?,
+        created_at: dots_shared::time::rfc3339_from_unix_ms(created_at),
+    })
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 /// The app's completed payouts of the 30 days to `now_ms` (UTC days, today's

@@ -255,23 +255,29 @@ pub async fn rotate_secret(
     Ok(api::WebhookEndpoint { secret: api::Secret::Shown(secret), ..rotated })
 }
 
-/// Turns a disabled endpoint back on; its pending deliveries resume.
+/// Turns an endpoint on (its pending deliveries resume) or off (by the app: they
+/// wait).
 pub async fn enable_endpoint(
     conn: &mut AnyConnection,
     app_id: &str,
     id: &str,
+    enabled: bool,
     now_ms: i64,
 ) -> TxResult<api::WebhookEndpoint> {
-    let enabled = sqlx::query(
-        "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL, consecutive_failures = 0, updated_at = $1
-         WHERE id = $2 AND app_id = $3 AND deleted_at IS NULL",
+    // Disabled by the app: nothing is sent to it (deliveries wait) until it is enabled.
+    let (status, reason) = if enabled { ("enabled", None) } else { ("disabled", Some("disabled_by_app")) };
+    let changed = sqlx::query(
+        "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, consecutive_failures = 0, updated_at = $3
+         WHERE id = $4 AND app_id = $5 AND deleted_at IS NULL",
     )
+    .bind(status)
+    .bind(reason)
     .bind(now_ms)
     .bind(id)
     .bind(app_id)
     .execute(&mut *conn)
     .await?;
-    if enabled.rows_affected() != 1 {
+    if changed.rows_affected() != 1 {
         return Err(endpoint_not_found().into());
     }
     Ok(get_endpoint(conn, app_id, id).await?)

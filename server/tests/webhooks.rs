@@ -321,6 +321,15 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_says_why(t: TestApp) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(receiver.event_ids().into_iter().collect::<HashSet<_>>(), queued);
+
+    // The app turns it off itself: nothing goes to it until it is on again.
+    let off = t.post(&app, &format!("/v2/webhooks/{id}/disable"), json!({})).await;
+    let state = (off.json["status"].as_str(), off.json["disabled_reason"].as_str());
+    assert_eq!(state, (Some("disabled"), Some("disabled_by_app")), "{}", off.json);
+    let before = receiver.event_ids().len();
+    make_events(&t, &app).await;
+    deliver(&t, 3).await;
+    assert_eq!(receiver.event_ids().len(), before, "an endpoint the app disabled receives nothing");
 }
 
 async fn events_can_be_listed_and_redelivered(t: TestApp) {

@@ -17,6 +17,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .post("/v2/apps", create)
         .put("/v2/apps/{id}/fees", set_fees)
+        .get("/v2/apps/me", me)
         .get("/v2/apps/me/wallet", wallet)
         .get("/v2/apps/me/volume", volume)
         .post("/v2/apps/me/secret/rotate", rotate_secret)
@@ -32,6 +33,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
 #[openapi(paths(
     create,
     set_fees,
+    me,
     wallet,
     volume,
     rotate_secret,
@@ -154,6 +156,14 @@ async fn rotate_secret(
             })
         })
         .await
+}
+
+/// The app itself: its id, name, API client id (the secret is never shown again),
+/// currency and wallet.
+#[utoipa::path(get, path = "/v2/apps/me", tag = "Apps", responses((status = 200, description = "The app.", body = App)))]
+async fn me(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<App>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(apps::me(&mut conn, &app).await?))
 }
 
 /// The app's completed payouts of the last 30 days (UTC), a day at a time: the

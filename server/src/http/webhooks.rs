@@ -22,6 +22,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .delete("/v2/webhooks/{id}", delete)
         .post("/v2/webhooks/{id}/rotate-secret", rotate)
         .post("/v2/webhooks/{id}/enable", enable)
+        .post("/v2/webhooks/{id}/disable", disable)
         .get("/v2/webhooks/{id}/deliveries", deliveries)
         .get("/v2/events", events)
         .get("/v2/events/stream", stream)
@@ -31,7 +32,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, list, read, delete, rotate, enable, deliveries, events, stream, event, redeliver))]
+#[openapi(paths(create, list, read, delete, rotate, enable, disable, deliveries, events, stream, event, redeliver))]
 pub(super) struct Doc;
 
 #[utoipa::path(post, path = "/v2/webhooks", tag = "Webhooks", request_body = CreateWebhookRequest, responses((status = 201, description = "The endpoint with its signing secret (shown once).", body = WebhookEndpoint)))]
@@ -114,14 +115,34 @@ async fn rotate(
 #[utoipa::path(post, path = "/v2/webhooks/{id}/enable", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "The endpoint, enabled.", body = WebhookEndpoint)))]
 async fn enable(
     State(state): State<AppState>,
+    id: Id<WebhookId>,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    switch(state, id, m, true).await
+}
+
+/// Stops sending to the endpoint (`disabled_reason`: `disabled_by_app`); its
+/// deliveries wait until it is enabled again.
+#[utoipa::path(post, path = "/v2/webhooks/{id}/disable", tag = "Webhooks", params(("id" = String, Path, description = "A webhook endpoint id (we_…).")), responses((status = 200, description = "The endpoint, disabled.", body = WebhookEndpoint)))]
+async fn disable(
+    State(state): State<AppState>,
+    id: Id<WebhookId>,
+    m: Mutation<AppAuth, NoFields>,
+) -> Result<Reply, Error> {
+    switch(state, id, m, false).await
+}
+
+async fn switch(
+    state: AppState,
     Id(id): Id<WebhookId>,
     m: Mutation<AppAuth, NoFields>,
+    on: bool,
 ) -> Result<Reply, Error> {
     let args = (m.caller.0.id, id);
     state
         .writer
-        .run(m.origin, args, |conn, (app_id, id), now| {
-            Box::pin(async move { ok(StatusCode::OK, &webhooks::enable_endpoint(conn, app_id, id, now).await?) })
+        .run(m.origin, args, move |conn, (app_id, id), now| {
+            Box::pin(async move { ok(StatusCode::OK, &webhooks::enable_endpoint(conn, app_id, id, on, now).await?) })
         })
         .await
 }
