@@ -32,6 +32,9 @@ pub enum Route {
     Links,
     Members,
     Audit,
+    Webhooks,
+    Webhook(String),
+    Settings,
     NotFound,
 }
 
@@ -65,6 +68,9 @@ impl Route {
             ["links"] => Route::Links,
             ["members"] => Route::Members,
             ["audit-log"] => Route::Audit,
+            ["webhooks"] => Route::Webhooks,
+            ["webhooks", id] => Route::Webhook(id.to_string()),
+            ["settings"] => Route::Settings,
             _ => Route::NotFound,
         }
     }

@@ -297,7 +297,12 @@ pub struct WebhookReceiver {
 
 impl WebhookReceiver {
     pub fn start() -> WebhookReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        WebhookReceiver::start_on(0)
+    }
+
+    /// On `port` of the loopback (0: any free one).
+    pub fn start_on(port: u16) -> WebhookReceiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = ids.clone();

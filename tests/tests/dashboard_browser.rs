@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dots_e2e::browser::{Browser, shoot};
 use dots_e2e::mail::SmtpServer;
 use dots_e2e::{
-    AppCredentials, Backend, OPERATOR_KEY, Server, TestDatabase, call, create_named_app, demo_apps, http_request_with,
-    last_code, ledger_check, verified_payee,
+    AppCredentials, Backend, OPERATOR_KEY, Server, TestDatabase, WebhookReceiver, call, create_named_app, demo_apps,
+    free_port, http_request_with, last_code, ledger_check, verified_payee,
 };
 use serde_json::{Value, json};
 
@@ -420,6 +420,150 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
     }
     let accepted = rows.iter().filter(|(a, _)| a == "POST /dashboard/api/invitations/accept").count();
     assert_eq!(accepted, 3, "one row per member joining");
+    drop(server);
+    ledger_check(&db.url);
+}
+
+/// Reloads the page at `path` until `expression` holds (what the page shows of
+/// things no event announces, like a webhook's delivery attempts).
+fn reload_until(browser: &Browser, server: &Server, path: &str, title: &str, expression: &str, what: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{}/dashboard{path}", server.url));
+        at_page(browser, title);
+        let value = browser.exec(&format!("try {{ return ({expression}); }} catch (e) {{ return null; }}"), json!([]));
+        if !(value.is_null() || value == false || value == "") {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn an_owner_runs_webhooks_keys_and_settings_from_the_dashboard() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    // Loopback receivers are allowed here; a failed delivery is not retried by
+    // itself within the test (only from its page).
+    let server = Server::start_with(
+        &db.url,
+        &[("DOTS_WEBHOOK_ALLOW_PRIVATE", "true"), ("DOTS_WEBHOOK_RETRY_BASE_MS", "600000")],
+    );
+    let app = create_named_app(&server, "Acme Payroll");
+    let operator = format!("Bearer {OPERATOR_KEY}");
+    let path = format!("/v2/apps/{}/invitations", app.id);
+    let invited = call(&server, "POST", &path, &operator, json!({"email": "olive@acme.test", "role": "owner"}));
+    let owner = Browser::start();
+    join(&owner, invited["url"].as_str().unwrap());
+    sign_in(&owner, "olive@acme.test", PASSWORD, None);
+    turn_on_two_factor(&owner);
+
+    // An endpoint on a port nobody listens on yet.
+    let port = free_port();
+    open(&owner, "/webhooks", "Webhooks");
+    owner.click("main .actions button.primary");
+    owner.type_into("#webhook-url", &format!("http://127.0.0.1:{port}/hook"));
+    owner.type_into("#webhook-description", "Our payroll server");
+    owner.click("#event-user-created");
+    owner.click("form[aria-label='Add an endpoint'] button[type=submit]");
+    let secret = owner.wait_until("document.getElementById('webhook-secret')?.innerText", "the signing secret");
+    assert!(secret.as_str().unwrap().starts_with("whsec_"), "{secret}");
+    owner.wait_until("document.querySelectorAll('tbody tr').length", "the endpoint listed");
+    shoot(&owner, "dashboard-18-webhooks");
+    let endpoint = owner.exec("return document.querySelector('tbody tr').dataset.id", json!([]));
+    let endpoint = endpoint.as_str().unwrap().to_string();
+
+    // An event: its delivery fails against the closed port …
+    call(
+        &server,
+        "POST",
+        "/v2/users",
+        &app.basic,
+        json!({"first_name": "Grace", "last_name": "Hopper",
+        "email": "grace@example.com", "phone_number": "+14155552680"}),
+    );
+    let detail = format!("/webhooks/{endpoint}");
+    reload_until(
+        &owner,
+        &server,
+        &detail,
+        "Endpoint",
+        "document.querySelector('li[data-status]')?.innerText.includes('Not reached')",
+        "the failed delivery",
+    );
+    owner.click("li[data-status] .actions button.quiet");
+    let sent = owner.wait_until("document.querySelector('pre.payload')?.innerText", "what was sent");
+    assert!(sent.as_str().unwrap().contains("\"user.created\""), "{sent}");
+    // … and, once a receiver listens there, is sent again from its page.
+    let receiver = WebhookReceiver::start_on(port);
+    owner.click("li[data-status] .actions button.quiet:nth-of-type(2)");
+    reload_until(
+        &owner,
+        &server,
+        &detail,
+        "Endpoint",
+        "document.querySelector('li[data-status=delivered]') ? true : null",
+        "the delivery sent again",
+    );
+    assert_eq!(receiver.received().len(), 1);
+    owner.click("li[data-status=delivered] .actions button.quiet");
+    owner.wait_for("pre.payload");
+    shoot(&owner, "dashboard-19-webhook");
+    // Turned off and on from its page.
+    owner.click("main .actions button.quiet");
+    let off = owner.wait_until("document.getElementById('webhook-state')?.innerText.startsWith('Off') ? document.getElementById('webhook-state').innerText : null", "off");
+    assert_eq!(off, "Off (turned off here)");
+    owner.click("main .actions button.primary");
+    owner.wait_until("document.getElementById('webhook-state')?.innerText == 'On' ? true : null", "on again");
+
+    // The API key: the client id, and a new secret; with no grace the old one stops at once.
+    open(&owner, "/settings", "Settings");
+    assert_eq!(owner.text("#client-id"), app.client_id);
+    choose(&owner, "#secret-grace", "0");
+    owner.click("form[aria-label='Replace the API secret'] button[type=submit]");
+    let new_secret = owner.wait_until("document.getElementById('api-secret')?.innerText", "the new API secret");
+    let new_secret = new_secret.as_str().unwrap().to_string();
+    assert!(new_secret.starts_with("sk_"), "{new_secret}");
+    let (old_status, _) = server.request("GET", "/v2/apps/me", Some(&app.basic), None);
+    assert_eq!(old_status, 401, "the old secret stopped");
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{new_secret}", app.client_id))
+    );
+    assert_eq!(call(&server, "GET", "/v2/apps/me", &basic, Value::Null)["client_id"], app.client_id);
+
+    // Where the flow may be embedded, and the payout rules.
+    owner.type_into("#origins", "https://shop.example.com");
+    owner.type_into("#default-country", "mx");
+    owner.click("form[aria-label='Embedding'] button[type=submit]");
+    owner.wait_until("document.querySelector('form[aria-label=Embedding] .banner.good') ? true : null", "saved");
+    let settings = call(&server, "GET", "/v2/apps/me/settings", &basic, Value::Null);
+    assert_eq!(
+        (&settings["allowed_origins"], &settings["default_country"]),
+        (&json!(["https://shop.example.com"]), &json!("MX"))
+    );
+    owner.type_into("#rule-review", "50");
+    owner.click("form[aria-label='Payout rules'] button[type=submit]");
+    owner.wait_until("document.querySelector(\"form[aria-label='Payout rules'] .banner.good\") ? true : null", "saved");
+    assert_eq!(call(&server, "GET", "/v2/apps/me/rules", &basic, Value::Null)["review_threshold"], 5000);
+    shoot(&owner, "dashboard-20-settings");
+
+    // Each change is in the audit log, by the owner.
+    let log = call(&server, "GET", "/v2/audit-log?limit=100", &basic, Value::Null);
+    for action in [
+        "POST /v2/webhooks",
+        "POST /v2/events/{id}/redeliver",
+        "POST /v2/webhooks/{id}/disable",
+        "POST /v2/webhooks/{id}/enable",
+        "POST /v2/apps/me/secret/rotate",
+        "PUT /v2/apps/me/settings",
+        "PUT /v2/apps/me/rules",
+    ] {
+        let by_member =
+            log["data"].as_array().unwrap().iter().any(|r| r["action"] == action && r["actor"]["type"] == "member");
+        assert!(by_member, "no audit row for {action} by the owner: {log}");
+    }
     drop(server);
     ledger_check(&db.url);
 }

@@ -104,7 +104,17 @@ fn test(extra: &[String]) -> Result {
     status(build, "building the dots binary and the example merchant for the end-to-end tests")?;
     let mut tests = cargo();
     tests
-        .args(["test", "--workspace", "--exclude", "dots-widget", "--lib", "--bins", "--tests"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "dots-widget",
+            "--exclude",
+            "dots-dashboard",
+            "--lib",
+            "--bins",
+            "--tests",
+        ])
         .args(extra)
         .env("DOTS_BIN", debug_dir().join("dots"))
         .env("DOTS_AXE_JS", &axe)

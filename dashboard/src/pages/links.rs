@@ -5,25 +5,18 @@ use dots_shared::api::{List, PayoutLink, Wallet};
 use leptos::prelude::*;
 use serde_json::json;
 
-use super::{Change, choice, field, link, load_path, shown, typed_amount};
+use super::{Change, choice, field, link, load_path, opener, shown, typed_amount};
 use crate::api;
 use crate::{ctx, show};
 
 pub fn page() -> impl IntoView {
-    let ctx = ctx();
     let links = load_path::<List<PayoutLink>>(|| "/v2/payout-links?limit=100".into());
     let wallet = load_path::<Wallet>(|| "/v2/apps/me/wallet".into());
     let creating = RwSignal::new(false);
     view! {
         <h1>"Payout links"</h1>
         <p>"A payout link pays someone who may not be a user yet: they open it, prove their phone, choose where the money goes and are paid."</p>
-        {ctx.can("admin").then(|| view! {
-            <div class="actions">
-                <button class="primary" on:click=move |_| creating.update(|c| *c = !*c) aria-expanded=move || creating.get().to_string()>
-                    "New payout link"
-                </button>
-            </div>
-        })}
+        {opener("New payout link", "admin", creating)}
         {move || creating.get().then(|| shown(wallet, move |w| create(w.currency, links, creating)))}
         <div aria-live="polite">{shown(links, move |l| rows(l, links))}</div>
     }

@@ -8,8 +8,10 @@ pub mod live;
 pub mod members;
 pub mod money;
 pub mod overview;
+pub mod settings;
 pub mod transfers;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -33,6 +35,9 @@ pub fn shell(route: Route) -> impl IntoView {
         Route::Links => links::page().into_any(),
         Route::Members => members::page().into_any(),
         Route::Audit => audit::page().into_any(),
+        Route::Webhooks => webhooks::page().into_any(),
+        Route::Webhook(id) => webhooks::detail(id).into_any(),
+        Route::Settings => settings::page().into_any(),
         Route::Security => auth::security().into_any(),
         _ => view! { <h1>"Page not found"</h1><p>"There is nothing at this address."</p> }.into_any(),
     };
@@ -43,6 +48,8 @@ pub fn shell(route: Route) -> impl IntoView {
         Route::Links => "links",
         Route::Members => "members",
         Route::Audit => "audit",
+        Route::Webhooks | Route::Webhook(_) => "webhooks",
+        Route::Settings => "settings",
         Route::Security => "security",
         _ => "",
     };
@@ -102,6 +109,8 @@ pub fn shell(route: Route) -> impl IntoView {
                 {nav("links", "/links", "Payout links")}
                 {nav("members", "/members", "Team")}
                 {nav("audit", "/audit-log", "Audit log")}
+                {nav("webhooks", "/webhooks", "Webhooks")}
+                {nav("settings", "/settings", "Settings")}
                 {nav("security", "/security", "Security")}
             </ul>
         </nav>
@@ -281,6 +290,20 @@ pub fn choice(
             <select id=id name=id on:change=move |e| value.set(event_target_value(&e))>{options}</select>
         </div>
     }
+}
+
+/// The button that opens (and closes) a page's form for something new, for the
+/// roles from `needed` up.
+pub fn opener(label: &'static str, needed: &str, open: RwSignal<bool>) -> impl IntoView + use<> {
+    ctx().can(needed).then(|| {
+        view! {
+            <div class="actions">
+                <button class="primary" on:click=move |_| open.update(|o| *o = !*o) aria-expanded=move || open.get().to_string()>
+                    {label}
+                </button>
+            </div>
+        }
+    })
 }
 
 /// The buttons to make a new payout, transfer or refill, for those who may.

@@ -7,12 +7,11 @@ use leptos::prelude::*;
 use serde_json::json;
 
 use super::transfers::table;
-use super::{Change, field, link, load_path, shown};
+use super::{Change, field, link, load_path, opener, shown};
 use crate::api::{self, query};
 use crate::{ctx, show};
 
 pub fn list() -> impl IntoView {
-    let ctx = ctx();
     let search = RwSignal::new(String::new());
     let data = load_path::<List<User>>(move || {
         format!("/v2/users{}", query(&[("limit", "100".into()), ("search", search.get())]))
@@ -20,13 +19,7 @@ pub fn list() -> impl IntoView {
     let creating = RwSignal::new(false);
     view! {
         <h1>"Users"</h1>
-        {ctx.can("admin").then(|| view! {
-            <div class="actions">
-                <button class="primary" on:click=move |_| creating.update(|c| *c = !*c) aria-expanded=move || creating.get().to_string()>
-                    "New user"
-                </button>
-            </div>
-        })}
+        {opener("New user", "admin", creating)}
         {move || creating.get().then(create)}
         <form class="filters" role="search" on:submit=|e| e.prevent_default()>
             <div class="field grow">
