@@ -80,16 +80,31 @@ fn choose(browser: &Browser, css: &str, value: &str) {
     );
 }
 
-fn sign_in(browser: &Browser, email: &str, password: &str, secret: Option<&str>) {
+/// The second factor a sign-in gives, once two-factor sign-in is on.
+#[derive(Clone, Copy)]
+enum Factor<'a> {
+    None,
+    /// The authenticator's code, from this secret.
+    Totp(&'a str),
+    /// One of the recovery codes.
+    Recovery(&'a str),
+}
+
+fn sign_in(browser: &Browser, email: &str, password: &str, factor: Factor) {
     browser.wait_for("#email");
     browser.type_into("#email", email);
     browser.type_into("#password", password);
     browser.click("main button[type=submit]");
-    if let Some(secret) = secret {
-        browser.wait_for("#code");
+    let code = match factor {
+        Factor::None => None,
         // The next step's code: the current one may have been used to turn it on
-        // (each works once), and the server takes one step either side.
-        browser.type_into("#code", &totp(secret, step_now() + 1));
+        // (each step's code works once), and the server takes one step either side.
+        Factor::Totp(secret) => Some(totp(secret, step_now() + 1)),
+        Factor::Recovery(code) => Some(code.to_string()),
+    };
+    if let Some(code) = code {
+        browser.wait_for("#code");
+        browser.type_into("#code", &code);
         browser.click("main button[type=submit]");
     }
     at_page(browser, "Overview");
@@ -104,8 +119,9 @@ fn join(browser: &Browser, url: &str) {
     browser.wait_until("document.querySelector('.banner.good')?.innerText", "the joined notice");
 }
 
-/// Turns on two-factor sign-in from the Security page; answers the secret.
-fn turn_on_two_factor(browser: &Browser) -> String {
+/// Turns on two-factor sign-in from the Security page; answers the secret and the
+/// recovery codes.
+fn turn_on_two_factor(browser: &Browser) -> (String, Vec<String>) {
     open(browser, "/security", "Security");
     browser.click("main button.primary");
     browser.wait_for("#totp-secret");
@@ -113,7 +129,11 @@ fn turn_on_two_factor(browser: &Browser) -> String {
     browser.type_into("#totp-code", &totp(&secret, step_now()));
     browser.click("main button[type=submit]");
     browser.wait_for("#recovery-codes");
-    secret
+    let codes =
+        browser.exec("return [...document.querySelectorAll('#recovery-codes code')].map(c => c.innerText)", json!([]));
+    let codes: Vec<String> = codes.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes");
+    (secret, codes)
 }
 
 /// The invitation emailed to `email`: its link.
@@ -197,13 +217,13 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
     shoot(&owner, "dashboard-02-sign-in");
 
     // An owner moves money and runs the team: two-factor sign-in first.
-    sign_in(&owner, "olive@acme.test", PASSWORD, None);
+    sign_in(&owner, "olive@acme.test", PASSWORD, Factor::None);
     let banner = owner.text(".banner.warn");
     assert!(banner.starts_with("Turn on two-factor sign-in"), "{banner}");
-    let secret = turn_on_two_factor(&owner);
+    let (secret, recovery) = turn_on_two_factor(&owner);
     shoot(&owner, "dashboard-03-security");
     owner.click("header button");
-    sign_in(&owner, "olive@acme.test", PASSWORD, Some(&secret));
+    sign_in(&owner, "olive@acme.test", PASSWORD, Factor::Totp(&secret));
 
     // The owner invites an admin and a reviewer; the links come by email.
     open(&owner, "/members", "Team");
@@ -217,7 +237,7 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
     // The admin joins, turns on two-factor sign-in, and adds a user.
     let admin = Browser::start();
     join(&admin, &admin_link);
-    sign_in(&admin, "adam@acme.test", PASSWORD, None);
+    sign_in(&admin, "adam@acme.test", PASSWORD, Factor::None);
     turn_on_two_factor(&admin);
     open(&admin, "/users", "Users");
     admin.click("main .actions button.primary");
@@ -256,6 +276,15 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
     );
     assert_eq!(admin.text("tbody tr[data-type=payout][data-status=completed] td:nth-child(2)"), "$12.50");
     shoot(&admin, "dashboard-09-transfers");
+    // The list as a spreadsheet: the download link works for the member as it is.
+    let csv = admin.exec(
+        "const r = new XMLHttpRequest(); r.open('GET', document.getElementById('export-transfers').href, false);
+         r.send(); return [r.status, r.getResponseHeader('content-type'), r.responseText];",
+        json!([]),
+    );
+    assert_eq!((&csv[0], &csv[1]), (&json!(200), &json!("text/csv; charset=utf-8")), "{csv}");
+    let csv = csv[2].as_str().unwrap();
+    assert!(csv.starts_with("id,type,status,") && csv.contains(",payout,completed,"), "{csv}");
     admin.click("tbody tr[data-type=payout][data-status=completed] a");
     at_page(&admin, "Payout of $12.50");
     assert_eq!(admin.text("#transfer-status"), "Completed");
@@ -299,7 +328,7 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
     // The reviewer joins (no two-factor needed to review), sees it and approves it …
     let reviewer = Browser::start();
     join(&reviewer, &reviewer_link);
-    sign_in(&reviewer, "rita@acme.test", PASSWORD, None);
+    sign_in(&reviewer, "rita@acme.test", PASSWORD, Factor::None);
     assert_eq!(reviewer.exec("return document.querySelectorAll('.banner.warn').length", json!([])), 0);
     open(&reviewer, "/transfers", "Transfers");
     // … has no way to make one …
@@ -393,7 +422,8 @@ fn a_team_signs_in_and_runs_its_payouts_from_the_dashboard() {
         "reset",
     );
     assert_eq!(with_cookie(&server, "GET", "/dashboard/api/session", &owner_cookie).0, 401);
-    sign_in(&admin, "olive@acme.test", "a brand new passphrase", Some(&secret));
+    // (A recovery code: the authenticator's next code may have been used above.)
+    sign_in(&admin, "olive@acme.test", "a brand new passphrase", Factor::Recovery(&recovery[0]));
 
     // Every change made above is in the audit log, by who made it.
     let log = call(&server, "GET", "/v2/audit-log?limit=100", &app.basic, Value::Null);
@@ -455,7 +485,7 @@ fn an_owner_runs_webhooks_keys_and_settings_from_the_dashboard() {
     let invited = call(&server, "POST", &path, &operator, json!({"email": "olive@acme.test", "role": "owner"}));
     let owner = Browser::start();
     join(&owner, invited["url"].as_str().unwrap());
-    sign_in(&owner, "olive@acme.test", PASSWORD, None);
+    sign_in(&owner, "olive@acme.test", PASSWORD, Factor::None);
     turn_on_two_factor(&owner);
 
     // An endpoint on a port nobody listens on yet.
