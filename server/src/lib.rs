@@ -10,6 +10,7 @@ pub mod contact;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod flows;
 pub mod http;
 pub mod ledger;

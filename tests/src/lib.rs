@@ -162,6 +162,11 @@ impl Server {
 }
 
 impl Server {
+    /// The server's process id (benches read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown, no flushing, in-flight work simply stops.
     pub fn kill_9(self) {
         // Dropping kills it (SIGKILL) and checks its log.

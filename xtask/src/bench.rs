@@ -62,10 +62,11 @@ pub fn bench(args: &[String]) -> Result {
         Some("batch") => crate::bench_batch::batch(&args[1..]),
         Some("widget") => crate::bench_widget::widget(&args[1..]),
         Some("dashboard") => crate::bench_dashboard::dashboard(&args[1..]),
+        Some("export") => crate::bench_export::export(&args[1..]),
         Some("slowloris") => crate::bench_slowloris::slowloris(),
         Some("instructions") => crate::bench_instructions::instructions(&args[1..]),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | batch [--backend sqlite|postgres] | widget [--runs 10] | dashboard [--runs 5] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | batch [--backend sqlite|postgres] | widget [--runs 10] | dashboard [--runs 5] | export [--rows 1000000] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
                 .into())
         }
     }

@@ -13,6 +13,7 @@
 mod bench;
 mod bench_batch;
 mod bench_dashboard;
+mod bench_export;
 mod bench_instructions;
 mod bench_slowloris;
 mod bench_widget;
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
             status(build, "building the dots binary").and_then(|()| schemathesis::schemathesis_suite(&debug_dir().join("dots")))
         }
         _ => {
-            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | schemathesis | bench ledger|claim|widget|dashboard|slowloris|instructions"
+            Err("usage: cargo xtask run [--listen ADDR] | test [cargo test args] | widget | schemathesis | bench ledger|claim|widget|dashboard|export|slowloris|instructions"
                 .into())
         }
     };

@@ -118,7 +118,29 @@ pub fn list() -> impl IntoView {
                     on:change=move |e| user.set(event_target_value(&e)) />
             </div>
         </form>
+        {downloads(from, to)}
         <div aria-live="polite">{shown(data, |l| table(l, "No transfers match."))}</div>
+    }
+}
+
+/// Links to the CSV exports of the dates chosen (or everything): a plain
+/// download, named by the app in its query (a link sends no header).
+fn downloads(from: RwSignal<String>, to: RwSignal<String>) -> impl IntoView {
+    let ctx = ctx();
+    let href = move |table: &'static str| {
+        let app = ctx.app.with(|a| a.as_ref().map(|a| a.app_id.clone()).unwrap_or_default());
+        let range = [
+            ("app", app),
+            ("created_after", day_bound(&from.get(), false)),
+            ("created_before", day_bound(&to.get(), true)),
+        ];
+        format!("/v2/exports/{table}.csv{}", query(&range))
+    };
+    view! {
+        <p class="help downloads">"Download as a spreadsheet (CSV), for the dates chosen or everything: "
+            <a id="export-transfers" href=move || href("transfers") download>"transfers"</a>" · "
+            <a id="export-transactions" href=move || href("transactions") download>"ledger entries"</a>
+        </p>
     }
 }
 

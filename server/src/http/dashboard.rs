@@ -111,11 +111,12 @@ pub(super) async fn member_acting(parts: &mut Parts, state: &AppState) -> Result
     Ok(app)
 }
 
-/// The app a member's request names: `Dots-App`, or, for the event stream (which a
-/// browser's `EventSource` opens without headers of its own), `?app=`.
+/// The app a member's request names: `Dots-App`, or, for what a browser opens
+/// without headers of its own (the event stream's `EventSource`, a download
+/// link), `?app=`.
 fn named_app(parts: &Parts) -> String {
     let header = parts.headers.get("dots-app").and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
-    if !header.is_empty() || parts.uri.path() != EVENT_STREAM {
+    if !header.is_empty() || !NAMED_IN_QUERY.contains(&parts.uri.path()) || parts.method != Method::GET {
         return header.to_string();
     }
     let pairs: Vec<(String, String)> =
@@ -123,8 +124,8 @@ fn named_app(parts: &Parts) -> String {
     pairs.into_iter().find(|(k, _)| k == "app").map(|(_, v)| v.trim().to_string()).unwrap_or_default()
 }
 
-/// The event stream's path: a member names the app in its query.
-pub(super) const EVENT_STREAM: &str = "/v2/events/stream";
+/// Where a member names the app in the query.
+const NAMED_IN_QUERY: [&str; 3] = ["/v2/events/stream", "/v2/exports/transfers.csv", "/v2/exports/transactions.csv"];
 
 impl FromRequestParts<AppState> for MemberAuth {
     type Rejection = Error;

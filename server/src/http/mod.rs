@@ -6,6 +6,7 @@ mod apps;
 mod audit;
 mod dashboard;
 pub mod edge;
+mod exports;
 pub mod extract;
 mod flow_api;
 mod links;
@@ -119,6 +120,7 @@ pub fn routes() -> Vec<Route> {
     let table = flow_api::routes(table);
     let table = pages::routes(table);
     let table = webhooks::routes(table);
+    let table = exports::routes(table);
     let table = audit::routes(table);
     let table = dashboard::routes(table);
     transfers::routes(table).0

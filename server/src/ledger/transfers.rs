@@ -935,6 +935,18 @@ pub async fn list_transactions(
     Ok(page.finish(found))
 }
 
+/// The app's transactions with `seq` in `(after, until]`, oldest first (an export's
+/// page: `exports` finds the bounds).
+pub async fn transactions_between(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    after: i64,
+    until: i64,
+) -> Result<Vec<api::Transaction>, Error> {
+    let args = vec![Arg::Text(app_id.to_string()), Arg::Int(after), Arg::Int(until)];
+    transactions_where(conn, "x.app_id = $1 AND x.seq > $2 AND x.seq <= $3", args, "x.seq").await
+}
+
 pub async fn get_transaction(conn: &mut AnyConnection, app_id: &str, id: &str) -> Result<api::Transaction, Error> {
     let args = vec![Arg::Text(app_id.to_string()), Arg::Text(id.to_string())];
     let found = transactions_where(conn, "x.app_id = $1 AND x.id = $2", args, "x.seq").await?;
