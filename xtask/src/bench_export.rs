@@ -21,14 +21,19 @@ use crate::{Result, cargo, debug_dir, status};
 
 const BUDGET_BYTES: u64 = 50 * 1024 * 1024;
 
-/// The server's resident memory (VmRSS), in bytes.
-fn rss(pid: u32) -> u64 {
+/// A line of the server's /proc status (`VmRSS`, `RssAnon`), in bytes.
+fn memory(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field).and_then(|v| v.strip_prefix(':')))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// The server's resident memory (VmRSS: heap and mapped files) and its heap alone (RssAnon).
+fn rss(pid: u32) -> (u64, u64) {
+    (memory(pid, "VmRSS"), memory(pid, "RssAnon"))
 }
 
 pub fn export(args: &[String]) -> Result {
@@ -94,9 +99,10 @@ pub fn export(args: &[String]) -> Result {
     let sampler = {
         let done = done.clone();
         std::thread::spawn(move || {
-            let mut peak = 0;
+            let mut peak = (0, 0);
             while !done.load(Ordering::Relaxed) {
-                peak = peak.max(rss(pid));
+                let now = rss(pid);
+                peak = (peak.0.max(now.0), peak.1.max(now.1));
                 std::thread::sleep(Duration::from_millis(50));
             }
             peak
@@ -145,7 +151,7 @@ pub fn export(args: &[String]) -> Result {
     let (count, sum) = read.split_once(' ').ok_or(format!("python3 could not read the CSV: {read}"))?;
     let (count, sum): (u64, u64) = (count.parse().unwrap_or(0), sum.parse().unwrap_or(0));
     let wallet = dots_e2e::call(&server, "GET", "/v2/apps/me/wallet", &app.basic, json!(null))["available"].as_u64();
-    let growth = peak.saturating_sub(baseline);
+    let growth = peak.0.saturating_sub(baseline.0);
     println!();
     println!("export of {count} transactions (SQLite, release server):");
     println!(
@@ -155,12 +161,14 @@ pub fn export(args: &[String]) -> Result {
         count as f64 / took.as_secs_f64()
     );
     println!(
-        "  server RSS {:.1} MB before, {:.1} MB at most during: growth {:.1} MB (budget {} MB: {})",
-        baseline as f64 / 1048576.0,
-        peak as f64 / 1048576.0,
+        "  server RSS {:.1} MB before, {:.1} MB at most during: growth {:.1} MB (budget {} MB: {}); of it heap {:.1} → {:.1} MB",
+        baseline.0 as f64 / 1048576.0,
+        peak.0 as f64 / 1048576.0,
         growth as f64 / 1048576.0,
         BUDGET_BYTES / 1048576,
-        if growth <= BUDGET_BYTES { "within" } else { "OVER" }
+        if growth <= BUDGET_BYTES { "within" } else { "OVER" },
+        baseline.1 as f64 / 1048576.0,
+        peak.1 as f64 / 1048576.0,
     );
     println!(
         "  read back by Python's csv: {count} rows, amounts summing to {sum} (the wallet holds {wallet:?}; made {expected_sum})"

@@ -15,6 +15,11 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use migrations::migrate;
 
+/// How much of an SQLite database each connection maps into memory for reading.
+/// Mapped pages count in the process's resident memory: a read of the whole
+/// history (an export) turns it off on its connection meanwhile.
+pub const SQLITE_MMAP_BYTES: i64 = 1 << 30;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -143,11 +148,11 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
                 // commit durable before the request that made it is answered.
                 // Memory-mapped reads. The writer leaves checkpoints to
                 // `checkpoint_in_background` unless the log grows past ~80 MB.
-                conn.execute(sqlx::raw_sql(
+                let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824;",
-                ))
-                .await?;
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
+                );
+                conn.execute(sqlx::raw_sql(&pragmas)).await?;
                 let role = if read_only { "PRAGMA query_only = ON;" } else { "PRAGMA wal_autocheckpoint = 20000;" };
                 conn.execute(sqlx::raw_sql(role)).await?;
                 Ok(())
