@@ -377,7 +377,7 @@ pub async fn list_deliveries(
     };
     let rows = sqlx::query(
         "SELECT d.id, d.event_id, ev.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,
-                d.delivered_at, d.created_at
+                d.last_response, d.delivered_at, d.created_at
          FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
          WHERE d.endpoint_id = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3",
     )
@@ -401,6 +401,7 @@ pub async fn list_deliveries(
             next_attempt_at,
             last_status_code: row.try_get("last_status_code")?,
             last_error: row.try_get("last_error")?,
+            last_response: row.try_get("last_response")?,
             delivered_at: row.try_get::<Option<i64>, _>("delivered_at")?.map(rfc3339_from_unix_ms),
             created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
         });
@@ -461,8 +462,13 @@ struct Attempted {
     id: String,
     attempts_before: i64,
     outcome: Result<u16, String>,
+    /// The start of what the endpoint answered (`RESPONSE_EXCERPT` bytes at most).
+    response: Option<String>,
     duration_ms: i64,
 }
+
+/// How much of an endpoint's answer is kept, to show the app what came back.
+pub const RESPONSE_EXCERPT: usize = 2048;
 
 /// Takes the due deliveries of `{rows}` (column `id`) whose lease is free.
 static LEASE: RowsSql = RowsSql {
@@ -492,7 +498,7 @@ static ATTEMPTS: RowsSql = RowsSql {
 /// meanwhile (its endpoint deleted, or another process finished it after our lease).
 static RESULTS: RowsSql = RowsSql {
     sql: "UPDATE webhook_deliveries SET status = r.status, attempts = r.attempts, last_status_code = r.status_code,
-         last_error = r.error, next_attempt_at = r.next_at, delivered_at = COALESCE(r.delivered_at, webhook_deliveries.delivered_at),
+         last_error = r.error, last_response = r.response, next_attempt_at = r.next_at, delivered_at = COALESCE(r.delivered_at, webhook_deliveries.delivered_at),
          lease_until = NULL, updated_at = r.at
      FROM {rows} WHERE webhook_deliveries.id = r.id AND webhook_deliveries.status = 'pending'",
     columns: &[
@@ -501,6 +507,7 @@ static RESULTS: RowsSql = RowsSql {
         Col::Int("attempts"),
         Col::Int("status_code"),
         Col::Text("error"),
+        Col::Text("response"),
         Col::Int("next_at"),
         Col::Int("delivered_at"),
         Col::Int("at"),
@@ -749,12 +756,17 @@ impl Deliverer {
                 let (this, url, secrets) = (self.clone(), url.clone(), secrets.clone());
                 sending.spawn(async move {
                     let started = Instant::now();
-                    let outcome = this.send(&url, &delivery.event_id, &secrets, delivery.body).await;
+                    let sent = this.send(&url, &delivery.event_id, &secrets, delivery.body).await;
                     drop(permit);
+                    let (outcome, response) = match sent {
+                        Ok((code, body)) => (Ok(code), Some(body)),
+                        Err(e) => (Err(e), None),
+                    };
                     Attempted {
                         id: delivery.id,
                         attempts_before: delivery.attempts,
                         outcome,
+                        response,
                         duration_ms: started.elapsed().as_millis() as i64,
                     }
                 });
@@ -798,7 +810,7 @@ impl Deliverer {
         msg_id: &str,
         secrets: &[Result<String, String>],
         body: Vec<u8>,
-    ) -> Result<u16, String> {
+    ) -> Result<(u16, String), String> {
         check_url(url, self.services.webhooks.allow_private)?;
         let timestamp = now_ms() / 1000;
         let mut signatures = Vec::new();
@@ -817,9 +829,12 @@ impl Deliverer {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| format!("connection failed: {e}"))?;
             let status = response.status().as_u16();
-            // Read (and drop) at most a little of the body, so the connection can be reused.
-            let _ = http_body_util::Limited::new(response.into_body(), 64 * 1024).collect().await;
-            Ok::<u16, String>(status)
+            // Read at most a little of the body, so the connection can be reused; its
+            // start is kept to show what came back.
+            let body = http_body_util::Limited::new(response.into_body(), 64 * 1024).collect().await;
+            let body = body.map(|b| b.to_bytes()).unwrap_or_default();
+            let excerpt = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_EXCERPT)]).into_owned();
+            Ok::<(u16, String), String>((status, excerpt))
         };
         tokio::time::timeout(timeout, exchange)
             .await
@@ -872,6 +887,7 @@ impl Deliverer {
                     attempts.into(),
                     status_code.into(),
                     error.into(),
+                    r.response.clone().into(),
                     next.into(),
                     delivered_at.into(),
                     now.into(),

@@ -48,10 +48,10 @@ impl Receiver {
                         hold.notified().await;
                     }
                     if *r.down.lock().unwrap() {
-                        return StatusCode::SERVICE_UNAVAILABLE;
+                        return (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance");
                     }
                     r.received.lock().unwrap().push((headers, body));
-                    StatusCode::NO_CONTENT
+                    (StatusCode::NO_CONTENT, "")
                 }),
             )
             .with_state(receiver.clone());
@@ -188,11 +188,9 @@ async fn a_receiver_that_was_down_gets_everything_once_back(t: TestApp) {
     assert!(receiver.event_ids().is_empty());
     let failing = t.get(&app, &format!("/v2/webhooks/{id}/deliveries")).await;
     assert!(
-        failing.json["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["status"] == "pending" && d["last_error"] == "HTTP 503"),
+        failing.json["data"].as_array().unwrap().iter().all(|d| d["status"] == "pending"
+            && d["last_error"] == "HTTP 503"
+            && d["last_response"] == "down for maintenance"),
         "{}",
         failing.json
     );

@@ -710,6 +710,9 @@ pub struct Delivery {
     pub next_attempt_at: Option<String>,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
+    /// The start of what the endpoint last answered (2 KB at most), as text.
+    #[serde(default)]
+    pub last_response: Option<String>,
     pub delivered_at: Option<String>,
     pub created_at: String,
 }

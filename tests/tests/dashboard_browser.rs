@@ -538,6 +538,8 @@ fn an_owner_runs_webhooks_keys_and_settings_from_the_dashboard() {
     assert_eq!(receiver.received().len(), 1);
     owner.click("li[data-status=delivered] .actions button.quiet");
     owner.wait_for("pre.payload");
+    let shown = owner.text("li[data-status=delivered]");
+    assert!(shown.contains("What came back") && shown.contains("HTTP 204 (no body)"), "{shown}");
     shoot(&owner, "dashboard-19-webhook");
     // Turned off and on from its page.
     owner.click("main .actions button.quiet");

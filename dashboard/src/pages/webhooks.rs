@@ -253,6 +253,11 @@ fn delivery_rows(
                 "failed" => "Failed",
                 _ => "Trying again",
             };
+            let came_back = match (d.last_status_code, d.last_response.clone()) {
+                (Some(code), Some(body)) if !body.trim().is_empty() => Some(format!("HTTP {code}\n\n{body}")),
+                (Some(code), _) => Some(format!("HTTP {code} (no body)")),
+                _ => None,
+            };
             let sent = RwSignal::new(None::<String>);
             let event_id = d.event_id.clone();
             let open = move |_| {
@@ -280,13 +285,23 @@ fn delivery_rows(
                     <p><code>{d.event_type.clone()}</code>" · "<strong>{state}</strong>" · "{answer}
                         " · "{d.attempts}{if d.attempts == 1 { " try" } else { " tries" }}" · "{show::time(&d.created_at)}</p>
                     <div class="actions">
-                        <button class="quiet" on:click=open>"What was sent"</button>
+                        <button class="quiet" on:click=open>"What was sent and what came back"</button>
                         {ctx.can_change("admin").then(|| view! {
                             <button class="quiet" disabled=move || change.busy.get() on:click=again>"Send again"</button>
                         })}
                         {change.error_view()}
                     </div>
-                    {move || sent.get().map(|body| view! { <pre class="payload" tabindex="0">{body}</pre> })}
+                    {move || sent.get().map(|body| {
+                        let answer = came_back.clone().map(|a| view! {
+                            <h3>"What came back"</h3>
+                            <pre class="payload" tabindex="0">{a}</pre>
+                        });
+                        view! {
+                            <h3>"What was sent"</h3>
+                            <pre class="payload" tabindex="0">{body}</pre>
+                            {answer}
+                        }
+                    })}
                 </li>
             }
         })

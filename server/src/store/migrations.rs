@@ -143,6 +143,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0018_password_resets.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 19,
+        name: "webhook_responses",
+        sqlite: include_str!("../../migrations/sqlite/0019_webhook_responses.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_webhook_responses.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
