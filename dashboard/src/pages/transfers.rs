@@ -196,9 +196,19 @@ fn transfer(t: Transfer, data: LocalResource<Result<Transfer, api::ApiError>>) -
             }
         })
         .collect_view();
+    // The user by name (their id until it is read, or if it cannot be).
     let user = t.user_id.clone().map(|u| {
         let path = format!("/users/{u}");
-        view! { <dt>"User"</dt><dd>{link(&path, u, None)}</dd> }
+        let read = {
+            let u = u.clone();
+            load_path::<dots_shared::api::User>(move || format!("/v2/users/{u}"))
+        };
+        let name = move || {
+            read.get()
+                .and_then(Result::ok)
+                .map_or_else(|| u.clone(), |p| show::name(&p.first_name, &p.last_name, &p.email))
+        };
+        view! { <dt>"User"</dt><dd>{link(&path, name, None)}</dd> }
     });
     let fee = (t.kind == TransferType::Payout).then(|| {
         let who = match t.fee_party.map(|p| p.as_str()) {
