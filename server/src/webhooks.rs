@@ -257,7 +257,7 @@ pub async fn rotate_secret(
 
 /// Turns an endpoint on (its pending deliveries resume) or off (by the app: they
 /// wait).
-pub async fn enable_endpoint(
+pub async fn set_endpoint_enabled(
     conn: &mut AnyConnection,
     app_id: &str,
     id: &str,

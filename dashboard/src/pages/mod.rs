@@ -241,6 +241,17 @@ impl Change {
     }
 }
 
+/// The value of `name` in the address bar's query (`?user_id=usr_…`), or empty.
+pub fn from_address(name: &str) -> String {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        .map(|v| js_sys::decode_uri_component(v).map(String::from).unwrap_or_default())
+        .unwrap_or_default()
+}
+
 /// The amount typed into a form, in `currency`; `None` (and the form's error
 /// says how to write one) when it is not an amount.
 pub fn typed_amount(text: &str, currency: &str, change: Change) -> Option<dots_shared::money::Money> {

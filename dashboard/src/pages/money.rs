@@ -10,11 +10,6 @@ use super::{Change, choice, field, link, load_path, shown, typed_amount};
 use crate::api;
 use crate::{NewKind, ctx};
 
-fn user_from_address() -> String {
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    search.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("user_id=")).unwrap_or_default().to_string()
-}
-
 pub fn new(kind: NewKind) -> impl IntoView {
     let wallet = load_path::<Wallet>(|| "/v2/apps/me/wallet".into());
     view! {
@@ -25,7 +20,7 @@ pub fn new(kind: NewKind) -> impl IntoView {
 
 fn form(kind: NewKind, wallet: Wallet) -> impl IntoView {
     let ctx = ctx();
-    let user = RwSignal::new(user_from_address());
+    let user = RwSignal::new(super::from_address("user_id"));
     let amount = RwSignal::new(String::new());
     let fee_party = RwSignal::new(String::new());
     let direction = RwSignal::new("app_to_user".to_string());

@@ -39,10 +39,11 @@ pub fn page() -> impl IntoView {
 
 /// A bar a day; each bar's title says the day and its total.
 fn chart(volume: Volume) -> impl IntoView {
-    let (width, height, gap) = (600.0_f64, 160.0_f64, 2.0_f64);
-    let days = volume.days.len().max(1) as f64;
-    let bar = width / days;
-    let most = volume.days.iter().map(|d| d.amount).max().unwrap_or(0).max(1) as f64;
+    // Integer SVG units: a bar 20 wide a day, up to 156 high; heights from the
+    // amounts' ratio in integers (money never goes through a float).
+    let (bar, height) = (20_i64, 160_i64);
+    let width = bar * volume.days.len().max(1) as i64;
+    let most = i128::from(volume.days.iter().map(|d| d.amount).max().unwrap_or(0).max(1));
     let total: i64 = volume.days.iter().map(|d| d.amount).sum();
     let count: i64 = volume.days.iter().map(|d| d.count).sum();
     let currency = volume.currency.clone();
@@ -51,7 +52,7 @@ fn chart(volume: Volume) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let h = if d.amount > 0 { (d.amount as f64 / most * (height - 4.0)).max(2.0) } else { 0.0 };
+            let h = if d.amount > 0 { (i128::from(d.amount) * 156 / most).max(2) as i64 } else { 0 };
             let label = format!(
                 "{}: {} in {} payout{}",
                 d.date,
@@ -60,8 +61,8 @@ fn chart(volume: Volume) -> impl IntoView {
                 if d.count == 1 { "" } else { "s" }
             );
             view! {
-                <rect x=format!("{:.1}", i as f64 * bar + gap / 2.0) y=format!("{:.1}", height - h)
-                    width=format!("{:.1}", (bar - gap).max(1.0)) height=format!("{h:.1}") rx="2">
+                <rect x=(i as i64 * bar + 1).to_string() y=(height - h).to_string() width=(bar - 2).to_string()
+                    height=h.to_string() rx="2">
                     <title>{label}</title>
                 </rect>
             }

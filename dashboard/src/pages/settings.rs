@@ -4,6 +4,7 @@
 //! fees); the operator's fee schedule, to read.
 
 use dots_shared::api::{App, AppRules, AppSettings, SecretRotation, Threshold};
+use dots_shared::money::{Currency, Money};
 use leptos::prelude::*;
 use serde_json::json;
 
@@ -109,7 +110,8 @@ fn embedding(settings: AppSettings) -> impl IntoView {
 
 /// A threshold as the form shows it: the amount, or empty when off.
 fn typed(threshold: Threshold, currency: &str) -> String {
-    threshold.0.map(|minor| show::money(minor, currency).trim_start_matches('$').replace(',', "")).unwrap_or_default()
+    let money = |minor| Currency::parse(currency).ok().and_then(|c| Money::new(minor, c).ok());
+    threshold.0.and_then(money).map(Money::decimal).unwrap_or_default()
 }
 
 fn payout_rules(rules: AppRules, currency: String) -> impl IntoView {

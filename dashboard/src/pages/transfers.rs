@@ -59,20 +59,10 @@ fn day_bound(date: &str, end: bool) -> String {
     if at.get_time().is_nan() { String::new() } else { String::from(at.to_iso_string()) }
 }
 
-fn from_address(name: &str) -> String {
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-        .map(|v| js_sys::decode_uri_component(v).map(String::from).unwrap_or_default())
-        .unwrap_or_default()
-}
-
 pub fn list() -> impl IntoView {
     let kind = RwSignal::new(String::new());
-    let status = RwSignal::new(from_address("status"));
-    let user = RwSignal::new(from_address("user_id"));
+    let status = RwSignal::new(super::from_address("status"));
+    let user = RwSignal::new(super::from_address("user_id"));
     let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let data = load_path::<List<Transfer>>(move || {
         format!(

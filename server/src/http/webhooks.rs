@@ -142,7 +142,9 @@ async fn switch(
     state
         .writer
         .run(m.origin, args, move |conn, (app_id, id), now| {
-            Box::pin(async move { ok(StatusCode::OK, &webhooks::enable_endpoint(conn, app_id, id, on, now).await?) })
+            Box::pin(
+                async move { ok(StatusCode::OK, &webhooks::set_endpoint_enabled(conn, app_id, id, on, now).await?) },
+            )
         })
         .await
 }
