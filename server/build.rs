@@ -26,7 +26,7 @@ mod words;
 const BUNDLE_FILES: [&str; 2] = ["dots_widget.js", "dots_widget_bg.wasm"];
 const WEB_FILES: [&str; 4] = ["dots.js", "dots.d.ts", "frame.js", "widget.css"];
 const DASHBOARD_FILES: [&str; 2] = ["dots_dashboard.js", "dots_dashboard_bg.wasm"];
-const DASHBOARD_WEB_FILES: [&str; 2] = ["boot.js", "dashboard.css"];
+const DASHBOARD_WEB_FILES: [&str; 3] = ["boot.js", "dashboard.css", "preview.js"];
 
 fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

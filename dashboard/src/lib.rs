@@ -35,7 +35,21 @@ pub enum Route {
     Webhooks,
     Webhook(String),
     Settings,
+    /// The brand editor, with the real widget as its preview.
+    Brand,
+    /// Onboarding flows: making one, and those made.
+    Flows,
+    /// The operator's console (signed in with the operator key).
+    Operator(Op),
     NotFound,
+}
+
+/// The operator console's pages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Apps,
+    App(String),
+    Audit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,6 +85,11 @@ impl Route {
             ["webhooks"] => Route::Webhooks,
             ["webhooks", id] => Route::Webhook(id.to_string()),
             ["settings"] => Route::Settings,
+            ["brand"] => Route::Brand,
+            ["flows"] => Route::Flows,
+            ["operator"] => Route::Operator(Op::Apps),
+            ["operator", "apps", id] => Route::Operator(Op::App(id.to_string())),
+            ["operator", "audit-log"] => Route::Operator(Op::Audit),
             _ => Route::NotFound,
         }
     }
@@ -94,6 +113,8 @@ pub struct Ctx {
     pub connected: RwSignal<bool>,
     /// A sentence shown at the top of the next page (after a change).
     pub notice: RwSignal<String>,
+    /// The operator's console is signed in (its own session, beside a member's).
+    pub operator: RwSignal<bool>,
 }
 
 impl Ctx {
@@ -151,6 +172,12 @@ impl Ctx {
     /// The session is over (signed out, timed out, revoked): back to signing in.
     pub fn signed_out(&self, notice: &str) {
         api::set_caller("", "");
+        if matches!(self.route.get_untracked(), Route::Operator(_)) {
+            // The console asks for the operator key again, where it is.
+            self.notice.set(notice.to_string());
+            self.operator.set(false);
+            return;
+        }
         self.session.set(None);
         self.app.set(None);
         self.notice.set(notice.to_string());
@@ -197,6 +224,7 @@ fn app() -> impl IntoView {
         live: RwSignal::new(0),
         connected: RwSignal::new(false),
         notice: RwSignal::new(String::new()),
+        operator: RwSignal::new(false),
     };
     provide_context(ctx);
     // Back and forward buttons.
@@ -206,18 +234,21 @@ fn app() -> impl IntoView {
     }
     on_pop.forget();
     let checked = RwSignal::new(false);
-    // Is there a session already (a reload, a new tab)?
-    spawn_local(async move {
-        if let Ok(session) = api::get::<DashboardSession>("/dashboard/api/session").await {
-            ctx.signed_in(session);
-            if ctx.route.get_untracked() == Route::SignIn {
-                ctx.go("/");
+    // Is there a session already (a reload, a new tab)? (The operator's console
+    // looks for its own.)
+    if !matches!(ctx.route.get_untracked(), Route::Operator(_)) {
+        spawn_local(async move {
+            if let Ok(session) = api::get::<DashboardSession>("/dashboard/api/session").await {
+                ctx.signed_in(session);
+                if ctx.route.get_untracked() == Route::SignIn {
+                    ctx.go("/");
+                }
+            } else if !ctx.route.get_untracked().public() {
+                ctx.go("/sign-in");
             }
-        } else if !ctx.route.get_untracked().public() {
-            ctx.go("/sign-in");
-        }
-        checked.set(true);
-    });
+            checked.set(true);
+        });
+    }
     pages::live::follow(ctx);
     let signed_in = Memo::new(move |_| ctx.session.with(Option::is_some));
     // A page is drawn again only when the place or signing in changes: what it reads
@@ -226,7 +257,9 @@ fn app() -> impl IntoView {
     move || {
         let (checked, route, signed_in) = (checked.get(), ctx.route.get(), signed_in.get());
         untrack(move || {
-            if !checked {
+            if let Route::Operator(op) = route {
+                pages::operator::console(op).into_any()
+            } else if !checked {
                 view! { <p class="loading" role="status">"Loading…"</p> }.into_any()
             } else if route.public() {
                 pages::auth::public_page(route).into_any()

@@ -21,6 +21,8 @@ pub struct AuthedApp {
     pub name: String,
     pub currency: Currency,
     pub wallet_id: String,
+    /// The operator suspended it (`crate::operator`).
+    pub suspended: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
         currency: app.currency.code().to_string(),
         wallet: api::Wallet { id: wallet_id, available: 0, pending: 0, currency: app.currency.code().to_string() },
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
+        suspended: None,
     })
 }
 
@@ -166,13 +169,19 @@ impl Credentials {
         known.insert(client_id.to_string(), (stored.clone(), now));
         if stored.accepts(&offered, now) { Ok(stored.app) } else { Err(invalid()) }
     }
+
+    /// Forgets what this process read of the app's credentials (it was just
+    /// suspended or resumed here; other processes see it within the TTL).
+    pub fn forget_app(&self, app_id: &str) {
+        self.known.lock().expect("credentials lock").retain(|_, (stored, _)| stored.app.id != app_id);
+    }
 }
 
 /// The secret hashes and identity of the app with `client_id`.
 async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<StoredCredentials>, Error> {
     let row = sqlx::query(
-        "SELECT id, name, secret_hash, previous_secret_hash, previous_secret_expires_at, currency, wallet_id
-         FROM apps WHERE client_id = $1",
+        "SELECT id, name, secret_hash, previous_secret_hash, previous_secret_expires_at, currency, wallet_id,
+                suspended_at FROM apps WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(conn)
@@ -186,6 +195,7 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<Stor
         name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
+        suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
     };
     let previous = match (
         row.try_get::<Option<String>, _>("previous_secret_hash")?,
@@ -275,8 +285,15 @@ pub async fn wallet(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::Wa
 
 /// The app as `GET /v2/apps/me` shows it.
 pub async fn me(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::App, Error> {
-    let created_at: i64 =
-        sqlx::query_scalar("SELECT created_at FROM apps WHERE id = $1").bind(&app.id).fetch_one(&mut *conn).await?;
+    let (created_at, suspended_at, reason): (i64, Option<i64>, Option<String>) =
+        sqlx::query_as("SELECT created_at, suspended_at, suspended_reason FROM apps WHERE id = $1")
+            .bind(&app.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let suspended = suspended_at.map(|at| api::Suspension {
+        since: dots_shared::time::rfc3339_from_unix_ms(at),
+        reason: reason.unwrap_or_default(),
+    });
     Ok(api::App {
         id: app.id.clone(),
         name: app.name.clone(),
@@ -285,6 +302,7 @@ pub async fn me(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::App, E
         currency: app.currency.code().to_string(),
         wallet: wallet(conn, app).await?,
         created_at: dots_shared::time::rfc3339_from_unix_ms(created_at),
+        suspended,
     })
 }
 

@@ -140,7 +140,7 @@ pub async fn list(
 ) -> Result<api::List<api::AuditEntry>, Error> {
     let before = page.cursor_seq(conn, crate::lists::Listed::AuditLog, app_id).await?;
     let mut sql = String::from(
-        "SELECT id, actor_type, actor_id, action, path, object_id, status, ip, request_id, created_at
+        "SELECT id, app_id, actor_type, actor_id, action, path, object_id, status, ip, request_id, created_at
          FROM audit_log WHERE app_id = $1 AND seq < $2",
     );
     let mut next = 4;
@@ -156,18 +156,48 @@ pub async fn list(
         query = query.bind(value);
     }
     let rows = query.fetch_all(conn).await?;
-    let entries = rows.iter().map(|row| {
-        Ok(api::AuditEntry {
-            id: row.try_get("id")?,
-            actor: api::AuditActor { kind: row.try_get("actor_type")?, id: row.try_get("actor_id")? },
-            action: row.try_get("action")?,
-            path: row.try_get("path")?,
-            object_id: row.try_get("object_id")?,
-            status: row.try_get::<i64, _>("status")? as u16,
-            ip: row.try_get("ip")?,
-            request_id: row.try_get("request_id")?,
-            created: dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
+    Ok(page.finish(entries(&rows)?))
+}
+
+/// The operator's own changes (on every app and on none), newest first.
+pub async fn operator_list(conn: &mut AnyConnection, page: &Page) -> Result<api::List<api::AuditEntry>, Error> {
+    let before: i64 = match &page.starting_after {
+        None => i64::MAX,
+        Some(id) => sqlx::query_scalar("SELECT seq FROM audit_log WHERE id = $1 AND actor_type = 'operator'")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| {
+                Error::new(dots_shared::ErrorCode::InvalidCursor, "starting_after is not an entry of this list")
+                    .with_param("starting_after")
+            })?,
+    };
+    let rows = sqlx::query(
+        "SELECT id, app_id, actor_type, actor_id, action, path, object_id, status, ip, request_id, created_at
+         FROM audit_log WHERE actor_type = 'operator' AND seq < $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(page.limit() + 1)
+    .fetch_all(conn)
+    .await?;
+    Ok(page.finish(entries(&rows)?))
+}
+
+fn entries(rows: &[sqlx::any::AnyRow]) -> Result<Vec<api::AuditEntry>, sqlx::Error> {
+    rows.iter()
+        .map(|row| {
+            Ok(api::AuditEntry {
+                id: row.try_get("id")?,
+                app_id: row.try_get("app_id")?,
+                actor: api::AuditActor { kind: row.try_get("actor_type")?, id: row.try_get("actor_id")? },
+                action: row.try_get("action")?,
+                path: row.try_get("path")?,
+                object_id: row.try_get("object_id")?,
+                status: row.try_get::<i64, _>("status")? as u16,
+                ip: row.try_get("ip")?,
+                request_id: row.try_get("request_id")?,
+                created: dots_shared::time::rfc3339_from_unix_ms(row.try_get("created_at")?),
+            })
         })
-    });
-    Ok(page.finish(entries.collect::<Result<Vec<_>, sqlx::Error>>()?))
+        .collect()
 }

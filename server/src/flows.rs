@@ -711,18 +711,46 @@ pub fn without_token(created: &api::FlowCreated) -> api::FlowCreated {
 }
 
 pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, id: &str) -> Result<api::Flow, Error> {
-    let row = sqlx::query(
-        "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at, created_at,
-                metadata FROM flows WHERE id = $1 AND app_id = $2",
-    )
-    .bind(id)
-    .bind(app_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(flow_not_found)?;
+    let row = sqlx::query(&format!("{FLOW_COLUMNS} WHERE id = $1 AND app_id = $2"))
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(flow_not_found)?;
+    flow_of(public_url, &row)
+}
+
+const FLOW_COLUMNS: &str = "SELECT id, user_id, payout_link_id, steps, redirect_url, status, expires_at, completed_at,
+        created_at, metadata FROM flows";
+
+/// The flows the app made (`POST /v2/flows`; not the sessions of its payout
+/// links), newest first; `user_id` narrows them to one user's.
+pub async fn list_flows(
+    conn: &mut AnyConnection,
+    public_url: &str,
+    app_id: &str,
+    page: &crate::lists::Page,
+    user_id: Option<&str>,
+) -> Result<api::List<api::Flow>, Error> {
+    let before = page.cursor_seq(conn, crate::lists::Listed::Flows, app_id).await?;
+    let by_user = if user_id.is_some() { " AND user_id = $4" } else { "" };
+    let sql = format!(
+        "{FLOW_COLUMNS} WHERE app_id = $1 AND seq < $2 AND purpose = 'flow' AND payout_link_id IS NULL{by_user}
+         ORDER BY seq DESC LIMIT $3"
+    );
+    let mut query = sqlx::query(&sql).bind(app_id).bind(before).bind(page.limit() + 1);
+    if let Some(user) = user_id {
+        query = query.bind(user);
+    }
+    let rows = query.fetch_all(conn).await?;
+    let flows = rows.iter().map(|row| flow_of(public_url, row)).collect::<Result<Vec<_>, Error>>()?;
+    Ok(page.finish(flows))
+}
+
+fn flow_of(public_url: &str, row: &sqlx::any::AnyRow) -> Result<api::Flow, Error> {
+    let id: String = row.try_get("id")?;
     let steps: String = row.try_get("steps")?;
     Ok(api::Flow {
-        id: row.try_get("id")?,
         url: format!("{public_url}/flow/{id}"),
         user_id: row.try_get("user_id")?,
         payout_link_id: row.try_get("payout_link_id")?,
@@ -733,6 +761,7 @@ pub async fn get_flow(conn: &mut AnyConnection, public_url: &str, app_id: &str, 
         completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(rfc3339_from_unix_ms),
         metadata: metadata::parse(&row.try_get::<String, _>("metadata")?),
         created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+        id,
     })
 }
 
@@ -751,11 +780,17 @@ pub struct LinkSummary {
 /// claimed one (to follow its payout). A canceled or expired link is refused with a
 /// code of its own, so its page can tell the payee which.
 pub async fn link_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<LinkSummary, Error> {
-    let row = sqlx::query("SELECT id, app_id, user_id, status, expires_at FROM payout_links WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(link_not_found)?;
+    let row = sqlx::query(
+        "SELECT l.id, l.app_id, l.user_id, l.status, l.expires_at, a.suspended_at
+         FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(link_not_found)?;
+    if row.try_get::<Option<i64>, _>("suspended_at")?.is_some() {
+        return Err(crate::operator::payouts_paused());
+    }
     let status: String = row.try_get("status")?;
     let expires_at: i64 = row.try_get("expires_at")?;
     // A claimed link stays claimed whatever its expiry said.
@@ -814,8 +849,10 @@ impl Session {
 pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Result<Session, Error> {
     let row = sqlx::query(
         "SELECT f.id, f.app_id, f.user_id, f.payout_link_id, f.steps, f.status, f.verified_phone, f.theme,
-                f.redirect_url, f.expires_at, f.purpose, l.status AS link_status, l.expires_at AS link_expires_at
-         FROM flows f LEFT JOIN payout_links l ON l.id = f.payout_link_id WHERE f.token_hash = $1",
+                f.redirect_url, f.expires_at, f.purpose, l.status AS link_status, l.expires_at AS link_expires_at,
+                a.suspended_at
+         FROM flows f JOIN apps a ON a.id = f.app_id LEFT JOIN payout_links l ON l.id = f.payout_link_id
+         WHERE f.token_hash = $1",
     )
     .bind(token_hash(token))
     .fetch_optional(conn)
@@ -823,6 +860,9 @@ pub async fn session_by_token(conn: &mut AnyConnection, token: &str, now_ms: i64
     .ok_or_else(|| Error::new(ErrorCode::InvalidSession, "This session is not valid; start again from the link."))?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms {
         return Err(Error::new(ErrorCode::SessionExpired, "This session has expired; start again from the link."));
+    }
+    if row.try_get::<Option<i64>, _>("suspended_at")?.is_some() {
+        return Err(crate::operator::payouts_paused());
     }
     // A session ends with its flow (completed or revoked) and with its link
     // (claimed, canceled or expired): its token can do nothing more. A follow-up

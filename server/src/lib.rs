@@ -19,6 +19,7 @@ pub mod link_delivery;
 pub mod lists;
 pub mod members;
 pub mod metadata;
+pub mod operator;
 pub mod outbound;
 pub mod payees;
 pub mod payouts;

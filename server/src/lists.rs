@@ -50,6 +50,7 @@ pub enum Listed {
     PayoutLinks,
     Events,
     AuditLog,
+    Flows,
 }
 
 impl Listed {
@@ -61,6 +62,7 @@ impl Listed {
             Listed::PayoutLinks => "payout_links",
             Listed::Events => "events",
             Listed::AuditLog => "audit_log",
+            Listed::Flows => "flows",
         }
     }
 }

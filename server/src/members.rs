@@ -290,7 +290,8 @@ pub async fn acting_in(
     app_id: &str,
 ) -> Result<(crate::apps::AuthedApp, String, bool), Error> {
     let row = sqlx::query(
-        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, s.role, m.totp_enabled_at FROM memberships s
+        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, a.suspended_at, s.role, m.totp_enabled_at
+         FROM memberships s
          JOIN apps a ON a.id = s.app_id JOIN members m ON m.id = s.member_id
          WHERE s.member_id = $1 AND s.app_id = $2",
     )
@@ -307,6 +308,7 @@ pub async fn acting_in(
         currency: dots_shared::Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
         member: Some(member_id.to_string()),
+        suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
     };
     Ok((app, row.try_get("role")?, row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some()))
 }

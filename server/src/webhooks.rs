@@ -582,6 +582,7 @@ impl Deliverer {
         // deliveries; each endpoint's pending ones come in due order from its index.
         let with_work: Vec<String> = sqlx::query_scalar(
             "SELECT e.id FROM webhook_endpoints e WHERE e.status = 'enabled' AND e.deleted_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.id = e.app_id AND a.suspended_at IS NOT NULL)
                AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending'
                              AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1))
              ORDER BY e.id",

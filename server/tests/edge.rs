@@ -411,6 +411,10 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/dashboard/api/invitations/accept") => json!({"token": "dmi_x", "password": "a long passphrase"}),
         ("POST", "/dashboard/api/sign-in") => json!({"email": "ada@example.com", "password": "a long passphrase"}),
         ("POST", "/dashboard/api/sign-out" | "/dashboard/api/two-factor") => json!({}),
+        ("POST", "/dashboard/api/operator/sign-in") => json!({"operator_key": "not the key"}),
+        ("POST", "/dashboard/api/operator/sign-out") => json!({}),
+        ("POST", "/v2/apps/{id}/suspend") => json!({"reason": "An unpaid invoice"}),
+        ("POST", "/v2/apps/{id}/resume") => json!({}),
         ("POST", "/dashboard/api/two-factor/confirm") => json!({"code": "123456"}),
         ("POST", "/dashboard/api/password-reset") => json!({"email": "ada@example.com"}),
         ("POST", "/dashboard/api/password-reset/confirm") => json!({"token": "dmr_x", "password": "a long passphrase"}),
@@ -476,13 +480,14 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
     for route in &routes {
         let path = route.path;
         let method = &route.method;
-        let credentials = if path == "/v2/apps" || path == "/v2/apps/{id}/fees" || path == "/v2/apps/{id}/invitations" {
-            operator.clone()
-        } else if path.starts_with("/flow/v1/") {
-            session.clone()
-        } else {
-            basic(&app)
-        };
+        let credentials =
+            if path == "/v2/apps" || path.starts_with("/v2/apps/{id}") || path.starts_with("/v2/operator/") {
+                operator.clone()
+            } else if path.starts_with("/flow/v1/") {
+                session.clone()
+            } else {
+                basic(&app)
+            };
         let mutating = matches!(method.as_str(), "POST" | "PUT" | "DELETE");
         let example = if mutating {
             let example = example_body(method, path, &user);

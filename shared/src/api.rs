@@ -139,6 +139,41 @@ pub struct App {
     pub currency: String,
     pub wallet: Wallet,
     pub created_at: String,
+    /// Set while the operator has the app suspended: its API answers 403
+    /// `app_suspended`, its links and flows say payouts are paused, its webhooks wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
+}
+
+/// Why and since when an app is suspended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Suspension {
+    pub since: String,
+    pub reason: String,
+}
+
+/// An app as the operator's console lists it (`GET /v2/apps`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppOverview {
+    #[serde(flatten)]
+    pub app: App,
+    /// Completed payouts of the last 30 days, in minor units of the app's currency.
+    pub volume_30d: i64,
+    pub payouts_30d: i64,
+    pub users: i64,
+    /// The emails of its team's owners.
+    pub owners: Vec<String>,
+}
+
+/// The operator signed in to the dashboard: the token every change must carry in
+/// `X-CSRF-Token` (the session itself is an HttpOnly cookie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OperatorSession {
+    pub csrf_token: String,
+    pub expires_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -673,6 +708,8 @@ pub struct Invitation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: String,
+    /// The app whose data changed (none for the operator's sign-ins).
+    pub app_id: Option<String>,
     pub actor: AuditActor,
     /// The method and route: `POST /v2/users/{id}/payout-methods`.
     pub action: String,

@@ -35,6 +35,7 @@ codes! {
     AmountBelowFee = ("amount_below_fee", 422),
     AppInsufficientFunds = ("app_insufficient_funds", 409),
     AppNotFound = ("app_not_found", 404),
+    AppSuspended = ("app_suspended", 403),
     BalanceLimitExceeded = ("balance_limit_exceeded", 409),
     BatchItemsRefused = ("batch_items_refused", 422),
     BatchNotFound = ("batch_not_found", 404),

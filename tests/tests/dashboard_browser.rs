@@ -7,7 +7,11 @@
 //! but has no way to make one, and the server refuses a forged one (403
 //! `permission`); a cross-site form post is refused; a signed-out session's cookie
 //! opens nothing; five wrong passwords lock the account; a forgotten password is
-//! reset by email. Every page is screenshot light and dark, desktop and phone, and
+//! reset by email. The operator signs in to its console with the operator key, makes
+//! an app and its owner, suspends it (its API answers 403 `app_suspended`, its claim
+//! page says payouts are paused) and resumes it; the owner edits the brand and the
+//! preview — the real widget — changes colour before saving, then a new flow shows the
+//! saved brand. Every page is screenshot light and dark, desktop and phone, and
 //! checked with axe-core; the audit log holds a row for every change made.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -580,6 +584,153 @@ fn an_owner_runs_webhooks_keys_and_settings_from_the_dashboard() {
             log["data"].as_array().unwrap().iter().any(|r| r["action"] == action && r["actor"]["type"] == "member");
         assert!(by_member, "no audit row for {action} by the owner: {log}");
     }
+    drop(server);
+    ledger_check(&db.url);
+}
+
+/// The computed background colour of the preview's main button (the real
+/// widget in the brand editor's frame), once it is there.
+const PREVIEW_BUTTON: &str = "(() => { const d = document.getElementById('brand-preview')?.contentDocument; \
+     const b = d?.documentElement.dataset.ready && d.querySelector('.dots-primary'); \
+     return b ? getComputedStyle(b).backgroundColor : null; })()";
+
+#[test]
+fn the_operator_runs_the_apps_and_an_owner_brands_the_flow() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let server = Server::start_with(&db.url, &[("DOTS_SANDBOX_SETTLE_MS", "100"), ("DOTS_WORKER_INTERVAL_MS", "50")]);
+
+    // The operator signs in to the console with the operator key.
+    let operator = Browser::start();
+    operator.goto(&format!("{}/dashboard/operator", server.url));
+    operator.wait_for("#operator-key");
+    shoot(&operator, "dashboard-21-operator-sign-in");
+    operator.type_into("#operator-key", "not the key");
+    operator.click("main button[type=submit]");
+    let refused = operator.wait_until(ANSWERED, "the refusal");
+    assert_eq!(refused, "The operator key is wrong.");
+    operator.type_into("#operator-key", OPERATOR_KEY);
+    operator.click("main button[type=submit]");
+    at_page(&operator, "Apps");
+
+    // It makes an app and invites its first owner.
+    operator.click("main .actions button.primary");
+    operator.type_into("#app-name", "Globex Rewards");
+    operator.type_into("#app-owner", "owen@globex.test");
+    operator.click("form[aria-label='New app'] button[type=submit]");
+    let secret = operator.wait_until("document.getElementById('new-app-secret')?.innerText", "the new app's secret");
+    let secret = secret.as_str().unwrap().to_string();
+    let owner_link = operator.text("#owner-invitation");
+    assert!(owner_link.contains("/dashboard/accept#dmi_"), "{owner_link}");
+    operator.wait_until("document.querySelector('tr[data-app]') ? true : null", "the app listed");
+    shoot(&operator, "dashboard-22-operator-apps");
+    let app_id = operator.exec("return document.querySelector('tr[data-app]').dataset.app", json!([]));
+    let app_id = app_id.as_str().unwrap().to_string();
+    let bearer = format!("Bearer {OPERATOR_KEY}");
+    let client_id = call(&server, "GET", &format!("/v2/apps/{app_id}"), &bearer, Value::Null)["client_id"].clone();
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", client_id.as_str().unwrap()))
+    );
+    call(&server, "POST", "/v2/refills", &basic, json!({"amount": 10_000, "currency": "USD"}));
+    let link = call(
+        &server,
+        "POST",
+        "/v2/payout-links",
+        &basic,
+        json!({"amount": 2_500, "currency": "USD", "phone_number": "+14155550142"}),
+    );
+    let link_url = link["url"].as_str().unwrap().to_string();
+
+    // Suspended from its page: its API answers 403 app_suspended, its claim page says payouts are paused.
+    operator.click(&format!("tr[data-app='{app_id}'] a"));
+    operator.wait_for("#suspend-reason");
+    operator.type_into("#suspend-reason", "Unpaid invoice");
+    operator.click("form[aria-label='Suspend the app'] button[type=submit]");
+    operator.wait_until(
+        "document.querySelector('.banner.good')?.innerText == 'Globex Rewards is suspended.' && \
+         document.querySelector(\"form[aria-label='Resume the app']\") ? true : null",
+        "the suspension",
+    );
+    shoot(&operator, "dashboard-23-operator-app");
+    let (status, body) = server.request("GET", "/v2/users", Some(&basic), None);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "app_suspended");
+    let payee = Browser::start();
+    payee.goto(&link_url);
+    let paused = payee.wait_until("document.querySelector('main h1')?.innerText", "the paused page");
+    assert_eq!(paused, "Payouts from Globex Rewards are paused");
+    shoot(&payee, "claim-paused");
+
+    // Resumed: the API and the link work again.
+    operator.click("form[aria-label='Resume the app'] button[type=submit]");
+    operator.wait_until(
+        "document.querySelector('.banner.good')?.innerText == 'Globex Rewards is active again.' && \
+         document.querySelector(\"form[aria-label='Suspend the app']\") ? true : null",
+        "the resumption",
+    );
+    assert_eq!(server.request("GET", "/v2/users", Some(&basic), None).0, 200);
+    payee.goto(&link_url);
+    payee.wait_until("document.querySelector('#dots-phone, #dots-code') ? true : null", "the claim's first step");
+
+    // The operator's actions, in its audit log.
+    open(&operator, "/operator/audit-log", "Audit log");
+    let actions =
+        operator.exec("return [...document.querySelectorAll('tr[data-action]')].map(r => r.dataset.action)", json!([]));
+    for action in [
+        "POST /dashboard/api/operator/sign-in",
+        "POST /v2/apps",
+        "POST /v2/apps/{id}/invitations",
+        "POST /v2/apps/{id}/suspend",
+        "POST /v2/apps/{id}/resume",
+    ] {
+        assert!(actions.as_array().unwrap().iter().any(|a| a == action), "{action}: {actions}");
+    }
+    assert!(operator.text("main tbody").contains("Suspended the app"));
+    shoot(&operator, "dashboard-24-operator-audit");
+
+    // The owner joins from the operator's link and edits the brand: the preview (the real
+    // widget) changes colour before anything is saved.
+    let owner = Browser::start();
+    join(&owner, &owner_link);
+    sign_in(&owner, "owen@globex.test", PASSWORD, Factor::None);
+    turn_on_two_factor(&owner);
+    open(&owner, "/brand", "Brand");
+    let before = owner.wait_until(PREVIEW_BUTTON, "the preview's button");
+    assert_eq!(before, "rgb(59, 91, 219)", "Dots' default colour");
+    owner.type_into("#brand-primary", "#d6336c");
+    owner
+        .wait_until(&format!("{PREVIEW_BUTTON} == 'rgb(214, 51, 108)' ? true : null"), "the preview in the new colour");
+    let stored = call(&server, "GET", "/v2/apps/me/settings", &basic, Value::Null);
+    assert!(stored["brand"]["primary_color"].is_null(), "not saved yet: {stored}");
+    // A colour that is not one is said so, and the preview keeps the last good one.
+    owner.type_into("#brand-background", "#12345");
+    let problem = owner.wait_until("document.querySelector('form[aria-label=Brand] .error')?.innerText", "the problem");
+    assert_eq!(problem, "The background colour must be written like #3b5bdb.");
+    owner.type_into("#brand-background", "#fdfdfc");
+    owner.wait_until("document.querySelector('form[aria-label=Brand] .error') ? null : true", "the problem gone");
+    owner.enter_frame("#brand-preview");
+    dots_e2e::browser::accessible(&owner, "the brand preview");
+    owner.leave_frame();
+    shoot(&owner, "dashboard-25-brand");
+    owner.click("form[aria-label=Brand] button[type=submit]");
+    owner.wait_until("document.querySelector('form[aria-label=Brand] .banner.good') ? true : null", "saved");
+    let stored = call(&server, "GET", "/v2/apps/me/settings", &basic, Value::Null);
+    assert_eq!(stored["brand"]["primary_color"], "#d6336c", "{stored}");
+
+    // A new flow, made from the dashboard, shows the saved brand.
+    open(&owner, "/flows", "Flows");
+    owner.click("main .actions button.primary");
+    owner.click("form[aria-label='New flow'] button[type=submit]");
+    let flow_url = owner.wait_until("document.getElementById('flow-url')?.innerText", "the flow's address");
+    owner.wait_until("document.querySelector('tr[data-status=active]') ? true : null", "the flow listed");
+    shoot(&owner, "dashboard-26-flows");
+    payee.goto(flow_url.as_str().unwrap());
+    let colour = payee.wait_until(
+        "(() => { const b = document.querySelector('.dots-primary'); return b ? getComputedStyle(b).backgroundColor : null; })()",
+        "the flow's button",
+    );
+    assert_eq!(colour, "rgb(214, 51, 108)");
     drop(server);
     ledger_check(&db.url);
 }

@@ -276,7 +276,7 @@ const DASHBOARD: WasmApp = WasmApp {
     lib: "dots_dashboard",
     exports: "default, start",
     web: "dashboard/web",
-    minified: &["boot.js", "dashboard.css"],
+    minified: &["boot.js", "dashboard.css", "preview.js"],
     out: "dashboard",
 };
 

@@ -4,11 +4,11 @@
 use dots_shared::api::{AuditEntry, List, TeamMember};
 use leptos::prelude::*;
 
-use super::{load_path, shown};
+use super::{cols, load_path, shown, table_region};
 use crate::show;
 
 /// What a change was, in words, from its method and route.
-fn what(action: &str) -> String {
+pub(crate) fn what(action: &str) -> String {
     let known = match action {
         "POST /v2/users" => "Added a user",
         "PATCH /v2/users/{id}" => "Changed a user",
@@ -43,6 +43,18 @@ fn what(action: &str) -> String {
         "PUT /v2/apps/me/rules" => "Changed the payout rules",
         "POST /v2/apps/me/secret/rotate" => "Replaced the API secret",
         "POST /v2/webhooks" => "Added a webhook endpoint",
+        "DELETE /v2/webhooks/{id}" => "Removed a webhook endpoint",
+        "POST /v2/webhooks/{id}/disable" => "Turned a webhook endpoint off",
+        "POST /v2/webhooks/{id}/enable" => "Turned a webhook endpoint on",
+        "POST /v2/webhooks/{id}/rotate-secret" => "Replaced a webhook signing secret",
+        "POST /v2/events/{id}/redeliver" => "Sent a webhook again",
+        "POST /v2/flows/{id}/revoke" => "Ended an onboarding flow",
+        "POST /v2/apps" => "Made an app",
+        "PUT /v2/apps/{id}/fees" => "Set an app's fees",
+        "POST /v2/apps/{id}/suspend" => "Suspended the app",
+        "POST /v2/apps/{id}/resume" => "Resumed the app",
+        "POST /dashboard/api/operator/sign-in" => "Signed in to the operator console",
+        "POST /dashboard/api/operator/sign-out" => "Signed out of the operator console",
         _ => "",
     };
     if known.is_empty() { format!("Made a change ({action})") } else { known.to_string() }
@@ -94,12 +106,7 @@ fn table(list: List<AuditEntry>, team: Vec<TeamMember>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Audit log">
-            <table>
-                <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th><th scope="col">"Object"</th><th scope="col">"From"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        {table_region("Audit log", cols(&["When", "Who", "What", "Object", "From"]), rows)}
         {list.has_more.then(|| view! { <p class="help">"Showing the newest 100 changes."</p> })}
     }
     .into_any()

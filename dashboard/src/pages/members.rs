@@ -5,7 +5,7 @@ use dots_shared::api::{Deleted, Invitation, TeamMember};
 use leptos::prelude::*;
 use serde_json::json;
 
-use super::{Change, choice, field, load_path, shown};
+use super::{Change, choice, cols, field, load_path, shown, table_region};
 use crate::api;
 use crate::{ctx, show};
 
@@ -132,11 +132,8 @@ fn rows(list: Vec<TeamMember>, team: LocalResource<Result<Vec<TeamMember>, api::
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Team">
-            <table>
-                <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Two-factor"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr">"Change"</span></th></tr></thead>
-                <tbody>{items}</tbody>
-            </table>
-        </div>
+        {table_region("Team", view! {
+            {cols(&["Email", "Role", "Two-factor", "Joined"])}<th scope="col"><span class="sr">"Change"</span></th>
+        }, items)}
     }
 }

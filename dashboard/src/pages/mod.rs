@@ -3,10 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod brand;
+pub mod flows;
 pub mod links;
 pub mod live;
 pub mod members;
 pub mod money;
+pub mod operator;
 pub mod overview;
 pub mod settings;
 pub mod transfers;
@@ -38,6 +41,8 @@ pub fn shell(route: Route) -> impl IntoView {
         Route::Webhooks => webhooks::page().into_any(),
         Route::Webhook(id) => webhooks::detail(id).into_any(),
         Route::Settings => settings::page().into_any(),
+        Route::Brand => brand::page().into_any(),
+        Route::Flows => flows::page().into_any(),
         Route::Security => auth::security().into_any(),
         _ => view! { <h1>"Page not found"</h1><p>"There is nothing at this address."</p> }.into_any(),
     };
@@ -50,6 +55,8 @@ pub fn shell(route: Route) -> impl IntoView {
         Route::Audit => "audit",
         Route::Webhooks | Route::Webhook(_) => "webhooks",
         Route::Settings => "settings",
+        Route::Brand => "brand",
+        Route::Flows => "flows",
         Route::Security => "security",
         _ => "",
     };
@@ -90,6 +97,16 @@ pub fn shell(route: Route) -> impl IntoView {
         let text = ctx.notice.get();
         (!text.is_empty()).then(|| view! { <p class="banner good" role="status">{text}</p> })
     };
+    // A suspended app: its team may look, not change.
+    let app = load_path::<dots_shared::api::App>(|| "/v2/apps/me".into());
+    let suspended = move || {
+        let reason = app.get().and_then(Result::ok).and_then(|a| a.suspended).map(|s| s.reason)?;
+        Some(view! {
+            <p class="banner warn" role="status">
+                "The operator of this Dots server has paused this app: “"{reason}"”. Payouts, payout links and flows are stopped until it is resumed; you can still look around."
+            </p>
+        })
+    };
     view! {
         <header class="top">
             <a class="skip" href="#page">"Skip to the page"</a>
@@ -107,14 +124,17 @@ pub fn shell(route: Route) -> impl IntoView {
                 {nav("users", "/users", "Users")}
                 {nav("transfers", "/transfers", "Transfers")}
                 {nav("links", "/links", "Payout links")}
+                {nav("flows", "/flows", "Flows")}
                 {nav("members", "/members", "Team")}
                 {nav("audit", "/audit-log", "Audit log")}
                 {nav("webhooks", "/webhooks", "Webhooks")}
+                {nav("brand", "/brand", "Brand")}
                 {nav("settings", "/settings", "Settings")}
                 {nav("security", "/security", "Security")}
             </ul>
         </nav>
         <main id="page" tabindex="-1">
+            {suspended}
             {banner}
             {notice}
             {page}
@@ -127,6 +147,28 @@ fn sign_out(ctx: Ctx) {
         let _ = api::send::<_, serde_json::Value>("POST", "/dashboard/api/sign-out", &(), &api::new_key()).await;
         ctx.signed_out("You signed out.");
     });
+}
+
+/// Plain column heads, for [`table_region`].
+pub fn cols(heads: &[&'static str]) -> impl IntoView + use<> {
+    heads.iter().map(|h| view! { <th scope="col">{*h}</th> }).collect_view()
+}
+
+/// A table in a region of its own (scrolled sideways on a phone, reachable by
+/// keyboard), under its column heads (`<th>` cells; [`cols`] for plain ones).
+pub fn table_region(
+    label: &'static str,
+    head: impl IntoView + 'static,
+    rows: impl IntoView + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            <table>
+                <thead><tr>{head}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
 }
 
 /// A link inside the dashboard: followed without reloading the page.

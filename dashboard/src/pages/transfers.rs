@@ -7,7 +7,7 @@ use dots_shared::transfer::{TransferStatus, TransferType};
 use leptos::prelude::*;
 use serde_json::json;
 
-use super::{Change, choice, link, load_path, money_actions, shown};
+use super::{Change, choice, cols, link, load_path, money_actions, shown, table_region};
 use crate::api::{self, query};
 use crate::{ctx, show};
 
@@ -37,12 +37,9 @@ pub fn table(list: List<Transfer>, empty: &'static str) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Transfers">
-            <table>
-                <thead><tr><th scope="col">"Type"</th><th scope="col" class="num">"Amount"</th><th scope="col">"Status"</th><th scope="col">"User"</th><th scope="col">"Created"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        {table_region("Transfers", view! {
+            <th scope="col">"Type"</th><th scope="col" class="num">"Amount"</th>{cols(&["Status", "User", "Created"])}
+        }, rows)}
         {more}
     }
     .into_any()
@@ -223,12 +220,9 @@ fn transfer(t: Transfer, data: LocalResource<Result<Transfer, api::ApiError>>) -
         <h2>"What happened"</h2>
         <ol class="history">{history}</ol>
         <h2>"Ledger entries"</h2>
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Ledger entries">
-            <table>
-                <thead><tr><th scope="col">"Entry"</th><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col" class="num">"Amount"</th></tr></thead>
-                <tbody>{entries}</tbody>
-            </table>
-        </div>
+        {table_region("Ledger entries", view! {
+            {cols(&["Entry", "From", "To"])}<th scope="col" class="num">"Amount"</th>
+        }, entries)}
     }
 }
 

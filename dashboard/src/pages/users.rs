@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use serde_json::json;
 
 use super::transfers::table;
-use super::{Change, field, link, load_path, opener, shown};
+use super::{Change, cols, field, link, load_path, opener, shown, table_region};
 use crate::api::{self, query};
 use crate::{ctx, show};
 
@@ -53,12 +53,9 @@ fn rows(list: List<User>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Users">
-            <table>
-                <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Phone"</th><th scope="col" class="num">"Wallet"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        {table_region("Users", view! {
+            {cols(&["Name", "Email", "Phone"])}<th scope="col" class="num">"Wallet"</th>
+        }, rows)}
     }
     .into_any()
 }

@@ -6,7 +6,7 @@ use dots_shared::api::{Deleted, Delivery, Event, List, Redelivery, Secret, Webho
 use leptos::prelude::*;
 use serde_json::json;
 
-use super::{Change, field, link, load_path, opener, shown};
+use super::{Change, cols, field, link, load_path, opener, shown, table_region};
 use crate::api;
 use crate::{ctx, show};
 
@@ -135,12 +135,7 @@ fn rows(list: List<WebhookEndpoint>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Endpoints">
-            <table>
-                <thead><tr><th scope="col">"Address"</th><th scope="col">"Events"</th><th scope="col">"State"</th><th scope="col">"For"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        {table_region("Endpoints", cols(&["Address", "Events", "State", "For"]), rows)}
     }
     .into_any()
 }

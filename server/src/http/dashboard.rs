@@ -65,7 +65,7 @@ pub struct MemberAuth {
     token: String,
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
         let (key, value) = pair.trim().split_once('=')?;
         (key == name && !value.is_empty()).then(|| value.to_string())
@@ -133,19 +133,10 @@ impl FromRequestParts<AppState> for MemberAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MemberAuth, Error> {
         let not_signed_in = || Error::new(ErrorCode::NotSignedIn, "Sign in to the dashboard.");
         let token = cookie(&parts.headers, members::SESSION_COOKIE).ok_or_else(not_signed_in)?;
-        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || token.len() > 64 {
+        if !plausible_token(&token) {
             return Err(not_signed_in());
         }
-        // (Cross-site requests were refused at the edge, for every dashboard and API path.)
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let offered = parts.headers.get("x-csrf-token").map(HeaderValue::as_bytes).unwrap_or_default();
-            if !bool::from(offered.ct_eq(members::csrf_token(&token).as_bytes())) {
-                return Err(Error::new(
-                    ErrorCode::CsrfTokenInvalid,
-                    "A change needs the session's X-CSRF-Token (from GET /dashboard/api/session).",
-                ));
-            }
-        }
+        csrf_checked(parts, &token)?;
         let now = now_ms();
         let mut conn = state.store.reader().acquire().await?;
         let signed_in = members::session(&mut conn, &token, now).await?;
@@ -166,6 +157,29 @@ impl FromRequestParts<AppState> for MemberAuth {
     }
 }
 
+/// A session cookie's value as we issue them (`members::new_token`): anything
+/// else opens nothing.
+pub(super) fn plausible_token(token: &str) -> bool {
+    token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && token.len() <= 64
+}
+
+/// A change (any method but GET and HEAD) made with a session cookie must carry
+/// the session's `X-CSRF-Token`. (Cross-site requests were refused at the edge,
+/// for every dashboard and API path.)
+pub(super) fn csrf_checked(parts: &Parts, token: &str) -> Result<(), Error> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let offered = parts.headers.get("x-csrf-token").map(HeaderValue::as_bytes).unwrap_or_default();
+    if !bool::from(offered.ct_eq(members::csrf_token(token).as_bytes())) {
+        return Err(Error::new(
+            ErrorCode::CsrfTokenInvalid,
+            "A change needs the session's X-CSRF-Token (from the session's GET).",
+        ));
+    }
+    Ok(())
+}
+
 impl Principal for MemberAuth {
     fn owner(&self) -> String {
         format!("member:{}", self.signed_in.member_id)
@@ -178,9 +192,13 @@ impl Principal for MemberAuth {
 
 /// The session cookie: HttpOnly, SameSite=Strict, Secure when served over HTTPS.
 fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue {
+    named_cookie(state, members::SESSION_COOKIE, value, max_age_s)
+}
+
+/// A session cookie named `name` (a member's or the operator's).
+pub(super) fn named_cookie(state: &AppState, name: &str, value: &str, max_age_s: i64) -> HeaderValue {
     let secure = if state.services.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie =
-        format!("{}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}", members::SESSION_COOKIE);
+    let cookie = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}");
     HeaderValue::from_str(&cookie).expect("a cookie of visible ASCII")
 }
 
@@ -364,7 +382,7 @@ async fn sign_in(State(state): State<AppState>, m: Mutation<Anonymous, SignInReq
 /// Counts a try from the request's client address (when it is known) under
 /// `what`: past `max` in `window_ms`, the refusal (429 `rate_limited`) to answer,
 /// whatever the account.
-async fn per_client(
+pub(super) async fn per_client(
     state: &AppState,
     origin: &crate::writer::Origin,
     what: &str,

@@ -38,9 +38,23 @@ impl FromRequestParts<AppState> for AppAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AppAuth, Error> {
         // A dashboard member acting for the app (session cookie, `Dots-App`), as
         // their role allows this route.
-        if parts.headers.get(header::AUTHORIZATION).is_none() && super::dashboard::has_session(&parts.headers) {
-            return super::dashboard::member_acting(parts, state).await.map(AppAuth);
+        let app = if parts.headers.get(header::AUTHORIZATION).is_none() && super::dashboard::has_session(&parts.headers)
+        {
+            super::dashboard::member_acting(parts, state).await?
+        } else {
+            Self::by_key(parts, state).await?
+        };
+        // A suspended app's key can do nothing; its members may still look.
+        if app.suspended && (app.member.is_none() || !matches!(parts.method, Method::GET | Method::HEAD)) {
+            return Err(crate::operator::app_suspended());
         }
+        Ok(AppAuth(app))
+    }
+}
+
+impl AppAuth {
+    /// The app whose HTTP Basic credentials the request carries.
+    async fn by_key(parts: &Parts, state: &AppState) -> Result<AuthedApp, Error> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             Error::new(ErrorCode::MissingCredentials, "Authenticate with HTTP Basic client_id:api_secret.")
         })?;
@@ -59,7 +73,7 @@ impl FromRequestParts<AppState> for AppAuth {
         if !visible(client_id) || !visible(api_secret) {
             return Err(invalid());
         }
-        state.credentials.authenticate(&state.store, client_id, api_secret).await.map(AppAuth)
+        state.credentials.authenticate(&state.store, client_id, api_secret).await
     }
 }
 
@@ -143,6 +157,10 @@ impl FromRequestParts<AppState> for OperatorAuth {
                 "The operator API is off: start the server with DOTS_OPERATOR_KEY set.",
             ));
         };
+        // Signed in to the operator console (its cookie, its CSRF token on changes).
+        if super::operator::signed_in(parts, state).await?.is_some() {
+            return Ok(OperatorAuth);
+        }
         let offered = parts
             .headers
             .get(header::AUTHORIZATION)

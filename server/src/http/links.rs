@@ -28,6 +28,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/payout-batches", create_batch)
         .get("/v2/payout-batches/{id}", read_batch)
         .post("/v2/flows", create_flow)
+        .get("/v2/flows", list_flows)
         .get("/v2/flows/{id}", read_flow)
         .post("/v2/flows/{id}/revoke", revoke_flow)
 }
@@ -44,6 +45,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
     create_batch,
     read_batch,
     create_flow,
+    list_flows,
     revoke_flow,
     read_flow
 ))]
@@ -231,6 +233,19 @@ async fn create_flow(State(state): State<AppState>, m: Mutation<AppAuth, CreateF
             })
         })
         .await
+}
+
+/// The flows the app made (not its payout links' sessions), newest first.
+#[utoipa::path(get, path = "/v2/flows", tag = "Flows", params(super::openapi::PageQuery, ("user_id" = Option<String>, Query, description = "Only this user's flows.")), responses((status = 200, description = "The flows, newest first.", body = api::List<api::Flow>)))]
+async fn list_flows(
+    State(state): State<AppState>,
+    AppAuth(app): AppAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<api::List<api::Flow>>, Error> {
+    let query = list_query(query.as_deref(), &["user_id"])?;
+    let mut conn = state.store.reader().acquire().await?;
+    let public_url = &state.services.public_url;
+    Ok(Json(flows::list_flows(&mut conn, public_url, &app.id, &query.page, query.filter("user_id")).await?))
 }
 
 /// Ends the flow's session now: its token answers `401 session_ended` after this.

@@ -11,6 +11,7 @@ pub mod extract;
 mod flow_api;
 mod links;
 pub mod openapi;
+mod operator;
 pub mod pages;
 mod payees;
 mod respond;
@@ -123,6 +124,7 @@ pub fn routes() -> Vec<Route> {
     let table = exports::routes(table);
     let table = audit::routes(table);
     let table = dashboard::routes(table);
+    let table = operator::routes(table);
     transfers::routes(table).0
 }
 

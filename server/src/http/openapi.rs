@@ -86,6 +86,7 @@ pub fn document() -> OpenApi {
         super::webhooks::Doc::openapi(),
         super::audit::Doc::openapi(),
         super::dashboard::Doc::openapi(),
+        super::operator::Doc::openapi(),
         super::transfers::Doc::openapi(),
         super::exports::Doc::openapi(),
     ] {

@@ -55,11 +55,12 @@ include!(concat!(env!("OUT_DIR"), "/words_assets.rs"));
 
 /// A hash of the dashboard's bundle, which its files are served under.
 pub const DASHBOARD_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/dashboard_version.txt"));
-const DASHBOARD: [(&str, Asset); 4] = [
+const DASHBOARD: [(&str, Asset); 5] = [
     ("dots_dashboard.js", asset!("dots_dashboard.js", "text/javascript; charset=utf-8")),
     ("dots_dashboard_bg.wasm", asset!("dots_dashboard_bg.wasm", "application/wasm")),
     ("boot.js", asset!("boot.js", "text/javascript; charset=utf-8")),
     ("dashboard.css", asset!("dashboard.css", "text/css; charset=utf-8")),
+    ("preview.js", asset!("preview.js", "text/javascript; charset=utf-8")),
 ];
 
 fn widget_built() -> bool {
@@ -76,6 +77,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         // Where the claim page stands once it has taken the token out of the address bar.
         .get("/claim", claim_page)
         .get("/flow/{id}", flow_page)
+        .get("/dashboard/preview", brand_preview)
         .get("/dashboard", dashboard_page)
         .get("/dashboard/", dashboard_page)
         .get("/dashboard/{*place}", dashboard_page)
@@ -232,13 +234,53 @@ fn widget_page(
          img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
          frame-ancestors {frame_ancestors}"
     );
+    html_page(status, html, &csp)
+}
+
+/// What a payout link's page or a flow shows while the operator has its app
+/// suspended: in the app's name and colours, without the widget (nothing can be
+/// done until the app is resumed).
+fn paused_page(brand: &PageBrand, frame_ancestors: &str) -> Response {
+    let nonce = crate::store::random_base62(22);
+    let name = escape_html(&brand.name);
+    let vars: String = brand.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Payouts from {name} are paused</title>
+<style nonce="{nonce}">
+:root{{color-scheme:light dark;--dots-primary:#3b5bdb;--dots-bg:Canvas;--dots-text:CanvasText;--dots-font:system-ui,sans-serif;--dots-radius:12px;{vars}}}
+body{{margin:0;min-height:100vh;display:grid;place-items:center;background:var(--dots-bg);color:var(--dots-text);font-family:var(--dots-font)}}
+main{{max-width:26rem;margin:1.5rem;padding:1.5rem;border:1px solid color-mix(in srgb,var(--dots-text) 20%,transparent);border-radius:var(--dots-radius)}}
+h1{{font-size:1.25rem;margin:0 0 .75rem}}
+p{{line-height:1.5;margin:.5rem 0 0}}
+</style>
+</head>
+<body><main role="main"><h1>Payouts from {name} are paused</h1>
+<p>{name} can't send payments through this page right now. There's nothing you need to do: come back to this page later.</p>
+<p>If you were expecting a payment, you can ask {name} when it will be available.</p></main></body>
+</html>
+"#
+    );
+    let csp = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {frame_ancestors}"
+    );
+    html_page(StatusCode::OK, html, &csp)
+}
+
+/// A page of ours: never cached, no referrer, under `csp`.
+fn html_page(status: StatusCode, html: String, csp: &str) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
+    if let Ok(csp) = HeaderValue::from_str(csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     response
@@ -268,8 +310,9 @@ async fn claim_page(
     };
     let found = async {
         let mut conn = state.store.reader().acquire().await.ok()?;
-        sqlx::query_as::<_, (String, String, String, Option<String>)>(&format!(
-            "SELECT l.id, a.name, a.brand, l.brand FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE {by} = $1"
+        sqlx::query_as::<_, (String, String, String, Option<String>, Option<i64>)>(&format!(
+            "SELECT l.id, a.name, a.brand, l.brand, a.suspended_at FROM payout_links l JOIN apps a ON a.id = l.app_id
+             WHERE {by} = $1"
         ))
         .bind(key)
         .fetch_optional(&mut *conn)
@@ -278,7 +321,10 @@ async fn claim_page(
         .flatten()
     };
     match found.await {
-        Some((id, name, app_brand, over)) => {
+        Some((_, name, app_brand, over, Some(_))) => {
+            paused_page(&PageBrand::new(name, &app_brand, over.as_deref()), "'none'")
+        }
+        Some((id, name, app_brand, over, None)) => {
             let brand = PageBrand::new(name, &app_brand, over.as_deref());
             widget_page("link", "page", "'none'", StatusCode::OK, Some(&brand), Some(&id))
         }
@@ -311,19 +357,27 @@ async fn flow_page(
         Ok(conn) => conn,
         Err(e) => return Error::from(e).into_response(),
     };
-    let (allowed, brand) = match sqlx::query_as::<_, (Option<String>, String, String, Option<String>)>(
-        "SELECT a.allowed_origins, a.name, a.brand, f.theme FROM flows f JOIN apps a ON a.id = f.app_id WHERE f.id = $1",
+    let (allowed, brand, paused) = match sqlx::query_as::<
+        _,
+        (Option<String>, String, String, Option<String>, Option<i64>),
+    >(
+        "SELECT a.allowed_origins, a.name, a.brand, f.theme, a.suspended_at FROM flows f JOIN apps a ON a.id = f.app_id
+         WHERE f.id = $1",
     )
     .bind(&id)
     .fetch_optional(&mut *conn)
     .await
     {
-        Ok(Some((allowed, name, app_brand, theme))) => (allowed, PageBrand::new(name, &app_brand, theme.as_deref())),
+        Ok(Some((allowed, name, app_brand, theme, suspended))) => {
+            (allowed, PageBrand::new(name, &app_brand, theme.as_deref()), suspended.is_some())
+        }
         Ok(None) => return refused(StatusCode::NOT_FOUND),
         Err(e) => return Error::from(e).into_response(),
     };
     let origins: Vec<String> = allowed.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
     match q.origin {
+        None if paused => paused_page(&brand, "'none'"),
+        Some(origin) if paused && origins.contains(&origin) => paused_page(&brand, &origins.join(" ")),
         // The flow as a page of its own (the `url` of `POST /v2/flows`): never framed.
         None => widget_page("flow-page", "page", "'none'", StatusCode::OK, Some(&brand), None),
         Some(origin) if origins.contains(&origin) => {
@@ -332,6 +386,107 @@ async fn flow_page(
         }
         Some(_) => refused(StatusCode::FORBIDDEN),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    /// The brand being edited, as JSON (what `PUT /v2/apps/me/settings` takes).
+    brand: Option<String>,
+    /// The app's name, shown where the brand names none.
+    name: Option<String>,
+    /// `light` or `dark`: how to show a brand whose scheme is `auto`.
+    scheme: Option<String>,
+}
+
+/// The brand editor's live preview: the real widget (this server's bundle) in the
+/// brand being edited — checked by the same rules as saving it — showing a
+/// made-up $25.00 payout link, with nothing sent anywhere. Only for a signed-in
+/// member, framed only by the dashboard (same origin).
+async fn brand_preview(
+    _: super::dashboard::MemberAuth,
+    query: Result<Query<PreviewQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return Error::new(ErrorCode::InvalidQuery, "Only brand, name and scheme are accepted.").into_response();
+    };
+    if !widget_built() {
+        return widget_not_built();
+    }
+    let brand = match q.brand.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => Ok(String::from("{}")),
+        Some(Ok(value)) => crate::apps::brand(&value),
+        Some(Err(_)) => Err(Error::invalid(ErrorCode::InvalidBrand, "brand", "brand must be a JSON object")),
+    };
+    let brand = match brand {
+        Ok(brand) => brand,
+        Err(e) => {
+            let html = format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Preview</title></head>\
+                 <body><p role=\"alert\">This brand can't be shown: {}</p></body></html>",
+                escape_html(&e.message)
+            );
+            return html_page(StatusCode::UNPROCESSABLE_ENTITY, html, "default-src 'none'; frame-ancestors 'self'");
+        }
+    };
+    let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Your business".into());
+    let page = PageBrand::new(name.clone(), &brand, None);
+    let mut shown = stored_brand(&brand);
+    if shown.color_scheme.as_deref().is_none_or(|s| s == "auto") {
+        shown.color_scheme = q.scheme.filter(|s| s == "light" || s == "dark");
+    }
+    let scheme = shown.color_scheme.clone().unwrap_or_else(|| "auto".into());
+    let state = dots_shared::flow::SessionState {
+        flow_id: "flow_preview".into(),
+        status: "active".into(),
+        steps: vec!["verify_phone".into(), "payout_method".into()],
+        pre_authenticated: false,
+        verified: false,
+        phone_hint: None,
+        user_id: None,
+        app: dots_shared::flow::SessionApp { name, brand: shown.clone(), default_country: Some("US".into()) },
+        brand: shown,
+        payout_link: Some(dots_shared::flow::SessionLink {
+            amount: 2500,
+            fee: 0,
+            net: 2500,
+            currency: "USD".into(),
+            memo: Some("An example payment".into()),
+            status: "active".into(),
+            expires_at: "2099-01-01T00:00:00Z".into(),
+            brand: None,
+            phone_hint: None,
+            payout: None,
+        }),
+        requirements: Default::default(),
+        redirect_url: None,
+    };
+    // JSON inside <script type="application/json">: no `<` may end it early.
+    let state = serde_json::to_string(&state).unwrap_or_default().replace('<', "\\u003c");
+    let (w, d) = (WIDGET_VERSION, DASHBOARD_VERSION);
+    let nonce = crate::store::random_base62(22);
+    let vars: String = page.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en" data-mode="preview" data-frame="page" data-widget="/widget/v1/{w}/">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Preview of the payee's page</title>
+<link rel="stylesheet" href="/widget/v1/{w}/widget.css">
+<style nonce="{nonce}">#dots-root{{{vars}}}</style>
+<script type="application/json" id="preview-state">{state}</script>
+<script type="module" src="/dashboard-assets/{d}/preview.js"></script>
+</head>
+<body><div id="dots-root" data-scheme="{scheme}"></div></body>
+</html>
+"#
+    );
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
+         img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    );
+    html_page(StatusCode::OK, html, &csp)
 }
 
 /// A versioned file of the dashboard's bundle: immutable, so cached for a year.
@@ -382,18 +537,11 @@ async fn dashboard_page(place: Option<Path<String>>) -> Response {
 </html>
 "#
     );
-    let mut response = html.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    response
+    // The brand editor's preview (`/dashboard/preview`) is the one frame it holds.
+    html_page(
+        StatusCode::OK,
+        html,
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    )
 }

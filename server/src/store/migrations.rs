@@ -150,6 +150,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0019_webhook_responses.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 20,
+        name: "operator_console",
+        sqlite: include_str!("../../migrations/sqlite/0020_operator_console.sql"),
+        postgres: include_str!("../../migrations/postgres/0020_operator_console.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting
