@@ -51,12 +51,14 @@ async fn a_rotated_secret_stops_working_everywhere_after_its_grace(t: TestApp) {
         assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
         assert_eq!(status_with(process, &new).await, StatusCode::OK);
     }
-    // A second rotation without grace: the secret before it stops at once where it was read again.
+    // A second rotation without grace: the secret before it stops at once in the
+    // process that rotated it (even before any call with the newest one), and
+    // elsewhere where it is read again.
     let again = t.post(&new, "/v2/apps/me/secret/rotate", json!({"grace_seconds": 0})).await;
     let newest = Creds { secret: again.json["api_secret"].as_str().unwrap().to_string(), ..old.clone() };
+    assert_eq!(status_with(&t, &new).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status_with(&t, &newest).await, StatusCode::OK);
     assert_eq!(status_with(&other, &newest).await, StatusCode::OK);
-    assert_eq!(status_with(&t, &new).await, StatusCode::UNAUTHORIZED);
     tokio::time::sleep(Duration::from_millis(dots_server::apps::CREDENTIALS_TTL_MS as u64 + 300)).await;
     assert_eq!(status_with(&other, &new).await, StatusCode::UNAUTHORIZED);
     other.store.close().await;

@@ -536,17 +536,31 @@ fn an_owner_runs_webhooks_keys_and_settings_from_the_dashboard() {
     owner.click("main .actions button.primary");
     owner.wait_until("document.getElementById('webhook-state')?.innerText == 'On' ? true : null", "on again");
 
-    // The API key: the client id, and a new secret; with no grace the old one stops at once.
+    // The API key: the client id, and a new secret. With an hour's grace the old
+    // one still works; replaced again with no grace, the secrets before stop at once.
     open(&owner, "/settings", "Settings");
     assert_eq!(owner.text("#client-id"), app.client_id);
+    choose(&owner, "#secret-grace", "3600");
+    owner.click("form[aria-label='Replace the API secret'] button[type=submit]");
+    let first = owner.wait_until("document.getElementById('api-secret')?.innerText", "the new API secret");
+    assert!(owner.text("main .banner.good").contains("The old secret works until"));
+    assert_eq!(server.request("GET", "/v2/apps/me", Some(&app.basic), None).0, 200, "in its grace period");
     choose(&owner, "#secret-grace", "0");
     owner.click("form[aria-label='Replace the API secret'] button[type=submit]");
-    let new_secret = owner.wait_until("document.getElementById('api-secret')?.innerText", "the new API secret");
+    let new_secret = owner.wait_until(
+        &format!("document.getElementById('api-secret')?.innerText != {first} ? document.getElementById('api-secret')?.innerText : null"),
+        "the second new API secret",
+    );
     let new_secret = new_secret.as_str().unwrap().to_string();
     assert!(new_secret.starts_with("sk_"), "{new_secret}");
     let (old_status, _) = server.request("GET", "/v2/apps/me", Some(&app.basic), None);
     assert_eq!(old_status, 401, "the old secret stopped");
     use base64::Engine;
+    let first_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", app.client_id, first.as_str().unwrap()))
+    );
+    assert_eq!(server.request("GET", "/v2/apps/me", Some(&first_basic), None).0, 401, "no grace: stopped at once");
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{new_secret}", app.client_id))

@@ -147,7 +147,8 @@ async fn rotate_secret(
     m: Mutation<AppAuth, crate::apps::RotateSecretRequest>,
 ) -> Result<Reply, Error> {
     let rotation = crate::apps::SecretRotation::validate(&m.caller.0, m.body)?;
-    state
+    let app_id = m.caller.0.id.clone();
+    let reply = state
         .writer
         .run(m.origin, rotation, |conn, r, now| {
             Box::pin(async move {
@@ -155,7 +156,11 @@ async fn rotate_secret(
                 Ok(Reply::once(StatusCode::OK, &rotated, &SecretRotation { api_secret: None, ..rotated.clone() })?)
             })
         })
-        .await
+        .await?;
+    // What this process remembers of the old secrets goes now (with no grace the
+    // old one must stop at once here; other processes read again within the TTL).
+    state.credentials.forget_app(&app_id);
+    Ok(reply)
 }
 
 /// The app itself: its id, name, API client id (the secret is never shown again),
