@@ -197,6 +197,7 @@ const WORDS: &[(&str, Message)] = &[
     (ErrorCode::InvalidSession.as_str(), |w| w.err_session_expired()),
     (ErrorCode::MissingSession.as_str(), |w| w.err_session_expired()),
     (ErrorCode::SessionEnded.as_str(), |w| w.err_session_ended()),
+    (ErrorCode::AppSuspended.as_str(), |w| w.err_paused()),
     (ErrorCode::PhoneNotVerified.as_str(), |w| w.err_not_verified()),
     (ErrorCode::PayoutMethodNotFound.as_str(), |w| w.err_method_missing()),
 ];

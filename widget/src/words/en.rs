@@ -124,4 +124,5 @@ pub const EN: Words = Words::new(Messages {
     err_not_verified: "Confirm your phone number first.",
     err_method_missing: "That payout method is gone. Choose another one.",
     err_amount: "Enter an amount from {} to {}.",
+    err_paused: "Payouts from this sender are paused for now. Please try again later.",
 });

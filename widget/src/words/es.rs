@@ -124,4 +124,5 @@ pub const ES: Words = Words::new(Messages {
     err_not_verified: "Primero confirma tu número de teléfono.",
     err_method_missing: "Ese método de pago ya no existe. Elige otro.",
     err_amount: "Escribe un monto de {} a {}.",
+    err_paused: "Los pagos de este remitente están en pausa por ahora. Vuelve a intentarlo más tarde.",
 });

@@ -92,7 +92,7 @@ catalogue! {
     err_code_format, err_code_wrong_one, err_code_wrong, err_code_last, err_code_dead,
     err_name, err_date_of_birth, err_tax_id, err_address, err_routing, err_account, err_email, err_missing,
     err_text, err_app_funds, err_compliance, err_link_unusable, err_link_canceled, err_link_expired, err_session_expired, err_session_ended,
-    err_not_verified, err_method_missing, err_amount,
+    err_not_verified, err_method_missing, err_amount, err_paused,
 }
 
 /// The languages compiled in, English first (the fallback): only English in the
