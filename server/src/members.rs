@@ -54,7 +54,7 @@ pub const SIGN_IN_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Reset links one address may ask for in an hour, and one account may be sent.
 pub const RESETS_PER_HOUR: i64 = 5;
 /// A session's last use is written at most this often.
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
+pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
 /// The roles whose changes need two-factor sign-in on (they can move money).
 pub const TWO_FACTOR_ROLES: [&str; 2] = ["owner", "admin"];
@@ -803,13 +803,27 @@ pub async fn session(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Resu
     })
 }
 
+/// The dashboard's two kinds of session, each kept in a table of its own: a
+/// member's and the operator's (`crate::operator`).
+#[derive(Debug, Clone, Copy)]
+pub enum Sessions {
+    Member,
+    Operator,
+}
+
+impl Sessions {
+    fn table(self) -> &'static str {
+        match self {
+            Sessions::Member => "member_sessions",
+            Sessions::Operator => "operator_sessions",
+        }
+    }
+}
+
 /// Records the session's use (its idle limit starts again).
-pub async fn touch(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
-    sqlx::query("UPDATE member_sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(session_id)
-        .execute(conn)
-        .await?;
+pub async fn touch(conn: &mut AnyConnection, sessions: Sessions, session_id: &str, now_ms: i64) -> TxResult<()> {
+    let sql = format!("UPDATE {} SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL", sessions.table());
+    sqlx::query(&sql).bind(now_ms).bind(session_id).execute(conn).await?;
     Ok(())
 }
 
@@ -915,12 +929,9 @@ pub async fn finish_reset(conn: &mut AnyConnection, token: &str, password_hash: 
 }
 
 /// Ends the session: its cookie opens nothing any more.
-pub async fn sign_out(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
-    sqlx::query("UPDATE member_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(session_id)
-        .execute(conn)
-        .await?;
+pub async fn sign_out(conn: &mut AnyConnection, sessions: Sessions, session_id: &str, now_ms: i64) -> TxResult<()> {
+    let sql = format!("UPDATE {} SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", sessions.table());
+    sqlx::query(&sql).bind(now_ms).bind(session_id).execute(conn).await?;
     Ok(())
 }
 

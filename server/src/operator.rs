@@ -21,8 +21,6 @@ use crate::store::new_id;
 
 /// The operator's session cookie (beside a member's: one browser may hold both).
 pub const SESSION_COOKIE: &str = "dots_operator";
-/// A session's last use is written again after this long.
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
 /// The longest reason an operator may give for a suspension.
 pub const MAX_REASON_CHARS: usize = 200;
 
@@ -79,28 +77,8 @@ pub async fn session(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Resu
     Ok(SignedIn {
         session_id: row.try_get("id")?,
         expires_at: row.try_get("expires_at")?,
-        stale: now_ms - last_seen >= TOUCH_EVERY_MS,
+        stale: now_ms - last_seen >= crate::members::TOUCH_EVERY_MS,
     })
-}
-
-/// Records the session's use (its idle limit starts again).
-pub async fn touch(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
-    sqlx::query("UPDATE operator_sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(session_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Ends the session.
-pub async fn sign_out(conn: &mut AnyConnection, session_id: &str, now_ms: i64) -> TxResult<()> {
-    sqlx::query("UPDATE operator_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(session_id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 const DAY_MS: i64 = 86_400_000;

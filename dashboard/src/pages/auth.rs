@@ -38,7 +38,7 @@ fn token_from_address() -> String {
     token
 }
 
-fn notice_view() -> impl IntoView {
+pub(crate) fn notice_view() -> impl IntoView {
     let ctx = ctx();
     move || {
         let text = ctx.notice.get();

@@ -93,10 +93,7 @@ pub fn shell(route: Route) -> impl IntoView {
             }
         })
     };
-    let notice = move || {
-        let text = ctx.notice.get();
-        (!text.is_empty()).then(|| view! { <p class="banner good" role="status">{text}</p> })
-    };
+    let notice = auth::notice_view();
     // A suspended app: its team may look, not change.
     let app = load_path::<dots_shared::api::App>(|| "/v2/apps/me".into());
     let suspended = move || {

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
 
+use super::auth::notice_view;
 use super::{Change, cols, field, link, load_path, shown, table_region};
 use crate::api;
 use crate::{Op, ctx, show};
@@ -56,10 +57,7 @@ fn sign_in() -> impl IntoView {
             },
         );
     };
-    let notice = move || {
-        let text = ctx.notice.get();
-        (!text.is_empty()).then(|| view! { <p class="banner good" role="status">{text}</p> })
-    };
+    let notice = notice_view();
     view! {
         <main id="page" class="narrow">
             <p class="brand"><span class="dot" aria-hidden="true"></span>"Dots operator console"</p>
@@ -96,10 +94,7 @@ fn frame(op: Op) -> impl IntoView {
             ctx.signed_out("You signed out of the operator console.");
         });
     };
-    let notice = move || {
-        let text = ctx.notice.get();
-        (!text.is_empty()).then(|| view! { <p class="banner good" role="status">{text}</p> })
-    };
+    let notice = notice_view();
     view! {
         <header class="top">
             <a class="skip" href="#page">"Skip to the page"</a>

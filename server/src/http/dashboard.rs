@@ -142,19 +142,46 @@ impl FromRequestParts<AppState> for MemberAuth {
         let signed_in = members::session(&mut conn, &token, now).await?;
         drop(conn);
         if signed_in.stale {
-            let id = signed_in.session_id.clone();
-            state
-                .writer
-                .run(Default::default(), id, |conn, id, now| {
-                    Box::pin(async move {
-                        members::touch(conn, id, now).await?;
-                        ok(StatusCode::OK, &())
-                    })
-                })
-                .await?;
+            touch(state, members::Sessions::Member, &signed_in.session_id).await?;
         }
         Ok(MemberAuth { signed_in, token })
     }
+}
+
+/// Writes a session's use (its idle limit starts again).
+pub(super) async fn touch(state: &AppState, sessions: members::Sessions, session_id: &str) -> Result<(), Error> {
+    state
+        .writer
+        .run(Default::default(), (sessions, session_id.to_string()), |conn, (sessions, id), now| {
+            Box::pin(async move {
+                members::touch(conn, *sessions, id, now).await?;
+                ok(StatusCode::OK, &())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Ends a session (signing out): the answer tells the browser to forget `cookie`.
+pub(super) async fn end_session(
+    state: &AppState,
+    origin: crate::writer::Origin,
+    sessions: members::Sessions,
+    session_id: &str,
+    cookie: &str,
+) -> Result<Response, Error> {
+    let reply = state
+        .writer
+        .run(origin.without_key(), (sessions, session_id.to_string()), |conn, (sessions, id), now| {
+            Box::pin(async move {
+                members::sign_out(conn, *sessions, id, now).await?;
+                ok(StatusCode::OK, &serde_json::json!({"signed_out": true}))
+            })
+        })
+        .await?;
+    let mut response = reply.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, named_cookie(state, cookie, "", 0));
+    Ok(response)
 }
 
 /// A session cookie's value as we issue them (`members::new_token`): anything
@@ -500,18 +527,7 @@ async fn session(State(state): State<AppState>, auth: MemberAuth) -> Result<Resp
 #[utoipa::path(post, path = "/dashboard/api/sign-out", tag = "Dashboard", responses((status = 200, description = "Signed out.")))]
 async fn sign_out(State(state): State<AppState>, m: Mutation<MemberAuth, NoFields>) -> Result<Response, Error> {
     let id = m.caller.signed_in.session_id.clone();
-    let reply = state
-        .writer
-        .run(m.origin.without_key(), id, |conn, id, now| {
-            Box::pin(async move {
-                members::sign_out(conn, id, now).await?;
-                ok(StatusCode::OK, &serde_json::json!({"signed_out": true}))
-            })
-        })
-        .await?;
-    let mut response = reply.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
-    Ok(response)
+    end_session(&state, m.origin, members::Sessions::Member, &id, members::SESSION_COOKIE).await
 }
 
 /// Starts turning two-factor sign-in on: a new secret for an authenticator app,

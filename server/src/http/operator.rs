@@ -12,13 +12,13 @@ use dots_shared::api::{self, AppOverview, OperatorSession};
 use dots_shared::ids::AppId;
 use serde::Deserialize;
 
-use super::dashboard::{cookie, csrf_checked, named_cookie, per_client, plausible_token};
+use super::dashboard::{cookie, csrf_checked, end_session, named_cookie, per_client, plausible_token, touch};
 use super::extract::{Id, Mutation, NoFields, OperatorAuth, list_query};
 use super::flow_api::Anonymous;
 use super::{AppState, Routes, ok};
 use crate::audit::{Actor, ActorKind};
 use crate::error::{Error, Reply};
-use crate::members::{SESSION_ABSOLUTE_MS, SIGN_IN_WINDOW_MS, SIGN_INS_PER_CLIENT, csrf_token, new_token};
+use crate::members::{SESSION_ABSOLUTE_MS, SIGN_IN_WINDOW_MS, SIGN_INS_PER_CLIENT, Sessions, csrf_token, new_token};
 use crate::operator::{self, Suspend, SuspendRequest};
 use crate::store::now_ms;
 
@@ -55,16 +55,7 @@ pub(super) async fn signed_in(parts: &Parts, state: &AppState) -> Result<Option<
     let signed_in = operator::session(&mut conn, &token, now_ms()).await?;
     drop(conn);
     if signed_in.stale {
-        let id = signed_in.session_id.clone();
-        state
-            .writer
-            .run(Default::default(), id, |conn, id, now| {
-                Box::pin(async move {
-                    operator::touch(conn, id, now).await?;
-                    ok(StatusCode::OK, &())
-                })
-            })
-            .await?;
+        touch(state, Sessions::Operator, &signed_in.session_id).await?;
     }
     Ok(Some((signed_in, token)))
 }
@@ -160,18 +151,7 @@ async fn session(auth: OperatorSignedIn) -> Response {
 #[utoipa::path(post, path = "/dashboard/api/operator/sign-out", tag = "Operator", responses((status = 200, description = "Signed out.")))]
 async fn sign_out(State(state): State<AppState>, m: Mutation<OperatorSignedIn, NoFields>) -> Result<Response, Error> {
     let id = m.caller.0.session_id.clone();
-    let reply = state
-        .writer
-        .run(m.origin.without_key(), id, |conn, id, now| {
-            Box::pin(async move {
-                operator::sign_out(conn, id, now).await?;
-                ok(StatusCode::OK, &serde_json::json!({"signed_out": true}))
-            })
-        })
-        .await?;
-    let mut response = reply.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, named_cookie(&state, operator::SESSION_COOKIE, "", 0));
-    Ok(response)
+    end_session(&state, m.origin, Sessions::Operator, &id, operator::SESSION_COOKIE).await
 }
 
 /// Operator: every app, newest first, with its wallet, 30 days' completed payouts,

@@ -170,6 +170,24 @@ impl PageBrand {
     }
 }
 
+impl PageBrand {
+    /// The brand's CSS variables as declarations (`--dots-primary:#…;…`); every
+    /// value passed the theme's validators.
+    fn css(&self) -> String {
+        self.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect()
+    }
+}
+
+/// The policy of a page the widget runs in: its scripts and styles from this
+/// server (and the one `<style>` of `nonce`), framed by `frame_ancestors`.
+fn widget_csp(nonce: &str, frame_ancestors: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
+         img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {frame_ancestors}"
+    )
+}
+
 /// A page the widget runs in. `frame_ancestors` is the CSP source list of who may
 /// frame it (`'none'` for full pages). With a brand, the page has the app's name
 /// in its title and its colours from the first paint (a `<style>` allowed by this
@@ -193,7 +211,7 @@ fn widget_page(
         None => ("Get paid".to_string(), "auto"),
     };
     let style = brand.map_or_else(String::new, |b| {
-        let vars: String = b.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+        let vars = b.css();
         format!("<style nonce=\"{nonce}\">#dots-root{{{vars}}}</style>\n")
     });
     let icon = match brand.and_then(|b| b.theme.logo_url.clone()) {
@@ -229,12 +247,7 @@ fn widget_page(
 </html>
 "#
     );
-    let csp = format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
-         img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
-         frame-ancestors {frame_ancestors}"
-    );
-    html_page(status, html, &csp)
+    html_page(status, html, &widget_csp(&nonce, frame_ancestors))
 }
 
 /// What a payout link's page or a flow shows while the operator has its app
@@ -243,7 +256,7 @@ fn widget_page(
 fn paused_page(brand: &PageBrand, frame_ancestors: &str) -> Response {
     let nonce = crate::store::random_base62(22);
     let name = escape_html(&brand.name);
-    let vars: String = brand.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+    let vars = brand.css();
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -465,7 +478,7 @@ async fn brand_preview(
     let state = serde_json::to_string(&state).unwrap_or_default().replace('<', "\\u003c");
     let (w, d) = (WIDGET_VERSION, DASHBOARD_VERSION);
     let nonce = crate::store::random_base62(22);
-    let vars: String = page.theme.css_variables().iter().map(|(name, value)| format!("{name}:{value};")).collect();
+    let vars = page.css();
     let html = format!(
         r#"<!doctype html>
 <html lang="en" data-mode="preview" data-frame="page" data-widget="/widget/v1/{w}/">
@@ -482,11 +495,7 @@ async fn brand_preview(
 </html>
 "#
     );
-    let csp = format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
-         img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-    );
-    html_page(StatusCode::OK, html, &csp)
+    html_page(StatusCode::OK, html, &widget_csp(&nonce, "'self'"))
 }
 
 /// A versioned file of the dashboard's bundle: immutable, so cached for a year.
