@@ -115,6 +115,8 @@ fn test(extra: &[String]) -> Result {
             "--lib",
             "--bins",
             "--tests",
+            // One failing test binary must not hide what the others say.
+            "--no-fail-fast",
         ])
         .args(extra)
         .env("DOTS_BIN", debug_dir().join("dots"))

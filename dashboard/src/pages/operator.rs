@@ -369,7 +369,9 @@ fn audit_table(list: List<AuditEntry>, apps: Vec<AppOverview>) -> impl IntoView 
         .data
         .into_iter()
         .map(|e| {
-            let app = e.app_id.as_deref().map_or_else(String::new, |id| {
+            // An app made is the entry's object (no app's data changed before it was).
+            let named = e.app_id.as_deref().or(e.object_id.as_deref().filter(|o| o.starts_with("app_")));
+            let app = named.map_or_else(String::new, |id| {
                 apps.iter().find(|a| a.app.id == id).map_or_else(|| id.to_string(), |a| a.app.name.clone())
             });
             view! {

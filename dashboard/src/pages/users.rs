@@ -64,6 +64,10 @@ fn rows(list: List<User>) -> impl IntoView {
 fn create() -> impl IntoView {
     let ctx = ctx();
     let [first, last, email, phone] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    // A number typed without its +code is read in the app's default country (Settings), else the US.
+    let settings = load_path::<dots_shared::api::AppSettings>(|| "/v2/apps/me/settings".into());
+    let country =
+        move || settings.get().and_then(Result::ok).and_then(|s| s.default_country).unwrap_or_else(|| "US".into());
     let change = Change::new();
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
@@ -72,7 +76,7 @@ fn create() -> impl IntoView {
             "last_name": last.get_untracked(),
             "email": email.get_untracked(),
             "phone_number": phone.get_untracked(),
-            "country_code": "US",
+            "country_code": untrack(country),
         });
         change.run(
             move |key| async move { api::send::<_, User>("POST", "/v2/users", &body, &key).await },
@@ -88,7 +92,8 @@ fn create() -> impl IntoView {
             {field("First name", "first-name", "text", "off", first)}
             {field("Last name", "last-name", "text", "off", last)}
             {field("Email", "user-email", "email", "off", email)}
-            {field("Mobile phone (US numbers need no +1)", "user-phone", "tel", "off", phone)}
+            {field("Mobile phone", "user-phone", "tel", "off", phone)}
+            <p class="help">{move || format!("A number from {} needs no +code; others start with + and their country code.", country_name(&country()))}</p>
             {change.error_view()}
             <button type="submit" class="primary" disabled=move || change.busy.get()>"Add user"</button>
         </form>
@@ -180,4 +185,15 @@ fn method_list(methods: List<PayoutMethod>) -> impl IntoView {
         })
         .collect_view();
     view! { <ul class="plain">{items}</ul> }.into_any()
+}
+
+/// A country as the form's hint names it: the common ones by name, others by code.
+fn country_name(code: &str) -> String {
+    match code {
+        "US" => "the United States".into(),
+        "CA" => "Canada".into(),
+        "MX" => "Mexico".into(),
+        "GB" => "the United Kingdom".into(),
+        other => other.to_string(),
+    }
 }
