@@ -19,8 +19,9 @@ pub const API_SECRET: &str = "sk_";
 
 /// The prefixes of the bearer tokens and secrets we issue: payout-link tokens,
 /// flow session tokens, API secrets, webhook secrets, and the dashboard's session,
-/// invitation and password-reset tokens. None may be kept or logged in plain text.
-pub const SECRET_PREFIXES: [&str; 7] = ["plt_", "fst_", API_SECRET, "whsec_", "dms_", "dmi_", "dmr_"];
+/// invitation and password-reset tokens, and the operator console's session token.
+/// None may be kept or logged in plain text.
+pub const SECRET_PREFIXES: [&str; 8] = ["plt_", "fst_", API_SECRET, "whsec_", "dms_", "dmi_", "dmr_", "dos_"];
 
 /// Where `text` holds a token or secret in plain text: one of [`SECRET_PREFIXES`]
 /// at the start of a word, followed by at least 16 of its characters (up to 24
