@@ -23,12 +23,17 @@ pub struct AuthedApp {
     pub wallet_id: String,
     /// The operator suspended it (`crate::operator`).
     pub suspended: bool,
+    /// A live app (real money), not a test app (`crate::live`).
+    pub live: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewApp {
     pub name: String,
     pub currency: Currency,
+    /// `test` or `live`.
+    pub mode: &'static str,
+    pub payout_method_types: Vec<String>,
 }
 
 impl NewApp {
@@ -41,7 +46,9 @@ impl NewApp {
             None => Currency::USD,
             Some(code) => parse_currency(code)?,
         };
-        Ok(NewApp { name, currency })
+        let mode = crate::live::parse_mode(req.mode.as_deref())?;
+        let payout_method_types = crate::live::parse_method_types(req.payout_method_types.as_deref())?;
+        Ok(NewApp { name, currency, mode, payout_method_types })
     }
 }
 
@@ -66,7 +73,7 @@ pub fn hash_secret(secret: &str) -> String {
 pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxResult<api::App> {
     let id = new_id(ids::APP);
     let client_id = new_id(ids::CLIENT_ID);
-    let api_secret = new_api_secret();
+    let api_secret = new_api_secret(app.mode == "live");
     let wallet_id = new_id(ids::WALLET);
     sqlx::query(
         "INSERT INTO accounts (id, kind, app_id, currency, balance, created_at) VALUES ($1, 'app_wallet', $2, $3, 0, $4)",
@@ -78,8 +85,8 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO apps (id, name, client_id, secret_hash, currency, wallet_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO apps (id, name, client_id, secret_hash, currency, wallet_id, created_at, mode, payout_method_types)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(&app.name)
@@ -88,6 +95,8 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
     .bind(app.currency.code())
     .bind(&wallet_id)
     .bind(now_ms)
+    .bind(app.mode)
+    .bind(serde_json::to_string(&app.payout_method_types).map_err(Error::internal)?)
     .execute(&mut *conn)
     .await?;
     Ok(api::App {
@@ -98,6 +107,7 @@ pub async fn create(conn: &mut AnyConnection, app: &NewApp, now_ms: i64) -> TxRe
         currency: app.currency.code().to_string(),
         wallet: api::Wallet { id: wallet_id, available: 0, pending: 0, currency: app.currency.code().to_string() },
         created_at: dots_shared::time::rfc3339_from_unix_ms(now_ms),
+        mode: app.mode.to_string(),
         suspended: None,
     })
 }
@@ -181,7 +191,7 @@ impl Credentials {
 async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<StoredCredentials>, Error> {
     let row = sqlx::query(
         "SELECT id, name, secret_hash, previous_secret_hash, previous_secret_expires_at, currency, wallet_id,
-                suspended_at FROM apps WHERE client_id = $1",
+                suspended_at, mode FROM apps WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(conn)
@@ -196,6 +206,7 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<Stor
         currency: Currency::parse(&currency).map_err(Error::internal)?,
         wallet_id: row.try_get("wallet_id")?,
         suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+        live: row.try_get::<String, _>("mode")? == "live",
     };
     let previous = match (
         row.try_get::<Option<String>, _>("previous_secret_hash")?,
@@ -207,9 +218,9 @@ async fn lookup(conn: &mut AnyConnection, client_id: &str) -> Result<Option<Stor
     Ok(Some(StoredCredentials { secret_hash: row.try_get("secret_hash")?, previous, app }))
 }
 
-/// A new API secret: `sk_` and 40 base-62 characters (238 bits).
-fn new_api_secret() -> String {
-    format!("{}{}", ids::API_SECRET, random_base62(40))
+/// A new API secret: `sk_test_` or `sk_live_` and 40 base-62 characters (238 bits).
+fn new_api_secret(live: bool) -> String {
+    format!("{}{}_{}", ids::API_SECRET, if live { "live" } else { "test" }, random_base62(40))
 }
 
 /// The longest grace period a rotated secret may keep working.
@@ -249,7 +260,7 @@ impl SecretRotation {
                 format!("grace_seconds must be from 0 to {MAX_SECRET_GRACE_S} (7 days)"),
             ));
         }
-        Ok(SecretRotation { app_id: app.id.clone(), new_secret: new_api_secret(), grace_ms: grace * 1000 })
+        Ok(SecretRotation { app_id: app.id.clone(), new_secret: new_api_secret(app.live), grace_ms: grace * 1000 })
     }
 }
 
@@ -290,6 +301,7 @@ pub async fn me(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::App, E
             .bind(&app.id)
             .fetch_one(&mut *conn)
             .await?;
+    let mode = if app.live { "live" } else { "test" };
     let suspended = suspended_at.map(|at| api::Suspension {
         since: dots_shared::time::rfc3339_from_unix_ms(at),
         reason: reason.unwrap_or_default(),
@@ -302,6 +314,7 @@ pub async fn me(conn: &mut AnyConnection, app: &AuthedApp) -> Result<api::App, E
         currency: app.currency.code().to_string(),
         wallet: wallet(conn, app).await?,
         created_at: dots_shared::time::rfc3339_from_unix_ms(created_at),
+        mode: mode.into(),
         suspended,
     })
 }

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod limits;
 pub mod link_delivery;
 pub mod lists;
+pub mod live;
 pub mod members;
 pub mod metadata;
 pub mod operator;
@@ -43,6 +44,8 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
     contact::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
+    // A live app this deployment cannot serve stops the start, with all it lacks.
+    live::check_live_apps(&store, &state.services.readiness).await?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));
     tokio::spawn(payouts::run_worker(

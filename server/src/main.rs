@@ -79,6 +79,9 @@ struct CreateApp {
     /// The app wallet's currency.
     #[arg(long)]
     currency: Option<String>,
+    /// `test` (the default: the sandbox, no real money) or `live`.
+    #[arg(long)]
+    mode: Option<String>,
     /// Print the app as one JSON object.
     #[arg(long)]
     json: bool,
@@ -136,10 +139,21 @@ fn fail(message: &str) -> ExitCode {
 
 async fn create_app(args: CreateApp) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let settings = Settings::from_args(*args.settings)?;
-    let request = dots_shared::api::CreateAppRequest { name: args.name, currency: args.currency };
+    let request = dots_shared::api::CreateAppRequest {
+        name: args.name,
+        currency: args.currency,
+        mode: args.mode,
+        payout_method_types: None,
+    };
     let new_app = dots_server::apps::NewApp::validate(request).map_err(|e| e.message)?;
     let store = Store::open(&settings.database_url, 2).await?;
     let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
+    if new_app.mode == "live" {
+        let missing = services.readiness.missing(&new_app.payout_method_types);
+        if !missing.is_empty() {
+            return Err(dots_server::live::not_ready(&format!("“{}”", new_app.name), &missing).message.into());
+        }
+    }
     let writer = Writer::new(store.clone(), services);
     let reply = writer
         .run(dots_server::writer::Origin::default(), new_app, |conn, app, now| {

@@ -290,7 +290,7 @@ pub async fn acting_in(
     app_id: &str,
 ) -> Result<(crate::apps::AuthedApp, String, bool), Error> {
     let row = sqlx::query(
-        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, a.suspended_at, s.role, m.totp_enabled_at
+        "SELECT a.id, a.name, a.client_id, a.currency, a.wallet_id, a.suspended_at, a.mode, s.role, m.totp_enabled_at
          FROM memberships s
          JOIN apps a ON a.id = s.app_id JOIN members m ON m.id = s.member_id
          WHERE s.member_id = $1 AND s.app_id = $2",
@@ -309,6 +309,7 @@ pub async fn acting_in(
         wallet_id: row.try_get("wallet_id")?,
         member: Some(member_id.to_string()),
         suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+        live: row.try_get::<String, _>("mode")? == "live",
     };
     Ok((app, row.try_get("role")?, row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some()))
 }

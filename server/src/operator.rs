@@ -85,7 +85,7 @@ const DAY_MS: i64 = 86_400_000;
 
 /// An app with its wallet, 30 days' completed payouts, users and state.
 const OVERVIEW: &str = "SELECT a.seq, a.id, a.name, a.client_id, a.currency, a.wallet_id, a.created_at, a.suspended_at,
-        a.suspended_reason, w.balance,
+        a.suspended_reason, a.mode, w.balance,
         (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM transfers t WHERE t.app_id = a.id
             AND t.kind = 'payout' AND t.status = 'completed' AND t.created_at >= $1) AS volume,
         (SELECT COUNT(*) FROM transfers t WHERE t.app_id = a.id
@@ -124,6 +124,7 @@ async fn overview(conn: &mut AnyConnection, row: &sqlx::any::AnyRow) -> Result<a
             },
             currency,
             created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
+            mode: row.try_get("mode")?,
             suspended,
         },
         volume_30d: row.try_get("volume")?,

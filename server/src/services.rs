@@ -28,6 +28,8 @@ pub struct Services {
     pub sms_per_client_per_hour: i64,
     pub limits: crate::config::Limits,
     pub trusted_proxies: Vec<crate::clients::IpNet>,
+    /// What live apps need of this deployment, and whether it has it (`crate::live`).
+    pub readiness: crate::live::Readiness,
 }
 
 impl Services {
@@ -73,6 +75,7 @@ impl Services {
             sms_per_client_per_hour: settings.sms_per_client_per_hour,
             limits: settings.limits.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            readiness: crate::live::Readiness::of(settings),
         })
     }
 

@@ -16,6 +16,13 @@ pub struct CreateAppRequest {
     /// The currency of the app's and its users' wallets; `USD` when absent.
     #[serde(default)]
     pub currency: Option<String>,
+    /// `test` (the default: the sandbox rail, no real money) or `live`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The payout method types the app allows (`bank`, `paypal`, `venmo`; all three
+    /// when absent). A live app needs a configured rail for each.
+    #[serde(default)]
+    pub payout_method_types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,10 +146,17 @@ pub struct App {
     pub currency: String,
     pub wallet: Wallet,
     pub created_at: String,
+    /// `test` (the sandbox: no real money moves) or `live`.
+    #[serde(default = "test_mode")]
+    pub mode: String,
     /// Set while the operator has the app suspended: its API answers 403
     /// `app_suspended`, its links and flows say payouts are paused, its webhooks wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<Suspension>,
+}
+
+fn test_mode() -> String {
+    "test".into()
 }
 
 /// Why and since when an app is suspended.

@@ -101,6 +101,7 @@ codes! {
     InvalidTransition = ("invalid_transition", 409),
     InvalidType = ("invalid_type", 422),
     InvitationInvalid = ("invitation_invalid", 404),
+    LiveModeNotReady = ("live_mode_not_ready", 409),
     LastOwner = ("last_owner", 409),
     MemberExists = ("member_exists", 409),
     MemberNotFound = ("member_not_found", 404),

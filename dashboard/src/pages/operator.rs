@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use serde_json::json;
 
 use super::auth::notice_view;
-use super::{Change, cols, field, link, load_path, shown, table_region};
+use super::{Change, choice, cols, field, link, load_path, shown, table_region};
 use crate::api;
 use crate::{Op, ctx, show};
 
@@ -115,6 +115,15 @@ fn frame(op: Op) -> impl IntoView {
     }
 }
 
+/// "Test" (the sandbox) or "Live" (real money).
+fn kind(app: &App) -> impl IntoView + use<> {
+    if app.mode == "live" {
+        view! { <span class="badge warn">"Live"</span> }.into_any()
+    } else {
+        view! { <span class="badge">"Test"</span> }.into_any()
+    }
+}
+
 /// "Active", or "Suspended" and why.
 fn state(app: &App) -> impl IntoView + use<> {
     match &app.suspended {
@@ -151,7 +160,7 @@ fn apps_table(list: List<AppOverview>) -> impl IntoView {
             let owners = if a.owners.is_empty() { "No owner yet".to_string() } else { a.owners.join(", ") };
             view! {
                 <tr data-app=a.app.id.clone()>
-                    <td>{link(&path, a.app.name.clone(), None)}</td>
+                    <td>{link(&path, a.app.name.clone(), None)}" "{kind(&a.app)}</td>
                     <td>{state(&a.app)}</td>
                     <td class="num">{show::money(a.app.wallet.available, &a.app.currency)}</td>
                     <td class="num">{show::money(a.volume_30d, &a.app.currency)}" ("{a.payouts_30d}")"</td>
@@ -182,6 +191,7 @@ fn new_app() -> impl IntoView {
     let ctx = ctx();
     let (name, currency, owner) =
         (RwSignal::new(String::new()), RwSignal::new("USD".to_string()), RwSignal::new(String::new()));
+    let mode = RwSignal::new("test".to_string());
     let made = RwSignal::new(None::<Made>);
     let change = Change::new();
     let submit = move |e: leptos::ev::SubmitEvent| {
@@ -190,7 +200,11 @@ fn new_app() -> impl IntoView {
             change.error.set("Enter the email of the app's first owner.".into());
             return;
         }
-        let body = json!({ "name": name.get_untracked(), "currency": currency.get_untracked().trim().to_uppercase() });
+        let body = json!({
+            "name": name.get_untracked(),
+            "currency": currency.get_untracked().trim().to_uppercase(),
+            "mode": mode.get_untracked(),
+        });
         let email = owner.get_untracked();
         change.run(
             move |key| async move {
@@ -230,6 +244,10 @@ fn new_app() -> impl IntoView {
         <form class="panel" on:submit=submit novalidate aria-label="New app">
             {field("The business's name", "app-name", "text", "organization", name)}
             {field("Currency (like USD)", "app-currency", "text", "off", currency)}
+            {choice("Kind", "app-mode", vec![
+                ("test".into(), "Test: the sandbox, no real money".into()),
+                ("live".into(), "Live: real money".into()),
+            ], mode)}
             {field("Email of its first owner", "app-owner", "email", "off", owner)}
             {change.error_view()}
             <button type="submit" class="primary" disabled=move || change.busy.get()>"Make the app"</button>
@@ -254,6 +272,7 @@ fn detail(a: AppOverview) -> impl IntoView {
         <dl class="facts">
             <dt>"App ID"</dt><dd class="id">{a.app.id.clone()}</dd>
             <dt>"Client ID"</dt><dd class="id">{a.app.client_id.clone()}</dd>
+            <dt>"Kind"</dt><dd>{if a.app.mode == "live" { "Live: real money" } else { "Test: the sandbox, no real money" }}</dd>
             <dt>"Wallet"</dt><dd>{show::money(a.app.wallet.available, &currency)}</dd>
             <dt>"Paid out in the last 30 days"</dt>
             <dd>{show::money(a.volume_30d, &currency)}" in "{a.payouts_30d}" payouts"</dd>

@@ -111,6 +111,12 @@ async fn dev_sms(
 #[utoipa::path(post, path = "/v2/apps", tag = "Apps", request_body = CreateAppRequest, responses((status = 201, description = "The app; its API secret is shown in this answer only.", body = App)))]
 async fn create(State(state): State<AppState>, m: Mutation<OperatorAuth, CreateAppRequest>) -> Result<Reply, Error> {
     let app = NewApp::validate(m.body)?;
+    if app.mode == "live" {
+        let missing = state.services.readiness.missing(&app.payout_method_types);
+        if !missing.is_empty() {
+            return Err(crate::live::not_ready(&format!("“{}”", app.name), &missing));
+        }
+    }
     state
         .writer
         .run(m.origin, app, |conn, app, now| {

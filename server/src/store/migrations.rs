@@ -157,6 +157,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0020_operator_console.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 21,
+        name: "app_modes",
+        sqlite: include_str!("../../migrations/sqlite/0021_app_modes.sql"),
+        postgres: include_str!("../../migrations/postgres/0021_app_modes.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

@@ -1,0 +1,99 @@
+//! Test and live apps (issue 19, part 1): an app is a test app unless made live,
+//! and its secret says which (`sk_test_…`, `sk_live_…`); a live app this server
+//! cannot serve — no kept encryption key, no SMS provider, no SMTP, no rail for a
+//! payout method type it allows — is refused with everything missing at once, by
+//! the API, by `dots apps create` and, for a live app already in the database, by
+//! `dots serve`, which does not start. On SQLite and PostgreSQL.
+
+mod common;
+
+use std::process::Command;
+
+use axum::http::{Method, StatusCode};
+use common::{Creds, OPERATOR_KEY, Resp, TestApp};
+use dots_server::live::{Readiness, check_live_apps};
+use serde_json::{Value, json};
+
+on_both_databases!(apps_are_test_apps_unless_made_live, a_live_app_is_refused_with_everything_it_lacks);
+
+async fn create(t: &TestApp, body: Value) -> Resp {
+    let bearer = format!("Bearer {OPERATOR_KEY}");
+    t.call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body.to_string())).await
+}
+
+async fn apps_are_test_apps_unless_made_live(t: TestApp) {
+    let made = create(&t, json!({"name": "Acme"})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    assert_eq!(made.json["mode"], "test");
+    let secret = made.json["api_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("sk_test_") && secret.len() == "sk_test_".len() + 40, "{secret}");
+    let app = Creds { id: made.id(), client_id: made.json["client_id"].as_str().unwrap().into(), secret };
+    assert_eq!(t.get(&app, "/v2/apps/me").await.json["mode"], "test");
+    let rotated = t.post(&app, "/v2/apps/me/secret/rotate", json!({"grace_seconds": 0})).await;
+    assert!(rotated.json["api_secret"].as_str().unwrap().starts_with("sk_test_"), "{}", rotated.json);
+    let named = create(&t, json!({"name": "Globex", "mode": "test", "payout_method_types": ["paypal"]})).await;
+    assert_eq!((named.status, &named.json["mode"]), (StatusCode::CREATED, &json!("test")));
+
+    for (body, param) in [
+        (json!({"name": "X", "mode": "production"}), "mode"),
+        (json!({"name": "X", "payout_method_types": []}), "payout_method_types"),
+        (json!({"name": "X", "payout_method_types": ["bank", "wire"]}), "payout_method_types"),
+        (json!({"name": "X", "payout_method_types": ["bank", "bank"]}), "payout_method_types"),
+    ] {
+        let refused = create(&t, body).await;
+        assert_eq!((refused.code(), refused.param()), ("invalid_field", param), "{}", refused.json);
+    }
+}
+
+async fn a_live_app_is_refused_with_everything_it_lacks(t: TestApp) {
+    let before = t.count("SELECT COUNT(*) FROM apps").await;
+    let refused = create(&t, json!({"name": "Acme Live", "mode": "live"})).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "live_mode_not_ready"), "{}", refused.json);
+    let message = refused.json["error"]["message"].as_str().unwrap();
+    for needed in ["DOTS_SMS_PROVIDER=http", "DOTS_SMTP_URL", "bank payouts", "PayPal payouts", "Venmo payouts"] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
+    // PostgreSQL deployments are given their key; a SQLite one made its own beside the file.
+    let postgres = t.database_url.starts_with("postgres");
+    assert_eq!(message.contains("DOTS_ENCRYPTION_KEY"), !postgres, "{message}");
+    let paypal_only = create(&t, json!({"name": "Acme Live", "mode": "live", "payout_method_types": ["paypal"]})).await;
+    let message = paypal_only.json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("PayPal payouts") && !message.contains("bank payouts"), "{message}");
+    assert_eq!(t.count("SELECT COUNT(*) FROM apps").await, before, "nothing made");
+
+    // A live app already in the database (the settings it had were taken away): the
+    // start is refused, naming it and all it lacks; a server with all of it starts.
+    let app = t.create_app("Initech").await;
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE apps SET mode = 'live', payout_method_types = '[\"bank\"]' WHERE id = $1")
+        .bind(&app.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let refusal = check_live_apps(&t.store, &t.state.services.readiness).await.unwrap_err();
+    assert!(refusal.contains("“Initech”") && refusal.contains("bank payouts") && refusal.contains("DOTS_SMTP_URL"));
+    assert!(!refusal.contains("PayPal"), "only the types it allows: {refusal}");
+    let ready = Readiness { encryption_key: true, sms_provider: true, smtp: true, rails: vec!["bank"] };
+    assert_eq!(check_live_apps(&t.store, &ready).await, Ok(()));
+    // The binary: `dots serve` stops at once with the list, exit code 2.
+    let serve = dots(&t.database_url, &["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("“Initech” cannot be live on this server") && stderr.contains("bank payouts"), "{stderr}");
+    // And `dots apps create --mode live` says the same as the API.
+    let cli = dots(&t.database_url, &["apps", "create", "--name", "Hooli", "--mode", "live"]);
+    let stderr = String::from_utf8_lossy(&cli.stderr);
+    assert!(!cli.status.success() && stderr.contains("DOTS_SMTP_URL") && stderr.contains("Venmo payouts"), "{stderr}");
+}
+
+fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dots"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DOTS_LOG", "warn")
+        .env("DOTS_OPERATOR_KEY", OPERATOR_KEY)
+        .envs(database_url.starts_with("postgres").then_some(("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)))
+        .output()
+        .expect("dots runs")
+}
