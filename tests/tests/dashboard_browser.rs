@@ -723,6 +723,12 @@ fn the_operator_runs_the_apps_and_an_owner_brands_the_flow() {
     assert_eq!(problem, "The background colour must be written like #3b5bdb.");
     owner.type_into("#brand-background", "#fdfdfc");
     owner.wait_until("document.querySelector('form[aria-label=Brand] .error') ? null : true", "the problem gone");
+    // The preview redrawn with it (it reloads a moment after the last keystroke).
+    owner.wait_until(
+        "(() => { const d = document.getElementById('brand-preview')?.contentDocument; \
+         return d?.documentElement.dataset.ready && d.location.search.includes('fdfdfc') ? true : null; })()",
+        "the preview with the new background",
+    );
     owner.enter_frame("#brand-preview");
     dots_e2e::browser::accessible(&owner, "the brand preview");
     owner.leave_frame();
