@@ -1,6 +1,7 @@
 //! The Dots payouts server. `main.rs` only parses the command line; everything
 //! it runs is here, so tests build the same application in-process.
 
+pub mod ach;
 pub mod apps;
 pub mod audit;
 pub mod batches;

@@ -203,15 +203,22 @@ fn ensure_postgres() -> Result {
 /// The webhook tests verify every delivery with the reference implementation
 /// (PyPI `standardwebhooks`); install it when it is missing.
 fn ensure_standardwebhooks() -> Result {
+    ensure_python_package("standardwebhooks", "standardwebhooks==1.1.0", "the Standard Webhooks reference library")?;
+    // The independent NACHA library the ACH file tests check our files with.
+    ensure_python_package("achkit", "achkit==0.2.0", "the achkit NACHA library")
+}
+
+/// Installs `requirement` from PyPI unless `module` imports already.
+fn ensure_python_package(module: &str, requirement: &str, what: &str) -> Result {
     let present =
-        || Command::new("python3").args(["-c", "import standardwebhooks"]).status().is_ok_and(|s| s.success());
+        || Command::new("python3").args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success());
     if present() {
         return Ok(());
     }
     let mut pip = Command::new("python3");
-    pip.args(["-m", "pip", "install", "--quiet", "standardwebhooks==1.1.0"]);
-    status(pip, "installing the standardwebhooks reference library (PyPI)")?;
-    if present() { Ok(()) } else { Err("standardwebhooks could not be imported after installing it".into()) }
+    pip.args(["-m", "pip", "install", "--quiet", requirement]);
+    status(pip, &format!("installing {what} (PyPI)"))?;
+    if present() { Ok(()) } else { Err(format!("{module} could not be imported after installing it")) }
 }
 
 /// Debian packages the suite needs, as (a program it provides, the package): `jq`

@@ -1,0 +1,361 @@
+//! NACHA files (issue 19, part 2, the file format only): the ACH file a bank takes
+//! for payouts to bank accounts (credits) and for refills from an app's funding
+//! account (debits). 94-character records — File Header (1), Batch Header (5), Entry
+//! Detail (6), Batch Control (8), File Control (9) — padded with `9`s to a multiple
+//! of the blocking factor, 10. Each batch is PPD (payments to people) or CCD (to
+//! businesses); each control carries its entries' count, their entry hash (the sum
+//! of the receiving banks' 8-digit routing prefixes, its last 10 digits) and their
+//! debit and credit totals in cents.
+//!
+//! Not here yet: gathering payouts into files at cut-off times, storing and offering
+//! them, settling, and reading return files (the rest of part 2). Checked by an
+//! independent NACHA library in the tests (`achkit`, PyPI).
+
+use std::fmt::Write as _;
+
+/// A record's length.
+pub const RECORD_LEN: usize = 94;
+/// Records per block; a file is padded with `9`s to a whole number of blocks.
+pub const BLOCKING_FACTOR: usize = 10;
+
+/// Standard Entry Class: who is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sec {
+    /// Prearranged Payment and Deposit: to (or from) a person's account.
+    Ppd,
+    /// Corporate Credit or Debit: to (or from) a business's account.
+    Ccd,
+}
+
+impl Sec {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sec::Ppd => "PPD",
+            Sec::Ccd => "CCD",
+        }
+    }
+}
+
+/// What an entry does to the receiver's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionCode {
+    CheckingCredit,
+    SavingsCredit,
+    CheckingDebit,
+    SavingsDebit,
+}
+
+impl TransactionCode {
+    /// The two digits of the Entry Detail record (22, 32, 27, 37).
+    pub fn code(self) -> u8 {
+        match self {
+            TransactionCode::CheckingCredit => 22,
+            TransactionCode::SavingsCredit => 32,
+            TransactionCode::CheckingDebit => 27,
+            TransactionCode::SavingsDebit => 37,
+        }
+    }
+
+    pub fn is_credit(self) -> bool {
+        matches!(self, TransactionCode::CheckingCredit | TransactionCode::SavingsCredit)
+    }
+
+    /// A credit (a payout) or a debit (a refill) to a `checking` or `savings` account.
+    pub fn of(account_type: &str, credit: bool) -> Option<TransactionCode> {
+        match (account_type, credit) {
+            ("checking", true) => Some(TransactionCode::CheckingCredit),
+            ("savings", true) => Some(TransactionCode::SavingsCredit),
+            ("checking", false) => Some(TransactionCode::CheckingDebit),
+            ("savings", false) => Some(TransactionCode::SavingsDebit),
+            _ => None,
+        }
+    }
+}
+
+/// One payment in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub transaction_code: TransactionCode,
+    /// The receiving bank's 9-digit ABA routing number.
+    pub routing_number: String,
+    /// Up to 17 characters.
+    pub account_number: String,
+    /// Cents, 0 to 99,999,999.99.
+    pub amount: i64,
+    /// Our reference for the receiver (up to 15 characters): the transfer's id, shortened.
+    pub id_number: String,
+    /// The receiver's name (up to 22 characters; longer ones are cut).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub sec: Sec,
+    /// The originator as the receiver's statement shows it (up to 16 characters).
+    pub company_name: String,
+    /// The originator's 10-character company identification (often `1` + its EIN).
+    pub company_id: String,
+    /// What the entries are, on statements (up to 10 characters): `PAYOUT`, `REFILL`.
+    pub entry_description: String,
+    /// YYMMDD: the day the money should move.
+    pub effective_date: String,
+    pub entries: Vec<Entry>,
+}
+
+/// A file for one bank (the ODFI), in its batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// The bank's 9-digit routing number (Immediate Destination).
+    pub destination_routing: String,
+    pub destination_name: String,
+    /// The originator's 10-character identification at the bank (Immediate Origin).
+    pub origin_id: String,
+    pub origin_name: String,
+    /// The originating bank's 8-digit routing prefix: it starts every trace number.
+    pub odfi: String,
+    /// YYMMDD and HHMM of the file's making.
+    pub creation_date: String,
+    pub creation_time: String,
+    /// `A`–`Z` then `0`–`9`: tells apart the files made for the bank on one day.
+    pub file_id_modifier: char,
+    pub batches: Vec<Batch>,
+}
+
+/// Why a file cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+/// `s` as NACHA's alphanumeric fields take it: uppercase ASCII letters, digits,
+/// spaces and a few marks; anything else becomes a space; cut to `width`.
+fn alnum(s: &str, width: usize) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| c.to_ascii_uppercase())
+        .map(|c| if c.is_ascii_alphanumeric() || " .,-&/'".contains(c) { c } else { ' ' })
+        .take(width)
+        .collect();
+    format!("{cleaned:<width$}")
+}
+
+fn digits(s: &str, len: usize, what: &str) -> Result<(), Invalid> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Invalid(format!("{what} must be {len} digits")))
+    }
+}
+
+/// The ABA check digit: 3-7-1 weights over the nine digits sum to a multiple of 10.
+pub fn routing_number_ok(routing: &str) -> bool {
+    routing.len() == 9
+        && routing.bytes().all(|b| b.is_ascii_digit())
+        && routing.bytes().zip([3, 7, 1, 3, 7, 1, 3, 7, 1]).map(|(d, w)| u32::from(d - b'0') * w).sum::<u32>() % 10 == 0
+}
+
+/// The sum of the entries' 8-digit routing prefixes, its last 10 digits.
+fn entry_hash<'a>(entries: impl Iterator<Item = &'a Entry>) -> u64 {
+    entries.map(|e| e.routing_number[..8].parse::<u64>().unwrap_or(0)).sum::<u64>() % 10_000_000_000
+}
+
+impl File {
+    fn check(&self) -> Result<(), Invalid> {
+        digits(&self.destination_routing, 9, "the destination routing number")?;
+        digits(&self.odfi, 8, "the originating bank's routing prefix")?;
+        digits(&self.creation_date, 6, "the creation date (YYMMDD)")?;
+        digits(&self.creation_time, 4, "the creation time (HHMM)")?;
+        if self.origin_id.len() != 10 || !self.origin_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
+            return Err(Invalid("the immediate origin must be 10 characters".into()));
+        }
+        if !self.file_id_modifier.is_ascii_uppercase() && !self.file_id_modifier.is_ascii_digit() {
+            return Err(Invalid("the file id modifier is A-Z or 0-9".into()));
+        }
+        for batch in &self.batches {
+            digits(&batch.effective_date, 6, "a batch's effective date (YYMMDD)")?;
+            if batch.company_id.len() != 10 {
+                return Err(Invalid("a company id must be 10 characters".into()));
+            }
+            for e in &batch.entries {
+                if !routing_number_ok(&e.routing_number) {
+                    return Err(Invalid(format!("{} is not a routing number", e.routing_number)));
+                }
+                if e.account_number.is_empty()
+                    || e.account_number.len() > 17
+                    || !e.account_number.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(Invalid("an account number is 1 to 17 letters, digits or dashes".into()));
+                }
+                if !(0..=9_999_999_999).contains(&e.amount) {
+                    return Err(Invalid("an entry's amount is 0 to 99,999,999.99".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The file's text: 94-character records, each ending in a newline, padded to
+    /// whole blocks. Trace numbers are the ODFI's prefix and each entry's place in
+    /// the file (from 1), so they are unique in it.
+    pub fn render(&self) -> Result<String, Invalid> {
+        self.check()?;
+        let mut records: Vec<String> = Vec::new();
+        records.push(format!(
+            "101 {}{}{}{}{}094101{}{}{}",
+            self.destination_routing,
+            alnum(&self.origin_id, 10),
+            self.creation_date,
+            self.creation_time,
+            self.file_id_modifier,
+            alnum(&self.destination_name, 23),
+            alnum(&self.origin_name, 23),
+            alnum("", 8),
+        ));
+        let mut trace = 0u64;
+        let (mut file_hash, mut file_debit, mut file_credit, mut file_count) = (0u64, 0i64, 0i64, 0usize);
+        for (n, batch) in self.batches.iter().enumerate() {
+            let number = n + 1;
+            let credits = batch.entries.iter().any(|e| e.transaction_code.is_credit());
+            let debits = batch.entries.iter().any(|e| !e.transaction_code.is_credit());
+            let service_class = match (credits, debits) {
+                (true, false) => 220,
+                (false, true) => 225,
+                _ => 200,
+            };
+            records.push(format!(
+                "5{service_class}{}{}{}{}{}{}{}   1{}{number:07}",
+                alnum(&batch.company_name, 16),
+                alnum("", 20),
+                alnum(&batch.company_id, 10),
+                batch.sec.as_str(),
+                alnum(&batch.entry_description, 10),
+                alnum("", 6),
+                batch.effective_date,
+                self.odfi,
+            ));
+            let (mut debit, mut credit) = (0i64, 0i64);
+            for e in &batch.entries {
+                trace += 1;
+                if e.transaction_code.is_credit() {
+                    credit += e.amount;
+                } else {
+                    debit += e.amount;
+                }
+                records.push(format!(
+                    "6{}{}{}{:<17}{:010}{}{}  0{}{trace:07}",
+                    e.transaction_code.code(),
+                    &e.routing_number[..8],
+                    &e.routing_number[8..],
+                    e.account_number,
+                    e.amount,
+                    alnum(&e.id_number, 15),
+                    alnum(&e.name, 22),
+                    self.odfi,
+                ));
+            }
+            let hash = entry_hash(batch.entries.iter());
+            records.push(format!(
+                "8{service_class}{:06}{hash:010}{debit:012}{credit:012}{}{}{}{}{number:07}",
+                batch.entries.len(),
+                alnum(&batch.company_id, 10),
+                alnum("", 19),
+                alnum("", 6),
+                self.odfi,
+            ));
+            file_hash += hash;
+            file_debit += debit;
+            file_credit += credit;
+            file_count += batch.entries.len();
+        }
+        let lines = records.len() + 1;
+        let blocks = lines.div_ceil(BLOCKING_FACTOR);
+        records.push(format!(
+            "9{:06}{blocks:06}{file_count:08}{:010}{file_debit:012}{file_credit:012}{}",
+            self.batches.len(),
+            file_hash % 10_000_000_000,
+            alnum("", 39),
+        ));
+        while !records.len().is_multiple_of(BLOCKING_FACTOR) {
+            records.push("9".repeat(RECORD_LEN));
+        }
+        let mut text = String::with_capacity(records.len() * (RECORD_LEN + 1));
+        for record in &records {
+            debug_assert_eq!(record.len(), RECORD_LEN, "{record}");
+            let _ = writeln!(text, "{record}");
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(entries: Vec<Entry>) -> File {
+        File {
+            destination_routing: "091000019".into(),
+            destination_name: "Wells Fargo".into(),
+            origin_id: "1234567890".into(),
+            origin_name: "Dots Payouts".into(),
+            odfi: "09100001".into(),
+            creation_date: "261205".into(),
+            creation_time: "0930".into(),
+            file_id_modifier: 'A',
+            batches: vec![Batch {
+                sec: Sec::Ppd,
+                company_name: "Acme Payroll".into(),
+                company_id: "1234567890".into(),
+                entry_description: "PAYOUT".into(),
+                effective_date: "261207".into(),
+                entries,
+            }],
+        }
+    }
+
+    fn entry(amount: i64, code: TransactionCode) -> Entry {
+        Entry {
+            transaction_code: code,
+            routing_number: "011000015".into(),
+            account_number: "000123456789".into(),
+            amount,
+            id_number: "tr_0Vabc".into(),
+            name: "Ada Lovelace-Byron, Countess of".into(),
+        }
+    }
+
+    #[test]
+    fn every_record_is_94_characters_in_whole_blocks_with_its_totals() {
+        let file =
+            sample(vec![entry(12_345, TransactionCode::CheckingCredit), entry(100, TransactionCode::SavingsCredit)]);
+        let text = file.render().unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len() % BLOCKING_FACTOR, 0);
+        assert!(lines.iter().all(|l| l.len() == RECORD_LEN), "{text}");
+        assert!(lines[0].starts_with("101 091000019"));
+        assert_eq!(&lines[1][..4], "5220", "credits only");
+        assert_eq!(&lines[2][..3], "622");
+        assert_eq!(&lines[2][29..39], "0000012345");
+        assert_eq!(&lines[2][54..76], "ADA LOVELACE-BYRON, CO", "cut to 22");
+        assert_eq!(&lines[2][79..94], "091000010000001", "trace: ODFI and place");
+        assert_eq!(&lines[3][..3], "632");
+        // Entry hash: 01100001 twice.
+        assert_eq!(&lines[4][10..20], "0002200002");
+        assert_eq!(&lines[4][32..44], "000000012445");
+        assert_eq!(&lines[5][..1], "9");
+        assert_eq!(&lines[5][13..21], "00000002");
+        assert!(lines[6..].iter().all(|l| *l == "9".repeat(94)));
+    }
+
+    #[test]
+    fn bad_fields_are_refused_not_written() {
+        let mut bad = sample(vec![entry(1, TransactionCode::CheckingCredit)]);
+        bad.batches[0].entries[0].routing_number = "011000016".into();
+        assert!(bad.render().is_err(), "a wrong check digit");
+        let mut bad = sample(vec![entry(10_000_000_000, TransactionCode::CheckingCredit)]);
+        assert!(bad.render().is_err());
+        bad.batches[0].entries[0].amount = 1;
+        bad.batches[0].entries[0].account_number = "12 34".into();
+        assert!(bad.render().is_err());
+        assert!(routing_number_ok("011000015") && routing_number_ok("091000019") && !routing_number_ok("12345678"));
+        assert_eq!(TransactionCode::of("savings", false), Some(TransactionCode::SavingsDebit));
+        assert_eq!(TransactionCode::of("brokerage", true), None);
+    }
+}
