@@ -55,6 +55,15 @@ impl NewApp {
 pub use crate::ledger::parse_currency;
 
 impl AuthedApp {
+    /// The sandbox's routes (the dev outboxes, a rail's made-up return) are a test
+    /// app's only: for a live app they do not exist.
+    pub fn sandbox_only(&self) -> Result<(), Error> {
+        if self.live {
+            return Err(Error::new(ErrorCode::RouteNotFound, "The sandbox's routes are for test apps only."));
+        }
+        Ok(())
+    }
+
     /// What the ledger needs of the app.
     pub fn wallet(&self) -> crate::ledger::AppWallet {
         crate::ledger::AppWallet { id: self.id.clone(), wallet_id: self.wallet_id.clone(), currency: self.currency }

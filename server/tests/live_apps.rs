@@ -14,7 +14,11 @@ use common::{Creds, OPERATOR_KEY, Resp, TestApp};
 use dots_server::live::{Readiness, check_live_apps};
 use serde_json::{Value, json};
 
-on_both_databases!(apps_are_test_apps_unless_made_live, a_live_app_is_refused_with_everything_it_lacks);
+on_both_databases!(
+    apps_are_test_apps_unless_made_live,
+    a_live_app_is_refused_with_everything_it_lacks,
+    the_sandboxs_routes_do_not_exist_for_a_live_app,
+);
 
 async fn create(t: &TestApp, body: Value) -> Resp {
     let bearer = format!("Bearer {OPERATOR_KEY}");
@@ -85,6 +89,24 @@ async fn a_live_app_is_refused_with_everything_it_lacks(t: TestApp) {
     let cli = dots(&t.database_url, &["apps", "create", "--name", "Hooli", "--mode", "live"]);
     let stderr = String::from_utf8_lossy(&cli.stderr);
     assert!(!cli.status.success() && stderr.contains("DOTS_SMTP_URL") && stderr.contains("Venmo payouts"), "{stderr}");
+}
+
+/// A live app (made live in the database: this server has no live rail to make one
+/// with) finds no dev outbox and cannot make the sandbox rail return a payout.
+async fn the_sandboxs_routes_do_not_exist_for_a_live_app(t: TestApp) {
+    let test = t.create_app("Acme").await;
+    let live = t.create_app("Acme Live").await;
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE apps SET mode = 'live' WHERE id = $1").bind(&live.id).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(t.get(&live, "/v2/apps/me").await.json["mode"], "live");
+    for path in ["/v2/dev/sms", "/v2/dev/emails"] {
+        assert_eq!(t.get(&test, path).await.status, StatusCode::OK, "{path}");
+        let gone = t.get(&live, path).await;
+        assert_eq!((gone.status, gone.code()), (StatusCode::NOT_FOUND, "route_not_found"), "{path}");
+    }
+    let returned = t.post(&live, "/v2/dev/payouts/tr_0000000000000000000000/return", json!({})).await;
+    assert_eq!((returned.status, returned.code()), (StatusCode::NOT_FOUND, "route_not_found"), "{}", returned.json);
 }
 
 fn dots(database_url: &str, args: &[&str]) -> std::process::Output {

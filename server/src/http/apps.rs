@@ -96,6 +96,7 @@ async fn dev_sms(
     AppAuth(app): AppAuth,
     query: Result<axum::extract::Query<DevSmsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
+    app.sandbox_only()?;
     let Some(outbox) = &state.services.outbox else {
         return Err(Error::new(ErrorCode::RouteNotFound, "The dev SMS outbox exists only in the sandbox."));
     };

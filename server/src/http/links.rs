@@ -166,6 +166,7 @@ async fn dev_emails(
     AppAuth(app): AppAuth,
     query: Result<axum::extract::Query<DevEmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<api::List<crate::email::DevEmail>>, Error> {
+    app.sandbox_only()?;
     let Some(outbox) = &state.services.email_outbox else {
         return Err(Error::new(
             dots_shared::ErrorCode::RouteNotFound,

@@ -148,6 +148,8 @@ async fn cancel(
     Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
+    // A live payout is returned by its bank, never by the app's word.
+    m.caller.0.sandbox_only()?;
     let args = (m.caller.0.id, id);
     state
         .writer
@@ -187,6 +189,8 @@ async fn dev_return(
     Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
+    // A live payout is returned by its bank, never by the app's word.
+    m.caller.0.sandbox_only()?;
     let args = (m.caller.0.id, id);
     state
         .writer
