@@ -7,9 +7,12 @@
 //! of the receiving banks' 8-digit routing prefixes, its last 10 digits) and their
 //! debit and credit totals in cents.
 //!
+//! A bank's return file is read by [`parse_returns`]: which of our entries came back
+//! (by trace number), why (`R01`…`R85`, [`return_meaning`]) and for how much.
+//!
 //! Not here yet: gathering payouts into files at cut-off times, storing and offering
-//! them, settling, and reading return files (the rest of part 2). Checked by an
-//! independent NACHA library in the tests (`achkit`, PyPI).
+//! them, settling, and applying returns to transfers (the rest of part 2). Checked by
+//! an independent NACHA library in the tests (`achkit`, PyPI).
 
 use std::fmt::Write as _;
 
@@ -283,6 +286,94 @@ impl File {
         }
         Ok(text)
     }
+}
+
+/// An entry a bank sent back, read from a return file: which of ours (by the trace
+/// number we gave it), why (`R01`…`R85`), and for how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    /// The trace number of our entry it returns.
+    pub original_trace: String,
+    pub code: String,
+    pub amount: i64,
+}
+
+/// The returns in a NACHA return file: each Entry Detail followed by its return
+/// addenda (type `99`: the reason code, then the original entry's trace number).
+/// Anything that is not a well-formed record is refused, not skipped.
+pub fn parse_returns(text: &str) -> Result<Vec<Return>, Invalid> {
+    let mut returns = Vec::new();
+    let mut amount: Option<i64> = None;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |why: &str| Invalid(format!("record {}: {why}", n + 1));
+        if line.len() != RECORD_LEN || !line.is_ascii() {
+            return Err(bad("not a 94-character record"));
+        }
+        match &line[..1] {
+            "6" => {
+                let digits = &line[29..39];
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad("the amount is not digits"));
+                }
+                amount = Some(digits.parse().map_err(|_| bad("the amount is not digits"))?);
+            }
+            "7" if &line[1..3] == "99" => {
+                let code = &line[3..6];
+                if return_meaning(code).is_none() {
+                    return Err(bad(&format!("{code} is not a return reason code")));
+                }
+                let original_trace = &line[6..21];
+                if !original_trace.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad("the original trace number is not 15 digits"));
+                }
+                let amount = amount.take().ok_or_else(|| bad("a return addenda without its entry"))?;
+                returns.push(Return { original_trace: original_trace.to_string(), code: code.to_string(), amount });
+            }
+            "1" | "5" | "7" | "8" | "9" => {}
+            _ => return Err(bad("an unknown record type")),
+        }
+    }
+    Ok(returns)
+}
+
+/// What a return reason code means, for the people who read it on a transfer
+/// (`None`: not a return code). The codes a payout's bank sends most often have
+/// their own words; every other code from R01 to R85 reads as a return by the bank.
+pub fn return_meaning(code: &str) -> Option<&'static str> {
+    let known = match code {
+        "R01" => "Not enough money in the account",
+        "R02" => "The account is closed",
+        "R03" => "No such account at that bank",
+        "R04" => "The account number is not one that bank uses",
+        "R05" => "A business debit to a personal account without its owner's agreement",
+        "R06" => "Returned at our bank's request",
+        "R07" => "The account holder took back their authorization",
+        "R08" => "The account holder stopped this payment",
+        "R09" => "The money in the account is not yet available",
+        "R10" => "The account holder says it was not authorized",
+        "R11" => "The account holder says it does not match what they authorized",
+        "R12" => "The account was sold to another bank",
+        "R13" => "That routing number is not an ACH bank",
+        "R14" => "The representative payee has died or can no longer act",
+        "R15" => "The account holder has died",
+        "R16" => "The account is frozen",
+        "R17" => "The bank could not process the entry as written",
+        "R18" => "The effective date was not valid",
+        "R19" => "The amount was not valid",
+        "R20" => "The account cannot take this kind of payment",
+        "R21" => "The company identification was not valid",
+        "R22" => "The individual identification was not valid",
+        "R23" => "The account holder refused the payment",
+        "R24" => "The bank received it twice",
+        "R29" => "The business says it was not authorized",
+        "R31" => "Returned with our agreement",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return Some(known);
+    }
+    let number: u32 = code.strip_prefix('R').filter(|n| n.len() == 2)?.parse().ok()?;
+    (1..=85).contains(&number).then_some("Returned by the receiving bank")
 }
 
 #[cfg(test)]
