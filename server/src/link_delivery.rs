@@ -47,11 +47,14 @@ pub async fn run_worker(store: Store, writer: Writer, services: Arc<Services>, i
     }
 }
 
-/// One pass: every due delivery, each attempted once. Returns how many it took.
+/// One pass: every due delivery, each attempted once (a suspended app's wait for
+/// its resumption). Returns how many it took.
 pub async fn deliver_due(store: &Store, writer: &Writer, services: &Services) -> Result<usize, String> {
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM payout_links WHERE delivery_status = 'pending' AND delivery_due_at <= $1
-         AND (delivery_lease_until IS NULL OR delivery_lease_until < $1) ORDER BY delivery_due_at LIMIT 20",
+         AND (delivery_lease_until IS NULL OR delivery_lease_until < $1)
+         AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.id = payout_links.app_id AND a.suspended_at IS NOT NULL)
+         ORDER BY delivery_due_at LIMIT 20",
     )
     .bind(now_ms())
     .fetch_all(store.reader())

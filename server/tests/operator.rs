@@ -235,6 +235,16 @@ async fn a_suspended_app_is_refused_paused_and_silent_until_resumed(t: TestApp) 
     assert_eq!(t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&open)).await.code(), "app_suspended");
     let bearer = format!("Bearer {flow_token}");
     assert_eq!(t.call(Method::GET, "/flow/v1/session", Some(&bearer), &[], None).await.code(), "app_suspended");
+    // Its links' messages wait too: a text due again (a retry) is not sent.
+    let mut tx = t.store.begin_write().await.unwrap();
+    sqlx::query("UPDATE payout_links SET delivery_method = 'sms', delivery_status = 'pending', delivery_due_at = 0 WHERE id = $1")
+        .bind(link.id())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let services = &t.state.services;
+    assert_eq!(dots_server::link_delivery::deliver_due(&t.store, &t.state.writer, services).await, Ok(0));
     // Its webhooks wait: the payout completes at the rail, its event is not sent.
     t.settle_payouts().await;
     assert_eq!(deliver_once(&t).await, 0);
@@ -254,6 +264,7 @@ async fn a_suspended_app_is_refused_paused_and_silent_until_resumed(t: TestApp) 
     assert!(String::from_utf8_lossy(&claim.bytes).contains("Get paid by Acme") || claim.code() == "widget_not_built");
     while deliver_once(&t).await > 0 {}
     assert_eq!(*got.lock().unwrap() as i64, before as i64 + held);
+    assert_eq!(dots_server::link_delivery::deliver_due(&t.store, &t.state.writer, services).await, Ok(1));
     // The flows the app made are listed; its links' sessions are not flows it made.
     let opened = t.call(Method::POST, "/flow/v1/sessions", None, &[], Some(&open)).await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json);
