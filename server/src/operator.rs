@@ -24,6 +24,11 @@ pub const SESSION_COOKIE: &str = "dots_operator";
 /// The longest reason an operator may give for a suspension.
 pub const MAX_REASON_CHARS: usize = 200;
 
+/// What a call without a live operator session gets.
+pub fn not_signed_in() -> Error {
+    Error::new(ErrorCode::NotSignedIn, "Sign in to the operator console with the operator key.")
+}
+
 /// The refusal every call of a suspended app gets.
 pub fn app_suspended() -> Error {
     Error::new(
@@ -72,7 +77,7 @@ pub async fn session(conn: &mut AnyConnection, token: &str, now_ms: i64) -> Resu
     .bind(now_ms - SESSION_IDLE_MS)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| Error::new(ErrorCode::NotSignedIn, "Sign in to the operator console with the operator key."))?;
+    .ok_or_else(not_signed_in)?;
     let last_seen: i64 = row.try_get("last_seen_at")?;
     Ok(SignedIn {
         session_id: row.try_get("id")?,
@@ -93,16 +98,35 @@ const OVERVIEW: &str = "SELECT a.seq, a.id, a.name, a.client_id, a.currency, a.w
         (SELECT COUNT(*) FROM users u WHERE u.app_id = a.id) AS users
     FROM apps a JOIN accounts w ON w.id = a.wallet_id";
 
-async fn overview(conn: &mut AnyConnection, row: &sqlx::any::AnyRow) -> Result<api::AppOverview, Error> {
+/// The owners' emails of each of `rows`' apps, in one query.
+async fn owners_of(
+    conn: &mut AnyConnection,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+    let mut owners: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    if rows.is_empty() {
+        return Ok(owners);
+    }
+    let ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
+    let places: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT s.app_id, m.email FROM memberships s JOIN members m ON m.id = s.member_id
+         WHERE s.role = 'owner' AND s.app_id IN ({}) ORDER BY m.email",
+        places.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+    for id in &ids {
+        query = query.bind(id);
+    }
+    for (app_id, email) in query.fetch_all(conn).await? {
+        owners.entry(app_id).or_default().push(email);
+    }
+    Ok(owners)
+}
+
+fn overview(row: &sqlx::any::AnyRow, owners: Vec<String>) -> Result<api::AppOverview, Error> {
     let id: String = row.try_get("id")?;
     let currency: String = row.try_get("currency")?;
-    let owners: Vec<String> = sqlx::query_scalar(
-        "SELECT m.email FROM memberships s JOIN members m ON m.id = s.member_id
-         WHERE s.app_id = $1 AND s.role = 'owner' ORDER BY m.email",
-    )
-    .bind(&id)
-    .fetch_all(&mut *conn)
-    .await?;
     let suspended = match row.try_get::<Option<i64>, _>("suspended_at")? {
         Some(at) => Some(api::Suspension {
             since: rfc3339_from_unix_ms(at),
@@ -152,10 +176,11 @@ pub async fn apps(conn: &mut AnyConnection, page: &Page, now_ms: i64) -> Result<
         .bind(page.limit() + 1)
         .fetch_all(&mut *conn)
         .await?;
-    let mut apps = Vec::with_capacity(rows.len());
-    for row in &rows {
-        apps.push(overview(conn, row).await?);
-    }
+    let mut owners = owners_of(conn, &rows).await?;
+    let apps = rows
+        .iter()
+        .map(|row| overview(row, owners.remove(&row.try_get::<String, _>("id")?).unwrap_or_default()))
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok(page.finish(apps))
 }
 
@@ -167,7 +192,8 @@ pub async fn app(conn: &mut AnyConnection, app_id: &str, now_ms: i64) -> Result<
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(crate::apps::not_found)?;
-    overview(conn, &row).await
+    let owners = owners_of(conn, std::slice::from_ref(&row)).await?.into_values().next().unwrap_or_default();
+    overview(&row, owners)
 }
 
 /// Suspending an app (with the operator's reason) or resuming it.

@@ -43,7 +43,8 @@ pub fn page() -> impl IntoView {
 
 fn create(flows: LocalResource<Result<List<Flow>, api::ApiError>>) -> impl IntoView {
     let ctx = ctx();
-    let user = RwSignal::new(pages_user());
+    // The user a user's page sent here for (`?user_id=`), if any.
+    let user = RwSignal::new(super::from_address("user_id"));
     let redirect = RwSignal::new(String::new());
     let chosen: Vec<RwSignal<bool>> = STEPS.iter().map(|_| RwSignal::new(true)).collect();
     let made = RwSignal::new(None::<FlowCreated>);
@@ -106,11 +107,6 @@ fn create(flows: LocalResource<Result<List<Flow>, api::ApiError>>) -> impl IntoV
             <button type="submit" class="primary" disabled=move || change.busy.get() || !ctx.can_change("admin")>"Make the flow"</button>
         </form>
     }
-}
-
-/// The user a user's page sent here for (`?user_id=`), if any.
-fn pages_user() -> String {
-    super::from_address("user_id")
 }
 
 fn table(list: List<Flow>) -> impl IntoView {

@@ -46,9 +46,8 @@ pub(super) async fn signed_in(parts: &Parts, state: &AppState) -> Result<Option<
         return Ok(None);
     }
     let Some(token) = cookie(&parts.headers, operator::SESSION_COOKIE) else { return Ok(None) };
-    let not_signed_in = || Error::new(ErrorCode::NotSignedIn, "Sign in to the operator console with the operator key.");
     if !plausible_token(&token) {
-        return Err(not_signed_in());
+        return Err(operator::not_signed_in());
     }
     csrf_checked(parts, &token)?;
     let mut conn = state.store.reader().acquire().await?;
@@ -120,7 +119,7 @@ impl axum::extract::FromRequestParts<AppState> for OperatorSignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<OperatorSignedIn, Error> {
         match signed_in(parts, state).await? {
             Some((signed_in, token)) => Ok(OperatorSignedIn(signed_in, token)),
-            None => Err(Error::new(ErrorCode::NotSignedIn, "Sign in to the operator console with the operator key.")),
+            None => Err(operator::not_signed_in()),
         }
     }
 }
