@@ -121,6 +121,9 @@ pub struct File {
     pub creation_time: String,
     /// `A`–`Z` then `0`–`9`: tells apart the files made for the bank on one day.
     pub file_id_modifier: char,
+    /// The first entry's trace sequence (1 to 9,999,999); the others follow it, so
+    /// trace numbers stay unique across files, not only in one.
+    pub first_trace: u64,
     pub batches: Vec<Batch>,
 }
 
@@ -212,7 +215,7 @@ impl File {
             alnum(&self.origin_name, 23),
             alnum("", 8),
         ));
-        let mut trace = 0u64;
+        let mut trace = self.first_trace.saturating_sub(1);
         let (mut file_hash, mut file_debit, mut file_credit, mut file_count) = (0u64, 0i64, 0i64, 0usize);
         for (n, batch) in self.batches.iter().enumerate() {
             let number = n + 1;
@@ -236,7 +239,7 @@ impl File {
             ));
             let (mut debit, mut credit) = (0i64, 0i64);
             for e in &batch.entries {
-                trace += 1;
+                trace = trace % 9_999_999 + 1;
                 if e.transaction_code.is_credit() {
                     credit += e.amount;
                 } else {
@@ -336,6 +339,15 @@ pub fn parse_returns(text: &str) -> Result<Vec<Return>, Invalid> {
     Ok(returns)
 }
 
+/// The return of a transfer whose status history ends in a return code (`R01`…):
+/// failed or reversed by an ACH return.
+pub fn rail_return(history: &[dots_shared::api::StatusChange]) -> Option<dots_shared::api::RailReturn> {
+    let last = history.last()?;
+    let code = last.reason.as_deref()?;
+    let meaning = return_meaning(code)?;
+    Some(dots_shared::api::RailReturn { code: code.to_string(), meaning: meaning.to_string() })
+}
+
 /// What a return reason code means, for the people who read it on a transfer
 /// (`None`: not a return code). The codes a payout's bank sends most often have
 /// their own words; every other code from R01 to R85 reads as a return by the bank.
@@ -390,6 +402,7 @@ mod tests {
             creation_date: "261205".into(),
             creation_time: "0930".into(),
             file_id_modifier: 'A',
+            first_trace: 1,
             batches: vec![Batch {
                 sec: Sec::Ppd,
                 company_name: "Acme Payroll".into(),

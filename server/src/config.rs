@@ -21,7 +21,10 @@ pub struct Settings {
     pub operator_key: Option<String>,
     /// `DOTS_DB_MAX_CONNECTIONS` (default 16).
     pub max_connections: u32,
-    /// `DOTS_SANDBOX` (default true): sandbox rail, dev SMS outbox, `GET /v2/dev/sms`.
+    /// `DOTS_SANDBOX` (default true): a development deployment. `false` declares a
+    /// live one: the server then refuses to start without everything live apps need
+    /// (`crate::live`). Test apps are served either way (the sandbox rail, the dev
+    /// outboxes); live apps only with their settings.
     pub sandbox: bool,
     /// `DOTS_PUBLIC_URL`: where payees reach this server (payout-link and flow URLs).
     /// Default `http://<listen>`.
@@ -56,6 +59,30 @@ pub struct Settings {
     pub limits: Limits,
     /// `DOTS_TRUSTED_PROXIES`: whose `X-Forwarded-For`/`Forwarded` is believed.
     pub trusted_proxies: Vec<crate::clients::IpNet>,
+    /// The ACH rail for live apps' bank payouts (`DOTS_ACH_*`), when configured.
+    pub ach: Option<AchSettings>,
+}
+
+/// The bank that takes our NACHA files, and who we are to it (`crate::ach_rail`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AchSettings {
+    /// `DOTS_ACH_ODFI_ROUTING`: the originating bank's 9-digit routing number.
+    pub odfi_routing: String,
+    /// `DOTS_ACH_ODFI_NAME`: its name, as the file header carries it.
+    pub odfi_name: String,
+    /// `DOTS_ACH_COMPANY_ID`: our 10-character company identification at the bank.
+    pub company_id: String,
+    /// `DOTS_ACH_COMPANY_NAME`: the originator on payees' statements (16 characters).
+    pub company_name: String,
+    /// `DOTS_ACH_CUTOFFS` (default `15:00`): the UTC times, each day, at which the
+    /// waiting bank payouts are gathered into a file.
+    pub cutoffs: Vec<(u32, u32)>,
+    /// `DOTS_ACH_SETTLE_DAYS` (default 2): banking days after a file's effective
+    /// date at which its payouts not returned by then are settled; 0: only when the
+    /// operator settles the file.
+    pub settle_days: u32,
+    /// `DOTS_ACH_DIR`: where each new file is also written, for an SFTP uploader.
+    pub dir: Option<String>,
 }
 
 /// How deliveries behave; from `Settings`.
@@ -154,7 +181,8 @@ pub struct SettingsArgs {
     /// Database connections per pool (1 to 1000).
     #[arg(long, env = "DOTS_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
-    /// Sandbox mode: sandbox rail, dev SMS outbox, GET /v2/dev/sms.
+    /// A development deployment (true) or a live one (false: the server refuses to start without everything
+    /// live apps need). Test apps are served either way
     #[arg(long, env = "DOTS_SANDBOX", default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub sandbox: bool,
     /// Where payees reach this server (payout-link and flow URLs) [default: http://<listen>]
@@ -230,6 +258,28 @@ pub struct SettingsArgs {
     /// (10.0.0.0/8, ::1). Default: none, so rate limits key on the connecting address.
     #[arg(long, env = "DOTS_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// ACH rail: the originating bank's 9-digit routing number (with the three settings below, it turns the
+    /// rail on)
+    #[arg(long, env = "DOTS_ACH_ODFI_ROUTING")]
+    pub ach_odfi_routing: Option<String>,
+    /// ACH rail: the originating bank's name
+    #[arg(long, env = "DOTS_ACH_ODFI_NAME")]
+    pub ach_odfi_name: Option<String>,
+    /// ACH rail: your 10-character company identification at the bank (often 1 and your EIN)
+    #[arg(long, env = "DOTS_ACH_COMPANY_ID")]
+    pub ach_company_id: Option<String>,
+    /// ACH rail: your name on payees' bank statements (up to 16 characters)
+    #[arg(long, env = "DOTS_ACH_COMPANY_NAME")]
+    pub ach_company_name: Option<String>,
+    /// ACH rail: the UTC times at which waiting bank payouts are gathered into a file (HH:MM, comma-separated)
+    #[arg(long, env = "DOTS_ACH_CUTOFFS", default_value = "15:00")]
+    pub ach_cutoffs: String,
+    /// ACH rail: banking days after a file's effective date at which its payouts settle (0: only by the operator)
+    #[arg(long, env = "DOTS_ACH_SETTLE_DAYS", default_value_t = 2)]
+    pub ach_settle_days: u32,
+    /// ACH rail: a directory each new file is also written to (for an SFTP uploader)
+    #[arg(long, env = "DOTS_ACH_DIR")]
+    pub ach_dir: Option<String>,
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -292,6 +342,12 @@ impl Settings {
             },
             trusted_proxies: crate::clients::parse_trusted(&a.trusted_proxies)
                 .map_err(|e| format!("DOTS_TRUSTED_PROXIES: {e}"))?,
+            ach: AchSettings::from_parts(
+                [a.ach_odfi_routing, a.ach_odfi_name, a.ach_company_id, a.ach_company_name].map(nonempty),
+                &a.ach_cutoffs,
+                a.ach_settle_days,
+                nonempty(a.ach_dir),
+            )?,
         })
     }
 
@@ -320,6 +376,7 @@ impl Settings {
             sms_per_client_per_hour: SENDS_PER_CLIENT_PER_HOUR,
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
+            ach: None,
         }
     }
 
@@ -348,6 +405,64 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
         older.push(FORMER_PUBLIC_KEY);
         Ok(crate::secrets::Keys::with_older(&primary, &older))
+    }
+}
+
+impl AchSettings {
+    /// The rail's settings: none of the four names (no ACH rail), or all of them,
+    /// each checked; a partial set is refused, naming what is missing.
+    fn from_parts(
+        [routing, odfi_name, company_id, company_name]: [Option<String>; 4],
+        cutoffs: &str,
+        settle_days: u32,
+        dir: Option<String>,
+    ) -> Result<Option<AchSettings>, String> {
+        let names = ["DOTS_ACH_ODFI_ROUTING", "DOTS_ACH_ODFI_NAME", "DOTS_ACH_COMPANY_ID", "DOTS_ACH_COMPANY_NAME"];
+        let given = [&routing, &odfi_name, &company_id, &company_name];
+        if given.iter().all(|v| v.is_none()) {
+            return Ok(None);
+        }
+        let missing: Vec<&str> = names.iter().zip(given).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+        if !missing.is_empty() {
+            return Err(format!("the ACH rail needs {} as well", missing.join(", ")));
+        }
+        let (routing, odfi_name, company_id, company_name) = (
+            routing.unwrap_or_default(),
+            odfi_name.unwrap_or_default(),
+            company_id.unwrap_or_default(),
+            company_name.unwrap_or_default(),
+        );
+        if !crate::ach::routing_number_ok(&routing) {
+            return Err(format!("DOTS_ACH_ODFI_ROUTING: {routing} is not a 9-digit routing number"));
+        }
+        if company_id.len() != 10 || !company_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err("DOTS_ACH_COMPANY_ID: 10 letters or digits (often 1 followed by the EIN)".into());
+        }
+        if company_name.chars().count() > 16 {
+            return Err("DOTS_ACH_COMPANY_NAME: at most 16 characters (bank statements show no more)".into());
+        }
+        let mut times = Vec::new();
+        for time in cutoffs.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let parsed = time
+                .split_once(':')
+                .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+                .filter(|&(h, m)| h < 24 && m < 60);
+            times.push(parsed.ok_or(format!("DOTS_ACH_CUTOFFS: {time} is not a time of day (HH:MM, UTC)"))?);
+        }
+        if times.is_empty() {
+            return Err("DOTS_ACH_CUTOFFS: at least one time of day (HH:MM, UTC)".into());
+        }
+        times.sort_unstable();
+        times.dedup();
+        Ok(Some(AchSettings {
+            odfi_routing: routing,
+            odfi_name,
+            company_id,
+            company_name,
+            cutoffs: times,
+            settle_days,
+            dir,
+        }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! it runs is here, so tests build the same application in-process.
 
 pub mod ach;
+pub mod ach_rail;
 pub mod apps;
 pub mod audit;
 pub mod batches;
@@ -45,7 +46,9 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
     let store = Store::open(&settings.database_url, settings.max_connections).await?;
     contact::warm_up();
     let state = http::AppState::new(store.clone(), settings)?;
-    // A live app this deployment cannot serve stops the start, with all it lacks.
+    // A live deployment without all it needs, or a live app this deployment cannot
+    // serve, stops the start, with all it lacks.
+    live::check_deployment(settings.sandbox, &state.services.readiness)?;
     live::check_live_apps(&store, &state.services.readiness).await?;
     tokio::spawn(prune_idempotency_keys(state.writer.clone()));
     tokio::spawn(reseal_in_background(store.clone(), state.services.clone()));
@@ -66,6 +69,7 @@ pub async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>
         state.writer.clone(),
         Duration::from_millis(settings.worker_interval_ms),
     ));
+    tokio::spawn(ach_rail::run_worker(store.clone(), state.writer.clone(), state.services.clone()));
     let deliverer = std::sync::Arc::new(webhooks::Deliverer::new(store.clone(), state.services.clone()));
     tokio::spawn(deliverer.run(Duration::from_millis(settings.worker_interval_ms)));
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;

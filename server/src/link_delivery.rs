@@ -109,19 +109,17 @@ pub async fn deliver_one(store: &Store, writer: &Writer, services: &Services, id
     }
 }
 
-/// What goes out: an SMS or an email, to whom.
+/// What goes out: an SMS or an email, to whom, for a test app (the dev outboxes)
+/// or a live one (the providers).
 enum Message {
-    Sms(Sms),
-    Email(Email),
+    Sms(Sms, bool),
+    Email(Email, bool),
 }
 
 async fn send(services: &Services, message: &Message) -> Result<(), String> {
     match message {
-        Message::Sms(sms) => services.sms.send(sms).await,
-        Message::Email(email) => match &services.email {
-            Some(sender) => sender.send(email).await,
-            None => Err("no email sender is configured (DOTS_SMTP_URL)".into()),
-        },
+        Message::Sms(sms, live) => services.sms(*live)?.send(sms).await,
+        Message::Email(email, live) => services.app_email(*live)?.send(email).await,
     }
 }
 
@@ -142,7 +140,7 @@ async fn compose(store: &Store, services: &Services, id: &str, now_ms: i64) -> R
     let (Some(url), "active") = (link.url.as_deref(), link.status.as_str()) else {
         return Ok(None);
     };
-    let app = sqlx::query("SELECT name, brand FROM apps WHERE id = $1")
+    let app = sqlx::query("SELECT name, brand, mode FROM apps WHERE id = $1")
         .bind(&app_id)
         .fetch_one(&mut *conn)
         .await
@@ -152,18 +150,22 @@ async fn compose(store: &Store, services: &Services, id: &str, now_ms: i64) -> R
         brand = brand.with(&Brand::from_value(over));
     }
     let name = brand.name.clone().unwrap_or_else(|| app.get("name"));
+    let live = app.get::<String, _>("mode") == "live";
     let currency = Currency::parse(&link.currency).map_err(|e| e.to_string())?;
     let amount = Money::new(link.amount, currency).map_err(|e| e.to_string())?.display();
     let words = Words { app: &name, amount: &amount, memo: link.memo.as_deref(), url, expires_at: &link.expires_at };
     Ok(match (method, link.phone_number, link.email) {
-        (DeliveryMethod::Sms, Some(to), _) => Some(Message::Sms(Sms { app_id, to, body: words.sms() })),
-        (DeliveryMethod::Email, _, Some(to)) => Some(Message::Email(Email {
-            app_id,
-            to,
-            subject: words.subject(),
-            text: words.text(),
-            html: words.html(brand.primary_color.as_deref().unwrap_or(DEFAULT_COLOUR)),
-        })),
+        (DeliveryMethod::Sms, Some(to), _) => Some(Message::Sms(Sms { app_id, to, body: words.sms() }, live)),
+        (DeliveryMethod::Email, _, Some(to)) => Some(Message::Email(
+            Email {
+                app_id,
+                to,
+                subject: words.subject(),
+                text: words.text(),
+                html: words.html(brand.primary_color.as_deref().unwrap_or(DEFAULT_COLOUR)),
+            },
+            live,
+        )),
         _ => None,
     })
 }

@@ -5,9 +5,11 @@
 //! app allows. Making a live app, or starting with one, is refused with the whole
 //! list of what is missing, at once.
 //!
-//! This server has no live rail yet (ACH files and PayPal Payouts come next, behind
-//! `rails::PayoutRail`): until one is configured, every live app is refused, and says
-//! why.
+//! A deployment declared live (`DOTS_SANDBOX=false`) must have all of it but the
+//! rails at start, and at least one rail: it does not start half-configured.
+//!
+//! Rails so far: ACH by NACHA file for `bank` (`crate::ach_rail`). PayPal and Venmo
+//! (the PayPal Payouts API) come next.
 
 use sqlx::Row;
 
@@ -38,8 +40,7 @@ impl Readiness {
             encryption_key: settings.encryption_key.is_some(),
             sms_provider: settings.sms_http.is_some(),
             smtp: settings.smtp.is_some(),
-            // No live rail exists yet.
-            rails: Vec::new(),
+            rails: if settings.ach.is_some() { vec!["bank"] } else { Vec::new() },
         }
     }
 
@@ -71,11 +72,42 @@ impl Readiness {
                     "paypal" => "PayPal payouts (the PayPal Payouts API)",
                     _ => "Venmo payouts (the PayPal Payouts API)",
                 };
-                missing.push(format!("a payout rail for {rail}: none is configured on this server yet"));
+                let how = match method.as_str() {
+                    "bank" => {
+                        "DOTS_ACH_ODFI_ROUTING, DOTS_ACH_ODFI_NAME, DOTS_ACH_COMPANY_ID and DOTS_ACH_COMPANY_NAME"
+                    }
+                    _ => "none is available on this server yet",
+                };
+                missing.push(format!("a payout rail for {rail}: {how}"));
             }
         }
         missing
     }
+}
+
+impl Readiness {
+    /// What a deployment declared live (`DOTS_SANDBOX=false`) lacks: everything a
+    /// live app needs but the rails, and at least one rail.
+    pub fn deployment_missing(&self) -> Vec<String> {
+        let mut missing = self.missing(&[]);
+        if self.rails.is_empty() {
+            missing.push(
+                "a payout rail: bank payouts by ACH file (DOTS_ACH_ODFI_ROUTING, DOTS_ACH_ODFI_NAME, \
+                 DOTS_ACH_COMPANY_ID, DOTS_ACH_COMPANY_NAME)"
+                    .to_string(),
+            );
+        }
+        missing
+    }
+}
+
+/// A live deployment's start: refused, with the whole list, when it lacks anything.
+pub fn check_deployment(sandbox: bool, readiness: &Readiness) -> Result<(), String> {
+    let missing = readiness.deployment_missing();
+    if sandbox || missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!("This server is declared live (DOTS_SANDBOX=false) but lacks: {}.", missing.join("; ")))
 }
 
 /// The refusal of a live app this deployment cannot serve: every missing setting.

@@ -35,6 +35,45 @@ enum Commands {
     /// Encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The ACH rail's NACHA files: list, download, settle, cut off now, ingest returns.
+    #[command(subcommand)]
+    Ach(AchCommand),
+}
+
+#[derive(Subcommand)]
+enum AchCommand {
+    /// The files, newest first.
+    Files {
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
+    /// Print a file's NACHA text (for the bank) to stdout.
+    Download {
+        /// The file's id (achf_…).
+        id: String,
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
+    /// Settle a file: its payouts not returned become completed.
+    Settle {
+        /// The file's id (achf_…).
+        id: String,
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
+    /// Gather the waiting bank payouts into a file now, as a cut-off does.
+    Cutoff {
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
+    /// Ingest a bank's NACHA return file: returned payouts fail or are reversed.
+    /// Ingesting the same file again changes nothing.
+    Returns {
+        /// The return file's path.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +167,7 @@ async fn main() -> ExitCode {
         Commands::Apps(AppsCommand::Invite(invite)) => invite_member(invite).await,
         Commands::Ledger(LedgerCommand::Check { json, database }) => ledger_check(&database.database_url, json).await,
         Commands::Keys(KeysCommand::Rotate { settings }) => rotate_keys(*settings).await,
+        Commands::Ach(command) => ach(command).await,
     };
     result.unwrap_or_else(|e| fail(&e.to_string()))
 }
@@ -208,6 +248,70 @@ async fn invite_member(args: InviteMember) -> Result<ExitCode, Box<dyn std::erro
     println!("invited {} to {} as {}", made.email, made.app_id, made.role);
     println!("link: {}", made.url.as_deref().unwrap_or(""));
     println!("The link works once, until {}; it is shown only now.", made.expires_at);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ach(command: AchCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use dots_server::ach_rail;
+    use dots_server::writer::Origin;
+    let (AchCommand::Files { settings }
+    | AchCommand::Download { settings, .. }
+    | AchCommand::Settle { settings, .. }
+    | AchCommand::Cutoff { settings }
+    | AchCommand::Returns { settings, .. }) = &command;
+    let settings = Settings::from_args((**settings).clone())?;
+    if settings.ach.is_none() {
+        return Err(ach_rail::not_configured().message.into());
+    }
+    let store = Store::open(&settings.database_url, 2).await?;
+    let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
+    let writer = Writer::new(store.clone(), services.clone());
+    let reply = match command {
+        AchCommand::Files { .. } => {
+            let mut conn = store.reader().acquire().await?;
+            for file in ach_rail::files(&mut conn, 100, None).await? {
+                println!("{}", ach_rail::describe(&file));
+            }
+            None
+        }
+        AchCommand::Download { id, .. } => {
+            let mut conn = store.reader().acquire().await?;
+            print!("{}", ach_rail::file_text(&mut conn, &services.keys, &id).await?);
+            None
+        }
+        AchCommand::Settle { id, .. } => Some(ach_rail::settle_now(&writer, Origin::default(), id).await?),
+        AchCommand::Cutoff { .. } => Some(ach_rail::cut_off_now(&store, &writer, &services, Origin::default()).await?),
+        AchCommand::Returns { file, .. } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            Some(ach_rail::returns_now(&writer, Origin::default(), text).await?)
+        }
+    };
+    store.close().await;
+    let Some(reply) = reply else { return Ok(ExitCode::SUCCESS) };
+    if !reply.status.is_success() {
+        return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
+    }
+    let body: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    if let Ok(file) = serde_json::from_value::<dots_shared::api::AchFile>(body.clone()) {
+        println!("{}", ach_rail::describe(&file));
+    } else if let Some(cut) = body.get("file") {
+        match serde_json::from_value::<dots_shared::api::AchFile>(cut.clone()) {
+            Ok(file) => println!("{}", ach_rail::describe(&file)),
+            Err(_) => println!("no bank payout was waiting: no file"),
+        }
+    } else {
+        let report: dots_shared::api::AchReturns = serde_json::from_value(body)?;
+        for r in &report.applied {
+            println!("{}  {}  {} ({})  {}", r.trace, r.transfer_id, r.code, r.meaning, r.status.as_str());
+        }
+        println!(
+            "{} returns applied, {} already applied, {} unmatched{}",
+            report.applied.len(),
+            report.already_applied,
+            report.unmatched.len(),
+            if report.unmatched.is_empty() { String::new() } else { format!(": {}", report.unmatched.join(", ")) }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, Reply, TxResult};
 use crate::ledger::transfers;
 use crate::ledger::transfers::NewTransfer;
 use crate::rails::{RailPayout, RailStatus};
-use crate::services::Services;
+use crate::services::{Route, Services};
 use crate::store::{Store, now_ms};
 use crate::writer::Writer;
 
@@ -200,7 +200,7 @@ pub async fn work_once(store: &Store, writer: &Writer, services: &Services) -> R
     let now = now_ms();
     let due = sqlx::query(
         "SELECT id, app_id FROM transfers WHERE kind = 'payout' AND status IN ('created', 'pending')
-         AND (lease_until IS NULL OR lease_until < $1) ORDER BY seq LIMIT $2",
+         AND (rail IS NULL OR rail <> 'ach') AND (lease_until IS NULL OR lease_until < $1) ORDER BY seq LIMIT $2",
     )
     .bind(now)
     .bind(BATCH)
@@ -252,7 +252,8 @@ async fn release_lease(store: &Store, id: &str, until: i64) -> Result<(), String
 /// Moves one leased payout one step.
 async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str, id: &str) -> Result<(), String> {
     let row = sqlx::query(
-        "SELECT status, amount, fee, fee_party, currency, user_id, payout_method_id, rail_ref FROM transfers WHERE id = $1",
+        "SELECT t.status, t.amount, t.fee, t.fee_party, t.currency, t.user_id, t.payout_method_id, t.rail_ref, a.mode
+         FROM transfers t JOIN apps a ON a.id = t.app_id WHERE t.id = $1",
     )
     .bind(id)
     .fetch_one(store.reader())
@@ -260,7 +261,7 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
     .map_err(|e| e.to_string())?;
     let status: String = row.get("status");
     let rail_ref: Option<String> = row.get("rail_ref");
-    let rail = &services.rail;
+    let live = row.get::<String, _>("mode") == "live";
     match rail_ref {
         None => {
             let method: Option<String> = row.get("payout_method_id");
@@ -279,6 +280,21 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
                     Err(e) => return Err(e.to_string()),
                 };
             drop(conn);
+            let rail = match services.route(live, &destination) {
+                Route::Rail(rail) => rail,
+                // The next cut-off gathers it into a NACHA file; until then it waits, cancelable.
+                Route::AchFile => {
+                    let next = services
+                        .ach
+                        .as_ref()
+                        .map_or(now_ms() + 60_000, |ach| crate::ach_rail::next_cutoff_ms(ach, now_ms()));
+                    return release_lease(store, id, next).await;
+                }
+                Route::None => {
+                    release_lease(store, id, now_ms() + 60_000).await?;
+                    return Err("no payout rail is configured for this live payout's method type".into());
+                }
+            };
             // Committed before the rail hears of it: from now on the payout cannot be canceled.
             let args = (app_id.to_string(), id.to_string(), rail.name());
             let marking = writer.run(crate::writer::Origin::default(), args, |conn, (app_id, id, rail), now| {
@@ -314,15 +330,18 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             });
             expect_ok(recording.await)
         }
-        Some(rail_ref) if status == TransferStatus::Pending.as_str() => match rail.status(&rail_ref).await {
-            Ok(RailStatus::Processing) => release_lease(store, id, now_ms() + POLL_AGAIN_MS).await,
-            Ok(RailStatus::Settled) => set_status(writer, app_id, id, TransferStatus::Completed, "settled").await,
-            Ok(RailStatus::Failed(code)) => fail(writer, app_id, id, &code).await,
-            Err(e) => {
-                release_lease(store, id, now_ms() + 1000).await?;
-                Err(format!("rail status: {e}"))
+        // Only the sandbox rail is polled (ACH payouts settle with their file).
+        Some(rail_ref) if status == TransferStatus::Pending.as_str() => {
+            match services.sandbox_rail.status(&rail_ref).await {
+                Ok(RailStatus::Processing) => release_lease(store, id, now_ms() + POLL_AGAIN_MS).await,
+                Ok(RailStatus::Settled) => set_status(writer, app_id, id, TransferStatus::Completed, "settled").await,
+                Ok(RailStatus::Failed(code)) => fail(writer, app_id, id, &code).await,
+                Err(e) => {
+                    release_lease(store, id, now_ms() + 1000).await?;
+                    Err(format!("rail status: {e}"))
+                }
             }
-        },
+        }
         Some(_) => Ok(()),
     }
 }

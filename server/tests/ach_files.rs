@@ -5,6 +5,8 @@
 //! test` installs it), and its record counts, entry hashes and totals are the ones
 //! we paid.
 
+mod common;
+
 use dots_server::ach::{Batch, Entry, File, Sec, TransactionCode};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -43,7 +45,9 @@ fn batch() -> impl Strategy<Value = Batch> {
 }
 
 fn file() -> impl Strategy<Value = File> {
-    prop::collection::vec(batch(), 1..4).prop_map(|batches| File {
+    // Trace numbers go on from file to file, and start again after 9,999,999.
+    let first_trace = prop_oneof![Just(1u64), 9_999_900u64..=9_999_999, 1u64..=9_999_999];
+    (prop::collection::vec(batch(), 1..4), first_trace).prop_map(|(batches, first_trace)| File {
         destination_routing: "091000019".into(),
         destination_name: "Wells Fargo".into(),
         origin_id: "1234567890".into(),
@@ -52,6 +56,7 @@ fn file() -> impl Strategy<Value = File> {
         creation_date: "261205".into(),
         creation_time: "0930".into(),
         file_id_modifier: 'A',
+        first_trace,
         batches,
     })
 }
@@ -143,80 +148,28 @@ fn our_nacha_files_are_read_by_an_independent_library_with_our_totals() {
 /// Return reason codes the test returns entries with (common ones and others).
 const CODES: [&str; 8] = ["R01", "R02", "R03", "R16", "R20", "R29", "R42", "R85"];
 
-/// A 94-character record from its fields (left-aligned, space-padded).
-fn record(fields: &[&str]) -> String {
-    let line: String = fields.concat();
-    assert!(line.len() <= 94, "{line}");
-    format!("{line:<94}")
-}
-
-/// The bank's return file for `file`: every `every`-th entry sent back, each as an
-/// Entry Detail (credit return codes 21/31, our amount) and its return addenda
-/// (type 99: the reason code, our trace number, our bank) — NACHA's return layout,
-/// written here, not by the code under test. Answers the text and what it returns.
 /// What a return file sends back: (our trace number, reason code, amount) each.
 type Returned = Vec<(String, String, i64)>;
 
+/// The bank's return file for `file`: every `every`-th credit sent back, with a
+/// reason code of [`CODES`] (`common::return_file` writes NACHA's return layout).
+/// Answers the text and what it returns.
 fn return_file(file: &File, every: usize) -> (String, Returned) {
-    let mut lines =
-        vec![record(&["101 ", &file.destination_routing, " 011000015", "2612080900A094101", "DOTS RETURNS"])];
+    let (mut index, mut trace) = (0, file.first_trace - 1);
     let mut returned = Vec::new();
-    let mut trace = 0;
-    let mut seq = 0;
-    lines.push(format!(
-        "5220{:<16}{:20}1234567890PPD{:<10}{:6}261208   1011000010000001",
-        "DOTS RETURNS", "", "RETURN", ""
-    ));
-    let (mut count, mut hash, mut credit) = (0u64, 0u64, 0i64);
     for batch in &file.batches {
         for e in &batch.entries {
-            trace += 1;
-            if trace % every != 0 || !e.transaction_code.is_credit() {
+            index += 1;
+            trace = trace % 9_999_999 + 1;
+            if index % every != 0 || !e.transaction_code.is_credit() {
                 continue;
             }
-            seq += 1;
-            let code = CODES[seq % CODES.len()];
-            let original = format!("{}{trace:07}", file.odfi);
-            let return_code = e.transaction_code.code() - 1;
-            lines.push(record(&[
-                "6",
-                &return_code.to_string(),
-                &e.routing_number,
-                &format!("{:<17}", e.account_number),
-                &format!("{:010}", e.amount),
-                &format!("{:<15}", "RETURN"),
-                &format!("{:<22}", "RETURNED ENTRY"),
-                "  1",
-                &format!("01100001{seq:07}"),
-            ]));
-            lines.push(record(&[
-                "799",
-                code,
-                &original,
-                "      ",
-                &file.odfi,
-                &" ".repeat(44),
-                &format!("01100001{seq:07}"),
-            ]));
-            returned.push((original, code.to_string(), e.amount));
-            count += 2;
-            hash += e.routing_number[..8].parse::<u64>().unwrap();
-            credit += e.amount;
+            let code = CODES[(returned.len() + 1) % CODES.len()];
+            returned.push((format!("{}{trace:07}", file.odfi), code.to_string(), e.amount));
         }
     }
-    let hash = hash % 10_000_000_000;
-    lines.push(record(&[
-        &format!("8220{count:06}{hash:010}{:012}{credit:012}1234567890", 0),
-        &" ".repeat(25),
-        "01100001",
-        "0000001",
-    ]));
-    let blocks = (lines.len() + 1).div_ceil(10);
-    lines.push(record(&[&format!("9000001{blocks:06}{count:08}{hash:010}{:012}{credit:012}", 0)]));
-    while lines.len() % 10 != 0 {
-        lines.push("9".repeat(94));
-    }
-    (lines.iter().map(|l| format!("{l}\n")).collect(), returned)
+    let picks: Vec<(&str, &str)> = returned.iter().map(|(t, c, _)| (t.as_str(), c.as_str())).collect();
+    (common::return_file(&file.render().expect("a valid file"), &picks), returned)
 }
 
 const PARSE_RETURNS: &str = r#"

@@ -415,6 +415,8 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/dashboard/api/operator/sign-out") => json!({}),
         ("POST", "/v2/apps/{id}/suspend") => json!({"reason": "An unpaid invoice"}),
         ("POST", "/v2/apps/{id}/resume") => json!({}),
+        ("POST", "/v2/ach/cutoff" | "/v2/ach/files/{id}/settle") => json!({}),
+        ("POST", "/v2/ach/returns") => json!({"lines": ["101 091000019 1234567890"]}),
         ("POST", "/dashboard/api/two-factor/confirm") => json!({"code": "123456"}),
         ("POST", "/dashboard/api/password-reset") => json!({"email": "ada@example.com"}),
         ("POST", "/dashboard/api/password-reset/confirm") => json!({"token": "dmr_x", "password": "a long passphrase"}),
@@ -480,14 +482,17 @@ async fn every_route_refuses_hostile_strings_everywhere(t: TestApp) {
     for route in &routes {
         let path = route.path;
         let method = &route.method;
-        let credentials =
-            if path == "/v2/apps" || path.starts_with("/v2/apps/{id}") || path.starts_with("/v2/operator/") {
-                operator.clone()
-            } else if path.starts_with("/flow/v1/") {
-                session.clone()
-            } else {
-                basic(&app)
-            };
+        let credentials = if path == "/v2/apps"
+            || path.starts_with("/v2/apps/{id}")
+            || path.starts_with("/v2/operator/")
+            || path.starts_with("/v2/ach/")
+        {
+            operator.clone()
+        } else if path.starts_with("/flow/v1/") {
+            session.clone()
+        } else {
+            basic(&app)
+        };
         let mutating = matches!(method.as_str(), "POST" | "PUT" | "DELETE");
         let example = if mutating {
             let example = example_body(method, path, &user);

@@ -177,22 +177,29 @@ async fn concurrent_senders_send_a_link_once(t: TestApp) {
 async fn an_emailed_link_reaches_an_smtp_server_branded_and_opens_the_claim_page() {
     let smtp = SmtpServer::start().await;
     let addr = smtp.addr;
+    let sms = common::fake_sms_provider().0.clone();
     common::run_with(
         dots_server::store::Backend::Sqlite,
         move |s| {
-            s.smtp = Some(dots_server::config::SmtpSettings {
-                url: format!("smtp://{addr}"),
-                from: Some("Dots Payouts <payouts@dots.test>".into()),
-            });
+            common::live_ready(s, &sms, &format!("smtp://{addr}"));
+            s.smtp.as_mut().unwrap().from = Some("Dots Payouts <payouts@dots.test>".into());
         },
         move |t| async move {
-            let app = t.create_app("Acme").await;
+            // A test app's emails stay in the dev outbox, SMTP or not; a live app's go by SMTP.
+            let test = t.create_app("Acme Test").await;
+            let sent = link(&t, &test, json!({"email": "bob@example.com", "delivery": {"method": "email"}})).await;
+            assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+            assert_eq!(settled(&t, &test, &sent.id()).await["delivery"]["status"], "sent");
+            let outbox = t.get(&test, "/v2/dev/emails").await;
+            assert_eq!(outbox.json["data"][0]["to"], "bob@example.com", "{}", outbox.json);
+            let app = t.create_live_app("Acme").await;
             let brand = json!({"brand": {"name": "Acme Payroll", "primary_color": "#0b7a3b"}});
             assert_eq!(t.put(&app, "/v2/apps/me/settings", brand).await.status, StatusCode::OK);
             let created = link(&t, &app, json!({"email": "ada@example.com", "delivery": {"method": "email"}})).await;
             assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
             let url = created.json["url"].as_str().unwrap().to_string();
             let received = smtp.wait_for(1).await;
+            assert_eq!(received.len(), 1, "the test app's email never reached SMTP");
             let mail = &received[0];
             assert_eq!(
                 (mail.from.as_str(), mail.to.as_slice()),
@@ -214,7 +221,7 @@ async fn an_emailed_link_reaches_an_smtp_server_branded_and_opens_the_claim_page
             assert_eq!(page.status, StatusCode::OK);
             let page = String::from_utf8(page.bytes).unwrap();
             assert!(page.contains("<title>Get paid by Acme Payroll</title>"), "{page}");
-            // With SMTP configured there is no dev email outbox.
+            // A live app has no dev email outbox.
             assert_eq!(t.get(&app, "/v2/dev/emails").await.status, StatusCode::NOT_FOUND);
         },
     )
@@ -225,13 +232,12 @@ async fn an_emailed_link_reaches_an_smtp_server_branded_and_opens_the_claim_page
 async fn an_unreachable_relay_is_retried_then_given_up_and_a_resend_starts_again() {
     // A port nothing listens on: every send fails.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sms = common::fake_sms_provider().0.clone();
     common::run_with(
         dots_server::store::Backend::Sqlite,
-        move |s| {
-            s.smtp = Some(dots_server::config::SmtpSettings { url: format!("smtp://{closed}"), from: None });
-        },
+        move |s| common::live_ready(s, &sms, &format!("smtp://{closed}")),
         move |t| async move {
-            let app = t.create_app("Acme").await;
+            let app = t.create_live_app("Acme").await;
             let created = link(&t, &app, json!({"email": "ada@example.com", "delivery": {"method": "email"}})).await;
             let id = created.id();
             let mut attempts = Vec::new();

@@ -109,6 +109,69 @@ async fn the_sandboxs_routes_do_not_exist_for_a_live_app(t: TestApp) {
     assert_eq!((returned.status, returned.code()), (StatusCode::NOT_FOUND, "route_not_found"), "{}", returned.json);
 }
 
+/// A deployment declared live (`DOTS_SANDBOX=false`) does not start without
+/// everything live apps need, and says all of it at once; with it, it serves.
+#[tokio::test]
+async fn a_live_deployment_starts_only_complete() {
+    let (database_url, cleanup) = common::fresh_database(dots_server::store::Backend::Sqlite).await;
+    let refused = Command::new(env!("CARGO_BIN_EXE_dots"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &database_url)
+        .env("DOTS_LOG", "warn")
+        .env("DOTS_SANDBOX", "false")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    for needed in ["DOTS_ENCRYPTION_KEY", "DOTS_SMS_PROVIDER=http", "DOTS_SMTP_URL", "DOTS_ACH_ODFI_ROUTING"] {
+        assert!(stderr.contains(needed), "{needed}: {stderr}");
+    }
+    // A half-given ACH rail is refused by name too.
+    let half = Command::new(env!("CARGO_BIN_EXE_dots"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &database_url)
+        .env("DOTS_ACH_ODFI_ROUTING", "091000019")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&half.stderr);
+    assert!(!half.status.success() && stderr.contains("DOTS_ACH_COMPANY_NAME"), "{stderr}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_dots"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &database_url)
+        .env("DOTS_LOG", "warn")
+        .env("DOTS_SANDBOX", "false")
+        .env("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)
+        .envs([
+            ("DOTS_SMS_PROVIDER", "http"),
+            ("DOTS_SMS_BASE_URL", "http://127.0.0.1:9"),
+            ("DOTS_SMS_ACCOUNT", "AC1"),
+            ("DOTS_SMS_TOKEN", "token"),
+            ("DOTS_SMS_FROM", "+15005550006"),
+            ("DOTS_SMTP_URL", "smtp://127.0.0.1:9"),
+            ("DOTS_ACH_ODFI_ROUTING", "091000019"),
+            ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
+            ("DOTS_ACH_COMPANY_ID", "1234567890"),
+            ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
+        ])
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        assert!(server.try_wait().unwrap().is_none(), "the complete live deployment stopped");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(up, "the complete live deployment never listened");
+    cleanup.run().await;
+}
+
 fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dots"))
         .args(args)

@@ -70,35 +70,33 @@ async fn provider_errors_and_silence_are_failed_sends() {
     assert!(HttpSms::new(&closed, "AC123", "t", "+15005550006").send(&sms()).await.is_err());
 }
 
+/// A test app's codes go to the dev outbox, never to a phone, even with a provider
+/// configured; a live app's go through the provider, and it has no dev outbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_sends_codes_through_the_configured_provider() {
+async fn live_apps_send_codes_through_the_provider_and_test_apps_never_do() {
     let (url, received) = provider(StatusCode::CREATED).await;
     let (database_url, cleanup) = common::fresh_database(dots_server::store::Backend::Sqlite).await;
-    let store = dots_server::store::Store::open(&database_url, 4).await.unwrap();
-    let mut settings = dots_server::config::Settings::sandbox(&database_url);
-    settings.operator_key = Some(common::OPERATOR_KEY.into());
-    settings.sms_http = Some(dots_server::config::SmsHttpSettings {
-        base_url: url,
-        account: "AC9".into(),
-        token: "tok".into(),
-        from: "+15005550006".into(),
-    });
-    let state = dots_server::http::AppState::new(store.clone(), &settings).unwrap();
-    assert!(state.services.outbox.is_none(), "no dev outbox when a provider is configured");
-    let t =
-        common::TestApp { router: dots_server::http::router(state.clone()), state, store: store.clone(), database_url };
-    let app = t.create_app("Acme").await;
-    let user = t.create_user(&app).await;
-    let sent = t.post(&app, &format!("/v2/users/{user}/verification"), serde_json::json!({})).await;
+    let t = common::TestApp::start_with(&database_url, |s| common::live_ready(s, &url, "smtp://127.0.0.1:9")).await;
+
+    let test = t.create_app("Acme Test").await;
+    let user = t.create_user(&test).await;
+    let sent = t.post(&test, &format!("/v2/users/{user}/verification"), serde_json::json!({})).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
+    assert!(received.0.lock().unwrap().is_empty(), "a test app's code reached the provider");
+    assert_eq!(t.get(&test, "/v2/dev/sms").await.json["data"].as_array().unwrap().len(), 1);
+
+    let live = t.create_live_app("Acme").await;
+    let user = t.create_user(&live).await;
+    let sent = t.post(&live, &format!("/v2/users/{user}/verification"), serde_json::json!({})).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.json);
     let calls = received.0.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
     let body = &calls[0].2.iter().find(|(k, _)| k == "Body").unwrap().1;
     let code = common::code_in(body);
     let checked =
-        t.post(&app, &format!("/v2/users/{user}/verification/check"), serde_json::json!({"code": code})).await;
+        t.post(&live, &format!("/v2/users/{user}/verification/check"), serde_json::json!({"code": code})).await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.json);
-    assert_eq!(t.get(&app, "/v2/dev/sms").await.status, StatusCode::NOT_FOUND);
-    store.close().await;
+    assert_eq!(t.get(&live, "/v2/dev/sms").await.status, StatusCode::NOT_FOUND);
+    t.store.close().await;
     cleanup.run().await;
 }

@@ -241,9 +241,77 @@ pub struct Transfer {
     pub payout_method_id: Option<String>,
     pub transactions: Vec<Transaction>,
     pub status_history: Vec<StatusChange>,
+    /// A payout its rail sent back (an ACH return): why, in the bank's code and
+    /// in words. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<RailReturn>,
     pub metadata: Metadata,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Why a rail sent a payout back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RailReturn {
+    /// The rail's code: `R01`…`R85` for ACH.
+    pub code: String,
+    /// What it means, for the people who read it.
+    pub meaning: String,
+}
+
+/// A NACHA file of the ACH rail, as the operator sees it (`GET /v2/ach/files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AchFile {
+    pub id: String,
+    /// `A`–`Z`, `0`–`9`: which of the day's files it is, to the bank.
+    pub file_id_modifier: String,
+    /// The day the money moves (`YYYY-MM-DD`).
+    pub effective_date: String,
+    /// Entry Detail records.
+    pub entries: i64,
+    /// Cents paid out (credits) and collected (debits).
+    pub credit_total: i64,
+    pub debit_total: i64,
+    /// Entries the bank sent back so far.
+    pub returns: i64,
+    /// `sent` (its payouts pending) or `settled` (completed).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<String>,
+    pub created_at: String,
+}
+
+/// What a cut-off made (`POST /v2/ach/cutoff`): a file, or none when no payout
+/// was waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AchCutOff {
+    pub file: Option<AchFile>,
+}
+
+/// What ingesting a NACHA return file did (`POST /v2/ach/returns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AchReturns {
+    /// Returns applied now: their payouts failed or were reversed.
+    pub applied: Vec<AchReturnApplied>,
+    /// Returns already applied by an earlier ingest: nothing changed for them.
+    pub already_applied: i64,
+    /// Trace numbers the file names that match none of our entries (or not its amount).
+    pub unmatched: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AchReturnApplied {
+    pub trace: String,
+    pub transfer_id: String,
+    pub code: String,
+    pub meaning: String,
+    /// `failed` (returned before it settled) or `reversed` (after).
+    pub status: TransferStatus,
 }
 
 /// One immutable ledger record: `amount` moved from `source` to `destination`.

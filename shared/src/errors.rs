@@ -32,6 +32,8 @@ macro_rules! codes {
 
 codes! {
     AccountLocked = ("account_locked", 429),
+    AchFileNotFound = ("ach_file_not_found", 404),
+    AchNotConfigured = ("ach_not_configured", 409),
     AmountBelowFee = ("amount_below_fee", 422),
     AppInsufficientFunds = ("app_insufficient_funds", 409),
     AppNotFound = ("app_not_found", 404),
@@ -51,6 +53,7 @@ codes! {
     DuplicateField = ("duplicate_field", 422),
     EventNotFound = ("event_not_found", 404),
     FlowIncomplete = ("flow_incomplete", 409),
+    FundingAccountRequired = ("funding_account_required", 409),
     FlowNotFound = ("flow_not_found", 404),
     FlowPayoutMade = ("flow_payout_made", 409),
     IdempotencyKeyReused = ("idempotency_key_reused", 409),

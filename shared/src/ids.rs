@@ -15,6 +15,7 @@ pub const FLOW: &str = "flow_";
 pub const WEBHOOK: &str = "we_";
 pub const DELIVERY: &str = "whd_";
 pub const CLIENT_ID: &str = "ci_";
+pub const ACH_FILE: &str = "achf_";
 pub const API_SECRET: &str = "sk_";
 
 /// The prefixes of the bearer tokens and secrets we issue: payout-link tokens,
@@ -106,6 +107,8 @@ id_types! {
     DeliveryId = DELIVERY;
     /// An event (`evt_…`).
     EventId = EVENT;
+    /// A NACHA file of the ACH rail (`achf_…`).
+    AchFileId = ACH_FILE;
 }
 
 /// True when `id` has the prefix and a body of 1–64 ASCII alphanumerics: a cheap

@@ -461,7 +461,8 @@ async fn request_reset(State(state): State<AppState>, m: Mutation<Anonymous, Res
         StatusCode::OK => serde_json::from_slice(&made.body).map_err(Error::internal)?,
         _ => None,
     };
-    if let (Some(link), Some(sender)) = (link, state.services.email.clone()) {
+    if let Some(link) = link {
+        let sender = state.services.email.clone();
         // Sent after answering, so that the answer takes as long with an account as without.
         tokio::spawn(async move {
             if let Err(e) = sender.send(&members::reset_email(&email, &link)).await {
@@ -627,10 +628,7 @@ async fn invite_member(State(state): State<AppState>, m: Mutation<AppAuth, Invit
     }
     let mut made: Invitation = serde_json::from_slice(&reply.body).map_err(Error::internal)?;
     let email = members::invitation_email(&app.name, &made);
-    let sent = match &state.services.email {
-        Some(sender) => sender.send(&email).await,
-        None => Err("no email sender is configured (DOTS_SMTP_URL)".into()),
-    };
+    let sent = state.services.email.send(&email).await;
     if let Err(e) = &sent {
         tracing::warn!(error = %e, "an invitation could not be emailed");
     }

@@ -104,6 +104,7 @@ macro_rules! path_ids {
 
 path_ids! {
     AppId => crate::apps::not_found(),
+    AchFileId => crate::ach_rail::file_not_found(),
     UserId => crate::payees::users::not_found(),
     TransferId => crate::ledger::transfers::not_found(),
     TransactionId => crate::ledger::transfers::transaction_not_found(),

@@ -22,6 +22,7 @@ use crate::payees::compliance::{self, ComplianceRequest, ComplianceUpdate};
 use crate::payees::payout_methods::{self, CreatePayoutMethodRequest, Destination, NewPayoutMethod};
 use crate::payees::verify::{self, Checked, NewCode};
 use crate::store::now_ms;
+use sqlx::Row;
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -163,14 +164,15 @@ async fn send_code(
     let body = &m.body;
     let destination =
         flows::code_destination(&mut conn, session, body.phone_number.as_deref(), body.country_code.as_deref()).await?;
-    let app_name: String =
-        sqlx::query_scalar("SELECT name FROM apps WHERE id = $1").bind(&session.app_id).fetch_one(&mut *conn).await?;
+    let app =
+        sqlx::query("SELECT name, mode FROM apps WHERE id = $1").bind(&session.app_id).fetch_one(&mut *conn).await?;
+    let (app_name, live): (String, bool) = (app.try_get("name")?, app.try_get::<String, _>("mode")? == "live");
     drop(conn);
     let client = client.map(|address| (address, state.services.sms_per_client_per_hour));
     let (mut code, plain) =
         NewCode::generate(&state.services.keys, &session.app_id, session.subject(), &destination, client);
     code.typed = body.phone_number.is_some();
-    start_and_send(&state, m.origin, code, plain, &app_name).await
+    start_and_send(&state, m.origin, code, plain, (&app_name, live)).await
 }
 
 #[utoipa::path(post, path = "/flow/v1/verification/check", tag = "Flow sessions", request_body = CheckCodeRequest, responses((status = 200, description = "The phone is proven; the session has a new token.", body = flow::CodeChecked)))]

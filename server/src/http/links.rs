@@ -167,12 +167,7 @@ async fn dev_emails(
     query: Result<axum::extract::Query<DevEmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<api::List<crate::email::DevEmail>>, Error> {
     app.sandbox_only()?;
-    let Some(outbox) = &state.services.email_outbox else {
-        return Err(Error::new(
-            dots_shared::ErrorCode::RouteNotFound,
-            "The dev email outbox exists only in the sandbox without DOTS_SMTP_URL.",
-        ));
-    };
+    let outbox = &state.services.email_outbox;
     let axum::extract::Query(query) =
         query.map_err(|_| Error::new(dots_shared::ErrorCode::InvalidQuery, "Only to is accepted."))?;
     Ok(Json(api::List { data: outbox.recent(&app.id, query.to.as_deref()), has_more: false }))

@@ -2,6 +2,7 @@
 //! they authenticate, validate into a domain value, and call the ledger, the
 //! writer or a read function.
 
+mod ach;
 mod apps;
 mod audit;
 mod dashboard;
@@ -125,6 +126,7 @@ pub fn routes() -> Vec<Route> {
     let table = audit::routes(table);
     let table = dashboard::routes(table);
     let table = operator::routes(table);
+    let table = ach::routes(table);
     transfers::routes(table).0
 }
 

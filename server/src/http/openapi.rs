@@ -87,6 +87,7 @@ pub fn document() -> OpenApi {
         super::audit::Doc::openapi(),
         super::dashboard::Doc::openapi(),
         super::operator::Doc::openapi(),
+        super::ach::Doc::openapi(),
         super::transfers::Doc::openapi(),
         super::exports::Doc::openapi(),
     ] {

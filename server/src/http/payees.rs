@@ -57,7 +57,7 @@ pub async fn start_and_send(
     origin: crate::writer::Origin,
     code: NewCode,
     plain: String,
-    app_name: &str,
+    (app_name, live): (&str, bool),
 ) -> Result<Reply, Error> {
     let destination = code.destination.clone();
     let app_id = code.app_id.clone();
@@ -70,7 +70,11 @@ pub async fn start_and_send(
     if reply.status.is_success() && !reply.replayed {
         let sms =
             Sms { app_id, to: destination, body: verify::message(app_name, &plain, &state.services.public_host()) };
-        if let Err(e) = state.services.sms.send(&sms).await {
+        let sent = match state.services.sms(live) {
+            Ok(sender) => sender.send(&sms).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             tracing::warn!(error = %e, "sending a verification code failed");
             let mut error = Error::unavailable("The code could not be sent; try again shortly.");
             error.code = ErrorCode::SmsFailed;
@@ -89,7 +93,7 @@ async fn send_code(
     let app = &m.caller.0;
     let phone = user_phone(&state, &app.id, &user_id).await?;
     let (code, plain) = NewCode::generate(&state.services.keys, &app.id, format!("user:{user_id}"), &phone, None);
-    start_and_send(&state, m.origin, code, plain, &app.name).await
+    start_and_send(&state, m.origin, code, plain, (&app.name, app.live)).await
 }
 
 #[utoipa::path(post, path = "/v2/users/{id}/verification/check", tag = "Users", params(("id" = String, Path, description = "A user id (usr_…).")), request_body = CheckCodeRequest, responses((status = 200, description = "The user, now verified.", body = api::User)))]

@@ -16,7 +16,7 @@ use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::payees::users;
 use crate::writer::Origin;
 use axum::http::StatusCode;
-use dots_shared::{TransferStatus, TransferType};
+use dots_shared::{ErrorCode, TransferStatus, TransferType};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -52,12 +52,24 @@ pub(super) fn routes(routes: Routes) -> Routes {
 ))]
 pub(super) struct Doc;
 
-#[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill (complete at once).", body = Transfer)))]
+/// A test app's refill completes at once (the sandbox's money). A live app's
+/// money comes only by ACH debit from the funding account the operator registers
+/// for it: until that exists, its refill is refused and nothing is made.
+#[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill (a test app's: complete at once).", body = Transfer)))]
 async fn refill(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
 ) -> Result<Reply, Error> {
-    match Refill::validate(&m.caller.0.wallet(), m.body) {
+    let refill = if m.caller.0.live {
+        Err(Error::new(
+            ErrorCode::FundingAccountRequired,
+            "A live app's wallet is refilled by bank debit from its funding account, and this app has none yet: \
+             ask the operator to register it.",
+        ))
+    } else {
+        Refill::validate(&m.caller.0.wallet(), m.body)
+    };
+    match refill {
         Ok(refill) => state.writer.refill(m.origin, refill).await,
         Err(refused) => replay_or(&state, m.origin.idempotency.as_ref(), refused).await,
     }
@@ -148,8 +160,6 @@ async fn cancel(
     Id(id): Id<TransferId>,
     m: Mutation<AppAuth, NoFields>,
 ) -> Result<Reply, Error> {
-    // A live payout is returned by its bank, never by the app's word.
-    m.caller.0.sandbox_only()?;
     let args = (m.caller.0.id, id);
     state
         .writer

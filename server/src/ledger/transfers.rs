@@ -294,6 +294,7 @@ fn created(
         direction: row.direction,
         payout_method_id: row.payout_method_id.map(str::to_string),
         transactions,
+        returned: None,
         status_history,
         metadata: row.metadata.clone(),
         created_at: at.clone(),
@@ -851,6 +852,7 @@ async fn fetch_transfers(
             let id: String = row.try_get("id")?;
             let amount: i64 = row.try_get("amount")?;
             let fee = fee_of(row)?;
+            let status_history = history.remove(&id).unwrap_or_default();
             Ok(api::Transfer {
                 kind: parse_column(row, "kind", TransferType::parse)?,
                 status: parse_column(row, "status", TransferStatus::parse)?,
@@ -863,7 +865,8 @@ async fn fetch_transfers(
                 fee_party: fee.map(|f| f.party),
                 currency: row.try_get("currency")?,
                 transactions: transactions.remove(&id).unwrap_or_default(),
-                status_history: history.remove(&id).unwrap_or_default(),
+                returned: crate::ach::rail_return(&status_history),
+                status_history,
                 metadata: crate::metadata::parse(&row.try_get::<String, _>("metadata")?),
                 created_at: rfc3339_from_unix_ms(row.try_get("created_at")?),
                 updated_at: rfc3339_from_unix_ms(row.try_get("updated_at")?),

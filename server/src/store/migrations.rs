@@ -164,6 +164,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0021_app_modes.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 22,
+        name: "ach_files",
+        sqlite: include_str!("../../migrations/sqlite/0022_ach_files.sql"),
+        postgres: include_str!("../../migrations/postgres/0022_ach_files.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

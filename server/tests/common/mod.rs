@@ -66,6 +66,119 @@ impl Resp {
     }
 }
 
+/// Messages the stand-in SMS provider received: (to, body).
+pub type SmsReceived = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A Twilio-style SMS provider standing in for a real one, on its own thread (one
+/// per test process): it takes every message and keeps it.
+pub fn fake_sms_provider() -> &'static (String, SmsReceived) {
+    static PROVIDER: std::sync::OnceLock<(String, SmsReceived)> = std::sync::OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let received = SmsReceived::default();
+        let kept = received.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
+                let take = move |body: String| {
+                    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+                    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                    kept.lock().unwrap().push((field("To").unwrap_or_default(), field("Body").unwrap_or_default()));
+                    async { (StatusCode::CREATED, r#"{"sid":"SM1"}"#) }
+                };
+                let app =
+                    Router::new().route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(take));
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        (rx.recv().unwrap(), received)
+    })
+}
+
+/// A NACHA return file from the bank of `file` (our file's text): the entries
+/// with the given trace numbers sent back (a trace it lacks: a made-up entry),
+/// each with its reason code, as Entry
+/// Detail (credit return code: ours less one) and type-99 addenda — NACHA's
+/// return layout, written here, not by the code under test.
+pub fn return_file(file: &str, returns: &[(&str, &str)]) -> String {
+    let record = |fields: &[&str]| -> String {
+        let line: String = fields.concat();
+        assert!(line.len() <= 94, "{line}");
+        format!("{line:<94}")
+    };
+    let header = file.lines().next().expect("a file header");
+    let mut lines = vec![record(&["101 ", &header[3..13], " 011000015", "2612080900A094101", "DOTS RETURNS"])];
+    lines.push(format!(
+        "5220{:<16}{:20}1234567890PPD{:<10}{:6}261208   1011000010000001",
+        "DOTS RETURNS", "", "RETURN", ""
+    ));
+    let (mut count, mut hash, mut credit) = (0u64, 0u64, 0i64);
+    for (seq, (trace, code)) in returns.iter().enumerate() {
+        // A trace the file does not hold is returned as a made-up $1.00 entry.
+        let made_up = format!("622011000015{:<17}0000000100", "1");
+        let entry = file.lines().find(|l| l.starts_with('6') && &l[79..94] == *trace).unwrap_or(&made_up);
+        let (routing, account, amount) = (&entry[3..12], &entry[12..29], &entry[29..39]);
+        let return_code: u8 = entry[1..3].parse::<u8>().unwrap() - 1;
+        let our_trace = format!("01100001{:07}", seq + 1);
+        lines.push(record(&[
+            "6",
+            &return_code.to_string(),
+            routing,
+            account,
+            amount,
+            &format!("{:<15}", "RETURN"),
+            &format!("{:<22}", "RETURNED ENTRY"),
+            "  1",
+            &our_trace,
+        ]));
+        lines.push(record(&["799", code, trace, "      ", &trace[..8], &" ".repeat(44), &our_trace]));
+        count += 2;
+        hash += routing[..8].parse::<u64>().unwrap();
+        credit += amount.parse::<i64>().unwrap();
+    }
+    let hash = hash % 10_000_000_000;
+    lines.push(record(&[
+        &format!("8220{count:06}{hash:010}{:012}{credit:012}1234567890", 0),
+        &" ".repeat(25),
+        "01100001",
+        "0000001",
+    ]));
+    let blocks = (lines.len() + 1).div_ceil(10);
+    lines.push(record(&[&format!("9000001{blocks:06}{count:08}{hash:010}{:012}{credit:012}", 0)]));
+    while lines.len() % 10 != 0 {
+        lines.push("9".repeat(94));
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// The ACH rail the tests configure: a real routing number (its check digit holds).
+pub const TEST_ODFI: &str = "091000019";
+
+/// Settings with all a live app allowing bank payouts needs: a kept encryption
+/// key, an SMS provider at `sms_url`, SMTP at `smtp_url`, and the ACH rail
+/// (settled only by the operator).
+pub fn live_ready(s: &mut dots_server::config::Settings, sms_url: &str, smtp_url: &str) {
+    s.encryption_key = Some(TEST_ENCRYPTION_KEY.into());
+    s.sms_http = Some(dots_server::config::SmsHttpSettings {
+        base_url: sms_url.into(),
+        account: "AC9".into(),
+        token: "tok".into(),
+        from: "+15005550006".into(),
+    });
+    s.smtp = Some(dots_server::config::SmtpSettings { url: smtp_url.into(), from: Some("payouts@dots.test".into()) });
+    s.ach = Some(dots_server::config::AchSettings {
+        odfi_routing: TEST_ODFI.into(),
+        odfi_name: "Wells Fargo".into(),
+        company_id: "1234567890".into(),
+        company_name: "Dots Payouts".into(),
+        cutoffs: vec![(15, 0)],
+        settle_days: 0,
+        dir: None,
+    });
+}
+
 /// Runs `scenario` against a fresh database of `backend`, then the ledger check,
 /// then drops the database.
 pub async fn run<F, Fut>(backend: Backend, scenario: F)
@@ -349,6 +462,17 @@ impl TestApp {
     }
 
     /// A new app through `POST /v2/apps`, as the operator.
+    /// A live app (this server must be [`live_ready`]), allowing bank payouts only.
+    pub async fn create_live_app(&self, name: &str) -> Creds {
+        let bearer = format!("Bearer {OPERATOR_KEY}");
+        let body = json!({"name": name, "mode": "live", "payout_method_types": ["bank"]}).to_string();
+        let r = self.call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        let secret = r.json["api_secret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("sk_live_"), "{secret}");
+        Creds { id: r.id(), client_id: r.json["client_id"].as_str().unwrap().into(), secret }
+    }
+
     pub async fn create_app(&self, name: &str) -> Creds {
         let bearer = format!("Bearer {OPERATOR_KEY}");
         let body = json!({ "name": name }).to_string();
@@ -397,8 +521,14 @@ impl TestApp {
         assert_eq!(checked.json["phone_verified"], true);
     }
 
-    /// The code in the newest SMS to `phone` in the dev outbox.
+    /// The code in the newest SMS to `phone`: in the dev outbox for a test app, at
+    /// the stand-in SMS provider ([`fake_sms_provider`]) for a live one.
     pub async fn last_code(&self, creds: &Creds, phone: &str) -> String {
+        if creds.secret.starts_with("sk_live_") {
+            let (_, received) = fake_sms_provider();
+            let body = received.lock().unwrap().iter().rev().find(|(to, _)| to == phone).map(|(_, body)| body.clone());
+            return code_in(&body.unwrap_or_else(|| panic!("no SMS to {phone} at the provider")));
+        }
         let outbox = self.get(creds, &format!("/v2/dev/sms?phone_number={}", phone.replace('+', "%2B"))).await;
         let body =
             outbox.json["data"][0]["body"].as_str().unwrap_or_else(|| panic!("no SMS to {phone}: {}", outbox.json));
