@@ -46,16 +46,21 @@ pub enum TransactionCode {
     SavingsCredit,
     CheckingDebit,
     SavingsDebit,
+    /// Zero-dollar debits that prove an account before money is debited from it.
+    CheckingDebitPrenote,
+    SavingsDebitPrenote,
 }
 
 impl TransactionCode {
-    /// The two digits of the Entry Detail record (22, 32, 27, 37).
+    /// The two digits of the Entry Detail record (22, 32, 27, 37; pre-notes 28, 38).
     pub fn code(self) -> u8 {
         match self {
             TransactionCode::CheckingCredit => 22,
             TransactionCode::SavingsCredit => 32,
             TransactionCode::CheckingDebit => 27,
             TransactionCode::SavingsDebit => 37,
+            TransactionCode::CheckingDebitPrenote => 28,
+            TransactionCode::SavingsDebitPrenote => 38,
         }
     }
 
@@ -70,6 +75,15 @@ impl TransactionCode {
             ("savings", true) => Some(TransactionCode::SavingsCredit),
             ("checking", false) => Some(TransactionCode::CheckingDebit),
             ("savings", false) => Some(TransactionCode::SavingsDebit),
+            _ => None,
+        }
+    }
+
+    /// The pre-note of a future debit from a `checking` or `savings` account.
+    pub fn prenote_of(account_type: &str) -> Option<TransactionCode> {
+        match account_type {
+            "checking" => Some(TransactionCode::CheckingDebitPrenote),
+            "savings" => Some(TransactionCode::SavingsDebitPrenote),
             _ => None,
         }
     }

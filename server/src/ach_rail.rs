@@ -6,8 +6,10 @@
 //!   or `pending` after a review, and not yet with a rail) into one file: each
 //!   payout becomes `pending` on the `ach` rail with its trace number, the file's
 //!   text is sealed and stored, and its entries recorded. Until then a payout may
-//!   still be canceled. Two servers cutting off at once make one file: a payout
-//!   is taken by a compare-and-set on its `rail`.
+//!   still be canceled. The same file debits the live apps' pending refills from
+//!   their funding accounts and carries the pre-notes of new funding accounts
+//!   (`crate::funding`). Two servers cutting off at once make one file: each
+//!   transfer is taken by a compare-and-set on its `rail`.
 //! - **Settlement.** A file's payouts become `completed` when the operator settles
 //!   it, or `DOTS_ACH_SETTLE_DAYS` banking days after its effective date (weekends
 //!   and the Federal Reserve's holidays are not banking days).
@@ -117,98 +119,63 @@ fn seal_context(file_id: &str) -> String {
     format!("ach_file:{file_id}")
 }
 
-/// A waiting payout, as the cut-off reads it.
-struct Waiting {
-    id: String,
+/// An entry going into the file being made.
+struct Outgoing {
+    kind: &'static str,
+    transfer_id: Option<String>,
     app_id: String,
-    user_id: String,
-    method_id: String,
-    amount: i64,
-    name: String,
+    trace: String,
+    entry: Entry,
 }
 
-/// Gathers the waiting bank payouts of live apps into a new file (`None`: none
-/// were waiting). In the caller's transaction.
+/// Trace numbers for a new file: on from the last file's, starting again after
+/// 9,999,999.
+struct Traces {
+    odfi: String,
+    first: i64,
+    used: i64,
+}
+
+impl Traces {
+    fn next(&mut self) -> String {
+        let seq = (self.first - 1 + self.used) % TRACE_WRAP + 1;
+        self.used += 1;
+        format!("{}{seq:07}", self.odfi)
+    }
+
+    fn last(&self) -> i64 {
+        (self.first - 1 + self.used - 1).rem_euclid(TRACE_WRAP) + 1
+    }
+}
+
+/// The last 15 characters of an id: an entry's identification number.
+fn id_number(id: &str) -> String {
+    id[id.len().saturating_sub(15)..].to_string()
+}
+
+/// Gathers into a new file (`None`: nothing was waiting), in the caller's
+/// transaction: the live apps' waiting bank payouts (credits, a PPD batch), their
+/// pending refills (debits from their verified funding accounts) and the pre-notes
+/// of their new funding accounts (a CCD batch: apps are businesses). Each is taken
+/// by a compare-and-set, so one a concurrent cut-off (or a cancel) took is left.
 pub async fn cut_off(
     conn: &mut AnyConnection,
     keys: &Keys,
     ach: &AchSettings,
     now_ms: i64,
 ) -> TxResult<Option<api::AchFile>> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.app_id, t.user_id, t.payout_method_id, t.amount, t.fee, t.fee_party,
-                c.legal_first_name, c.legal_last_name
-         FROM transfers t JOIN apps a ON a.id = t.app_id JOIN payout_methods m ON m.id = t.payout_method_id
-         LEFT JOIN compliance c ON c.user_id = t.user_id
-         WHERE t.kind = 'payout' AND t.status IN ('created', 'pending') AND t.rail IS NULL
-           AND a.mode = 'live' AND a.suspended_at IS NULL AND m.kind = 'bank' AND m.deleted_at IS NULL
-           AND t.currency = 'USD'
-         ORDER BY t.seq LIMIT 10000",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut waiting = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let (amount, fee): (i64, i64) = (row.try_get("amount")?, row.try_get("fee")?);
-        let user_pays = row.try_get::<Option<String>, _>("fee_party")?.as_deref() == Some(FeeParty::User.as_str());
-        let first: Option<String> = row.try_get("legal_first_name")?;
-        let last: Option<String> = row.try_get("legal_last_name")?;
-        let name = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        waiting.push(Waiting {
-            id: row.try_get("id")?,
-            app_id: row.try_get("app_id")?,
-            user_id: row.try_get("user_id")?,
-            method_id: row.try_get("payout_method_id")?,
-            // The bank pays what the payee receives: the amount less a fee they pay.
-            amount: if user_pays { amount - fee } else { amount },
-            name: if name.trim().is_empty() { "PAYEE".into() } else { name },
-        });
-    }
     let last_trace: Option<i64> = sqlx::query_scalar("SELECT last_trace FROM ach_files ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
-    let first_trace = last_trace.map_or(1, |t| if t >= TRACE_WRAP { 1 } else { t + 1 });
-    let file_id = new_id(dots_shared::ids::ACH_FILE);
-    let odfi = &ach.odfi_routing[..8];
-    let mut entries = Vec::new();
-    let mut taken = Vec::new();
-    for w in waiting {
-        let trace_seq = (first_trace - 1 + taken.len() as i64) % TRACE_WRAP + 1;
-        let trace = format!("{odfi}{trace_seq:07}");
-        // Taken by a compare-and-set: a payout another cut-off (or a cancel) took meanwhile is left.
-        let took = sqlx::query(
-            "UPDATE transfers SET rail = 'ach', rail_ref = $1, lease_until = NULL
-             WHERE id = $2 AND rail IS NULL AND status IN ('created', 'pending')",
-        )
-        .bind(&trace)
-        .bind(&w.id)
-        .execute(&mut *conn)
-        .await?;
-        if took.rows_affected() != 1 {
-            continue;
-        }
-        let Destination::Bank { routing_number, account_number, account_type } =
-            crate::payees::payout_methods::destination(conn, keys, &w.user_id, &w.method_id).await?
-        else {
-            return Err(Error::internal("a bank payout method without bank details").into());
-        };
-        let status: String =
-            sqlx::query_scalar("SELECT status FROM transfers WHERE id = $1").bind(&w.id).fetch_one(&mut *conn).await?;
-        if status == TransferStatus::Created.as_str() {
-            transfers::set_status(conn, &w.app_id, &w.id, TransferStatus::Pending, Some("in_ach_file"), now_ms).await?;
-        }
-        entries.push(Entry {
-            transaction_code: TransactionCode::of(&account_type, true)
-                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
-            routing_number,
-            account_number,
-            amount: w.amount,
-            id_number: w.id[w.id.len().saturating_sub(15)..].to_string(),
-            name: w.name.clone(),
-        });
-        taken.push((w, trace));
-    }
-    if taken.is_empty() {
+    let mut traces = Traces {
+        odfi: ach.odfi_routing[..8].to_string(),
+        first: last_trace.map_or(1, |t| t % TRACE_WRAP + 1),
+        used: 0,
+    };
+    let mut out = payouts_waiting(conn, keys, &mut traces, now_ms).await?;
+    out.extend(refills_waiting(conn, keys, &mut traces).await?);
+    out.extend(prenotes_waiting(conn, keys, &mut traces, now_ms).await?);
+    if out.is_empty() {
         return Ok(None);
     }
     let today = now_ms.div_euclid(DAY_MS);
@@ -222,60 +189,227 @@ pub async fn cut_off(
         .ok_or_else(|| Error::new(ErrorCode::InvalidTransition, "A bank takes at most 36 files a day."))?;
     // The money moves on the next banking day.
     let effective = banking_days_after(today + 1, 0);
+    let batch = |sec: Sec, description: &str, credits: bool| Batch {
+        sec,
+        company_name: ach.company_name.clone(),
+        company_id: ach.company_id.clone(),
+        entry_description: description.into(),
+        effective_date: yymmdd(effective),
+        entries: out.iter().filter(|o| (o.kind == "payout") == credits).map(|o| o.entry.clone()).collect(),
+    };
+    let batches: Vec<Batch> = [batch(Sec::Ppd, "PAYOUT", true), batch(Sec::Ccd, "REFILL", false)]
+        .into_iter()
+        .filter(|b| !b.entries.is_empty())
+        .collect();
+    // Entries go in batch order, so their trace numbers must too: payouts were taken first.
     let minutes = now_ms.rem_euclid(DAY_MS) / 60_000;
     let file = ach::File {
         destination_routing: ach.odfi_routing.clone(),
         destination_name: ach.odfi_name.clone(),
         origin_id: ach.company_id.clone(),
         origin_name: ach.company_name.clone(),
-        odfi: odfi.to_string(),
+        odfi: traces.odfi.clone(),
         creation_date: yymmdd(today),
         creation_time: format!("{:02}{:02}", minutes / 60, minutes % 60),
         file_id_modifier: modifier,
-        first_trace: first_trace as u64,
-        batches: vec![Batch {
-            sec: Sec::Ppd,
-            company_name: ach.company_name.clone(),
-            company_id: ach.company_id.clone(),
-            entry_description: "PAYOUT".into(),
-            effective_date: yymmdd(effective),
-            entries,
-        }],
+        first_trace: traces.first as u64,
+        batches,
     };
     let text = file.render().map_err(|e| Error::internal(format!("the ACH file: {}", e.0)))?;
-    let credit_total: i64 = taken.iter().map(|(w, _)| w.amount).sum();
-    let last = (first_trace - 1 + taken.len() as i64 - 1) % TRACE_WRAP + 1;
+    let total = |credit: bool| {
+        out.iter().filter(|o| o.entry.transaction_code.is_credit() == credit).map(|o| o.entry.amount).sum::<i64>()
+    };
+    let file_id = new_id(dots_shared::ids::ACH_FILE);
     sqlx::query(
         "INSERT INTO ach_files (id, file_id_modifier, creation_day, effective_day, first_trace, last_trace, entries,
-         credit_total, debit_total, text_encrypted, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
+         credit_total, debit_total, text_encrypted, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&file_id)
     .bind(modifier.to_string())
     .bind(today)
     .bind(effective)
-    .bind(first_trace)
-    .bind(last)
-    .bind(taken.len() as i64)
-    .bind(credit_total)
+    .bind(traces.first)
+    .bind(traces.last())
+    .bind(out.len() as i64)
+    .bind(total(true))
+    .bind(total(false))
     .bind(keys.seal(&seal_context(&file_id), &text))
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    for (w, trace) in &taken {
+    for o in &out {
         sqlx::query(
-            "INSERT INTO ach_entries (file_id, transfer_id, app_id, trace, amount, credit, created_at)
-             VALUES ($1, $2, $3, $4, $5, 1, $6)",
+            "INSERT INTO ach_entries (file_id, kind, transfer_id, app_id, trace, amount, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&file_id)
-        .bind(&w.id)
-        .bind(&w.app_id)
-        .bind(trace)
-        .bind(w.amount)
+        .bind(o.kind)
+        .bind(&o.transfer_id)
+        .bind(&o.app_id)
+        .bind(&o.trace)
+        .bind(o.entry.amount)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
     }
     Ok(Some(file_of(conn, &file_id).await?))
+}
+
+/// Takes a waiting transfer for the file under `trace` (compare-and-set).
+async fn take(conn: &mut AnyConnection, id: &str, trace: &str, statuses: &str) -> TxResult<bool> {
+    let took = sqlx::query(&format!(
+        "UPDATE transfers SET rail = 'ach', rail_ref = $1, lease_until = NULL
+         WHERE id = $2 AND rail IS NULL AND status IN ({statuses})"
+    ))
+    .bind(trace)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(took.rows_affected() == 1)
+}
+
+/// The live apps' bank payouts waiting for a file (`created`, or `pending` after a
+/// review), made `pending` on the ACH rail.
+async fn payouts_waiting(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    traces: &mut Traces,
+    now_ms: i64,
+) -> TxResult<Vec<Outgoing>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.app_id, t.user_id, t.payout_method_id, t.amount, t.fee, t.fee_party, t.status,
+                c.legal_first_name, c.legal_last_name
+         FROM transfers t JOIN apps a ON a.id = t.app_id JOIN payout_methods m ON m.id = t.payout_method_id
+         LEFT JOIN compliance c ON c.user_id = t.user_id
+         WHERE t.kind = 'payout' AND t.status IN ('created', 'pending') AND t.rail IS NULL
+           AND a.mode = 'live' AND a.suspended_at IS NULL AND m.kind = 'bank' AND m.deleted_at IS NULL
+           AND t.currency = 'USD'
+         ORDER BY t.seq LIMIT 10000",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (id, app_id, user_id, method_id): (String, String, String, String) =
+            (row.try_get("id")?, row.try_get("app_id")?, row.try_get("user_id")?, row.try_get("payout_method_id")?);
+        let trace = traces.next();
+        if !take(conn, &id, &trace, "'created', 'pending'").await? {
+            traces.used -= 1;
+            continue;
+        }
+        let Destination::Bank { routing_number, account_number, account_type } =
+            crate::payees::payout_methods::destination(conn, keys, &user_id, &method_id).await?
+        else {
+            return Err(Error::internal("a bank payout method without bank details").into());
+        };
+        if row.try_get::<String, _>("status")? == TransferStatus::Created.as_str() {
+            transfers::set_status(conn, &app_id, &id, TransferStatus::Pending, Some("in_ach_file"), now_ms).await?;
+        }
+        // The bank pays what the payee receives: the amount less a fee they pay.
+        let (amount, fee): (i64, i64) = (row.try_get("amount")?, row.try_get("fee")?);
+        let user_pays = row.try_get::<Option<String>, _>("fee_party")?.as_deref() == Some(FeeParty::User.as_str());
+        let name = [row.try_get::<Option<String>, _>("legal_first_name")?, row.try_get("legal_last_name")?]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let entry = Entry {
+            transaction_code: TransactionCode::of(&account_type, true)
+                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
+            routing_number,
+            account_number,
+            amount: if user_pays { amount - fee } else { amount },
+            id_number: id_number(&id),
+            name: if name.trim().is_empty() { "PAYEE".into() } else { name },
+        };
+        out.push(Outgoing { kind: "payout", transfer_id: Some(id), app_id, trace, entry });
+    }
+    Ok(out)
+}
+
+/// The live apps' pending refills, each a debit from the app's verified funding account.
+async fn refills_waiting(conn: &mut AnyConnection, keys: &Keys, traces: &mut Traces) -> TxResult<Vec<Outgoing>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.app_id, t.amount FROM transfers t JOIN apps a ON a.id = t.app_id
+         JOIN funding_accounts f ON f.app_id = t.app_id
+         WHERE t.kind = 'refill' AND t.status = 'pending' AND t.rail IS NULL AND a.mode = 'live'
+           AND f.status = 'verified' AND t.currency = 'USD'
+         ORDER BY t.seq LIMIT 10000",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (id, app_id, amount): (String, String, i64) =
+            (row.try_get("id")?, row.try_get("app_id")?, row.try_get("amount")?);
+        let trace = traces.next();
+        if !take(conn, &id, &trace, "'pending'").await? {
+            traces.used -= 1;
+            continue;
+        }
+        let (bank, holder) = crate::funding::details(conn, keys, &app_id).await?;
+        let Destination::Bank { routing_number, account_number, account_type } = bank else {
+            return Err(Error::internal("a funding account without bank details").into());
+        };
+        let entry = Entry {
+            transaction_code: TransactionCode::of(&account_type, false)
+                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
+            routing_number,
+            account_number,
+            amount,
+            id_number: id_number(&id),
+            name: holder,
+        };
+        out.push(Outgoing { kind: "refill", transfer_id: Some(id), app_id, trace, entry });
+    }
+    Ok(out)
+}
+
+/// A zero-dollar pre-note to each new funding account of a live, active app.
+async fn prenotes_waiting(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    traces: &mut Traces,
+    now_ms: i64,
+) -> TxResult<Vec<Outgoing>> {
+    let apps: Vec<String> = sqlx::query_scalar(
+        "SELECT f.app_id FROM funding_accounts f JOIN apps a ON a.id = f.app_id
+         WHERE f.status = 'unverified' AND a.mode = 'live' AND a.suspended_at IS NULL ORDER BY f.seq",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(apps.len());
+    for app_id in apps {
+        let trace = traces.next();
+        let took = sqlx::query(
+            "UPDATE funding_accounts SET status = 'prenote_sent', prenote_trace = $1, updated_at = $2
+             WHERE app_id = $3 AND status = 'unverified'",
+        )
+        .bind(&trace)
+        .bind(now_ms)
+        .bind(&app_id)
+        .execute(&mut *conn)
+        .await?;
+        if took.rows_affected() != 1 {
+            traces.used -= 1;
+            continue;
+        }
+        let (bank, holder) = crate::funding::details(conn, keys, &app_id).await?;
+        let Destination::Bank { routing_number, account_number, account_type } = bank else {
+            return Err(Error::internal("a funding account without bank details").into());
+        };
+        let entry = Entry {
+            transaction_code: TransactionCode::prenote_of(&account_type)
+                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
+            routing_number,
+            account_number,
+            amount: 0,
+            id_number: id_number(&app_id),
+            name: holder,
+        };
+        out.push(Outgoing { kind: "prenote", transfer_id: None, app_id, trace, entry });
+    }
+    Ok(out)
 }
 
 const FILE_COLUMNS: &str = "f.id, f.file_id_modifier, f.effective_day, f.entries, f.credit_total, f.debit_total,
@@ -334,8 +468,10 @@ pub async fn file_text(conn: &mut AnyConnection, keys: &Keys, id: &str) -> Resul
     keys.open(&seal_context(id), &sealed).map_err(Error::internal)
 }
 
-/// Settles a file: each of its payouts not returned becomes `completed`. A file
-/// settles once (`invalid_transition` after).
+/// Settles a file: each of its payouts and refills not returned becomes
+/// `completed` (a refill's money is then in the app's wallet), and each funding
+/// account whose pre-note was not returned is `verified`. A file settles once
+/// (`invalid_transition` after).
 pub async fn settle(conn: &mut AnyConnection, id: &str, now_ms: i64) -> TxResult<api::AchFile> {
     let file = file_of(conn, id).await?;
     let marked = sqlx::query("UPDATE ach_files SET settled_at = $1 WHERE id = $2 AND settled_at IS NULL")
@@ -361,6 +497,15 @@ pub async fn settle(conn: &mut AnyConnection, id: &str, now_ms: i64) -> TxResult
         let (app_id, transfer_id): (String, String) = (e.try_get("app_id")?, e.try_get("transfer_id")?);
         transfers::set_status(conn, &app_id, &transfer_id, TransferStatus::Completed, Some("settled"), now_ms).await?;
     }
+    sqlx::query(
+        "UPDATE funding_accounts SET status = 'verified', verified_at = $1, updated_at = $1
+         WHERE status = 'prenote_sent' AND prenote_trace IN
+           (SELECT trace FROM ach_entries WHERE file_id = $2 AND kind = 'prenote' AND return_code IS NULL)",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(file_of(conn, id).await?)
 }
 
@@ -384,7 +529,9 @@ pub async fn due_to_settle(conn: &mut AnyConnection, ach: &AchSettings, now_ms: 
     Ok(due)
 }
 
-/// Applies a bank's return file (`crate::ach::parse_returns`).
+/// Applies a bank's return file (`crate::ach::parse_returns`): each return, matched
+/// by trace number and amount to the newest entry with that trace, is applied once
+/// (`crate::funding` for refills and pre-notes).
 pub async fn apply_returns(conn: &mut AnyConnection, text: &str, now_ms: i64) -> TxResult<api::AchReturns> {
     let returns = ach::parse_returns(text).map_err(|e| {
         Error::invalid(ErrorCode::InvalidField, "lines", format!("This is not a NACHA return file: {}.", e.0))
@@ -392,7 +539,8 @@ pub async fn apply_returns(conn: &mut AnyConnection, text: &str, now_ms: i64) ->
     let mut report = api::AchReturns { applied: Vec::new(), already_applied: 0, unmatched: Vec::new() };
     for r in returns {
         let entry = sqlx::query(
-            "SELECT seq, app_id, transfer_id, amount, return_code FROM ach_entries WHERE trace = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, kind, app_id, transfer_id, amount, return_code FROM ach_entries WHERE trace = $1
+             ORDER BY seq DESC LIMIT 1",
         )
         .bind(&r.original_trace)
         .fetch_optional(&mut *conn)
@@ -401,36 +549,92 @@ pub async fn apply_returns(conn: &mut AnyConnection, text: &str, now_ms: i64) ->
             report.unmatched.push(r.original_trace);
             continue;
         };
-        if entry.try_get::<Option<String>, _>("return_code")?.is_some() {
+        let marked = sqlx::query(
+            "UPDATE ach_entries SET return_code = $1, returned_at = $2 WHERE seq = $3 AND return_code IS NULL",
+        )
+        .bind(&r.code)
+        .bind(now_ms)
+        .bind(entry.try_get::<i64, _>("seq")?)
+        .execute(&mut *conn)
+        .await?;
+        if marked.rows_affected() == 0 {
             report.already_applied += 1;
             continue;
         }
-        let (seq, app_id, transfer_id): (i64, String, String) =
-            (entry.try_get("seq")?, entry.try_get("app_id")?, entry.try_get("transfer_id")?);
-        sqlx::query("UPDATE ach_entries SET return_code = $1, returned_at = $2 WHERE seq = $3 AND return_code IS NULL")
-            .bind(&r.code)
-            .bind(now_ms)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
-        let status: String = sqlx::query_scalar("SELECT status FROM transfers WHERE id = $1")
-            .bind(&transfer_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let transfer = if status == TransferStatus::Completed.as_str() {
-            transfers::returned(conn, &app_id, &transfer_id, "ach", &r.code, now_ms).await?
-        } else {
-            transfers::set_status(conn, &app_id, &transfer_id, TransferStatus::Failed, Some(&r.code), now_ms).await?
+        let (kind, app_id, transfer_id): (String, String, Option<String>) =
+            (entry.try_get("kind")?, entry.try_get("app_id")?, entry.try_get("transfer_id")?);
+        let mut applied = api::AchReturnApplied {
+            trace: r.original_trace.clone(),
+            kind: kind.clone(),
+            app_id: app_id.clone(),
+            transfer_id: transfer_id.clone(),
+            meaning: ach::return_meaning(&r.code).unwrap_or("Returned by the bank").to_string(),
+            code: r.code.clone(),
+            status: None,
+            app_suspended: false,
         };
-        report.applied.push(api::AchReturnApplied {
-            trace: r.original_trace,
-            transfer_id,
-            meaning: ach::return_meaning(&r.code).unwrap_or("Returned by the payee's bank.").to_string(),
-            code: r.code,
-            status: transfer.status,
-        });
+        match (kind.as_str(), transfer_id) {
+            ("prenote", _) => {
+                sqlx::query(
+                    "UPDATE funding_accounts SET status = 'failed', return_code = $1, updated_at = $2
+                     WHERE app_id = $3 AND prenote_trace = $4",
+                )
+                .bind(&r.code)
+                .bind(now_ms)
+                .bind(&app_id)
+                .bind(&r.original_trace)
+                .execute(&mut *conn)
+                .await?;
+            }
+            (_, Some(id)) => {
+                let (status, suspended) = return_transfer(conn, &app_id, &id, &r.code, r.amount, now_ms).await?;
+                applied.status = Some(status);
+                applied.app_suspended = suspended;
+            }
+            (_, None) => return Err(Error::internal("an ACH entry of a transfer without its transfer").into()),
+        }
+        report.applied.push(applied);
     }
     Ok(report)
+}
+
+/// A returned payout or refill: not yet settled, it fails (nothing had moved for
+/// good); settled, it is reversed — unless it is a refill whose money the app's
+/// wallet no longer holds: then it stays `completed` and the app is suspended
+/// (`crate::funding`). Answers its status and whether the app was suspended.
+async fn return_transfer(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    id: &str,
+    code: &str,
+    amount: i64,
+    now_ms: i64,
+) -> TxResult<(TransferStatus, bool)> {
+    let row = sqlx::query(
+        "SELECT t.kind, t.status, t.currency, w.balance FROM transfers t JOIN apps a ON a.id = t.app_id
+         JOIN accounts w ON w.id = a.wallet_id WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (kind, status): (String, String) = (row.try_get("kind")?, row.try_get("status")?);
+    if status != TransferStatus::Completed.as_str() {
+        let failed = transfers::set_status(conn, app_id, id, TransferStatus::Failed, Some(code), now_ms).await?;
+        return Ok((failed.status, false));
+    }
+    if kind == "refill" && row.try_get::<i64, _>("balance")? < amount {
+        let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
+        let money = dots_shared::Money::new(amount, currency).map_err(Error::internal)?;
+        sqlx::query("UPDATE apps SET suspended_at = $1, suspended_reason = $2 WHERE id = $3 AND suspended_at IS NULL")
+            .bind(now_ms)
+            .bind(crate::funding::shortfall_reason(money, code, id))
+            .bind(app_id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok((TransferStatus::Completed, true));
+    }
+    let reversed = transfers::returned(conn, app_id, id, "ach", code, now_ms).await?;
+    Ok((reversed.status, false))
 }
 
 /// The cut-off, through the writer: the new file (if any payout was waiting),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod exports;
 pub mod flows;
+pub mod funding;
 pub mod http;
 pub mod ledger;
 pub mod limits;

@@ -110,6 +110,106 @@ pub fn check_deployment(sandbox: bool, readiness: &Readiness) -> Result<(), Stri
     Err(format!("This server is declared live (DOTS_SANDBOX=false) but lacks: {}.", missing.join("; ")))
 }
 
+/// Keys that are published (the demo's, the benchmarks'): never a live deployment's.
+const PUBLISHED_OPERATOR_KEYS: [&str; 2] =
+    ["dots-dev-operator-key-for-the-demo-only", "bench-operator-key-of-at-least-32-bytes"];
+
+/// How bad a finding of `dots doctor` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// A live deployment cannot run without it.
+    Missing,
+    /// It runs, but money or personal data is at risk.
+    Unsafe,
+    /// Worth knowing.
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Missing => "missing",
+            Severity::Unsafe => "unsafe",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// What `dots doctor` finds in a configuration, for a live deployment: what is
+/// missing (as the start would refuse) and what is unsafe.
+pub fn doctor(settings: &Settings) -> Vec<(Severity, String)> {
+    let mut found: Vec<(Severity, String)> =
+        Readiness::of(settings).deployment_missing().into_iter().map(|m| (Severity::Missing, m)).collect();
+    let mut unsafe_ = |text: &str| found.push((Severity::Unsafe, text.to_string()));
+    match settings.public_url.as_deref() {
+        None => unsafe_("DOTS_PUBLIC_URL is not set: payout links would point at http://<listen address>"),
+        Some(url) if !url.starts_with("https://") => unsafe_(
+            "DOTS_PUBLIC_URL is not https://: payees' links, codes and bank details would cross the network in the clear",
+        ),
+        Some(_) => {}
+    }
+    match settings.operator_key.as_deref() {
+        Some(key) if PUBLISHED_OPERATOR_KEYS.contains(&key) => unsafe_(
+            "DOTS_OPERATOR_KEY is a published key (the demo's or the benchmarks'): anyone can make apps and move money",
+        ),
+        Some(key) if key.len() < 32 => {
+            unsafe_("DOTS_OPERATOR_KEY is shorter than 32 characters: make one with `openssl rand -hex 32`")
+        }
+        _ => {}
+    }
+    if settings.database_url.starts_with("sqlite:") {
+        unsafe_(
+            "the database is SQLite: one server process only, and its backups are yours to make; several processes \
+             (or a standby) need PostgreSQL (DATABASE_URL=postgres://…)",
+        );
+    }
+    if let Some(smtp) = &settings.smtp
+        && smtp.url.starts_with("smtp://")
+        && !smtp.url.contains("tls=required")
+    {
+        unsafe_("DOTS_SMTP_URL is smtp:// without tls=required: payout-link emails would leave unencrypted");
+    }
+    if let Some(sms) = &settings.sms_http
+        && !sms.base_url.starts_with("https://")
+    {
+        unsafe_("DOTS_SMS_BASE_URL is not https://: verification codes would cross the network in the clear");
+    }
+    if settings.webhooks.allow_private {
+        unsafe_("DOTS_WEBHOOK_ALLOW_PRIVATE=true: an app's webhook could reach your private network");
+    }
+    if let Some(ach) = &settings.ach {
+        if ach.settle_days == 1 {
+            unsafe_(
+                "DOTS_ACH_SETTLE_DAYS=1: a refill's money would be available before most debit returns can arrive (2 banking days)",
+            );
+        }
+        if let Some(dir) = &ach.dir {
+            let probe = std::path::Path::new(dir).join(".dots-doctor");
+            match std::fs::write(&probe, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                }
+                Err(e) => found.push((Severity::Missing, format!("DOTS_ACH_DIR {dir} is not writable: {e}"))),
+            }
+        }
+        if ach.settle_days == 0 {
+            found.push((
+                Severity::Note,
+                "DOTS_ACH_SETTLE_DAYS=0: ACH files settle only when the operator settles them".into(),
+            ));
+        }
+    }
+    if settings.sandbox {
+        found.push((
+            Severity::Note,
+            "DOTS_SANDBOX is true (a development deployment): a live one sets DOTS_SANDBOX=false, and then refuses to \
+             start without what is missing above"
+                .into(),
+        ));
+    }
+    found
+}
+
 /// The refusal of a live app this deployment cannot serve: every missing setting.
 pub fn not_ready(app: &str, missing: &[String]) -> Error {
     Error::new(

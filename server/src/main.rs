@@ -35,6 +35,12 @@ enum Commands {
     /// Encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a configuration for a live deployment: what is missing, what is unsafe
+    /// (exit 1 when anything is), and the live apps it could not serve.
+    Doctor {
+        #[command(flatten)]
+        settings: Box<SettingsArgs>,
+    },
     /// The ACH rail's NACHA files: list, download, settle, cut off now, ingest returns.
     #[command(subcommand)]
     Ach(AchCommand),
@@ -168,6 +174,7 @@ async fn main() -> ExitCode {
         Commands::Ledger(LedgerCommand::Check { json, database }) => ledger_check(&database.database_url, json).await,
         Commands::Keys(KeysCommand::Rotate { settings }) => rotate_keys(*settings).await,
         Commands::Ach(command) => ach(command).await,
+        Commands::Doctor { settings } => doctor(*settings).await,
     };
     result.unwrap_or_else(|e| fail(&e.to_string()))
 }
@@ -251,6 +258,33 @@ async fn invite_member(args: InviteMember) -> Result<ExitCode, Box<dyn std::erro
     Ok(ExitCode::SUCCESS)
 }
 
+async fn doctor(args: SettingsArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use dots_server::live::{self, Severity};
+    let settings = Settings::from_args(args)?;
+    let mut found = live::doctor(&settings);
+    // The database: reachable, and every live app in it servable.
+    match Store::connect(&settings.database_url, 1).await {
+        Ok(store) => {
+            if let Err(refusals) = live::check_live_apps(&store, &live::Readiness::of(&settings)).await {
+                found.extend(refusals.lines().map(|r| (Severity::Missing, r.to_string())));
+            }
+            store.close().await;
+        }
+        Err(e) => found.push((Severity::Missing, format!("the database cannot be reached: {e}"))),
+    }
+    for (severity, text) in &found {
+        println!("{:<8} {text}", format!("{}:", severity.as_str()));
+    }
+    let problems = found.iter().filter(|(s, _)| *s != Severity::Note).count();
+    if problems == 0 {
+        println!("ok: nothing missing or unsafe for a live deployment");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{problems} to fix before this server moves real money");
+        Ok(ExitCode::from(1))
+    }
+}
+
 async fn ach(command: AchCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use dots_server::ach_rail;
     use dots_server::writer::Origin;
@@ -302,7 +336,10 @@ async fn ach(command: AchCommand) -> Result<ExitCode, Box<dyn std::error::Error>
     } else {
         let report: dots_shared::api::AchReturns = serde_json::from_value(body)?;
         for r in &report.applied {
-            println!("{}  {}  {} ({})  {}", r.trace, r.transfer_id, r.code, r.meaning, r.status.as_str());
+            let what = r.transfer_id.as_deref().unwrap_or("a funding account's pre-note");
+            let now = r.status.map_or("the funding account failed", |s| s.as_str());
+            let suspended = if r.app_suspended { "; its app is suspended" } else { "" };
+            println!("{}  {} {what}  {} ({})  {now}{suspended}", r.trace, r.kind, r.code, r.meaning);
         }
         println!(
             "{} returns applied, {} already applied, {} unmatched{}",

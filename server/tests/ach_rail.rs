@@ -15,22 +15,41 @@ use common::{Creds, OPERATOR_KEY, Resp, TestApp};
 use serde_json::{Value, json};
 
 mod sqlite {
+    use dots_server::store::Backend::Sqlite;
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn live_bank_payouts_leave_in_nacha_files_and_returns_come_back() {
-        super::scenario(dots_server::store::Backend::Sqlite).await;
+        super::live(Sqlite, super::payouts_through_files).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_live_app_is_funded_by_debit_from_a_proven_account() {
+        super::live(Sqlite, super::funding_by_debit).await;
     }
 }
 
 mod postgres {
+    use dots_server::store::Backend::Postgres;
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn live_bank_payouts_leave_in_nacha_files_and_returns_come_back() {
-        super::scenario(dots_server::store::Backend::Postgres).await;
+        super::live(Postgres, super::payouts_through_files).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_live_app_is_funded_by_debit_from_a_proven_account() {
+        super::live(Postgres, super::funding_by_debit).await;
     }
 }
 
-async fn scenario(backend: dots_server::store::Backend) {
+/// Runs `scenario` on a server ready for live apps (then the ledger check).
+async fn live<F, Fut>(backend: dots_server::store::Backend, scenario: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let sms = common::fake_sms_provider().0.clone();
-    common::run_with(backend, move |s| common::live_ready(s, &sms, "smtp://127.0.0.1:9"), payouts_through_files).await;
+    common::run_with(backend, move |s| common::live_ready(s, &sms, "smtp://127.0.0.1:9"), scenario).await;
 }
 
 async fn operator(t: &TestApp, method: Method, path: &str, body: Option<Value>) -> Resp {
@@ -53,26 +72,87 @@ async fn transfer(t: &TestApp, app: &Creds, id: &str) -> Value {
     t.get(app, &format!("/v2/transfers/{id}")).await.json
 }
 
-/// A live app's wallet gets money only by ACH debit from its funding account (part
-/// 4, not built yet): the refill here goes through the ledger's own door as that
-/// debit's settlement will, balanced against the refill source.
+/// Registers the live app's funding account and proves it (its pre-note's file
+/// settles with no return), then refills `amount` by debit: pending, nothing in the
+/// wallet, until the debit's file settles. Checks each step as an app sees it.
 async fn fund(t: &TestApp, app: &Creds, amount: i64) {
-    let wallet: String = sqlx::query_scalar("SELECT wallet_id FROM apps WHERE id = $1")
-        .bind(&app.id)
-        .fetch_one(t.store.reader())
-        .await
-        .unwrap();
-    let refill = dots_server::ledger::transfers::Refill {
-        app: dots_server::ledger::AppWallet {
-            id: app.id.clone(),
-            wallet_id: wallet,
-            currency: dots_shared::Currency::USD,
-        },
-        money: dots_shared::Money::new(amount, dots_shared::Currency::USD).unwrap(),
-        metadata: Default::default(),
-    };
-    let r = t.state.writer.refill(dots_server::writer::Origin::default(), refill).await.unwrap();
-    assert_eq!(r.status, StatusCode::CREATED);
+    let account = json!({"routing_number": "021000021", "account_number": "44556677", "holder_name": "Acme Inc"});
+    let registered = operator(t, Method::PUT, &format!("/v2/apps/{}/funding-account", app.id), Some(account)).await;
+    assert_eq!(
+        (registered.status, registered.json["status"].as_str()),
+        (StatusCode::OK, Some("unverified")),
+        "{}",
+        registered.json
+    );
+    assert_eq!(registered.json["bank"]["account_last4"], "6677");
+    let early = t.post(app, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
+    assert_eq!(early.code(), "funding_account_unverified", "{}", early.json);
+    // The pre-note: a zero-dollar debit (code 28) in a CCD batch.
+    let prenote = cut_off(t).await;
+    let read = achkit(&download(t, &prenote).await);
+    assert_eq!(read["batches"][0]["sec"], "CCD");
+    let entry = &read["batches"][0]["entries"][0];
+    assert_eq!((entry["code"].as_i64(), entry["amount"].as_i64()), (Some(28), Some(0)), "{read}");
+    assert_eq!(t.get(app, "/v2/apps/me/funding-account").await.json["status"], "prenote_sent");
+    settle(t, &prenote).await;
+    assert_eq!(t.get(app, "/v2/apps/me/funding-account").await.json["status"], "verified");
+    // The refill: pending, its money not yet the app's.
+    let before = t.app_available(app).await;
+    let refill = t.post(app, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
+    assert_eq!(
+        (refill.status, refill.json["status"].as_str()),
+        (StatusCode::CREATED, Some("pending")),
+        "{}",
+        refill.json
+    );
+    assert_eq!(t.app_available(app).await, before);
+    let debit = cut_off(t).await;
+    let read = achkit(&download(t, &debit).await);
+    assert_eq!(
+        (read["control"]["total_debit"].as_i64(), read["control"]["total_credit"].as_i64()),
+        (Some(amount), Some(0))
+    );
+    assert_eq!(read["batches"][0]["entries"][0]["code"].as_i64(), Some(27), "a checking debit");
+    assert_eq!(t.app_available(app).await, before, "not before the debit settles");
+    settle(t, &debit).await;
+    assert_eq!(transfer(t, app, &refill.id()).await["status"], "completed");
+    assert_eq!(t.app_available(app).await, before + amount);
+}
+
+/// A cut-off that makes a file; its id.
+async fn cut_off(t: &TestApp) -> String {
+    let cut = operator(t, Method::POST, "/v2/ach/cutoff", None).await;
+    assert_eq!(cut.status, StatusCode::CREATED, "{}", cut.json);
+    cut.json["file"]["id"].as_str().unwrap().to_string()
+}
+
+async fn download(t: &TestApp, file: &str) -> String {
+    let download = operator(t, Method::GET, &format!("/v2/ach/files/{file}/download"), None).await;
+    assert_eq!(download.status, StatusCode::OK);
+    String::from_utf8(download.bytes).unwrap()
+}
+
+async fn settle(t: &TestApp, file: &str) {
+    let settled = operator(t, Method::POST, &format!("/v2/ach/files/{file}/settle"), None).await;
+    assert_eq!(
+        (settled.status, settled.json["status"].as_str()),
+        (StatusCode::OK, Some("settled")),
+        "{}",
+        settled.json
+    );
+}
+
+async fn returns(t: &TestApp, text: &str, picks: &[(&str, &str)]) -> Value {
+    let file = common::return_file(text, picks);
+    let r =
+        operator(t, Method::POST, "/v2/ach/returns", Some(json!({"lines": file.lines().collect::<Vec<_>>()}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r.json
+}
+
+/// The trace numbers of a file's entries, in order.
+fn traces_of(text: &str) -> Vec<String> {
+    text.lines().filter(|l| l.starts_with('6')).map(|l| l[79..94].to_string()).collect()
 }
 
 const ACHKIT: &str = r#"
@@ -108,12 +188,16 @@ fn achkit(text: &str) -> Value {
 async fn payouts_through_files(t: TestApp) {
     let live = t.create_live_app("Acme").await;
     let test = t.create_app("Acme Test").await;
-    fund(&t, &live, 1_000_000).await;
     t.refill(&test, 1_000_000).await;
 
-    // A live app cannot make money with a refill.
+    // A live app without a funding account cannot make money with a refill.
     let refused = t.post(&live, "/v2/refills", json!({"amount": 5000, "currency": "USD"})).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "funding_account_required"));
+    // A test app has none to register.
+    let account = json!({"routing_number": "021000021", "account_number": "44556677", "holder_name": "Acme Inc"});
+    let none = operator(&t, Method::PUT, &format!("/v2/apps/{}/funding-account", test.id), Some(account)).await;
+    assert_eq!(none.code(), "live_apps_only", "{}", none.json);
+    fund(&t, &live, 1_000_000).await;
 
     // Payees of both: a live payee verifies by a real text (the stand-in provider).
     let mut payees = Vec::new();
@@ -174,7 +258,11 @@ async fn payouts_through_files(t: TestApp) {
     let file = cut.json["file"].clone();
     let file_id = file["id"].as_str().unwrap().to_string();
     assert_eq!((file["entries"].as_i64(), file["credit_total"].as_i64()), (Some(3), Some(40_404 + 12_345 + 2_500)));
-    assert_eq!((file["status"].as_str(), file["file_id_modifier"].as_str()), (Some("sent"), Some("A")));
+    assert_eq!(
+        (file["status"].as_str(), file["file_id_modifier"].as_str()),
+        (Some("sent"), Some("C")),
+        "the pre-note's and the debit's files came first today"
+    );
     for id in [&magic_amount, &magic_account, &plain] {
         let paid = transfer(&t, &live, id).await;
         assert_eq!(paid["status"], "pending", "{paid}");
@@ -307,4 +395,117 @@ fn dots(t: &TestApp, args: &[&str]) -> String {
         .expect("dots runs");
     assert!(out.status.success(), "dots {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// The funding rules: a returned pre-note fails the account; a debit returned
+/// before it settles fails its refill (its money was never the app's); after, it is
+/// reversed if the wallet still holds it — and if the money was spent, the refill
+/// stays completed, no wallet goes below zero, and the app is suspended.
+async fn funding_by_debit(t: TestApp) {
+    let live = t.create_live_app("Acme").await;
+    let path = format!("/v2/apps/{}/funding-account", live.id);
+    let register = |account: &'static str| {
+        let body = json!({"routing_number": "021000021", "account_number": account, "holder_name": "Acme Inc"});
+        operator(&t, Method::PUT, &path, Some(body))
+    };
+    assert_eq!(register("11112222").await.json["status"], "unverified");
+    let prenote = cut_off(&t).await;
+    let text = download(&t, &prenote).await;
+    let report = returns(&t, &text, &[(&traces_of(&text)[0], "R03")]).await;
+    assert_eq!(
+        (report["applied"][0]["kind"].as_str(), report["applied"][0].get("transfer_id")),
+        (Some("prenote"), None)
+    );
+    let failed = t.get(&live, "/v2/apps/me/funding-account").await.json;
+    assert_eq!(
+        (failed["status"].as_str(), failed["returned"]["code"].as_str()),
+        (Some("failed"), Some("R03")),
+        "{failed}"
+    );
+    let refused = t.post(&live, "/v2/refills", json!({"amount": 1000, "currency": "USD"})).await;
+    assert_eq!(refused.code(), "funding_account_unverified");
+    settle(&t, &prenote).await;
+    assert_eq!(
+        t.get(&live, "/v2/apps/me/funding-account").await.json["status"],
+        "failed",
+        "a returned pre-note stays failed"
+    );
+
+    // Another account, proven; then three refills and what their returns do.
+    assert_eq!(register("33334444").await.json["status"], "unverified");
+    let prenote = cut_off(&t).await;
+    settle(&t, &prenote).await;
+    assert_eq!(t.get(&live, "/v2/apps/me/funding-account").await.json["status"], "verified");
+    let refill = |amount: i64| {
+        let r = t.post(&live, "/v2/refills", json!({"amount": amount, "currency": "USD"}));
+        async move {
+            let r = r.await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+            r.id()
+        }
+    };
+
+    // Returned before it settles: failed, and the wallet never had it.
+    let early = refill(50_000).await;
+    let file = cut_off(&t).await;
+    let text = download(&t, &file).await;
+    let report = returns(&t, &text, &[(&traces_of(&text)[0], "R01")]).await;
+    assert_eq!(
+        (report["applied"][0]["kind"].as_str(), report["applied"][0]["status"].as_str()),
+        (Some("refill"), Some("failed"))
+    );
+    settle(&t, &file).await;
+    let early = transfer(&t, &live, &early).await;
+    assert_eq!(
+        (early["status"].as_str(), early["returned"]["code"].as_str()),
+        (Some("failed"), Some("R01")),
+        "{early}"
+    );
+    assert_eq!(t.app_available(&live).await, 0);
+
+    // Returned after it settled, the money still there: reversed.
+    let covered = refill(30_000).await;
+    let file = cut_off(&t).await;
+    settle(&t, &file).await;
+    assert_eq!(t.app_available(&live).await, 30_000);
+    let text = download(&t, &file).await;
+    let report = returns(&t, &text, &[(&traces_of(&text)[0], "R10")]).await;
+    assert_eq!(report["applied"][0]["status"], "reversed", "{report}");
+    assert_eq!(transfer(&t, &live, &covered).await["status"], "reversed");
+    assert_eq!(t.app_available(&live).await, 0);
+    let undo = t.post(&live, &format!("/v2/transfers/{covered}/reverse"), json!({"reason": "mine"})).await;
+    assert_eq!(undo.status, StatusCode::CONFLICT, "only the bank returns an ACH refill: {}", undo.json);
+
+    // Returned after its money was spent: it stays completed, the app is suspended.
+    let spent = refill(20_000).await;
+    let file = cut_off(&t).await;
+    settle(&t, &file).await;
+    let payee = t.create_user(&live).await;
+    t.verify_user(&live, &payee).await;
+    let paid = t
+        .post(&live, "/v2/transfers", json!({"type": "balance", "user_id": payee, "amount": 15_000, "currency": "USD"}))
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.json);
+    let text = download(&t, &file).await;
+    let report = returns(&t, &text, &[(&traces_of(&text)[0], "R01")]).await;
+    assert_eq!(
+        (report["applied"][0]["status"].as_str(), report["applied"][0]["app_suspended"].as_bool()),
+        (Some("completed"), Some(true)),
+        "{report}"
+    );
+    let overview = operator(&t, Method::GET, &format!("/v2/apps/{}", live.id), None).await;
+    let reason = overview.json["suspended"]["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.contains(&spent) && reason.contains("R01"), "{}", overview.json);
+    assert_eq!(t.get(&live, "/v2/apps/me").await.code(), "app_suspended");
+    let wallet: i64 =
+        sqlx::query_scalar("SELECT w.balance FROM apps a JOIN accounts w ON w.id = a.wallet_id WHERE a.id = $1")
+            .bind(&live.id)
+            .fetch_one(t.store.reader())
+            .await
+            .unwrap();
+    assert_eq!(wallet, 5_000, "the wallet keeps what it had; it never goes below zero");
+    let snapshot = t.snapshot().await;
+    let again = returns(&t, &text, &[(&traces_of(&text)[0], "R01")]).await;
+    assert_eq!(again["already_applied"], 1);
+    assert_eq!(t.snapshot().await, snapshot);
 }

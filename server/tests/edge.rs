@@ -416,6 +416,9 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("POST", "/v2/apps/{id}/suspend") => json!({"reason": "An unpaid invoice"}),
         ("POST", "/v2/apps/{id}/resume") => json!({}),
         ("POST", "/v2/ach/cutoff" | "/v2/ach/files/{id}/settle") => json!({}),
+        ("PUT", "/v2/apps/{id}/funding-account") => {
+            json!({"routing_number": "011000015", "account_number": "000123456789", "holder_name": "Acme Inc"})
+        }
         ("POST", "/v2/ach/returns") => json!({"lines": ["101 091000019 1234567890"]}),
         ("POST", "/dashboard/api/two-factor/confirm") => json!({"code": "123456"}),
         ("POST", "/dashboard/api/password-reset") => json!({"email": "ada@example.com"}),

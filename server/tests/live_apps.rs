@@ -172,6 +172,76 @@ async fn a_live_deployment_starts_only_complete() {
     cleanup.run().await;
 }
 
+/// `dots doctor` names what a live deployment lacks and what is unsafe (exit 1),
+/// and passes a complete, safe one (exit 0).
+#[tokio::test]
+async fn the_doctor_names_what_is_missing_and_what_is_unsafe() {
+    let (sqlite, cleanup) = common::fresh_database(dots_server::store::Backend::Sqlite).await;
+    dots_server::store::Store::open(&sqlite, 1).await.unwrap().close().await;
+    let doctor = |database_url: &str, env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dots"))
+            .arg("doctor")
+            .env("DATABASE_URL", database_url)
+            .env("DOTS_LOG", "warn")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, said) = doctor(
+        &sqlite,
+        &[
+            ("DOTS_PUBLIC_URL", "http://pay.example.com"),
+            ("DOTS_OPERATOR_KEY", "dots-dev-operator-key-for-the-demo-only"),
+            ("DOTS_SMTP_URL", "smtp://mail.example.com:25"),
+            ("DOTS_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    for line in [
+        "missing: DOTS_ENCRYPTION_KEY",
+        "missing: an SMS provider",
+        "missing: a payout rail",
+        "unsafe:  DOTS_PUBLIC_URL is not https://",
+        "unsafe:  DOTS_OPERATOR_KEY is a published key",
+        "unsafe:  the database is SQLite",
+        "unsafe:  DOTS_SMTP_URL is smtp:// without tls=required",
+        "unsafe:  DOTS_WEBHOOK_ALLOW_PRIVATE=true",
+    ] {
+        assert!(said.contains(line), "{line}\n{said}");
+    }
+    assert!(!said.contains("DOTS_SMTP_URL (and"), "SMTP is given: {said}");
+    cleanup.run().await;
+
+    // Complete and safe, on PostgreSQL: nothing to fix.
+    let (postgres, cleanup) = common::fresh_database(dots_server::store::Backend::Postgres).await;
+    let key = common::TEST_ENCRYPTION_KEY;
+    let store = dots_server::store::Store::open(&postgres, 1).await.unwrap();
+    store.close().await;
+    let (code, said) = doctor(
+        &postgres,
+        &[
+            ("DOTS_SANDBOX", "false"),
+            ("DOTS_PUBLIC_URL", "https://pay.example.com"),
+            ("DOTS_OPERATOR_KEY", "3f9a1c77e2b54d0a9c6e8b1f2a3d4c5e"),
+            ("DOTS_ENCRYPTION_KEY", key),
+            ("DOTS_SMS_PROVIDER", "http"),
+            ("DOTS_SMS_BASE_URL", "https://api.twilio.com"),
+            ("DOTS_SMS_ACCOUNT", "AC1"),
+            ("DOTS_SMS_TOKEN", "token"),
+            ("DOTS_SMS_FROM", "+15005550006"),
+            ("DOTS_SMTP_URL", "smtps://user:pass@smtp.example.com"),
+            ("DOTS_ACH_ODFI_ROUTING", "091000019"),
+            ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
+            ("DOTS_ACH_COMPANY_ID", "1234567890"),
+            ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("ok: nothing missing or unsafe"), "{said}");
+    cleanup.run().await;
+}
+
 fn dots(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dots"))
         .args(args)

@@ -283,6 +283,41 @@ pub struct AchFile {
     pub created_at: String,
 }
 
+/// A live app's funding account, registered by the operator
+/// (`PUT /v2/apps/{id}/funding-account`): the bank account its refills are
+/// debited from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FundingAccountRequest {
+    pub routing_number: String,
+    pub account_number: String,
+    /// `checking` (the default) or `savings`.
+    #[serde(default)]
+    pub account_type: Option<String>,
+    /// The account holder: the business, as its bank knows it.
+    pub holder_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FundingAccount {
+    pub app_id: String,
+    pub bank: MaskedBank,
+    pub holder_name: String,
+    /// `unverified` (its pre-note goes in the next ACH file), `prenote_sent`,
+    /// `verified` (refills may be debited from it) or `failed` (its bank returned
+    /// the pre-note: register another).
+    pub status: String,
+    /// Why its bank returned the pre-note, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<RailReturn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// What a cut-off made (`POST /v2/ach/cutoff`): a file, or none when no payout
 /// was waiting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,11 +342,22 @@ pub struct AchReturns {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AchReturnApplied {
     pub trace: String,
-    pub transfer_id: String,
+    /// `payout`, `refill` (a debit from a funding account) or `prenote`.
+    pub kind: String,
+    pub app_id: String,
+    /// The payout's or refill's transfer (none for a pre-note).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
     pub code: String,
     pub meaning: String,
-    /// `failed` (returned before it settled) or `reversed` (after).
-    pub status: TransferStatus,
+    /// The transfer now: `failed` (returned before it settled), `reversed` (after),
+    /// or `completed` for a refill whose money was already spent (the app is then
+    /// suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TransferStatus>,
+    /// The app was suspended: its refill came back after its money was spent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub app_suspended: bool,
 }
 
 /// One immutable ledger record: `amount` moved from `source` to `destination`.

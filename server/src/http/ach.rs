@@ -1,18 +1,21 @@
 //! The operator's ACH rail (`crate::ach_rail`): the NACHA files made at each
 //! cut-off, their text for the bank, settling them, a cut-off now, and the bank's
-//! return files. Operator credentials (bearer key or console session).
+//! return files; live apps' funding accounts. Operator credentials (bearer key or
+//! console session), but for the app's own `GET /v2/apps/me/funding-account`.
 
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use dots_shared::api::{self, AchCutOff, AchFile, AchReturns};
-use dots_shared::ids::AchFileId;
+use dots_shared::api::{self, AchCutOff, AchFile, AchReturns, FundingAccount, FundingAccountRequest};
+use dots_shared::ids::{AchFileId, AppId};
 use serde::Deserialize;
 
-use super::extract::{Id, Mutation, NoFields, OperatorAuth, list_query};
-use super::{AppState, Routes};
+use super::extract::{AppAuth, Id, Mutation, NoFields, OperatorAuth, list_query};
+use super::{AppState, Routes, ok};
 use crate::ach_rail;
 use crate::error::{Error, Reply};
+use crate::funding::{self, NewFundingAccount};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -22,11 +25,14 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/v2/ach/files/{id}/settle", settle)
         .post("/v2/ach/cutoff", cut_off)
         .post("/v2/ach/returns", returns)
+        .put("/v2/apps/{id}/funding-account", register_funding)
+        .get("/v2/apps/{id}/funding-account", funding_of)
+        .get("/v2/apps/me/funding-account", my_funding)
 }
 
 /// This module's operations, for the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(files, file, download, settle, cut_off, returns))]
+#[openapi(paths(files, file, download, settle, cut_off, returns, register_funding, funding_of, my_funding))]
 pub(super) struct Doc;
 
 fn configured(state: &AppState) -> Result<(), Error> {
@@ -110,5 +116,50 @@ pub struct AchReturnsRequest {
 #[utoipa::path(post, path = "/v2/ach/returns", tag = "ACH", request_body = AchReturnsRequest, responses((status = 200, description = "What the file's returns did.", body = AchReturns)))]
 async fn returns(State(state): State<AppState>, m: Mutation<OperatorAuth, AchReturnsRequest>) -> Result<Reply, Error> {
     configured(&state)?;
-    ach_rail::returns_now(&state.writer, m.origin, m.body.lines.join("\n")).await
+    let reply = ach_rail::returns_now(&state.writer, m.origin, m.body.lines.join("\n")).await?;
+    // An app suspended for a spent refill stops here at once (others within the credentials' TTL).
+    if let Ok(report) = serde_json::from_slice::<AchReturns>(&reply.body) {
+        for applied in report.applied.iter().filter(|a| a.app_suspended) {
+            state.credentials.forget_app(&applied.app_id);
+        }
+    }
+    Ok(reply)
+}
+
+/// Operator: registers (or replaces) a live app's funding account, the bank
+/// account its refills are debited from. It is `unverified` until its pre-note
+/// goes out in the next ACH file and that file settles with no return for it.
+#[utoipa::path(put, path = "/v2/apps/{id}/funding-account", tag = "ACH", request_body = FundingAccountRequest, params(("id" = String, Path, description = "A live app's id (app_…).")), responses((status = 200, description = "The funding account (its account number masked).", body = FundingAccount)))]
+async fn register_funding(
+    State(state): State<AppState>,
+    Id(id): Id<AppId>,
+    m: Mutation<OperatorAuth, FundingAccountRequest>,
+) -> Result<Reply, Error> {
+    let account = NewFundingAccount::validate(id.to_string(), m.body)?;
+    let app_id = account.app_id.clone();
+    let args = (state.services.clone(), account);
+    state
+        .writer
+        .run(m.origin.on_app(&app_id), args, |conn, (services, account), now| {
+            Box::pin(async move { ok(StatusCode::OK, &funding::register(conn, &services.keys, account, now).await?) })
+        })
+        .await
+}
+
+/// Operator: an app's funding account.
+#[utoipa::path(get, path = "/v2/apps/{id}/funding-account", tag = "ACH", params(("id" = String, Path, description = "An app id (app_…).")), responses((status = 200, description = "The funding account.", body = FundingAccount)))]
+async fn funding_of(
+    State(state): State<AppState>,
+    _: OperatorAuth,
+    Id(id): Id<AppId>,
+) -> Result<axum::Json<FundingAccount>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(funding::get(&mut conn, &id.to_string()).await?))
+}
+
+/// The app's own funding account (a live app's), as the operator registered it.
+#[utoipa::path(get, path = "/v2/apps/me/funding-account", tag = "Apps", responses((status = 200, description = "The funding account.", body = FundingAccount)))]
+async fn my_funding(State(state): State<AppState>, AppAuth(app): AppAuth) -> Result<axum::Json<FundingAccount>, Error> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(axum::Json(funding::get(&mut conn, &app.id).await?))
 }

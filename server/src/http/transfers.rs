@@ -16,7 +16,7 @@ use crate::ledger::transfers::{self, HistoryFilter, NewTransfer, Refill};
 use crate::payees::users;
 use crate::writer::Origin;
 use axum::http::StatusCode;
-use dots_shared::{ErrorCode, TransferStatus, TransferType};
+use dots_shared::{TransferStatus, TransferType};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -52,24 +52,25 @@ pub(super) fn routes(routes: Routes) -> Routes {
 ))]
 pub(super) struct Doc;
 
-/// A test app's refill completes at once (the sandbox's money). A live app's
-/// money comes only by ACH debit from the funding account the operator registers
-/// for it: until that exists, its refill is refused and nothing is made.
-#[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill (a test app's: complete at once).", body = Transfer)))]
+/// A test app's refill completes at once (the sandbox's money). A live app's is
+/// a bank debit from its verified funding account (`crate::funding`): `pending`,
+/// its money unavailable until the debit settles.
+#[utoipa::path(post, path = "/v2/refills", tag = "Transfers", request_body = RefillRequest, responses((status = 201, description = "The refill: a test app's complete at once, a live app's pending until its bank debit settles.", body = Transfer)))]
 async fn refill(
     State(state): State<AppState>,
     LedgerMutation(m): LedgerMutation<AppAuth, RefillRequest>,
 ) -> Result<Reply, Error> {
-    let refill = if m.caller.0.live {
-        Err(Error::new(
-            ErrorCode::FundingAccountRequired,
-            "A live app's wallet is refilled by bank debit from its funding account, and this app has none yet: \
-             ask the operator to register it.",
-        ))
-    } else {
-        Refill::validate(&m.caller.0.wallet(), m.body)
-    };
-    match refill {
+    let live = m.caller.0.live;
+    match Refill::validate(&m.caller.0.wallet(), m.body) {
+        Ok(refill) if live => {
+            let debit = state.writer.run(m.origin, refill, |conn, refill, now| {
+                Box::pin(async move {
+                    crate::funding::require_verified(conn, &refill.app.id).await?;
+                    super::ok(StatusCode::CREATED, &transfers::create_pending_refill(conn, refill, now).await?)
+                })
+            });
+            debit.await
+        }
         Ok(refill) => state.writer.refill(m.origin, refill).await,
         Err(refused) => replay_or(&state, m.origin.idempotency.as_ref(), refused).await,
     }

@@ -182,6 +182,8 @@ fn expected_effect(
     Some(match (kind, status) {
         (TransferType::Refill, Completed) => [0, amount, 0, 0, 0],
         (TransferType::Refill | TransferType::Balance, Reversed) => [0, 0, 0, 0, 0],
+        // A live app's refill before its bank debit settles, or returned before.
+        (TransferType::Refill, Pending | Failed) => [0, 0, 0, 0, 0],
         (TransferType::Balance, Completed) => match direction? {
             Direction::AppToUser => [amount, -amount, 0, 0, 0],
             Direction::UserToApp => [-amount, amount, 0, 0, 0],

@@ -202,6 +202,18 @@ impl<'a> Immediate<'a> {
     }
 }
 
+/// A live app's refill (`crate::funding`): `pending`, nothing in the wallet, until
+/// the bank debit that brings its money settles (then `completed`, its posting
+/// made by the status door) or is returned (`failed`, nothing to undo).
+pub async fn create_pending_refill(conn: &mut AnyConnection, refill: &Refill, now_ms: i64) -> TxResult<api::Transfer> {
+    let id = new_id(ids::TRANSFER);
+    let pending = Immediate::refill(&id, refill);
+    let mut writes = Writes::new();
+    let history = insert(&mut writes, &pending.row, &[TransferStatus::Pending], Some("awaiting_bank_debit"), now_ms);
+    let transfer = created(&pending.row, history, Vec::new(), now_ms);
+    announce_created(conn, writes, &refill.app.id, transfer, now_ms).await
+}
+
 /// A balance transfer alone, inside the caller's database transaction (a
 /// payout-link claim makes one with its payout; the API's go through `batch`).
 pub async fn create_balance(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -> TxResult<api::Transfer> {
@@ -439,6 +451,13 @@ pub async fn reverse(
         );
     }
     let current = load_state(conn, app_id, transfer_id).await?;
+    if current.kind == TransferType::Refill && current.rail.is_some() {
+        return Err(Error::new(
+            ErrorCode::TransferNotReversible,
+            "A refill debited from the funding account is reversed only by its bank's return.",
+        )
+        .into());
+    }
     if current.kind == TransferType::Payout {
         return Err(Error::new(
             ErrorCode::PayoutReversalByRailOnly,
@@ -458,7 +477,10 @@ pub async fn reverse(
 
 /// A completed payout its rail returned (an ACH return, a PayPal refund; in the
 /// sandbox, the test helper): → `reversed`, the money back in the user's wallet,
-/// `return_code` in the status history. Only `rail` can return its own payouts.
+/// `return_code` in the status history. So is a refill whose bank debit came back
+/// after it settled: its money leaves the app's wallet (`insufficient_funds` when
+/// the wallet no longer holds it: `crate::funding` says what happens then). Only
+/// `rail` can return what it moved.
 pub async fn returned(
     conn: &mut AnyConnection,
     app_id: &str,
@@ -468,11 +490,12 @@ pub async fn returned(
     now_ms: i64,
 ) -> TxResult<api::Transfer> {
     let current = load_state(conn, app_id, transfer_id).await?;
-    let paid_by_rail = current.kind == TransferType::Payout && current.rail.as_deref() == Some(rail);
-    if !paid_by_rail || current.status != TransferStatus::Completed {
+    let moved_by_rail =
+        matches!(current.kind, TransferType::Payout | TransferType::Refill) && current.rail.as_deref() == Some(rail);
+    if !moved_by_rail || current.status != TransferStatus::Completed {
         return Err(Error::new(
             ErrorCode::TransferNotReversible,
-            format!("Only a completed payout of the {rail} rail can be returned by it."),
+            format!("Only a completed payout or refill of the {rail} rail can be returned by it."),
         )
         .into());
     }
@@ -574,6 +597,9 @@ fn postings_for(t: &TransferState, to: TransferStatus) -> Result<Vec<Posting>, E
             Direction::AppToUser => ("balance_reversal", user(), app(), false),
             Direction::UserToApp => ("balance_reversal", app(), user(), false),
         },
+        (TransferType::Refill, Pending, Completed) => {
+            ("refill", Leg::system(SystemAccount::RefillSource, currency), app(), false)
+        }
         (TransferType::Refill, Completed, Reversed) => {
             ("refill_reversal", app(), Leg::system(SystemAccount::RefillSource, currency), false)
         }
