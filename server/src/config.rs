@@ -61,6 +61,22 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::clients::IpNet>,
     /// The ACH rail for live apps' bank payouts (`DOTS_ACH_*`), when configured.
     pub ach: Option<AchSettings>,
+    /// The PayPal Payouts API for live apps' PayPal and Venmo payouts (`DOTS_PAYPAL_*`).
+    pub paypal: Option<PaypalSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+/// The PayPal Payouts API (`crate::paypal`).
+pub struct PaypalSettings {
+    /// `DOTS_PAYPAL_BASE_URL` (default `https://api-m.paypal.com`).
+    pub base_url: String,
+    /// `DOTS_PAYPAL_CLIENT_ID`, `DOTS_PAYPAL_SECRET`.
+    pub client_id: String,
+    pub secret: String,
+    /// `DOTS_PAYPAL_POLL_MS` (default 60000): how often a pending payout is read back.
+    pub poll_ms: i64,
+    /// `DOTS_PAYPAL_TIMEOUT_MS` (default 30000): a call not answered by then is retried.
+    pub timeout_ms: u64,
 }
 
 /// The bank that takes our NACHA files, and who we are to it (`crate::ach_rail`).
@@ -280,6 +296,21 @@ pub struct SettingsArgs {
     /// ACH rail: a directory each new file is also written to (for an SFTP uploader)
     #[arg(long, env = "DOTS_ACH_DIR")]
     pub ach_dir: Option<String>,
+    /// PayPal Payouts API: the REST app's client id (with the secret, it turns on PayPal and Venmo payouts)
+    #[arg(long, env = "DOTS_PAYPAL_CLIENT_ID")]
+    pub paypal_client_id: Option<String>,
+    /// PayPal Payouts API: the REST app's secret
+    #[arg(long, env = "DOTS_PAYPAL_SECRET", hide_env_values = true)]
+    pub paypal_secret: Option<String>,
+    /// PayPal Payouts API: where it is (the sandbox: https://api-m.sandbox.paypal.com)
+    #[arg(long, env = "DOTS_PAYPAL_BASE_URL", default_value = "https://api-m.paypal.com")]
+    pub paypal_base_url: String,
+    /// PayPal Payouts API: how often a pending payout is read back, in ms
+    #[arg(long, env = "DOTS_PAYPAL_POLL_MS", default_value_t = 60_000)]
+    pub paypal_poll_ms: u32,
+    /// PayPal Payouts API: a call not answered within it is tried again, in ms
+    #[arg(long, env = "DOTS_PAYPAL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub paypal_timeout_ms: u32,
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -348,6 +379,17 @@ impl Settings {
                 a.ach_settle_days,
                 nonempty(a.ach_dir),
             )?,
+            paypal: match (nonempty(a.paypal_client_id), nonempty(a.paypal_secret)) {
+                (None, None) => None,
+                (Some(client_id), Some(secret)) => Some(PaypalSettings {
+                    base_url: a.paypal_base_url,
+                    client_id,
+                    secret,
+                    poll_ms: i64::from(a.paypal_poll_ms).max(10),
+                    timeout_ms: u64::from(a.paypal_timeout_ms).max(100),
+                }),
+                _ => return Err("PayPal payouts need both DOTS_PAYPAL_CLIENT_ID and DOTS_PAYPAL_SECRET".into()),
+            },
         })
     }
 
@@ -377,6 +419,7 @@ impl Settings {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             ach: None,
+            paypal: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod operator;
 pub mod outbound;
 pub mod payees;
 pub mod payouts;
+pub mod paypal;
 pub mod rails;
 pub mod rekey;
 pub mod secrets;

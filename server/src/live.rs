@@ -8,8 +8,8 @@
 //! A deployment declared live (`DOTS_SANDBOX=false`) must have all of it but the
 //! rails at start, and at least one rail: it does not start half-configured.
 //!
-//! Rails so far: ACH by NACHA file for `bank` (`crate::ach_rail`). PayPal and Venmo
-//! (the PayPal Payouts API) come next.
+//! Rails: ACH by NACHA file for `bank` (`crate::ach_rail`); the PayPal Payouts API
+//! for `paypal` and `venmo` (`crate::paypal`).
 
 use sqlx::Row;
 
@@ -40,7 +40,14 @@ impl Readiness {
             encryption_key: settings.encryption_key.is_some(),
             sms_provider: settings.sms_http.is_some(),
             smtp: settings.smtp.is_some(),
-            rails: if settings.ach.is_some() { vec!["bank"] } else { Vec::new() },
+            rails: [
+                ("bank", settings.ach.is_some()),
+                ("paypal", settings.paypal.is_some()),
+                ("venmo", settings.paypal.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(rail, configured)| configured.then_some(rail))
+            .collect(),
         }
     }
 
@@ -76,7 +83,7 @@ impl Readiness {
                     "bank" => {
                         "DOTS_ACH_ODFI_ROUTING, DOTS_ACH_ODFI_NAME, DOTS_ACH_COMPANY_ID and DOTS_ACH_COMPANY_NAME"
                     }
-                    _ => "none is available on this server yet",
+                    _ => "DOTS_PAYPAL_CLIENT_ID and DOTS_PAYPAL_SECRET",
                 };
                 missing.push(format!("a payout rail for {rail}: {how}"));
             }
@@ -93,7 +100,8 @@ impl Readiness {
         if self.rails.is_empty() {
             missing.push(
                 "a payout rail: bank payouts by ACH file (DOTS_ACH_ODFI_ROUTING, DOTS_ACH_ODFI_NAME, \
-                 DOTS_ACH_COMPANY_ID, DOTS_ACH_COMPANY_NAME)"
+                 DOTS_ACH_COMPANY_ID, DOTS_ACH_COMPANY_NAME) or PayPal and Venmo payouts (DOTS_PAYPAL_CLIENT_ID, \
+                 DOTS_PAYPAL_SECRET)"
                     .to_string(),
             );
         }
@@ -168,6 +176,13 @@ pub fn doctor(settings: &Settings) -> Vec<(Severity, String)> {
         && !smtp.url.contains("tls=required")
     {
         unsafe_("DOTS_SMTP_URL is smtp:// without tls=required: payout-link emails would leave unencrypted");
+    }
+    if let Some(paypal) = &settings.paypal
+        && !paypal.base_url.starts_with("https://")
+    {
+        unsafe_(
+            "DOTS_PAYPAL_BASE_URL is not https://: PayPal credentials and payees' details would cross the network in the clear",
+        );
     }
     if let Some(sms) = &settings.sms_http
         && !sms.base_url.starts_with("https://")

@@ -17,7 +17,7 @@ use crate::apps::{FEE_COLUMNS, FeeTerms};
 use crate::error::{Error, Reply, TxResult};
 use crate::ledger::transfers;
 use crate::ledger::transfers::NewTransfer;
-use crate::rails::{RailPayout, RailStatus};
+use crate::rails::{RailPayout, RailStatus, SubmitError};
 use crate::services::{Route, Services};
 use crate::store::{Store, now_ms};
 use crate::writer::Writer;
@@ -176,8 +176,6 @@ async fn payout_checks(conn: &mut AnyConnection, t: &NewTransfer, now_ms: i64) -
     Ok(PayoutChecks { method_id, review, fee })
 }
 
-/// How soon a payout still processing at the rail is asked about again.
-const POLL_AGAIN_MS: i64 = 200;
 /// How many payouts one pass takes.
 const BATCH: i64 = 20;
 
@@ -252,7 +250,7 @@ async fn release_lease(store: &Store, id: &str, until: i64) -> Result<(), String
 /// Moves one leased payout one step.
 async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str, id: &str) -> Result<(), String> {
     let row = sqlx::query(
-        "SELECT t.status, t.amount, t.fee, t.fee_party, t.currency, t.user_id, t.payout_method_id, t.rail_ref, a.mode
+        "SELECT t.status, t.amount, t.fee, t.fee_party, t.currency, t.user_id, t.payout_method_id, t.rail, t.rail_ref, a.mode
          FROM transfers t JOIN apps a ON a.id = t.app_id WHERE t.id = $1",
     )
     .bind(id)
@@ -316,7 +314,8 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             };
             let rail_ref = match rail.submit(&payout).await {
                 Ok(r) => r,
-                Err(e) => {
+                Err(SubmitError::Refused(reason)) => return fail(writer, app_id, id, &reason).await,
+                Err(SubmitError::Retry(e)) => {
                     release_lease(store, id, now_ms() + 1000).await?;
                     return Err(format!("rail submit: {e}"));
                 }
@@ -330,19 +329,36 @@ async fn step(store: &Store, writer: &Writer, services: &Services, app_id: &str,
             });
             expect_ok(recording.await)
         }
-        // Only the sandbox rail is polled (ACH payouts settle with their file).
+        // ACH payouts are not polled: they settle with their file.
         Some(rail_ref) if status == TransferStatus::Pending.as_str() => {
-            match services.sandbox_rail.status(&rail_ref).await {
-                Ok(RailStatus::Processing) => release_lease(store, id, now_ms() + POLL_AGAIN_MS).await,
-                Ok(RailStatus::Settled) => set_status(writer, app_id, id, TransferStatus::Completed, "settled").await,
-                Ok(RailStatus::Failed(code)) => fail(writer, app_id, id, &code).await,
-                Err(e) => {
-                    release_lease(store, id, now_ms() + 1000).await?;
-                    Err(format!("rail status: {e}"))
-                }
-            }
+            let rail: Option<String> = row.get("rail");
+            let Some(rail) = services.rail_named(rail.as_deref().unwrap_or("sandbox")) else {
+                release_lease(store, id, now_ms() + 60_000).await?;
+                return Err(format!("the payout's rail {rail:?} is not configured on this server"));
+            };
+            poll(store, writer, rail, app_id, id, &rail_ref).await
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// Asks the rail about a pending payout and moves it when the rail has an answer.
+async fn poll(
+    store: &Store,
+    writer: &Writer,
+    rail: &Arc<dyn crate::rails::PayoutRail>,
+    app_id: &str,
+    id: &str,
+    rail_ref: &str,
+) -> Result<(), String> {
+    match rail.status(rail_ref).await {
+        Ok(RailStatus::Processing) => release_lease(store, id, now_ms() + rail.poll_ms()).await,
+        Ok(RailStatus::Settled) => set_status(writer, app_id, id, TransferStatus::Completed, "settled").await,
+        Ok(RailStatus::Failed(code)) => fail(writer, app_id, id, &code).await,
+        Err(e) => {
+            release_lease(store, id, now_ms() + 1000).await?;
+            Err(format!("rail status: {e}"))
+        }
     }
 }
 

@@ -34,12 +34,26 @@ pub enum RailStatus {
     Failed(String),
 }
 
+/// Why a rail did not take a payout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// It may have or may not have: the same submission is tried again later (a
+    /// timeout, a 5xx). Safe, because a submission is idempotent per transfer.
+    Retry(String),
+    /// It never will (an invalid receiver, say): the payout fails with this reason.
+    Refused(String),
+}
+
 pub trait PayoutRail: Send + Sync {
     fn name(&self) -> &'static str;
     /// Hands the payout to the rail; idempotent per `transfer_id`. Returns the
     /// rail's reference.
-    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, String>>;
+    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, SubmitError>>;
     fn status<'a>(&'a self, rail_ref: &'a str) -> BoxFuture<'a, Result<RailStatus, String>>;
+    /// How soon a payout still processing is asked about again.
+    fn poll_ms(&self) -> i64 {
+        200
+    }
 }
 
 /// The sandbox rail settles every payout after a delay, except these documented
@@ -75,8 +89,18 @@ impl PayoutRail for SandboxRail {
         "sandbox"
     }
 
-    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move {
+    fn submit<'a>(&'a self, payout: &'a RailPayout<'a>) -> BoxFuture<'a, Result<String, SubmitError>> {
+        Box::pin(async move { self.record(payout).await.map_err(SubmitError::Retry) })
+    }
+
+    fn status<'a>(&'a self, rail_ref: &'a str) -> BoxFuture<'a, Result<RailStatus, String>> {
+        Box::pin(self.read(rail_ref))
+    }
+}
+
+impl SandboxRail {
+    async fn record(&self, payout: &RailPayout<'_>) -> Result<String, String> {
+        {
             let now = now_ms();
             let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
             sqlx::query(
@@ -95,11 +119,11 @@ impl PayoutRail for SandboxRail {
             .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             Ok(format!("sbx_{}", payout.transfer_id))
-        })
+        }
     }
 
-    fn status<'a>(&'a self, rail_ref: &'a str) -> BoxFuture<'a, Result<RailStatus, String>> {
-        Box::pin(async move {
+    async fn read(&self, rail_ref: &str) -> Result<RailStatus, String> {
+        {
             let transfer_id = rail_ref.strip_prefix("sbx_").ok_or("not a sandbox reference")?;
             let row = sqlx::query("SELECT outcome, settle_at FROM sandbox_rail_payouts WHERE transfer_id = $1")
                 .bind(transfer_id)
@@ -114,6 +138,6 @@ impl PayoutRail for SandboxRail {
                 (true, "settled") => RailStatus::Settled,
                 (true, failure) => RailStatus::Failed(failure.to_string()),
             })
-        })
+        }
     }
 }

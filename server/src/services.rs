@@ -27,6 +27,8 @@ pub struct Services {
     pub sandbox_rail: Arc<dyn PayoutRail>,
     /// Live apps' bank payouts, gathered into NACHA files, when configured.
     pub ach: Option<crate::config::AchSettings>,
+    /// Live apps' PayPal and Venmo payouts (the PayPal Payouts API), when configured.
+    pub paypal_rail: Option<Arc<dyn PayoutRail>>,
     /// Where payees reach this server: payout-link and flow URLs start here.
     pub public_url: String,
     /// How long the payout worker owns a payout step.
@@ -80,6 +82,10 @@ impl Services {
             email,
             sandbox_rail: Arc::new(SandboxRail::new(store.clone(), settings.sandbox_settle_ms)),
             ach: settings.ach.clone(),
+            paypal_rail: settings
+                .paypal
+                .clone()
+                .map(|p| Arc::new(crate::paypal::PaypalRail::new(p)) as Arc<dyn PayoutRail>),
             public_url: settings.public_url(),
             worker_lease_ms: settings.worker_lease_ms,
             webhooks: settings.webhooks.clone(),
@@ -114,7 +120,19 @@ impl Services {
         match (live, destination) {
             (false, _) => Route::Rail(&self.sandbox_rail),
             (true, Destination::Bank { .. }) if self.ach.is_some() => Route::AchFile,
+            (true, Destination::Paypal { .. } | Destination::Venmo { .. }) => {
+                self.paypal_rail.as_ref().map_or(Route::None, Route::Rail)
+            }
             (true, _) => Route::None,
+        }
+    }
+
+    /// The polled rail a payout was handed to, by the name it recorded.
+    pub fn rail_named(&self, name: &str) -> Option<&Arc<dyn PayoutRail>> {
+        match name {
+            "sandbox" => Some(&self.sandbox_rail),
+            "paypal" => self.paypal_rail.as_ref(),
+            _ => None,
         }
     }
 

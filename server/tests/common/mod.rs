@@ -464,13 +464,47 @@ impl TestApp {
     /// A new app through `POST /v2/apps`, as the operator.
     /// A live app (this server must be [`live_ready`]), allowing bank payouts only.
     pub async fn create_live_app(&self, name: &str) -> Creds {
+        self.create_live_app_paying(name, &["bank"]).await
+    }
+
+    /// A live app allowing these payout method types.
+    pub async fn create_live_app_paying(&self, name: &str, types: &[&str]) -> Creds {
         let bearer = format!("Bearer {OPERATOR_KEY}");
-        let body = json!({"name": name, "mode": "live", "payout_method_types": ["bank"]}).to_string();
+        let body = json!({"name": name, "mode": "live", "payout_method_types": types}).to_string();
         let r = self.call(Method::POST, "/v2/apps", Some(&bearer), &[], Some(&body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
         let secret = r.json["api_secret"].as_str().unwrap().to_string();
         assert!(secret.starts_with("sk_live_"), "{secret}");
         Creds { id: r.id(), client_id: r.json["client_id"].as_str().unwrap().into(), secret }
+    }
+
+    /// An operator call (bearer key, an Idempotency-Key of its own).
+    pub async fn operator(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let bearer = format!("Bearer {OPERATOR_KEY}");
+        let body = body.map(|b| b.to_string());
+        let key = random_base62(16);
+        self.call(method, path, Some(&bearer), &[("Idempotency-Key", key.as_str())], body.as_deref()).await
+    }
+
+    /// Funds a live app as a real one is: its funding account registered and proven
+    /// by pre-note, then a refill debited from it, each file settled by the operator
+    /// (`server/tests/ach_rail.rs` checks every step).
+    pub async fn fund_live_app(&self, app: &Creds, amount: i64) {
+        let account = json!({"routing_number": "021000021", "account_number": "44556677", "holder_name": "Acme Inc"});
+        let path = format!("/v2/apps/{}/funding-account", app.id);
+        assert_eq!(self.operator(Method::PUT, &path, Some(account)).await.status, StatusCode::OK);
+        self.cut_off_and_settle().await;
+        let refill = self.post(app, "/v2/refills", json!({"amount": amount, "currency": "USD"})).await;
+        assert_eq!(refill.status, StatusCode::CREATED, "{}", refill.json);
+        self.cut_off_and_settle().await;
+    }
+
+    /// An ACH cut-off now, and its file settled.
+    pub async fn cut_off_and_settle(&self) {
+        let cut = self.operator(Method::POST, "/v2/ach/cutoff", None).await;
+        assert_eq!(cut.status, StatusCode::CREATED, "{}", cut.json);
+        let settle = format!("/v2/ach/files/{}/settle", cut.json["file"]["id"].as_str().unwrap());
+        assert_eq!(self.operator(Method::POST, &settle, None).await.status, StatusCode::OK);
     }
 
     pub async fn create_app(&self, name: &str) -> Creds {
