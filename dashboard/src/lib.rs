@@ -50,6 +50,8 @@ pub enum Op {
     Apps,
     App(String),
     Audit,
+    /// The ACH rail's NACHA files.
+    BankFiles,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,6 +92,7 @@ impl Route {
             ["operator"] => Route::Operator(Op::Apps),
             ["operator", "apps", id] => Route::Operator(Op::App(id.to_string())),
             ["operator", "audit-log"] => Route::Operator(Op::Audit),
+            ["operator", "bank-files"] => Route::Operator(Op::BankFiles),
             _ => Route::NotFound,
         }
     }

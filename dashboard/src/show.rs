@@ -21,6 +21,18 @@ pub fn time(rfc3339: &str) -> String {
     date.to_locale_string("en-US", &options).into()
 }
 
+/// A calendar day (`2026-12-07`, a bank's day) as people write it: `Dec 7, 2026`.
+pub fn day(iso_date: &str) -> String {
+    let date = js_sys::Date::new(&format!("{iso_date}T12:00:00Z").into());
+    if date.get_time().is_nan() {
+        return iso_date.to_string();
+    }
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"UTC".into());
+    date.to_locale_date_string("en-US", &options).into()
+}
+
 pub fn status(status: TransferStatus) -> &'static str {
     match status {
         TransferStatus::Created => "Created",

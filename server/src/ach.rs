@@ -1,4 +1,4 @@
-//! NACHA files (issue 19, part 2, the file format only): the ACH file a bank takes
+//! NACHA files (issue 19, part 2, the format): the ACH file a bank takes
 //! for payouts to bank accounts (credits) and for refills from an app's funding
 //! account (debits). 94-character records — File Header (1), Batch Header (5), Entry
 //! Detail (6), Batch Control (8), File Control (9) — padded with `9`s to a multiple
@@ -10,9 +10,9 @@
 //! A bank's return file is read by [`parse_returns`]: which of our entries came back
 //! (by trace number), why (`R01`…`R85`, [`return_meaning`]) and for how much.
 //!
-//! Not here yet: gathering payouts into files at cut-off times, storing and offering
-//! them, settling, and applying returns to transfers (the rest of part 2). Checked by
-//! an independent NACHA library in the tests (`achkit`, PyPI).
+//! Gathering payouts, refills and pre-notes into files at cut-offs, storing and
+//! offering them, settling and applying returns: `crate::ach_rail`. Checked by an
+//! independent NACHA library in the tests (`achkit`, PyPI).
 
 use std::fmt::Write as _;
 

@@ -347,22 +347,34 @@ async fn refills_waiting(conn: &mut AnyConnection, keys: &Keys, traces: &mut Tra
             traces.used -= 1;
             continue;
         }
-        let (bank, holder) = crate::funding::details(conn, keys, &app_id).await?;
-        let Destination::Bank { routing_number, account_number, account_type } = bank else {
-            return Err(Error::internal("a funding account without bank details").into());
-        };
-        let entry = Entry {
-            transaction_code: TransactionCode::of(&account_type, false)
-                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
-            routing_number,
-            account_number,
-            amount,
-            id_number: id_number(&id),
-            name: holder,
-        };
+        let entry = funding_entry(conn, keys, &app_id, |t| TransactionCode::of(t, false), amount, &id).await?;
         out.push(Outgoing { kind: "refill", transfer_id: Some(id), app_id, trace, entry });
     }
     Ok(out)
+}
+
+/// An entry debiting (or proving) the app's funding account.
+async fn funding_entry(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    app_id: &str,
+    code_of: impl Fn(&str) -> Option<TransactionCode>,
+    amount: i64,
+    reference: &str,
+) -> TxResult<Entry> {
+    let (bank, holder) = crate::funding::details(conn, keys, app_id).await?;
+    let Destination::Bank { routing_number, account_number, account_type } = bank else {
+        return Err(Error::internal("a funding account without bank details").into());
+    };
+    Ok(Entry {
+        transaction_code: code_of(&account_type)
+            .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
+        routing_number,
+        account_number,
+        amount,
+        id_number: id_number(reference),
+        name: holder,
+    })
 }
 
 /// A zero-dollar pre-note to each new funding account of a live, active app.
@@ -394,19 +406,7 @@ async fn prenotes_waiting(
             traces.used -= 1;
             continue;
         }
-        let (bank, holder) = crate::funding::details(conn, keys, &app_id).await?;
-        let Destination::Bank { routing_number, account_number, account_type } = bank else {
-            return Err(Error::internal("a funding account without bank details").into());
-        };
-        let entry = Entry {
-            transaction_code: TransactionCode::prenote_of(&account_type)
-                .ok_or_else(|| Error::internal(format!("unknown account type {account_type}")))?,
-            routing_number,
-            account_number,
-            amount: 0,
-            id_number: id_number(&app_id),
-            name: holder,
-        };
+        let entry = funding_entry(conn, keys, &app_id, TransactionCode::prenote_of, 0, &app_id).await?;
         out.push(Outgoing { kind: "prenote", transfer_id: None, app_id, trace, entry });
     }
     Ok(out)

@@ -19,7 +19,7 @@
 //! - **After completion**: PayPal's webhook (`POST /rails/paypal/webhook`) is
 //!   taken as a nudge, never believed: the item is read back from the API, and a
 //!   completed payout whose item is now `REFUNDED`, `REVERSED` or `RETURNED` is
-//!   reversed (`crate::http::rails`).
+//!   reversed (`http/rails.rs`).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

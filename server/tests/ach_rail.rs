@@ -208,6 +208,11 @@ async fn payouts_through_files(t: TestApp) {
         payees.push(user);
     }
     let test_payee = t.create_payee(&test).await;
+    // The live app pays bank accounts only.
+    let paypal = json!({"type": "paypal", "email": "ada@example.com"});
+    let refused = t.post(&live, &format!("/v2/users/{}/payout-methods", payees[0]), paypal).await;
+    assert_eq!((refused.code(), refused.param()), ("payout_method_type_not_allowed", "type"), "{}", refused.json);
+    assert_eq!(refused.json["error"]["message"], "This business doesn't pay to PayPal; it pays to a bank account.");
     for user in &payees {
         let r = t
             .post(
@@ -386,11 +391,7 @@ fn dots(t: &TestApp, args: &[&str]) -> String {
         .args(args)
         .env("DATABASE_URL", &t.database_url)
         .env("DOTS_LOG", "warn")
-        .env("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)
-        .env("DOTS_ACH_ODFI_ROUTING", common::TEST_ODFI)
-        .env("DOTS_ACH_ODFI_NAME", "Wells Fargo")
-        .env("DOTS_ACH_COMPANY_ID", "1234567890")
-        .env("DOTS_ACH_COMPANY_NAME", "Dots Payouts")
+        .envs(common::LIVE_ENV)
         .output()
         .expect("dots runs");
     assert!(out.status.success(), "dots {args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -419,6 +419,9 @@ fn example_body(method: &Method, path: &str, user: &str) -> Option<Value> {
         ("PUT", "/v2/apps/{id}/funding-account") => {
             json!({"routing_number": "011000015", "account_number": "000123456789", "holder_name": "Acme Inc"})
         }
+        ("POST", "/rails/paypal/webhook") => {
+            json!({"event_type": "PAYMENT.PAYOUTS-ITEM.REFUNDED", "resource": {"payout_batch_id": "5UXD2E8A7EBQJ"}})
+        }
         ("POST", "/v2/ach/returns") => json!({"lines": ["101 091000019 1234567890"]}),
         ("POST", "/dashboard/api/two-factor/confirm") => json!({"code": "123456"}),
         ("POST", "/dashboard/api/password-reset") => json!({"email": "ada@example.com"}),

@@ -142,19 +142,7 @@ async fn a_live_deployment_starts_only_complete() {
         .env("DATABASE_URL", &database_url)
         .env("DOTS_LOG", "warn")
         .env("DOTS_SANDBOX", "false")
-        .env("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)
-        .envs([
-            ("DOTS_SMS_PROVIDER", "http"),
-            ("DOTS_SMS_BASE_URL", "http://127.0.0.1:9"),
-            ("DOTS_SMS_ACCOUNT", "AC1"),
-            ("DOTS_SMS_TOKEN", "token"),
-            ("DOTS_SMS_FROM", "+15005550006"),
-            ("DOTS_SMTP_URL", "smtp://127.0.0.1:9"),
-            ("DOTS_ACH_ODFI_ROUTING", "091000019"),
-            ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
-            ("DOTS_ACH_COMPANY_ID", "1234567890"),
-            ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
-        ])
+        .envs(common::LIVE_ENV)
         .spawn()
         .unwrap();
     let mut up = false;

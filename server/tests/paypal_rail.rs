@@ -352,6 +352,27 @@ async fn paid_once(t: TestApp, fake: FakePaypal) {
     fake.set_status(&to_bob, "SUCCESS");
     work_until(&t, &app, &[&to_ada, &to_bob], &["completed", "completed"]).await;
 
+    // After it succeeded: PayPal's webhook is a nudge, read back from the API. A
+    // forged "refunded" changes nothing; a real refund reverses the payout.
+    let batch: String = sqlx::query_scalar("SELECT rail_ref FROM transfers WHERE id = $1")
+        .bind(&to_bob)
+        .fetch_one(t.store.reader())
+        .await
+        .unwrap();
+    let event = json!({"event_type": "PAYMENT.PAYOUTS-ITEM.REFUNDED", "resource": {"payout_batch_id": batch, "transaction_status": "REFUNDED"}});
+    let (before, _) = t.user_wallet(&app, &bob).await;
+    let body = event.to_string();
+    let nudge = || t.call(axum::http::Method::POST, "/rails/paypal/webhook", None, &[], Some(body.as_str()));
+    assert_eq!(nudge().await.status, StatusCode::OK);
+    assert_eq!(t.get(&app, &format!("/v2/transfers/{to_bob}")).await.json["status"], "completed", "not believed");
+    fake.set_status(&to_bob, "REFUNDED");
+    assert_eq!(nudge().await.status, StatusCode::OK);
+    let refunded = t.get(&app, &format!("/v2/transfers/{to_bob}")).await.json;
+    assert_eq!(refunded["status"], "reversed", "{refunded}");
+    assert_eq!(refunded["status_history"].as_array().unwrap().last().unwrap()["reason"], "paypal_refunded");
+    assert_eq!(t.user_wallet(&app, &bob).await.0, before + 500);
+    assert_eq!(nudge().await.status, StatusCode::OK, "again: nothing more to do");
+
     // A burst of 5xx before PayPal recorded anything, then one after it did, then an
     // answer slower than our timeout: each retried with the same sender_batch_id.
     fake.with(|b| b.fail_before = 3);
@@ -454,20 +475,10 @@ async fn a_server_killed_while_paypal_answers_pays_each_payout_once() {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", &database_url)
             .env("DOTS_LOG", "warn")
-            .env("DOTS_ENCRYPTION_KEY", common::TEST_ENCRYPTION_KEY)
+            .envs(common::LIVE_ENV)
             .envs([
                 ("DOTS_WORKER_INTERVAL_MS", "20"),
                 ("DOTS_WORKER_LEASE_MS", "1000"),
-                ("DOTS_SMS_PROVIDER", "http"),
-                ("DOTS_SMS_BASE_URL", "http://127.0.0.1:9"),
-                ("DOTS_SMS_ACCOUNT", "AC1"),
-                ("DOTS_SMS_TOKEN", "token"),
-                ("DOTS_SMS_FROM", "+15005550006"),
-                ("DOTS_SMTP_URL", "smtp://127.0.0.1:9"),
-                ("DOTS_ACH_ODFI_ROUTING", common::TEST_ODFI),
-                ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
-                ("DOTS_ACH_COMPANY_ID", "1234567890"),
-                ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
                 ("DOTS_PAYPAL_CLIENT_ID", CLIENT_ID),
                 ("DOTS_PAYPAL_SECRET", SECRET),
                 ("DOTS_PAYPAL_BASE_URL", fake.base.as_str()),

@@ -127,6 +127,7 @@ codes! {
     PayoutLinkNotFound = ("payout_link_not_found", 404),
     PayoutMethodNotFound = ("payout_method_not_found", 404),
     PayoutMethodRequired = ("payout_method_required", 409),
+    PayoutMethodTypeNotAllowed = ("payout_method_type_not_allowed", 422),
     PayoutNotResendable = ("payout_not_resendable", 409),
     PayoutReversalByRailOnly = ("payout_reversal_by_rail_only", 409),
     PayoutMethodAmbiguous = ("payout_method_required", 422),

@@ -611,7 +611,28 @@ const PREVIEW_BUTTON: &str = "(() => { const d = document.getElementById('brand-
 #[test]
 fn the_operator_runs_the_apps_and_an_owner_brands_the_flow() {
     let db = TestDatabase::new(Backend::Sqlite);
-    let server = Server::start_with(&db.url, &[("DOTS_SANDBOX_SETTLE_MS", "100"), ("DOTS_WORKER_INTERVAL_MS", "50")]);
+    // Ready for live apps too (a kept key, SMS, SMTP, the ACH rail): the bank files page.
+    let smtp = SmtpServer::start();
+    let smtp_url = smtp.url();
+    let server = Server::start_with(
+        &db.url,
+        &[
+            ("DOTS_SANDBOX_SETTLE_MS", "100"),
+            ("DOTS_WORKER_INTERVAL_MS", "50"),
+            ("DOTS_ENCRYPTION_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
+            ("DOTS_SMS_PROVIDER", "http"),
+            ("DOTS_SMS_BASE_URL", "http://127.0.0.1:9"),
+            ("DOTS_SMS_ACCOUNT", "AC1"),
+            ("DOTS_SMS_TOKEN", "token"),
+            ("DOTS_SMS_FROM", "+15005550006"),
+            ("DOTS_SMTP_URL", &smtp_url),
+            ("DOTS_ACH_ODFI_ROUTING", "091000019"),
+            ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
+            ("DOTS_ACH_COMPANY_ID", "1234567890"),
+            ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
+            ("DOTS_ACH_SETTLE_DAYS", "0"),
+        ],
+    );
 
     // The operator signs in to the console with the operator key.
     let operator = Browser::start();
@@ -702,6 +723,36 @@ fn the_operator_runs_the_apps_and_an_owner_brands_the_flow() {
     }
     assert!(operator.text("main tbody").contains("Suspended the app"));
     shoot(&operator, "dashboard-24-operator-audit");
+
+    // Bank files: a live app's new funding account waits for its check (a pre-note);
+    // the operator makes the file now, downloads it, and marks it settled.
+    let live = call(
+        &server,
+        "POST",
+        "/v2/apps",
+        &bearer,
+        json!({"name": "Globex Live", "mode": "live", "payout_method_types": ["bank"]}),
+    );
+    let funding = format!("/v2/apps/{}/funding-account", live["id"].as_str().unwrap());
+    let account = json!({"routing_number": "021000021", "account_number": "44556677", "holder_name": "Globex Inc"});
+    call(&server, "PUT", &funding, &bearer, account);
+    open(&operator, "/operator/bank-files", "Bank files");
+    operator.wait_for("main p.empty");
+    operator.click("main .actions button.primary");
+    operator.wait_until("document.querySelector('tr[data-file]') ? true : null", "the new file");
+    assert_eq!(operator.text(".banner.good"), "A file of 1 entry was made. Download it for the bank.");
+    shoot(&operator, "dashboard-27-operator-bank-files");
+    let file_id = operator.exec("return document.querySelector('tr[data-file]').dataset.file", json!([]));
+    let (status, text) =
+        server.request("GET", &format!("/v2/ach/files/{}/download", file_id.as_str().unwrap()), Some(&bearer), None);
+    assert_eq!(status, 200);
+    assert!(text.starts_with("101 091000019") && text.contains("GLOBEX INC"), "{text}");
+    operator.click("tr[data-file] button");
+    operator.wait_until(
+        "document.querySelector('tr[data-file] .badge.good')?.innerText == 'Settled' ? true : null",
+        "the settled file",
+    );
+    assert_eq!(call(&server, "GET", &funding, &bearer, Value::Null)["status"], "verified");
 
     // The owner joins from the operator's link and edits the brand: the preview (the real
     // widget) changes colour before anything is saved.

@@ -4,7 +4,9 @@
 //! app (its API, links and flows stop, its webhooks wait) and resuming it; the
 //! operator's own actions from the audit log.
 
-use dots_shared::api::{App, AppOverview, AuditEntry, Invitation, List, OperatorSession};
+use dots_shared::api::{
+    AchCutOff, AchFile, AchReturns, App, AppOverview, AuditEntry, Invitation, List, OperatorSession,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
@@ -78,11 +80,13 @@ fn frame(op: Op) -> impl IntoView {
     let here = match op {
         Op::Apps | Op::App(_) => "apps",
         Op::Audit => "audit",
+        Op::BankFiles => "bank-files",
     };
     let page = match op {
         Op::Apps => apps().into_any(),
         Op::App(id) => app(id).into_any(),
         Op::Audit => audit().into_any(),
+        Op::BankFiles => bank_files().into_any(),
     };
     let nav = move |name: &'static str, path: &'static str, label: &'static str| {
         view! { <li>{link(path, label, (here == name).then_some("page"))}</li> }
@@ -105,6 +109,7 @@ fn frame(op: Op) -> impl IntoView {
         <nav aria-label="Sections">
             <ul>
                 {nav("apps", "/operator", "Apps")}
+                {nav("bank-files", "/operator/bank-files", "Bank files")}
                 {nav("audit", "/operator/audit-log", "Audit log")}
             </ul>
         </nav>
@@ -408,4 +413,146 @@ fn audit_table(list: List<AuditEntry>, apps: Vec<AppOverview>) -> impl IntoView 
         {list.has_more.then(|| view! { <p class="help">"Showing the newest 100 changes."</p> })}
     }
     .into_any()
+}
+
+/// The bank payouts' NACHA files: made at each cut-off (or now), downloaded for
+/// the bank, marked settled when the bank confirms them, and the bank's return
+/// files taken in.
+fn bank_files() -> impl IntoView {
+    let ctx = ctx();
+    let list = super::load(|| async {
+        api::get::<List<AchFile>>("/v2/ach/files?limit=100").await.map_err(|mut e| {
+            if e.code == "ach_not_configured" {
+                e.message = "Bank payouts by file are not set up on this server yet.".into();
+            }
+            e
+        })
+    });
+    let make = Change::new();
+    let make_now = move |_| {
+        make.run(
+            move |key| async move { api::send::<_, AchCutOff>("POST", "/v2/ach/cutoff", &json!({}), &key).await },
+            move |cut| {
+                ctx.notice.set(match cut.file {
+                    Some(f) if f.entries == 1 => "A file of 1 entry was made. Download it for the bank.".into(),
+                    Some(f) => format!("A file of {} entries was made. Download it for the bank.", f.entries),
+                    None => "Nothing was waiting, so no file was made.".into(),
+                });
+                ctx.live.update(|n| *n = n.wrapping_add(1));
+            },
+        );
+    };
+    view! {
+        <h1>"Bank files"</h1>
+        <p>"At each cut-off, one file for the bank gathers the waiting bank payouts, the refills taken from funding accounts, and the zero-dollar checks of new funding accounts. Download each file and send it to the bank; mark it settled when the bank confirms it."</p>
+        <div class="actions">
+            <button class="primary" on:click=make_now disabled=move || make.busy.get()>"Make a file now"</button>
+        </div>
+        {make.error_view()}
+        {shown(list, files_table)}
+        {returns_form()}
+    }
+}
+
+fn files_table(list: List<AchFile>) -> impl IntoView {
+    if list.data.is_empty() {
+        return view! { <p class="empty">"No files yet. One is made at the next cut-off when a payment is waiting."</p> }
+            .into_any();
+    }
+    let rows = list.data.into_iter().map(file_row).collect_view();
+    let head = ["Made", "Money moves", "Entries", "Paid out", "Collected", "Returned", "State", ""];
+    view! {
+        {table_region("Bank files", cols(&head), rows)}
+        {list.has_more.then(|| view! { <p class="help">"Showing the newest 100 files."</p> })}
+    }
+    .into_any()
+}
+
+fn file_row(f: AchFile) -> impl IntoView {
+    let ctx = ctx();
+    let settle = Change::new();
+    let id = f.id.clone();
+    let mark_settled = move |_| {
+        let path = format!("/v2/ach/files/{id}/settle");
+        settle.run(
+            move |key| async move { api::send::<_, AchFile>("POST", &path, &json!({}), &key).await },
+            move |_| {
+                ctx.notice.set("The file is settled: its payouts are complete.".into());
+                ctx.live.update(|n| *n = n.wrapping_add(1));
+            },
+        );
+    };
+    let settled = f.settled_at.is_some();
+    let download = format!("/v2/ach/files/{}/download", f.id);
+    let name = format!("{}.ach", f.id);
+    view! {
+        <tr data-file=f.id.clone()>
+            <td>{show::time(&f.created_at)}</td>
+            <td>{show::day(&f.effective_date)}</td>
+            <td class="num">{f.entries}</td>
+            <td class="num">{show::money(f.credit_total, "USD")}</td>
+            <td class="num">{show::money(f.debit_total, "USD")}</td>
+            <td class="num">{f.returns}</td>
+            <td>
+                {if settled {
+                    view! { <span class="badge good">"Settled"</span> }.into_any()
+                } else {
+                    view! { <span class="badge">"Sent"</span> }.into_any()
+                }}
+            </td>
+            <td>
+                <a href=download download=name>"Download"</a>
+                {(!settled).then(|| view! {
+                    " "
+                    <button class="quiet" on:click=mark_settled disabled=move || settle.busy.get()>"Mark settled"</button>
+                })}
+                {settle.error_view()}
+            </td>
+        </tr>
+    }
+}
+
+/// The bank's return file, chosen from the computer and sent whole.
+fn returns_form() -> impl IntoView {
+    let ctx = ctx();
+    let change = Change::new();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let submit = move |e: leptos::ev::SubmitEvent| {
+        e.prevent_default();
+        let file = input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0));
+        let Some(file) = file else {
+            change.error.set("Choose the return file the bank sent.".into());
+            return;
+        };
+        change.run(
+            move |key| async move {
+                let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string());
+                let lines: Vec<String> = text.unwrap_or_default().lines().map(str::to_string).collect();
+                api::send::<_, AchReturns>("POST", "/v2/ach/returns", &json!({ "lines": lines }), &key).await
+            },
+            move |report| {
+                let mut said = format!("{} returned payments taken in", report.applied.len());
+                if report.already_applied > 0 {
+                    said.push_str(&format!("; {} were already in", report.already_applied));
+                }
+                if !report.unmatched.is_empty() {
+                    said.push_str(&format!("; {} match no payment of ours", report.unmatched.len()));
+                }
+                ctx.notice.set(format!("{said}."));
+                ctx.live.update(|n| *n = n.wrapping_add(1));
+            },
+        );
+    };
+    view! {
+        <h2>"Returned payments"</h2>
+        <p>"When the bank sends back payments it could not make, take in its return file: each payout not yet settled fails, each settled one is reversed, and the money goes back to the payee. Taking in the same file twice changes nothing."</p>
+        <form class="panel" on:submit=submit novalidate aria-label="Take in a return file">
+            <div class="field">
+                <label for="return-file">"Return file from the bank"</label>
+                <input id="return-file" type="file" node_ref=input />
+            </div>
+            {change.error_view()}
+            <button type="submit" class="primary" disabled=move || change.busy.get()>"Take in the returns"</button>
+        </form>
+    }
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 mod operator;
 pub mod pages;
 mod payees;
+mod rails;
 mod respond;
 mod transfers;
 mod users;
@@ -127,6 +128,7 @@ pub fn routes() -> Vec<Route> {
     let table = dashboard::routes(table);
     let table = operator::routes(table);
     let table = ach::routes(table);
+    let table = rails::routes(table);
     transfers::routes(table).0
 }
 

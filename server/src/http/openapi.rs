@@ -88,6 +88,7 @@ pub fn document() -> OpenApi {
         super::dashboard::Doc::openapi(),
         super::operator::Doc::openapi(),
         super::ach::Doc::openapi(),
+        super::rails::Doc::openapi(),
         super::transfers::Doc::openapi(),
         super::exports::Doc::openapi(),
     ] {

@@ -161,6 +161,27 @@ pub async fn create(conn: &mut AnyConnection, m: &NewPayoutMethod, now_ms: i64) 
     if count >= MAX_METHODS_PER_USER {
         return Err(Error::new(ErrorCode::TooManyPayoutMethods, "Delete a payout method before adding another.").into());
     }
+    // Only the kinds the app pays to (a live app: those its server has a rail for).
+    let allowed: String = sqlx::query_scalar("SELECT payout_method_types FROM apps WHERE id = $1")
+        .bind(&m.app_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let allowed: Vec<String> = serde_json::from_str(&allowed).unwrap_or_default();
+    let kind = m.destination.kind();
+    if !allowed.iter().any(|t| t == kind) {
+        let words = |t: &str| match t {
+            "bank" => "a bank account",
+            "paypal" => "PayPal",
+            _ => "Venmo",
+        };
+        let offered: Vec<&str> = allowed.iter().map(|t| words(t)).collect();
+        return Err(Error::invalid(
+            ErrorCode::PayoutMethodTypeNotAllowed,
+            "type",
+            format!("This business doesn't pay to {}; it pays to {}.", words(kind), offered.join(" or ")),
+        )
+        .into());
+    }
     // A payee's first method is their default.
     sqlx::query(
         "INSERT INTO payout_methods (id, app_id, user_id, kind, details_encrypted, display, created_at, is_default)

@@ -179,6 +179,22 @@ pub fn live_ready(s: &mut dots_server::config::Settings, sms_url: &str, smtp_url
     });
 }
 
+/// [`live_ready`] as a `dots` process's environment (SMS and SMTP at a port
+/// nothing answers on: no live text or email is sent by the tests that use it).
+pub const LIVE_ENV: [(&str, &str); 11] = [
+    ("DOTS_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY),
+    ("DOTS_SMS_PROVIDER", "http"),
+    ("DOTS_SMS_BASE_URL", "http://127.0.0.1:9"),
+    ("DOTS_SMS_ACCOUNT", "AC1"),
+    ("DOTS_SMS_TOKEN", "token"),
+    ("DOTS_SMS_FROM", "+15005550006"),
+    ("DOTS_SMTP_URL", "smtp://127.0.0.1:9"),
+    ("DOTS_ACH_ODFI_ROUTING", TEST_ODFI),
+    ("DOTS_ACH_ODFI_NAME", "Wells Fargo"),
+    ("DOTS_ACH_COMPANY_ID", "1234567890"),
+    ("DOTS_ACH_COMPANY_NAME", "Dots Payouts"),
+];
+
 /// Runs `scenario` against a fresh database of `backend`, then the ledger check,
 /// then drops the database.
 pub async fn run<F, Fut>(backend: Backend, scenario: F)
