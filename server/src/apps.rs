@@ -66,7 +66,12 @@ impl AuthedApp {
 
     /// What the ledger needs of the app.
     pub fn wallet(&self) -> crate::ledger::AppWallet {
-        crate::ledger::AppWallet { id: self.id.clone(), wallet_id: self.wallet_id.clone(), currency: self.currency }
+        crate::ledger::AppWallet {
+            id: self.id.clone(),
+            wallet_id: self.wallet_id.clone(),
+            currency: self.currency,
+            live: self.live,
+        }
     }
 }
 

@@ -1043,14 +1043,15 @@ pub async fn claim(
         .into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.id, a.wallet_id
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.id, a.wallet_id, a.mode
          FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
     .fetch_one(&mut *conn)
     .await?;
     let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
-    let app = crate::ledger::AppWallet { id: row.try_get("id")?, wallet_id: row.try_get("wallet_id")?, currency };
+    let live = row.try_get::<String, _>("mode")? == "live";
+    let app = crate::ledger::AppWallet { id: row.try_get("id")?, wallet_id: row.try_get("wallet_id")?, currency, live };
     let money = Money::new(row.try_get("amount")?, currency).map_err(Error::internal)?;
     let payout = NewTransfer {
         app: app.clone(),
@@ -1174,14 +1175,16 @@ pub async fn resend(
         return Err(not_resendable("This payment's payout has not failed; it cannot be sent again.").into());
     }
     let row = sqlx::query(
-        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.wallet_id
+        "SELECT l.amount, l.fee, l.fee_party, l.currency, l.metadata, a.wallet_id, a.mode
          FROM payout_links l JOIN apps a ON a.id = l.app_id WHERE l.id = $1",
     )
     .bind(&link_id)
     .fetch_one(&mut *conn)
     .await?;
     let currency = dots_shared::Currency::parse(&row.try_get::<String, _>("currency")?).map_err(Error::internal)?;
-    let app = crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: row.try_get("wallet_id")?, currency };
+    let live = row.try_get::<String, _>("mode")? == "live";
+    let app =
+        crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: row.try_get("wallet_id")?, currency, live };
     let payout = NewTransfer {
         app,
         kind: dots_shared::TransferType::Payout,
@@ -1304,12 +1307,13 @@ pub async fn withdraw(
         return Err(Error::new(ErrorCode::FlowPayoutMade, "This flow's payout was made already.").into());
     }
     let currency = dots_shared::Currency::parse(&offer.currency).map_err(Error::internal)?;
-    let wallet: String = sqlx::query_scalar("SELECT wallet_id FROM apps WHERE id = $1")
+    let app = sqlx::query("SELECT wallet_id, mode FROM apps WHERE id = $1")
         .bind(&session.app_id)
         .fetch_one(&mut *conn)
         .await?;
+    let (wallet, live): (String, bool) = (app.try_get("wallet_id")?, app.try_get::<String, _>("mode")? == "live");
     let payout = NewTransfer {
-        app: crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: wallet, currency },
+        app: crate::ledger::AppWallet { id: session.app_id.clone(), wallet_id: wallet, currency, live },
         kind: dots_shared::TransferType::Payout,
         user_id,
         money: Money::new(amount, currency).map_err(|e| bad(e.to_string()))?,

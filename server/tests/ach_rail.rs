@@ -256,6 +256,21 @@ async fn payouts_through_files(t: TestApp) {
     let test_list = ids(&t.get(&test, "/v2/transfers?limit=100").await.json);
     assert!(live_list.contains(&plain) && !live_list.contains(&test_payout));
     assert!(test_list.contains(&test_payout) && !test_list.contains(&plain));
+    // Each object says which it is, as the app's secret does.
+    assert_eq!(
+        (
+            transfer(&t, &live, &plain).await["livemode"].as_bool(),
+            transfer(&t, &test, &test_payout).await["livemode"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(t.get(&live, &format!("/v2/users/{}", payees[0])).await.json["livemode"], true);
+    assert_eq!(t.get(&test, &format!("/v2/users/{test_payee}")).await.json["livemode"], false);
+    assert_eq!(
+        t.get(&live, &format!("/v2/users/{test_payee}")).await.code(),
+        "user_not_found",
+        "a test payee is no live app's"
+    );
 
     // The cut-off: one file of the three live payouts, pending on the ACH rail.
     let cut = operator(&t, Method::POST, "/v2/ach/cutoff", None).await;
@@ -509,4 +524,67 @@ async fn funding_by_debit(t: TestApp) {
     let again = returns(&t, &text, &[(&traces_of(&text)[0], "R01")]).await;
     assert_eq!(again["already_applied"], 1);
     assert_eq!(t.snapshot().await, snapshot);
+}
+
+mod files_on_disk {
+    use super::*;
+
+    /// Each new file is also written whole to `DOTS_ACH_DIR` (for an SFTP uploader),
+    /// and a file is due to settle by the calendar only `DOTS_ACH_SETTLE_DAYS`
+    /// banking days after its effective date.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn files_go_to_the_directory_and_settle_by_the_calendar() {
+        let dir = std::env::temp_dir().join(format!("dots-ach-dir-{}", dots_server::store::random_base62(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sms = common::fake_sms_provider().0.clone();
+        let written = dir.clone();
+        common::run_with(
+            dots_server::store::Backend::Sqlite,
+            move |s| {
+                common::live_ready(s, &sms, "smtp://127.0.0.1:9");
+                s.ach.as_mut().unwrap().dir = Some(written.to_string_lossy().into_owned());
+            },
+            move |t| async move {
+                let live = t.create_live_app("Acme").await;
+                let account =
+                    json!({"routing_number": "021000021", "account_number": "44556677", "holder_name": "Acme Inc"});
+                let path = format!("/v2/apps/{}/funding-account", live.id);
+                assert_eq!(t.operator(Method::PUT, &path, Some(account)).await.status, StatusCode::OK);
+                let file = cut_off(&t).await;
+                let on_disk =
+                    std::fs::read_to_string(dir.join(format!("{file}.ach"))).expect("the file in DOTS_ACH_DIR");
+                assert_eq!(on_disk, download(&t, &file).await);
+                let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+                assert_eq!(leftovers.len(), 1, "no half-written draft left: {leftovers:?}");
+                // Due two banking days after its effective date, not before.
+                let mut ach = t.state.services.ach.clone().unwrap();
+                ach.settle_days = 2;
+                let effective =
+                    operator(&t, Method::GET, &format!("/v2/ach/files/{file}"), None).await.json["effective_date"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                let (y, m, d) = dots_shared::time::parse_date(&effective).unwrap();
+                let day = dots_shared::time::days_from_civil(y, m, d);
+                let mut conn = t.store.reader().acquire().await.unwrap();
+                let due_on = dots_server::ach_rail::banking_days_after(day, 2);
+                let at = |day: i64| day * 86_400_000 + 3_600_000;
+                assert!(
+                    dots_server::ach_rail::due_to_settle(&mut conn, &ach, at(due_on - 1)).await.unwrap().is_empty()
+                );
+                assert_eq!(
+                    dots_server::ach_rail::due_to_settle(&mut conn, &ach, at(due_on)).await.unwrap(),
+                    vec![file.clone()]
+                );
+                ach.settle_days = 0;
+                assert!(
+                    dots_server::ach_rail::due_to_settle(&mut conn, &ach, at(due_on + 30)).await.unwrap().is_empty(),
+                    "0: by hand only"
+                );
+                drop(conn);
+                let _ = std::fs::remove_dir_all(&dir);
+            },
+        )
+        .await;
+    }
 }

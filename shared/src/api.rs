@@ -205,6 +205,9 @@ pub struct Wallet {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
+    /// A live app's payee, or a test app's.
+    #[serde(default)]
+    pub livemode: bool,
     pub first_name: String,
     pub last_name: String,
     pub email: String,
@@ -220,6 +223,9 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub id: String,
+    /// A live app's (real money), or a test app's.
+    #[serde(default)]
+    pub livemode: bool,
     #[serde(rename = "type")]
     pub kind: TransferType,
     pub status: TransferStatus,

@@ -23,12 +23,14 @@ use crate::store::{Backend, new_id};
 
 pub use check::{Violation, check};
 
-/// The app a transfer belongs to: its id, its wallet and the currency it holds.
+/// The app a transfer belongs to: its id, its wallet, the currency it holds, and
+/// whether it is a live app (real money) or a test one.
 #[derive(Debug, Clone)]
 pub struct AppWallet {
     pub id: String,
     pub wallet_id: String,
     pub currency: Currency,
+    pub live: bool,
 }
 
 pub fn parse_currency(code: &str) -> Result<Currency, Error> {

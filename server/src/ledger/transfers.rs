@@ -295,6 +295,7 @@ fn created(
     let at = rfc3339_from_unix_ms(now_ms);
     api::Transfer {
         id: row.id.to_string(),
+        livemode: row.app.live,
         kind: row.kind,
         status: status_history.last().map(|c| c.status).unwrap_or(TransferStatus::Created),
         user_id: row.user_id.map(str::to_string),
@@ -861,7 +862,8 @@ async fn fetch_transfers(
     let (clauses, args) = filter.sql(4);
     let (listed, list_args) = filter.list.sql(crate::store::Backend::of(conn), "t", 4 + args.len());
     let sql = format!(
-        "SELECT t.id, t.kind, t.status, t.user_id, t.direction, t.payout_method_id, t.amount, t.fee, t.fee_party,
+        "SELECT t.id, (SELECT ap.mode FROM apps ap WHERE ap.id = t.app_id) AS app_mode, t.kind, t.status, t.user_id,
+                t.direction, t.payout_method_id, t.amount, t.fee, t.fee_party,
                 t.currency, t.metadata, t.created_at, t.updated_at
          FROM transfers t WHERE t.app_id = $1 AND t.seq < $2{clauses}{listed} ORDER BY t.seq DESC LIMIT $3"
     );
@@ -880,6 +882,7 @@ async fn fetch_transfers(
             let fee = fee_of(row)?;
             let status_history = history.remove(&id).unwrap_or_default();
             Ok(api::Transfer {
+                livemode: row.try_get::<String, _>("app_mode")? == "live",
                 kind: parse_column(row, "kind", TransferType::parse)?,
                 status: parse_column(row, "status", TransferStatus::parse)?,
                 user_id: row.try_get("user_id")?,

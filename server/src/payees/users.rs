@@ -181,13 +181,14 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser, now_ms: i64) -> Tx
     Ok(created)
 }
 
-const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.phone_number, u.phone_verified_at,
+const USER_COLUMNS: &str = "u.id, (SELECT ap.mode FROM apps ap WHERE ap.id = u.app_id) AS app_mode, u.first_name, u.last_name, u.email, u.phone_number, u.phone_verified_at,
     u.created_at, u.wallet_id, a.balance, a.currency, u.metadata,
     (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM transfers t
       WHERE t.user_id = u.id AND t.kind = 'payout' AND t.status IN ('created', 'flagged', 'pending')) AS pending";
 
 fn user_from_row(row: &AnyRow) -> Result<api::User, sqlx::Error> {
     Ok(api::User {
+        livemode: row.try_get::<String, _>("app_mode")? == "live",
         id: row.try_get("id")?,
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
