@@ -142,8 +142,32 @@ async fn settle(t: &TestApp, file: &str) {
     );
 }
 
-async fn returns(t: &TestApp, text: &str, picks: &[(&str, &str)]) -> Value {
+const ACHKIT_RETURNS: &str = r#"
+import json, sys
+from achkit import parse
+f = parse(open(sys.argv[1]).read())
+print(json.dumps([[e["addenda"][0]["info"][3:18], e["addenda"][0]["info"][:3]] for b in f["batches"] for e in b["entries"]]))
+"#;
+
+/// The bank's return file for `picks` (trace, code) of our file `text`, in NACHA's
+/// return layout (`common::return_file`), read first by achkit: it must find each
+/// return's reason code and our trace number where the layout puts them.
+fn return_file(text: &str, picks: &[(&str, &str)]) -> String {
     let file = common::return_file(text, picks);
+    let path = std::env::temp_dir().join(format!("dots-return-{}.ach", dots_server::store::random_base62(8)));
+    std::fs::write(&path, &file).unwrap();
+    let out = std::process::Command::new("python3").args(["-c", ACHKIT_RETURNS, path.to_str().unwrap()]).output();
+    let _ = std::fs::remove_file(&path);
+    let out = out.expect("python3 runs");
+    assert!(out.status.success(), "achkit could not read the return file: {}", String::from_utf8_lossy(&out.stderr));
+    let read: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+    let expected: Vec<(String, String)> = picks.iter().map(|(t, c)| (t.to_string(), c.to_string())).collect();
+    assert_eq!(read, expected, "achkit reads the returns we wrote");
+    file
+}
+
+async fn returns(t: &TestApp, text: &str, picks: &[(&str, &str)]) -> Value {
+    let file = return_file(text, picks);
     let r =
         operator(t, Method::POST, "/v2/ach/returns", Some(json!({"lines": file.lines().collect::<Vec<_>>()}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
@@ -329,7 +353,7 @@ async fn payouts_through_files(t: TestApp) {
 
     // Returned before it settles: the $404.04 payout fails, its money back in the wallet.
     let (before, _) = t.user_wallet(&live, &payees[0]).await;
-    let first = common::return_file(&text, &[(&traces[0], "R01"), ("091000019999999", "R02")]);
+    let first = return_file(&text, &[(&traces[0], "R01"), ("091000019999999", "R02")]);
     let applied =
         operator(&t, Method::POST, "/v2/ach/returns", Some(json!({"lines": first.lines().collect::<Vec<_>>()}))).await;
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.json);
@@ -363,7 +387,7 @@ async fn payouts_through_files(t: TestApp) {
 
     // Returned after it settled: reversed, the money back; the same file again changes nothing.
     let (before, _) = t.user_wallet(&live, &payees[2]).await;
-    let second = common::return_file(&text, &[(&traces[2], "R03"), (&traces[0], "R01")]);
+    let second = return_file(&text, &[(&traces[2], "R03"), (&traces[0], "R01")]);
     let applied =
         operator(&t, Method::POST, "/v2/ach/returns", Some(json!({"lines": second.lines().collect::<Vec<_>>()}))).await;
     assert_eq!(applied.json["applied"].as_array().unwrap().len(), 1, "{}", applied.json);
@@ -393,7 +417,7 @@ async fn payouts_through_files(t: TestApp) {
     assert!(listed.contains(&file_id) && listed.contains("settled") && listed.contains("2 returned"), "{listed}");
     assert_eq!(dots(&t, &["ach", "download", &file_id]), text);
     let path = std::env::temp_dir().join(format!("dots-returns-{}.ach", dots_server::store::random_base62(8)));
-    std::fs::write(&path, common::return_file(&text, &[(&traces[2], "R03")])).unwrap();
+    std::fs::write(&path, return_file(&text, &[(&traces[2], "R03")])).unwrap();
     let ingested = dots(&t, &["ach", "returns", path.to_str().unwrap()]);
     let _ = std::fs::remove_file(&path);
     assert!(ingested.contains("0 returns applied, 1 already applied, 0 unmatched"), "{ingested}");
