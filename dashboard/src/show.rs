@@ -11,26 +11,26 @@ pub fn money(amount: i64, currency: &str) -> String {
 
 /// A time the API gave (RFC 3339), in the member's own time zone: `Dec 5, 2026, 9:41 AM`.
 pub fn time(rfc3339: &str) -> String {
-    let date = js_sys::Date::new(&rfc3339.into());
-    if date.get_time().is_nan() {
-        return rfc3339.to_string();
-    }
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-    date.to_locale_string("en-US", &options).into()
+    formatted(rfc3339, rfc3339, &[("dateStyle", "medium"), ("timeStyle", "short")])
 }
 
 /// A calendar day (`2026-12-07`, a bank's day) as people write it: `Dec 7, 2026`.
 pub fn day(iso_date: &str) -> String {
-    let date = js_sys::Date::new(&format!("{iso_date}T12:00:00Z").into());
+    formatted(&format!("{iso_date}T12:00:00Z"), iso_date, &[("dateStyle", "medium"), ("timeZone", "UTC")])
+}
+
+/// `instant` as `Intl.DateTimeFormat` writes it in US English with `options`;
+/// `fallback` when it is not a date.
+fn formatted(instant: &str, fallback: &str, options: &[(&str, &str)]) -> String {
+    let date = js_sys::Date::new(&instant.into());
     if date.get_time().is_nan() {
-        return iso_date.to_string();
+        return fallback.to_string();
     }
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
-    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"UTC".into());
-    date.to_locale_date_string("en-US", &options).into()
+    let set = js_sys::Object::new();
+    for (key, value) in options {
+        let _ = js_sys::Reflect::set(&set, &(*key).into(), &(*value).into());
+    }
+    date.to_locale_string("en-US", &set).into()
 }
 
 pub fn status(status: TransferStatus) -> &'static str {

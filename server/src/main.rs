@@ -300,55 +300,57 @@ async fn ach(command: AchCommand) -> Result<ExitCode, Box<dyn std::error::Error>
     let store = Store::open(&settings.database_url, 2).await?;
     let services = std::sync::Arc::new(dots_server::services::Services::new(&settings, &store)?);
     let writer = Writer::new(store.clone(), services.clone());
-    let reply = match command {
+    // What a change answered, as its type (a refusal: its body, as the error).
+    fn answer<T: serde::de::DeserializeOwned>(
+        reply: dots_server::error::Reply,
+    ) -> Result<T, Box<dyn std::error::Error>> {
+        if !reply.status.is_success() {
+            return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
+        }
+        Ok(serde_json::from_slice(&reply.body)?)
+    }
+    let mut conn = store.reader().acquire().await?;
+    match command {
         AchCommand::Files { .. } => {
-            let mut conn = store.reader().acquire().await?;
             for file in ach_rail::files(&mut conn, 100, None).await? {
                 println!("{}", ach_rail::describe(&file));
             }
-            None
         }
-        AchCommand::Download { id, .. } => {
-            let mut conn = store.reader().acquire().await?;
-            print!("{}", ach_rail::file_text(&mut conn, &services.keys, &id).await?);
-            None
+        AchCommand::Download { id, .. } => print!("{}", ach_rail::file_text(&mut conn, &services.keys, &id).await?),
+        AchCommand::Settle { id, .. } => {
+            let file: dots_shared::api::AchFile = answer(ach_rail::settle_now(&writer, Origin::default(), id).await?)?;
+            println!("{}", ach_rail::describe(&file));
         }
-        AchCommand::Settle { id, .. } => Some(ach_rail::settle_now(&writer, Origin::default(), id).await?),
-        AchCommand::Cutoff { .. } => Some(ach_rail::cut_off_now(&store, &writer, &services, Origin::default()).await?),
+        AchCommand::Cutoff { .. } => {
+            let cut: dots_shared::api::AchCutOff =
+                answer(ach_rail::cut_off_now(&store, &writer, &services, Origin::default()).await?)?;
+            match cut.file {
+                Some(file) => println!("{}", ach_rail::describe(&file)),
+                None => println!("no bank payout was waiting: no file"),
+            }
+        }
         AchCommand::Returns { file, .. } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            Some(ach_rail::returns_now(&writer, Origin::default(), text).await?)
+            let report: dots_shared::api::AchReturns =
+                answer(ach_rail::returns_now(&writer, Origin::default(), text).await?)?;
+            for r in &report.applied {
+                let what = r.transfer_id.as_deref().unwrap_or("a funding account's pre-note");
+                let now = r.status.map_or("the funding account failed", |s| s.as_str());
+                let suspended = if r.app_suspended { "; its app is suspended" } else { "" };
+                println!("{}  {} {what}  {} ({})  {now}{suspended}", r.trace, r.kind, r.code, r.meaning);
+            }
+            let unmatched =
+                if report.unmatched.is_empty() { String::new() } else { format!(": {}", report.unmatched.join(", ")) };
+            println!(
+                "{} returns applied, {} already applied, {} unmatched{unmatched}",
+                report.applied.len(),
+                report.already_applied,
+                report.unmatched.len(),
+            );
         }
-    };
+    }
+    drop(conn);
     store.close().await;
-    let Some(reply) = reply else { return Ok(ExitCode::SUCCESS) };
-    if !reply.status.is_success() {
-        return Err(String::from_utf8_lossy(&reply.body).into_owned().into());
-    }
-    let body: serde_json::Value = serde_json::from_slice(&reply.body)?;
-    if let Ok(file) = serde_json::from_value::<dots_shared::api::AchFile>(body.clone()) {
-        println!("{}", ach_rail::describe(&file));
-    } else if let Some(cut) = body.get("file") {
-        match serde_json::from_value::<dots_shared::api::AchFile>(cut.clone()) {
-            Ok(file) => println!("{}", ach_rail::describe(&file)),
-            Err(_) => println!("no bank payout was waiting: no file"),
-        }
-    } else {
-        let report: dots_shared::api::AchReturns = serde_json::from_value(body)?;
-        for r in &report.applied {
-            let what = r.transfer_id.as_deref().unwrap_or("a funding account's pre-note");
-            let now = r.status.map_or("the funding account failed", |s| s.as_str());
-            let suspended = if r.app_suspended { "; its app is suspended" } else { "" };
-            println!("{}  {} {what}  {} ({})  {now}{suspended}", r.trace, r.kind, r.code, r.meaning);
-        }
-        println!(
-            "{} returns applied, {} already applied, {} unmatched{}",
-            report.applied.len(),
-            report.already_applied,
-            report.unmatched.len(),
-            if report.unmatched.is_empty() { String::new() } else { format!(": {}", report.unmatched.join(", ")) }
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -193,8 +193,7 @@ impl PayoutRail for PaypalRail {
                     Self::batch_id(&answer.body).ok_or(SubmitError::Retry("PayPal's answer had no batch id".into()))
                 }
                 // Already made (by a submission whose answer we never read): read it back.
-                400 | 409 | 422 if Self::original_batch(&answer.body).is_some() => {
-                    let link = Self::original_batch(&answer.body).unwrap_or_default();
+                400 | 409 | 422 if let Some(link) = Self::original_batch(&answer.body) => {
                     let original = self.call(http::Method::GET, &link, None, None).await.map_err(SubmitError::Retry)?;
                     Self::batch_id(&original.body)
                         .ok_or(SubmitError::Retry("the original batch could not be read".into()))
