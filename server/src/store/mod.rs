@@ -20,7 +20,7 @@ pub use migrations::migrate;
 /// history (an export) turns it off on its connection meanwhile.
 pub const SQLITE_MMAP_BYTES: i64 = 1 << 30;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -146,14 +146,15 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
             Box::pin(async move {
                 // WAL lets readers run beside the writer; synchronous=FULL makes every
                 // commit durable before the request that made it is answered.
-                // Memory-mapped reads. The writer leaves checkpoints to
-                // `checkpoint_in_background` unless the log grows past ~80 MB.
+                // Memory-mapped reads. The writer checkpoints (passively, after
+                // the commit that takes the log past ~4 MB, and once a second in
+                // `checkpoint_in_background`).
                 let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
                 );
                 conn.execute(sqlx::raw_sql(&pragmas)).await?;
-                let role = if read_only { "PRAGMA query_only = ON;" } else { "PRAGMA wal_autocheckpoint = 20000;" };
+                let role = if read_only { "PRAGMA query_only = ON;" } else { "PRAGMA wal_autocheckpoint = 1000;" };
                 conn.execute(sqlx::raw_sql(role)).await?;
                 Ok(())
             })
@@ -163,8 +164,14 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
 }
 
 /// Copies committed pages from the write-ahead log into the database file between
-/// the writer's transactions, on the writer's own connection, every 50 ms.
-/// Passive: it never waits for readers.
+/// the writer's transactions, on the writer's own connection, once a second, so an
+/// idle server's log is folded in; under load the writer's own automatic
+/// checkpoint (every ~1,000 pages of log) does most of it. Passive: it never waits
+/// for readers. Seldom on purpose: a checkpoint copies each page once however
+/// many commits changed it, and a log emptied by a checkpoint is restarted by the
+/// next commit, which clears the log's 32 KB index; checkpointing after every
+/// commit (every 50 ms, as this did before) redid both for every transfer at a
+/// light load (BENCHMARKS.md, `bench instructions`).
 ///
 /// Only the writer connection ever checkpoints or writes. SQLite 3.7.0 to 3.51.2
 /// (sqlx 0.8 bundles 3.46; we build 3.54.1 instead, `vendor/libsqlite3-sys`, which
@@ -177,7 +184,7 @@ async fn sqlite_pool(url: &str, max_connections: u32, read_only: bool) -> Result
 /// serialised with every commit and the race cannot happen. Ends when the pool
 /// is closed.
 async fn checkpoint_in_background(pool: AnyPool) {
-    let mut every = tokio::time::interval(Duration::from_millis(50));
+    let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !pool.is_closed() {
         every.tick().await;
