@@ -79,7 +79,7 @@ impl AuthedApp {
 /// 238-bit random secrets and would cost every request.)
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secrets::hex(&digest)
 }
 
 /// A new app with its wallet; the answer holds its API secret, which is stored

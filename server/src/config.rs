@@ -525,7 +525,7 @@ fn key_file(database_url: &str) -> Result<[u8; 32], String> {
     let key_path = format!("{path}.key");
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| format!("no random source: {e}"))?;
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::secrets::hex(&key);
     // Written whole to a file of our own, then linked into place: the link either
     // creates the key file, complete, or finds one another process made first.
     let draft = format!("{key_path}.{}.tmp", std::process::id());

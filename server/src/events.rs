@@ -44,7 +44,7 @@ static EVENTS: RowsSql = RowsSql {
 /// [`record_into`] for an object already serialised to JSON (`data`).
 pub fn record_json(writes: &mut Writes, app_id: &str, event_type: &str, data: String, now_ms: i64) {
     let id = new_id(dots_shared::ids::EVENT);
-    writes.row(&EVENTS, &[(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()]);
+    writes.row(&EVENTS, [(&id).into(), app_id.into(), event_type.into(), data.into(), now_ms.into()]);
     fan_out(writes, app_id, &id, event_type, now_ms);
 }
 
@@ -67,5 +67,5 @@ pub(crate) fn fan_out_row(app_id: &str, event_id: &str, event_type: &str, now_ms
 /// Queues the event for every enabled endpoint of the app that wants its type,
 /// with the writes it goes out with (the caller's database transaction).
 pub fn fan_out(writes: &mut Writes, app_id: &str, event_id: &str, event_type: &str, now_ms: i64) {
-    writes.row(&FAN_OUT, &fan_out_row(app_id, event_id, event_type, now_ms));
+    writes.row(&FAN_OUT, fan_out_row(app_id, event_id, event_type, now_ms));
 }

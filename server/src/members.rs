@@ -369,7 +369,7 @@ pub fn parse_role(role: &str) -> Result<&'static str, Error> {
 /// dashboard's own pages (it comes in their answers), not by another site's.
 pub fn csrf_token(token: &str) -> String {
     let digest = Sha256::digest(format!("dots-csrf:{token}").as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    crate::secrets::hex(&digest[..16])
 }
 
 /// A new invitation's token and a new session's token (shown once, kept hashed).

@@ -31,7 +31,7 @@ use crate::lists::Page;
 use crate::outbound::{HttpClient, check_url};
 use crate::secrets::Keys;
 use crate::services::Services;
-use crate::store::writes::{Col, Rows, RowsSql, Writes};
+use crate::store::writes::{Arg, Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, Store, new_id, now_ms};
 
 pub const MAX_ENDPOINTS_PER_APP: i64 = 16;
@@ -298,15 +298,17 @@ pub async fn redeliver(
         .await?
         .ok_or_else(event_not_found)?;
     let backend = Backend::of(conn);
+    let mut rows = Rows::new(&crate::events::FAN_OUT);
+    rows.push(crate::events::fan_out_row(app_id, event_id, &event_type, now_ms));
     let sql = format!(
-        "{} AND e.id = COALESCE($2, e.id)
+        "{} AND e.id = COALESCE($1, e.id)
          ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0,
            next_attempt_at = excluded.next_attempt_at, lease_until = NULL, updated_at = excluded.updated_at",
-        crate::events::FAN_OUT.render(backend, 1)
+        rows.sql(backend, 2)
     );
-    let mut rows = Rows::new(&crate::events::FAN_OUT);
-    rows.push(&crate::events::fan_out_row(app_id, event_id, &event_type, now_ms));
-    let queued = sqlx::query(&sql).bind(rows.into_json()).bind(endpoint_id).execute(&mut *conn).await?.rows_affected();
+    let mut args = vec![Arg::from(endpoint_id)];
+    args.extend(rows.into_args());
+    let queued = sqlx::query_with(&sql, arguments(args)).execute(&mut *conn).await?.rows_affected();
     if endpoint_id.is_some() && queued == 0 {
         return Err(endpoint_not_found().with_param("endpoint_id").into());
     }
@@ -623,7 +625,7 @@ impl Deliverer {
             .fetch_all(self.store.reader())
             .await;
             match due {
-                Ok(due) => due.iter().for_each(|id| chosen.push(&[id.into()])),
+                Ok(due) => due.iter().for_each(|id| chosen.push([id.into()])),
                 Err(e) => {
                     self.free(&taken);
                     return Err(e);
@@ -669,21 +671,20 @@ impl Deliverer {
         let lease_until = now + 2 * self.services.webhooks.timeout_ms + LEASE_MARGIN_MS;
         let backend = self.store.backend();
         let mut tx = self.store.begin_write().await?;
-        let leased: Vec<String> = sqlx::query_scalar(LEASE.render(backend, 3))
-            .bind(lease_until)
-            .bind(now)
-            .bind(chosen.into_json())
-            .fetch_all(&mut *tx)
-            .await?;
+        let sql = chosen.sql(backend, 3);
+        let mut args = vec![Arg::from(lease_until), Arg::from(now)];
+        args.extend(chosen.into_args());
+        let leased: Vec<String> = sqlx::query_scalar_with(sql, arguments(args)).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         if leased.is_empty() {
             return Ok(Vec::new());
         }
         let mut ids = Rows::new(&LEASED);
         for id in &leased {
-            ids.push(&[id.into()]);
+            ids.push([id.into()]);
         }
-        let rows = sqlx::query(LEASED.render(backend, 1)).bind(ids.into_json()).fetch_all(self.store.reader()).await?;
+        let rows =
+            sqlx::query_with(ids.sql(backend, 1), arguments(ids.into_args())).fetch_all(self.store.reader()).await?;
         let keys = &self.services.keys;
         let mut queues: Vec<Queue> = Vec::new();
         for row in rows {
@@ -878,11 +879,11 @@ impl Deliverer {
             }
             writes.row(
                 &ATTEMPTS,
-                &[r.id.as_str().into(), status_code.into(), error.clone().into(), r.duration_ms.into(), now.into()],
+                [r.id.as_str().into(), status_code.into(), error.clone().into(), r.duration_ms.into(), now.into()],
             );
             writes.row(
                 &RESULTS,
-                &[
+                [
                     r.id.as_str().into(),
                     status.into(),
                     attempts.into(),
@@ -896,7 +897,7 @@ impl Deliverer {
             );
         }
         for id in unsent {
-            writes.row(&RELEASES, &[id.into(), lease_until.into()]);
+            writes.row(&RELEASES, [id.into(), lease_until.into()]);
         }
         let mut tx = self.store.begin_write().await?;
         writes.run(&mut tx).await?;

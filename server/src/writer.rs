@@ -32,8 +32,8 @@ use crate::error::{Error, Reply, TxError, TxResult};
 use crate::ledger::batch::{self, WalletIds};
 use crate::ledger::transfers::{NewTransfer, Refill};
 use crate::services::Services;
-use crate::store::writes::{Col, Rows, RowsSql, Writes};
-use crate::store::{Store, is_retryable, now_ms};
+use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
+use crate::store::{Backend, Store, is_retryable, now_ms};
 
 /// What a job's work returns: its answer, or why it was refused or failed.
 pub type WorkFuture<'a> = Pin<Box<dyn Future<Output = TxResult<Reply>> + Send + 'a>>;
@@ -396,7 +396,7 @@ async fn run_group(
     jobs: &[Job],
     now: i64,
 ) -> Result<Vec<Reply>, sqlx::Error> {
-    let backend = crate::store::Backend::of(conn);
+    let backend = Backend::of(conn);
     let mut sources: Vec<Source> = Vec::with_capacity(jobs.len());
     let mut first_holder: std::collections::HashMap<(&str, &str), usize> = Default::default();
     let mut claims = Rows::new(&CLAIM_KEYS);
@@ -406,7 +406,7 @@ async fn run_group(
                 Some(&first) => sources.push(Source::Twin(first)),
                 None => {
                     first_holder.insert((&idem.owner, &idem.key), i);
-                    claims.push(&[(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
+                    claims.push([(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
                     sources.push(Source::Fresh);
                 }
             },
@@ -414,23 +414,30 @@ async fn run_group(
         }
     }
     if !claims.is_empty() {
-        let claimed: std::collections::HashSet<(String, String)> = sqlx::query_as(CLAIM_KEYS.render(backend, 1))
-            .bind(claims.into_json())
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
+        // On PostgreSQL each key gets a placeholder first, so a twin in another
+        // process waits for this commit. On SQLite the writer holds the database's
+        // write lock for the whole batch: reading the keys' earlier answers is
+        // enough, and each answer is written once, at the end (a placeholder
+        // rewritten with its answer was a second write of the row).
+        let claimed: std::collections::HashSet<(String, String)> = match backend {
+            Backend::Postgres => sqlx::query_as_with(claims.sql(backend, 1), arguments(claims.into_args()))
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect(),
+            Backend::Sqlite => Default::default(),
+        };
         let mut answered = Rows::new(&STORED_ANSWERS);
         for ((owner, key), _) in
             first_holder.iter().filter(|(k, _)| !claimed.contains(&(k.0.to_string(), k.1.to_string())))
         {
-            answered.push(&[(*owner).into(), (*key).into()]);
+            answered.push([(*owner).into(), (*key).into()]);
         }
         if !answered.is_empty() {
-            let stored: Vec<(String, String, String, i64, String)> = sqlx::query_as(STORED_ANSWERS.render(backend, 1))
-                .bind(answered.into_json())
-                .fetch_all(&mut *conn)
-                .await?;
+            let stored: Vec<(String, String, String, i64, String)> =
+                sqlx::query_as_with(answered.sql(backend, 1), arguments(answered.into_args()))
+                    .fetch_all(&mut *conn)
+                    .await?;
             for (owner, key, fingerprint, status, body) in stored {
                 sources[first_holder[&(owner.as_str(), key.as_str())]] = Source::Stored(fingerprint, status, body);
             }
@@ -446,12 +453,12 @@ async fn run_group(
         if let Some(idem) = &jobs[i].idempotency {
             writes.row(
                 &ANSWERS,
-                &[
+                [
                     (&idem.owner).into(),
                     (&idem.key).into(),
                     (&idem.fingerprint).into(),
                     i64::from(reply.status.as_u16()).into(),
-                    String::from_utf8_lossy(&reply.body).into_owned().into(),
+                    text(&reply.body).into(),
                     now.into(),
                 ],
             );
@@ -462,7 +469,7 @@ async fn run_group(
         if let Some(audit) = &jobs[i].audit
             && Audit::records(&reply)
         {
-            writes.row(&audit::ROWS, &audit.row(&reply, now));
+            writes.row(&audit::ROWS, audit.row(&reply, now));
         }
         replies[i] = Some(reply);
     }
@@ -476,11 +483,7 @@ async fn run_group(
             _ => {
                 let reply = replies[holder].as_ref().expect("a fresh holder has a reply");
                 let fingerprint = &jobs[holder].idempotency.as_ref().expect("a holder has a key").fingerprint;
-                (
-                    fingerprint.clone(),
-                    i64::from(reply.status.as_u16()),
-                    String::from_utf8_lossy(&reply.body).into_owned(),
-                )
+                (fingerprint.clone(), i64::from(reply.status.as_u16()), text(&reply.body))
             }
         }
     };
@@ -562,6 +565,12 @@ pub fn stored_reply(fingerprint: &str, stored_fingerprint: String, status_code: 
     }
 }
 
+/// An answer's body as text: JSON we wrote, so valid UTF-8 (checked at full
+/// speed; made valid only if it somehow is not).
+fn text(body: &[u8]) -> String {
+    String::from_utf8(body.to_vec()).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// How a sealed replay body starts (the rest is sealed to its owner and key).
 pub const SEALED_REPLAY: &str = "sealed:";
 
@@ -586,7 +595,7 @@ async fn remember(
     reply: &Reply,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let body = String::from_utf8_lossy(reply.replay_body.as_ref().unwrap_or(&reply.body)).into_owned();
+    let body = text(reply.replay_body.as_ref().unwrap_or(&reply.body));
     let body =
         if reply.seal_replay { format!("{SEALED_REPLAY}{}", keys.seal(&replay_context(idem), &body)) } else { body };
     let inserted = sqlx::query(

@@ -369,8 +369,23 @@ fn fingerprint(method: &Method, path: &str, body: &Value) -> String {
     hasher.update(b" ");
     hasher.update(path.as_bytes());
     hasher.update(b"\n");
-    hasher.update(body.to_string().as_bytes());
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    serde_json::to_writer(HashWriter(&mut hasher), body).expect("a JSON value serialises");
+    crate::secrets::hex(&hasher.finalize())
+}
+
+/// Feeds what is written to a hash, so a body's canonical JSON is hashed without
+/// being built as a string first.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn earlier_reply(state: &AppState, idem: &Idempotency) -> Result<Option<Reply>, Error> {

@@ -23,7 +23,7 @@ use super::post_within_bounds;
 use super::transfers::{Immediate, NewTransfer, Refill};
 use crate::error::{Error, Reply};
 use crate::events;
-use crate::store::writes::{Col, Rows, RowsSql, Writes};
+use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 /// A request the batch can apply.
@@ -142,7 +142,7 @@ pub async fn apply(
         assert_eq!(net, 0, "a batch's postings in {} must sum to zero", currency.code());
     }
     for (account_id, (delta, _)) in deltas.into_iter().filter(|(_, (d, _))| *d != 0) {
-        writes.row(&BALANCES, &[account_id.into(), delta.into()]);
+        writes.row(&BALANCES, [account_id.into(), delta.into()]);
     }
     Ok(applied)
 }
@@ -164,13 +164,13 @@ async fn user_wallets(
         }
         match wallets.get(&t.user_id) {
             Some(known) => _ = found.insert(t.user_id.clone(), known),
-            None => missing.push(&[(&t.user_id).into()]),
+            None => missing.push([(&t.user_id).into()]),
         }
     }
     if missing.is_empty() {
         return Ok(found);
     }
-    let rows = sqlx::query(USERS.render(backend, 1)).bind(missing.into_json()).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query_with(missing.sql(backend, 1), arguments(missing.into_args())).fetch_all(&mut *conn).await?;
     for row in rows {
         let (user_id, app_id, wallet_id): (String, String, String) =
             (row.try_get("id")?, row.try_get("app_id")?, row.try_get("wallet_id")?);

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
-use crate::store::writes::{Col, Rows, RowsSql, Writes};
+use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 pub use check::{Violation, check};
@@ -194,7 +194,7 @@ pub fn record_posting(
     let currency = money.currency().code();
     writes.row(
         &TRANSACTIONS,
-        &[
+        [
             (&transaction_id).into(),
             app_id.into(),
             transfer_id.into(),
@@ -204,8 +204,8 @@ pub fn record_posting(
             now_ms.into(),
         ],
     );
-    writes.row(&ENTRIES, &[(&transaction_id).into(), (&from.account_id).into(), (-amount).into(), currency.into()]);
-    writes.row(&ENTRIES, &[(&transaction_id).into(), (&to.account_id).into(), amount.into(), currency.into()]);
+    writes.row(&ENTRIES, [(&transaction_id).into(), (&from.account_id).into(), (-amount).into(), currency.into()]);
+    writes.row(&ENTRIES, [(&transaction_id).into(), (&to.account_id).into(), amount.into(), currency.into()]);
     api::Transaction {
         id: transaction_id,
         transfer_id: transfer_id.to_string(),
@@ -278,14 +278,14 @@ pub(super) async fn lock_balances(
     }
     let mut rows = Rows::new(&ACCOUNTS);
     for id in &wanted {
-        rows.push(&[(*id).into()]);
+        rows.push([(*id).into()]);
     }
     let backend = Backend::of(conn);
-    let mut sql = ACCOUNTS.render(backend, 1).to_owned();
-    if backend == Backend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
-    let found = sqlx::query(&sql).bind(rows.into_json()).fetch_all(&mut *conn).await?;
+    let sql = match backend {
+        Backend::Sqlite => std::borrow::Cow::Borrowed(rows.sql(backend, 1)),
+        Backend::Postgres => std::borrow::Cow::Owned(format!("{} FOR UPDATE", rows.sql(backend, 1))),
+    };
+    let found = sqlx::query_with(&sql, arguments(rows.into_args())).fetch_all(&mut *conn).await?;
     let mut balances = HashMap::with_capacity(found.len());
     for row in found {
         balances.insert(row.try_get::<String, _>("id")?, row.try_get::<i64, _>("balance")?);

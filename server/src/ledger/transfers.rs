@@ -704,7 +704,7 @@ fn insert(
     let money = row.money;
     writes.row(
         &TRANSFERS,
-        &[
+        [
             row.id.into(),
             (&row.app.id).into(),
             row.user_id.into(),
@@ -723,7 +723,7 @@ fn insert(
     for (from, to, reason) in &steps {
         writes.row(
             &STATUS_CHANGES,
-            &[
+            [
                 row.id.into(),
                 from.map(TransferStatus::as_str).into(),
                 to.as_str().into(),

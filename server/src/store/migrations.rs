@@ -171,6 +171,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0022_ach_files.sql"),
         sqlite_rebuilds_tables: false,
     },
+    Migration {
+        version: 23,
+        name: "status_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0023_status_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0023_status_indexes.sql"),
+        sqlite_rebuilds_tables: false,
+    },
 ];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that keeps two starting

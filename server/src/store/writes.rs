@@ -6,13 +6,19 @@
 //! checked at its end). Each statement is written with its own `$1…$n`; they are
 //! renumbered here. The SQL of each statement is the same on both databases.
 //!
-//! Rows of one shape ([`RowsSql`]) travel as one JSON parameter, however many there
-//! are: a batch of a hundred transfers is still one `INSERT` per table, and its SQL
-//! text never changes, so the prepared statement is reused.
+//! Rows of one shape ([`RowsSql`]) travel as bound values, however many there are:
+//! a batch of a hundred transfers is still one `INSERT` per table. The row count
+//! is padded to a power of two with rows of `NULL`s that the statement skips, so
+//! each statement has a few shapes only and its prepared form is reused. (They
+//! used to travel as one JSON parameter, which SQLite parsed again for every
+//! column read: ~15 % of a transfer's instructions, BENCHMARKS.md.)
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use sqlx::AnyConnection;
+use sqlx::Arguments as _;
+use sqlx::any::AnyArguments;
 
 use super::Backend;
 
@@ -68,18 +74,32 @@ impl From<Option<&str>> for Arg {
 }
 
 impl Arg {
-    /// The value as a JSON scalar.
-    fn push_json(&self, out: &mut String) {
-        match self {
-            Arg::Int(v) | Arg::OptInt(Some(v)) => {
-                let _ = write!(out, "{v}");
-            }
-            Arg::Text(v) | Arg::OptText(Some(v)) => {
-                out.push_str(&serde_json::to_string(v).expect("a string serialises"))
-            }
-            Arg::OptInt(None) | Arg::OptText(None) => out.push_str("null"),
+    /// A `NULL` of the column's type (a padding row's value).
+    fn null(column: Col) -> Arg {
+        match column {
+            Col::Text(_) => Arg::OptText(None),
+            Col::Int(_) => Arg::OptInt(None),
         }
     }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Arg::OptInt(None) | Arg::OptText(None))
+    }
+}
+
+/// The values as sqlx arguments, in order (`sqlx::query_with`).
+pub fn arguments(args: Vec<Arg>) -> AnyArguments<'static> {
+    let mut out = AnyArguments::default();
+    for arg in args {
+        let added = match arg {
+            Arg::Int(v) => out.add(v),
+            Arg::OptInt(v) => out.add(v),
+            Arg::Text(v) => out.add(v),
+            Arg::OptText(v) => out.add(v),
+        };
+        added.expect("integers and strings always encode");
+    }
+    out
 }
 
 /// A column of a [`RowsSql`]: its name as the statement reads it, and its type.
@@ -90,9 +110,9 @@ pub enum Col {
 }
 
 /// A statement over any number of rows of one shape. `{rows}` in `sql` stands
-/// for the rows as a table named `r` with `columns`; they are sent as one JSON
-/// array of arrays (`json_each` on SQLite, `jsonb_array_elements` on PostgreSQL: parsed once, where
-/// `json` would be parsed again for every column read).
+/// for the rows as a table named `r` with `columns`, read from bound parameters
+/// (`VALUES`). The first column is never `NULL` in a real row: padding rows are
+/// all `NULL` and are filtered out.
 #[derive(Debug)]
 pub struct RowsSql {
     pub sql: &'static str,
@@ -100,73 +120,74 @@ pub struct RowsSql {
 }
 
 impl RowsSql {
-    /// The statement for `backend`, reading its rows from parameter `$param`:
-    /// rendered once per process for each (statement, backend, parameter) and
+    /// The statement for `backend` over `rows` rows (a power of two) whose values
+    /// are parameters `$first…`: rendered once per process for each shape and
     /// kept, because every write batch asks again (string formatting was ~4 % of a
     /// claim's instructions).
-    pub fn render(&'static self, backend: Backend, param: usize) -> &'static str {
-        /// At most a few dozen entries: the `RowsSql` statics × backends × positions.
-        static RENDERED: std::sync::Mutex<Vec<(usize, Backend, usize, &'static str)>> =
-            std::sync::Mutex::new(Vec::new());
-        let key = (self as *const RowsSql as usize, backend, param);
+    pub fn render(&'static self, backend: Backend, first: usize, rows: usize) -> &'static str {
+        type Shape = (usize, Backend, usize, usize);
+        /// A few hundred entries at most: the `RowsSql` statics × backends ×
+        /// positions × the powers of two up to the largest batch.
+        static RENDERED: std::sync::Mutex<Option<HashMap<Shape, &'static str>>> = std::sync::Mutex::new(None);
+        let key = (self as *const RowsSql as usize, backend, first, rows);
         let mut rendered = RENDERED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((.., sql)) = rendered.iter().find(|(spec, b, p, _)| (*spec, *b, *p) == key) {
-            return sql;
-        }
-        let sql: &'static str = Box::leak(self.render_uncached(backend, param).into_boxed_str());
-        rendered.push((key.0, key.1, key.2, sql));
-        sql
+        let rendered = rendered.get_or_insert_with(HashMap::new);
+        rendered.entry(key).or_insert_with(|| Box::leak(self.render_uncached(backend, first, rows).into_boxed_str()))
     }
 
-    fn render_uncached(&self, backend: Backend, param: usize) -> String {
-        let mut select = String::from("(SELECT ");
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                select.push_str(", ");
+    fn render_uncached(&self, backend: Backend, first: usize, rows: usize) -> String {
+        let width = self.columns.len();
+        let mut values = String::from("VALUES ");
+        for row in 0..rows {
+            values.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..width {
+                let sep = if column == 0 { "" } else { ", " };
+                let _ = write!(values, "{sep}${}", first + row * width + column);
             }
-            match (column, backend) {
-                (Col::Text(name), _) | (Col::Int(name), Backend::Sqlite) => {
-                    select.push_str(&format!("value ->> {i} AS {name}"))
+            values.push(')');
+        }
+        let name = |c: &Col| match c {
+            Col::Text(name) | Col::Int(name) => *name,
+        };
+        let first_column = name(&self.columns[0]);
+        let table = match backend {
+            // SQLite names a `VALUES` table's columns column1, column2, …
+            Backend::Sqlite => {
+                let mut select = String::from("(SELECT ");
+                for (i, column) in self.columns.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    let _ = write!(select, "{sep}column{} AS {}", i + 1, name(column));
                 }
-                (Col::Int(name), Backend::Postgres) => select.push_str(&format!("(value ->> {i})::bigint AS {name}")),
+                let _ = write!(select, " FROM ({values}) WHERE column1 IS NOT NULL) AS r");
+                select
             }
-        }
-        match backend {
-            Backend::Sqlite => select.push_str(&format!(" FROM json_each(${param})) AS r")),
             Backend::Postgres => {
-                select.push_str(&format!(" FROM jsonb_array_elements(${param}::jsonb) AS j(value)) AS r"))
+                let names: Vec<&str> = self.columns.iter().map(name).collect();
+                format!("(SELECT * FROM ({values}) AS v({}) WHERE {first_column} IS NOT NULL) AS r", names.join(", "))
             }
-        }
-        self.sql.replace("{rows}", &select)
+        };
+        self.sql.replace("{rows}", &table)
     }
 }
 
-/// Rows for one [`RowsSql`], as the JSON text that carries them.
+/// Rows for one [`RowsSql`], as the values bound to it.
 #[derive(Debug)]
 pub struct Rows {
     spec: &'static RowsSql,
-    json: String,
+    args: Vec<Arg>,
     count: usize,
 }
 
 impl Rows {
     pub fn new(spec: &'static RowsSql) -> Rows {
-        Rows { spec, json: String::from("["), count: 0 }
+        Rows { spec, args: Vec::new(), count: 0 }
     }
 
-    pub fn push(&mut self, values: &[Arg]) {
-        assert_eq!(values.len(), self.spec.columns.len(), "one value per column of the rows");
-        if self.count > 0 {
-            self.json.push(',');
-        }
-        self.json.push('[');
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                self.json.push(',');
-            }
-            value.push_json(&mut self.json);
-        }
-        self.json.push(']');
+    pub fn push(&mut self, values: impl IntoIterator<Item = Arg>) {
+        let before = self.args.len();
+        self.args.extend(values);
+        assert_eq!(self.args.len() - before, self.spec.columns.len(), "one value per column of the rows");
+        assert!(!self.args[before].is_null(), "a row's first column is never NULL (padding rows are)");
         self.count += 1;
     }
 
@@ -174,10 +195,23 @@ impl Rows {
         self.count == 0
     }
 
-    /// The JSON parameter.
-    pub fn into_json(mut self) -> String {
-        self.json.push(']');
-        self.json
+    /// The row count as the statement is shaped: the next power of two.
+    fn padded(&self) -> usize {
+        self.count.next_power_of_two()
+    }
+
+    /// The statement reading these rows from parameters `$first…`.
+    pub fn sql(&self, backend: Backend, first: usize) -> &'static str {
+        self.spec.render(backend, first, self.padded())
+    }
+
+    /// The values to bind, padding rows included.
+    pub fn into_args(mut self) -> Vec<Arg> {
+        let padding = self.padded() - self.count;
+        for _ in 0..padding {
+            self.args.extend(self.spec.columns.iter().map(|c| Arg::null(*c)));
+        }
+        self.args
     }
 }
 
@@ -213,7 +247,7 @@ impl Writes {
     /// unless a plain statement was added since (that one may depend on them, or
     /// they on it); rows of other statements in between keep their order relative
     /// to each other, so callers add rows in dependency order (parents first).
-    pub fn row(&mut self, spec: &'static RowsSql, values: &[Arg]) -> &mut Writes {
+    pub fn row<const N: usize>(&mut self, spec: &'static RowsSql, values: [Arg; N]) -> &mut Writes {
         for step in self.steps.iter_mut().rev() {
             match step {
                 Step::Rows(rows) if std::ptr::eq(rows.spec, spec) => {
@@ -248,8 +282,8 @@ impl Writes {
                     std::borrow::Cow::Owned(numbered)
                 }
                 Step::Rows(rows) => {
-                    let rendered = rows.spec.render(backend, args.len() + 1);
-                    args.push(Arg::Text(rows.into_json()));
+                    let rendered = rows.sql(backend, args.len() + 1);
+                    args.extend(rows.into_args());
                     std::borrow::Cow::Borrowed(rendered)
                 }
             };
@@ -266,16 +300,7 @@ impl Writes {
         if !single && backend == Backend::Postgres {
             sql.push_str("\nSELECT 1");
         }
-        let mut query = sqlx::query(&sql);
-        for arg in args {
-            query = match arg {
-                Arg::Int(v) => query.bind(v),
-                Arg::OptInt(v) => query.bind(v),
-                Arg::Text(v) => query.bind(v),
-                Arg::OptText(v) => query.bind(v),
-            };
-        }
-        query.execute(&mut *conn).await?;
+        sqlx::query_with(&sql, arguments(args)).execute(&mut *conn).await?;
         Ok(())
     }
 }
@@ -320,32 +345,44 @@ mod tests {
         RowsSql { sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}", columns: &[Col::Text("a"), Col::Int("b")] };
 
     #[test]
-    fn rows_become_one_json_parameter_read_per_backend() {
+    fn rows_are_bound_values_padded_to_a_power_of_two() {
         assert_eq!(
-            PAIRS.render(Backend::Sqlite, 3),
-            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT value ->> 0 AS a, value ->> 1 AS b FROM json_each($3)) AS r"
+            PAIRS.render(Backend::Sqlite, 3, 2),
+            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT column1 AS a, column2 AS b \
+             FROM (VALUES ($3, $4), ($5, $6)) WHERE column1 IS NOT NULL) AS r"
         );
         assert_eq!(
-            PAIRS.render(Backend::Postgres, 1),
-            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT value ->> 0 AS a, (value ->> 1)::bigint AS b \
-             FROM jsonb_array_elements($1::jsonb) AS j(value)) AS r"
+            PAIRS.render(Backend::Postgres, 1, 1),
+            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT * FROM (VALUES ($1, $2)) AS v(a, b) WHERE a IS NOT NULL) AS r"
         );
         let mut rows = Rows::new(&PAIRS);
-        rows.push(&["x\"y".into(), 7.into()]);
-        rows.push(&[Arg::OptText(None), Arg::OptInt(Some(-1))]);
-        assert_eq!(rows.into_json(), r#"[["x\"y",7],[null,-1]]"#);
+        for i in 0..3 {
+            rows.push(["x\"y".into(), i.into()]);
+        }
+        assert_eq!(rows.sql(Backend::Sqlite, 1), PAIRS.render(Backend::Sqlite, 1, 4));
+        let args = rows.into_args();
+        assert_eq!(args.len(), 8, "three rows and one of padding");
+        assert!(matches!(&args[0], Arg::Text(t) if t == "x\"y"));
+        assert!(matches!(args[5], Arg::Int(2)));
+        assert!(matches!(args[6..], [Arg::OptText(None), Arg::OptInt(None)]));
+    }
+
+    #[test]
+    #[should_panic(expected = "first column is never NULL")]
+    fn a_row_cannot_look_like_padding() {
+        Rows::new(&PAIRS).push([Arg::OptText(None), 1.into()]);
     }
 
     #[test]
     fn rows_join_their_statement_unless_a_plain_statement_came_between() {
         static OTHER: RowsSql = RowsSql { sql: "INSERT INTO u (a) SELECT a FROM {rows}", columns: &[Col::Text("a")] };
         let mut writes = Writes::new();
-        writes.row(&PAIRS, &["1".into(), 1.into()]);
-        writes.row(&OTHER, &["1".into()]);
-        writes.row(&PAIRS, &["2".into(), 2.into()]);
+        writes.row(&PAIRS, ["1".into(), 1.into()]);
+        writes.row(&OTHER, ["1".into()]);
+        writes.row(&PAIRS, ["2".into(), 2.into()]);
         assert_eq!(writes.steps.len(), 2);
         writes.push("UPDATE v SET a = 1", vec![]);
-        writes.row(&PAIRS, &["3".into(), 3.into()]);
+        writes.row(&PAIRS, ["3".into(), 3.into()]);
         assert_eq!(writes.steps.len(), 4);
     }
 }
