@@ -38,6 +38,7 @@ pub fn record_into<T: Serialize>(
 
 static EVENTS: RowsSql = RowsSql {
     sql: "INSERT INTO events (id, app_id, type, data, created_at) SELECT id, app_id, type, data, at_ms FROM {rows}",
+    one: Some("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)"),
     columns: &[Col::Text("id"), Col::Text("app_id"), Col::Text("type"), Col::Text("data"), Col::Int("at_ms")],
 };
 
@@ -54,9 +55,10 @@ pub fn record_json(writes: &mut Writes, app_id: &str, event_type: &str, data: St
 pub(crate) static FAN_OUT: RowsSql = RowsSql {
     sql: "INSERT INTO webhook_deliveries (id, app_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
      SELECT 'whd_' || SUBSTR(r.event_id, 5) || SUBSTR(e.id, 4), e.app_id, e.id, r.event_id, 'pending', 0, r.at_ms, r.at_ms, r.at_ms
-     FROM {rows} JOIN webhook_endpoints e ON e.app_id = r.app_id
-     WHERE e.deleted_at IS NULL AND e.status = 'enabled'
+     FROM {rows} CROSS JOIN webhook_endpoints e
+     WHERE e.app_id = r.app_id AND e.deleted_at IS NULL AND e.status = 'enabled'
        AND (e.events LIKE '%\"*\"%' OR e.events LIKE r.filter)",
+    one: None,
     columns: &[Col::Text("event_id"), Col::Int("at_ms"), Col::Text("app_id"), Col::Text("filter")],
 };
 

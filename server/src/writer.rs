@@ -353,12 +353,14 @@ static CLAIM_KEYS: RowsSql = RowsSql {
     sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
           SELECT owner, key, fingerprint, 0, '', at_ms FROM {rows} WHERE true
           ON CONFLICT (owner, key) DO NOTHING RETURNING owner, key",
+    one: None,
     columns: &[Col::Text("owner"), Col::Text("key"), Col::Text("fingerprint"), Col::Int("at_ms")],
 };
 
 static STORED_ANSWERS: RowsSql = RowsSql {
-    sql: "SELECT i.owner, i.key, i.fingerprint, i.status_code, i.body FROM idempotency_keys i
-          JOIN {rows} ON i.owner = r.owner AND i.key = r.key",
+    sql: "SELECT i.owner, i.key, i.fingerprint, i.status_code, i.body FROM {rows}
+          CROSS JOIN idempotency_keys i WHERE i.owner = r.owner AND i.key = r.key",
+    one: None,
     columns: &[Col::Text("owner"), Col::Text("key")],
 };
 
@@ -367,6 +369,11 @@ static ANSWERS: RowsSql = RowsSql {
     sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
           SELECT owner, key, fingerprint, status_code, body, at_ms FROM {rows} WHERE true
           ON CONFLICT (owner, key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body",
+    one: Some(
+        "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
+          VALUES ($1, $2, $3, $4, $5, $6)
+          ON CONFLICT (owner, key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body",
+    ),
     columns: &[
         Col::Text("owner"),
         Col::Text("key"),

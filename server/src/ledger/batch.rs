@@ -23,7 +23,7 @@ use super::post_within_bounds;
 use super::transfers::{Immediate, NewTransfer, Refill};
 use crate::error::{Error, Reply};
 use crate::events;
-use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
+use crate::store::writes::{Arg, Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 /// A request the batch can apply.
@@ -67,15 +67,30 @@ impl WalletIds {
 }
 
 static USERS: RowsSql = RowsSql {
-    sql: "SELECT u.id, u.app_id, u.wallet_id FROM users u WHERE u.id IN (SELECT id FROM {rows})",
+    sql: "SELECT u.id, u.app_id, u.wallet_id FROM {rows} CROSS JOIN users u WHERE u.id = r.id",
+    one: None,
     columns: &[Col::Text("id")],
 };
 
-/// The batch's net balance changes, one row per account.
-static BALANCES: RowsSql = RowsSql {
-    sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
-    columns: &[Col::Text("id"), Col::Int("delta")],
-};
+/// The batch's net balance changes, one `WHEN` per account:
+/// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`,
+/// for `accounts` accounts (a power of two; padding pairs are `NULL`s, which
+/// match nothing). Not `UPDATE … FROM` rows: SQLite copies those into two
+/// temporary tables first, for every transfer. Rendered once per size.
+fn balances_sql(accounts: usize) -> &'static str {
+    static RENDERED: std::sync::Mutex<BTreeMap<usize, &'static str>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut rendered = RENDERED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    rendered.entry(accounts).or_insert_with(|| {
+        let whens: Vec<String> = (0..accounts).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
+        let ids: Vec<String> = (0..accounts).map(|i| format!("${}", 2 * i + 1)).collect();
+        let sql = format!(
+            "UPDATE accounts SET balance = balance + CASE id {} END WHERE id IN ({})",
+            whens.join(" "),
+            ids.join(", ")
+        );
+        Box::leak(sql.into_boxed_str())
+    })
+}
 
 /// Applies `requests` in order inside the caller's database transaction: rows go
 /// to `writes`, which the caller sends (with its own rows) before anything else
@@ -141,8 +156,18 @@ pub async fn apply(
         let net: i64 = deltas.values().filter(|(_, c)| *c == currency).map(|(d, _)| d).sum();
         assert_eq!(net, 0, "a batch's postings in {} must sum to zero", currency.code());
     }
-    for (account_id, (delta, _)) in deltas.into_iter().filter(|(_, (d, _))| *d != 0) {
-        writes.row(&BALANCES, [account_id.into(), delta.into()]);
+    let changed: Vec<(String, i64)> =
+        deltas.into_iter().filter(|(_, (d, _))| *d != 0).map(|(id, (d, _))| (id, d)).collect();
+    if !changed.is_empty() {
+        let size = changed.len().next_power_of_two();
+        let mut args = Vec::with_capacity(2 * size);
+        for (account_id, delta) in changed {
+            args.extend([Arg::from(account_id), Arg::from(delta)]);
+        }
+        while args.len() < 2 * size {
+            args.extend([Arg::OptText(None), Arg::OptInt(None)]);
+        }
+        writes.push(balances_sql(size), args);
     }
     Ok(applied)
 }

@@ -161,6 +161,10 @@ pub async fn post(
 static TRANSACTIONS: RowsSql = RowsSql {
     sql: "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
           SELECT id, app_id, transfer_id, kind, amount, currency, created_at FROM {rows}",
+    one: Some(
+        "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    ),
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -175,6 +179,7 @@ static TRANSACTIONS: RowsSql = RowsSql {
 static ENTRIES: RowsSql = RowsSql {
     sql: "INSERT INTO entries (transaction_id, account_id, amount, currency)
           SELECT transaction_id, account_id, amount, currency FROM {rows}",
+    one: None,
     columns: &[Col::Text("transaction_id"), Col::Text("account_id"), Col::Int("amount"), Col::Text("currency")],
 };
 
@@ -259,8 +264,19 @@ pub(super) fn post_within_bounds(
     Ok(())
 }
 
+/// SQLite: the writer holds the database's write lock already. (`CROSS JOIN`
+/// keeps the rows as the outer loop, read as they come instead of copied into a
+/// temporary table first.)
 static ACCOUNTS: RowsSql = RowsSql {
-    sql: "SELECT a.id, a.balance FROM accounts a WHERE a.id IN (SELECT id FROM {rows}) ORDER BY a.id",
+    sql: "SELECT a.id, a.balance FROM {rows} CROSS JOIN accounts a WHERE a.id = r.id",
+    one: None,
+    columns: &[Col::Text("id")],
+};
+
+/// PostgreSQL: the rows locked in id order.
+static ACCOUNTS_LOCKED: RowsSql = RowsSql {
+    sql: "SELECT a.id, a.balance FROM {rows} CROSS JOIN accounts a WHERE a.id = r.id ORDER BY a.id FOR UPDATE OF a",
+    one: None,
     columns: &[Col::Text("id")],
 };
 
@@ -276,16 +292,15 @@ pub(super) async fn lock_balances(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut rows = Rows::new(&ACCOUNTS);
+    let backend = Backend::of(conn);
+    let mut rows = Rows::new(match backend {
+        Backend::Sqlite => &ACCOUNTS,
+        Backend::Postgres => &ACCOUNTS_LOCKED,
+    });
     for id in &wanted {
         rows.push([(*id).into()]);
     }
-    let backend = Backend::of(conn);
-    let sql = match backend {
-        Backend::Sqlite => std::borrow::Cow::Borrowed(rows.sql(backend, 1)),
-        Backend::Postgres => std::borrow::Cow::Owned(format!("{} FOR UPDATE", rows.sql(backend, 1))),
-    };
-    let found = sqlx::query_with(&sql, arguments(rows.into_args())).fetch_all(&mut *conn).await?;
+    let found = sqlx::query_with(rows.sql(backend, 1), arguments(rows.into_args())).fetch_all(&mut *conn).await?;
     let mut balances = HashMap::with_capacity(found.len());
     for row in found {
         balances.insert(row.try_get::<String, _>("id")?, row.try_get::<i64, _>("balance")?);

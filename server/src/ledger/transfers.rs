@@ -656,6 +656,11 @@ static TRANSFERS: RowsSql = RowsSql {
                                  payout_method_id, metadata, created_at, updated_at)
           SELECT id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency, payout_method_id,
                  metadata, at_ms, at_ms FROM {rows}",
+    one: Some(
+        "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency,
+                                 payout_method_id, metadata, created_at, updated_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+    ),
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -676,6 +681,7 @@ static TRANSFERS: RowsSql = RowsSql {
 static STATUS_CHANGES: RowsSql = RowsSql {
     sql: "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at)
           SELECT transfer_id, from_status, to_status, reason, at_ms FROM {rows}",
+    one: None,
     columns: &[
         Col::Text("transfer_id"),
         Col::Text("from_status"),

@@ -116,6 +116,10 @@ pub enum Col {
 #[derive(Debug)]
 pub struct RowsSql {
     pub sql: &'static str,
+    /// The same statement for exactly one row, its values `$1…$n` in column
+    /// order, when it has one: SQLite runs a single-row `INSERT … VALUES` without
+    /// the row loop and the statement journal that any `INSERT … SELECT` needs.
+    pub one: Option<&'static str>,
     pub columns: &'static [Col],
 }
 
@@ -136,6 +140,9 @@ impl RowsSql {
     }
 
     fn render_uncached(&self, backend: Backend, first: usize, rows: usize) -> String {
+        if let (1, Some(one)) = (rows, self.one) {
+            return renumber(one, first - 1);
+        }
         let width = self.columns.len();
         let mut values = String::from("VALUES ");
         for row in 0..rows {
@@ -341,8 +348,11 @@ mod tests {
         assert_eq!(renumber("SELECT 1", 5), "SELECT 1");
     }
 
-    static PAIRS: RowsSql =
-        RowsSql { sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}", columns: &[Col::Text("a"), Col::Int("b")] };
+    static PAIRS: RowsSql = RowsSql {
+        sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}",
+        one: None,
+        columns: &[Col::Text("a"), Col::Int("b")],
+    };
 
     #[test]
     fn rows_are_bound_values_padded_to_a_power_of_two() {
@@ -368,6 +378,17 @@ mod tests {
     }
 
     #[test]
+    fn one_row_takes_the_single_row_form_when_there_is_one() {
+        static SINGLE: RowsSql = RowsSql {
+            sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}",
+            one: Some("INSERT INTO t (a, b) VALUES ($1, $2)"),
+            columns: &[Col::Text("a"), Col::Int("b")],
+        };
+        assert_eq!(SINGLE.render(Backend::Sqlite, 4, 1), "INSERT INTO t (a, b) VALUES ($4, $5)");
+        assert!(SINGLE.render(Backend::Postgres, 1, 2).contains("VALUES ($1, $2), ($3, $4)"));
+    }
+
+    #[test]
     #[should_panic(expected = "first column is never NULL")]
     fn a_row_cannot_look_like_padding() {
         Rows::new(&PAIRS).push([Arg::OptText(None), 1.into()]);
@@ -375,7 +396,8 @@ mod tests {
 
     #[test]
     fn rows_join_their_statement_unless_a_plain_statement_came_between() {
-        static OTHER: RowsSql = RowsSql { sql: "INSERT INTO u (a) SELECT a FROM {rows}", columns: &[Col::Text("a")] };
+        static OTHER: RowsSql =
+            RowsSql { sql: "INSERT INTO u (a) SELECT a FROM {rows}", one: None, columns: &[Col::Text("a")] };
         let mut writes = Writes::new();
         writes.row(&PAIRS, ["1".into(), 1.into()]);
         writes.row(&OTHER, ["1".into()]);
