@@ -30,15 +30,19 @@ struct Options {
     backends: Vec<&'static str>,
     /// `--no-webhooks`: leave the webhook endpoint out, to see what delivery costs.
     webhooks: bool,
+    /// `--binary PATH`: measure another build (an older commit's release server).
+    binary: Option<std::path::PathBuf>,
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options { clients: 32, seconds: 10, backends: vec!["sqlite", "postgres"], webhooks: true };
+    let mut o =
+        Options { clients: 32, seconds: 10, backends: vec!["sqlite", "postgres"], webhooks: true, binary: None };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--no-webhooks" => o.webhooks = false,
+            "--binary" => o.binary = Some(value()?.into()),
             "--clients" => o.clients = value()?.parse().map_err(|_| "--clients takes a number")?,
             "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
             "--backend" => {
@@ -66,7 +70,7 @@ pub fn bench(args: &[String]) -> Result {
         Some("slowloris") => crate::bench_slowloris::slowloris(),
         Some("instructions") => crate::bench_instructions::instructions(&args[1..]),
         _ => {
-            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] | batch [--backend sqlite|postgres] | widget [--runs 10] | dashboard [--runs 5] | export [--rows 1000000] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
+            Err("usage: cargo xtask bench ledger|claim [--clients 32] [--seconds 10] [--backend sqlite|postgres|both] [--binary PATH] | batch [--backend sqlite|postgres] | widget [--runs 10] | dashboard [--runs 5] | export [--rows 1000000] | slowloris | instructions [--transfers 100] [--claims 10] [--runs 3] [--binary PATH]"
                 .into())
         }
     }
@@ -283,6 +287,11 @@ pub(crate) struct Run {
     ok: usize,
     pub(crate) refused: usize,
     pub(crate) failed: usize,
+    /// The server's resident memory in MB: idle after start, and its peak by the
+    /// end of the run (ledger only).
+    memory: Option<(f64, f64)>,
+    /// The server process's CPU time (user + system) per 2xx during the run (ledger only).
+    cpu_per_op: Option<Duration>,
 }
 
 /// Runs `clients` loops of `one` for `seconds`, timing each 2xx.
@@ -328,6 +337,8 @@ where
         ok: all.len(),
         refused: refused.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
+        memory: None,
+        cpu_per_op: None,
     }
 }
 
@@ -335,14 +346,47 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 
+/// The server to measure: `--binary`, or this checkout's release build.
+fn binary(o: &Options) -> Result<std::path::PathBuf> {
+    match &o.binary {
+        Some(path) => Ok(path.clone()),
+        None => release_binary(),
+    }
+}
+
+/// A process's CPU time so far (user + system), from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every platform we run.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A process's resident memory, `VmRSS` now and `VmHWM` (its peak), in MB.
+fn memory_mb(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |field: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok()
+    };
+    Some((kb("VmRSS:")? / 1024.0, kb("VmHWM:")? / 1024.0))
+}
+
 fn ledger(o: &Options) -> Result {
-    let binary = release_binary()?;
+    let binary = binary(o)?;
     let rt = runtime();
     let mut results = Vec::new();
     for backend in &o.backends {
         let url = database(backend)?;
         let server = start_server(&binary, &url, &[])?;
-        let run = rt.block_on(ledger_run(&server.base, o))?;
+        // Idle: started, migrated, nothing asked of it yet (after a second's settling).
+        std::thread::sleep(Duration::from_secs(1));
+        let idle = memory_mb(server.child.id());
+        let mut run = rt.block_on(ledger_run(&server.base, o, server.child.id()))?;
+        run.memory = idle.zip(memory_mb(server.child.id())).map(|((idle, _), (_, peak))| (idle, peak));
         drop(server);
         let check = Command::new(&binary)
             .args(["ledger", "check"])
@@ -364,12 +408,21 @@ fn ledger(o: &Options) -> Result {
         if o.webhooks { "on" } else { "off" }
     );
     println!(
-        "{:<10} {:>14} {:>10} {:>10} {:>10} {:>9} {:>7} {:>16}",
-        "database", "transfers/s", "p50 ms", "p99 ms", "2xx", "409", "errors", "webhooks sent"
+        "{:<10} {:>14} {:>10} {:>10} {:>10} {:>9} {:>7} {:>16} {:>14} {:>12}",
+        "database",
+        "transfers/s",
+        "p50 ms",
+        "p99 ms",
+        "2xx",
+        "409",
+        "errors",
+        "webhooks sent",
+        "RSS idle/peak",
+        "server CPU"
     );
     for (backend, r) in &results {
         println!(
-            "{:<10} {:>14.0} {:>10.2} {:>10.2} {:>10} {:>9} {:>7} {:>16}",
+            "{:<10} {:>14.0} {:>10.2} {:>10.2} {:>10} {:>9} {:>7} {:>16} {:>14} {:>12}",
             backend,
             r.per_second,
             r.p50.as_secs_f64() * 1e3,
@@ -377,7 +430,9 @@ fn ledger(o: &Options) -> Result {
             r.ok,
             r.refused,
             r.failed,
-            r.webhooks.map_or("-".to_string(), |n| n.to_string())
+            r.webhooks.map_or("-".to_string(), |n| n.to_string()),
+            r.memory.map_or("-".to_string(), |(idle, peak)| format!("{idle:.0}/{peak:.0} MB")),
+            r.cpu_per_op.map_or("-".to_string(), |cpu| format!("{} µs/op", cpu.as_micros()))
         );
     }
     if o.webhooks {
@@ -392,7 +447,7 @@ fn ledger(o: &Options) -> Result {
     Ok(())
 }
 
-async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
+async fn ledger_run(base: &str, o: &Options, pid: u32) -> Result<Run> {
     let http = Http::new(base);
     let app = http.ok("POST", "/v2/apps", &format!("Bearer {OPERATOR_KEY}"), json!({"name": "Bench"})).await;
     let auth = basic(&app);
@@ -430,6 +485,7 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
     eprintln!("xtask: {base}: {USERS} funded users ready; measuring {} s", o.seconds);
     let (http2, auth2, users2) = (http.clone(), auth.clone(), users.clone());
     let before = sink.as_ref().map(|s| s.load(Ordering::Relaxed));
+    let cpu_before = cpu_time(pid);
     let mut run = measure(o.clients, o.seconds, move |c, n| {
         let (http, auth, users) = (http2.clone(), auth2.clone(), users2.clone());
         async move {
@@ -442,6 +498,9 @@ async fn ledger_run(base: &str, o: &Options) -> Result<Run> {
     })
     .await;
     run.webhooks = sink.zip(before).map(|(s, before)| s.load(Ordering::Relaxed) - before);
+    // What the server process spent per transfer (the writes of the ones still
+    // in flight at the end are in it too: a small overcount).
+    run.cpu_per_op = cpu_before.zip(cpu_time(pid)).map(|(a, b)| (b - a) / run.ok.max(1) as u32);
     Ok(run)
 }
 
@@ -471,7 +530,7 @@ fn pgbench(clients: usize, seconds: u64) -> Result<f64> {
 }
 
 fn claim(o: &Options) -> Result {
-    let binary = release_binary()?;
+    let binary = binary(o)?;
     let rt = runtime();
     println!(
         "claim bench: {} clients, {} s; one claim = create link, open session, send code, read it, check it, add a payout method, claim",
@@ -527,8 +586,12 @@ async fn claim_run(base: &str, o: &Options) -> Run {
                 let code = sms.split("code: ").nth(1)?.get(..6)?.to_string();
                 let checked =
                     http.try_ok("POST", "/flow/v1/verification/check", &bearer, json!({"code": code})).await?;
-                // Proving the phone replaces the session's token.
-                let bearer = format!("Bearer {}", checked["session_token"].as_str()?);
+                // Proving the phone replaces the session's token (servers since
+                // the security round; older ones keep the first).
+                let bearer = match checked["session_token"].as_str() {
+                    Some(token) => format!("Bearer {token}"),
+                    None => bearer,
+                };
                 let method = http
                     .try_ok("POST", "/flow/v1/payout-methods", &bearer, json!({"type": "paypal", "email": "b@u.co"}))
                     .await?;

@@ -23,7 +23,7 @@ use super::post_within_bounds;
 use super::transfers::{Immediate, NewTransfer, Refill};
 use crate::error::{Error, Reply};
 use crate::events;
-use crate::store::writes::{Arg, Col, Rows, RowsSql, Writes, arguments};
+use crate::store::writes::{Arg, Col, MAX_BOUND_ROWS, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 /// A request the batch can apply.
@@ -72,11 +72,19 @@ static USERS: RowsSql = RowsSql {
     columns: &[Col::Text("id")],
 };
 
-/// The batch's net balance changes, one `WHEN` per account:
+/// The batch's net balance changes, one row per account, when there are more than
+/// [`MAX_BOUND_ROWS`] (SQLite copies the rows of an `UPDATE … FROM` into two
+/// temporary tables first, so a few accounts are moved by [`balances_sql`]).
+static BALANCES: RowsSql = RowsSql {
+    sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
+    one: None,
+    columns: &[Col::Text("id"), Col::Int("delta")],
+};
+
+/// A few accounts' net balance changes, one `WHEN` per account:
 /// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`,
 /// for `accounts` accounts (a power of two; padding pairs are `NULL`s, which
-/// match nothing). Not `UPDATE … FROM` rows: SQLite copies those into two
-/// temporary tables first, for every transfer. Rendered once per size.
+/// match nothing). Rendered once per size.
 fn balances_sql(accounts: usize) -> &'static str {
     static RENDERED: std::sync::Mutex<BTreeMap<usize, &'static str>> = std::sync::Mutex::new(BTreeMap::new());
     let mut rendered = RENDERED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -158,7 +166,11 @@ pub async fn apply(
     }
     let changed: Vec<(String, i64)> =
         deltas.into_iter().filter(|(_, (d, _))| *d != 0).map(|(id, (d, _))| (id, d)).collect();
-    if !changed.is_empty() {
+    if changed.len() > MAX_BOUND_ROWS {
+        for (account_id, delta) in changed {
+            writes.row(&BALANCES, [account_id.into(), delta.into()]);
+        }
+    } else if !changed.is_empty() {
         let size = changed.len().next_power_of_two();
         let mut args = Vec::with_capacity(2 * size);
         for (account_id, delta) in changed {

@@ -6,12 +6,16 @@
 //! checked at its end). Each statement is written with its own `$1…$n`; they are
 //! renumbered here. The SQL of each statement is the same on both databases.
 //!
-//! Rows of one shape ([`RowsSql`]) travel as bound values, however many there are:
-//! a batch of a hundred transfers is still one `INSERT` per table. The row count
-//! is padded to a power of two with rows of `NULL`s that the statement skips, so
-//! each statement has a few shapes only and its prepared form is reused. (They
-//! used to travel as one JSON parameter, which SQLite parsed again for every
-//! column read: ~15 % of a transfer's instructions, BENCHMARKS.md.)
+//! Rows of one shape ([`RowsSql`]) go in one statement however many there are: a
+//! batch of a hundred transfers is still one `INSERT` per table. A few rows (up
+//! to [`MAX_BOUND_ROWS`], padded to a power of two with rows of `NULL`s that the
+//! statement skips, so each statement has a few shapes only) travel as bound
+//! values; more travel as one JSON parameter. Why both: SQLite parses a JSON row
+//! again for every column read (~15 % of a lone transfer's instructions), and
+//! sqlx looks up every bound parameter of a SQLite statement by its name, which
+//! costs time in proportion to the statement's parameter count, so hundreds of
+//! bound values cost more than the JSON (BENCHMARKS.md, `bench instructions` and
+//! `bench ledger`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -74,6 +78,19 @@ impl From<Option<&str>> for Arg {
 }
 
 impl Arg {
+    /// The value as a JSON scalar.
+    fn push_json(&self, out: &mut String) {
+        match self {
+            Arg::Int(v) | Arg::OptInt(Some(v)) => {
+                let _ = write!(out, "{v}");
+            }
+            Arg::Text(v) | Arg::OptText(Some(v)) => {
+                out.push_str(&serde_json::to_string(v).expect("a string serialises"))
+            }
+            Arg::OptInt(None) | Arg::OptText(None) => out.push_str("null"),
+        }
+    }
+
     /// A `NULL` of the column's type (a padding row's value).
     fn null(column: Col) -> Arg {
         match column {
@@ -109,10 +126,14 @@ pub enum Col {
     Int(&'static str),
 }
 
+/// Up to this many rows are bound as values; more go as one JSON parameter.
+pub const MAX_BOUND_ROWS: usize = 4;
+
 /// A statement over any number of rows of one shape. `{rows}` in `sql` stands
 /// for the rows as a table named `r` with `columns`, read from bound parameters
-/// (`VALUES`). The first column is never `NULL` in a real row: padding rows are
-/// all `NULL` and are filtered out.
+/// (`VALUES`) or from one JSON array of arrays (`json_each` on SQLite,
+/// `jsonb_array_elements` on PostgreSQL). The first column is never `NULL` in a
+/// real row: padding rows are all `NULL` and are filtered out.
 #[derive(Debug)]
 pub struct RowsSql {
     pub sql: &'static str,
@@ -125,7 +146,8 @@ pub struct RowsSql {
 
 impl RowsSql {
     /// The statement for `backend` over `rows` rows (a power of two) whose values
-    /// are parameters `$first…`: rendered once per process for each shape and
+    /// are parameters `$first…`, or (`rows` = 0) over rows in one JSON parameter
+    /// `$first`: rendered once per process for each shape and
     /// kept, because every write batch asks again (string formatting was ~4 % of a
     /// claim's instructions).
     pub fn render(&'static self, backend: Backend, first: usize, rows: usize) -> &'static str {
@@ -142,6 +164,9 @@ impl RowsSql {
     fn render_uncached(&self, backend: Backend, first: usize, rows: usize) -> String {
         if let (1, Some(one)) = (rows, self.one) {
             return renumber(one, first - 1);
+        }
+        if rows == 0 {
+            return self.render_json(backend, first);
         }
         let width = self.columns.len();
         let mut values = String::from("VALUES ");
@@ -175,6 +200,25 @@ impl RowsSql {
         };
         self.sql.replace("{rows}", &table)
     }
+
+    /// The rows from one JSON array of arrays, parameter `$param`.
+    fn render_json(&self, backend: Backend, param: usize) -> String {
+        let mut select = String::from("(SELECT ");
+        for (i, column) in self.columns.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = match (column, backend) {
+                (Col::Text(name), _) | (Col::Int(name), Backend::Sqlite) => {
+                    write!(select, "{sep}value ->> {i} AS {name}")
+                }
+                (Col::Int(name), Backend::Postgres) => write!(select, "{sep}(value ->> {i})::bigint AS {name}"),
+            };
+        }
+        let _ = match backend {
+            Backend::Sqlite => write!(select, " FROM json_each(${param})) AS r"),
+            Backend::Postgres => write!(select, " FROM jsonb_array_elements(${param}::jsonb) AS j(value)) AS r"),
+        };
+        self.sql.replace("{rows}", &select)
+    }
 }
 
 /// Rows for one [`RowsSql`], as the values bound to it.
@@ -202,9 +246,10 @@ impl Rows {
         self.count == 0
     }
 
-    /// The row count as the statement is shaped: the next power of two.
+    /// The row count as the statement is shaped: the next power of two, or 0
+    /// for rows sent as JSON.
     fn padded(&self) -> usize {
-        self.count.next_power_of_two()
+        if self.count > MAX_BOUND_ROWS { 0 } else { self.count.next_power_of_two() }
     }
 
     /// The statement reading these rows from parameters `$first…`.
@@ -212,8 +257,23 @@ impl Rows {
         self.spec.render(backend, first, self.padded())
     }
 
-    /// The values to bind, padding rows included.
+    /// The values to bind, padding rows included; or the one JSON parameter.
     pub fn into_args(mut self) -> Vec<Arg> {
+        if self.padded() == 0 {
+            let mut json = String::from("[");
+            for (i, row) in self.args.chunks(self.spec.columns.len()).enumerate() {
+                json.push_str(if i == 0 { "[" } else { ",[" });
+                for (j, value) in row.iter().enumerate() {
+                    if j > 0 {
+                        json.push(',');
+                    }
+                    value.push_json(&mut json);
+                }
+                json.push(']');
+            }
+            json.push(']');
+            return vec![Arg::Text(json)];
+        }
         let padding = self.padded() - self.count;
         for _ in 0..padding {
             self.args.extend(self.spec.columns.iter().map(|c| Arg::null(*c)));
@@ -386,6 +446,27 @@ mod tests {
         };
         assert_eq!(SINGLE.render(Backend::Sqlite, 4, 1), "INSERT INTO t (a, b) VALUES ($4, $5)");
         assert!(SINGLE.render(Backend::Postgres, 1, 2).contains("VALUES ($1, $2), ($3, $4)"));
+    }
+
+    #[test]
+    fn many_rows_become_one_json_parameter() {
+        let mut rows = Rows::new(&PAIRS);
+        for i in 0..=MAX_BOUND_ROWS as i64 {
+            rows.push([if i == 0 { "x\"y".into() } else { "z".into() }, i.into()]);
+        }
+        assert_eq!(
+            rows.sql(Backend::Sqlite, 3),
+            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT value ->> 0 AS a, value ->> 1 AS b FROM json_each($3)) AS r"
+        );
+        assert_eq!(
+            rows.sql(Backend::Postgres, 1),
+            "INSERT INTO t (a, b) SELECT a, b FROM (SELECT value ->> 0 AS a, (value ->> 1)::bigint AS b \
+             FROM jsonb_array_elements($1::jsonb) AS j(value)) AS r"
+        );
+        let args = rows.into_args();
+        assert!(
+            matches!(&args[..], [Arg::Text(json)] if json.starts_with(r#"[["x\"y",0],["z",1],"#) && json.ends_with(r#"["z",4]]"#))
+        );
     }
 
     #[test]
