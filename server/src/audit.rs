@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, Row};
 use crate::error::{Error, Reply};
 use crate::lists::Page;
 use crate::store::new_id;
-use crate::store::writes::{Arg, Col, RowsSql, Writes};
+use crate::store::writes::{Arg, Bound, Col, RowsSql, Writes};
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +72,10 @@ pub struct Audit {
 pub static ROWS: RowsSql = RowsSql {
     sql: "INSERT INTO audit_log (id, app_id, actor_type, actor_id, action, path, object_id, status, ip, request_id, created_at)
           SELECT id, app_id, actor_type, actor_id, action, path, object_id, status, ip, request_id, at_ms FROM {rows} WHERE true",
-    one: Some(
+    bound: Some(Bound::One(
         "INSERT INTO audit_log (id, app_id, actor_type, actor_id, action, path, object_id, status, ip, request_id, created_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    ),
+    )),
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),

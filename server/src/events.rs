@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::error::{Error, TxResult};
 use crate::store::new_id;
-use crate::store::writes::{Arg, Col, RowsSql, Writes};
+use crate::store::writes::{Arg, Bound, Col, RowsSql, Writes};
 
 pub use dots_shared::api::event_types::*;
 
@@ -38,7 +38,7 @@ pub fn record_into<T: Serialize>(
 
 static EVENTS: RowsSql = RowsSql {
     sql: "INSERT INTO events (id, app_id, type, data, created_at) SELECT id, app_id, type, data, at_ms FROM {rows}",
-    one: Some("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)"),
+    bound: Some(Bound::One("INSERT INTO events (id, app_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")),
     columns: &[Col::Text("id"), Col::Text("app_id"), Col::Text("type"), Col::Text("data"), Col::Int("at_ms")],
 };
 
@@ -58,7 +58,7 @@ pub(crate) static FAN_OUT: RowsSql = RowsSql {
      FROM {rows} CROSS JOIN webhook_endpoints e
      WHERE e.app_id = r.app_id AND e.deleted_at IS NULL AND e.status = 'enabled'
        AND (e.events LIKE '%\"*\"%' OR e.events LIKE r.filter)",
-    one: None,
+    bound: None,
     columns: &[Col::Text("event_id"), Col::Int("at_ms"), Col::Text("app_id"), Col::Text("filter")],
 };
 

@@ -477,7 +477,7 @@ static LEASE: RowsSql = RowsSql {
     sql: "UPDATE webhook_deliveries SET lease_until = $1
      WHERE id IN (SELECT r.id FROM {rows}) AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2)
      RETURNING id",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id")],
 };
 
@@ -488,14 +488,14 @@ static LEASED: RowsSql = RowsSql {
      FROM {rows} JOIN webhook_deliveries d ON d.id = r.id JOIN webhook_endpoints e ON e.id = d.endpoint_id
        JOIN events ev ON ev.id = d.event_id
      ORDER BY d.next_attempt_at, d.seq",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id")],
 };
 
 static ATTEMPTS: RowsSql = RowsSql {
     sql: "INSERT INTO webhook_attempts (delivery_id, status_code, error, duration_ms, created_at)
      SELECT r.id, r.status_code, r.error, r.duration_ms, r.at FROM {rows}",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id"), Col::Int("status_code"), Col::Text("error"), Col::Int("duration_ms"), Col::Int("at")],
 };
 
@@ -506,7 +506,7 @@ static RESULTS: RowsSql = RowsSql {
          last_error = r.error, last_response = r.response, next_attempt_at = r.next_at, delivered_at = COALESCE(r.delivered_at, webhook_deliveries.delivered_at),
          lease_until = NULL, updated_at = r.at
      FROM {rows} WHERE webhook_deliveries.id = r.id AND webhook_deliveries.status = 'pending'",
-    one: None,
+    bound: None,
     columns: &[
         Col::Text("id"),
         Col::Text("status"),
@@ -524,7 +524,7 @@ static RESULTS: RowsSql = RowsSql {
 static RELEASES: RowsSql = RowsSql {
     sql: "UPDATE webhook_deliveries SET lease_until = NULL
      FROM {rows} WHERE webhook_deliveries.id = r.id AND webhook_deliveries.lease_until = r.lease_until",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id"), Col::Int("lease_until")],
 };
 

@@ -32,7 +32,7 @@ use crate::error::{Error, Reply, TxError, TxResult};
 use crate::ledger::batch::{self, WalletIds};
 use crate::ledger::transfers::{NewTransfer, Refill};
 use crate::services::Services;
-use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
+use crate::store::writes::{Bound, Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, Store, is_retryable, now_ms};
 
 /// What a job's work returns: its answer, or why it was refused or failed.
@@ -353,14 +353,14 @@ static CLAIM_KEYS: RowsSql = RowsSql {
     sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
           SELECT owner, key, fingerprint, 0, '', at_ms FROM {rows} WHERE true
           ON CONFLICT (owner, key) DO NOTHING RETURNING owner, key",
-    one: None,
+    bound: None,
     columns: &[Col::Text("owner"), Col::Text("key"), Col::Text("fingerprint"), Col::Int("at_ms")],
 };
 
 static STORED_ANSWERS: RowsSql = RowsSql {
     sql: "SELECT i.owner, i.key, i.fingerprint, i.status_code, i.body FROM {rows}
           CROSS JOIN idempotency_keys i WHERE i.owner = r.owner AND i.key = r.key",
-    one: None,
+    bound: None,
     columns: &[Col::Text("owner"), Col::Text("key")],
 };
 
@@ -369,11 +369,11 @@ static ANSWERS: RowsSql = RowsSql {
     sql: "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
           SELECT owner, key, fingerprint, status_code, body, at_ms FROM {rows} WHERE true
           ON CONFLICT (owner, key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body",
-    one: Some(
+    bound: Some(Bound::One(
         "INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, body, created_at)
           VALUES ($1, $2, $3, $4, $5, $6)
           ON CONFLICT (owner, key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body",
-    ),
+    )),
     columns: &[
         Col::Text("owner"),
         Col::Text("key"),
@@ -406,34 +406,39 @@ async fn run_group(
     let backend = Backend::of(conn);
     let mut sources: Vec<Source> = Vec::with_capacity(jobs.len());
     let mut first_holder: std::collections::HashMap<(&str, &str), usize> = Default::default();
-    let mut claims = Rows::new(&CLAIM_KEYS);
     for (i, job) in jobs.iter().enumerate() {
         match &job.idempotency {
             Some(idem) => match first_holder.get(&(idem.owner.as_str(), idem.key.as_str())) {
                 Some(&first) => sources.push(Source::Twin(first)),
                 None => {
                     first_holder.insert((&idem.owner, &idem.key), i);
-                    claims.push([(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
                     sources.push(Source::Fresh);
                 }
             },
             None => sources.push(Source::Fresh),
         }
     }
-    if !claims.is_empty() {
+    if !first_holder.is_empty() {
         // On PostgreSQL each key gets a placeholder first, so a twin in another
         // process waits for this commit. On SQLite the writer holds the database's
         // write lock for the whole batch: reading the keys' earlier answers is
         // enough, and each answer is written once, at the end (a placeholder
         // rewritten with its answer was a second write of the row).
-        let claimed: std::collections::HashSet<(String, String)> = match backend {
-            Backend::Postgres => sqlx::query_as_with(claims.sql(backend, 1), arguments(claims.into_args()))
+        let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
+        if backend == Backend::Postgres {
+            let mut claims = Rows::new(&CLAIM_KEYS);
+            // In arrival order, as the jobs hold them.
+            for (job, source) in jobs.iter().zip(&sources) {
+                if let (Some(idem), Source::Fresh) = (&job.idempotency, source) {
+                    claims.push([(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
+                }
+            }
+            claimed = sqlx::query_as_with(claims.sql(backend, 1), arguments(claims.into_args()))
                 .fetch_all(&mut *conn)
                 .await?
                 .into_iter()
-                .collect(),
-            Backend::Sqlite => Default::default(),
-        };
+                .collect();
+        }
         let mut answered = Rows::new(&STORED_ANSWERS);
         for ((owner, key), _) in
             first_holder.iter().filter(|(k, _)| !claimed.contains(&(k.0.to_string(), k.1.to_string())))

@@ -7,7 +7,7 @@
 
 mod common;
 
-use dots_server::store::writes::{Arg, Col, Rows, RowsSql, Writes, arguments};
+use dots_server::store::writes::{Arg, Bound, Col, Rows, RowsSql, Writes, arguments};
 use dots_server::store::{Backend, Store};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -16,13 +16,13 @@ use sqlx::Row;
 
 static PUT: RowsSql = RowsSql {
     sql: "INSERT INTO rows_probe (k, a, b, c) SELECT k, a, b, c FROM {rows}",
-    one: Some("INSERT INTO rows_probe (k, a, b, c) VALUES ($1, $2, $3, $4)"),
+    bound: Some(Bound::One("INSERT INTO rows_probe (k, a, b, c) VALUES ($1, $2, $3, $4)")),
     columns: &[Col::Text("k"), Col::Text("a"), Col::Int("b"), Col::Int("c")],
 };
 
 static GET: RowsSql = RowsSql {
     sql: "SELECT p.k, p.a, p.b, p.c FROM {rows} CROSS JOIN rows_probe p WHERE p.k = r.k",
-    one: None,
+    bound: None,
     columns: &[Col::Text("k")],
 };
 

@@ -23,7 +23,7 @@ use super::post_within_bounds;
 use super::transfers::{Immediate, NewTransfer, Refill};
 use crate::error::{Error, Reply};
 use crate::events;
-use crate::store::writes::{Arg, Col, MAX_BOUND_ROWS, Rows, RowsSql, Writes, arguments};
+use crate::store::writes::{Bound, Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 /// A request the batch can apply.
@@ -68,36 +68,26 @@ impl WalletIds {
 
 static USERS: RowsSql = RowsSql {
     sql: "SELECT u.id, u.app_id, u.wallet_id FROM {rows} CROSS JOIN users u WHERE u.id = r.id",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id")],
 };
 
-/// The batch's net balance changes, one row per account, when there are more than
-/// [`MAX_BOUND_ROWS`] (SQLite copies the rows of an `UPDATE … FROM` into two
-/// temporary tables first, so a few accounts are moved by [`balances_sql`]).
+/// The batch's net balance changes, one row per account. Up to
+/// [`MAX_BOUND_ROWS`](crate::store::writes::MAX_BOUND_ROWS) accounts (a transfer
+/// moves two) by [`balances_case`]: SQLite copies the rows of an `UPDATE … FROM`
+/// into two temporary tables first.
 static BALANCES: RowsSql = RowsSql {
     sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
-    one: None,
+    bound: Some(Bound::Rows(balances_case)),
     columns: &[Col::Text("id"), Col::Int("delta")],
 };
 
-/// A few accounts' net balance changes, one `WHEN` per account:
-/// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`,
-/// for `accounts` accounts (a power of two; padding pairs are `NULL`s, which
-/// match nothing). Rendered once per size.
-fn balances_sql(accounts: usize) -> &'static str {
-    static RENDERED: std::sync::Mutex<BTreeMap<usize, &'static str>> = std::sync::Mutex::new(BTreeMap::new());
-    let mut rendered = RENDERED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    rendered.entry(accounts).or_insert_with(|| {
-        let whens: Vec<String> = (0..accounts).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
-        let ids: Vec<String> = (0..accounts).map(|i| format!("${}", 2 * i + 1)).collect();
-        let sql = format!(
-            "UPDATE accounts SET balance = balance + CASE id {} END WHERE id IN ({})",
-            whens.join(" "),
-            ids.join(", ")
-        );
-        Box::leak(sql.into_boxed_str())
-    })
+/// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`
+/// for `accounts` (id, delta) pairs; a padding pair's `NULL` id matches nothing.
+fn balances_case(accounts: usize) -> String {
+    let whens: Vec<String> = (0..accounts).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
+    let ids: Vec<String> = (0..accounts).map(|i| format!("${}", 2 * i + 1)).collect();
+    format!("UPDATE accounts SET balance = balance + CASE id {} END WHERE id IN ({})", whens.join(" "), ids.join(", "))
 }
 
 /// Applies `requests` in order inside the caller's database transaction: rows go
@@ -164,22 +154,8 @@ pub async fn apply(
         let net: i64 = deltas.values().filter(|(_, c)| *c == currency).map(|(d, _)| d).sum();
         assert_eq!(net, 0, "a batch's postings in {} must sum to zero", currency.code());
     }
-    let changed: Vec<(String, i64)> =
-        deltas.into_iter().filter(|(_, (d, _))| *d != 0).map(|(id, (d, _))| (id, d)).collect();
-    if changed.len() > MAX_BOUND_ROWS {
-        for (account_id, delta) in changed {
-            writes.row(&BALANCES, [account_id.into(), delta.into()]);
-        }
-    } else if !changed.is_empty() {
-        let size = changed.len().next_power_of_two();
-        let mut args = Vec::with_capacity(2 * size);
-        for (account_id, delta) in changed {
-            args.extend([Arg::from(account_id), Arg::from(delta)]);
-        }
-        while args.len() < 2 * size {
-            args.extend([Arg::OptText(None), Arg::OptInt(None)]);
-        }
-        writes.push(balances_sql(size), args);
+    for (account_id, (delta, _)) in deltas.into_iter().filter(|(_, (d, _))| *d != 0) {
+        writes.row(&BALANCES, [account_id.into(), delta.into()]);
     }
     Ok(applied)
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
-use crate::store::writes::{Col, Rows, RowsSql, Writes, arguments};
+use crate::store::writes::{Bound, Col, Rows, RowsSql, Writes, arguments};
 use crate::store::{Backend, new_id};
 
 pub use check::{Violation, check};
@@ -161,10 +161,10 @@ pub async fn post(
 static TRANSACTIONS: RowsSql = RowsSql {
     sql: "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
           SELECT id, app_id, transfer_id, kind, amount, currency, created_at FROM {rows}",
-    one: Some(
+    bound: Some(Bound::One(
         "INSERT INTO transactions (id, app_id, transfer_id, kind, amount, currency, created_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    ),
+    )),
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -179,7 +179,7 @@ static TRANSACTIONS: RowsSql = RowsSql {
 static ENTRIES: RowsSql = RowsSql {
     sql: "INSERT INTO entries (transaction_id, account_id, amount, currency)
           SELECT transaction_id, account_id, amount, currency FROM {rows}",
-    one: None,
+    bound: None,
     columns: &[Col::Text("transaction_id"), Col::Text("account_id"), Col::Int("amount"), Col::Text("currency")],
 };
 
@@ -269,14 +269,14 @@ pub(super) fn post_within_bounds(
 /// temporary table first.)
 static ACCOUNTS: RowsSql = RowsSql {
     sql: "SELECT a.id, a.balance FROM {rows} CROSS JOIN accounts a WHERE a.id = r.id",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id")],
 };
 
 /// PostgreSQL: the rows locked in id order.
 static ACCOUNTS_LOCKED: RowsSql = RowsSql {
     sql: "SELECT a.id, a.balance FROM {rows} CROSS JOIN accounts a WHERE a.id = r.id ORDER BY a.id FOR UPDATE OF a",
-    one: None,
+    bound: None,
     columns: &[Col::Text("id")],
 };
 

@@ -17,7 +17,7 @@ use crate::events;
 use crate::lists::{Listed, Page};
 use crate::metadata::Metadata;
 use crate::store::new_id;
-use crate::store::writes::{Col, RowsSql, Writes};
+use crate::store::writes::{Bound, Col, RowsSql, Writes};
 
 #[derive(Debug, Clone)]
 pub struct Refill {
@@ -656,11 +656,11 @@ static TRANSFERS: RowsSql = RowsSql {
                                  payout_method_id, metadata, created_at, updated_at)
           SELECT id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency, payout_method_id,
                  metadata, at_ms, at_ms FROM {rows}",
-    one: Some(
+    bound: Some(Bound::One(
         "INSERT INTO transfers (id, app_id, user_id, kind, direction, status, amount, fee, fee_party, currency,
                                  payout_method_id, metadata, created_at, updated_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-    ),
+    )),
     columns: &[
         Col::Text("id"),
         Col::Text("app_id"),
@@ -681,7 +681,7 @@ static TRANSFERS: RowsSql = RowsSql {
 static STATUS_CHANGES: RowsSql = RowsSql {
     sql: "INSERT INTO transfer_status_changes (transfer_id, from_status, to_status, reason, created_at)
           SELECT transfer_id, from_status, to_status, reason, at_ms FROM {rows}",
-    one: None,
+    bound: None,
     columns: &[
         Col::Text("transfer_id"),
         Col::Text("from_status"),

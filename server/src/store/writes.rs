@@ -126,6 +126,17 @@ pub enum Col {
     Int(&'static str),
 }
 
+/// A [`RowsSql`]'s own form for bound rows, its values `$1…$n` row after row.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    /// For exactly one row: SQLite runs a single-row `INSERT … VALUES` without the
+    /// row loop and the statement journal that any `INSERT … SELECT` needs.
+    One(&'static str),
+    /// For any number of bound rows (a power of two up to [`MAX_BOUND_ROWS`];
+    /// padding rows are all `NULL`s and must match nothing), rendered from the count.
+    Rows(fn(usize) -> String),
+}
+
 /// Up to this many rows are bound as values; more go as one JSON parameter.
 pub const MAX_BOUND_ROWS: usize = 4;
 
@@ -137,10 +148,8 @@ pub const MAX_BOUND_ROWS: usize = 4;
 #[derive(Debug)]
 pub struct RowsSql {
     pub sql: &'static str,
-    /// The same statement for exactly one row, its values `$1…$n` in column
-    /// order, when it has one: SQLite runs a single-row `INSERT … VALUES` without
-    /// the row loop and the statement journal that any `INSERT … SELECT` needs.
-    pub one: Option<&'static str>,
+    /// The statement's own form for bound rows, when the `{rows}` form is dearer.
+    pub bound: Option<Bound>,
     pub columns: &'static [Col],
 }
 
@@ -162,11 +171,11 @@ impl RowsSql {
     }
 
     fn render_uncached(&self, backend: Backend, first: usize, rows: usize) -> String {
-        if let (1, Some(one)) = (rows, self.one) {
-            return renumber(one, first - 1);
-        }
-        if rows == 0 {
-            return self.render_json(backend, first);
+        match (rows, self.bound) {
+            (0, _) => return self.render_json(backend, first),
+            (1, Some(Bound::One(one))) => return renumber(one, first - 1),
+            (_, Some(Bound::Rows(render))) => return renumber(&render(rows), first - 1),
+            _ => {}
         }
         let width = self.columns.len();
         let mut values = String::from("VALUES ");
@@ -410,7 +419,7 @@ mod tests {
 
     static PAIRS: RowsSql = RowsSql {
         sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}",
-        one: None,
+        bound: None,
         columns: &[Col::Text("a"), Col::Int("b")],
     };
 
@@ -441,11 +450,30 @@ mod tests {
     fn one_row_takes_the_single_row_form_when_there_is_one() {
         static SINGLE: RowsSql = RowsSql {
             sql: "INSERT INTO t (a, b) SELECT a, b FROM {rows}",
-            one: Some("INSERT INTO t (a, b) VALUES ($1, $2)"),
+            bound: Some(Bound::One("INSERT INTO t (a, b) VALUES ($1, $2)")),
             columns: &[Col::Text("a"), Col::Int("b")],
         };
         assert_eq!(SINGLE.render(Backend::Sqlite, 4, 1), "INSERT INTO t (a, b) VALUES ($4, $5)");
         assert!(SINGLE.render(Backend::Postgres, 1, 2).contains("VALUES ($1, $2), ($3, $4)"));
+    }
+
+    #[test]
+    fn a_statement_may_shape_its_bound_rows_itself() {
+        fn listed(rows: usize) -> String {
+            let ids: Vec<String> = (1..=rows).map(|i| format!("${i}")).collect();
+            format!("DELETE FROM u WHERE a IN ({})", ids.join(", "))
+        }
+        static LISTED: RowsSql = RowsSql {
+            sql: "DELETE FROM u WHERE a IN (SELECT a FROM {rows})",
+            bound: Some(Bound::Rows(listed)),
+            columns: &[Col::Text("a")],
+        };
+        let mut rows = Rows::new(&LISTED);
+        for id in ["x", "y", "z"] {
+            rows.push([id.into()]);
+        }
+        assert_eq!(rows.sql(Backend::Postgres, 2), "DELETE FROM u WHERE a IN ($2, $3, $4, $5)");
+        assert_eq!(rows.into_args().len(), 4, "three rows and one of padding");
     }
 
     #[test]
@@ -478,7 +506,7 @@ mod tests {
     #[test]
     fn rows_join_their_statement_unless_a_plain_statement_came_between() {
         static OTHER: RowsSql =
-            RowsSql { sql: "INSERT INTO u (a) SELECT a FROM {rows}", one: None, columns: &[Col::Text("a")] };
+            RowsSql { sql: "INSERT INTO u (a) SELECT a FROM {rows}", bound: None, columns: &[Col::Text("a")] };
         let mut writes = Writes::new();
         writes.row(&PAIRS, ["1".into(), 1.into()]);
         writes.row(&OTHER, ["1".into()]);
