@@ -74,17 +74,27 @@ static USERS: RowsSql = RowsSql {
 
 /// The batch's net balance changes, one row per account. Up to
 /// [`MAX_BOUND_ROWS`](crate::store::writes::MAX_BOUND_ROWS) accounts (a transfer
-/// moves two) by [`balances_case`]: SQLite copies the rows of an `UPDATE … FROM`
+/// moves two) by [`balances_bound`]: SQLite copies the rows of an `UPDATE … FROM`
 /// into two temporary tables first.
-static BALANCES: RowsSql = RowsSql {
+pub(super) static BALANCES: RowsSql = RowsSql {
     sql: "UPDATE accounts SET balance = accounts.balance + r.delta FROM {rows} WHERE accounts.id = r.id",
-    bound: Some(Bound::Rows(balances_case)),
+    bound: Some(Bound::Rows(balances_bound)),
     columns: &[Col::Text("id"), Col::Int("delta")],
 };
 
-/// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`
-/// for `accounts` (id, delta) pairs; a padding pair's `NULL` id matches nothing.
-fn balances_case(accounts: usize) -> String {
+/// The balance updates for `accounts` (id, delta) pairs `$1, $2, …`; a padding
+/// pair's `NULL` id matches nothing. On SQLite one single-row `UPDATE … WHERE id = $1`
+/// per account: a row found by its key, changed without a statement journal,
+/// where `WHERE id IN (…)` builds a temporary index of the list first and journals
+/// the statement (BENCHMARKS.md, `bench instructions`). On PostgreSQL one statement,
+/// `UPDATE accounts SET balance = balance + CASE id WHEN $1 THEN $2 … END WHERE id IN ($1, …)`.
+fn balances_bound(backend: Backend, accounts: usize) -> String {
+    if backend == Backend::Sqlite {
+        let updates: Vec<String> = (0..accounts)
+            .map(|i| format!("UPDATE accounts SET balance = balance + ${} WHERE id = ${}", 2 * i + 2, 2 * i + 1))
+            .collect();
+        return updates.join(";\n");
+    }
     let whens: Vec<String> = (0..accounts).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
     let ids: Vec<String> = (0..accounts).map(|i| format!("${}", 2 * i + 1)).collect();
     format!("UPDATE accounts SET balance = balance + CASE id {} END WHERE id IN ({})", whens.join(" "), ids.join(", "))

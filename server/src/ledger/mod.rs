@@ -224,18 +224,16 @@ pub fn record_posting(
 }
 
 /// A single posting's balance change: lock and read both accounts, apply the one
-/// rule ([`post_within_bounds`]), then write both legs. Both rows or neither: a
-/// refusal is rolled back by the caller's savepoint.
+/// rule ([`post_within_bounds`]), then write both legs (in one round trip, the
+/// statements a batch uses: `batch::BALANCES`). Both rows or neither: a refusal
+/// is rolled back by the caller's savepoint.
 pub(super) async fn move_balances(conn: &mut AnyConnection, from: &Leg, to: &Leg, amount: i64) -> TxResult<()> {
     let mut balances = lock_balances(conn, vec![from.account_id.as_str(), to.account_id.as_str()]).await?;
     post_within_bounds(&mut balances, from, to, amount)?;
-    sqlx::query("UPDATE accounts SET balance = balance + CASE WHEN id = $1 THEN $2 ELSE $3 END WHERE id IN ($1, $4)")
-        .bind(&from.account_id)
-        .bind(-amount)
-        .bind(amount)
-        .bind(&to.account_id)
-        .execute(&mut *conn)
-        .await?;
+    let mut writes = Writes::new();
+    writes.row(&batch::BALANCES, [(&from.account_id).into(), (-amount).into()]);
+    writes.row(&batch::BALANCES, [(&to.account_id).into(), amount.into()]);
+    writes.run(conn).await?;
     Ok(())
 }
 

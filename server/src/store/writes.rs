@@ -133,8 +133,9 @@ pub enum Bound {
     /// row loop and the statement journal that any `INSERT … SELECT` needs.
     One(&'static str),
     /// For any number of bound rows (a power of two up to [`MAX_BOUND_ROWS`];
-    /// padding rows are all `NULL`s and must match nothing), rendered from the count.
-    Rows(fn(usize) -> String),
+    /// padding rows are all `NULL`s and must match nothing), rendered from the
+    /// backend and the count. On SQLite it may be several statements (`;`-separated).
+    Rows(fn(Backend, usize) -> String),
 }
 
 /// Up to this many rows are bound as values; more go as one JSON parameter.
@@ -174,7 +175,7 @@ impl RowsSql {
         match (rows, self.bound) {
             (0, _) => return self.render_json(backend, first),
             (1, Some(Bound::One(one))) => return renumber(one, first - 1),
-            (_, Some(Bound::Rows(render))) => return renumber(&render(rows), first - 1),
+            (_, Some(Bound::Rows(render))) => return renumber(&render(backend, rows), first - 1),
             _ => {}
         }
         let width = self.columns.len();
@@ -459,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_statement_may_shape_its_bound_rows_itself() {
-        fn listed(rows: usize) -> String {
+        fn listed(_: Backend, rows: usize) -> String {
             let ids: Vec<String> = (1..=rows).map(|i| format!("${i}")).collect();
             format!("DELETE FROM u WHERE a IN ({})", ids.join(", "))
         }
