@@ -7,7 +7,26 @@ pub fn rfc3339_from_unix_ms(unix_ms: i64) -> String {
     let ms_of_day = unix_ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
     let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+    if !(0..=9999).contains(&year) {
+        return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z");
+    }
+    // Every field has a fixed width: written digit by digit (a transfer's answer
+    // holds several timestamps; `format!` was ~1.5 % of its instructions).
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, i64::from(month));
+    put(8, 2, i64::from(day));
+    put(11, 2, h);
+    put(14, 2, m);
+    put(17, 2, s);
+    put(20, 3, ms);
+    String::from_utf8(out.to_vec()).expect("ASCII digits")
 }
 
 /// Milliseconds since the epoch at 00:00 UTC on 1 January of `unix_ms`'s year.
@@ -101,6 +120,27 @@ mod tests {
         assert_eq!(rfc3339_from_unix_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_from_unix_ms(1_795_504_389_123), "2026-11-24T07:13:09.123Z");
         assert_eq!(rfc3339_from_unix_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn formats_every_instant_as_format_would(unix_ms in -70_000_000_000_000i64..300_000_000_000_000) {
+            let days = unix_ms.div_euclid(86_400_000);
+            let of_day = unix_ms.rem_euclid(86_400_000);
+            let (year, month, day) = civil_from_days(days);
+            let expected = format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+                of_day / 3_600_000,
+                of_day / 60_000 % 60,
+                of_day / 1000 % 60,
+                of_day % 1000
+            );
+            let formatted = rfc3339_from_unix_ms(unix_ms);
+            proptest::prop_assert_eq!(&formatted, &expected);
+            if (0..=9999).contains(&year) {
+                proptest::prop_assert_eq!(parse_rfc3339_ms(&formatted), Some(unix_ms));
+            }
+        }
     }
 
     #[test]
