@@ -14,6 +14,12 @@ struct Migration {
     /// a constraint in place): it runs with foreign keys off, and must leave none
     /// broken (`PRAGMA foreign_key_check`) to commit.
     sqlite_rebuilds_tables: bool,
+    /// The SQLite script edits the schema's text in `sqlite_schema` (a change
+    /// that leaves the stored format alone): it runs with `writable_schema` on,
+    /// then the schema version is bumped, so every connection reloads the schema,
+    /// and this one reloads it before the commit (an edit SQLite cannot read
+    /// fails the migration, rolled back).
+    sqlite_edits_schema: bool,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -23,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0001_ledger.sql"),
         postgres: include_str!("../../migrations/postgres/0001_ledger.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 2,
@@ -30,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 3,
@@ -37,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_webhooks.sql"),
         postgres: include_str!("../../migrations/postgres/0003_webhooks.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 4,
@@ -44,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_deliveries_due_by_endpoint.sql"),
         postgres: include_str!("../../migrations/postgres/0004_deliveries_due_by_endpoint.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 5,
@@ -51,6 +61,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_secret_rotation.sql"),
         postgres: include_str!("../../migrations/postgres/0005_secret_rotation.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 6,
@@ -58,6 +69,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_system_accounts.sql"),
         postgres: include_str!("../../migrations/postgres/0006_system_accounts.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 7,
@@ -65,6 +77,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_follow_up_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_follow_up_sessions.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 8,
@@ -72,6 +85,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_default_country.sql"),
         postgres: include_str!("../../migrations/postgres/0008_default_country.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 9,
@@ -79,6 +93,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_fees.sql"),
         postgres: include_str!("../../migrations/postgres/0009_fees.sql"),
         sqlite_rebuilds_tables: true,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 10,
@@ -86,6 +101,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_link_delivery.sql"),
         postgres: include_str!("../../migrations/postgres/0010_link_delivery.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 11,
@@ -93,6 +109,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_payout_batches.sql"),
         postgres: include_str!("../../migrations/postgres/0011_payout_batches.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 12,
@@ -100,6 +117,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_default_payout_method.sql"),
         postgres: include_str!("../../migrations/postgres/0012_default_payout_method.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 13,
@@ -107,6 +125,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_metadata.sql"),
         postgres: include_str!("../../migrations/postgres/0013_metadata.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 14,
@@ -114,6 +133,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_flow_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0014_flow_payouts.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 15,
@@ -121,6 +141,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0015_audit_log.sql"),
         postgres: include_str!("../../migrations/postgres/0015_audit_log.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 16,
@@ -128,6 +149,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0016_members.sql"),
         postgres: include_str!("../../migrations/postgres/0016_members.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 17,
@@ -135,6 +157,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0017_two_factor.sql"),
         postgres: include_str!("../../migrations/postgres/0017_two_factor.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 18,
@@ -142,6 +165,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0018_password_resets.sql"),
         postgres: include_str!("../../migrations/postgres/0018_password_resets.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 19,
@@ -149,6 +173,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0019_webhook_responses.sql"),
         postgres: include_str!("../../migrations/postgres/0019_webhook_responses.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 20,
@@ -156,6 +181,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0020_operator_console.sql"),
         postgres: include_str!("../../migrations/postgres/0020_operator_console.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 21,
@@ -163,6 +189,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0021_app_modes.sql"),
         postgres: include_str!("../../migrations/postgres/0021_app_modes.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 22,
@@ -170,6 +197,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0022_ach_files.sql"),
         postgres: include_str!("../../migrations/postgres/0022_ach_files.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
     },
     Migration {
         version: 23,
@@ -177,6 +205,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0023_status_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0023_status_indexes.sql"),
         sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: false,
+    },
+    Migration {
+        version: 24,
+        name: "sequences",
+        sqlite: include_str!("../../migrations/sqlite/0024_sequences.sql"),
+        postgres: include_str!("../../migrations/postgres/0024_sequences.sql"),
+        sqlite_rebuilds_tables: false,
+        sqlite_edits_schema: true,
     },
 ];
 
@@ -224,7 +261,8 @@ async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection, last: i
             // A no-op inside a transaction, so it is set before one begins.
             conn.execute("PRAGMA foreign_keys = OFF").await?;
         }
-        let applied = apply_one(migration, sql, foreign_keys_off, conn).await;
+        let edits_schema = backend == Backend::Sqlite && migration.sqlite_edits_schema;
+        let applied = apply_one(migration, sql, foreign_keys_off, edits_schema, conn).await;
         if foreign_keys_off {
             conn.execute("PRAGMA foreign_keys = ON").await?;
         }
@@ -238,10 +276,23 @@ async fn apply_one(
     migration: &Migration,
     sql: &str,
     check_foreign_keys: bool,
+    edits_schema: bool,
     conn: &mut sqlx::AnyConnection,
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
+    if edits_schema {
+        tx.execute("PRAGMA writable_schema = ON").await?;
+    }
     tx.execute(sqlx::raw_sql(sql)).await?;
+    if edits_schema {
+        // SQLite's procedure for editing the schema's text: bump the version (every
+        // other connection reloads the schema when it next reads), stop writing the
+        // schema and reload it here ("RESET"), then read it back in this transaction.
+        let version: i64 = sqlx::query_scalar("PRAGMA schema_version").fetch_one(&mut *tx).await?;
+        tx.execute(sqlx::raw_sql(&format!("PRAGMA schema_version = {}", version + 1))).await?;
+        tx.execute("PRAGMA writable_schema = RESET").await?;
+        sqlx::query("SELECT COUNT(*) FROM sqlite_schema").fetch_one(&mut *tx).await?;
+    }
     if check_foreign_keys {
         let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
         if !broken.is_empty() {
@@ -332,6 +383,57 @@ mod tests {
             .unwrap();
         assert_eq!(newest, "wal_new");
         drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Migration 0024 drops AUTOINCREMENT from SQLite's tables by editing the
+    /// schema's text: the rows stay as they were, every connection — the one that
+    /// migrated included — inserts without `sqlite_sequence`, and `seq` carries on
+    /// from the largest one.
+    #[tokio::test]
+    async fn sequences_carry_on_without_autoincrement() {
+        let dir = std::env::temp_dir().join(format!("dots-migration-{}", crate::store::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("dots.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        migrate_up_to(&store, 23).await.unwrap();
+        let mut reader = store.read.acquire().await.unwrap();
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&mut *reader).await.unwrap();
+        let mut conn = store.write.acquire().await.unwrap();
+        let sequences: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_sequence").fetch_one(&mut *conn).await.unwrap();
+        assert!(sequences > 0, "before: the system accounts' inserts counted in sqlite_sequence");
+        drop(conn);
+
+        migrate(&store).await.unwrap();
+
+        let mut conn = store.write.acquire().await.unwrap();
+        let autoincrement: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(autoincrement, 0);
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(check, "ok");
+        let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM accounts").fetch_one(&mut *conn).await.unwrap();
+        sqlx::query(
+            "INSERT INTO accounts (id, kind, currency, created_at) VALUES ('wal_new', 'user_wallet', 'USD', 2)",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let seq: i64 =
+            sqlx::query_scalar("SELECT seq FROM accounts WHERE id = 'wal_new'").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(seq, last + 1, "seq carries on from the largest");
+        let sequences: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_sequence").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(sequences, 0, "the connection that migrated reloaded the schema: no sequence is kept");
+        drop(conn);
+        // A connection opened before the migration reads the new schema and the new row.
+        let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&mut *reader).await.unwrap();
+        assert_eq!(after, before + 1);
+        drop(reader);
         let _ = std::fs::remove_dir_all(dir);
     }
 
