@@ -138,6 +138,11 @@ async fn sends_are_cooled_down_and_rate_limited_per_phone(t: TestApp) {
     let sixth = send().await;
     assert_eq!((sixth.status, sixth.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", sixth.json);
     assert_eq!(sms_to(&t, &app, &phone_of(&t, &app, &user).await).await.len(), 5);
+    // Every window (per payee, per phone in the app, per phone anywhere) counted
+    // the five sends; the refused sixth counted in none of them.
+    let counted = "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'sms-%' AND count = 5";
+    assert_eq!(t.count(counted).await, 3);
+    assert_eq!(t.count("SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'sms-%' AND count <> 5").await, 0);
 }
 
 async fn payout_methods_are_validated_masked_and_sealed(t: TestApp) {

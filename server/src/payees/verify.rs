@@ -8,7 +8,7 @@ use dots_shared::ids;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, TxResult};
-use crate::limits::rate_limit;
+use crate::limits::{Limit, rate_limits};
 use crate::secrets::{Keys, numeric_code};
 use crate::sms::mask_phone;
 use crate::store::new_id;
@@ -97,12 +97,18 @@ pub async fn start(conn: &mut AnyConnection, code: &NewCode, now_ms: i64) -> TxR
         );
     }
     let to = &code.destination;
-    rate_limit(conn, &format!("sms-subject:{}", code.subject), HOUR_MS, SENDS_PER_SUBJECT_PER_HOUR, now_ms).await?;
-    rate_limit(conn, &format!("sms-to:{}:{to}", code.app_id), HOUR_MS, SENDS_PER_DESTINATION_PER_HOUR, now_ms).await?;
-    rate_limit(conn, &format!("sms-to:{to}"), HOUR_MS, SENDS_PER_DESTINATION_ALL_APPS_PER_HOUR, now_ms).await?;
-    if let Some((client, per_hour)) = &code.client {
-        rate_limit(conn, &format!("sms-client:{client}"), HOUR_MS, *per_hour, now_ms).await?;
+    let (subject, to_in_app, to_anywhere) =
+        (format!("sms-subject:{}", code.subject), format!("sms-to:{}:{to}", code.app_id), format!("sms-to:{to}"));
+    let client = code.client.as_ref().map(|(client, per_hour)| (format!("sms-client:{client}"), *per_hour));
+    let mut limits = vec![
+        Limit { key: &subject, window_ms: HOUR_MS, max: SENDS_PER_SUBJECT_PER_HOUR },
+        Limit { key: &to_in_app, window_ms: HOUR_MS, max: SENDS_PER_DESTINATION_PER_HOUR },
+        Limit { key: &to_anywhere, window_ms: HOUR_MS, max: SENDS_PER_DESTINATION_ALL_APPS_PER_HOUR },
+    ];
+    if let Some((key, max)) = &client {
+        limits.push(Limit { key, window_ms: HOUR_MS, max: *max });
     }
+    rate_limits(conn, &limits, now_ms).await?;
     sqlx::query(
         "INSERT INTO verifications (id, app_id, subject, destination, code_hash, attempts, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
