@@ -329,31 +329,43 @@ pub async fn create_link(
     }
     let terms = crate::apps::FeeTerms::of_app(conn, &l.app.id).await?;
     let fee = crate::payouts::fee_for(&terms, l.fee_party, l.money)?;
-    sqlx::query(
-        "INSERT INTO payout_links (id, app_id, token_hash, token_encrypted, amount, currency, phone_number, email, memo,
-                                   brand, status, user_id, expires_at, created_at, updated_at, fee, fee_party, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13, $14, $15, $16)",
-    )
-    .bind(&l.id)
-    .bind(&l.app.id)
-    .bind(&l.token_hash)
-    .bind(&l.token_sealed)
-    .bind(l.money.amount())
-    .bind(l.money.currency().code())
-    .bind(&phone)
-    .bind(&email)
-    .bind(&l.memo)
-    .bind(&l.brand)
-    .bind(&l.user_id)
-    .bind(l.expires_at)
-    .bind(now_ms)
-    .bind(fee.amount)
-    .bind(fee.party.as_str())
-    .bind(metadata::to_text(&l.metadata))
-    .execute(&mut *conn)
-    .await?;
-    schedule_delivery(conn, &l.app.id, &l.id, l.delivery, now_ms).await?;
-    let link = get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?;
+    // The new row comes back as stored (`RETURNING`), so the answer is read from
+    // the database without a second query; a delivery, which changes the row,
+    // reads it again after.
+    static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO payout_links (id, app_id, token_hash, token_encrypted, amount, currency, phone_number, email,
+                                       memo, brand, status, user_id, expires_at, created_at, updated_at, fee,
+                                       fee_party, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $13, $14, $15, $16)
+             RETURNING {LINK_COLUMNS}"
+        )
+    });
+    let inserted = sqlx::query(&INSERT)
+        .bind(&l.id)
+        .bind(&l.app.id)
+        .bind(&l.token_hash)
+        .bind(&l.token_sealed)
+        .bind(l.money.amount())
+        .bind(l.money.currency().code())
+        .bind(&phone)
+        .bind(&email)
+        .bind(&l.memo)
+        .bind(&l.brand)
+        .bind(&l.user_id)
+        .bind(l.expires_at)
+        .bind(now_ms)
+        .bind(fee.amount)
+        .bind(fee.party.as_str())
+        .bind(metadata::to_text(&l.metadata))
+        .fetch_one(&mut *conn)
+        .await?;
+    let link = if l.delivery == DeliveryMethod::None {
+        link_from_row(keys, public_url, &inserted, now_ms)?
+    } else {
+        schedule_delivery(conn, &l.app.id, &l.id, l.delivery, now_ms).await?;
+        get_link(conn, keys, public_url, &l.app.id, &l.id, now_ms).await?
+    };
     events::record(conn, &l.app.id, events::PAYOUT_LINK_CREATED, &without_url(&link), now_ms).await?;
     Ok(link)
 }
