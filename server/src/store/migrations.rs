@@ -321,11 +321,7 @@ mod tests {
     /// keys are enforced again afterwards.
     #[tokio::test]
     async fn the_fees_migration_keeps_a_sqlite_ledger_whole() {
-        let dir = std::env::temp_dir().join(format!("dots-migration-{}", crate::store::random_base62(10)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("dots.db").display());
-        let store = Store::connect(&url, 2).await.unwrap();
-        migrate_up_to(&store, 8).await.unwrap();
+        let (store, dir) = sqlite_migrated_up_to(8).await;
         let mut conn = store.write.acquire().await.unwrap();
         for sql in [
             "INSERT INTO accounts (id, kind, app_id, currency, balance, created_at)
@@ -393,11 +389,7 @@ mod tests {
     /// still refuse what they refused.
     #[tokio::test]
     async fn sequences_carry_on_without_autoincrement() {
-        let dir = std::env::temp_dir().join(format!("dots-migration-{}", crate::store::random_base62(10)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("dots.db").display());
-        let store = Store::connect(&url, 2).await.unwrap();
-        migrate_up_to(&store, 23).await.unwrap();
+        let (store, dir) = sqlite_migrated_up_to(23).await;
         let mut reader = store.read.acquire().await.unwrap();
         let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&mut *reader).await.unwrap();
         let mut conn = store.write.acquire().await.unwrap();
@@ -455,6 +447,16 @@ mod tests {
         assert_eq!(after, before + 1);
         drop(reader);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A fresh SQLite database in its own directory, migrated up to `version`.
+    async fn sqlite_migrated_up_to(version: i64) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("dots-migration-{}", crate::store::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("dots.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        migrate_up_to(&store, version).await.unwrap();
+        (store, dir)
     }
 
     async fn accounts(conn: &mut sqlx::AnyConnection) -> Vec<(i64, String, String, i64)> {
