@@ -442,7 +442,8 @@ async fn run_group(
         // write lock for the whole batch: reading the keys' earlier answers is
         // enough, and each answer is written once, at the end (a placeholder
         // rewritten with its answer was a second write of the row).
-        let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
+        // Which jobs' keys got a placeholder now (by job index): the rest were answered before.
+        let mut claimed = vec![false; jobs.len()];
         if backend == Backend::Postgres {
             let mut claims = Rows::new(&CLAIM_KEYS);
             // In arrival order, as the jobs hold them.
@@ -451,16 +452,16 @@ async fn run_group(
                     claims.push([(&idem.owner).into(), (&idem.key).into(), (&idem.fingerprint).into(), now.into()]);
                 }
             }
-            claimed = sqlx::query_as_with(claims.sql(backend, 1), arguments(claims.into_args()))
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect();
+            let placed: Vec<(String, String)> =
+                sqlx::query_as_with(claims.sql(backend, 1), arguments(claims.into_args()))
+                    .fetch_all(&mut *conn)
+                    .await?;
+            for (owner, key) in placed {
+                claimed[first_holder[&(owner.as_str(), key.as_str())]] = true;
+            }
         }
         let mut answered = Rows::new(&STORED_ANSWERS);
-        for ((owner, key), _) in
-            first_holder.iter().filter(|(k, _)| !claimed.contains(&(k.0.to_string(), k.1.to_string())))
-        {
+        for ((owner, key), _) in first_holder.iter().filter(|(_, holder)| !claimed[**holder]) {
             answered.push([(*owner).into(), (*key).into()]);
         }
         if !answered.is_empty() {
