@@ -15,7 +15,7 @@
 -- the stored format alone. The migration runner turns `writable_schema` on around
 -- this script, bumps the schema version (other connections reload the schema)
 -- and reloads it on its own connection before committing
--- (`Migration::sqlite_edits_schema`).
+-- (`SqliteRuns::EditingSchema` in `store::migrations`).
 UPDATE sqlite_schema
    SET sql = replace(sql, 'PRIMARY KEY AUTOINCREMENT', 'PRIMARY KEY')
  WHERE type = 'table' AND sql LIKE '%PRIMARY KEY AUTOINCREMENT%';

@@ -10,16 +10,25 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
-    /// The SQLite script rebuilds a table that others reference (SQLite cannot alter
-    /// a constraint in place): it runs with foreign keys off, and must leave none
+    /// What the SQLite script needs around it.
+    sqlite_runs: SqliteRuns,
+}
+
+/// How a migration's SQLite script is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqliteRuns {
+    /// As it is, in its transaction.
+    Plain,
+    /// It rebuilds a table that others reference (SQLite cannot alter a
+    /// constraint in place): it runs with foreign keys off, and must leave none
     /// broken (`PRAGMA foreign_key_check`) to commit.
-    sqlite_rebuilds_tables: bool,
-    /// The SQLite script edits the schema's text in `sqlite_schema` (a change
-    /// that leaves the stored format alone): it runs with `writable_schema` on,
-    /// then the schema version is bumped, so every connection reloads the schema,
-    /// and this one reloads it before the commit (an edit SQLite cannot read
-    /// fails the migration, rolled back).
-    sqlite_edits_schema: bool,
+    RebuildingTables,
+    /// It edits the schema's text in `sqlite_schema` (a change that leaves the
+    /// stored format alone): it runs with `writable_schema` on, then the schema
+    /// version is bumped, so every connection reloads the schema, and this one
+    /// reloads it before the commit (an edit SQLite cannot read fails the
+    /// migration, rolled back).
+    EditingSchema,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -28,192 +37,168 @@ const MIGRATIONS: &[Migration] = &[
         name: "ledger",
         sqlite: include_str!("../../migrations/sqlite/0001_ledger.sql"),
         postgres: include_str!("../../migrations/postgres/0001_ledger.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 2,
         name: "payouts",
         sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 3,
         name: "webhooks",
         sqlite: include_str!("../../migrations/sqlite/0003_webhooks.sql"),
         postgres: include_str!("../../migrations/postgres/0003_webhooks.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 4,
         name: "deliveries_due_by_endpoint",
         sqlite: include_str!("../../migrations/sqlite/0004_deliveries_due_by_endpoint.sql"),
         postgres: include_str!("../../migrations/postgres/0004_deliveries_due_by_endpoint.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 5,
         name: "secret_rotation",
         sqlite: include_str!("../../migrations/sqlite/0005_secret_rotation.sql"),
         postgres: include_str!("../../migrations/postgres/0005_secret_rotation.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 6,
         name: "system_accounts",
         sqlite: include_str!("../../migrations/sqlite/0006_system_accounts.sql"),
         postgres: include_str!("../../migrations/postgres/0006_system_accounts.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 7,
         name: "follow_up_sessions",
         sqlite: include_str!("../../migrations/sqlite/0007_follow_up_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_follow_up_sessions.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 8,
         name: "default_country",
         sqlite: include_str!("../../migrations/sqlite/0008_default_country.sql"),
         postgres: include_str!("../../migrations/postgres/0008_default_country.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 9,
         name: "fees",
         sqlite: include_str!("../../migrations/sqlite/0009_fees.sql"),
         postgres: include_str!("../../migrations/postgres/0009_fees.sql"),
-        sqlite_rebuilds_tables: true,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::RebuildingTables,
     },
     Migration {
         version: 10,
         name: "link_delivery",
         sqlite: include_str!("../../migrations/sqlite/0010_link_delivery.sql"),
         postgres: include_str!("../../migrations/postgres/0010_link_delivery.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 11,
         name: "payout_batches",
         sqlite: include_str!("../../migrations/sqlite/0011_payout_batches.sql"),
         postgres: include_str!("../../migrations/postgres/0011_payout_batches.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 12,
         name: "default_payout_method",
         sqlite: include_str!("../../migrations/sqlite/0012_default_payout_method.sql"),
         postgres: include_str!("../../migrations/postgres/0012_default_payout_method.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 13,
         name: "metadata",
         sqlite: include_str!("../../migrations/sqlite/0013_metadata.sql"),
         postgres: include_str!("../../migrations/postgres/0013_metadata.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 14,
         name: "flow_payouts",
         sqlite: include_str!("../../migrations/sqlite/0014_flow_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0014_flow_payouts.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 15,
         name: "audit_log",
         sqlite: include_str!("../../migrations/sqlite/0015_audit_log.sql"),
         postgres: include_str!("../../migrations/postgres/0015_audit_log.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 16,
         name: "members",
         sqlite: include_str!("../../migrations/sqlite/0016_members.sql"),
         postgres: include_str!("../../migrations/postgres/0016_members.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 17,
         name: "two_factor",
         sqlite: include_str!("../../migrations/sqlite/0017_two_factor.sql"),
         postgres: include_str!("../../migrations/postgres/0017_two_factor.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 18,
         name: "password_resets",
         sqlite: include_str!("../../migrations/sqlite/0018_password_resets.sql"),
         postgres: include_str!("../../migrations/postgres/0018_password_resets.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 19,
         name: "webhook_responses",
         sqlite: include_str!("../../migrations/sqlite/0019_webhook_responses.sql"),
         postgres: include_str!("../../migrations/postgres/0019_webhook_responses.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 20,
         name: "operator_console",
         sqlite: include_str!("../../migrations/sqlite/0020_operator_console.sql"),
         postgres: include_str!("../../migrations/postgres/0020_operator_console.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 21,
         name: "app_modes",
         sqlite: include_str!("../../migrations/sqlite/0021_app_modes.sql"),
         postgres: include_str!("../../migrations/postgres/0021_app_modes.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 22,
         name: "ach_files",
         sqlite: include_str!("../../migrations/sqlite/0022_ach_files.sql"),
         postgres: include_str!("../../migrations/postgres/0022_ach_files.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 23,
         name: "status_indexes",
         sqlite: include_str!("../../migrations/sqlite/0023_status_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0023_status_indexes.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: false,
+        sqlite_runs: SqliteRuns::Plain,
     },
     Migration {
         version: 24,
         name: "cheaper_sqlite_writes",
         sqlite: include_str!("../../migrations/sqlite/0024_cheaper_sqlite_writes.sql"),
         postgres: include_str!("../../migrations/postgres/0024_cheaper_sqlite_writes.sql"),
-        sqlite_rebuilds_tables: false,
-        sqlite_edits_schema: true,
+        sqlite_runs: SqliteRuns::EditingSchema,
     },
 ];
 
@@ -256,13 +241,13 @@ async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection, last: i
             Backend::Sqlite => migration.sqlite,
             Backend::Postgres => migration.postgres,
         };
-        let foreign_keys_off = backend == Backend::Sqlite && migration.sqlite_rebuilds_tables;
+        let sqlite_runs = if backend == Backend::Sqlite { migration.sqlite_runs } else { SqliteRuns::Plain };
+        let foreign_keys_off = sqlite_runs == SqliteRuns::RebuildingTables;
         if foreign_keys_off {
             // A no-op inside a transaction, so it is set before one begins.
             conn.execute("PRAGMA foreign_keys = OFF").await?;
         }
-        let edits_schema = backend == Backend::Sqlite && migration.sqlite_edits_schema;
-        let applied = apply_one(migration, sql, foreign_keys_off, edits_schema, conn).await;
+        let applied = apply_one(migration, sql, sqlite_runs, conn).await;
         if foreign_keys_off {
             conn.execute("PRAGMA foreign_keys = ON").await?;
         }
@@ -275,10 +260,11 @@ async fn apply_pending(backend: Backend, conn: &mut sqlx::AnyConnection, last: i
 async fn apply_one(
     migration: &Migration,
     sql: &str,
-    check_foreign_keys: bool,
-    edits_schema: bool,
+    sqlite_runs: SqliteRuns,
     conn: &mut sqlx::AnyConnection,
 ) -> Result<(), sqlx::Error> {
+    let (check_foreign_keys, edits_schema) =
+        (sqlite_runs == SqliteRuns::RebuildingTables, sqlite_runs == SqliteRuns::EditingSchema);
     let mut tx = conn.begin().await?;
     if edits_schema {
         tx.execute("PRAGMA writable_schema = ON").await?;
